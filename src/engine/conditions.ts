@@ -1,0 +1,71 @@
+import { deepEqual, isPlainObject } from "../json.ts";
+import type { Condition } from "../steps/step.ts";
+import type { Json } from "../types.ts";
+import { lookup, resolveValue, truthy, type ReferenceScope } from "./references.ts";
+
+export const MAX_PATTERN_LENGTH = 256;
+export const MAX_MATCH_SUBJECT = 10_000;
+
+function numeric(value: Json): number | null {
+  if (typeof value === "number") return value;
+  if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
+  return null;
+}
+
+function compare(a: Json, b: Json, test: (x: number, y: number) => boolean): boolean {
+  const x = numeric(a);
+  const y = numeric(b);
+  return x !== null && y !== null && test(x, y);
+}
+
+function isEmpty(value: Json): boolean {
+  if (value === null || value === "") return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return isPlainObject(value) && Object.keys(value).length === 0;
+}
+
+const regexCache = new Map<string, RegExp>();
+function regex(pattern: string): RegExp {
+  let re = regexCache.get(pattern);
+  if (!re) {
+    re = new RegExp(pattern);
+    if (regexCache.size > 500) regexCache.clear();
+    regexCache.set(pattern, re);
+  }
+  return re;
+}
+
+/** Evaluates `{ field, op, value }` (SPEC §3). A condition that cannot be evaluated is false; it never throws. */
+export function evaluateCondition(condition: Condition, scope: ReferenceScope): boolean {
+  try {
+    const field = lookup(condition.field, scope);
+    const value = resolveValue(condition.value ?? null, scope);
+    switch (condition.op ?? "eq") {
+      case "eq": return deepEqual(field, value);
+      case "neq": return !deepEqual(field, value);
+      case "gt": return compare(field, value, (x, y) => x > y);
+      case "gte": return compare(field, value, (x, y) => x >= y);
+      case "lt": return compare(field, value, (x, y) => x < y);
+      case "lte": return compare(field, value, (x, y) => x <= y);
+      case "in": return (Array.isArray(value) ? value : [value]).some((v) => deepEqual(v, field));
+      case "not_in": return !(Array.isArray(value) ? value : [value]).some((v) => deepEqual(v, field));
+      case "contains":
+        if (typeof field === "string") return typeof value === "string" && field.includes(value);
+        if (Array.isArray(field)) return field.some((v) => deepEqual(v, value));
+        if (isPlainObject(field)) return typeof value === "string" && Object.hasOwn(field, value);
+        return false;
+      case "starts_with": return typeof field === "string" && typeof value === "string" && field.startsWith(value);
+      case "ends_with": return typeof field === "string" && typeof value === "string" && field.endsWith(value);
+      case "matches":
+        return typeof field === "string" && typeof value === "string" && value.length <= MAX_PATTERN_LENGTH &&
+          field.length <= MAX_MATCH_SUBJECT && regex(value).test(field);
+      case "exists": return field !== null;
+      case "empty": return isEmpty(field);
+      case "truthy": return truthy(field);
+      case "falsy": return !truthy(field);
+      default: return false;
+    }
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,65 @@
+/** Every error the library throws on purpose extends this class; `name` is stable. */
+export class DurableWorkflowError extends Error {
+  override name = "DurableWorkflowError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Misuse of the library's configuration: no store, no adapter, unknown workflow in a registry. */
+export class ConfigError extends DurableWorkflowError {
+  override name = "ConfigError";
+}
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/** A definition or an input that breaks the rules; `issues` lists every problem found, each with its path. */
+export class ValidationError extends DurableWorkflowError {
+  override name = "ValidationError";
+  readonly issues: ValidationIssue[];
+  constructor(message: string, issues: ValidationIssue[] = []) {
+    super(issues.length ? `${message}: ${issues.map(formatIssue).join("; ")}` : message);
+    this.issues = issues;
+  }
+}
+
+export function formatIssue(issue: ValidationIssue): string {
+  const at = issue.line ? ` (line ${issue.line}, column ${issue.column ?? 1})` : "";
+  return issue.path ? `${issue.path}: ${issue.message}${at}` : `${issue.message}${at}`;
+}
+
+/** A step failed while running (a bad reference value, a service error, a rejected approval...). */
+export class ExecutionError extends DurableWorkflowError {
+  override name = "ExecutionError";
+  readonly stepId?: string;
+  constructor(message: string, options?: { stepId?: string; cause?: unknown }) {
+    super(message, options);
+    this.stepId = options?.stepId;
+  }
+}
+
+/** A compare-and-set lost: another worker saved or claimed the execution first, or it is not in the expected status. */
+export class ConflictError extends DurableWorkflowError {
+  override name = "ConflictError";
+}
+
+/** An unknown execution or workflow. */
+export class NotFoundError extends DurableWorkflowError {
+  override name = "NotFoundError";
+}
+
+/** The store could not be reached or answered garbage: transient, the caller may retry. */
+export class StoreError extends DurableWorkflowError {
+  override name = "StoreError";
+}
+
+/** `"<ErrorName>: <message>"`, the one error text format of executions, entries, results and events. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name || "Error"}: ${error.message}`;
+  return `Error: ${String(error)}`;
+}

@@ -1,0 +1,82 @@
+import { ExecutionError } from "./errors.ts";
+import type { Json, JsonObject } from "./types.ts";
+
+/** Keys that never resolve and are never written: they would reach Object.prototype. */
+export const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+export function isPlainObject(value: unknown): value is JsonObject {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Structural equality of JSON values; numbers compare numerically (1 == 1.0). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === "number" && typeof b === "number") return a === b || (Number.isNaN(a) && Number.isNaN(b));
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((item, i) => deepEqual(item, b[i]));
+  }
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]));
+  }
+  return false;
+}
+
+/** Own property, never through the prototype chain. */
+export function getOwn(object: JsonObject, key: string): Json | undefined {
+  return !FORBIDDEN_KEYS.has(key) && Object.hasOwn(object, key) ? object[key] : undefined;
+}
+
+/** A plain object with `key` set, never touching a prototype. */
+export function setOwn(object: JsonObject, key: string, value: Json): void {
+  if (FORBIDDEN_KEYS.has(key)) throw new ExecutionError(`The key "${key}" is not allowed`);
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * Checks that `value` is plain JSON (finite numbers, plain objects, arrays, no cycles, no functions or
+ * class instances) and returns a deep copy. Throws a message naming the path of the first bad value.
+ */
+export function toJson(value: unknown, what = "value"): Json {
+  const seen = new Set<object>();
+  const copy = (v: unknown, path: string): Json => {
+    if (v === null || typeof v === "string" || typeof v === "boolean") return v;
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) throw new ExecutionError(`${what} is not JSON: ${path} is ${v}`);
+      return v;
+    }
+    if (v === undefined) throw new ExecutionError(`${what} is not JSON: ${path} is undefined`);
+    if (typeof v !== "object") throw new ExecutionError(`${what} is not JSON: ${path} is a ${typeof v}`);
+    if (seen.has(v)) throw new ExecutionError(`${what} is not JSON: ${path} is a circular reference`);
+    seen.add(v);
+    try {
+      if (Array.isArray(v)) return v.map((item, i) => copy(item, `${path}[${i}]`));
+      if (!isPlainObject(v)) {
+        const kind = (v as object).constructor?.name ?? "object";
+        throw new ExecutionError(`${what} is not JSON: ${path} is a ${kind}`);
+      }
+      const out: JsonObject = {};
+      for (const [key, item] of Object.entries(v)) {
+        if (FORBIDDEN_KEYS.has(key)) throw new ExecutionError(`${what} has a forbidden key "${key}" at ${path}`);
+        if (item === undefined) continue;
+        setOwn(out, key, copy(item, `${path}.${key}`));
+      }
+      return out;
+    } finally {
+      seen.delete(v);
+    }
+  };
+  return copy(value, "$");
+}
+
+/** A deep copy of known-good JSON. */
+export function cloneJson<T extends Json>(value: T): T {
+  return structuredClone(value);
+}
+
+/** Size of a JSON value in UTF-8 bytes, as stored. */
+export function jsonSize(value: Json): number {
+  return new TextEncoder().encode(JSON.stringify(value)).length;
+}

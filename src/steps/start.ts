@@ -1,0 +1,12 @@
+import { proceed, stepSchema, type StepType } from "./step.ts";
+
+const schema = stepSchema("start", {});
+
+/** Copies the (already checked) run input into `ctx.input`. */
+export const start: StepType<typeof schema._output> = {
+  type: "start",
+  schema,
+  pure: true,
+  outputs: () => ["input"],
+  execute: (_step, state) => proceed({ ctx: { ...state.ctx, input: structuredClone(state.input) } }),
+};

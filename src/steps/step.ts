@@ -1,0 +1,185 @@
+import { z } from "zod";
+import type { Json, JsonObject, LoopCursor, Services } from "../types.ts";
+
+/** The keys every step has. Step-specific keys are declared by each step type's schema. */
+export interface StepDefinition {
+  id: string;
+  type: string;
+  next?: string;
+  on_error?: string;
+  [key: string]: unknown;
+}
+
+/** The target that ends the run (or, inside a loop body, the iteration). */
+export const FINISHED = "__FINISHED__";
+
+export const stepId = z.string().regex(/^[A-Za-z0-9_\-]+$/, "must be letters, digits, _ or -").max(100);
+export const target = z.string().min(1);
+
+/** Common keys of every step; a step type extends this object with its own keys. */
+export const commonStepKeys = {
+  id: stepId,
+  next: target.optional(),
+  on_error: target.optional(),
+};
+
+/**
+ * The schema of a step type: its own keys plus the common ones, strict. `x-` keys and the gem's aliases
+ * (`next_step`, `method_name`) are handled by the definition loader before this schema sees the step.
+ */
+export function stepSchema<T extends z.ZodRawShape>(type: string, shape: T) {
+  return z.strictObject({ ...commonStepKeys, type: z.literal(type), ...shape });
+}
+
+/** A nested step, checked as a step of its own type by the definition loader. */
+export const nestedStep = z.looseObject({ id: z.string(), type: z.string() });
+
+/** A condition `{ field, op, value }` (router `when`, loop `while`). */
+export const OPERATORS = [
+  "eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "starts_with", "ends_with",
+  "matches", "exists", "empty", "truthy", "falsy",
+] as const;
+export type Operator = (typeof OPERATORS)[number];
+export const conditionSchema = z.strictObject({
+  field: z.string().min(1),
+  op: z.enum(OPERATORS).default("eq"),
+  value: z.unknown().optional(),
+});
+export type Condition = z.infer<typeof conditionSchema>;
+
+/** What an executor may read: never mutate it, return a new ctx instead. */
+export interface StepState {
+  readonly executionId: string;
+  readonly workflowId: string;
+  readonly input: Readonly<JsonObject>;
+  readonly ctx: Readonly<JsonObject>;
+  /** `<executionId>:<stepId>`, or inside a loop body `<executionId>:<loopId>[<index>]:<stepId>`. */
+  readonly scope: string;
+  /** True inside a loop body or a parallel branch (where nothing may halt). */
+  readonly nested: boolean;
+  /** Set when a resume re-enters this step (approval, workflow): the halt data it left with. */
+  readonly resumed?: { haltData: JsonObject | null };
+  /** Set when a durable loop continues after a checkpoint. */
+  readonly loop?: LoopCursor | null;
+}
+
+/** What an executor may do: resolve references, call services, run nested steps and child workflows. */
+export interface StepTools {
+  /** Resolves `$references` in a value against the given ctx (default: the state's ctx). */
+  resolve(value: unknown, ctx?: Readonly<JsonObject>): Json;
+  /** The injected clock. */
+  now(): Date;
+  services: Services;
+  /** Aborted when the workflow deadline passes. */
+  signal: AbortSignal;
+  /** Injectable sleep (tests pass one that does not wait). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Runs the steps of a loop body or a parallel branch from `ctx`; returns the ctx after and the last output. */
+  runSteps(
+    steps: StepDefinition[],
+    ctx: JsonObject,
+    options: { parentId: string; scope: string; signal?: AbortSignal },
+  ): Promise<NestedRun>;
+  /** Runs (or resumes, or reads the result of) the child workflow of a `workflow` step. */
+  runChild(request: ChildRequest): Promise<ChildOutcome>;
+  /** Loop checkpoint hook: the engine persists the cursor after an iteration with side effects. */
+  checkpointLoop?(cursor: { index: number; outputs: Json[]; ctx: JsonObject }): Promise<void>;
+}
+
+export interface NestedRun {
+  ctx: JsonObject;
+  output: Json;
+  /** True when a body step had side effects (call, workflow, custom non-pure step). */
+  sideEffects: boolean;
+}
+
+export interface ChildRequest {
+  workflowId: string;
+  childId: string;
+  input: JsonObject;
+  timeoutSeconds?: number;
+  /** Present when the parent is being resumed at this step. */
+  resume?: { response?: Json; approved?: boolean };
+  /** False inside loop bodies and parallel branches: a halting child fails the step. */
+  mayHalt: boolean;
+}
+
+export type ChildOutcome =
+  | { status: "completed"; output: Json }
+  | { status: "halted"; halt: { data: JsonObject; prompt?: string } };
+
+export type StepOutcome =
+  | {
+      kind: "continue";
+      /** Where to go; default: the step's `next`, or the end of the run. */
+      next?: string;
+      output?: Json;
+      /** The new ctx when the step changed it. */
+      ctx?: JsonObject;
+      /** Attempts a call took (1 by default). */
+      attempt?: number;
+    }
+  | {
+      kind: "halt";
+      data: JsonObject;
+      prompt?: string;
+      /** Where a resume continues (default: the step's `next`). */
+      resumeStep?: string;
+      ctx?: JsonObject;
+      output?: Json;
+    };
+
+export function proceed(options: { next?: string; output?: Json; ctx?: JsonObject; attempt?: number } = {}): StepOutcome {
+  return { kind: "continue", ...options };
+}
+
+export function halt(options: { data: JsonObject; prompt?: string; resumeStep?: string; ctx?: JsonObject }): StepOutcome {
+  return { kind: "halt", ...options };
+}
+
+export type StepExecutor<S extends StepDefinition = StepDefinition> = (
+  step: S,
+  state: StepState,
+  tools: StepTools,
+) => StepOutcome | Promise<StepOutcome>;
+
+/** A value of a step checked by the reference rule (SPEC §2.1 rule 5). */
+export interface ReferenceSite {
+  /** Key path inside the step, e.g. `input.order_id` or `routes[0].when.field`. */
+  key: string;
+  /** `value`: `$references` inside it are checked; `path`: the value is a path without `$` (a condition's field). */
+  kind: "value" | "path";
+  value: unknown;
+  /** Roots available at this site only (assign keys set earlier in the same step, `iteration` in a while). */
+  extraRoots?: string[];
+}
+
+/** A nested list of steps: a loop body or the branches of a parallel step. */
+export interface StepBody {
+  key: "do" | "branches" | string;
+  steps: StepDefinition[];
+  /** Variables available inside the body besides what is available before the step. */
+  locals: string[];
+}
+
+/**
+ * One step type: its zod schema (the whole step object, common keys included) and its executor,
+ * plus what the validator needs to know about it. Adding a step type = one file exporting one of these.
+ */
+export interface StepType<S extends StepDefinition = StepDefinition> {
+  type: string;
+  schema: z.ZodType<S>;
+  execute: StepExecutor<S>;
+  /** No side effects: batched into the next checkpoint instead of costing a store round trip. */
+  pure?: boolean;
+  /** Not allowed inside loop bodies or parallel branches. */
+  topLevelOnly?: boolean;
+  /** Targets besides `next` and `on_error`: `[{ key: "routes[0].then", target: "x" }]`. */
+  targets?(step: S): { key: string; target: string }[];
+  /** Nested step lists. */
+  bodies?(step: S): StepBody[];
+  /** ctx variables the step sets when it continues. */
+  outputs?(step: S): string[];
+  /** Values whose references must be available (SPEC §2.1 rule 5). */
+  references?(step: S): ReferenceSite[];
+}

@@ -1,0 +1,120 @@
+/** Plain JSON: everything stored or sent is made of this. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export type ExecutionStatus = "pending" | "running" | "halted" | "completed" | "failed";
+export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ["completed", "failed"];
+
+/** Cursor of a top-level loop that checkpoints per iteration (SPEC §5: loops are durable per iteration). */
+export interface LoopCursor {
+  stepId: string;
+  /** Index of the next iteration to run (foreach) or iterations done (while). */
+  index: number;
+  outputs: Json[];
+  /** ctx as it was before the loop started: restored by on_error, and the source of shadowed loop variables. */
+  before: JsonObject;
+}
+
+/** What the store keeps for one run of a workflow. */
+export interface Execution {
+  id: string;
+  workflowId: string;
+  workflowVersion: string;
+  workflowHash: string;
+  status: ExecutionStatus;
+  input: JsonObject;
+  ctx: JsonObject;
+  /** The step being executed, or the last one executed (the halting or failing step). */
+  currentStep: string | null;
+  result: Json;
+  /** Where a resume or a continuation goes on. */
+  recoverTo: string | null;
+  haltData: JsonObject | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  revision: number;
+  /** ISO time after which the run fails with a workflow timeout (fixed at start), or null. */
+  deadline: string | null;
+  /** Steps executed so far, counted against the run limit. */
+  stepsExecuted: number;
+  /** Sequence number of the last event emitted for this execution. */
+  eventSeq: number;
+  /** Set while a top-level loop is between iterations. */
+  loop: LoopCursor | null;
+}
+
+export type EntryAction = "completed" | "halted" | "failed";
+
+/** History: one per executed step (loop body steps as `<loopId>:<bodyId>`), in order. */
+export interface Entry {
+  id: string;
+  executionId: string;
+  stepId: string;
+  stepType: string;
+  action: EntryAction;
+  attempt: number;
+  durationMs: number;
+  output: Json;
+  error: string | null;
+  timestamp: string;
+}
+
+export interface HaltInfo {
+  data: JsonObject;
+  prompt?: string;
+  resumeStep?: string;
+}
+
+/** What run/resume return. */
+export interface ExecutionResult {
+  status: ExecutionStatus;
+  executionId: string;
+  output?: Json;
+  halt?: HaltInfo;
+  error?: string;
+}
+
+export type EventType =
+  | "workflow.started"
+  | "workflow.resumed"
+  | "workflow.completed"
+  | "workflow.halted"
+  | "workflow.failed"
+  | "step.started"
+  | "step.completed"
+  | "step.halted"
+  | "step.failed";
+
+export const EVENT_TYPES: readonly EventType[] = [
+  "workflow.started",
+  "workflow.resumed",
+  "workflow.completed",
+  "workflow.halted",
+  "workflow.failed",
+  "step.started",
+  "step.completed",
+  "step.halted",
+  "step.failed",
+];
+
+/** An event as stored in the execution's event log (plain JSON). */
+export interface StoredEvent {
+  seq: number;
+  type: EventType;
+  data: JsonObject;
+  timestamp: string;
+}
+
+/** Context handed to a service method as its second argument. */
+export interface ServiceContext {
+  executionId: string;
+  stepId: string;
+  attempt: number;
+  signal: AbortSignal;
+  idempotencyKey: string;
+}
+
+export type ServiceMethod = (input: Json, context: ServiceContext) => unknown;
+/** `services: { OrderService: { validate_order: fn } }` or `{ notify: fn }` for method-less calls. */
+export type Services = Record<string, ServiceMethod | Record<string, ServiceMethod>>;
