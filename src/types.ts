@@ -73,6 +73,8 @@ export interface ExecutionResult {
   output?: Json;
   halt?: HaltInfo;
   error?: string;
+  /** The run used up its time budget and was checkpointed as `pending`: a continuation must be enqueued. */
+  yielded?: boolean;
 }
 
 export type EventType =
@@ -115,6 +117,8 @@ export interface ServiceContext {
   idempotencyKey: string;
 }
 
-export type ServiceMethod = (input: Json, context: ServiceContext) => unknown;
+/** A service method: receives the resolved `input` of the call step (plain JSON) and must return plain JSON. */
+// deno-lint-ignore no-explicit-any
+export type ServiceMethod = (input: any, context: ServiceContext) => unknown;
 /** `services: { OrderService: { validate_order: fn } }` or `{ notify: fn }` for method-less calls. */
 export type Services = Record<string, ServiceMethod | Record<string, ServiceMethod>>;

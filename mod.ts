@@ -1,0 +1,58 @@
+/**
+ * durable-workflow for the edge: the public API (SPEC §9). Names exported here are part of the contract.
+ */
+
+// definitions
+export { loadWorkflow, validateWorkflow, workflowJsonSchema, buildWorkflowJsonSchema } from "./src/definition/load.ts";
+export { applyInputRules } from "./src/definition/inputs.ts";
+export type { InputSpec, InputType, WorkflowDefinition } from "./src/definition/workflow.ts";
+
+// steps
+export { registerStepType, StepRegistry, defaultStepRegistry, BUILT_IN_STEP_TYPES } from "./src/steps/registry.ts";
+export type { CustomStepSpec } from "./src/steps/registry.ts";
+export { FINISHED, proceed, halt } from "./src/steps/step.ts";
+export type { StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./src/steps/step.ts";
+
+// global defaults
+export { configure, register, getWorkflow, resetConfig } from "./src/config.ts";
+export type { GlobalConfig, WorkflowLookup } from "./src/config.ts";
+
+// engine and runners
+export { Engine, resultOf } from "./src/engine/engine.ts";
+export type { EngineLimits, EngineOptions } from "./src/engine/engine.ts";
+export { WorkflowEvent } from "./src/engine/events.ts";
+export type { EventHandler } from "./src/engine/events.ts";
+export { SyncRunner } from "./src/runners/sync.ts";
+export type { HaltAnswer, OnHalt, RunnerOptions } from "./src/runners/sync.ts";
+
+// stores
+export { MemoryStore } from "./src/store/memory.ts";
+export type { Commit, FindQuery, FindResult, Store } from "./src/store/store.ts";
+
+// errors
+export {
+  ConfigError,
+  ConflictError,
+  DurableWorkflowError,
+  ExecutionError,
+  NotFoundError,
+  StoreError,
+  ValidationError,
+} from "./src/errors.ts";
+export type { ValidationIssue } from "./src/errors.ts";
+
+// data
+export type {
+  Entry,
+  EventType,
+  Execution,
+  ExecutionResult,
+  ExecutionStatus,
+  HaltInfo,
+  Json,
+  JsonObject,
+  ServiceContext,
+  ServiceMethod,
+  Services,
+  StoredEvent,
+} from "./src/types.ts";

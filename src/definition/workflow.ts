@@ -1,0 +1,30 @@
+import type { StepDefinition } from "../steps/step.ts";
+import type { Json } from "../types.ts";
+
+export const INPUT_TYPES = ["string", "integer", "number", "boolean", "array", "object"] as const;
+export type InputType = (typeof INPUT_TYPES)[number];
+
+/** One declared input: `required` defaults to true; `default` is applied before the required check. */
+export interface InputSpec {
+  type?: InputType;
+  required: boolean;
+  default?: Json;
+  description?: string;
+}
+
+/** A loaded, validated workflow (immutable: frozen deeply by the loader). */
+export interface WorkflowDefinition {
+  readonly id: string;
+  readonly name: string;
+  /** Always a string; an unquoted YAML number keeps its source text (`1.0`). */
+  readonly version: string;
+  readonly description?: string;
+  /** Whole-execution limit in seconds. */
+  readonly timeout?: number;
+  /** Declared inputs, or null when the workflow declares none (then any input key may be referenced). */
+  readonly inputs: Readonly<Record<string, InputSpec>> | null;
+  /** Normalised steps (aliases resolved, `x-` keys removed, defaults applied by the step schemas). */
+  readonly steps: readonly StepDefinition[];
+  /** Content hash (SHA-256 hex of the canonical JSON, stable over key order). */
+  readonly hash: string;
+}

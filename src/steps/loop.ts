@@ -1,0 +1,110 @@
+import { z } from "zod";
+import { evaluateCondition } from "../engine/conditions.ts";
+import { truthy } from "../engine/references.ts";
+import { ExecutionError } from "../errors.ts";
+import { setOwn } from "../json.ts";
+import type { Json, JsonObject } from "../types.ts";
+import { conditionSchema, nestedStep, proceed, stepSchema, target, type StepType } from "./step.ts";
+
+export const DEFAULT_LOOP_MAX = 100;
+
+const schema = stepSchema("loop", {
+  over: z.unknown().optional(),
+  as: z.string().min(1).default("item"),
+  index_as: z.string().min(1).default("index"),
+  while: conditionSchema.optional(),
+  do: z.array(nestedStep).min(1),
+  output: z.string().min(1).optional(),
+  max: z.number().int().positive().max(100_000).default(DEFAULT_LOOP_MAX),
+  on_exhausted: target.optional(),
+}).superRefine((step, issue) => {
+  if ((step.over === undefined) === (step.while === undefined)) {
+    issue.addIssue({ code: "custom", path: ["over"], message: "a loop needs exactly one of `over` and `while`" });
+  }
+});
+
+type LoopStep = typeof schema._output;
+
+/** Removes the loop variables, restoring any value they shadowed before the loop. */
+function withoutLoopVariables(ctx: JsonObject, before: Readonly<JsonObject>, names: string[]): JsonObject {
+  const out = { ...ctx };
+  for (const name of names) {
+    if (Object.hasOwn(before, name)) setOwn(out, name, before[name]!);
+    else delete out[name];
+  }
+  return out;
+}
+
+/**
+ * foreach (`over`, `as`, `index_as`) or while (`while`, `iteration` from 1); body steps run in order with
+ * state carried across iterations; the list of per-iteration outputs goes to `ctx[output]`. A body that
+ * sets `break_loop` to a truthy value stops the loop. Checkpoints after every iteration with side effects.
+ */
+export const loop: StepType<LoopStep> = {
+  type: "loop",
+  schema,
+  targets: (step) => (step.on_exhausted ? [{ key: "on_exhausted", target: step.on_exhausted }] : []),
+  outputs: (step) => (step.output ? [step.output] : []),
+  bodies: (step) => [{
+    key: "do",
+    steps: step.do as LoopStep["do"] & { id: string; type: string }[],
+    locals: step.over !== undefined ? [step.as, step.index_as, "break_loop"] : ["iteration", "break_loop"],
+  }],
+  references: (step) => [
+    ...(step.over === undefined ? [] : [{ key: "over", kind: "value" as const, value: step.over }]),
+    ...(step.while === undefined ? [] : [
+      { key: "while.field", kind: "path" as const, value: step.while.field, extraRoots: ["iteration", "break_loop"] },
+      ...(step.while.value === undefined ? [] : [{ key: "while.value", kind: "value" as const, value: step.while.value, extraRoots: ["iteration"] }]),
+    ]),
+  ],
+  execute: async (step, state, tools) => {
+    const cursor = state.loop && state.loop.stepId === step.id ? state.loop : null;
+    const before: Readonly<JsonObject> = cursor ? cursor.before : state.ctx;
+    const outputs: Json[] = cursor ? [...cursor.outputs] : [];
+    let ctx: JsonObject = { ...state.ctx };
+    let index = cursor ? cursor.index : 0;
+    const fail = (message: string): never => {
+      throw new ExecutionError(`Loop "${step.id}": ${message}`, { stepId: step.id });
+    };
+    const iterate = async (i: number): Promise<boolean> => {
+      const run = await tools.runSteps(step.do as never, ctx, { parentId: step.id, scope: `${state.scope}[${i}]` });
+      ctx = run.ctx;
+      outputs.push(run.output);
+      const stop = truthy(ctx.break_loop);
+      if (!stop && run.sideEffects && tools.checkpointLoop) await tools.checkpointLoop({ index: i + 1, outputs, ctx });
+      return stop;
+    };
+    let exhausted = false;
+    if (step.over !== undefined) {
+      const items = tools.resolve(step.over, before);
+      if (!Array.isArray(items)) fail(`\`over\` must resolve to a list, got ${items === null ? "null" : typeof items}`);
+      const list = items as Json[];
+      if (list.length > step.max) fail(`${list.length} items is more than max ${step.max}`);
+      for (; index < list.length; index++) {
+        ctx = { ...ctx };
+        setOwn(ctx, step.as, list[index]!);
+        setOwn(ctx, step.index_as, index);
+        if (await iterate(index)) break;
+      }
+    } else {
+      const scope = { input: state.input, now: tools.now };
+      for (;; index++) {
+        const probe = { ...ctx, iteration: index + 1 };
+        if (!evaluateCondition(step.while!, { ...scope, ctx: probe })) break;
+        if (index >= step.max) {
+          exhausted = true;
+          break;
+        }
+        ctx = probe;
+        if (await iterate(index)) break;
+      }
+    }
+    ctx = withoutLoopVariables(ctx, before, [step.as, step.index_as, "iteration", "break_loop"]);
+    if (step.output) setOwn(ctx, step.output, outputs);
+    if (exhausted) {
+      if (!step.on_exhausted) fail(`more than max ${step.max} iterations`);
+      return proceed({ next: step.on_exhausted, ctx, output: outputs });
+    }
+    return proceed({ ctx, output: outputs });
+  },
+};
