@@ -1,0 +1,596 @@
+/**
+ * The behaviour every Store must have (SPEC §6). Each implementation's test file calls
+ * `storeContract(name, makeStore)`; `makeStore` must return an empty, isolated store.
+ */
+import { describe, expect, test } from "bun:test";
+import { ConflictError, NotFoundError, ValidationError } from "../src/errors.ts";
+import { MAX_EVENTS_PER_EXECUTION, type Store } from "../src/store/store.ts";
+import type { Entry, Execution, Json, JsonObject, StoredEvent } from "../src/types.ts";
+
+// ---- factories -------------------------------------------------------------------------------
+
+const BASE_TIME = Date.parse("2026-01-01T00:00:00.000Z");
+let sequence = 0;
+
+/** A valid execution; each call is one second newer than the previous one unless `createdAt` is given. */
+export function makeExecution(overrides: Partial<Execution> = {}): Execution {
+  sequence += 1;
+  const createdAt = new Date(BASE_TIME + sequence * 1000).toISOString();
+  return {
+    id: `exec-${sequence}`,
+    workflowId: "wf",
+    workflowVersion: "1.0",
+    workflowHash: "hash-1",
+    status: "running",
+    input: { n: sequence },
+    ctx: { input: { n: sequence } },
+    currentStep: "start",
+    result: null,
+    recoverTo: null,
+    haltData: null,
+    error: null,
+    createdAt,
+    updatedAt: createdAt,
+    revision: 0,
+    deadline: null,
+    stepsExecuted: 0,
+    eventSeq: 0,
+    loop: null,
+    ...overrides,
+  };
+}
+
+export function makeEntry(executionId: string, overrides: Partial<Entry> = {}): Entry {
+  sequence += 1;
+  return {
+    id: `entry-${sequence}`,
+    executionId,
+    stepId: "step",
+    stepType: "call",
+    action: "completed",
+    attempt: 1,
+    durationMs: 3,
+    output: { ok: true },
+    error: null,
+    timestamp: new Date(BASE_TIME + sequence * 1000).toISOString(),
+    ...overrides,
+  };
+}
+
+export function makeEvent(seq: number, overrides: Partial<StoredEvent> = {}): StoredEvent {
+  return {
+    seq,
+    type: "step.completed",
+    data: { executionId: "x", stepId: `s${seq}` },
+    timestamp: new Date(BASE_TIME + seq).toISOString(),
+    ...overrides,
+  };
+}
+
+/** Creates `count` executions one second apart (oldest first) and returns them as stored. */
+export async function createMany(store: Store, count: number, overrides: (i: number) => Partial<Execution> = () => ({})) {
+  const created: Execution[] = [];
+  for (let i = 0; i < count; i++) {
+    created.push(await store.save(makeExecution(overrides(i)), { expectedRevision: 0 }));
+  }
+  return created;
+}
+
+/** Values that tend to get mangled on the way through JSON, HTTP and Redis. */
+export const TRICKY_STRINGS = [
+  "héllo wörld", "日本語", "😀👍🏽👨‍👩‍👧", "\u0000 nul", "tab\tand\nnewline", "quote \" backslash \\",
+  "\ud83d", "123", "1.0", "-0", "1e5", "true", "false", "null", "[1]", "{}", '{"a":1}', "OK", "", " ",
+];
+
+export const TRICKY_NUMBERS = [0, 1, -1, 0.1, -123.456, 1e-7, 3.141592653589793, 2 ** 53 - 1, -(2 ** 53 - 1), 1.7976931348623157e308, 5e-324];
+
+const BAD_IDS = ["", "a b", "a/b", "a*", "a{b}", "a\nb", "ключ", "x".repeat(201), "a|b", "a,b"];
+
+// ---- the contract ----------------------------------------------------------------------------
+
+export function storeContract(name: string, makeStore: () => Promise<Store> | Store): void {
+  describe(`${name} (store contract)`, () => {
+    describe("revisions", () => {
+      test("save with expectedRevision 0 creates the execution with revision 1", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const saved = await store.save(exec, { expectedRevision: 0 });
+        expect(saved.revision).toBe(1);
+        expect(await store.load(exec.id)).toEqual({ ...exec, revision: 1 });
+      });
+
+      test("save with expectedRevision 0 conflicts when the id exists", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        await store.save(exec, { expectedRevision: 0 });
+        await expect(store.save(exec, { expectedRevision: 0 })).rejects.toThrow(ConflictError);
+      });
+
+      test("save with the stored revision succeeds and increments it", async () => {
+        const store = await makeStore();
+        const first = await store.save(makeExecution(), { expectedRevision: 0 });
+        const second = await store.save({ ...first, currentStep: "next" }, { expectedRevision: 1 });
+        expect(second.revision).toBe(2);
+        expect((await store.load(first.id))?.currentStep).toBe("next");
+      });
+
+      test("save without expectedRevision is unconditional and increments the revision", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        await store.save(exec, { expectedRevision: 0 });
+        await store.save({ ...exec, currentStep: "a" }, { expectedRevision: 1 });
+        const saved = await store.save({ ...exec, currentStep: "b", revision: 0 });
+        expect(saved.revision).toBe(3);
+        expect((await store.load(exec.id))?.currentStep).toBe("b");
+      });
+
+      test("unconditional save creates a missing execution with revision 1", async () => {
+        const store = await makeStore();
+        const exec = makeExecution({ revision: 41 });
+        expect((await store.save(exec)).revision).toBe(1);
+        expect((await store.load(exec.id))?.revision).toBe(1);
+      });
+
+      test("the revision passed in is ignored: the store writes previous + 1", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        await store.save(exec, { expectedRevision: 0 });
+        const saved = await store.save({ ...exec, revision: 99 }, { expectedRevision: 1 });
+        expect(saved.revision).toBe(2);
+        expect((await store.load(exec.id))?.revision).toBe(2);
+      });
+
+      test("a stale save is rejected with a ConflictError naming the id and both revisions", async () => {
+        const store = await makeStore();
+        const exec = makeExecution({ id: "stale-1" });
+        await store.save(exec, { expectedRevision: 0 });
+        await store.save(exec, { expectedRevision: 1 });
+        let error: unknown;
+        await store.save(exec, { expectedRevision: 1 }).catch((e) => (error = e));
+        expect(error).toBeInstanceOf(ConflictError);
+        const message = (error as Error).message;
+        expect(message).toContain("stale-1");
+        expect(message).toContain("expected revision 1");
+        expect(message).toContain("actual revision 2");
+      });
+
+      test("a stale save leaves the stored record intact", async () => {
+        const store = await makeStore();
+        const exec = makeExecution({ ctx: { value: "original" } });
+        await store.save(exec, { expectedRevision: 0 });
+        await store.save({ ...exec, ctx: { value: "stale" } }, { expectedRevision: 5 }).catch(() => {});
+        expect(await store.load(exec.id)).toEqual({ ...exec, revision: 1 });
+      });
+
+      test("save with expectedRevision n conflicts when the id does not exist", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        await expect(store.save(exec, { expectedRevision: 1 })).rejects.toThrow(ConflictError);
+        expect(await store.load(exec.id)).toBeNull();
+      });
+    });
+
+    describe("commit", () => {
+      test("commit saves the execution and appends its entries and events together", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const entries = [makeEntry(exec.id), makeEntry(exec.id)];
+        const events = [makeEvent(1), makeEvent(2)];
+        await store.commit({ execution: exec, expectedRevision: 0, entries, events });
+        expect(await store.load(exec.id)).toEqual({ ...exec, revision: 1 });
+        expect(await store.entries(exec.id)).toEqual(entries);
+        expect(await store.events(exec.id)).toEqual(events);
+      });
+
+      test("commit returns the stored copy with the new revision", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const stored = await store.commit({ execution: exec, expectedRevision: 0 });
+        expect(stored).toEqual({ ...exec, revision: 1 });
+        expect(stored).toEqual((await store.load(exec.id))!);
+      });
+
+      test("a commit that loses the compare-and-set writes no execution, entries or events", async () => {
+        const store = await makeStore();
+        const exec = makeExecution({ currentStep: "first" });
+        await store.commit({ execution: exec, expectedRevision: 0, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
+        const losing = store.commit({
+          execution: { ...exec, currentStep: "second" },
+          expectedRevision: 0,
+          entries: [makeEntry(exec.id, { stepId: "lost" })],
+          events: [makeEvent(2)],
+        });
+        await expect(losing).rejects.toThrow(ConflictError);
+        await losing.catch(() => {});
+        expect((await store.load(exec.id))?.currentStep).toBe("first");
+        expect((await store.entries(exec.id)).map((e) => e.stepId)).toEqual(["step"]);
+        expect((await store.events(exec.id)).map((e) => e.seq)).toEqual([1]);
+      });
+
+      test("a commit with an entry of another execution is rejected and writes nothing", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const commit = store.commit({ execution: exec, expectedRevision: 0, entries: [makeEntry("someone-else")] });
+        await expect(commit).rejects.toThrow(ValidationError);
+        await commit.catch(() => {});
+        expect(await store.load(exec.id)).toBeNull();
+      });
+
+      test("entries of several commits and record() keep their order", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const a = makeEntry(exec.id, { stepId: "a" });
+        const b = makeEntry(exec.id, { stepId: "b" });
+        const c = makeEntry(exec.id, { stepId: "c" });
+        const d = makeEntry(exec.id, { stepId: "d" });
+        await store.commit({ execution: exec, expectedRevision: 0, entries: [a] });
+        await store.record(b);
+        await store.commit({ execution: exec, expectedRevision: 1, entries: [c, d] });
+        expect((await store.entries(exec.id)).map((e) => e.stepId)).toEqual(["a", "b", "c", "d"]);
+      });
+
+      test("record for an unknown execution throws NotFoundError", async () => {
+        const store = await makeStore();
+        await expect(store.record(makeEntry("nobody-here"))).rejects.toThrow(NotFoundError);
+      });
+
+      test("entries of an unknown execution are empty", async () => {
+        const store = await makeStore();
+        expect(await store.entries("nobody-here")).toEqual([]);
+      });
+    });
+
+    describe("copies", () => {
+      test("mutating the object passed to save does not change the store", async () => {
+        const store = await makeStore();
+        const exec = makeExecution({ ctx: { list: [1] } });
+        await store.save(exec, { expectedRevision: 0 });
+        (exec.ctx.list as Json[]).push(2);
+        exec.status = "failed";
+        expect(await store.load(exec.id)).toMatchObject({ status: "running", ctx: { list: [1] } });
+      });
+
+      test("mutating a loaded execution does not change the store", async () => {
+        const store = await makeStore();
+        const exec = makeExecution({ ctx: { nested: { a: 1 } } });
+        await store.save(exec, { expectedRevision: 0 });
+        const loaded = (await store.load(exec.id))!;
+        (loaded.ctx.nested as JsonObject).a = 2;
+        loaded.currentStep = "changed";
+        expect(await store.load(exec.id)).toEqual({ ...exec, revision: 1 });
+      });
+
+      test("mutating the result of commit does not change the store", async () => {
+        const store = await makeStore();
+        const exec = makeExecution({ ctx: { nested: { a: 1 } } });
+        const stored = await store.save(exec, { expectedRevision: 0 });
+        (stored.ctx.nested as JsonObject).a = 2;
+        expect(await store.load(exec.id)).toEqual({ ...exec, revision: 1 });
+      });
+
+      test("mutating returned entries and events does not change the store", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const entry = makeEntry(exec.id, { output: { a: 1 } });
+        const event = makeEvent(1, { data: { a: 1 } });
+        await store.commit({ execution: exec, expectedRevision: 0, entries: [entry], events: [event] });
+        const entries = await store.entries(exec.id);
+        (entries[0]!.output as JsonObject).a = 2;
+        entries.pop();
+        const events = await store.events(exec.id);
+        events[0]!.data.a = 2;
+        expect(await store.entries(exec.id)).toEqual([entry]);
+        expect(await store.events(exec.id)).toEqual([event]);
+      });
+
+      test("mutating a found execution does not change the store", async () => {
+        const store = await makeStore();
+        const exec = makeExecution({ ctx: { a: 1 } });
+        await store.save(exec, { expectedRevision: 0 });
+        const { executions } = await store.find();
+        executions[0]!.ctx.a = 2;
+        expect((await store.load(exec.id))?.ctx).toEqual({ a: 1 });
+      });
+    });
+
+    describe("load and delete", () => {
+      test("load of an unknown id returns null", async () => {
+        const store = await makeStore();
+        expect(await store.load("does-not-exist")).toBeNull();
+      });
+
+      test("delete of an unknown id returns false", async () => {
+        const store = await makeStore();
+        expect(await store.delete("does-not-exist")).toBe(false);
+      });
+
+      test("delete of an existing execution returns true and load then returns null", async () => {
+        const store = await makeStore();
+        const exec = (await createMany(store, 1))[0]!;
+        expect(await store.delete(exec.id)).toBe(true);
+        expect(await store.load(exec.id)).toBeNull();
+      });
+
+      test("delete removes the execution's entries and events", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        await store.commit({ execution: exec, expectedRevision: 0, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
+        await store.delete(exec.id);
+        expect(await store.entries(exec.id)).toEqual([]);
+        expect(await store.events(exec.id)).toEqual([]);
+      });
+
+      test("delete removes the index rows: find and executionIds no longer return it", async () => {
+        const store = await makeStore();
+        const [kept, gone] = await createMany(store, 2, () => ({ workflowId: "wf-del", status: "completed" }));
+        await store.delete(gone!.id);
+        const ids = [kept!.id];
+        expect((await store.find()).executions.map((e) => e.id)).toEqual(ids);
+        expect((await store.find({ workflowId: "wf-del", status: "completed" })).executions.map((e) => e.id)).toEqual(ids);
+        expect((await store.find({ status: "completed" })).executions.map((e) => e.id)).toEqual(ids);
+        expect(await store.executionIds({ workflowId: "wf-del" })).toEqual(ids);
+      });
+
+      test("an id can be created again after delete, starting at revision 1", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        await store.save(exec, { expectedRevision: 0 });
+        await store.save(exec, { expectedRevision: 1 });
+        await store.delete(exec.id);
+        expect((await store.save(exec, { expectedRevision: 0 })).revision).toBe(1);
+      });
+    });
+
+    describe("find", () => {
+      test("find returns executions newest first by createdAt", async () => {
+        const store = await makeStore();
+        const created = await createMany(store, 3);
+        expect((await store.find()).executions.map((e) => e.id)).toEqual(created.map((e) => e.id).reverse());
+      });
+
+      test("find breaks createdAt ties by id, descending", async () => {
+        const store = await makeStore();
+        const createdAt = "2026-02-01T00:00:00.000Z";
+        for (const id of ["tie-b", "tie-c", "tie-a"]) await store.save(makeExecution({ id, createdAt }));
+        expect((await store.find()).executions.map((e) => e.id)).toEqual(["tie-c", "tie-b", "tie-a"]);
+      });
+
+      test("find filters by workflowId before applying the limit", async () => {
+        const store = await makeStore();
+        const wanted = await createMany(store, 2, () => ({ workflowId: "wanted" }));
+        await createMany(store, 5, () => ({ workflowId: "other" }));
+        const { executions } = await store.find({ workflowId: "wanted", limit: 2 });
+        expect(executions.map((e) => e.id)).toEqual(wanted.map((e) => e.id).reverse());
+      });
+
+      test("find filters by status before applying the limit", async () => {
+        const store = await makeStore();
+        const halted = await createMany(store, 2, () => ({ status: "halted" }));
+        await createMany(store, 5, () => ({ status: "running" }));
+        const { executions } = await store.find({ status: "halted", limit: 2 });
+        expect(executions.map((e) => e.id)).toEqual(halted.map((e) => e.id).reverse());
+      });
+
+      test("find filters by workflowId and status together", async () => {
+        const store = await makeStore();
+        const [match] = await createMany(store, 1, () => ({ workflowId: "a", status: "failed" }));
+        await createMany(store, 1, () => ({ workflowId: "a", status: "completed" }));
+        await createMany(store, 1, () => ({ workflowId: "b", status: "failed" }));
+        const { executions } = await store.find({ workflowId: "a", status: "failed" });
+        expect(executions.map((e) => e.id)).toEqual([match!.id]);
+      });
+
+      test("find by status follows a status change", async () => {
+        const store = await makeStore();
+        const [exec] = await createMany(store, 1, () => ({ status: "running" }));
+        await store.save({ ...exec!, status: "halted" }, { expectedRevision: 1 });
+        expect((await store.find({ status: "running" })).executions).toEqual([]);
+        expect((await store.find({ status: "halted" })).executions.map((e) => e.id)).toEqual([exec!.id]);
+      });
+
+      test("find without a limit returns at most 50", async () => {
+        const store = await makeStore();
+        await createMany(store, 51);
+        const page = await store.find();
+        expect(page.executions.length).toBe(50);
+        expect(page.cursor).toBeString();
+      });
+
+      test("paging with the cursor covers every row exactly once, in order", async () => {
+        const store = await makeStore();
+        const createdAt = "2026-03-01T00:00:00.000Z";
+        const ties = await createMany(store, 4, (i) => ({ id: `page-tie-${i}`, createdAt }));
+        const others = await createMany(store, 9);
+        await createMany(store, 3, () => ({ workflowId: "noise" }));
+        const expected = [...ties, ...others].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || (a.id < b.id ? 1 : -1));
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.find({ workflowId: "wf", limit: 3, cursor });
+          seen.push(...page.executions.map((e) => e.id));
+          cursor = page.cursor;
+          pages += 1;
+        } while (cursor && pages < 20);
+        expect(seen).toEqual(expected.map((e) => e.id));
+      });
+
+      test("the last page has no cursor", async () => {
+        const store = await makeStore();
+        await createMany(store, 4);
+        const first = await store.find({ limit: 2 });
+        const second = await store.find({ limit: 2, cursor: first.cursor });
+        expect(second.executions.length).toBe(2);
+        expect(second.cursor).toBeUndefined();
+      });
+
+      test("find rejects an invalid cursor", async () => {
+        const store = await makeStore();
+        await expect(store.find({ cursor: "not a cursor" })).rejects.toThrow(ValidationError);
+      });
+
+      test("find rejects a limit below 1", async () => {
+        const store = await makeStore();
+        await expect(store.find({ limit: 0 })).rejects.toThrow(ValidationError);
+      });
+
+      test("find on an empty store returns no executions and no cursor", async () => {
+        const store = await makeStore();
+        expect(await store.find()).toEqual({ executions: [] });
+      });
+    });
+
+    describe("executionIds", () => {
+      test("executionIds lists the ids of one workflow, newest first", async () => {
+        const store = await makeStore();
+        const mine = await createMany(store, 3, () => ({ workflowId: "mine" }));
+        await createMany(store, 2, () => ({ workflowId: "theirs" }));
+        expect(await store.executionIds({ workflowId: "mine" })).toEqual(mine.map((e) => e.id).reverse());
+      });
+
+      test("executionIds without a workflowId lists every id", async () => {
+        const store = await makeStore();
+        const all = await createMany(store, 3, (i) => ({ workflowId: `w${i}` }));
+        expect(await store.executionIds()).toEqual(all.map((e) => e.id).reverse());
+      });
+
+      test("executionIds respects the limit", async () => {
+        const store = await makeStore();
+        const all = await createMany(store, 4);
+        expect(await store.executionIds({ limit: 2 })).toEqual([all[3]!.id, all[2]!.id]);
+      });
+    });
+
+    describe("events", () => {
+      test("events returns the stored events in order", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        await store.commit({ execution: exec, expectedRevision: 0, events: [makeEvent(1), makeEvent(2)] });
+        await store.commit({ execution: exec, expectedRevision: 1, events: [makeEvent(3)] });
+        expect((await store.events(exec.id)).map((e) => e.seq)).toEqual([1, 2, 3]);
+      });
+
+      test("events after n returns only the events with seq > n", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        await store.commit({ execution: exec, expectedRevision: 0, events: [1, 2, 3, 4].map((n) => makeEvent(n)) });
+        expect((await store.events(exec.id, { after: 2 })).map((e) => e.seq)).toEqual([3, 4]);
+      });
+
+      test(`events keep only the newest ${MAX_EVENTS_PER_EXECUTION}, oldest dropped first`, async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const events = Array.from({ length: MAX_EVENTS_PER_EXECUTION - 2 }, (_, i) => makeEvent(i + 1));
+        await store.commit({ execution: exec, expectedRevision: 0, events });
+        const more = Array.from({ length: 5 }, (_, i) => makeEvent(MAX_EVENTS_PER_EXECUTION - 1 + i));
+        await store.commit({ execution: exec, expectedRevision: 1, events: more });
+        const stored = await store.events(exec.id);
+        expect(stored.length).toBe(MAX_EVENTS_PER_EXECUTION);
+        expect(stored[0]!.seq).toBe(4);
+        expect(stored.at(-1)!.seq).toBe(MAX_EVENTS_PER_EXECUTION + 3);
+      });
+
+      test("events of an unknown execution are empty", async () => {
+        const store = await makeStore();
+        expect(await store.events("nobody-here")).toEqual([]);
+      });
+    });
+
+    describe("values round-trip exactly", () => {
+      const roundTrip = async (ctx: JsonObject) => {
+        const store = await makeStore();
+        const exec = makeExecution({ ctx, input: ctx, result: ctx, haltData: ctx });
+        await store.save(exec, { expectedRevision: 0 });
+        return { exec, loaded: await store.load(exec.id) };
+      };
+
+      test("unicode strings (accents, CJK, emoji, NUL, lone surrogate) round-trip exactly", async () => {
+        const { exec, loaded } = await roundTrip({ strings: TRICKY_STRINGS, [TRICKY_STRINGS[2]!]: "emoji key" });
+        expect(loaded).toEqual({ ...exec, revision: 1 });
+      });
+
+      test("strings that look like numbers, booleans or JSON stay strings", async () => {
+        const { loaded } = await roundTrip({ a: "123", b: "true", c: "null", d: "[1]", e: '{"a":1}', f: "1.0" });
+        expect(loaded?.ctx).toStrictEqual({ a: "123", b: "true", c: "null", d: "[1]", e: '{"a":1}', f: "1.0" });
+      });
+
+      test("numbers (integers, floats, negatives, extremes) round-trip exactly", async () => {
+        const { loaded } = await roundTrip({ numbers: TRICKY_NUMBERS });
+        expect(loaded?.ctx.numbers).toStrictEqual(TRICKY_NUMBERS);
+      });
+
+      test("false, null and empty values round-trip exactly", async () => {
+        const values = { f: false, t: true, n: null, s: "", a: [], o: {}, nested: [[], [{}], { a: [null] }] };
+        const { loaded } = await roundTrip(values);
+        expect(loaded?.ctx).toStrictEqual(values);
+      });
+
+      test("deeply nested objects and arrays round-trip exactly", async () => {
+        let deep: Json = { leaf: [1, "two", { three: 3 }] };
+        for (let i = 0; i < 50; i++) deep = { [`level${i}`]: [deep, i] };
+        const { loaded } = await roundTrip({ deep });
+        expect(loaded?.ctx).toStrictEqual({ deep });
+      });
+
+      test("a ~500 KB ctx round-trips exactly", async () => {
+        const rows = Array.from({ length: 2500 }, (_, i) => ({ i, name: `row ${i} ✓ 😀`, value: i / 7, flag: i % 2 === 0 }));
+        const ctx = { rows, blob: "x".repeat(300_000) };
+        expect(JSON.stringify(ctx).length).toBeGreaterThan(450_000);
+        const { loaded } = await roundTrip(ctx);
+        expect(loaded?.ctx).toStrictEqual(ctx);
+      });
+
+      test("entries and events round-trip values exactly", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const payload = { strings: TRICKY_STRINGS, numbers: TRICKY_NUMBERS, f: false, n: null, e: [] };
+        const entry = makeEntry(exec.id, { output: payload, error: "ExecutionError: 😀" });
+        const event = makeEvent(1, { data: payload });
+        await store.commit({ execution: exec, expectedRevision: 0, entries: [entry], events: [event] });
+        expect(await store.entries(exec.id)).toStrictEqual([entry]);
+        expect(await store.events(exec.id)).toStrictEqual([event]);
+      });
+    });
+
+    describe("ids", () => {
+      test("save rejects invalid execution ids with a ValidationError naming the id", async () => {
+        const store = await makeStore();
+        for (const id of BAD_IDS) {
+          let error: unknown;
+          await store.save(makeExecution({ id })).catch((e) => (error = e));
+          expect(error).toBeInstanceOf(ValidationError);
+          expect((error as Error).message).toContain(JSON.stringify(id));
+        }
+      });
+
+      test("load, entries, events, delete and record reject invalid execution ids", async () => {
+        const store = await makeStore();
+        for (const id of BAD_IDS) {
+          await expect(store.load(id)).rejects.toThrow(ValidationError);
+          await expect(store.entries(id)).rejects.toThrow(ValidationError);
+          await expect(store.events(id)).rejects.toThrow(ValidationError);
+          await expect(store.delete(id)).rejects.toThrow(ValidationError);
+          await expect(store.record(makeEntry(id))).rejects.toThrow(ValidationError);
+        }
+      });
+
+      test("ids with every allowed character (letters, digits, _ - . : [ ]) work", async () => {
+        const store = await makeStore();
+        const id = "Parent_1-a.b:loop[3]:child";
+        await store.save(makeExecution({ id }), { expectedRevision: 0 });
+        expect((await store.load(id))?.id).toBe(id);
+        expect(await store.executionIds()).toEqual([id]);
+      });
+
+      test("an id that is a prefix of another id stays separate", async () => {
+        const store = await makeStore();
+        await store.commit({ execution: makeExecution({ id: "p" }), expectedRevision: 0, entries: [makeEntry("p")] });
+        await store.commit({ execution: makeExecution({ id: "p:entries" }), expectedRevision: 0 });
+        expect((await store.entries("p")).length).toBe(1);
+        expect(await store.entries("p:entries")).toEqual([]);
+        expect(await store.delete("p:entries")).toBe(true);
+        expect((await store.load("p"))?.id).toBe("p");
+      });
+    });
+  });
+}
