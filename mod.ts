@@ -24,6 +24,14 @@ export { WorkflowEvent } from "./src/engine/events.ts";
 export type { EventHandler } from "./src/engine/events.ts";
 export { SyncRunner } from "./src/runners/sync.ts";
 export type { HaltAnswer, OnHalt, RunnerOptions } from "./src/runners/sync.ts";
+export { AsyncRunner } from "./src/runners/async.ts";
+export type { AsyncRunnerOptions } from "./src/runners/async.ts";
+export { StreamRunner } from "./src/runners/stream.ts";
+export type { StreamRunnerOptions } from "./src/runners/stream.ts";
+export { InlineAdapter } from "./src/runners/adapters/inline.ts";
+export type { InlineAdapterOptions } from "./src/runners/adapters/inline.ts";
+export { performJob } from "./src/runners/jobs.ts";
+export type { EnqueueOptions, Job, JobAction, JobOutcome, QueueAdapter } from "./src/runners/jobs.ts";
 
 // stores
 export { MemoryStore } from "./src/store/memory.ts";

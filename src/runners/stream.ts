@@ -1,0 +1,75 @@
+import type { WorkflowDefinition } from "../definition/workflow.ts";
+import { Engine } from "../engine/engine.ts";
+import type { WorkflowEvent } from "../engine/events.ts";
+import type { Store } from "../store/store.ts";
+import type { EventType, ExecutionResult } from "../types.ts";
+import { requireStore, type HaltAnswer, type RunnerOptions } from "./sync.ts";
+
+interface Subscriber {
+  handler: (event: WorkflowEvent) => unknown;
+  events?: ReadonlySet<string>;
+  failed: boolean;
+}
+
+export interface StreamRunnerOptions extends RunnerOptions {
+  /** Told once per subscriber about its first error (default: console.error). */
+  onSubscriberError?: (error: unknown, event: WorkflowEvent) => void;
+}
+
+/** Runs a workflow and hands every event of the run and its steps to the subscribers, as they happen. */
+export class StreamRunner {
+  readonly workflow: WorkflowDefinition;
+  readonly store: Store;
+  readonly #options: StreamRunnerOptions;
+  readonly #subscribers: Subscriber[] = [];
+
+  constructor(workflow: WorkflowDefinition, options: StreamRunnerOptions = {}) {
+    this.workflow = workflow;
+    this.store = requireStore(options.store);
+    this.#options = options;
+  }
+
+  /** Adds a handler, for all events or only the listed types. Chainable. */
+  subscribe(handler: (event: WorkflowEvent) => unknown, options: { events?: readonly (EventType | string)[] } = {}): this {
+    this.#subscribers.push({ handler, events: options.events ? new Set(options.events) : undefined, failed: false });
+    return this;
+  }
+
+  run(input: unknown, options: { executionId?: string } = {}): Promise<ExecutionResult> {
+    return this.#engine().run(input, options);
+  }
+
+  resume(executionId: string, options: HaltAnswer = {}): Promise<ExecutionResult> {
+    return this.#engine().resume(executionId, options);
+  }
+
+  #engine(): Engine {
+    const user = this.#options.onEvent;
+    return new Engine(this.workflow, {
+      ...this.#options,
+      store: this.store,
+      onEvent: (event) => {
+        this.#dispatch(event);
+        user?.(event);
+      },
+    });
+  }
+
+  /** A throwing, rejecting or slow subscriber never breaks or stalls the run: nothing is awaited. */
+  #dispatch(event: WorkflowEvent): void {
+    for (const subscriber of this.#subscribers) {
+      if (subscriber.events && !subscriber.events.has(event.type)) continue;
+      const report = (error: unknown) => {
+        if (subscriber.failed) return;
+        subscriber.failed = true;
+        (this.#options.onSubscriberError ?? ((e) => console.error("durable-workflow: a stream subscriber failed:", e)))(error, event);
+      };
+      try {
+        const returned = subscriber.handler(event);
+        if (returned && typeof (returned as Promise<unknown>).then === "function") (returned as Promise<unknown>).then(undefined, report);
+      } catch (error) {
+        report(error);
+      }
+    }
+  }
+}
