@@ -42,6 +42,17 @@ export interface Execution {
   eventSeq: number;
   /** Set while a top-level loop is between iterations. */
   loop: LoopCursor | null;
+  /** Set while a call step waits to retry outside the process (a long retry delay under an async adapter). */
+  retry: RetryWait | null;
+}
+
+/** A call whose next attempt was scheduled instead of slept for. */
+export interface RetryWait {
+  stepId: string;
+  /** The attempt to run when the execution continues. */
+  attempt: number;
+  /** ISO time before which the attempt must not run. */
+  notBefore: string;
 }
 
 export type EntryAction = "completed" | "halted" | "failed";
@@ -75,6 +86,8 @@ export interface ExecutionResult {
   error?: string;
   /** The run used up its time budget and was checkpointed as `pending`: a continuation must be enqueued. */
   yielded?: boolean;
+  /** With `yielded`: the continuation must not run before this ISO time (a scheduled call retry). */
+  notBefore?: string;
 }
 
 export type EventType =

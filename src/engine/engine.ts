@@ -56,6 +56,12 @@ export interface EngineOptions {
    * async adapter can enqueue a continuation. Default: no budget.
    */
   budgetMs?: number;
+  /**
+   * Call retry waits longer than this (ms) are not slept inside the process: the execution is checkpointed
+   * as `pending` with the attempt to run and `{ status: "pending", yielded: true, notBefore }` is returned,
+   * for an async adapter to deliver a delayed continuation. Default: always sleep.
+   */
+  scheduleRetriesOverMs?: number;
 }
 
 /** A workflow timeout: fails the execution whatever the step's `on_error` says. */
@@ -63,8 +69,12 @@ export class WorkflowTimeoutError extends ExecutionError {
   override name = "TimeoutError";
 }
 
-/** Thrown inside a durable loop to stop at a checkpoint when the time budget is used up. */
-class Yield extends Error {}
+/** Thrown to end a run at a checkpoint: the time budget is used up, or a call retry was scheduled. */
+class Yield extends Error {
+  constructor(readonly notBefore?: string) {
+    super("yield");
+  }
+}
 
 export const DEFAULT_MAX_STEPS = 10_000;
 export const DEFAULT_MAX_CTX_BYTES = 1024 * 1024;
@@ -201,6 +211,7 @@ export class Engine {
       stepsExecuted: 0,
       eventSeq: 0,
       loop: null,
+      retry: null,
     };
   }
 
@@ -209,6 +220,9 @@ export class Engine {
     const exec = await this.#loadOwn(executionId);
     if (exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}, not pending: it cannot be continued`);
+    }
+    if (exec.retry && this.#now().getTime() < Date.parse(exec.retry.notBefore)) {
+      return { status: "pending", executionId, yielded: true, notBefore: exec.retry.notBefore };
     }
     exec.status = "running";
     const run = this.#newRun(exec, true);
@@ -342,7 +356,7 @@ export class Engine {
       }
       return await this.#complete(run);
     } catch (error) {
-      if (error instanceof Yield) return this.#yielded(run);
+      if (error instanceof Yield) return this.#yielded(run, error.notBefore);
       throw error;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
@@ -360,8 +374,19 @@ export class Engine {
     return this.#yielded(run);
   }
 
-  #yielded(run: Run): ExecutionResult {
-    return { status: "pending", executionId: run.exec.id, yielded: true };
+  #yielded(run: Run, notBefore?: string): ExecutionResult {
+    return { status: "pending", executionId: run.exec.id, yielded: true, ...(notBefore ? { notBefore } : {}) };
+  }
+
+  /**
+   * Marks an execution that can no longer advance as failed (e.g. the queue gave up delivering its job).
+   * Terminal executions are left as they are. Compare-and-set like every checkpoint.
+   */
+  async abandon(executionId: string, reason: string): Promise<ExecutionResult> {
+    const exec = await this.#loadOwn(executionId);
+    if (exec.status === "completed" || exec.status === "failed") return resultOf(exec);
+    const run = this.#newRun(exec, true);
+    return await this.#fail(run, new ExecutionError(reason));
   }
 
   #timeoutError(exec: Execution): WorkflowTimeoutError {
@@ -412,6 +437,7 @@ export class Engine {
         nested: false,
         resumed,
         loop: cursor,
+        retryAttempt: exec.retry && exec.retry.stepId === step.id ? exec.retry.attempt : undefined,
       };
       outcome = await type.execute(step, state, this.#tools(run, run.signal, step, ctxBefore));
       outcome = this.#checkOutcome(outcome, type, step);
@@ -421,6 +447,7 @@ export class Engine {
       this.#entry(run, step, "failed", startedAt, { error: text });
       this.#emit(run, "step.failed", { stepId: step.id, stepType: step.type, error: text });
       exec.loop = null;
+      exec.retry = null;
       if (error instanceof WorkflowTimeoutError || run.signal.aborted) return await this.#fail(run, error);
       if (!step.on_error || error instanceof ConflictError) {
         if (error instanceof ConflictError) throw error;
@@ -436,6 +463,7 @@ export class Engine {
       return undefined;
     }
     exec.loop = null;
+    exec.retry = null;
     exec.ctx = outcome.ctx ?? exec.ctx;
     if (outcome.kind === "halt") {
       exec.status = "halted";
@@ -500,6 +528,18 @@ export class Engine {
       services: this.services,
       signal,
       sleep: this.#sleep,
+      waitToRetry: async (ms, attempt) => {
+        const threshold = this.#options.scheduleRetriesOverMs;
+        const nested = signal !== run.signal;
+        if (threshold === undefined || ms <= threshold || nested || !run.claimed || exec.currentStep !== top.id) {
+          return await this.#sleep(ms, signal);
+        }
+        const notBefore = new Date(this.#now().getTime() + ms).toISOString();
+        exec.retry = { stepId: top.id, attempt, notBefore };
+        exec.status = "pending";
+        await this.#checkpoint(run);
+        throw new Yield(notBefore);
+      },
       runSteps: (steps, ctx, options) => this.#runNested(run, steps, ctx, options, top, ctxBefore),
       runChild: (request) => this.#runChild(run, request),
       checkpointLoop: async ({ index, outputs, ctx }) => {
@@ -548,7 +588,7 @@ export class Engine {
           scope: `${options.scope}:${step.id}`,
           nested: true,
         };
-        const tools = { ...this.#tools(run, signal, top, ctxBefore), checkpointLoop: undefined };
+        const tools = { ...this.#tools(run, signal, top, ctxBefore), checkpointLoop: undefined, waitToRetry: (ms: number) => this.#sleep(ms, signal) };
         outcome = this.#checkOutcome(await type.execute(step, state, tools), type, step);
         if (outcome.kind === "halt") {
           throw new ExecutionError(`Step "${step.id}" cannot halt inside a loop body or a parallel branch`, { stepId: step.id });

@@ -94,11 +94,12 @@ export const call: StepType<CallStep> = {
     const method = findMethod(step, tools.services as Record<string, unknown>);
     const input = step.input === undefined ? null : tools.resolve(step.input);
     const attempts = 1 + step.retries;
+    const first = state.retryAttempt ?? 1;
     let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) {
+    for (let attempt = first; attempt <= attempts; attempt++) {
+      if (attempt > first) {
         const delayMs = step.retry_delay * step.retry_backoff ** (attempt - 2) * 1000;
-        await tools.sleep(delayMs, tools.signal);
+        await tools.waitToRetry(delayMs, attempt);
       }
       if (tools.signal.aborted) throw tools.signal.reason;
       let raw: unknown;

@@ -61,6 +61,8 @@ export interface StepState {
   readonly resumed?: { haltData: JsonObject | null };
   /** Set when a durable loop continues after a checkpoint. */
   readonly loop?: LoopCursor | null;
+  /** Set when a call continues after a scheduled retry wait: the attempt to run now. */
+  readonly retryAttempt?: number;
 }
 
 /** What an executor may do: resolve references, call services, run nested steps and child workflows. */
@@ -74,6 +76,12 @@ export interface StepTools {
   signal: AbortSignal;
   /** Injectable sleep (tests pass one that does not wait). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Waits before a call's next attempt: sleeps, or, when the engine schedules long waits (async adapters)
+   * and `ms` is over its threshold, checkpoints the execution and ends this run; the continuation runs
+   * `attempt` after the wait.
+   */
+  waitToRetry(ms: number, attempt: number): Promise<void>;
   /** Runs the steps of a loop body or a parallel branch from `ctx`; returns the ctx after and the last output. */
   runSteps(
     steps: StepDefinition[],
