@@ -36,6 +36,7 @@ export function makeExecution(overrides: Partial<Execution> = {}): Execution {
     stepsExecuted: 0,
     eventSeq: 0,
     loop: null,
+    retry: null,
     ...overrides,
   };
 }

@@ -1,4 +1,4 @@
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError, ValidationError } from "../errors.ts";
 import type { Entry, Execution, ExecutionStatus, StoredEvent } from "../types.ts";
 import {
   assertEntryOf,
@@ -35,6 +35,9 @@ export class MemoryStore implements Store {
     const { execution, expectedRevision } = commit;
     assertExecutionId(execution?.id);
     assertStatus(execution.status);
+    if (typeof execution.workflowId !== "string" || execution.workflowId === "") {
+      throw new ValidationError(`Execution ${JSON.stringify(execution.id)} has no workflowId`);
+    }
     const score = createdAtScore(execution);
     const entries = (commit.entries ?? []).map((entry) => assertEntryOf(entry, execution.id));
     const events = commit.events ?? [];
