@@ -1,0 +1,447 @@
+/**
+ * UpstashRedisStore against a real redis-server (started here, on a free port) through the local
+ * Upstash REST bridge: the store contract, then what only Redis has (round trips, TTLs, index cleanup),
+ * then the bridge's protocol.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Redis } from "@upstash/redis";
+import { Redis as CloudflareRedis } from "@upstash/redis/cloudflare";
+import { ConfigError, StoreError, ValidationError } from "../src/errors.ts";
+import { redisKeys, UpstashRedisStore, type UpstashRedisStoreOptions } from "../src/store/upstash-redis.ts";
+import { startBridge } from "../tools/upstash-redis-bridge.ts";
+import { makeEntry, makeEvent, makeExecution, storeContract, TRICKY_NUMBERS, TRICKY_STRINGS } from "./store-contract.ts";
+import { freePort, type RedisStack, redisServerAvailable, startRedisStack } from "./support/redis.ts";
+
+const available = redisServerAvailable();
+const describeRedis = available ? describe : describe.skip;
+
+let stack: RedisStack;
+beforeAll(async () => {
+  if (available) stack = await startRedisStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+let prefixes = 0;
+/** A store on a prefix of its own, so tests never see each other's keys. */
+function fresh(options: Partial<UpstashRedisStoreOptions> = {}) {
+  const prefix = `t${++prefixes}`;
+  const store = new UpstashRedisStore({ redis: stack.redis, prefix, ...options });
+  return { store, prefix, keys: redisKeys(prefix) };
+}
+
+/** A clock the test moves by hand. */
+function manualClock(start = Date.parse("2026-06-01T00:00:00.000Z")) {
+  let now = start;
+  return { clock: () => new Date(now), advance: (ms: number) => (now += ms) };
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+if (available) storeContract("UpstashRedisStore", () => fresh().store);
+
+describeRedis("UpstashRedisStore round trips", () => {
+  /** Runs `action` once to load the scripts, then counts the HTTP requests of a second run. */
+  async function requestsOf(action: () => Promise<unknown>) {
+    await action();
+    stack.resetBridgeStats();
+    await action();
+    return stack.bridgeStats();
+  }
+
+  test("a commit with entries and events is exactly one HTTP request", async () => {
+    const { store } = fresh();
+    const exec = makeExecution();
+    let revision = 0;
+    const stats = await requestsOf(async () => {
+      await store.commit({ execution: exec, expectedRevision: revision, entries: [makeEntry(exec.id)], events: [makeEvent(revision + 1)] });
+      revision += 1;
+    });
+    expect(stats.requests).toBe(1);
+    expect(stats.byCommand).toEqual({ EVALSHA: 1 });
+  });
+
+  test("a load is exactly one HTTP request", async () => {
+    const { store } = fresh();
+    const exec = makeExecution();
+    await store.save(exec);
+    expect((await requestsOf(() => store.load(exec.id))).requests).toBe(1);
+  });
+
+  test("entries and events are one HTTP request each", async () => {
+    const { store } = fresh();
+    const exec = makeExecution();
+    await store.commit({ execution: exec, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
+    expect((await requestsOf(() => store.entries(exec.id))).requests).toBe(1);
+    expect((await requestsOf(() => store.events(exec.id, { after: 0 }))).requests).toBe(1);
+  });
+
+  test("a filtered find is exactly one HTTP request", async () => {
+    const { store } = fresh();
+    for (let i = 0; i < 5; i++) await store.save(makeExecution({ status: i % 2 ? "halted" : "running" }));
+    expect((await requestsOf(() => store.find({ status: "halted", limit: 1 }))).requests).toBe(1);
+  });
+
+  test("after SCRIPT FLUSH a commit falls back from EVALSHA to EVAL and succeeds", async () => {
+    const { store } = fresh();
+    const exec = makeExecution();
+    await store.save(exec);
+    await stack.redis.scriptFlush();
+    stack.resetBridgeStats();
+    expect((await store.save(exec, { expectedRevision: 1 })).revision).toBe(2);
+    expect(stack.bridgeStats().byCommand).toEqual({ EVALSHA: 1, EVAL: 1 });
+  });
+});
+
+describeRedis("UpstashRedisStore retention", () => {
+  const ttls = (keys: string[]) => Promise.all(keys.map((key) => stack.redis.ttl(key)));
+  const keysOf = (keys: ReturnType<typeof redisKeys>, id: string) => [keys.execution(id), keys.entries(id), keys.events(id)];
+
+  test("a halted execution's record, entries and events have no TTL", async () => {
+    const { store, keys } = fresh();
+    const exec = makeExecution({ status: "halted" });
+    await store.commit({ execution: exec, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
+    expect(await ttls(keysOf(keys, exec.id))).toEqual([-1, -1, -1]);
+  });
+
+  test("a completed execution's record, entries and events expire after the retention", async () => {
+    const { store, keys } = fresh({ retention: 3600 });
+    const exec = makeExecution({ status: "completed" });
+    await store.commit({ execution: exec, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
+    for (const ttl of await ttls(keysOf(keys, exec.id))) {
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(3600);
+    }
+  });
+
+  test("a failed execution expires like a completed one", async () => {
+    const { store, keys } = fresh({ retention: 3600 });
+    const exec = makeExecution({ status: "failed" });
+    await store.save(exec);
+    expect(await stack.redis.ttl(keys.execution(exec.id))).toBeGreaterThan(0);
+  });
+
+  test("saving a terminal execution as running again removes the TTL", async () => {
+    const { store, keys } = fresh();
+    const exec = makeExecution({ status: "completed" });
+    await store.commit({ execution: exec, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
+    await store.save({ ...exec, status: "running" }, { expectedRevision: 1 });
+    expect(await ttls(keysOf(keys, exec.id))).toEqual([-1, -1, -1]);
+  });
+
+  test("record() onto a terminal execution gives a new entries list the record's TTL", async () => {
+    const { store, keys } = fresh({ retention: 3600 });
+    const exec = makeExecution({ status: "completed" });
+    await store.save(exec);
+    await store.record(makeEntry(exec.id));
+    expect(await stack.redis.ttl(keys.entries(exec.id))).toBeGreaterThan(0);
+  });
+
+  test("the default retention is 30 days", async () => {
+    const { store, keys } = fresh();
+    const exec = makeExecution({ status: "completed" });
+    await store.save(exec);
+    const ttl = await stack.redis.ttl(keys.execution(exec.id));
+    expect(ttl).toBeGreaterThan(30 * 86400 - 60);
+    expect(ttl).toBeLessThanOrEqual(30 * 86400);
+  });
+});
+
+describeRedis("UpstashRedisStore index cleanup", () => {
+  /** What Redis does when the TTL fires: the execution's keys vanish, the index rows stay. */
+  const expire = (keys: ReturnType<typeof redisKeys>, id: string) =>
+    stack.redis.del(keys.execution(id), keys.entries(id), keys.events(id));
+  const indexScores = (keys: ReturnType<typeof redisKeys>, id: string, status: "completed" | "running", wf: string) =>
+    Promise.all([keys.all, keys.byWorkflow(wf), keys.byStatus(status), keys.byStatusAndWorkflow(status, wf)]
+      .map((key) => stack.redis.zscore(key, id)));
+
+  test("a later commit removes the index rows of an execution whose keys expired", async () => {
+    const time = manualClock();
+    const { store, keys } = fresh({ retention: 60, clock: time.clock });
+    const gone = makeExecution({ status: "completed", workflowId: "wf-x" });
+    await store.save(gone);
+    await expire(keys, gone.id);
+    time.advance(61_000);
+    await store.save(makeExecution());
+    expect(await indexScores(keys, gone.id, "completed", "wf-x")).toEqual([null, null, null, null]);
+    expect(await stack.redis.zcard(keys.expiry)).toBe(0);
+  });
+
+  test("a commit before the retention has passed leaves the index rows alone", async () => {
+    const time = manualClock();
+    const { store, keys } = fresh({ retention: 60, clock: time.clock });
+    const exec = makeExecution({ status: "completed", workflowId: "wf-x" });
+    await store.save(exec);
+    time.advance(30_000);
+    await store.save(makeExecution());
+    expect((await indexScores(keys, exec.id, "completed", "wf-x")).every((score) => score !== null)).toBe(true);
+  });
+
+  test("index rows of a terminal execution whose keys still exist survive a sweep (clock ahead of Redis)", async () => {
+    const time = manualClock();
+    const { store, keys } = fresh({ retention: 60, clock: time.clock });
+    const exec = makeExecution({ status: "completed", workflowId: "wf-x" });
+    await store.save(exec);
+    time.advance(DAY_MS);
+    await store.save(makeExecution());
+    expect((await store.find({ status: "completed" })).executions.map((e) => e.id)).toEqual([exec.id]);
+    expect(await stack.redis.zcard(keys.expiry)).toBe(1);
+  });
+
+  test("find skips and removes rows of vanished executions and still fills the page", async () => {
+    const { store, keys } = fresh();
+    const created = [];
+    for (let i = 0; i < 6; i++) created.push(await store.save(makeExecution()));
+    for (const exec of created.slice(3)) await expire(keys, exec.id);
+    const page = await store.find({ limit: 3 });
+    expect(page.executions.map((e) => e.id)).toEqual(created.slice(0, 3).map((e) => e.id).reverse());
+    expect(page.cursor).toBeUndefined();
+    expect(await stack.redis.zcard(keys.all)).toBe(3);
+  });
+
+  test("executionIds leaves out executions whose keys expired", async () => {
+    const { store, keys } = fresh();
+    const kept = await store.save(makeExecution({ workflowId: "w" }));
+    const gone = await store.save(makeExecution({ workflowId: "w" }));
+    await expire(keys, gone.id);
+    expect(await store.executionIds({ workflowId: "w" })).toEqual([kept.id]);
+  });
+
+  test("an id created again after expiry does not show up under its old status", async () => {
+    const { store, keys } = fresh();
+    const exec = makeExecution({ status: "completed" });
+    await store.save(exec);
+    await expire(keys, exec.id);
+    await store.save({ ...exec, status: "running" }, { expectedRevision: 0 });
+    expect((await store.find({ status: "completed" })).executions).toEqual([]);
+    expect((await store.find({ status: "running" })).executions.map((e) => e.id)).toEqual([exec.id]);
+  });
+
+  test("the sweep after such a re-creation removes only the rows of the old status", async () => {
+    const time = manualClock();
+    const { store, keys } = fresh({ retention: 60, clock: time.clock });
+    const exec = makeExecution({ status: "completed", workflowId: "wf-r" });
+    await store.save(exec);
+    await expire(keys, exec.id);
+    await store.save({ ...exec, status: "running" }, { expectedRevision: 0 });
+    time.advance(61_000);
+    await store.save(makeExecution());
+    expect(await indexScores(keys, exec.id, "completed", "wf-r")).toEqual([expect.any(Number), expect.any(Number), null, null]);
+    expect((await indexScores(keys, exec.id, "running", "wf-r")).every((score) => score !== null)).toBe(true);
+  });
+});
+
+describeRedis("UpstashRedisStore records and values", () => {
+  test("a stale save leaves the record, entries, events and index rows intact", async () => {
+    const { store, keys } = fresh();
+    const exec = makeExecution({ status: "halted" });
+    await store.commit({ execution: exec, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
+    const snapshot = () => Promise.all([
+      stack.redis.hgetall(keys.execution(exec.id)),
+      stack.redis.lrange(keys.entries(exec.id), 0, -1),
+      stack.redis.lrange(keys.events(exec.id), 0, -1),
+      stack.redis.zscore(keys.byStatus("halted"), exec.id),
+      stack.redis.zscore(keys.byStatus("completed"), exec.id),
+    ]);
+    const before = await snapshot();
+    await store.commit({
+      execution: { ...exec, status: "completed" },
+      expectedRevision: 7,
+      entries: [makeEntry(exec.id)],
+      events: [makeEvent(2)],
+    }).catch(() => {});
+    expect(await snapshot()).toEqual(before);
+  });
+
+  test("the record is stored as JSON text with the revision in it", async () => {
+    const { store, keys } = fresh();
+    const exec = makeExecution();
+    await store.save(exec);
+    const raw = await new Redis({ url: stack.restUrl, token: stack.token, automaticDeserialization: false })
+      .hget<string>(keys.execution(exec.id), "json");
+    expect(JSON.parse(raw!)).toEqual({ ...exec, revision: 1 });
+  });
+
+  test("values round-trip exactly with the client's automatic deserialization turned off", async () => {
+    const redis = new Redis({ url: stack.restUrl, token: stack.token, automaticDeserialization: false, retry: false });
+    const store = new UpstashRedisStore({ redis, prefix: `raw${++prefixes}` });
+    const exec = makeExecution({ ctx: { strings: TRICKY_STRINGS, numbers: TRICKY_NUMBERS, f: false, n: null } });
+    const entry = makeEntry(exec.id, { output: { strings: TRICKY_STRINGS } });
+    await store.commit({ execution: exec, entries: [entry], events: [makeEvent(1)] });
+    expect(await store.load(exec.id)).toStrictEqual({ ...exec, revision: 1 });
+    expect(await store.entries(exec.id)).toStrictEqual([entry]);
+    expect((await store.find()).executions).toStrictEqual([{ ...exec, revision: 1 }]);
+  });
+
+  test("ids that look like JSON (123, [1], true, null, 1e5) come back as the same strings", async () => {
+    const { store } = fresh();
+    const ids = ["123", "[1]", "true", "null", "1e5", "[]", "-1.5"];
+    for (const id of ids) await store.save(makeExecution({ id, workflowId: "json-ids" }));
+    const expected = [...ids].reverse();
+    expect(await store.executionIds({ workflowId: "json-ids" })).toEqual(expected);
+    const first = await store.find({ workflowId: "json-ids", limit: 3 });
+    const rest = await store.find({ workflowId: "json-ids", cursor: first.cursor });
+    expect([...first.executions, ...rest.executions].map((e) => e.id)).toEqual(expected);
+  });
+
+  test("ids containing key words (exec:, idx:all, entries:) do not collide with other keys", async () => {
+    const { store } = fresh();
+    const ids = ["a", "idx:all", "exec:a", "entries:a", "a:entries"];
+    for (const id of ids) await store.commit({ execution: makeExecution({ id }), entries: [makeEntry(id, { stepId: id })] });
+    for (const id of ids) {
+      expect((await store.load(id))?.id).toBe(id);
+      expect((await store.entries(id)).map((e) => e.stepId)).toEqual([id]);
+    }
+    expect((await store.find()).executions.length).toBe(ids.length);
+  });
+
+  test("ids with separator tricks are rejected before any request is made", async () => {
+    const { store } = fresh();
+    stack.resetBridgeStats();
+    for (const id of ["a b", "a*", "a?", "{a}", "a\r\nb", "../a", "a;b", "a\u0000", "a#b"]) {
+      await expect(store.save(makeExecution({ id }))).rejects.toThrow(ValidationError);
+      await expect(store.load(id)).rejects.toThrow(ValidationError);
+    }
+    expect(stack.bridgeStats().requests).toBe(0);
+  });
+
+  test("a prefix containing ':' is rejected (prefixes must not overlap)", () => {
+    expect(() => new UpstashRedisStore({ redis: stack.redis, prefix: "dw:exec" })).toThrow(ConfigError);
+  });
+
+  test("works with the client from @upstash/redis/cloudflare", async () => {
+    const redis = new CloudflareRedis({ url: stack.restUrl, token: stack.token, retry: false });
+    const store = new UpstashRedisStore({ redis, prefix: `cf${++prefixes}` });
+    const exec = makeExecution();
+    await store.save(exec, { expectedRevision: 0 });
+    expect(await store.load(exec.id)).toEqual({ ...exec, revision: 1 });
+  });
+});
+
+describeRedis("UpstashRedisStore errors", () => {
+  test("an unreachable REST endpoint surfaces as StoreError with the cause", async () => {
+    const redis = new Redis({ url: `http://127.0.0.1:${freePort()}`, token: "x", retry: false });
+    const store = new UpstashRedisStore({ redis });
+    const error = await store.load("some-id").catch((e) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+
+  test("Redis down behind the bridge surfaces as StoreError", async () => {
+    const bridge = startBridge({ port: 0, redisUrl: `redis://127.0.0.1:${freePort()}`, token: "t" });
+    try {
+      const store = new UpstashRedisStore({ redis: new Redis({ url: bridge.url, token: "t", retry: false }) });
+      const error = await store.save(makeExecution()).catch((e) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.message).toContain("cannot reach Redis");
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a wrong token surfaces as StoreError", async () => {
+    const store = new UpstashRedisStore({ redis: new Redis({ url: stack.restUrl, token: "wrong", retry: false }) });
+    const error = await store.find().catch((e) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.message).toContain("Unauthorized");
+  });
+});
+
+describeRedis("Upstash REST bridge protocol", () => {
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${stack.restUrl}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.token}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+  const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+
+  test("a single command answers {result}", async () => {
+    await post("/", ["SET", "proto:plain", "héllo"]);
+    const res = await post("/", ["GET", "proto:plain"]);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ result: "héllo" });
+  });
+
+  test("with Upstash-Encoding: base64 every string is base64 of the raw bytes, arrays recursively, integers as they are", async () => {
+    await post("/", ["DEL", "proto:list"]);
+    await post("/", ["RPUSH", "proto:list", "😀", "123", ""]);
+    const res = await post("/pipeline", [["LRANGE", "proto:list", "0", "-1"], ["LLEN", "proto:list"], ["GET", "proto:none"], ["SET", "proto:x", "1"]], {
+      "Upstash-Encoding": "base64",
+    });
+    expect(await res.json()).toEqual([
+      { result: [b64("😀"), b64("123"), ""] },
+      { result: 3 },
+      { result: null },
+      { result: b64("OK") },
+    ]);
+  });
+
+  test("a pipeline answers one {result} or {error} per command", async () => {
+    await post("/", ["SET", "proto:str", "x"]);
+    const res = await post("/pipeline", [["INCR", "proto:counter-p"], ["LPUSH", "proto:str", "y"], ["GET", "proto:str"]]);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { result?: unknown; error?: string }[];
+    expect(body[0]).toEqual({ result: expect.any(Number) });
+    expect(body[1]!.error).toStartWith("WRONGTYPE");
+    expect(body[2]).toEqual({ result: "x" });
+  });
+
+  test("multi-exec runs the commands in one transaction and answers per command", async () => {
+    await post("/", ["DEL", "proto:tx"]);
+    const res = await post("/multi-exec", [["INCR", "proto:tx"], ["INCR", "proto:tx"], ["GET", "proto:tx"]]);
+    expect(await res.json()).toEqual([{ result: 1 }, { result: 2 }, { result: "2" }]);
+    expect(stack.bridgeStats().byCommand).toMatchObject({ MULTI: expect.any(Number), EXEC: expect.any(Number) });
+  });
+
+  test("multi-exec with a command rejected while queueing writes nothing", async () => {
+    await post("/", ["DEL", "proto:tx-abort"]);
+    const res = await post("/multi-exec", [["SET", "proto:tx-abort", "1"], ["NOSUCHCOMMAND"]]);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toStartWith("EXECABORT");
+    expect(await (await post("/", ["EXISTS", "proto:tx-abort"])).json()).toEqual({ result: 0 });
+  });
+
+  test("concurrent multi-exec blocks are never interleaved", async () => {
+    await post("/", ["DEL", "proto:iso"]);
+    const results = await Promise.all(Array.from({ length: 20 }, () =>
+      post("/multi-exec", [["INCR", "proto:iso"], ["GET", "proto:iso"]]).then((r) => r.json() as Promise<{ result: unknown }[]>)));
+    for (const [incr, get] of results) expect(String(incr!.result)).toBe(get!.result as string);
+  });
+
+  test("a wrong or missing token is 401 {error: Unauthorized}", async () => {
+    const wrong = await post("/", ["PING"], { authorization: "Bearer nope" });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toEqual({ error: "Unauthorized" });
+    const missing = await fetch(`${stack.restUrl}/`, { method: "POST", body: JSON.stringify(["PING"]) });
+    expect(missing.status).toBe(401);
+  });
+
+  test("a failing single command is a non-2xx {error: 'ERR ...'}", async () => {
+    const res = await post("/", ["GET"]);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toStartWith("ERR wrong number of arguments");
+  });
+
+  test("EVALSHA of an unknown script keeps Redis's NOSCRIPT error text", async () => {
+    const res = await post("/", ["EVALSHA", "0".repeat(40), "0"]);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toStartWith("NOSCRIPT");
+  });
+
+  test("a value of several megabytes survives the trip through the bridge", async () => {
+    const big = "ü".repeat(3_000_000);
+    await stack.redis.set("proto:big", big);
+    expect(await stack.redis.get<string>("proto:big")).toBe(big);
+  });
+
+  test("stats count requests and commands, and reset clears them", async () => {
+    stack.resetBridgeStats();
+    await post("/pipeline", [["PING"], ["PING"]]);
+    const stats = (await (await fetch(`${stack.restUrl}/__stats`)).json()) as { requests: number; commands: number };
+    expect(stats).toMatchObject({ requests: 1, commands: 2 });
+    await fetch(`${stack.restUrl}/__stats/reset`, { method: "POST" });
+    expect(stack.bridgeStats()).toMatchObject({ requests: 0, commands: 0 });
+  });
+});
