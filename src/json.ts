@@ -52,7 +52,12 @@ export function toJson(value: unknown, what = "value"): Json {
     if (seen.has(v)) throw new ExecutionError(`${what} is not JSON: ${path} is a circular reference`);
     seen.add(v);
     try {
-      if (Array.isArray(v)) return v.map((item, i) => copy(item, `${path}[${i}]`));
+      // An index loop, not map(): map() skips the holes of a sparse array, which are undefined.
+      if (Array.isArray(v)) {
+        const out: Json[] = [];
+        for (let i = 0; i < v.length; i++) out.push(copy(v[i], `${path}[${i}]`));
+        return out;
+      }
       if (!isPlainObject(v)) {
         const kind = (v as object).constructor?.name ?? "object";
         throw new ExecutionError(`${what} is not JSON: ${path} is a ${kind}`);

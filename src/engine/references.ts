@@ -23,7 +23,7 @@ export function getPath(value: Json | undefined, segments: string[]): Json {
   let current: Json | undefined = value;
   for (const segment of segments) {
     if (Array.isArray(current)) {
-      if (!/^\d+$/.test(segment)) return null;
+      if (!/^(?:0|[1-9]\d*)$/.test(segment)) return null;
       current = current[Number(segment)];
     } else if (isPlainObject(current)) {
       current = getOwn(current, segment);
