@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { evaluateCondition, MAX_MATCH_SUBJECT, MAX_PATTERN_LENGTH } from "../src/engine/conditions.ts";
+import { evaluateCondition, MAX_MATCH_SUBJECT, MAX_PATTERN_LENGTH, unsafePatternReason } from "../src/engine/conditions.ts";
 import type { ReferenceScope } from "../src/engine/references.ts";
 import { conditionSchema, type Condition } from "../src/steps/step.ts";
 import type { JsonObject } from "../src/types.ts";
@@ -286,5 +286,23 @@ describe("a condition that cannot be evaluated", () => {
   });
   test("a field that is an empty path is null", () => {
     expect(evaluateCondition({ field: "", op: "exists" } as Condition, scope)).toBe(false);
+  });
+});
+
+describe("patterns that could backtrack forever", () => {
+  test("a repeated group holding a quantifier is refused, so matches is false at once", () => {
+    const subject = `${"a".repeat(40)}!`;
+    const started = performance.now();
+    expect(evaluateCondition({ field: "s", op: "matches", value: "^(a+)+$" }, { ...scope, ctx: { s: subject } })).toBe(false);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  test("alternation inside a repeated group and backreferences are refused", () => {
+    expect(unsafePatternReason("(a|aa)*")).toMatch(/repeated group/);
+    expect(unsafePatternReason("(a)\\1")).toMatch(/backreferences/);
+  });
+
+  test("ordinary patterns are allowed", () => {
+    for (const p of ["^[a-z]+@[a-z]+\\.com$", "(ab)+", "(\\d{3})-(\\d{4})", "([+*])+"]) expect(unsafePatternReason(p)).toBeNull();
   });
 });

@@ -24,6 +24,40 @@ function isEmpty(value: Json): boolean {
   return isPlainObject(value) && Object.keys(value).length === 0;
 }
 
+/**
+ * Patterns that can backtrack exponentially are refused (a `matches` condition with one is false; a literal
+ * one is a validation error): a quantified group that contains a quantifier or an alternation
+ * (`(a+)+`, `(a|aa)*`), and backreferences. Edge runtimes cannot interrupt a running RegExp.
+ */
+export function unsafePatternReason(pattern: string): string | null {
+  if (/\\[1-9]|\\k</.test(pattern)) return "backreferences are not allowed";
+  const stack: { quantified: boolean; alternation: boolean }[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === "\\") {
+      i++;
+      continue;
+    }
+    if (ch === "[") {
+      for (i++; i < pattern.length && pattern[i] !== "]"; i++) if (pattern[i] === "\\") i++;
+      continue;
+    }
+    if (ch === "(") stack.push({ quantified: false, alternation: false });
+    else if (ch === "|" && stack.length) stack[stack.length - 1]!.alternation = true;
+    else if ((ch === "+" || ch === "*" || ch === "{") && stack.length) stack[stack.length - 1]!.quantified = true;
+    else if (ch === ")") {
+      const group = stack.pop();
+      const next = pattern[i + 1];
+      const repeated = next === "+" || next === "*" || next === "{";
+      if (group && repeated && (group.quantified || group.alternation)) {
+        return "a repeated group may not contain a quantifier or an alternation (catastrophic backtracking)";
+      }
+      if (group?.quantified && stack.length) stack[stack.length - 1]!.quantified = true;
+    }
+  }
+  return null;
+}
+
 const regexCache = new Map<string, RegExp>();
 function regex(pattern: string): RegExp {
   let re = regexCache.get(pattern);
@@ -58,7 +92,7 @@ export function evaluateCondition(condition: Condition, scope: ReferenceScope): 
       case "ends_with": return typeof field === "string" && typeof value === "string" && field.endsWith(value);
       case "matches":
         return typeof field === "string" && typeof value === "string" && value.length <= MAX_PATTERN_LENGTH &&
-          field.length <= MAX_MATCH_SUBJECT && regex(value).test(field);
+          field.length <= MAX_MATCH_SUBJECT && unsafePatternReason(value) === null && regex(value).test(field);
       case "exists": return field !== null;
       case "empty": return isEmpty(field);
       case "truthy": return truthy(field);

@@ -2,7 +2,8 @@ import { getOwn, isPlainObject, setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
 
 /** `$root.seg.seg`: a root name, then dot-separated segments (names or indexes). */
-const REF_BODY = "[A-Za-z_][A-Za-z0-9_]*(?:\\.[A-Za-z0-9_\\-]+)*";
+/** Segments may hold inner hyphens (`order-id`) but not end with one: `$input.first-$input.last` is two references. */
+const REF_BODY = "[A-Za-z_][A-Za-z0-9_]*(?:\\.[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)*";
 const WHOLE_REF = new RegExp(`^\\$(${REF_BODY})$`);
 const EMBEDDED_REF = new RegExp(`\\$(${REF_BODY})`, "g");
 
