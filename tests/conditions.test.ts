@@ -292,9 +292,7 @@ describe("a condition that cannot be evaluated", () => {
 describe("patterns that could backtrack forever", () => {
   test("a repeated group holding a quantifier is refused, so matches is false at once", () => {
     const subject = `${"a".repeat(40)}!`;
-    const started = performance.now();
     expect(evaluateCondition({ field: "s", op: "matches", value: "^(a+)+$" }, { ...scope, ctx: { s: subject } })).toBe(false);
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   test("alternation inside a repeated group and backreferences are refused", () => {
