@@ -65,3 +65,6 @@ export type {
   Services,
   StoredEvent,
 } from "./src/types.ts";
+
+// HTTP
+export { createApp } from "./routes/app.ts"; export type { AppOptions } from "./routes/app.ts";

@@ -1,0 +1,69 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "./context.ts";
+import { HttpProblem } from "./problems.ts";
+
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+function tooLarge(max: number): HttpProblem {
+  return new HttpProblem(413, `The request body is larger than ${max} bytes.`);
+}
+
+/**
+ * Rejects bodies over `maxBodyBytes` with 413: at once when `Content-Length` says so, and otherwise while
+ * reading the stream (a chunked body, or a Content-Length that lies), never buffering more than the limit.
+ * The body read is put back on the request for the handlers.
+ */
+export function bodyLimit(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const raw = c.req.raw;
+    if (!raw.body) return next();
+    const max = c.get("app").maxBodyBytes;
+    const declared = raw.headers.get("content-length");
+    if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > max) throw tooLarge(max);
+
+    const reader = raw.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(max);
+      }
+      chunks.push(value);
+    }
+    const body = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    c.req.raw = new Request(raw, { body });
+    return next();
+  };
+}
+
+/**
+ * For routes with an optional JSON body: an empty body counts as `{}`; a non-empty one must be declared
+ * JSON (415 otherwise). Malformed JSON is then reported 400 by the validator.
+ */
+export function jsonBody(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const raw = c.req.raw;
+    const text = raw.body ? await raw.clone().text() : "";
+    if (text.trim() === "") {
+      const headers = new Headers(raw.headers);
+      headers.set("content-type", "application/json");
+      headers.delete("content-length");
+      c.req.raw = new Request(raw.url, { method: raw.method, headers, body: "{}", signal: raw.signal });
+      return next();
+    }
+    const mediaType = (raw.headers.get("content-type") ?? "").split(";")[0]!.trim();
+    if (!JSON_MEDIA_TYPE.test(mediaType)) {
+      throw new HttpProblem(415, "The request body must be JSON: send `Content-Type: application/json`.");
+    }
+    return next();
+  };
+}

@@ -1,0 +1,147 @@
+import type { MiddlewareHandler } from "hono";
+import { lookupWorkflow, type WorkflowLookup } from "../src/config.ts";
+import type { WorkflowDefinition } from "../src/definition/workflow.ts";
+import { ConfigError } from "../src/errors.ts";
+import { InlineAdapter } from "../src/runners/adapters/inline.ts";
+import type { QueueAdapter } from "../src/runners/jobs.ts";
+import type { Store } from "../src/store/store.ts";
+import type { Services } from "../src/types.ts";
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export interface AppOptions {
+  store: Store;
+  /** The workflows the app serves. A lookup function serves them by id but cannot list them (GET /workflows). */
+  workflows: WorkflowDefinition[] | WorkflowLookup;
+  services?: Services;
+  /** Queue of the async mode (default: an InlineAdapter on the same store, services and workflows). */
+  adapter?: QueueAdapter;
+  /**
+   * Bearer token required on every route but GET /health and POST /qstash. Without one the API is open:
+   * fine on localhost, never in production — `production: true` refuses to start without a token.
+   */
+  token?: string;
+  /** Refuses to start (ConfigError) without a `token`. */
+  production?: boolean;
+  /** Signing keys of the QStash callback route (POST /qstash). */
+  qstash?: { currentSigningKey: string; nextSigningKey: string };
+  limits?: {
+    /** Largest request body accepted (default 1 MiB); larger ones are answered 413. */
+    maxBodyBytes?: number;
+  };
+  clock?: () => Date;
+  /** Id generator for executions and entries (default `crypto.randomUUID`). */
+  ids?: () => string;
+  /** Reported by GET /health (default "unknown"). */
+  version?: string;
+}
+
+/** Options, or a function of the Workers env bindings giving them (called once per env object). */
+export type AppOptionsInput =
+  | AppOptions
+  | ((env: Record<string, unknown>) => AppOptions | Promise<AppOptions>);
+
+/** What every route reads from `c.get("app")`: the options resolved, with defaults applied. */
+export interface AppContext {
+  readonly options: AppOptions;
+  readonly store: Store;
+  readonly services: Services;
+  readonly adapter: QueueAdapter;
+  readonly version: string;
+  readonly maxBodyBytes: number;
+  /** The workflow with this id, or undefined. */
+  workflow(id: string): WorkflowDefinition | undefined;
+  /** Every workflow that can be listed (none for a lookup function). */
+  listWorkflows(): WorkflowDefinition[];
+  /** Options for runners and engines: same store, services, workflows (for child steps), clock and ids. */
+  readonly runnerOptions: {
+    store: Store;
+    services: Services;
+    workflows: WorkflowLookup;
+    clock?: () => Date;
+    ids?: () => string;
+  };
+}
+
+/** The Hono env of the app and its sub-apps (events, qstash). */
+export interface AppEnv {
+  Bindings: Record<string, unknown>;
+  Variables: { app: AppContext };
+}
+
+/** Throws ConfigError for options the app cannot start with. */
+export function checkOptions(options: AppOptions): void {
+  if (!options || typeof options !== "object") throw new ConfigError("createApp needs options: { store, workflows }");
+  if (!options.store) throw new ConfigError("createApp needs a store");
+  if (!options.workflows) throw new ConfigError("createApp needs workflows (a list or a lookup)");
+  if (options.token !== undefined && (typeof options.token !== "string" || options.token.length === 0)) {
+    throw new ConfigError("The API token must be a non-empty string");
+  }
+  if (options.production && !options.token) {
+    throw new ConfigError("Production mode requires an API token: pass { token }");
+  }
+  const max = options.limits?.maxBodyBytes;
+  if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
+    throw new ConfigError(`limits.maxBodyBytes must be a positive integer, got ${max}`);
+  }
+}
+
+export function buildContext(options: AppOptions): AppContext {
+  checkOptions(options);
+  const source = options.workflows;
+  const lookup: WorkflowLookup = source;
+  const services = options.services ?? {};
+  const runnerOptions = {
+    store: options.store,
+    services,
+    workflows: lookup,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.ids ? { ids: options.ids } : {}),
+  };
+  return {
+    options,
+    store: options.store,
+    services,
+    adapter: options.adapter ?? new InlineAdapter(runnerOptions),
+    version: options.version ?? "unknown",
+    maxBodyBytes: options.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    workflow: (id) => lookupWorkflow(lookup, id),
+    listWorkflows: () => listable(source),
+    runnerOptions,
+  };
+}
+
+function listable(source: WorkflowDefinition[] | WorkflowLookup): WorkflowDefinition[] {
+  if (typeof source === "function") return [];
+  if (Array.isArray(source)) return [...source];
+  if (source instanceof Map) return [...source.values()];
+  return Object.values(source as Readonly<Record<string, WorkflowDefinition>>);
+}
+
+/**
+ * Middleware that puts the resolved AppContext in `c.get("app")`. Static options are resolved once (at
+ * createApp, so a bad configuration throws there); a function of the env is called once per env object
+ * (Workers hand the same bindings to every request of an isolate) and a failure is not cached.
+ */
+export function contextMiddleware(input: AppOptionsInput): MiddlewareHandler<AppEnv> {
+  if (typeof input !== "function") {
+    const context = buildContext(input);
+    return async (c, next) => {
+      c.set("app", context);
+      await next();
+    };
+  }
+  const cache = new WeakMap<object, Promise<AppContext>>();
+  const noEnv = {};
+  return async (c, next) => {
+    const env = (c.env && typeof c.env === "object" ? c.env : noEnv) as Record<string, unknown>;
+    let pending = cache.get(env);
+    if (!pending) {
+      pending = Promise.resolve().then(() => input(env)).then(buildContext);
+      cache.set(env, pending);
+      pending.catch(() => cache.delete(env));
+    }
+    c.set("app", await pending);
+    await next();
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * The zod schemas of the HTTP API: the validators check requests with them and `/openapi.json` is generated
+ * from them, so the document cannot drift from what the routes accept and answer.
+ */
+import { z } from "zod";
+import { INPUT_TYPES } from "../src/definition/workflow.ts";
+import { EXECUTION_ID_PATTERN, EXECUTION_STATUSES } from "../src/store/store.ts";
+
+const WORKFLOW_ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
+
+const executionId = z.string().regex(EXECUTION_ID_PATTERN, "must be 1 to 200 letters, digits and _ - . : [ ]");
+const workflowId = z.string().regex(WORKFLOW_ID_PATTERN, "must be 1 to 100 letters, digits, _ or -");
+const status = z.enum(EXECUTION_STATUSES as [string, ...string[]]);
+const mode = z.enum(["async", "sync"]).default("async")
+  .describe("`async` (default): enqueue and answer 202 at once; `sync`: run to completion or the next halt and answer 200 with the result");
+const json = z.unknown().describe("Any JSON value");
+const timestamp = z.string().describe("ISO-8601");
+
+// ---- requests ----
+
+export const WorkflowParams = z.object({ id: workflowId.describe("Workflow id") });
+export const ExecutionParams = z.object({ id: executionId.describe("Execution id") });
+
+export const RunBody = z.strictObject({
+  input: z.record(z.string(), z.unknown()).optional().describe("The run input, checked against the workflow's input rules"),
+  executionId: executionId.optional()
+    .describe("Id of the new execution (default: a UUID). Starting an id that exists is idempotent: its current state is returned"),
+  mode,
+}).describe("Starts an execution");
+
+/** Body of the streaming start (no `mode`: it always runs here, streaming). */
+export const StreamBody = RunBody.omit({ mode: true }).describe("Starts an execution and streams its events");
+
+export const ResumeBody = z.strictObject({
+  response: json.optional().describe("Any JSON; available to the workflow as `$response`"),
+  approved: z.boolean().optional().describe("The decision of an approval step; available as `$approved`"),
+  mode,
+}).describe("Resumes a halted execution");
+
+export const ListQuery = z.object({
+  workflowId: workflowId.optional().describe("Only executions of this workflow"),
+  status: status.optional().describe("Only executions in this status"),
+  limit: z.coerce.number().int().min(1).max(1000).optional().describe("Page size (default 50, at most 1000)"),
+  cursor: z.string().min(1).max(1000).optional().describe("The `cursor` of the previous page"),
+});
+
+// ---- responses ----
+
+export const Health = z.object({ ok: z.literal(true), version: z.string() });
+
+export const InputSpec = z.object({
+  type: z.enum(INPUT_TYPES).optional(),
+  required: z.boolean(),
+  default: json.optional(),
+  description: z.string().optional(),
+});
+
+const inputs = z.record(z.string(), InputSpec).nullable()
+  .describe("Declared inputs by name, or null when the workflow declares none");
+
+export const WorkflowSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  description: z.string().optional(),
+  hash: z.string().describe("SHA-256 of the definition's canonical JSON"),
+  inputs,
+  steps: z.number().int().describe("Number of top-level steps"),
+});
+
+export const WorkflowList = z.object({ workflows: z.array(WorkflowSummary) });
+
+export const Step = z.looseObject({ id: z.string(), type: z.string() }).describe("A step, keys as in the definition format");
+
+export const WorkflowDetail = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  description: z.string().optional(),
+  timeout: z.number().optional(),
+  hash: z.string(),
+  inputs,
+  steps: z.array(Step),
+  diagram: z.string().describe("The graph as Mermaid `flowchart TD` text"),
+});
+
+export const HaltInfo = z.object({
+  data: z.record(z.string(), z.unknown()),
+  prompt: z.string().optional().describe("The halt's reason or the approval's prompt"),
+  resumeStep: z.string().optional(),
+});
+
+export const ExecutionResult = z.object({
+  status: status,
+  executionId: z.string(),
+  output: json.optional().describe("The run's result, when completed"),
+  halt: HaltInfo.optional(),
+  error: z.string().optional().describe("`<ErrorName>: <message>`, when failed"),
+});
+
+export const Accepted = z.object({
+  executionId: z.string(),
+  status: status.describe("The status when the answer was sent (an inline queue may already have finished the run)"),
+});
+
+export const Execution = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  workflowVersion: z.string(),
+  workflowHash: z.string(),
+  status,
+  input: z.record(z.string(), z.unknown()),
+  ctx: z.record(z.string(), z.unknown()),
+  currentStep: z.string().nullable().describe("The step being executed, or the last one executed"),
+  result: json,
+  recoverTo: z.string().nullable().describe("Where a resume continues"),
+  haltData: z.record(z.string(), z.unknown()).nullable(),
+  error: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  revision: z.number().int(),
+  deadline: z.string().nullable().describe("When the workflow timeout fails the run, or null"),
+  stepsExecuted: z.number().int(),
+});
+
+/** What the list shows of an execution: the record without its data (input, ctx, result, halt data). */
+export const ExecutionSummary = Execution.pick({
+  id: true,
+  workflowId: true,
+  workflowVersion: true,
+  workflowHash: true,
+  status: true,
+  currentStep: true,
+  recoverTo: true,
+  error: true,
+  createdAt: true,
+  updatedAt: true,
+  revision: true,
+});
+
+export const ExecutionPage = z.object({
+  executions: z.array(ExecutionSummary).describe("Newest first"),
+  cursor: z.string().optional().describe("Present when there may be more: pass it as `cursor` for the next page"),
+});
+
+export const Entry = z.object({
+  id: z.string(),
+  executionId: z.string(),
+  stepId: z.string().describe("Loop body steps as `<loopId>:<bodyId>`"),
+  stepType: z.string(),
+  action: z.enum(["completed", "halted", "failed"]),
+  attempt: z.number().int(),
+  durationMs: z.number(),
+  output: json,
+  error: z.string().nullable(),
+  timestamp,
+});
+
+export const EntryList = z.object({ entries: z.array(Entry).describe("In execution order") });
+
+export const Problem = z.object({
+  type: z.string().describe("`https://durable-workflow.dev/problems/<slug>`"),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+}).describe("RFC 9457 problem details (application/problem+json)");
+
+/** Keeps only the keys a response schema declares (internal bookkeeping fields stay inside). */
+export function pick<S extends z.ZodObject>(schema: S, value: object): z.output<S> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) {
+    if (Object.hasOwn(value, key) && (value as Record<string, unknown>)[key] !== undefined) out[key] = (value as Record<string, unknown>)[key];
+  }
+  return out as z.output<S>;
+}
