@@ -149,6 +149,16 @@ export const OPERATIONS: readonly Operation[] = [
       401: problem("Missing or invalid signature: nothing ran"),
     },
   },
+  {
+    method: "post", path: "/qstash/failure", operationId: "qstashFailureCallback", tag: "queue", open: true, store: true,
+    body: z.record(z.string(), z.unknown()).describe("QStash's failure callback: a job whose deliveries were all refused"),
+    summary: "QStash failure callback (authenticated by `Upstash-Signature`, not by the bearer token)",
+    headers: [{ name: "Upstash-Signature", description: "JWT signed with the current or next signing key" }],
+    responses: {
+      200: { description: "Recorded" },
+      401: problem("Missing or invalid signature"),
+    },
+  },
 ];
 
 /** Schemas that get a name under `components.schemas` (and are referenced by `$ref`). */

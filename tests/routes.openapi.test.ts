@@ -36,6 +36,7 @@ const SPEC_ROUTES = [
   "post /executions/{id}/resume",
   "delete /executions/{id}",
   "post /qstash",
+  "post /qstash/failure",
   "get /openapi.json",
 ];
 
@@ -50,7 +51,7 @@ describe("GET /openapi.json", () => {
     expect(doc.info.version).toBe("9.9.9-test");
   });
 
-  test("lists every route of SPEC §8", async () => {
+  test("lists every route of SPEC §8 (and QStash's failure callback)", async () => {
     const { doc } = await fetchDoc();
     expect(operations(doc).sort()).toEqual([...SPEC_ROUTES].sort());
   });
@@ -72,7 +73,7 @@ describe("GET /openapi.json", () => {
     const open = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).filter(([, op]) => op.security?.length === 0).map(([method]) => `${method} ${path}`)
     );
-    expect(open.sort()).toEqual(["get /health", "post /qstash"]);
+    expect(open.sort()).toEqual(["get /health", "post /qstash", "post /qstash/failure"]);
   });
 
   test("every protected route documents its 401", async () => {

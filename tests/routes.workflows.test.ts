@@ -100,7 +100,8 @@ describe("POST /workflows/:id/executions", () => {
     const response = await start(app, smallOrder, { executionId: "queued-1" });
     expect(response.status).toBe(202);
     expect(await response.json()).toEqual({ executionId: "queued-1", status: "pending" });
-    expect(jobs).toEqual([{ workflowId: "order_fulfillment", workflowVersion: "1.0", executionId: "queued-1", action: "start" }]);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ workflowId: "order_fulfillment", executionId: "queued-1", action: "start" });
   });
 
   test("sync runs the happy path and answers 200 with the result", async () => {
