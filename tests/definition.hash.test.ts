@@ -3,7 +3,7 @@ import { canonicalJson, contentHash } from "../src/definition/hash.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { sha256Hex } from "../src/definition/sha256.ts";
 
-async function subtleHex(bytes: Uint8Array): Promise<string> {
+async function subtleHex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -11,6 +11,7 @@ export function jsonTypeOf(value: unknown): string {
   if (Array.isArray(value)) return "array";
   if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
   if (isPlainObject(value)) return "object";
+  if (value !== null && typeof value === "object") return (value as object).constructor?.name ?? "object";
   return typeof value;
 }
 
