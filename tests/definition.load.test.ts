@@ -261,6 +261,12 @@ steps:
     expect(issue).toEqual({ path: "steps[1].retries", message: "must be at least 0, got an integer (-1)", line: 18, column: 14 });
   });
 
+  test("a value of the wrong form names the accepted forms", () => {
+    expect(issuesOf(minimal("version: true\n"))).toEqual([
+      expect.objectContaining({ path: "version", message: "expected a string or a number, got a boolean (true)" }),
+    ]);
+  });
+
   test("an unknown key points at the key itself", () => {
     const [issue] = issuesOf(minimal("colour: red\n"));
     expect(issue).toMatchObject({ path: "colour", line: 3, column: 1 });

@@ -140,9 +140,18 @@ export function fromZodIssues(
         out.push({ path, message: reason, atKey: true });
         break;
       }
-      case "invalid_union":
-        out.push({ path, message: `does not match any accepted form, got ${describeValue(found)}` });
+      case "invalid_union": {
+        // `version: true` → "expected a string or a number": name the forms when every option failed on type.
+        const kinds = issue.errors.map((errors) => {
+          const only = errors.length === 1 && errors[0]!.path.length === 0 ? errors[0]! : undefined;
+          if (only?.code === "invalid_type") return EXPECTED[only.expected] ?? only.expected;
+          if (only?.code === "invalid_value") return only.values.map((v) => JSON.stringify(v)).join(" or ");
+          return undefined;
+        });
+        const expected = kinds.every((k) => k !== undefined) && kinds.length ? [...new Set(kinds)].join(" or ") : "one of the accepted forms";
+        out.push({ path, message: `expected ${expected}, got ${describeValue(found)}` });
         break;
+      }
       default:
         out.push({ path, message: issue.message });
     }

@@ -1,3 +1,18 @@
+/**
+ * `loadWorkflow` / `validateWorkflow`: source → plain JSON (source.ts) → top-level keys (schema.ts) →
+ * each step with its registered type's schema (steps.ts) → cross-step rules (rules.ts) → a frozen,
+ * hashed definition. Nothing throws out of here but the one `ValidationError` listing every issue.
+ *
+ * Decisions:
+ * - `version`: a YAML/JSON number keeps its source text (`1.0` → "1.0", `2` → "2"); a number in an object
+ *   source becomes `String(n)` (`1` → "1", JavaScript cannot tell 1 from 1.0); default "1.0".
+ * - `inputs:` absent or null → `inputs: null` (no declared inputs: any `$input.x` may be referenced);
+ *   `inputs: {}` declares none, so every `$input.x` is an issue. A null/empty spec is `{ required: true }`.
+ * - `x-` keys are dropped wherever the schema has a fixed set of keys (top level, input specs, steps, route
+ *   entries, conditions), never inside free data (`set`, `input`, `result`, `data`, `context`, `value`).
+ * - The hash covers the normalised definition (defaults applied, aliases resolved, `x-` keys removed), so
+ *   comments, metadata, key order and spelled-out defaults do not change it.
+ */
 import { ValidationError, type ValidationIssue } from "../errors.ts";
 import { isPlainObject } from "../json.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";

@@ -234,7 +234,7 @@ function readText(text: string): ReadSource {
   } catch (error) {
     const bomb = error instanceof ReferenceError && /alias/i.test(error.message);
     const message = bomb
-      ? `YAML aliases expand too much (more than ${MAX_ALIAS_COUNT} alias uses in the expansion): refused as a possible alias bomb`
+      ? `YAML aliases expand too much (over the limit of ${MAX_ALIAS_COUNT} alias expansions): refused as a possible alias bomb`
       : `the YAML document could not be read: ${error instanceof Error ? error.message : String(error)}`;
     return { locate, issues: [{ path: [], message }] };
   }
