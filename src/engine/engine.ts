@@ -109,6 +109,8 @@ interface Run {
   signal: AbortSignal;
   /** Set when a resume re-enters the halting step. */
   resumed?: { stepId: string; haltData: JsonObject | null };
+  /** Steps executed by this call: a budget yield needs at least one, so every continuation makes progress. */
+  stepsRun: number;
 }
 
 /**
@@ -161,6 +163,9 @@ export class Engine {
       if (error instanceof ConflictError && !run.claimed) {
         const existing = await this.store.load(id);
         if (!existing) throw error;
+        if (existing.workflowId !== this.workflow.id) {
+          throw new ConflictError(`Execution "${id}" already exists for workflow "${existing.workflowId}", not "${this.workflow.id}"`);
+        }
         if (existing.status === "pending") return await this.continue(id);
         return resultOf(existing);
       }
@@ -181,6 +186,9 @@ export class Engine {
       if (!(error instanceof ConflictError)) throw error;
       const existing = await this.store.load(exec.id);
       if (!existing) throw error;
+      if (existing.workflowId !== this.workflow.id) {
+        throw new ConflictError(`Execution "${exec.id}" already exists for workflow "${existing.workflowId}", not "${this.workflow.id}"`);
+      }
       return existing;
     }
   }
@@ -235,13 +243,17 @@ export class Engine {
 
   /**
    * Resumes a halted execution: `response` goes to `ctx.response`, `approved` to `ctx.approved`, and the run
-   * continues at `recoverTo`. Only a halted execution resumes (ConflictError otherwise); the halted → running
-   * transition is a compare-and-set, so concurrent resumes run it once.
+   * continues at `recoverTo`. Only a halted execution resumes (ConflictError otherwise; also when
+   * `expectedRevision` is given and the halt is another one); the halted → running transition is a
+   * compare-and-set, so concurrent resumes run it once.
    */
-  async resume(executionId: string, options: { response?: unknown; approved?: boolean } = {}): Promise<ExecutionResult> {
+  async resume(executionId: string, options: { response?: unknown; approved?: boolean; expectedRevision?: number } = {}): Promise<ExecutionResult> {
     const exec = await this.#loadOwn(executionId);
     if (exec.status !== "halted") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
+    }
+    if (options.expectedRevision !== undefined && exec.revision !== options.expectedRevision) {
+      throw new ConflictError(`Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`);
     }
     if (options.approved !== undefined && typeof options.approved !== "boolean") {
       throw new ValidationError("Invalid resume", [{ path: "approved", message: "must be a boolean" }]);
@@ -275,7 +287,7 @@ export class Engine {
 
   #newRun(exec: Execution, claimed: boolean): Run {
     const abort = new AbortController();
-    return { exec, claimed, entries: [], events: [], held: [], startedAt: Date.now(), abort, signal: abort.signal };
+    return { exec, claimed, entries: [], events: [], held: [], startedAt: Date.now(), abort, signal: abort.signal, stepsRun: 0 };
   }
 
   #now(): Date {
@@ -348,7 +360,7 @@ export class Engine {
         if (exec.deadline && this.#now().getTime() >= Date.parse(exec.deadline)) {
           return await this.#fail(run, this.#timeoutError(exec));
         }
-        if (this.#budgetUsed(run) && run.claimed) return await this.#yield(run);
+        if (this.#budgetUsed(run) && run.claimed && run.stepsRun > 0) return await this.#yield(run);
         const step = this.#steps.get(exec.recoverTo);
         if (!step) return await this.#fail(run, new ExecutionError(`Step "${exec.recoverTo}" does not exist in workflow "${this.workflow.id}"`));
         const outcome = await this.#runTopLevel(run, step);
@@ -396,6 +408,7 @@ export class Engine {
   }
 
   #countStep(run: Run): void {
+    run.stepsRun += 1;
     run.exec.stepsExecuted += 1;
     if (run.exec.stepsExecuted > this.#maxSteps) {
       throw new ExecutionError(`Run limit: more than ${this.#maxSteps} steps executed in execution "${run.exec.id}"`);
@@ -421,7 +434,8 @@ export class Engine {
     } catch (error) {
       return await this.#fail(run, error);
     }
-    if (!type.pure && !run.claimed) await this.#checkpoint(run);
+    // Before a side effect: the claim, and every step run since the last checkpoint, must be stored.
+    if (!type.pure && (!run.claimed || run.entries.length > 0)) await this.#checkpoint(run);
     exec.currentStep = step.id;
     this.#emit(run, "step.started", { stepId: step.id, stepType: step.type });
     const resumed = run.resumed && run.resumed.stepId === step.id ? { haltData: run.resumed.haltData } : undefined;
@@ -439,7 +453,7 @@ export class Engine {
         loop: cursor,
         retryAttempt: exec.retry && exec.retry.stepId === step.id ? exec.retry.attempt : undefined,
       };
-      outcome = await type.execute(step, state, this.#tools(run, run.signal, step, ctxBefore));
+      outcome = await type.execute(step, state, this.#tools(run, run.signal, step, ctxBefore, state.ctx));
       outcome = this.#checkOutcome(outcome, type, step);
     } catch (error) {
       if (error instanceof Yield) throw error;
@@ -459,7 +473,6 @@ export class Engine {
         _last_error: { step: step.id, message: error instanceof Error ? error.message : String(error), class: error instanceof Error ? error.name : "Error" },
       };
       exec.recoverTo = step.on_error;
-      if (!type.pure) await this.#checkpoint(run);
       return undefined;
     }
     exec.loop = null;
@@ -480,7 +493,6 @@ export class Engine {
     this.#entry(run, step, "completed", startedAt, { output, attempt: outcome.attempt });
     this.#emit(run, "step.completed", { stepId: step.id, stepType: step.type, output });
     exec.recoverTo = outcome.next ?? step.next ?? FINISHED;
-    if (!type.pure && exec.recoverTo !== FINISHED) await this.#checkpoint(run);
     return undefined;
   }
 
@@ -519,11 +531,12 @@ export class Engine {
     return resultOf(exec);
   }
 
-  #tools(run: Run, signal: AbortSignal, top: StepDefinition, ctxBefore: Readonly<JsonObject>): StepTools {
+  /** The tools of one step; `stateCtx` is the ctx the step was given (references resolve against it). */
+  #tools(run: Run, signal: AbortSignal, top: StepDefinition, ctxBefore: Readonly<JsonObject>, stateCtx: Readonly<JsonObject>): StepTools {
     const exec = run.exec;
     const scope = (ctx: Readonly<JsonObject>) => ({ input: exec.input, ctx, now: () => this.#now() });
     return {
-      resolve: (value, ctx) => resolveValue(value, scope(ctx ?? exec.ctx)),
+      resolve: (value, ctx) => resolveValue(value, scope(ctx ?? stateCtx)),
       now: () => this.#now(),
       services: this.services,
       signal,
@@ -588,7 +601,11 @@ export class Engine {
           scope: `${options.scope}:${step.id}`,
           nested: true,
         };
-        const tools = { ...this.#tools(run, signal, top, ctxBefore), checkpointLoop: undefined, waitToRetry: (ms: number) => this.#sleep(ms, signal) };
+        const tools = {
+          ...this.#tools(run, signal, top, ctxBefore, ctx),
+          checkpointLoop: undefined,
+          waitToRetry: (ms: number) => this.#sleep(ms, signal),
+        };
         outcome = this.#checkOutcome(await type.execute(step, state, tools), type, step);
         if (outcome.kind === "halt") {
           throw new ExecutionError(`Step "${step.id}" cannot halt inside a loop body or a parallel branch`, { stepId: step.id });

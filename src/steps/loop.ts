@@ -66,12 +66,13 @@ export const loop: StepType<LoopStep> = {
     const fail = (message: string): never => {
       throw new ExecutionError(`Loop "${step.id}": ${message}`, { stepId: step.id });
     };
-    const iterate = async (i: number): Promise<boolean> => {
+    /** Runs iteration i; checkpoints after it when it had side effects and another iteration may follow. */
+    const iterate = async (i: number, last: boolean): Promise<boolean> => {
       const run = await tools.runSteps(step.do as never, ctx, { parentId: step.id, scope: `${state.scope}[${i}]` });
       ctx = run.ctx;
       outputs.push(run.output);
       const stop = truthy(ctx.break_loop);
-      if (!stop && run.sideEffects && tools.checkpointLoop) await tools.checkpointLoop({ index: i + 1, outputs, ctx });
+      if (!stop && !last && run.sideEffects && tools.checkpointLoop) await tools.checkpointLoop({ index: i + 1, outputs, ctx });
       return stop;
     };
     let exhausted = false;
@@ -84,7 +85,7 @@ export const loop: StepType<LoopStep> = {
         ctx = { ...ctx };
         setOwn(ctx, step.as, list[index]!);
         setOwn(ctx, step.index_as, index);
-        if (await iterate(index)) break;
+        if (await iterate(index, index + 1 === list.length)) break;
       }
     } else {
       const scope = { input: state.input, now: tools.now };
@@ -96,7 +97,7 @@ export const loop: StepType<LoopStep> = {
           break;
         }
         ctx = probe;
-        if (await iterate(index)) break;
+        if (await iterate(index, false)) break;
       }
     }
     ctx = withoutLoopVariables(ctx, before, [step.as, step.index_as, "iteration", "break_loop"]);

@@ -140,11 +140,13 @@ const operations: Record<TransformOp, Operation> = {
   sum: (v, arg, fail) => {
     const items = list(v, "sum", fail);
     const path = pathOf(arg, "sum", fail);
-    return items.reduce<number>((total, item, i) => {
+    const total = items.reduce<number>((sum, item, i) => {
       const n = at(item, path);
       if (typeof n !== "number") return fail(`"sum" needs numbers, item ${i} is ${describe(n)}`);
-      return total + n;
+      return sum + n;
     }, 0);
+    // Rounded to 15 significant digits: drops binary noise (39.98 + 49.5 is 89.48, not 89.47999999999999).
+    return Number(total.toPrecision(15));
   },
   keys: (v) => (isPlainObject(v) ? Object.keys(v) : []),
   values: (v) => (isPlainObject(v) ? Object.values(v) : []),
