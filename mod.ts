@@ -31,11 +31,17 @@ export { StreamRunner } from "./src/runners/stream.ts";
 export type { StreamRunnerOptions } from "./src/runners/stream.ts";
 export { InlineAdapter } from "./src/runners/adapters/inline.ts";
 export type { InlineAdapterOptions } from "./src/runners/adapters/inline.ts";
-export { performJob } from "./src/runners/jobs.ts";
-export type { EnqueueOptions, Job, JobAction, JobOutcome, QueueAdapter } from "./src/runners/jobs.ts";
+export { performJob, abandonJob } from "./src/runners/jobs.ts";
+export type { EnqueueOptions, Job, JobAction, JobOutcome, PerformOptions, QueueAdapter } from "./src/runners/jobs.ts";
+export { QStashAdapter } from "./src/runners/adapters/qstash.ts";
+export type { QStashAdapterOptions, QStashClient } from "./src/runners/adapters/qstash.ts";
+export { createQStashHandler } from "./src/runners/qstash-callback.ts";
+export type { QStashHandler, QStashHandlerOptions } from "./src/runners/qstash-callback.ts";
 
 // stores
 export { MemoryStore } from "./src/store/memory.ts";
+export { UpstashRedisStore } from "./src/store/upstash-redis.ts";
+export type { UpstashRedisStoreOptions } from "./src/store/upstash-redis.ts";
 export type { Commit, FindQuery, FindResult, Store } from "./src/store/store.ts";
 
 // errors

@@ -76,9 +76,12 @@ export function toJson(value: unknown, what = "value"): Json {
   return copy(value, "$");
 }
 
-/** A deep copy of known-good JSON. */
-export function cloneJson<T extends Json>(value: T): T {
-  return structuredClone(value);
+/**
+ * A deep copy of known-good JSON data. JSON round trip rather than structuredClone: 5x faster on Bun for
+ * the small objects the engine copies on every step (bench/engine.ts), and the same result for JSON data.
+ */
+export function cloneJson<T>(value: T): T {
+  return value === undefined ? value : JSON.parse(JSON.stringify(value));
 }
 
 /** Size of a JSON value in UTF-8 bytes, as stored. */

@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.ts";
-import { isPlainObject, setOwn } from "../json.ts";
+import { isPlainObject, setOwn, cloneJson } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
 import { formatPath, type RawIssue } from "./issues.ts";
 import { copyPlainJson } from "./plain.ts";
@@ -64,7 +64,7 @@ export function applyInputRules(workflow: Pick<WorkflowDefinition, "id" | "input
 
   for (const [name, spec] of Object.entries(workflow.inputs ?? {})) {
     const present = () => Object.hasOwn(result, name) && result[name] !== null;
-    if (!present() && spec.default !== undefined) setOwn(result, name, structuredClone(spec.default) as Json);
+    if (!present() && spec.default !== undefined) setOwn(result, name, cloneJson(spec.default) as Json);
     if (!present()) {
       if (spec.required) issues.push({ path: ["input", name], message: `input "${name}" is required` });
       continue;

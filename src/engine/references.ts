@@ -1,4 +1,4 @@
-import { getOwn, isPlainObject, setOwn } from "../json.ts";
+import { getOwn, isPlainObject, setOwn, cloneJson } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
 
 /** `$root.seg.seg`: a root name, then dot-separated segments (names or indexes). */
@@ -62,7 +62,7 @@ export function resolveValue(value: unknown, scope: ReferenceScope): Json {
   if (typeof value === "string") {
     if (!value.includes("$")) return value;
     const whole = WHOLE_REF.exec(value);
-    if (whole) return structuredClone(lookup(whole[1]!, scope));
+    if (whole) return cloneJson(lookup(whole[1]!, scope));
     return value.replace(EMBEDDED_REF, (_m, path: string) => interpolated(lookup(path, scope)));
   }
   if (Array.isArray(value)) return value.map((item) => resolveValue(item, scope));

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
-import { setOwn, toJson } from "../json.ts";
+import { setOwn, toJson, cloneJson } from "../json.ts";
 import type { Json, ServiceMethod } from "../types.ts";
 import { proceed, stepSchema, type StepType } from "./step.ts";
 
@@ -67,7 +67,7 @@ async function attemptOnce(
       );
     }
     const call = Promise.resolve().then(() =>
-      method(structuredClone(input), {
+      method(cloneJson(input), {
         executionId: context.executionId,
         stepId: step.id,
         attempt: context.attempt,

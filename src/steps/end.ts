@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { cloneJson } from "../json.ts";
 import { FINISHED, proceed, stepSchema, type StepType } from "./step.ts";
 
 const schema = stepSchema("end", { result: z.unknown().optional() });
@@ -11,7 +12,7 @@ export const end: StepType<typeof schema._output> = {
   outputs: () => ["result"],
   references: (step) => (step.result === undefined ? [] : [{ key: "result", kind: "value", value: step.result }]),
   execute: (step, state, tools) => {
-    const result = step.result === undefined ? structuredClone(state.ctx) : tools.resolve(step.result);
+    const result = step.result === undefined ? cloneJson(state.ctx) : tools.resolve(step.result);
     return proceed({ next: FINISHED, output: result, ctx: { ...state.ctx, result } });
   },
 };

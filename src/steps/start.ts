@@ -1,4 +1,5 @@
 import { proceed, stepSchema, type StepType } from "./step.ts";
+import { cloneJson } from "../json.ts";
 
 const schema = stepSchema("start", {});
 
@@ -8,5 +9,5 @@ export const start: StepType<typeof schema._output> = {
   schema,
   pure: true,
   outputs: () => ["input"],
-  execute: (_step, state) => proceed({ ctx: { ...state.ctx, input: structuredClone(state.input) } }),
+  execute: (_step, state) => proceed({ ctx: { ...state.ctx, input: cloneJson(state.input) } }),
 };

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
-import { deepEqual, isPlainObject, setOwn, FORBIDDEN_KEYS } from "../json.ts";
+import { deepEqual, isPlainObject, setOwn, FORBIDDEN_KEYS, cloneJson } from "../json.ts";
 import { getPath, lookup, splitPath } from "../engine/references.ts";
 import type { Json, JsonObject } from "../types.ts";
 import { proceed, stepSchema, type StepType } from "./step.ts";
@@ -194,7 +194,7 @@ export const transform: StepType<typeof schema._output> = {
   references: (step) => (step.input === undefined ? [] : [{ key: "input", kind: "path", value: step.input }]),
   execute: (step, state, tools) => {
     const source = step.input === undefined
-      ? structuredClone(state.ctx as JsonObject)
+      ? cloneJson(state.ctx as JsonObject)
       : lookup(step.input, { input: state.input, ctx: state.ctx, now: tools.now });
     const fail = (message: string): never => {
       throw new ExecutionError(`Transform "${step.id}": ${message}`, { stepId: step.id });

@@ -1,4 +1,5 @@
 import { NotFoundError, ValidationError } from "../errors.ts";
+import { cloneJson } from "../json.ts";
 import type { Entry, Execution, ExecutionStatus, StoredEvent } from "../types.ts";
 import {
   assertEntryOf,
@@ -42,9 +43,9 @@ export class MemoryStore implements Store {
     const entries = (commit.entries ?? []).map((entry) => assertEntryOf(entry, execution.id));
     const events = commit.events ?? [];
     // Copies are made before anything is written, so a value that cannot be cloned writes nothing.
-    const copy = structuredClone(execution);
-    const entryCopies = structuredClone(entries);
-    const eventCopies = structuredClone(events);
+    const copy = cloneJson(execution);
+    const entryCopies = cloneJson(entries);
+    const eventCopies = cloneJson(events);
 
     const row = this.#rows.get(execution.id);
     const actual = row?.execution.revision ?? 0;
@@ -61,7 +62,7 @@ export class MemoryStore implements Store {
       next.events.splice(0, next.events.length - MAX_EVENTS_PER_EXECUTION);
     }
     this.#rows.set(execution.id, next);
-    return structuredClone(copy);
+    return cloneJson(copy);
   }
 
   save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {
@@ -71,26 +72,26 @@ export class MemoryStore implements Store {
   async load(id: string): Promise<Execution | null> {
     assertExecutionId(id);
     const row = this.#rows.get(id);
-    return row ? structuredClone(row.execution) : null;
+    return row ? cloneJson(row.execution) : null;
   }
 
   async record(entry: Entry): Promise<void> {
     assertExecutionId(entry?.executionId);
     const row = this.#rows.get(entry.executionId);
     if (!row) throw new NotFoundError(`Execution ${JSON.stringify(entry.executionId)} not found: cannot record an entry`);
-    row.entries.push(structuredClone(entry));
+    row.entries.push(cloneJson(entry));
   }
 
   async entries(executionId: string): Promise<Entry[]> {
     assertExecutionId(executionId);
-    return structuredClone(this.#rows.get(executionId)?.entries ?? []);
+    return cloneJson(this.#rows.get(executionId)?.entries ?? []);
   }
 
   async events(executionId: string, options: { after?: number } = {}): Promise<StoredEvent[]> {
     assertExecutionId(executionId);
     const after = options.after ?? 0;
     const events = this.#rows.get(executionId)?.events ?? [];
-    return structuredClone(events.filter((event) => event.seq > after));
+    return cloneJson(events.filter((event) => event.seq > after));
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
@@ -102,7 +103,7 @@ export class MemoryStore implements Store {
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
-      executions: page.map((row) => structuredClone(row.execution)),
+      executions: page.map((row) => cloneJson(row.execution)),
       ...(rows.length > limit && last ? { cursor: encodeCursor({ score: last.score, id: last.execution.id }) } : {}),
     };
   }

@@ -1,0 +1,39 @@
+/**
+ * Engine overhead on the MemoryStore: steps per second for a 1 000-iteration loop and a 20-step linear
+ * workflow, and the ratio of engine time to the same service calls made as plain awaited calls.
+ *   npx bun bench/engine.ts
+ */
+import { Engine, MemoryStore } from "../mod.ts";
+import { linearWorkflow, loopWorkflow, medianMs, table, work } from "./workflows.ts";
+
+const RUNS = Number(process.env.RUNS ?? 15);
+const rows: Record<string, string | number>[] = [];
+
+async function measure(name: string, workflow: ReturnType<typeof linearWorkflow>, input: unknown, steps: number, calls: unknown[]) {
+  let n = 0;
+  const engineMs = await medianMs(RUNS, async () => {
+    const engine = new Engine(workflow, { store: new MemoryStore(), services: { work } });
+    const result = await engine.run(input, { executionId: `run-${++n}` });
+    if (result.status !== "completed") throw new Error(`${name}: ${result.status} ${result.error ?? ""}`);
+  });
+  const plainMs = await medianMs(RUNS, async () => {
+    for (const c of calls) await work(c);
+  });
+  rows.push({
+    workflow: name,
+    "steps": steps,
+    "engine ms": engineMs,
+    "steps/s": Math.round((steps / engineMs) * 1000),
+    "plain calls ms": plainMs,
+    "engine / plain": Math.round(engineMs / Math.max(plainMs, 1e-6)),
+    "µs per step": (engineMs * 1000) / steps,
+  });
+}
+
+const items = Array.from({ length: 1000 }, (_, i) => i);
+// loop: start + 1 000 body steps + the loop step + end
+await measure("loop of 1 000", loopWorkflow(1000), { items, count: 1000 }, 1003, items);
+await measure("linear 20", linearWorkflow(20), {}, 20, Array.from({ length: 18 }, (_, i) => ({ i })));
+
+console.log(`Engine on MemoryStore, median of ${RUNS} runs (${navigator.userAgent})\n`);
+console.log(table(rows));

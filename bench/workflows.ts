@@ -1,0 +1,79 @@
+import { loadWorkflow, type WorkflowDefinition } from "../mod.ts";
+
+/** start → (n - 2) calls of `work` → end: n steps. */
+export function linearWorkflow(n = 20): WorkflowDefinition {
+  const calls = n - 2;
+  const steps = Array.from({ length: calls }, (_, i) => `
+  - id: s${i}
+    type: call
+    service: work
+    input: { i: ${i}, prev: $r${i - 1 < 0 ? 0 : i - 1} }
+    output: r${i}
+    next: ${i + 1 < calls ? `s${i + 1}` : "finish"}`).join("").replace("prev: $r0 }", "prev: 0 }");
+  return loadWorkflow(`
+id: linear_${n}
+name: Linear ${n}
+steps:
+  - id: start
+    type: start
+    next: s0
+${steps}
+  - id: finish
+    type: end
+    result: $r${calls - 1}
+`);
+}
+
+/** start → a loop of `iterations` body calls → end. */
+export function loopWorkflow(iterations = 1000): WorkflowDefinition {
+  return loadWorkflow(`
+id: loop_${iterations}
+name: Loop ${iterations}
+steps:
+  - id: start
+    type: start
+    next: each
+  - id: each
+    type: loop
+    over: $input.items
+    max: ${iterations}
+    output: results
+    do:
+      - id: work
+        type: call
+        service: work
+        input: $item
+    next: finish
+  - id: finish
+    type: end
+    result: { count: $input.count }
+`);
+}
+
+export const work = async (input: unknown) => input;
+
+/** Median of the durations (ms) of `runs` calls of `fn`, after one warm-up call. */
+export async function medianMs(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await fn();
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+export function table(rows: Record<string, string | number>[]): string {
+  const keys = Object.keys(rows[0]!);
+  const cells = rows.map((r) => keys.map((k) => (typeof r[k] === "number" ? fmt(r[k] as number) : String(r[k]))));
+  const widths = keys.map((k, i) => Math.max(k.length, ...cells.map((c) => c[i]!.length)));
+  const line = (values: string[]) => values.map((v, i) => v.padStart(widths[i]!)).join("  ");
+  return [line(keys), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
+}
+
+function fmt(n: number): string {
+  if (Number.isInteger(n)) return String(n);
+  return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toFixed(4);
+}
