@@ -41,6 +41,7 @@ export class AsyncRunner {
         workflowVersion: this.workflow.version,
         executionId: exec.id,
         action: "start",
+        createdAt: exec.createdAt,
         ...(options.queue ? { queue: options.queue } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
       });
@@ -60,6 +61,7 @@ export class AsyncRunner {
       workflowVersion: exec.workflowVersion,
       executionId,
       action: "resume",
+      revision: exec.revision,
       ...(options.response !== undefined ? { response: options.response } : {}),
       ...(options.approved !== undefined ? { approved: options.approved } : {}),
       ...(options.queue ? { queue: options.queue } : {}),

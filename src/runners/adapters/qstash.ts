@@ -1,0 +1,154 @@
+import type { Client } from "@upstash/qstash";
+import { ConfigError } from "../../errors.ts";
+import type { EnqueueOptions, Job, QueueAdapter } from "../jobs.ts";
+
+/** What the adapter uses of `@upstash/qstash`'s `Client`. */
+export type QStashClient = Pick<Client, "publishJSON" | "queue">;
+
+export interface QStashAdapterOptions {
+  /** `new Client({ token, baseUrl? })` from `@upstash/qstash`. */
+  client: QStashClient;
+  /** Where QStash delivers jobs: the app's `POST /qstash`, as a public absolute URL. Signatures are checked against it. */
+  callbackUrl: string;
+  /** Redeliveries after a failed delivery (QStash's `Upstash-Retries`, default 3). */
+  retries?: number;
+  /**
+   * Where QStash reports a job it gave up on (`Upstash-Failure-Callback`); the app marks the execution failed.
+   * Default: `<callbackUrl>/failure` (the route the app mounts). `false`: no failure callback.
+   */
+  failureCallbackUrl?: string | false;
+  /** QStash's `Upstash-Retry-Delay` expression in ms over `retried`, e.g. `"1000 * pow(2, retried)"`. Default: QStash's backoff. */
+  retryDelay?: string;
+  /** HTTP timeout of one delivery in seconds (`Upstash-Timeout`); keep it above the callback's time budget. */
+  timeoutSeconds?: number;
+  /** Extra headers delivered with every job (forwarded by QStash). */
+  headers?: Record<string, string>;
+}
+
+/** Deduplication ids longer than this are replaced by a hash. */
+const MAX_DEDUPLICATION_ID = 200;
+
+/**
+ * Publishes each job to QStash as a small JSON message, delivered to `callbackUrl` (the app's `POST /qstash`,
+ * see `createQStashHandler`). Every job gets a deduplication id, so enqueuing the same job twice is one
+ * message. `queue` maps to a QStash queue (immediate jobs only: a delayed job is published outside the
+ * queue); `priority` has no QStash equivalent and is ignored. See docs/async.md.
+ */
+export class QStashAdapter implements QueueAdapter {
+  readonly client: QStashClient;
+  readonly callbackUrl: string;
+  readonly failureCallbackUrl: string | undefined;
+  readonly #options: QStashAdapterOptions;
+
+  constructor(options: QStashAdapterOptions) {
+    if (!options?.client) throw new ConfigError("QStashAdapter needs a client: new Client({ token }) from @upstash/qstash");
+    this.client = options.client;
+    this.callbackUrl = checkUrl(options.callbackUrl, "callbackUrl");
+    this.failureCallbackUrl = options.failureCallbackUrl === false
+      ? undefined
+      : checkUrl(options.failureCallbackUrl ?? failureUrlOf(this.callbackUrl), "failureCallbackUrl");
+    const retries = options.retries ?? 3;
+    if (!Number.isInteger(retries) || retries < 0) throw new ConfigError(`QStashAdapter retries must be a non-negative integer, got ${retries}`);
+    this.#options = { ...options, retries };
+  }
+
+  async enqueue(job: Job, options: EnqueueOptions = {}): Promise<void> {
+    const delay = options.delaySeconds && options.delaySeconds > 0 ? Math.ceil(options.delaySeconds) : undefined;
+    const deduplicationId = await deduplicationIdOf(job, options.key);
+    const request = {
+      url: this.callbackUrl,
+      body: jobBody(job),
+      retries: this.#options.retries,
+      ...(deduplicationId ? { deduplicationId } : {}),
+      ...(delay ? { delay } : {}),
+      ...(this.failureCallbackUrl ? { failureCallback: this.failureCallbackUrl } : {}),
+      ...(this.#options.retryDelay ? { retryDelay: this.#options.retryDelay } : {}),
+      ...(this.#options.timeoutSeconds ? { timeout: this.#options.timeoutSeconds } : {}),
+      ...(this.#options.headers ? { headers: this.#options.headers } : {}),
+    };
+    if (job.queue && !delay) await this.client.queue({ queueName: job.queue }).enqueueJSON(request);
+    else await this.client.publishJSON(request);
+  }
+}
+
+/** `<callbackUrl>/failure`, query string kept: where the app mounts the failure callback. */
+export function failureUrlOf(callbackUrl: string): string {
+  const url = new URL(callbackUrl);
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/failure`;
+  return url.toString();
+}
+
+function checkUrl(value: unknown, what: string): string {
+  if (typeof value === "string") {
+    try {
+      const url = new URL(value);
+      if (url.protocol === "https:" || url.protocol === "http:") return value;
+    } catch {
+      // reported below
+    }
+  }
+  throw new ConfigError(`QStashAdapter ${what} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+}
+
+/** The job as published: what the callback needs, nothing else (never the execution's state). */
+export function jobBody(job: Job): Record<string, unknown> {
+  const body: Record<string, unknown> = { workflowId: job.workflowId, executionId: job.executionId, action: job.action };
+  if (job.workflowVersion !== undefined) body.workflowVersion = job.workflowVersion;
+  if (job.response !== undefined) body.response = job.response;
+  if (job.approved !== undefined) body.approved = job.approved;
+  if (job.haltedAt !== undefined) body.haltedAt = job.haltedAt;
+  if (job.revision !== undefined) body.revision = job.revision;
+  if (job.createdAt !== undefined) body.createdAt = job.createdAt;
+  if (job.queue !== undefined) body.queue = job.queue;
+  return body;
+}
+
+/**
+ * `<executionId>.<action>[.<what makes it unique>][.<key>]`, each part escaped to `[A-Za-z0-9-]` (any other
+ * byte becomes `_xx`: QStash refuses `:` in ids, and the escape keeps distinct ids distinct):
+ *
+ * - start: the execution's createdAt (`order-1.start.1767225600000`): one message per execution;
+ * - resume: the halted revision (`order-1.resume.r4`): one answer per halt, the first wins;
+ * - wake: the approval's requested_at: one timer per halt;
+ * - continue: the key (the id of the delivery that yielded): one continuation per delivery.
+ *
+ * A resume without revision or a continue without key gets no deduplication id (undefined).
+ */
+export async function deduplicationIdOf(job: Job, key?: string): Promise<string | undefined> {
+  const parts: string[] = [job.executionId, job.action];
+  switch (job.action) {
+    case "start":
+      if (job.createdAt !== undefined) parts.push(timePart(job.createdAt));
+      break;
+    case "resume":
+      if (job.revision === undefined) return undefined;
+      parts.push(`r${job.revision}`);
+      break;
+    case "wake":
+      if (job.haltedAt === undefined) return undefined;
+      parts.push(timePart(job.haltedAt));
+      break;
+    case "continue":
+      if (key === undefined) return undefined;
+      break;
+  }
+  if (key !== undefined) parts.push(key);
+  const id = parts.map(escapePart).join(".");
+  if (id.length <= MAX_DEDUPLICATION_ID) return id;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(id)));
+  return `h-${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+function timePart(iso: string): string {
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? String(ms) : iso;
+}
+
+function escapePart(part: string): string {
+  let out = "";
+  for (const byte of new TextEncoder().encode(part)) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9-]/.test(c) ? c : `_${byte.toString(16).padStart(2, "0")}`;
+  }
+  return out;
+}
