@@ -23,8 +23,21 @@ export interface AppOptions {
   token?: string;
   /** Refuses to start (ConfigError) without a `token`. */
   production?: boolean;
-  /** Signing keys of the QStash callback route (POST /qstash). */
-  qstash?: { currentSigningKey: string; nextSigningKey: string };
+  /** The QStash callback route (POST /qstash, POST /qstash/failure): signing keys and where it is reached (docs/async.md). */
+  qstash?: {
+    currentSigningKey: string;
+    nextSigningKey: string;
+    /** The public URL of POST /qstash that signatures are made for (default: the QStashAdapter's `callbackUrl`). */
+    callbackUrl?: string;
+    /** Default `<callbackUrl>/failure`. */
+    failureCallbackUrl?: string;
+    /** QStash token and base URL, to publish continuations when `adapter` is not a QStashAdapter. */
+    token?: string;
+    url?: string;
+    /** Time budget of one delivery in ms (default 25 000) and the stale-running takeover age (default 2 × budget). */
+    budgetMs?: number;
+    staleAfterMs?: number;
+  };
   limits?: {
     /** Largest request body accepted (default 1 MiB); larger ones are answered 413. */
     maxBodyBytes?: number;
