@@ -1,0 +1,162 @@
+// performJob's rules (duplicates, the halt a resume is for, stale-running takeover), abandonJob, and the
+// QStash deduplication ids — on a MemoryStore, with a manual clock.
+import { describe, expect, test } from "bun:test";
+import { abandonJob, Engine, loadWorkflow, MemoryStore, performJob, type Job } from "../mod.ts";
+import { deduplicationIdOf } from "../src/runners/adapters/qstash.ts";
+import { manualClock } from "./support/engine.ts";
+
+const halting = loadWorkflow({
+  id: "two_questions",
+  name: "Two questions",
+  steps: [
+    { id: "start", type: "start", next: "first" },
+    { id: "first", type: "halt", reason: "First?", next: "second" },
+    { id: "second", type: "halt", reason: "Second?", next: "finish" },
+    { id: "finish", type: "end", result: { last: "$response" } },
+  ],
+});
+
+const work = loadWorkflow({
+  id: "work",
+  name: "Work",
+  steps: [
+    { id: "start", type: "start", next: "a" },
+    { id: "a", type: "call", service: "work", input: { step: "a" }, next: "b" },
+    { id: "b", type: "call", service: "work", input: { step: "b" }, next: "finish" },
+    { id: "finish", type: "end", result: { done: true } },
+  ],
+});
+
+function setup() {
+  const store = new MemoryStore();
+  const clock = manualClock();
+  const calls: string[] = [];
+  const options = {
+    store,
+    clock,
+    workflows: [halting, work],
+    services: { work: (input: { step: string }) => (calls.push(input.step), input.step) },
+  };
+  return { store, clock, calls, options };
+}
+
+const job = (workflowId: string, executionId: string, action: Job["action"], extra: Partial<Job> = {}): Job => ({ workflowId, executionId, action, ...extra });
+
+describe("performJob", () => {
+  test("a start job for an execution already done is a duplicate that changes nothing", async () => {
+    const { options, store, calls } = setup();
+    await new Engine(work, options).prepare({}, { executionId: "w" });
+    await performJob(job("work", "w", "start"), options);
+    const revision = (await store.load("w"))!.revision;
+    const again = await performJob(job("work", "w", "start"), options);
+    expect([again.duplicate, again.result.status, (await store.load("w"))!.revision]).toEqual([true, "completed", revision]);
+    expect(calls).toEqual(["a", "b"]);
+  });
+
+  test("a resume job for a halt that was already answered does nothing", async () => {
+    const { options, store } = setup();
+    const engine = new Engine(halting, options);
+    await engine.run({}, { executionId: "q" });
+    const firstHalt = (await store.load("q"))!.revision;
+    await engine.resume("q", { response: "one" }); // halts at the second question
+    const stale = await performJob(job("two_questions", "q", "resume", { revision: firstHalt, response: "late" }), options);
+    expect([stale.duplicate, stale.result.status, stale.result.halt?.prompt]).toEqual([true, "halted", "Second?"]);
+  });
+
+  test("a resume job for the current halt resumes it", async () => {
+    const { options, store } = setup();
+    await new Engine(halting, options).run({}, { executionId: "q2" });
+    const revision = (await store.load("q2"))!.revision;
+    const outcome = await performJob(job("two_questions", "q2", "resume", { revision, response: "one" }), options);
+    expect([outcome.duplicate, outcome.result.halt?.prompt]).toEqual([false, "Second?"]);
+  });
+
+  test("a job finding its execution running is busy until staleAfterMs, then takes it over", async () => {
+    const { options, store, clock, calls } = setup();
+    const pending = await new Engine(work, options).prepare({}, { executionId: "r" });
+    await store.save({ ...pending, status: "running", updatedAt: clock().toISOString() }, { expectedRevision: pending.revision });
+    const busy = await performJob(job("work", "r", "start"), { ...options, staleAfterMs: 1000 });
+    expect([busy.busy, busy.result.status, calls]).toEqual([true, "running", []]);
+    clock.advance(1000);
+    const taken = await performJob(job("work", "r", "start"), { ...options, staleAfterMs: 1000 });
+    expect([taken.takenOver, taken.result.status, calls]).toEqual([true, "completed", ["a", "b"]]);
+  });
+
+  test("without a budget or staleAfterMs a running execution is never taken over", async () => {
+    const { options, store, clock } = setup();
+    const pending = await new Engine(work, options).prepare({}, { executionId: "r2" });
+    await store.save({ ...pending, status: "running" }, { expectedRevision: pending.revision });
+    clock.advance(365 * 86_400_000);
+    expect((await performJob(job("work", "r2", "continue"), options)).busy).toBe(true);
+  });
+
+  test("the stale age defaults to twice the time budget", async () => {
+    const { options, store, clock } = setup();
+    const pending = await new Engine(work, options).prepare({}, { executionId: "r3" });
+    await store.save({ ...pending, status: "running", updatedAt: clock().toISOString() }, { expectedRevision: pending.revision });
+    clock.advance(1999);
+    expect((await performJob(job("work", "r3", "start"), { ...options, budgetMs: 1000 })).busy).toBe(true);
+    clock.advance(1);
+    expect((await performJob(job("work", "r3", "start"), { ...options, budgetMs: 1000 })).takenOver).toBe(true);
+  });
+});
+
+describe("abandonJob", () => {
+  test("fails a pending execution with the reason", async () => {
+    const { options } = setup();
+    await new Engine(work, options).prepare({}, { executionId: "p" });
+    const { result, abandoned } = await abandonJob(job("work", "p", "start"), "QStash gave up", options);
+    expect(abandoned).toBe(true);
+    expect(result).toEqual({ status: "failed", executionId: "p", error: "ExecutionError: QStash gave up" });
+  });
+
+  test("leaves a halt that another resume already answered alone", async () => {
+    const { options, store } = setup();
+    const engine = new Engine(halting, options);
+    await engine.run({}, { executionId: "h" });
+    const firstHalt = (await store.load("h"))!.revision;
+    await engine.resume("h", { response: "one" });
+    const { result, abandoned } = await abandonJob(job("two_questions", "h", "resume", { revision: firstHalt }), "gave up", options);
+    expect([abandoned, result?.status]).toEqual([false, "halted"]);
+  });
+
+  test("never touches a completed execution", async () => {
+    const { options } = setup();
+    await new Engine(work, options).run({}, { executionId: "c" });
+    const { result, abandoned } = await abandonJob(job("work", "c", "start"), "gave up", options);
+    expect([abandoned, result?.status]).toEqual([false, "completed"]);
+  });
+
+  test("writes the failure directly when the workflow is no longer registered", async () => {
+    const { options } = setup();
+    await new Engine(work, options).prepare({}, { executionId: "gone" });
+    const { result, abandoned } = await abandonJob(job("work", "gone", "start"), "gave up", { ...options, workflows: [] });
+    expect([abandoned, result]).toEqual([true, { status: "failed", executionId: "gone", error: "ExecutionError: gave up" }]);
+  });
+});
+
+describe("QStash deduplication ids", () => {
+  test("a start job's id is the execution id, the action and its createdAt", async () => {
+    expect(await deduplicationIdOf(job("w", "order-1", "start", { createdAt: "2026-01-01T00:00:00.000Z" }))).toBe("order-1.start.1767225600000");
+  });
+
+  test("a resume job's id names the halted revision", async () => {
+    expect(await deduplicationIdOf(job("w", "order-1", "resume", { revision: 4 }))).toBe("order-1.resume.r4");
+  });
+
+  test("a continue job without a key and a resume without a revision get no id", async () => {
+    expect(await deduplicationIdOf(job("w", "x", "continue"))).toBeUndefined();
+    expect(await deduplicationIdOf(job("w", "x", "resume"))).toBeUndefined();
+  });
+
+  test("ids that differ only in escaped characters stay distinct", async () => {
+    const a = await deduplicationIdOf(job("w", "a:b", "continue"), "k");
+    const b = await deduplicationIdOf(job("w", "a_b", "continue"), "k");
+    expect([a, b]).toEqual(["a_3ab.continue.k", "a_5fb.continue.k"]);
+  });
+
+  test("an id longer than 200 characters becomes a SHA-256 hash", async () => {
+    const id = await deduplicationIdOf(job("w", "x".repeat(200), "continue"), "k");
+    expect(id).toMatch(/^h-[0-9a-f]{64}$/);
+  });
+});

@@ -1,0 +1,542 @@
+/**
+ * Async runs through real pieces, all on loopback: AsyncRunner + QStashAdapter publish with the real
+ * @upstash/qstash Client to qstash-dev, which delivers signed callbacks to the Hono app (createApp, served
+ * by Bun.serve), which performs the jobs on an UpstashRedisStore talking to a real redis-server through the
+ * Upstash REST bridge. No timing assertions: time moves through qstash-dev's advanceTime and a manual clock.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { Redis } from "@upstash/redis";
+import { createOrderServices } from "../examples/order-fulfillment/services.ts";
+import {
+  AsyncRunner,
+  loadWorkflow,
+  ConfigError,
+  QStashAdapter,
+  UpstashRedisStore,
+  type Job,
+  type QueueAdapter,
+  type ServiceContext,
+  type Services,
+  type Store,
+  type WorkflowDefinition,
+} from "../mod.ts";
+import { createApp } from "../routes/app.ts";
+import { jobBody } from "../src/runners/adapters/qstash.ts";
+import {
+  DEV_CURRENT_SIGNING_KEY,
+  DEV_NEXT_SIGNING_KEY,
+  deliver,
+  signDelivery,
+  startAsyncStack,
+  type AsyncStack,
+  type Delivery,
+} from "./support/async-stack.ts";
+import { manualClock } from "./support/engine.ts";
+import { happyOrder, largeOrder, orderWorkflow } from "./support/order-fulfillment.ts";
+import { freePort, redisServerAvailable } from "./support/redis.ts";
+
+const available = redisServerAvailable();
+const describeStack = available ? describe : describe.skip;
+
+let stack: AsyncStack;
+beforeAll(async () => {
+  if (available) stack = await startAsyncStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(async () => {
+  if (available) await stack.reset();
+});
+
+const ORDER_OUTPUT = {
+  order_id: "O-1",
+  status: "completed",
+  totals: { subtotal: 89.48, tax: 7.16, shipping: 5.99, total: 102.63 },
+  payment_id: "PAY-O-1",
+  tracking_number: "TRK-O-1",
+  error: null,
+};
+
+/** start → s1 … sn (each calls `work`) → end with every step's output. */
+function linear(n: number): WorkflowDefinition {
+  const ids = Array.from({ length: n }, (_, i) => `s${i + 1}`);
+  return loadWorkflow({
+    id: `linear_${n}`,
+    name: `Linear ${n}`,
+    steps: [
+      { id: "start", type: "start", next: ids[0] },
+      ...ids.map((id, i) => ({ id, type: "call", service: "work", input: { step: id }, output: `out_${id}`, next: ids[i + 1] ?? "finish" })),
+      { id: "finish", type: "end", result: Object.fromEntries(ids.map((id) => [id, `$out_${id}`])) },
+    ],
+  });
+}
+
+const loopWorkflow = loadWorkflow({
+  id: "batch",
+  name: "Batch",
+  inputs: { items: { type: "array" } },
+  steps: [
+    { id: "start", type: "start", next: "each" },
+    { id: "each", type: "loop", over: "$input.items", as: "item", do: [{ id: "handle", type: "call", service: "handle", input: { item: "$item" } }], output: "handled", next: "finish" },
+    { id: "finish", type: "end", result: { handled: "$handled" } },
+  ],
+});
+
+/** An approval with a one-day timeout: `shipped` when approved, `expired` on timeout or rejection. */
+const approvalWorkflow = loadWorkflow({
+  id: "ship_approval",
+  name: "Ship approval",
+  steps: [
+    { id: "start", type: "start", next: "ask" },
+    { id: "ask", type: "approval", prompt: "Ship it?", timeout: 86_400, on_timeout: "expired", on_reject: "expired", next: "ship" },
+    { id: "ship", type: "assign", set: { decision: "shipped" }, next: "finish" },
+    { id: "expired", type: "assign", set: { decision: "expired" }, next: "finish" },
+    { id: "finish", type: "end", result: { decision: "$decision" } },
+  ],
+});
+
+const retryWorkflow = loadWorkflow({
+  id: "flaky_charge",
+  name: "Flaky charge",
+  steps: [
+    { id: "start", type: "start", next: "charge" },
+    { id: "charge", type: "call", service: "charge", retries: 1, retry_delay: 60, output: "charge", next: "finish" },
+    { id: "finish", type: "end", result: { charge: "$charge" } },
+  ],
+});
+
+/** Records every service call as `<stepId>` or `<stepId>[<item>]`, with its attempt. */
+function recordingServices() {
+  const calls: { step: string; attempt: number; key: string }[] = [];
+  const log = (step: string, context: ServiceContext) => calls.push({ step, attempt: context.attempt, key: context.idempotencyKey });
+  const services: Services = {
+    work: async (input: { step: string }, context: ServiceContext) => {
+      log(input.step, context);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      return `did ${input.step}`;
+    },
+    handle: (input: { item: number }, context: ServiceContext) => {
+      log(`handle[${input.item}]`, context);
+      return input.item * 10;
+    },
+    charge: (_input: unknown, context: ServiceContext) => {
+      log("charge", context);
+      if (context.attempt === 1) throw new Error("gateway unavailable");
+      return { id: "CH-1", attempt: context.attempt };
+    },
+  };
+  return { services, calls };
+}
+
+/** Sends the store's calls to an unreachable Redis while `down` is set: the store's own StoreError path. */
+function switchableStore(store: Store) {
+  const dead = new UpstashRedisStore({
+    redis: new Redis({ url: `http://127.0.0.1:${freePort()}`, token: "x", retry: false, enableTelemetry: false }),
+    prefix: "dead",
+  });
+  const state = { down: false };
+  const wrapped = new Proxy(store, {
+    get(target, key) {
+      const source = state.down ? dead : target;
+      const value = Reflect.get(source, key, source);
+      return typeof value === "function" ? value.bind(source) : value;
+    },
+  });
+  return { store: wrapped, state };
+}
+
+let prefixes = 0;
+
+/** A Redis store of its own, the app on it (served by the stack), and a runner factory. */
+function setup(options: {
+  workflows?: WorkflowDefinition[];
+  services?: Services;
+  budgetMs?: number;
+  staleAfterMs?: number;
+  retries?: number;
+  wrap?: (store: Store) => Store;
+} = {}) {
+  const prefix = `aq${++prefixes}`;
+  const redisStore = new UpstashRedisStore({ redis: stack.redis.redis, prefix });
+  const store = options.wrap ? options.wrap(redisStore) : redisStore;
+  const clock = manualClock("2026-03-01T00:00:00.000Z");
+  const shop = createOrderServices();
+  const recorded = recordingServices();
+  const services = options.services ?? { ...shop.services, ...recorded.services };
+  const workflows = options.workflows ?? [orderWorkflow, linear(3), loopWorkflow, retryWorkflow, approvalWorkflow];
+  const adapter = new QStashAdapter({ client: stack.client, callbackUrl: stack.callbackUrl, retries: options.retries ?? 3 });
+  const app = createApp({
+    store,
+    workflows,
+    services,
+    adapter,
+    clock,
+    qstash: {
+      currentSigningKey: DEV_CURRENT_SIGNING_KEY,
+      nextSigningKey: DEV_NEXT_SIGNING_KEY,
+      ...(options.budgetMs !== undefined ? { budgetMs: options.budgetMs } : {}),
+      staleAfterMs: options.staleAfterMs ?? 60_000,
+    },
+  });
+  stack.serve(app.fetch);
+  const runner = (workflow: WorkflowDefinition, queue: QueueAdapter = adapter) =>
+    new AsyncRunner(workflow, { store: redisStore, adapter: queue, clock, workflows });
+  /** A runner whose jobs are kept here instead of published: the execution stays pending. */
+  const holding = (workflow: WorkflowDefinition) => {
+    const jobs: Job[] = [];
+    return { jobs, runner: runner(workflow, { enqueue: async (job) => void jobs.push(job) }) };
+  };
+  return { prefix, store: redisStore, clock, shop, calls: recorded.calls, adapter, runner, holding, id: (name: string) => `${prefix}-${name}` };
+}
+
+/** A message's delay in whole seconds (qstash-dev stamps createdAt a moment after it computes notBefore). */
+const delaySeconds = (m: { notBefore: number; createdAt: number }) => Math.round((m.notBefore - m.createdAt) / 1000);
+const callbacks = () => stack.deliveries.filter((d) => d.path === "/qstash");
+const answer = (d: Delivery) => JSON.parse(d.answer) as Record<string, unknown>;
+const settle = async (runner: AsyncRunner, id: string) => {
+  await stack.qstash.waitIdle();
+  return runner.wait(id, { timeoutMs: 2000, intervalMs: 5 });
+};
+
+/** A pending execution and its start job, signed for the callback URL. */
+async function pendingStart(t: ReturnType<typeof setup>, workflow: WorkflowDefinition, input: unknown, name: string) {
+  const { jobs, runner } = t.holding(workflow);
+  const id = await runner.run(input, { executionId: t.id(name) });
+  const body = JSON.stringify(jobBody(jobs[0]!));
+  return { id, body, signature: await signDelivery({ url: stack.callbackUrl, body }) };
+}
+
+describeStack("async runs through QStash", () => {
+  test("a run started through AsyncRunner is performed by the callback and wait returns its output", async () => {
+    const t = setup();
+    const runner = t.runner(orderWorkflow);
+    const id = await runner.run(happyOrder, { executionId: t.id("happy") });
+    expect(id).toBe(t.id("happy"));
+    expect(await settle(runner, id)).toEqual({ status: "completed", executionId: id, output: ORDER_OUTPUT });
+    expect(callbacks().map((d) => [d.status, answer(d)])).toEqual([[200, { executionId: id, status: "completed", duplicate: false }]]);
+  });
+
+  test("a large order halts at the approval, and resume through the runner completes it", async () => {
+    const t = setup();
+    const runner = t.runner(orderWorkflow);
+    const id = await runner.run(largeOrder, { executionId: t.id("big") });
+    const halted = await settle(runner, id);
+    expect(halted?.status).toBe("halted");
+    expect(halted?.halt?.prompt).toBe("Approve order O-BIG for 1408.91?");
+    await runner.resume(id, { approved: true });
+    const done = await settle(runner, id);
+    expect(done?.output).toMatchObject({ status: "completed", payment_id: "PAY-O-BIG", totals: { total: 1408.91 } });
+  });
+
+  test("two answers to one halt are one message: the first wins", async () => {
+    const t = setup();
+    const runner = t.runner(orderWorkflow);
+    const id = await runner.run(largeOrder, { executionId: t.id("two-answers") });
+    await settle(runner, id);
+    await runner.resume(id, { approved: false });
+    await runner.resume(id, { approved: true });
+    const done = await settle(runner, id);
+    expect(done?.output).toMatchObject({ status: "rejected", payment_id: null });
+    expect(stack.qstash.messages().filter((m) => m.body?.includes('"resume"'))).toHaveLength(1);
+  });
+
+  test("the same delivery replayed is answered 200 duplicate and calls no service again", async () => {
+    const t = setup();
+    const runner = t.runner(orderWorkflow);
+    const id = await runner.run(happyOrder, { executionId: t.id("replay") });
+    await settle(runner, id);
+    const calls = t.shop.calls.length;
+    const [first] = callbacks();
+    const replay = await deliver(stack.callbackUrl, first!.body, first!.headers.get("upstash-signature")!);
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual({ executionId: id, status: "completed", duplicate: true });
+    expect(t.shop.calls.length).toBe(calls);
+  });
+
+  test("two deliveries of one job racing call each service once", async () => {
+    const t = setup();
+    const { id, body, signature } = await pendingStart(t, linear(3), {}, "race");
+    const answers = await Promise.all([deliver(stack.callbackUrl, body, signature), deliver(stack.callbackUrl, body, signature)]);
+    const results = await Promise.all(answers.map(async (r) => ({ status: r.status, body: await r.json() as Record<string, unknown> })));
+    expect(t.calls.map((c) => c.step).sort()).toEqual(["s1", "s2", "s3"]);
+    const winners = results.filter((r) => r.status === 200 && r.body.duplicate === false);
+    expect(winners).toEqual([{ status: 200, body: { executionId: id, status: "completed", duplicate: false } }]);
+    // The other one lost the claim (duplicate) or found the run in progress (busy: QStash would retry it).
+    const loser = results.find((r) => r !== winners[0])!;
+    expect(loser.status === 200 ? loser.body.duplicate : loser.body.busy).toBe(true);
+    expect((await t.store.load(id))?.status).toBe("completed");
+  });
+});
+
+describeStack("the callback's signature check", () => {
+  const refused = async (t: ReturnType<typeof setup>, id: string, response: Response) => {
+    expect(response.status).toBe(401);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    const exec = await t.store.load(id);
+    expect([exec?.status, exec?.revision]).toEqual(["pending", 1]);
+    expect(await t.store.entries(id)).toEqual([]);
+    expect(t.calls).toEqual([]);
+  };
+
+  test("a delivery without a signature is refused with 401 and nothing runs", async () => {
+    const t = setup();
+    const { id, body } = await pendingStart(t, linear(3), {}, "unsigned");
+    await refused(t, id, await deliver(stack.callbackUrl, body));
+  });
+
+  test("a signature made with another key is refused with 401 and nothing runs", async () => {
+    const t = setup();
+    const { id, body } = await pendingStart(t, linear(3), {}, "forged");
+    await refused(t, id, await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body, key: "sig_not_the_key" })));
+  });
+
+  test("an expired signature is refused with 401 and nothing runs", async () => {
+    const t = setup();
+    const { id, body } = await pendingStart(t, linear(3), {}, "expired");
+    await refused(t, id, await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body, expiresIn: -10 })));
+  });
+
+  test("a body changed after signing is refused with 401 and nothing runs", async () => {
+    const t = setup();
+    const { id, body, signature } = await pendingStart(t, linear(3), {}, "tampered");
+    const changed = body.replace('"start"', '"continue"');
+    await refused(t, id, await deliver(stack.callbackUrl, changed, signature));
+  });
+
+  test("a signature made for another URL is refused with 401 even when Host claims that URL", async () => {
+    const t = setup();
+    const { id, body } = await pendingStart(t, linear(3), {}, "other-url");
+    const signature = await signDelivery({ url: "https://evil.example/qstash", body });
+    await refused(t, id, await deliver(stack.callbackUrl, body, signature, { host: "evil.example" }));
+  });
+
+  test("a delivery signature is refused by the failure route (it is signed for another URL)", async () => {
+    const t = setup();
+    const { id, body, signature } = await pendingStart(t, linear(3), {}, "wrong-route");
+    await refused(t, id, await deliver(`${stack.callbackUrl}/failure`, body, signature));
+  });
+
+  test("a signed body that is not a job is answered 489, which QStash does not retry", async () => {
+    setup();
+    const body = JSON.stringify({ hello: "world" });
+    const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
+    expect(response.status).toBe(489);
+    expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
+  });
+});
+
+describeStack("transient failures and QStash's retries", () => {
+  test("a delivery while the store is down is answered 503 and QStash's retry completes the run", async () => {
+    let switched!: ReturnType<typeof switchableStore>;
+    const t = setup({ wrap: (store) => (switched = switchableStore(store)).store });
+    switched.state.down = true;
+    stack.onAnswer((d) => {
+      if (d.path === "/qstash") switched.state.down = false;
+    });
+    const runner = t.runner(linear(3));
+    const id = await runner.run({}, { executionId: t.id("store-down") });
+    expect((await settle(runner, id))?.status).toBe("completed");
+    expect(callbacks().map((d) => d.status)).toEqual([503, 200]);
+    expect(t.calls.map((c) => c.step)).toEqual(["s1", "s2", "s3"]);
+  });
+
+  test("QStash giving up marks the execution failed with a clear error", async () => {
+    let switched!: ReturnType<typeof switchableStore>;
+    const t = setup({ retries: 3, wrap: (store) => (switched = switchableStore(store)).store });
+    switched.state.down = true;
+    stack.onAnswer((d) => {
+      // The store comes back after the 4th and last attempt, in time for the failure callback.
+      if (callbacks().length === 4) switched.state.down = false;
+    });
+    const runner = t.runner(linear(3));
+    const id = await runner.run({}, { executionId: t.id("gave-up") });
+    const result = await settle(runner, id);
+    expect(callbacks().map((d) => d.status)).toEqual([503, 503, 503, 503]);
+    expect(result).toEqual({
+      status: "failed",
+      executionId: id,
+      error: "ExecutionError: QStash gave up delivering the start job after 3 retries: 503 The execution store is unavailable; the delivery will be retried.",
+    });
+    expect(t.calls).toEqual([]);
+  });
+});
+
+describeStack("stale running executions", () => {
+  /** A pending execution that a worker claimed (status running) and then left: it crashed mid-run. */
+  async function crashedMidRun(t: ReturnType<typeof setup>, name: string) {
+    const start = await pendingStart(t, linear(3), {}, name);
+    const exec = (await t.store.load(start.id))!;
+    await t.store.save({ ...exec, status: "running", updatedAt: t.clock().toISOString() }, { expectedRevision: exec.revision });
+    return start;
+  }
+
+  test("a delivery finding the execution running under a recent checkpoint is answered 503 busy", async () => {
+    const t = setup({ staleAfterMs: 60_000 });
+    const { id, body, signature } = await crashedMidRun(t, "busy");
+    const response = await deliver(stack.callbackUrl, body, signature);
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("5");
+    expect(await response.json()).toEqual({ executionId: id, status: "running", duplicate: false, busy: true });
+    expect(t.calls).toEqual([]);
+  });
+
+  test("a delivery finding the execution running since staleAfterMs takes it over and completes it", async () => {
+    const t = setup({ staleAfterMs: 60_000 });
+    const { id, body, signature } = await crashedMidRun(t, "stale");
+    t.clock.advance(60_000);
+    const response = await deliver(stack.callbackUrl, body, signature);
+    expect(await response.json()).toEqual({ executionId: id, status: "completed", duplicate: false, takenOver: true });
+    expect(t.calls.map((c) => c.step)).toEqual(["s1", "s2", "s3"]);
+  });
+
+  test("a job that stayed busy through all its retries is not abandoned", async () => {
+    const t = setup({ staleAfterMs: 60_000, retries: 1 });
+    const { id, body } = await crashedMidRun(t, "busy-retries");
+    await t.adapter.enqueue(JSON.parse(body) as Job);
+    await stack.qstash.waitIdle();
+    expect(callbacks().map((d) => d.status)).toEqual([503, 503]);
+    const failure = stack.deliveries.filter((d) => d.path === "/qstash/failure").map(answer);
+    expect(failure).toEqual([{ executionId: id, abandoned: false, ignored: "the execution was busy under another delivery" }]);
+    expect((await t.store.load(id))?.status).toBe("running");
+  });
+});
+
+describeStack("time budget and continuations", () => {
+  test("a run longer than the budget continues in further callbacks and completes", async () => {
+    const t = setup({ budgetMs: 0 });
+    const runner = t.runner(linear(3));
+    const id = await runner.run({}, { executionId: t.id("budget") });
+    const result = await settle(runner, id);
+    expect(result?.output).toEqual({ s1: "did s1", s2: "did s2", s3: "did s3" });
+    expect(t.calls.map((c) => c.step)).toEqual(["s1", "s2", "s3"]);
+    const answers = callbacks().map(answer);
+    expect(answers.length).toBeGreaterThan(1);
+    expect(answers.slice(0, -1).every((a) => a.status === "pending" && (a.enqueued as string[]).includes("continue"))).toBe(true);
+    expect(answers.at(-1)).toEqual({ executionId: id, status: "completed", duplicate: false });
+  });
+
+  test("a loop longer than the budget continues at its next iteration, never repeating one", async () => {
+    const t = setup({ budgetMs: 0 });
+    const runner = t.runner(loopWorkflow);
+    const items = [1, 2, 3, 4];
+    const id = await runner.run({ items }, { executionId: t.id("loop") });
+    const result = await settle(runner, id);
+    expect(result?.output).toEqual({ handled: [10, 20, 30, 40] });
+    expect(t.calls.map((c) => c.step)).toEqual(["handle[1]", "handle[2]", "handle[3]", "handle[4]"]);
+    // One callback per iteration at least: the run yielded inside the loop.
+    expect(callbacks().length).toBeGreaterThan(items.length);
+  });
+
+  test("a call whose retry wait is long is scheduled as a delayed continuation and completes", async () => {
+    const t = setup();
+    const runner = t.runner(retryWorkflow);
+    const id = await runner.run({}, { executionId: t.id("retry") });
+    await stack.qstash.waitIdle();
+    expect(await runner.status(id)).toBe("pending");
+    const continuation = stack.qstash.messages().find((m) => m.body?.includes('"continue"'))!;
+    expect(delaySeconds(continuation)).toBe(60);
+    t.clock.advance(60_000);
+    stack.qstash.advanceTime(60_000);
+    const result = await settle(runner, id);
+    expect(result).toEqual({ status: "completed", executionId: id, output: { charge: { id: "CH-1", attempt: 2 } } });
+    expect(t.calls.map((c) => c.attempt)).toEqual([1, 2]);
+  });
+});
+
+describeStack("approval timers", () => {
+  const DAY_MS = 86_400_000;
+
+  test("an approval nobody answers takes its on_timeout path when the delayed wake job arrives", async () => {
+    const t = setup();
+    const runner = t.runner(approvalWorkflow);
+    const id = await runner.run({}, { executionId: t.id("timeout") });
+    expect((await settle(runner, id))?.status).toBe("halted");
+    const wake = stack.qstash.messages().find((m) => m.body?.includes('"wake"'))!;
+    expect(delaySeconds(wake)).toBe(86_400);
+    t.clock.advance(DAY_MS);
+    stack.qstash.advanceTime(DAY_MS);
+    expect(await settle(runner, id)).toEqual({ status: "completed", executionId: id, output: { decision: "expired" } });
+  });
+
+  test("a wake that arrives before the engine's clock reaches the timeout leaves the approval waiting and is set again", async () => {
+    const t = setup();
+    const runner = t.runner(approvalWorkflow);
+    const id = await runner.run({}, { executionId: t.id("early-wake") });
+    await settle(runner, id);
+    const before = (await t.store.load(id))!;
+    stack.qstash.advanceTime(DAY_MS); // the queue's clock runs an hour ahead of the engine's
+    t.clock.advance(DAY_MS - 3_600_000);
+    await stack.qstash.waitIdle();
+    const after = (await t.store.load(id))!;
+    expect([after.status, after.revision]).toEqual(["halted", before.revision]);
+    const wakes = stack.qstash.messages().filter((m) => m.body?.includes('"wake"'));
+    expect(wakes.map((w) => [w.state, delaySeconds(w)])).toEqual([["DELIVERED", 86_400], ["CREATED", 3_600]]);
+    t.clock.advance(3_600_000);
+    stack.qstash.advanceTime(3_600_000);
+    expect((await settle(runner, id))?.output).toEqual({ decision: "expired" });
+  });
+
+  test("an approval answered before its timeout ignores the wake job when it arrives", async () => {
+    const t = setup();
+    const runner = t.runner(approvalWorkflow);
+    const id = await runner.run({}, { executionId: t.id("answered") });
+    await settle(runner, id);
+    await runner.resume(id, { approved: true });
+    expect((await settle(runner, id))?.output).toEqual({ decision: "shipped" });
+    t.clock.advance(DAY_MS);
+    stack.qstash.advanceTime(DAY_MS);
+    await stack.qstash.waitIdle();
+    expect(answer(callbacks().at(-1)!)).toEqual({ executionId: id, status: "completed", duplicate: true });
+    expect((await t.store.load(id))?.result).toEqual({ decision: "shipped" });
+  });
+});
+
+describeStack("QStashAdapter", () => {
+  const job = (executionId: string): Job => ({ workflowId: "linear_3", workflowVersion: "1.0", executionId, action: "start", createdAt: "2026-03-01T00:00:00.000Z" });
+
+  test("a job enqueued twice is one QStash message", async () => {
+    const adapter = new QStashAdapter({ client: stack.client, callbackUrl: "http://127.0.0.1:1/qstash" });
+    await adapter.enqueue(job("twice"));
+    await adapter.enqueue(job("twice"));
+    expect(stack.qstash.messages().filter((m) => m.kind === "message")).toHaveLength(1);
+  });
+
+  test("the message is the small job, never the execution's state", async () => {
+    const adapter = new QStashAdapter({ client: stack.client, callbackUrl: "http://127.0.0.1:1/qstash" });
+    await adapter.enqueue({ ...job("small"), action: "resume", revision: 4, approved: true, response: { note: "ok" }, priority: 5 });
+    const [message] = stack.qstash.messages();
+    expect(JSON.parse(message!.body!)).toEqual({
+      workflowId: "linear_3", workflowVersion: "1.0", executionId: "small", action: "resume", revision: 4, approved: true,
+      response: { note: "ok" }, createdAt: "2026-03-01T00:00:00.000Z",
+    });
+    expect(message!.failureCallback).toBe("http://127.0.0.1:1/qstash/failure");
+    expect(message!.maxRetries).toBe(3);
+  });
+
+  test("delaySeconds becomes the message's delay, rounded up to whole seconds", async () => {
+    const adapter = new QStashAdapter({ client: stack.client, callbackUrl: "http://127.0.0.1:1/qstash" });
+    await adapter.enqueue({ ...job("later"), action: "continue" }, { delaySeconds: 29.2, key: "k" });
+    const [message] = stack.qstash.messages();
+    expect(delaySeconds(message!)).toBe(30);
+  });
+
+  test("a job with a queue is enqueued in that QStash queue", async () => {
+    const adapter = new QStashAdapter({ client: stack.client, callbackUrl: "http://127.0.0.1:1/qstash" });
+    await adapter.enqueue({ ...job("queued"), queue: "orders" });
+    expect(stack.qstash.messages().map((m) => m.queueName)).toEqual(["orders"]);
+  });
+
+  test("deduplication ids contain only letters, digits, - _ and . even for child and loop ids", async () => {
+    const adapter = new QStashAdapter({ client: stack.client, callbackUrl: "http://127.0.0.1:1/qstash" });
+    await adapter.enqueue(job("parent:child[0].x"));
+    await adapter.enqueue({ ...job("parent:child[0].x"), action: "wake", haltedAt: "2026-03-01T00:00:00.000Z" }, { key: "1772323200000" });
+    const ids = stack.qstash.messages().map((m) => m.deduplicationId);
+    expect(ids).toEqual(["parent_3achild_5b0_5d_2ex.start.1772323200000", "parent_3achild_5b0_5d_2ex.wake.1772323200000.1772323200000"]);
+  });
+
+  test("a callbackUrl that is not an absolute http(s) URL is a ConfigError", () => {
+    expect(() => new QStashAdapter({ client: stack.client, callbackUrl: "/qstash" })).toThrow(ConfigError);
+  });
+});
+
