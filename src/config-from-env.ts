@@ -1,0 +1,198 @@
+/**
+ * AppOptions from environment variables, written once for every deploy target: `worker.ts` passes the
+ * Workers env bindings, `main.ts` passes `Deno.env` / `process.env`. Web-standard: it reads nothing itself.
+ *
+ * | variable | what |
+ * |---|---|
+ * | UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN | the store (UpstashRedisStore); without them, a MemoryStore (never in production) |
+ * | DW_REDIS_PREFIX | first segment of every Redis key (default "dw") |
+ * | DW_RETENTION_DAYS | days a completed or failed execution is kept in Redis (default 30) |
+ * | QSTASH_TOKEN + QSTASH_CURRENT_SIGNING_KEY + QSTASH_NEXT_SIGNING_KEY | the async queue (QStashAdapter); without them, in-process (InlineAdapter) |
+ * | QSTASH_URL | QStash's base URL (default QStash's own; a local qstash-dev in development) |
+ * | DW_PUBLIC_URL | where QStash reaches the app: the callback is `<DW_PUBLIC_URL>/qstash` |
+ * | QSTASH_CALLBACK_URL | the callback URL itself, when it is not `<DW_PUBLIC_URL>/qstash` |
+ * | DW_API_TOKEN | bearer token of the API (all routes but /health and /qstash) |
+ * | DW_PRODUCTION | "true": refuse to start without Redis or without DW_API_TOKEN |
+ *
+ * A half-configured service (a Redis URL without its token, a QStash token without signing keys) is a
+ * ConfigError, never a quiet fallback.
+ */
+import { Client } from "@upstash/qstash";
+import type { AppOptions } from "../routes/context.ts";
+import type { WorkflowLookup } from "./config.ts";
+import type { WorkflowDefinition } from "./definition/workflow.ts";
+import { ConfigError } from "./errors.ts";
+import { InlineAdapter } from "./runners/adapters/inline.ts";
+import { QStashAdapter, type QStashClient } from "./runners/adapters/qstash.ts";
+import { MemoryStore } from "./store/memory.ts";
+import { UpstashRedisStore, type UpstashRedisClient } from "./store/upstash-redis.ts";
+import type { Services } from "./types.ts";
+
+/** The version reported by GET /health. Kept equal to package.json's `version` (tests/deploy.config.test.ts checks). */
+export const VERSION = "0.1.0";
+
+/**
+ * The `Redis` class of the runtime: `Redis` from "@upstash/redis" (Bun, Deno, Node) or from
+ * "@upstash/redis/cloudflare" (Workers). The entry file imports it, so this module pulls in neither.
+ */
+export type RedisConstructor = new (config: { url: string; token: string }) => UpstashRedisClient;
+
+export interface EnvExtras {
+  workflows: WorkflowDefinition[] | WorkflowLookup;
+  services?: Services;
+  /** Needed when UPSTASH_REDIS_REST_URL is set. */
+  Redis?: RedisConstructor;
+  /** Builds the QStash client (default: `new Client(...)` from "@upstash/qstash"). */
+  qstashClient?: (config: { token: string; baseUrl?: string }) => QStashClient;
+  /** Startup lines: one "info" line saying what was chosen, "warn" lines for what is unsafe. Default: console. */
+  log?: (level: "info" | "warn", line: string) => void;
+}
+
+type Env = Record<string, unknown>;
+
+const defaultLog = (level: "info" | "warn", line: string) => (level === "warn" ? console.warn(line) : console.log(line));
+
+/** Builds AppOptions from an env record (Workers bindings, `Deno.env.toObject()`, `process.env`). Throws ConfigError. */
+export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
+  if (!env || typeof env !== "object") throw new ConfigError("appOptionsFromEnv needs an env record");
+  if (!extras?.workflows) throw new ConfigError("appOptionsFromEnv needs extras.workflows");
+  const log = extras.log ?? defaultLog;
+  const production = flag(env, "DW_PRODUCTION");
+  const token = text(env, "DW_API_TOKEN");
+  if (production && !token) {
+    throw new ConfigError("DW_PRODUCTION=true requires DW_API_TOKEN (the API would be open to anyone)");
+  }
+
+  const { store, storeLine } = storeFromEnv(env, extras, production);
+  const qstash = qstashFromEnv(env, extras);
+
+  const options: AppOptions = {
+    store,
+    workflows: extras.workflows,
+    version: VERSION,
+    ...(extras.services ? { services: extras.services } : {}),
+    ...(token ? { token } : {}),
+    ...(production ? { production } : {}),
+    // Without QStash: the in-process queue on the same store, services and workflows (createApp's default, made explicit).
+    adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows }),
+    ...(qstash ? { qstash: qstash.routeOptions } : {}),
+  };
+
+  if (!token) log("warn", "durable-workflow: DW_API_TOKEN is not set: the API is open to anyone who can reach it (fine on localhost only)");
+  if (!qstash && production) {
+    log("warn", "durable-workflow: QStash is not configured (QSTASH_TOKEN, signing keys, DW_PUBLIC_URL): async runs are performed inside the request that starts them");
+  }
+  log(
+    "info",
+    `durable-workflow ${VERSION}: store ${storeLine}; async queue ${qstash ? `QStash (${qstash.baseLine}) → ${qstash.adapter.callbackUrl}` : "in-process (InlineAdapter)"}; ` +
+      `auth ${token ? "bearer token" : "off"}${production ? "; production" : ""}`,
+  );
+  return options;
+}
+
+function storeFromEnv(env: Env, extras: EnvExtras, production: boolean) {
+  const url = text(env, "UPSTASH_REDIS_REST_URL");
+  const restToken = text(env, "UPSTASH_REDIS_REST_TOKEN");
+  if (!url && !restToken) {
+    if (production) {
+      throw new ConfigError(
+        "DW_PRODUCTION=true requires Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN (the MemoryStore loses every execution on restart)",
+      );
+    }
+    const line = "MemoryStore — NOT DURABLE: every execution is lost when the process stops (set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN for Redis)";
+    (extras.log ?? defaultLog)("warn", `durable-workflow: WARNING: using the ${line}`);
+    return { store: new MemoryStore(), storeLine: "MemoryStore (not durable)" };
+  }
+  if (!url || !restToken) {
+    throw new ConfigError(`Redis needs both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN; ${url ? "the token" : "the URL"} is missing`);
+  }
+  httpUrl(url, "UPSTASH_REDIS_REST_URL");
+  if (!extras.Redis) {
+    throw new ConfigError(
+      'UPSTASH_REDIS_REST_URL is set but no Redis class was given: pass extras.Redis (Redis from "@upstash/redis", or "@upstash/redis/cloudflare" on Workers)',
+    );
+  }
+  const days = number(env, "DW_RETENTION_DAYS");
+  if (days !== undefined && !(days > 0)) throw new ConfigError(`DW_RETENTION_DAYS must be a positive number of days, got ${days}`);
+  const prefix = text(env, "DW_REDIS_PREFIX");
+  const store = new UpstashRedisStore({
+    redis: new extras.Redis({ url, token: restToken }),
+    ...(prefix ? { prefix } : {}),
+    ...(days !== undefined ? { retention: Math.round(days * 86_400) } : {}),
+  });
+  return { store, storeLine: `UpstashRedisStore (${new URL(url).host}, prefix ${prefix ?? "dw"}, retention ${days ?? 30} days)` };
+}
+
+const QSTASH_VARIABLES = ["QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"] as const;
+
+function qstashFromEnv(env: Env, extras: EnvExtras) {
+  const given = QSTASH_VARIABLES.filter((name) => text(env, name));
+  const baseUrl = text(env, "QSTASH_URL");
+  const explicitCallback = text(env, "QSTASH_CALLBACK_URL");
+  if (given.length === 0 && !baseUrl && !explicitCallback) return undefined;
+  const missing = QSTASH_VARIABLES.filter((name) => !text(env, name));
+  if (missing.length) {
+    throw new ConfigError(`QStash is half configured: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing (set all of ${QSTASH_VARIABLES.join(", ")}, or none)`);
+  }
+  const publicUrl = text(env, "DW_PUBLIC_URL");
+  if (!explicitCallback && !publicUrl) {
+    throw new ConfigError("QStash needs to know where to deliver: set DW_PUBLIC_URL (the app's public URL; the callback is <DW_PUBLIC_URL>/qstash) or QSTASH_CALLBACK_URL");
+  }
+  const callbackUrl = explicitCallback
+    ? httpUrl(explicitCallback, "QSTASH_CALLBACK_URL")
+    : `${httpUrl(publicUrl!, "DW_PUBLIC_URL").replace(/\/+$/, "")}/qstash`;
+  if (baseUrl) httpUrl(baseUrl, "QSTASH_URL");
+  const token = text(env, "QSTASH_TOKEN")!;
+  const config = { token, ...(baseUrl ? { baseUrl } : {}) };
+  const client = extras.qstashClient ? extras.qstashClient(config) : new Client(config);
+  const adapter = new QStashAdapter({ client, callbackUrl });
+  return {
+    adapter,
+    baseLine: baseUrl ?? "qstash.upstash.io",
+    routeOptions: {
+      currentSigningKey: text(env, "QSTASH_CURRENT_SIGNING_KEY")!,
+      nextSigningKey: text(env, "QSTASH_NEXT_SIGNING_KEY")!,
+      callbackUrl,
+      token,
+      ...(baseUrl ? { url: baseUrl } : {}),
+    },
+  };
+}
+
+/** A variable as text: strings trimmed ("" is unset); Workers [vars] may also be numbers or booleans. */
+function text(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value !== "string") throw new ConfigError(`${name} must be a string, got ${typeof value}`);
+  const trimmed = value.trim();
+  return trimmed === "" ? undefined : trimmed;
+}
+
+function flag(env: Env, name: string): boolean {
+  const value = text(env, name)?.toLowerCase();
+  if (value === undefined || value === "false" || value === "0" || value === "no") return false;
+  if (value === "true" || value === "1" || value === "yes") return true;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
+}
+
+function number(env: Env, name: string): number | undefined {
+  const value = text(env, name);
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed)) throw new ConfigError(`${name} must be a number, got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+function httpUrl(value: string, name: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new ConfigError(`${name} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
