@@ -1,0 +1,75 @@
+/**
+ * Server entry for Bun and Deno (and Deno Deploy): `export default { fetch, port }` is what `bun main.ts`
+ * and `deno serve main.ts` both serve. Configuration comes from environment variables through
+ * appOptionsFromEnv (the same as worker.ts; docs/deploy.md lists them). With none set — `npm start` —
+ * it is the zero-setup dev server: MemoryStore, in-process async queue, the example workflows, port 8787.
+ *
+ *   npm start                                           # bun main.ts
+ *   PORT=3000 bun main.ts
+ *   deno serve --port 8787 --allow-net --allow-env main.ts
+ */
+import { Redis } from "@upstash/redis";
+import { loadExamples } from "./examples/index.ts";
+import { createApp } from "./mod.ts";
+import { appOptionsFromEnv, VERSION } from "./src/config-from-env.ts";
+
+interface RuntimeGlobals {
+  Deno?: { env: { toObject(): Record<string, string> } };
+  process?: { env: Record<string, string | undefined> };
+}
+
+/** The process environment of whichever runtime this is (Deno needs --allow-env). */
+function readEnv(): Record<string, string | undefined> {
+  const runtime = globalThis as RuntimeGlobals;
+  if (runtime.Deno) return runtime.Deno.env.toObject();
+  return runtime.process?.env ?? {};
+}
+
+function portOf(value: string | undefined): number {
+  if (value === undefined || value.trim() === "") return 8787;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number (0-65535), got ${JSON.stringify(value)}`);
+  return port;
+}
+
+const env = readEnv();
+const port = portOf(env.PORT);
+const examples = loadExamples();
+const options = appOptionsFromEnv(env, { ...examples, Redis });
+const app = createApp(options);
+
+/** How to try it: printed once the server listens. */
+function banner(base: string): string {
+  const auth = options.token ? ` -H "Authorization: Bearer $DW_API_TOKEN"` : "";
+  const post = (path: string, body: unknown) =>
+    `  curl -X POST ${base}${path}${auth} -H 'content-type: application/json' -d '${JSON.stringify(body)}'`;
+  const order = {
+    order_id: "A-1",
+    customer_id: "C-1",
+    items: [{ sku: "WIDGET", quantity: 2, price: 19.99 }],
+    payment: { card: "4242424242424242" },
+  };
+  return [
+    `durable-workflow ${VERSION} listening on ${base}  (workflows: ${examples.workflows.map((w) => w.id).join(", ")})`,
+    "Try it:",
+    `  curl ${base}/health`,
+    post("/workflows/greeting/executions", { mode: "sync", input: { name: "Ada" } }),
+    post("/workflows/order_fulfillment/executions", { mode: "sync", input: order }),
+    "  # an order over 1000 halts for a manager's approval; answer it with:",
+    `  #   curl -X POST ${base}/executions/<executionId>/resume${auth} -H 'content-type: application/json' -d '{"approved":true,"mode":"sync"}'`,
+    "More: README.md (HTTP API) and docs/deploy.md.",
+  ].join("\n");
+}
+
+const isDeno = "Deno" in globalThis;
+// Bun serves the default export after this module has run; Deno calls onListen.
+if (!isDeno) console.log(banner(`http://localhost:${port}`));
+
+export default {
+  port,
+  fetch: (request: Request) => app.fetch(request),
+  onListen(addr: { hostname?: string; port?: number }) {
+    const host = !addr.hostname || addr.hostname === "0.0.0.0" || addr.hostname === "::" ? "localhost" : addr.hostname;
+    console.log(banner(`http://${host}:${addr.port ?? port}`));
+  },
+};
