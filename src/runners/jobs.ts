@@ -105,6 +105,9 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
   try {
     const exec = await engine.store.load(id);
     if (!exec) throw new NotFoundError(`Execution "${id}" not found`);
+    if (exec.workflowId !== workflow.id) {
+      throw new ConfigError(`Execution "${id}" belongs to workflow "${exec.workflowId}", not "${workflow.id}" as the job says`);
+    }
     if (exec.status === "running") {
       if (!isStale(exec, options)) return { ...outcome(resultOf(exec)), busy: true };
       await engine.store.save({ ...exec, status: "pending" }, { expectedRevision: exec.revision });
