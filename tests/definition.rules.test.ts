@@ -676,6 +676,18 @@ describe("rule 7: loops and patterns", () => {
     expect(issue.message).toStartWith('invalid regular expression "([a-z]+": ');
   });
 
+  test("a matches pattern that can backtrack exponentially is an issue", () => {
+    const issue = only(wf(`
+  - id: r
+    type: router
+    routes:
+      - when: { field: input.s, op: matches, value: "^(a+)+$" }
+        then: __FINISHED__
+`));
+    expect(issue.path).toBe("steps[0].routes[0].when.value");
+    expect(issue.message).toStartWith('unsafe regular expression "^(a+)+$": a repeated group');
+  });
+
   test("a matches pattern longer than 256 characters is an issue", () => {
     expect(only(wf(`
   - id: r

@@ -11,7 +11,7 @@
  * `next` or `on_error` at all (for a sequence in a branch, use a loop or a workflow step), and any other
  * target they have can only be `__FINISHED__`. Top-level targets name top-level steps only.
  */
-import { MAX_PATTERN_LENGTH } from "../engine/conditions.ts";
+import { MAX_PATTERN_LENGTH, unsafePatternReason } from "../engine/conditions.ts";
 import { findReferences, splitPath } from "../engine/references.ts";
 import { isPlainObject } from "../json.ts";
 import { FINISHED } from "../steps/step.ts";
@@ -312,7 +312,10 @@ function checkPatterns(ctx: RuleContext): void {
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         ctx.issues.push({ path, message: `invalid regular expression ${JSON.stringify(pattern)}: ${reason}` });
+        continue;
       }
+      const unsafe = unsafePatternReason(pattern);
+      if (unsafe) ctx.issues.push({ path, message: `unsafe regular expression ${JSON.stringify(pattern)}: ${unsafe}` });
     }
   }
 }
