@@ -1,17 +1,27 @@
-import type { EventType, JsonObject, StoredEvent } from "../types.ts";
+import { cloneJson } from "../json.ts";
+import { EVENT_TYPES, type EventType, type Json, type JsonObject, type StoredEvent } from "../types.ts";
 
-/** A typed event of a run or a step (SPEC §7). `data` always carries `executionId`. */
+/**
+ * A typed event of a run or a step (SPEC §7). `data` always carries `executionId`. An event is a frozen
+ * copy: a subscriber that changes it cannot change the run's ctx, the stored log or what other
+ * subscribers see.
+ */
 export class WorkflowEvent {
   readonly type: EventType;
-  readonly data: JsonObject;
+  readonly data: Readonly<JsonObject>;
   /** ISO-8601. */
   readonly timestamp: string;
   /** Per-execution sequence number (1, 2, ...), also the SSE id `<executionId>:<seq>`. */
   readonly seq?: number;
 
   constructor(type: EventType, data: JsonObject, timestamp: string | Date, seq?: number) {
+    if (!EVENT_TYPES.includes(type)) throw new TypeError(`Unknown event type ${JSON.stringify(type)}: use one of ${EVENT_TYPES.join(", ")}`);
+    if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0)) throw new TypeError(`An event's seq must be a non-negative integer, got ${seq}`);
+    const executionId = data?.executionId;
+    // The id line of toSSE: a line break in it would end the frame early.
+    if (typeof executionId === "string" && /[\r\n]/.test(executionId)) throw new TypeError('An event\'s executionId must not contain "\\r" or "\\n"');
     this.type = type;
-    this.data = data;
+    this.data = deepFreeze(cloneJson(data));
     this.timestamp = typeof timestamp === "string" ? timestamp : timestamp.toISOString();
     this.seq = seq;
   }
@@ -29,19 +39,32 @@ export class WorkflowEvent {
     return this.seq === undefined ? undefined : `${this.executionId}:${this.seq}`;
   }
 
-  toJSON(): { type: EventType; data: JsonObject; timestamp: string; seq?: number } {
+  toJSON(): { type: EventType; data: Readonly<JsonObject>; timestamp: string; seq?: number } {
     return { type: this.type, data: this.data, timestamp: this.timestamp, ...(this.seq === undefined ? {} : { seq: this.seq }) };
   }
 
   toStored(): StoredEvent {
-    return { seq: this.seq ?? 0, type: this.type, data: this.data, timestamp: this.timestamp };
+    return { seq: this.seq ?? 0, type: this.type, data: this.data as JsonObject, timestamp: this.timestamp };
   }
 
-  /** `id: ...\nevent: <type>\ndata: <json>\n\n`; the JSON is on one line, so no data line can break the frame. */
+  /**
+   * `id: <executionId>:<seq>\nevent: <type>\ndata: <json>\n\n` (no `id:` line without a seq). JSON.stringify
+   * escapes every CR and LF inside strings, so the data is one line whatever the values hold, and the type
+   * and id are checked by the constructor: no value can end the frame early or inject a field.
+   */
   toSSE(): string {
     const id = this.id;
     return `${id === undefined ? "" : `id: ${id}\n`}event: ${this.type}\ndata: ${JSON.stringify(this.toJSON())}\n\n`;
   }
 }
 
+function deepFreeze<T extends Json>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The engine's `onEvent`: called with every event as it is generated; what it throws is caught. */
 export type EventHandler = (event: WorkflowEvent) => void;

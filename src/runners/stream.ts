@@ -2,7 +2,7 @@ import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { Engine } from "../engine/engine.ts";
 import type { WorkflowEvent } from "../engine/events.ts";
 import type { Store } from "../store/store.ts";
-import type { EventType, ExecutionResult } from "../types.ts";
+import { EVENT_TYPES, type EventType, type ExecutionResult } from "../types.ts";
 import { requireStore, type HaltAnswer, type RunnerOptions } from "./sync.ts";
 
 interface Subscriber {
@@ -31,6 +31,10 @@ export class StreamRunner {
 
   /** Adds a handler, for all events or only the listed types. Chainable. */
   subscribe(handler: (event: WorkflowEvent) => unknown, options: { events?: readonly (EventType | string)[] } = {}): this {
+    if (typeof handler !== "function") throw new TypeError("subscribe needs a handler function");
+    // A misspelt type would silently never match: refuse it here.
+    const unknown = (options.events ?? []).filter((type) => !EVENT_TYPES.includes(type as EventType));
+    if (unknown.length) throw new TypeError(`Unknown event type ${unknown.map((t) => JSON.stringify(t)).join(", ")}: use ${EVENT_TYPES.join(", ")}`);
     this.#subscribers.push({ handler, events: options.events ? new Set(options.events) : undefined, failed: false });
     return this;
   }
@@ -62,7 +66,11 @@ export class StreamRunner {
       const report = (error: unknown) => {
         if (subscriber.failed) return;
         subscriber.failed = true;
-        (this.#options.onSubscriberError ?? ((e) => console.error("durable-workflow: a stream subscriber failed:", e)))(error, event);
+        try {
+          (this.#options.onSubscriberError ?? ((e) => console.error("durable-workflow: a stream subscriber failed:", e)))(error, event);
+        } catch {
+          // The reporter itself failed: nothing left to tell.
+        }
       };
       try {
         const returned = subscriber.handler(event);

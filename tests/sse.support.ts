@@ -1,0 +1,228 @@
+// Shared by tests/sse.*.test.ts and tests/stream.*.test.ts: an SSE parser that follows the HTML spec, an
+// incremental reader of a response body, gates for services, and a tracker of live timers.
+
+/** One dispatched SSE message, or a comment line (`: heartbeat`). */
+export interface Frame {
+  id?: string;
+  event?: string;
+  data?: string;
+  comment?: string;
+}
+
+/**
+ * Parses SSE text as a browser does (HTML "event stream interpretation"): lines end with CRLF, LF or CR;
+ * `:` starts a comment; one optional space after the colon; `data` lines join with LF; a blank line
+ * dispatches. Comments come out as their own frames. Returns the frames and the unfinished rest.
+ */
+export function parseSse(text: string): { frames: Frame[]; rest: string } {
+  const frames: Frame[] = [];
+  let frame: Frame = {};
+  let data: string[] | undefined;
+  let consumed = 0;
+  const line = /([^\r\n]*)(\r\n|\r|\n)/y;
+  for (let match = line.exec(text); match; match = line.exec(text)) {
+    // A lone CR at the very end may be the first half of a CRLF: wait for more.
+    if (match[2] === "\r" && line.lastIndex === text.length) break;
+    const content = match[1]!;
+    if (content === "") {
+      if (data) frame.data = data.join("\n");
+      if (frame.data !== undefined || frame.event !== undefined || frame.id !== undefined) frames.push(frame);
+      frame = {};
+      data = undefined;
+      consumed = line.lastIndex;
+      continue;
+    }
+    if (content.startsWith(":")) {
+      frames.push({ comment: content.slice(1).replace(/^ /, "") });
+      if (frame.data === undefined && frame.event === undefined && frame.id === undefined && !data) consumed = line.lastIndex;
+      continue;
+    }
+    const colon = content.indexOf(":");
+    const field = colon < 0 ? content : content.slice(0, colon);
+    const value = colon < 0 ? "" : content.slice(colon + 1).replace(/^ /, "");
+    if (field === "data") (data ??= []).push(value);
+    else if (field === "event") frame.event = value;
+    else if (field === "id") frame.id = value;
+  }
+  return { frames, rest: text.slice(consumed) };
+}
+
+/** The frames of a whole SSE text, comments left out. */
+export function messagesOf(text: string): Frame[] {
+  const { frames, rest } = parseSse(text);
+  if (rest !== "") throw new Error(`SSE text ends inside a frame: ${JSON.stringify(rest)}`);
+  return frames.filter((f) => f.comment === undefined);
+}
+
+export interface EventJson {
+  type: string;
+  data: Record<string, unknown> & { executionId: string };
+  timestamp: string;
+  seq: number;
+}
+
+export function jsonOf(frame: Frame): EventJson {
+  return JSON.parse(frame.data!) as EventJson;
+}
+
+/** `<seq>:<type>[:<stepId>]` of each message: one string shows order and content at a glance. */
+export function summary(frames: Frame[]): string[] {
+  return frames.map((f) => {
+    const event = jsonOf(f);
+    return `${event.seq}:${event.type}${event.data.stepId ? `:${event.data.stepId}` : ""}`;
+  });
+}
+
+/** Reads a response body as it arrives, a frame at a time. */
+export class SseReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #decoder = new TextDecoder();
+  #buffer = "";
+  #queue: Frame[] = [];
+  done = false;
+  /** Every frame read so far, comments included. */
+  readonly seen: Frame[] = [];
+
+  constructor(response: Response) {
+    if (!response.body) throw new Error(`no body (status ${response.status})`);
+    this.#reader = response.body.getReader();
+  }
+
+  /** The next frame (comments included), or null when the stream has ended. */
+  async next(): Promise<Frame | null> {
+    while (this.#queue.length === 0) {
+      if (this.done) return null;
+      const { done, value } = await this.#reader.read();
+      if (done) {
+        this.done = true;
+        this.#buffer += this.#decoder.decode();
+        if (this.#buffer.trim() !== "") throw new Error(`stream ended inside a frame: ${JSON.stringify(this.#buffer)}`);
+        continue;
+      }
+      this.#buffer += this.#decoder.decode(value, { stream: true });
+      const { frames, rest } = parseSse(this.#buffer);
+      this.#buffer = rest;
+      this.#queue.push(...frames);
+    }
+    const frame = this.#queue.shift()!;
+    this.seen.push(frame);
+    return frame;
+  }
+
+  /** The next message, skipping comments; null at the end. */
+  async message(): Promise<Frame | null> {
+    for (let frame = await this.next(); frame; frame = await this.next()) if (frame.comment === undefined) return frame;
+    return null;
+  }
+
+  /** `n` messages (fails if the stream ends first). */
+  async take(n: number): Promise<Frame[]> {
+    const out: Frame[] = [];
+    while (out.length < n) {
+      const frame = await this.message();
+      if (!frame) throw new Error(`stream ended after ${out.length} of ${n} messages`);
+      out.push(frame);
+    }
+    return out;
+  }
+
+  /** Messages up to and including the first that matches. */
+  async until(match: (event: EventJson) => boolean): Promise<Frame[]> {
+    const out: Frame[] = [];
+    for (let frame = await this.message(); frame; frame = await this.message()) {
+      out.push(frame);
+      if (match(jsonOf(frame))) return out;
+    }
+    throw new Error(`stream ended before the awaited event (after ${out.length} messages)`);
+  }
+
+  /** Every remaining message, until the server ends the stream. */
+  async rest(): Promise<Frame[]> {
+    const out: Frame[] = [];
+    for (let frame = await this.message(); frame; frame = await this.message()) out.push(frame);
+    return out;
+  }
+
+  /** The client goes away. */
+  cancel(): Promise<void> {
+    this.done = true;
+    return this.#reader.cancel();
+  }
+}
+
+/** A promise with its resolve function outside. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * Holds a service call until `open()`: `entered` resolves when the call has started (the engine has
+ * checkpointed everything before it).
+ */
+export function gate() {
+  const entered = deferred();
+  const opened = deferred();
+  return {
+    entered: entered.promise,
+    open: () => opened.resolve(),
+    /** Wraps a service method so that it waits for the gate. */
+    hold<A extends unknown[], R>(method: (...args: A) => R) {
+      return async (...args: A): Promise<Awaited<R>> => {
+        entered.resolve();
+        await opened.promise;
+        return await method(...args);
+      };
+    },
+  };
+}
+
+/** Polls `condition` until it holds (a condition, not a duration: the limit only turns a hang into a failure). */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what = "condition"): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Counts the timers created while it is installed that are still pending (a fired setTimeout or a cleared
+ * timer no longer counts). A test's own `waitFor` does not disturb the count when read from its condition:
+ * its previous timer has fired by then.
+ */
+export function trackTimers() {
+  const original = { setTimeout, clearTimeout, setInterval, clearInterval };
+  const live = new Set<unknown>();
+  globalThis.setTimeout = ((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const handle: unknown = original.setTimeout(() => {
+      live.delete(handle);
+      fn(...args);
+    }, ms);
+    live.add(handle);
+    return handle;
+  }) as typeof setTimeout;
+  globalThis.setInterval = ((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const handle: unknown = original.setInterval(fn, ms, ...args);
+    live.add(handle);
+    return handle;
+  }) as typeof setInterval;
+  globalThis.clearTimeout = ((handle: Parameters<typeof clearTimeout>[0]) => {
+    live.delete(handle);
+    original.clearTimeout(handle);
+  }) as typeof clearTimeout;
+  globalThis.clearInterval = ((handle: Parameters<typeof clearInterval>[0]) => {
+    live.delete(handle);
+    original.clearInterval(handle);
+  }) as typeof clearInterval;
+  return {
+    get live() {
+      return live.size;
+    },
+    restore() {
+      Object.assign(globalThis, original);
+    },
+  };
+}
+
