@@ -16,7 +16,7 @@ const rows: Record<string, string | number>[] = [];
 
 try {
   const cases: { name: string; workflow: WorkflowDefinition; input: unknown; services: () => object }[] = [
-    { name: "linear 20", workflow: linearWorkflow(20), input: {}, services: () => ({ work }) },
+    { name: "linear 20", workflow: linearWorkflow(18), input: {}, services: () => ({ work }) },
     { name: "order happy path", workflow: orderWorkflow, input: happyOrder, services: () => createOrderServices().services },
   ];
   for (const c of cases) {

@@ -13,29 +13,7 @@ import {
   type WorkflowEvent,
 } from "../mod.ts";
 import { countingStore, manualClock, recordingSleep, sequentialIds } from "./support/engine.ts";
-
-/** start → n calls → end. */
-function linear(n: number) {
-  const steps = Array.from({ length: n }, (_, i) => `
-  - id: s${i}
-    type: call
-    service: work
-    input: { i: ${i} }
-    output: r${i}
-    next: ${i + 1 < n ? `s${i + 1}` : "finish"}`).join("");
-  return loadWorkflow(`
-id: linear
-name: Linear
-steps:
-  - id: start
-    type: start
-    next: s0
-${steps}
-  - id: finish
-    type: end
-    result: { last: $r${n - 1} }
-`);
-}
+import { linearWorkflow } from "./support/workflows.ts";
 
 const approvalFlow = loadWorkflow(`
 id: approve_flow
@@ -69,7 +47,7 @@ function engineFor(workflow = approvalFlow, services: Services = { pay: () => "p
 describe("checkpoints", () => {
   test("every step with side effects costs one commit and pure steps are batched into it", async () => {
     const counted = countingStore(new MemoryStore());
-    const engine = new Engine(linear(5), { store: counted.store, services: { work: (x: unknown) => x } });
+    const engine = new Engine(linearWorkflow(5), { store: counted.store, services: { work: (x: unknown) => x } });
     const result = await engine.run({}, { executionId: "lin" });
     expect(result.status).toBe("completed");
     // start is batched into the claim before the first call; 5 calls = 5 commits; end is in the last one.
@@ -81,7 +59,7 @@ describe("checkpoints", () => {
 
   test("revision increases by one on every checkpoint", async () => {
     const counted = countingStore(new MemoryStore());
-    await new Engine(linear(3), { store: counted.store, services: { work: () => 1 } }).run({}, { executionId: "r" });
+    await new Engine(linearWorkflow(3), { store: counted.store, services: { work: () => 1 } }).run({}, { executionId: "r" });
     expect(counted.commits.map((c) => c.expectedRevision)).toEqual([0, 1, 2, 3]);
     expect((await counted.store.load("r"))!.revision).toBe(4);
   });
@@ -123,7 +101,7 @@ describe("input rules", () => {
 describe("idempotent start and resume rules", () => {
   test("running an existing execution id again returns its result without running a step", async () => {
     let calls = 0;
-    const { engine } = engineFor(linear(1), { work: () => ++calls });
+    const { engine } = engineFor(linearWorkflow(1), { work: () => ++calls });
     const first = await engine.run({}, { executionId: "same" });
     const second = await engine.run({}, { executionId: "same" });
     expect(second).toEqual(first);
@@ -131,7 +109,7 @@ describe("idempotent start and resume rules", () => {
   });
 
   test("resume of an execution that is not halted is a ConflictError", async () => {
-    const { engine } = engineFor(linear(1), { work: () => 1 });
+    const { engine } = engineFor(linearWorkflow(1), { work: () => 1 });
     await engine.run({}, { executionId: "done" });
     await expect(engine.resume("done", {})).rejects.toBeInstanceOf(ConflictError);
   });
@@ -219,7 +197,7 @@ steps:
 
   test("a ctx over the size limit fails the step that grew it", async () => {
     const { store } = engineFor();
-    const engine = new Engine(linear(1), { store, services: { work: () => "x".repeat(2000) }, limits: { maxCtxBytes: 1000 } });
+    const engine = new Engine(linearWorkflow(1), { store, services: { work: () => "x".repeat(2000) }, limits: { maxCtxBytes: 1000 } });
     const result = await engine.run({}, { executionId: "big" });
     expect(result.error).toMatch(/^ExecutionError: ctx is \d+ bytes after step "s0", over the limit of 1000$/);
   });
@@ -278,7 +256,7 @@ describe("events", () => {
   test("a run emits workflow and step events in order with increasing seq, and stores the same events", async () => {
     const events: WorkflowEvent[] = [];
     const store = new MemoryStore();
-    const engine = new Engine(linear(1), { store, services: { work: () => 7 }, clock: manualClock(), onEvent: (e) => events.push(e) });
+    const engine = new Engine(linearWorkflow(1), { store, services: { work: () => 7 }, clock: manualClock(), onEvent: (e) => events.push(e) });
     await engine.run({}, { executionId: "ev" });
     expect(events.map((e) => `${e.seq}:${e.type}:${e.data.stepId ?? ""}`)).toEqual([
       "1:workflow.started:", "2:step.started:start", "3:step.completed:start", "4:step.started:s0", "5:step.completed:s0",
@@ -289,7 +267,7 @@ describe("events", () => {
   });
 
   test("a throwing event handler does not break the run", async () => {
-    const engine = new Engine(linear(1), { store: new MemoryStore(), services: { work: () => 1 }, onEvent: () => { throw new Error("bad handler"); } });
+    const engine = new Engine(linearWorkflow(1), { store: new MemoryStore(), services: { work: () => 1 }, onEvent: () => { throw new Error("bad handler"); } });
     expect((await engine.run({})).status).toBe("completed");
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ConflictError, Engine, loadWorkflow, UpstashRedisStore } from "../mod.ts";
+import { ConflictError, Engine, UpstashRedisStore } from "../mod.ts";
 import { countingStore } from "./support/engine.ts";
+import { linearWorkflow } from "./support/workflows.ts";
 import { orderFulfillmentSuite, orderWorkflow, largeOrder } from "./support/order-fulfillment.ts";
 import { redisServerAvailable, startRedisStack, type RedisStack } from "./support/redis.ts";
 import { createOrderServices } from "../examples/order-fulfillment/services.ts";
@@ -36,22 +37,7 @@ if (redisServerAvailable()) {
 
     test("a checkpoint is one HTTP request to Redis: a 5-call run makes 6 commits and 6 requests", async () => {
       const counted = countingStore(freshStore());
-      const steps = Array.from({ length: 5 }, (_, i) => `
-  - id: s${i}
-    type: call
-    service: work
-    next: ${i < 4 ? `s${i + 1}` : "finish"}`).join("");
-      const workflow = loadWorkflow(`
-id: five
-name: Five calls
-steps:
-  - id: start
-    type: start
-    next: s0
-${steps}
-  - id: finish
-    type: end
-`);
+      const workflow = linearWorkflow(5);
       stack.resetBridgeStats();
       const result = await new Engine(workflow, { store: counted.store, services: { work: () => 1 } }).run({}, { executionId: "five" });
       expect(result.status).toBe("completed");

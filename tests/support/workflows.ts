@@ -1,0 +1,50 @@
+import { loadWorkflow, type WorkflowDefinition } from "../../mod.ts";
+
+/** start → `calls` call steps of the service `work` (s0, s1, … with outputs r0, r1, …) → end: calls + 2 steps. */
+export function linearWorkflow(calls: number): WorkflowDefinition {
+  const steps = Array.from({ length: calls }, (_, i) => `
+  - id: s${i}
+    type: call
+    service: work
+    input: { i: ${i} }
+    output: r${i}
+    next: ${i + 1 < calls ? `s${i + 1}` : "finish"}`).join("");
+  return loadWorkflow(`
+id: linear_${calls}
+name: Linear, ${calls} calls
+steps:
+  - id: start
+    type: start
+    next: s0
+${steps}
+  - id: finish
+    type: end
+    result: { last: $r${calls - 1} }
+`);
+}
+
+/** start → a loop whose body calls `work` once per item of `$input.items` → end. */
+export function loopWorkflow(iterations: number): WorkflowDefinition {
+  return loadWorkflow(`
+id: loop_${iterations}
+name: Loop of ${iterations}
+steps:
+  - id: start
+    type: start
+    next: each
+  - id: each
+    type: loop
+    over: $input.items
+    max: ${iterations}
+    output: results
+    do:
+      - id: work
+        type: call
+        service: work
+        input: $item
+    next: finish
+  - id: finish
+    type: end
+    result: { count: $input.count }
+`);
+}
