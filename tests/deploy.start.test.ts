@@ -1,0 +1,36 @@
+/**
+ * `npm start` (the README's first command): package.json's start script, run as it is on a clean
+ * environment — no Redis, no QStash, no token — comes up with the MemoryStore and the example workflows.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort } from "./support/redis.ts";
+import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable } from "./deploy.support.ts";
+
+const BUN = join(ROOT, "node_modules/.bin/bun");
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; scripts: Record<string, string> };
+
+let server: ServerProcess | undefined;
+afterAll(() => server?.stop());
+
+test("the start script is `bun main.ts`", () => {
+  expect(pkg.scripts.start).toBe("bun main.ts");
+});
+
+test.skipIf(!toolAvailable(BUN, "bun"))("npm start's command comes up on a clean environment and answers /health and a sync run", async () => {
+  const port = freePort();
+  // npm runs scripts with node_modules/.bin first on PATH, so `bun` is the project's own.
+  server = await startServer([BUN, "main.ts"], { port, env: cleanEnv({ PORT: String(port) }) });
+  const health = await fetch(`${server.url}/health`);
+  expect(await health.json()).toEqual({ ok: true, version: pkg.version });
+  const run = await runGreeting(server.url, "Ada");
+  expect(run.status).toBe(200);
+  expect(run.body).toMatchObject({ status: "completed", output: { message: "Hello, Ada!" } });
+  const printed = server.output();
+  expect(printed).toContain("WARNING: using the MemoryStore");
+  expect(printed).toContain(`curl http://localhost:${port}/health`);
+  expect(printed).toContain(`/workflows/order_fulfillment/executions`);
+  await server.stop();
+  server = undefined;
+}, 30_000);
