@@ -2,7 +2,7 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { ConfigError, ConflictError, ExecutionError, NotFoundError, ValidationError, errorText } from "../errors.ts";
-import { jsonSize, setOwn, toJson } from "../json.ts";
+import { cloneJson, jsonSize, setOwn, toJson } from "../json.ts";
 import { BUILT_IN_STEP_TYPES, defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import {
   FINISHED,
@@ -224,8 +224,8 @@ export class Engine {
   }
 
   /** Claims a `pending` execution (saved by the async runner, or left by a yielded run) and runs it on. */
-  async continue(executionId: string): Promise<ExecutionResult> {
-    const exec = await this.#loadOwn(executionId);
+  async continue(executionId: string, options: { loaded?: Execution } = {}): Promise<ExecutionResult> {
+    const exec = await this.#loadOwn(executionId, options.loaded);
     if (exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}, not pending: it cannot be continued`);
     }
@@ -247,8 +247,11 @@ export class Engine {
    * `expectedRevision` is given and the halt is another one); the halted → running transition is a
    * compare-and-set, so concurrent resumes run it once.
    */
-  async resume(executionId: string, options: { response?: unknown; approved?: boolean; expectedRevision?: number } = {}): Promise<ExecutionResult> {
-    const exec = await this.#loadOwn(executionId);
+  async resume(
+    executionId: string,
+    options: { response?: unknown; approved?: boolean; expectedRevision?: number; loaded?: Execution } = {},
+  ): Promise<ExecutionResult> {
+    const exec = await this.#loadOwn(executionId, options.loaded);
     if (exec.status !== "halted") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
     }
@@ -275,9 +278,13 @@ export class Engine {
     return resultOf(await this.#loadOwn(executionId));
   }
 
-  async #loadOwn(executionId: string): Promise<Execution> {
+  /**
+   * The execution from the store, or `loaded` (the caller's fresh copy, saving a round trip): either way its
+   * revision guards the checkpoints that follow.
+   */
+  async #loadOwn(executionId: string, loaded?: Execution): Promise<Execution> {
     checkExecutionId(executionId);
-    const exec = await this.store.load(executionId);
+    const exec = loaded && loaded.id === executionId ? cloneJson(loaded) : await this.store.load(executionId);
     if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
     if (exec.workflowId !== this.workflow.id) {
       throw new ConflictError(`Execution "${executionId}" belongs to workflow "${exec.workflowId}", not "${this.workflow.id}"`);

@@ -117,12 +117,12 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
       case "start":
       case "continue":
         if (exec.status !== "pending") return outcome(resultOf(exec), true);
-        return outcome(await engine.continue(id));
+        return outcome(await engine.continue(id, { loaded: exec }));
       case "resume":
         if (exec.status !== "halted" || (job.revision !== undefined && exec.revision !== job.revision)) {
           return outcome(resultOf(exec), true);
         }
-        return outcome(await engine.resume(id, { response: job.response, approved: job.approved, expectedRevision: job.revision }));
+        return outcome(await engine.resume(id, { response: job.response, approved: job.approved, expectedRevision: job.revision, loaded: exec }));
       case "wake": {
         const data = exec.haltData;
         if (exec.status !== "halted" || !data || data.requested_at !== job.haltedAt) return outcome(resultOf(exec), true);
