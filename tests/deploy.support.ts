@@ -26,6 +26,8 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 export interface ServerProcess {
   url: string;
   pid: number;
+  /** Resolves with the exit code when the process ends by itself (or is stopped). */
+  exited: Promise<number>;
   /** Everything the server printed so far (stdout and stderr). */
   output(): string;
   stop(): Promise<void>;
@@ -74,7 +76,7 @@ export async function startServer(
     }
     await Bun.sleep(100);
   }
-  return { url, pid: proc.pid, output: () => output, stop };
+  return { url, pid: proc.pid, exited: proc.exited, output: () => output, stop };
 }
 
 /** POST /workflows/greeting/executions in sync mode. */
