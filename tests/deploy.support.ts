@@ -42,7 +42,8 @@ export async function startServer(
   let output = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+    const reader = stream.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) output += decoder.decode(read.value, { stream: true });
   };
   const drained = Promise.all([collect(proc.stdout), collect(proc.stderr)]);
   const url = `http://127.0.0.1:${options.port}`;

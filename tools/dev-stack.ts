@@ -92,8 +92,9 @@ async function stopChild(proc: Bun.Subprocess): Promise<void> {
 async function relay(stream: ReadableStream<Uint8Array>, prefix: string, write: (line: string) => void): Promise<void> {
   const decoder = new TextDecoder();
   let pending = "";
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
+  const reader = stream.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    pending += decoder.decode(read.value, { stream: true });
     const lines = pending.split("\n");
     pending = lines.pop()!;
     for (const line of lines) write(`${prefix} ${line}`);
