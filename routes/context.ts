@@ -42,6 +42,13 @@ export interface AppOptions {
     /** Largest request body accepted (default 1 MiB); larger ones are answered 413. */
     maxBodyBytes?: number;
   };
+  /** The SSE routes (docs/events.md). */
+  events?: {
+    /** How often GET /executions/:id/events polls the store while it follows a run, in ms (default 500). */
+    pollMs?: number;
+    /** How often a stream sends a `: heartbeat` comment, so proxies keep it open, in ms (default 15 000). */
+    heartbeatMs?: number;
+  };
   clock?: () => Date;
   /** Id generator for executions and entries (default `crypto.randomUUID`). */
   ids?: () => string;
@@ -92,6 +99,12 @@ export function checkOptions(options: AppOptions): void {
   }
   if (options.production && !options.token) {
     throw new ConfigError("Production mode requires an API token: pass { token }");
+  }
+  for (const key of ["pollMs", "heartbeatMs"] as const) {
+    const ms = options.events?.[key];
+    if (ms !== undefined && !(typeof ms === "number" && Number.isFinite(ms) && ms > 0)) {
+      throw new ConfigError(`events.${key} must be a positive number of milliseconds, got ${ms}`);
+    }
   }
   const max = options.limits?.maxBodyBytes;
   if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {

@@ -4,6 +4,7 @@ import {
   Accepted,
   Entry,
   EntryList,
+  EventsQuery,
   Execution,
   ExecutionPage,
   ExecutionParams,
@@ -19,6 +20,7 @@ import {
   Step,
   StreamBody,
   WorkflowDetail,
+  WorkflowEvent,
   WorkflowList,
   WorkflowParams,
   WorkflowSummary,
@@ -93,8 +95,13 @@ export const OPERATIONS: readonly Operation[] = [
     params: WorkflowParams, body: StreamBody,
     summary: "Start an execution and stream its events as Server-Sent Events",
     responses: {
-      200: { description: "`event: <type>` / `data: <WorkflowEvent JSON>` frames until the run ends or halts", contentType: "text/event-stream", schema: z.string() },
+      200: {
+        description: "`id: <executionId>:<seq>` / `event: <type>` / `data: <WorkflowEvent JSON>` frames, as the run goes, until it ends or halts (docs/events.md)",
+        contentType: "text/event-stream",
+        schema: z.string(),
+      },
       404: problem("Unknown workflow"),
+      409: problem("The execution id belongs to another workflow"),
       422: problem("The input breaks the workflow's input rules"),
     },
   },
@@ -120,10 +127,16 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: "get", path: "/executions/:id/events", operationId: "executionEvents", tag: "events", store: true, params: ExecutionParams,
-    headers: [{ name: "Last-Event-ID", description: "Replay the events after this one" }],
+    query: EventsQuery,
+    headers: [{ name: "Last-Event-ID", description: "Replay the events after this one: `<executionId>:<seq>` or a bare `<seq>`" }],
     summary: "An execution's events as Server-Sent Events: replay, then live until it ends or halts",
     responses: {
-      200: { description: "`id:` / `event:` / `data:` frames", contentType: "text/event-stream", schema: z.string() },
+      200: {
+        description: "The stored events after the given one as `id: <executionId>:<seq>` / `event: <type>` / `data: <WorkflowEvent JSON>` frames, then new ones as they are stored, until the execution completes, fails or halts (docs/events.md)",
+        contentType: "text/event-stream",
+        schema: z.string(),
+      },
+      204: { description: "The execution has ended (or halted) and there is nothing after the given event: an EventSource stops reconnecting" },
       404: problem("Unknown execution"),
     },
   },
@@ -164,7 +177,7 @@ export const OPERATIONS: readonly Operation[] = [
 /** Schemas that get a name under `components.schemas` (and are referenced by `$ref`). */
 const RESPONSE_COMPONENTS: Record<string, z.ZodType> = {
   Health, InputSpec, Step, WorkflowSummary, WorkflowList, WorkflowDetail, HaltInfo, ExecutionResult, Accepted,
-  Execution, ExecutionSummary, ExecutionPage, Entry, EntryList, Problem,
+  Execution, ExecutionSummary, ExecutionPage, Entry, EntryList, WorkflowEvent, Problem,
 };
 const REQUEST_COMPONENTS: Record<string, z.ZodType> = { RunBody, ResumeBody, StreamBody };
 

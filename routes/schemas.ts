@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { INPUT_TYPES } from "../src/definition/workflow.ts";
 import { EXECUTION_ID_PATTERN, EXECUTION_STATUSES } from "../src/store/store.ts";
+import { EVENT_TYPES, type EventType } from "../src/types.ts";
 
 const WORKFLOW_ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
 
@@ -30,6 +31,11 @@ export const RunBody = z.strictObject({
 
 /** Body of the streaming start (no `mode`: it always runs here, streaming). */
 export const StreamBody = RunBody.omit({ mode: true }).describe("Starts an execution and streams its events");
+
+export const EventsQuery = z.object({
+  after: z.string().min(1).max(250).optional()
+    .describe("Replay the events after this one: `<executionId>:<seq>` or a bare `<seq>`. The `Last-Event-ID` header, when sent, wins"),
+});
 
 export const ResumeBody = z.strictObject({
   response: json.optional().describe("Any JSON; available to the workflow as `$response`"),
@@ -157,6 +163,14 @@ export const Entry = z.object({
 });
 
 export const EntryList = z.object({ entries: z.array(Entry).describe("In execution order") });
+
+export const WorkflowEvent = z.object({
+  type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
+  data: z.looseObject({ executionId: z.string() })
+    .describe("`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error; step events: stepId, stepType, and output (completed, halted) or error (failed)"),
+  timestamp,
+  seq: z.number().int().describe("1, 2, ... per execution; the SSE id is `<executionId>:<seq>`"),
+}).describe("The JSON of each SSE `data:` line");
 
 export const Problem = z.object({
   type: z.string().describe("`https://durable-workflow.dev/problems/<slug>`"),
