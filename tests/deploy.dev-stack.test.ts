@@ -32,9 +32,6 @@ test.skipIf(!available)("dev:stack runs an async order through Redis and QStash,
     [process.execPath, "tools/dev-stack.ts", "--port", String(port), "--bridge-port", String(bridgePort), "--qstash-port", String(qstashPort), "--data-dir", dataDir, "--quiet"],
     { port, env: cleanEnv({ REDIS_SERVER: process.env.REDIS_SERVER ?? "/usr/bin/redis-server" }) },
   );
-  expect(stack.output()).toContain(`UPSTASH_REDIS_REST_URL=http://127.0.0.1:${bridgePort}`);
-  expect(stack.output()).toContain(`async queue QStash (http://127.0.0.1:${qstashPort}) → http://127.0.0.1:${port}/qstash`);
-
   const order = { order_id: "D-1", customer_id: "C-1", items: [{ sku: "WIDGET", quantity: 1, price: 5 }], payment: { card: "4242424242424242" } };
   const started = await fetch(`${stack.url}/workflows/order_fulfillment/executions`, {
     method: "POST",
@@ -48,6 +45,9 @@ test.skipIf(!available)("dev:stack runs an async order through Redis and QStash,
     status = ((await (await fetch(`${stack.url}/executions/dev-stack-1`)).json()) as { status: string }).status;
   }
   expect(status).toBe("completed");
+  // By now the app's startup lines have come through the stack's relay.
+  expect(stack.output()).toContain(`export UPSTASH_REDIS_REST_URL=http://127.0.0.1:${bridgePort}`);
+  expect(stack.output()).toContain(`async queue QStash (http://127.0.0.1:${qstashPort}) → http://127.0.0.1:${port}/qstash`);
 
   const pids = [...stack.output().matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
   expect(pids).toHaveLength(2); // redis-server and the app
