@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { freePort } from "./support/redis.ts";
-import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable } from "./deploy.support.ts";
+import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable, waitForOutput } from "./deploy.support.ts";
 
 const DENO = join(ROOT, "node_modules/.bin/deno");
 const available = toolAvailable(DENO, "deno");
@@ -37,7 +37,7 @@ describe.skipIf(!available)("Deno", () => {
     const run = await runGreeting(server.url, "Deno");
     expect(run.status).toBe(200);
     expect(run.body).toMatchObject({ status: "completed", output: { message: "Hello, Deno!" } });
-    expect(server.output()).toContain(`listening on http://localhost:${port}`);
+    expect(await waitForOutput(server, `listening on http://localhost:${port}`)).toContain(`listening on http://localhost:${port}`);
     expect(server.output()).toContain("MemoryStore");
     await server.stop();
     server = undefined;

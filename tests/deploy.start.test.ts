@@ -6,7 +6,7 @@ import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "./support/redis.ts";
-import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable } from "./deploy.support.ts";
+import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable, waitForOutput } from "./deploy.support.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; scripts: Record<string, string> };
@@ -27,7 +27,7 @@ test.skipIf(!toolAvailable(BUN, "bun"))("npm start's command comes up on a clean
   const run = await runGreeting(server.url, "Ada");
   expect(run.status).toBe(200);
   expect(run.body).toMatchObject({ status: "completed", output: { message: "Hello, Ada!" } });
-  const printed = server.output();
+  const printed = await waitForOutput(server, `curl http://localhost:${port}/health`);
   expect(printed).toContain("WARNING: using the MemoryStore");
   expect(printed).toContain(`curl http://localhost:${port}/health`);
   expect(printed).toContain(`/workflows/order_fulfillment/executions`);

@@ -80,6 +80,13 @@ export async function startServer(
   return { url, pid: proc.pid, exited: proc.exited, output: () => output, stop };
 }
 
+/** Waits (up to `timeoutMs`) until the server has printed `text`; returns everything printed. */
+export async function waitForOutput(server: ServerProcess, text: string, timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!server.output().includes(text) && Date.now() < deadline) await Bun.sleep(20);
+  return server.output();
+}
+
 /** POST /workflows/greeting/executions in sync mode. */
 export async function runGreeting(url: string, name: string): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}/workflows/greeting/executions`, {
