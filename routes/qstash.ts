@@ -5,6 +5,7 @@ import { QStashAdapter } from "../src/runners/adapters/qstash.ts";
 import { createQStashHandler, type QStashHandler } from "../src/runners/qstash-callback.ts";
 import { bodyLimit } from "./body.ts";
 import type { AppContext, AppEnv } from "./context.ts";
+import { HttpProblem } from "./problems.ts";
 
 /**
  * The QStash callback (SPEC §7, docs/async.md): `POST /qstash` performs a delivered job, `POST /qstash/failure`
@@ -30,7 +31,9 @@ export function qstashRoutes(): Hono<AppEnv> {
 
 function buildHandler(app: AppContext): QStashHandler {
   const qstash = app.options.qstash;
-  if (!qstash) throw new ConfigError("POST /qstash needs options.qstash: { currentSigningKey, nextSigningKey, callbackUrl? }");
+  if (!qstash) {
+    throw new HttpProblem(501, "QStash is not configured on this app (options.qstash: { currentSigningKey, nextSigningKey, callbackUrl })");
+  }
   const given = app.options.adapter;
   const callbackUrl = qstash.callbackUrl ?? (given instanceof QStashAdapter ? given.callbackUrl : undefined);
   if (!callbackUrl) throw new ConfigError("POST /qstash needs qstash.callbackUrl (or a QStashAdapter as options.adapter)");

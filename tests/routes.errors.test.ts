@@ -173,6 +173,15 @@ describe("500", () => {
   });
 });
 
+describe("501", () => {
+  test("POST /qstash on an app without QStash configured says so", async () => {
+    const { app } = setup();
+    const problem = await problemOf(await app.request("/qstash", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }));
+    expect(problem.status).toBe(501);
+    expect(problem.body.detail).toStartWith("QStash is not configured on this app");
+  });
+});
+
 describe("no stack trace in any error body", () => {
   test("for every kind of failure", async () => {
     const { app } = setup({ limits: { maxBodyBytes: 2000 } });
