@@ -4,7 +4,9 @@ import { createApp, type AppOptions } from "../routes/app.ts";
 import { WorkflowEvent } from "../routes/schemas.ts";
 import { ConfigError, StoreError } from "../src/errors.ts";
 import { performJob, type Job } from "../src/runners/jobs.ts";
+import { loadWorkflow } from "../src/definition/load.ts";
 import { MemoryStore } from "../src/store/memory.ts";
+import { MAX_EVENTS_PER_EXECUTION } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
 import { countingStore } from "./support/engine.ts";
 import { largeOrder, orderWorkflow, problemOf, send, setup, smallOrder, start, TOKEN, unreachableStore } from "./routes.support.ts";
@@ -273,6 +275,26 @@ describe("GET /executions/:id/events: replay", () => {
     const frames = messagesOf(await (await getEvents(app, "big", { lastEventId: "big:20" })).text());
     expect(summary(frames)[0]).toBe("21:workflow.resumed");
     expect(summary(frames).at(-1)).toMatch(/:workflow\.completed$/);
+  });
+
+  test(`a replay of a run over the cap of ${MAX_EVENTS_PER_EXECUTION} events starts at the oldest event kept`, async () => {
+    const many = loadWorkflow({
+      id: "many",
+      name: "Many steps",
+      steps: [
+        { id: "start", type: "start", next: "each" },
+        { id: "each", type: "loop", over: "$input.items", as: "item", max: 1000, do: [{ id: "noop", type: "assign", set: { x: "$item" } }], next: "finish" },
+        { id: "finish", type: "end" },
+      ],
+    });
+    const { app, store } = setup({ events: FAST, workflows: [many] });
+    await send(app, "POST", "/workflows/many/executions", { input: { items: Array.from({ length: 600 }, (_, i) => i) }, executionId: "m", mode: "sync" });
+    const frames = messagesOf(await (await getEvents(app, "m")).text());
+    const last = (await store.load("m"))!.eventSeq;
+    expect(last).toBeGreaterThan(MAX_EVENTS_PER_EXECUTION);
+    expect(frames).toHaveLength(MAX_EVENTS_PER_EXECUTION);
+    expect(frames[0]!.id).toBe(`m:${last - MAX_EVENTS_PER_EXECUTION + 1}`);
+    expect(summary(frames).at(-1)).toBe(`${last}:workflow.completed`);
   });
 
   test("an unknown execution is a 404 problem", async () => {
