@@ -130,6 +130,20 @@ describe("idempotent start and resume rules", () => {
     expect(charges).toBe(1);
   });
 
+  test("the resume that loses the race emits no event", async () => {
+    const store = new MemoryStore();
+    const seen: Record<string, string[]> = { a: [], b: [] };
+    const engine = (name: "a" | "b") =>
+      new Engine(approvalFlow, { store, services: { pay: () => 1 }, onEvent: (e) => seen[name]!.push(e.type) });
+    await engine("a").run({ amount: 5 }, { executionId: "quiet" });
+    seen.a = [];
+    const [a, b] = await Promise.allSettled([engine("a").resume("quiet", { approved: true }), engine("b").resume("quiet", { approved: true })]);
+    const loser = a.status === "rejected" ? "a" : "b";
+    expect([a.status, b.status].sort()).toEqual(["fulfilled", "rejected"]);
+    expect(seen[loser]).toEqual([]);
+    expect(seen[loser === "a" ? "b" : "a"]![0]).toBe("workflow.resumed");
+  });
+
   test("an engine without a store is a ConfigError", () => {
     resetConfig();
     expect(() => new Engine(approvalFlow, {})).toThrow(ConfigError);

@@ -101,8 +101,12 @@ interface Run {
   claimed: boolean;
   entries: Entry[];
   events: WorkflowEvent[];
-  /** Events generated before the claim, emitted once it is stored. */
+  /**
+   * Events are delivered to `onEvent` only once this call's claim is stored (a run, resume or continue
+   * that loses the race emits nothing); until then they wait here.
+   */
   held: WorkflowEvent[];
+  delivering: boolean;
   startedAt: number;
   /** Aborted at the workflow deadline. */
   abort: AbortController;
@@ -294,7 +298,9 @@ export class Engine {
 
   #newRun(exec: Execution, claimed: boolean): Run {
     const abort = new AbortController();
-    return { exec, claimed, entries: [], events: [], held: [], startedAt: Date.now(), abort, signal: abort.signal, stepsRun: 0 };
+    return {
+      exec, claimed, entries: [], events: [], held: [], delivering: false, startedAt: Date.now(), abort, signal: abort.signal, stepsRun: 0,
+    };
   }
 
   #now(): Date {
@@ -304,7 +310,7 @@ export class Engine {
   #emit(run: Run, type: EventType, data: JsonObject): void {
     const event = new WorkflowEvent(type, { executionId: run.exec.id, ...data }, this.#now(), ++run.exec.eventSeq);
     run.events.push(event);
-    if (run.claimed) this.#deliver(event);
+    if (run.delivering) this.#deliver(event);
     else run.held.push(event);
   }
 
@@ -348,8 +354,9 @@ export class Engine {
     exec.revision = saved.revision;
     run.entries = [];
     run.events = [];
-    if (!run.claimed) {
-      run.claimed = true;
+    run.claimed = true;
+    if (!run.delivering) {
+      run.delivering = true;
       for (const event of run.held.splice(0)) this.#deliver(event);
     }
   }
