@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { requireToken } from "./auth.ts";
 import { bodyLimit } from "./body.ts";
+import { dashboardDataRoutes, dashboardRoutes } from "./dashboard/index.ts";
 import { contextMiddleware, type AppEnv, type AppOptionsInput } from "./context.ts";
 import { eventRoutes } from "./events.ts";
 import { executionRoutes } from "./executions.ts";
@@ -34,12 +35,16 @@ export function createApp(options: AppOptionsInput): Hono<AppEnv> {
   app.use("/qstash", bodyLimit());
   app.route("/qstash", qstashRoutes());
 
+  // Public: the dashboard's page, script and style hold no data (docs/dashboard.md).
+  app.route("/", dashboardRoutes());
+
   app.use("*", requireToken(), bodyLimit());
 
   app.get("/openapi.json", (c) => c.json(openApiDocument({ version: c.get("app").version })));
   app.route("/", workflowRoutes());
   app.route("/", executionRoutes());
   app.route("/", eventRoutes());
+  app.route("/", dashboardDataRoutes());
 
   return app;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DiagramQuery } from "./dashboard/index.ts";
 import { PROBLEM_CONTENT_TYPE } from "./problems.ts";
 import {
   Accepted,
@@ -172,6 +173,27 @@ export const OPERATIONS: readonly Operation[] = [
       401: problem("Missing or invalid signature"),
     },
   },
+  {
+    method: "get", path: "/dashboard", operationId: "dashboard", tag: "dashboard", open: true,
+    summary: "The dashboard page (holds no data: its script calls this API with the token the user enters; docs/dashboard.md)",
+    responses: { 200: { description: "HTML, with a strict Content-Security-Policy", contentType: "text/html", schema: z.string() } },
+  },
+  {
+    method: "get", path: "/dashboard/app.js", operationId: "dashboardScript", tag: "dashboard", open: true,
+    summary: "The dashboard's script",
+    responses: { 200: { description: "JavaScript module", contentType: "text/javascript", schema: z.string() } },
+  },
+  {
+    method: "get", path: "/dashboard/app.css", operationId: "dashboardStyle", tag: "dashboard", open: true,
+    summary: "The dashboard's stylesheet",
+    responses: { 200: { description: "CSS", contentType: "text/css", schema: z.string() } },
+  },
+  {
+    method: "get", path: "/dashboard/workflows/:id/diagram.svg", operationId: "workflowDiagramSvg", tag: "dashboard",
+    params: WorkflowParams, query: DiagramQuery,
+    summary: "A workflow's graph as SVG, optionally with an execution's path highlighted",
+    responses: { 200: { description: "SVG document", contentType: "image/svg+xml", schema: z.string() }, 404: problem("Unknown workflow") },
+  },
 ];
 
 /** Schemas that get a name under `components.schemas` (and are referenced by `$ref`). */
@@ -291,7 +313,7 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
         bearerAuth: {
           type: "http",
           scheme: "bearer",
-          description: "Required on every route but GET /health and POST /qstash when the app has a token",
+          description: "Required on every route but GET /health, POST /qstash and the dashboard page and assets when the app has a token",
         },
       },
     },

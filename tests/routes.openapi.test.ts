@@ -40,6 +40,8 @@ const SPEC_ROUTES = [
   "get /openapi.json",
 ];
 
+const DASHBOARD_ROUTES = ["get /dashboard", "get /dashboard/app.js", "get /dashboard/app.css", "get /dashboard/workflows/{id}/diagram.svg"];
+
 function operations(doc: Doc): string[] {
   return Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`));
 }
@@ -51,9 +53,9 @@ describe("GET /openapi.json", () => {
     expect(doc.info.version).toBe("9.9.9-test");
   });
 
-  test("lists every route of SPEC §8 (and QStash's failure callback)", async () => {
+  test("lists every route of SPEC §8 (and QStash's failure callback, and the dashboard's)", async () => {
     const { doc } = await fetchDoc();
-    expect(operations(doc).sort()).toEqual([...SPEC_ROUTES].sort());
+    expect(operations(doc).sort()).toEqual([...SPEC_ROUTES, ...DASHBOARD_ROUTES].sort());
   });
 
   test("documents every route the app registers", () => {
@@ -66,14 +68,14 @@ describe("GET /openapi.json", () => {
     for (const route of registered) expect(documented).toContain(route);
   });
 
-  test("declares the bearer scheme, required everywhere but /health and /qstash", async () => {
+  test("declares the bearer scheme, required everywhere but /health, /qstash and the dashboard page and assets", async () => {
     const { doc } = await fetchDoc();
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
     const open = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).filter(([, op]) => op.security?.length === 0).map(([method]) => `${method} ${path}`)
     );
-    expect(open.sort()).toEqual(["get /health", "post /qstash", "post /qstash/failure"]);
+    expect(open.sort()).toEqual(["get /dashboard", "get /dashboard/app.css", "get /dashboard/app.js", "get /health", "post /qstash", "post /qstash/failure"]);
   });
 
   test("every protected route documents its 401", async () => {
