@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ConfigError, NotFoundError, StoreError } from "../errors.ts";
 import { EXECUTION_ID_PATTERN } from "../store/store.ts";
 import type { Json } from "../types.ts";
-import { QStashAdapter, failureUrlOf, type QStashClient } from "./adapters/qstash.ts";
+import { QStashAdapter, checkHttpUrl, failureUrlOf, type QStashClient } from "./adapters/qstash.ts";
 import { abandonJob, approvalTimer, performJob, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "./jobs.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {
@@ -86,8 +86,8 @@ const FailurePayload = z.looseObject({
  * See docs/async.md for the budget, timers, the stale-running takeover rule and the failure callback.
  */
 export function createQStashHandler(options: QStashHandlerOptions): QStashHandler {
-  const callbackUrl = checkUrl(options.callbackUrl, "callbackUrl");
-  const failureCallbackUrl = checkUrl(options.failureCallbackUrl ?? failureUrlOf(callbackUrl), "failureCallbackUrl");
+  const callbackUrl = checkHttpUrl(options.callbackUrl, "createQStashHandler callbackUrl (the URL QStash delivers to)");
+  const failureCallbackUrl = checkHttpUrl(options.failureCallbackUrl ?? failureUrlOf(callbackUrl), "createQStashHandler failureCallbackUrl");
   const receiver = options.receiver ?? receiverOf(options);
   const adapter = options.adapter
     ?? (options.client ? new QStashAdapter({ client: options.client, callbackUrl, failureCallbackUrl }) : undefined);
@@ -226,17 +226,6 @@ function receiverOf(options: QStashHandlerOptions): Receiver {
   return new Receiver({ currentSigningKey, nextSigningKey });
 }
 
-function checkUrl(value: unknown, what: string): string {
-  if (typeof value === "string") {
-    try {
-      const url = new URL(value);
-      if (url.protocol === "https:" || url.protocol === "http:") return value;
-    } catch {
-      // reported below
-    }
-  }
-  throw new ConfigError(`createQStashHandler ${what} must be the absolute http(s) URL QStash delivers to, got ${JSON.stringify(value)}`);
-}
 
 type Parsed = { ok: true; job: Job } | { ok: false; issues: { path: string; message: string }[] };
 

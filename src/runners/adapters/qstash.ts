@@ -43,10 +43,10 @@ export class QStashAdapter implements QueueAdapter {
   constructor(options: QStashAdapterOptions) {
     if (!options?.client) throw new ConfigError("QStashAdapter needs a client: new Client({ token }) from @upstash/qstash");
     this.client = options.client;
-    this.callbackUrl = checkUrl(options.callbackUrl, "callbackUrl");
+    this.callbackUrl = checkHttpUrl(options.callbackUrl, "QStashAdapter callbackUrl");
     this.failureCallbackUrl = options.failureCallbackUrl === false
       ? undefined
-      : checkUrl(options.failureCallbackUrl ?? failureUrlOf(this.callbackUrl), "failureCallbackUrl");
+      : checkHttpUrl(options.failureCallbackUrl ?? failureUrlOf(this.callbackUrl), "QStashAdapter failureCallbackUrl");
     const retries = options.retries ?? 3;
     if (!Number.isInteger(retries) || retries < 0) throw new ConfigError(`QStashAdapter retries must be a non-negative integer, got ${retries}`);
     this.#options = { ...options, retries };
@@ -78,7 +78,8 @@ export function failureUrlOf(callbackUrl: string): string {
   return url.toString();
 }
 
-function checkUrl(value: unknown, what: string): string {
+/** `value` when it is an absolute http(s) URL; else a ConfigError naming `what` (e.g. "QStashAdapter callbackUrl"). */
+export function checkHttpUrl(value: unknown, what: string): string {
   if (typeof value === "string") {
     try {
       const url = new URL(value);
@@ -87,7 +88,7 @@ function checkUrl(value: unknown, what: string): string {
       // reported below
     }
   }
-  throw new ConfigError(`QStashAdapter ${what} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  throw new ConfigError(`${what} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
 }
 
 /** The job as published: what the callback needs, nothing else (never the execution's state). */
