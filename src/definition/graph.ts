@@ -184,6 +184,8 @@ const LAYER_GAP = 52;
 const NODE_GAP = 26;
 const PAD = 14;
 const HEADER = 46;
+/** Room between a group's header and its body, for the arrows into the body. */
+const BODY_GAP = 16;
 const MARGIN = 16;
 const BACK_EDGE_ROOM = 44;
 const ID_CHAR = 7.3;
@@ -261,7 +263,7 @@ export function layoutWorkflowGraph(graph: WorkflowGraph): WorkflowLayout {
       if (children.has(node.id)) {
         const box = layoutScope(node.id);
         const width = Math.max(box.width + 2 * PAD, labelWidth(node));
-        sizes.set(node.id, { width, height: HEADER + box.height + PAD, box });
+        sizes.set(node.id, { width, height: HEADER + BODY_GAP + box.height + PAD, box });
       } else {
         sizes.set(node.id, node.type === "finished" ? FINISHED_SIZE : { width: labelWidth(node), height: NODE_HEIGHT });
       }
@@ -420,7 +422,7 @@ export function layoutWorkflowGraph(graph: WorkflowGraph): WorkflowLayout {
       if (!size.box) continue;
       // The body, centred under the header; its places and waypoints move with the box.
       const dx = box.x + (size.width - size.box.width) / 2;
-      const dy = box.y + HEADER;
+      const dy = box.y + HEADER + BODY_GAP;
       for (const [id, p] of size.box.place) place2.set(id, { ...p, x: p.x + dx, y: p.y + dy });
       for (const r of size.box.routes) routesOut.push({ ...r, points: r.points.map(([px, py]) => [px + dx, py + dy] as [number, number]) });
     }
@@ -484,7 +486,7 @@ export function layoutWorkflowGraph(graph: WorkflowGraph): WorkflowLayout {
     let labelAt: { x: number; y: number } | null;
     if (d.body) {
       const x1 = from.x + from.width / 2;
-      const y1 = from.y + HEADER - 8;
+      const y1 = from.y + HEADER - 6;
       const x2 = to.x + to.width / 2;
       const y2 = to.y;
       path = curve([[x1, y1], [x2, y2]]);
