@@ -71,6 +71,8 @@ function gated(services: Services, opened: Promise<void>): Services {
   const services = gate();
   const requests: { url: string; authorization?: string }[] = [];
   const dialogs: string[] = [];
+  const consoleErrors: string[] = [];
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     if (!available) throw new Error(`${CHROMIUM} is missing and CI is set: install it (apt-get install -y chromium)`);
@@ -96,6 +98,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("request", (request) => requests.push({ url: request.url(), authorization: request.headers().authorization }));
+    page.on("console", (message) => void (message.type() === "error" && consoleErrors.push(message.text())));
+    page.on("pageerror", (error) => pageErrors.push(String(error)));
     page.on("dialog", (dialog) => {
       dialogs.push(dialog.message());
       void dialog.dismiss();
@@ -218,6 +222,14 @@ function gated(services: Services, opened: Promise<void>): Services {
       await phone.close();
     }
   }, 20_000);
+
+  test("the page breaks no rule of its Content-Security-Policy (Trusted Types included)", () => {
+    expect(consoleErrors.filter((text) => /Content Security Policy|Trusted ?(Type|HTML|Script)/i.test(text))).toEqual([]);
+  });
+
+  test("the script throws no uncaught error", () => {
+    expect(pageErrors).toEqual([]);
+  });
 
   test("the token travels in the Authorization header, never in a URL", () => {
     const api = requests.filter((r) => r.authorization);
