@@ -38,7 +38,7 @@ describe("workflowGraph", () => {
 
   test("a node carries its step type and the loop or parallel step holding it", () => {
     const nodes = workflowGraph(batch).nodes;
-    expect(nodes.find((n) => n.id === "quote")).toEqual({ id: "quote", type: "call", detail: "Catalog.quote", parent: "price_each" });
+    expect(nodes.find((n) => n.id === "quote")).toEqual({ id: "quote", type: "call", detail: "Catalog.quote", parent: "price_each", body: "do" });
     expect(nodes.find((n) => n.id === "price_each")).toMatchObject({ type: "loop", detail: "loop over $input.items", parent: null });
   });
 

@@ -1,6 +1,11 @@
 import { describe, expect, test } from "bun:test";
+import { z } from "zod";
+import { exampleSources } from "../examples/index.ts";
 import { quote, workflowDiagram } from "../src/definition/diagram.ts";
-import type { StepDefinition } from "../src/steps/step.ts";
+import { workflowGraph } from "../src/definition/graph.ts";
+import { loadWorkflow } from "../src/definition/load.ts";
+import { BUILT_IN_STEP_TYPES, StepRegistry } from "../src/steps/registry.ts";
+import { proceed, type StepDefinition, type StepType } from "../src/steps/step.ts";
 
 const diagram = (steps: StepDefinition[]) => workflowDiagram({ steps });
 const lines = (text: string) => text.split("\n").map((line) => line.trim());
@@ -105,6 +110,33 @@ describe("workflowDiagram", () => {
   test("escapes quotes, pipes, brackets, angle brackets and newlines in labels", () => {
     const label = quote('a "b" | [c] <script> %% d\ne #');
     expect(label).toBe('"a #34;b#34; #124; #91;c#93; #60;script#62; #37;#37; d<br/>e #35;"');
+  });
+
+  test("draws the nodes and edges of workflowGraph, one line each", () => {
+    for (const source of Object.values(exampleSources)) {
+      const workflow = loadWorkflow(source);
+      const graph = workflowGraph(workflow);
+      const text = lines(workflowDiagram(workflow));
+      expect(text.filter((l) => / -\.?->/.test(l))).toHaveLength(graph.edges.length);
+      expect(text.filter((l) => /^(step_|node\d|finished\()/.test(l) && !/ -\.?->/.test(l))).toHaveLength(graph.nodes.length);
+    }
+  });
+
+  test("draws the targets and bodies of a step type from the given registry", () => {
+    const escalate = {
+      type: "escalate",
+      schema: z.any(),
+      execute: () => proceed(),
+      targets: (step: StepDefinition) => [{ key: "on_escalate", target: step.on_escalate as string }],
+      bodies: (step: StepDefinition) => [{ key: "steps", steps: step.steps as StepDefinition[], locals: [] }],
+    } as StepType;
+    const registry = new StepRegistry([...BUILT_IN_STEP_TYPES, escalate]);
+    const text = lines(workflowDiagram({
+      steps: [{ id: "x", type: "escalate", on_escalate: "boss", steps: [{ id: "inner", type: "assign", set: {} }], next: "boss" }, { id: "boss", type: "end" }],
+    }, { registry }));
+    expect(text).toContain(`step_x -->|${quote("on_escalate")}| step_boss`);
+    expect(text).toContain(`subgraph sub_x__steps [${quote("x: steps")}]`);
+    expect(text).toContain(`step_x -->|${quote("steps")}| step_inner`);
   });
 
   test("cuts long conditions in edge labels", () => {

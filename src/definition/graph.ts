@@ -29,6 +29,8 @@ export interface GraphNode {
   detail: string;
   /** The loop or parallel step whose body holds this step; null at the top level. */
   parent: string | null;
+  /** Which of the parent's bodies holds this step (`do`, `branches`); absent at the top level. */
+  body?: string;
 }
 
 export interface GraphEdge {
@@ -83,7 +85,7 @@ export function workflowGraph(workflow: GraphSource, options: { registry?: StepR
     steps.forEach((step, index) => {
       const type = registry.get(step.type);
       const nested = parent !== null;
-      nodes.push({ id: step.id, type: step.type, detail: detailOf(step), parent });
+      nodes.push({ id: step.id, type: step.type, detail: detailOf(step), parent, ...(bodyKey === null ? {} : { body: bodyKey }) });
       const str = (key: string) => (typeof step[key] === "string" ? (step[key] as string) : undefined);
 
       // A router always leaves by a route or its default; `end` ends the run.
@@ -163,7 +165,8 @@ function text(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
 }
 
-function short(value: string, max = MAX_LABEL): string {
+/** `value`, cut to `max` characters with `…` when longer. */
+export function short(value: string, max = MAX_LABEL): string {
   const chars = [...value];
   return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : value;
 }
