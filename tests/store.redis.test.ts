@@ -77,6 +77,40 @@ describeRedis("UpstashRedisStore round trips", () => {
     expect((await requestsOf(() => store.events(exec.id, { after: 0 }))).requests).toBe(1);
   });
 
+  test("events after n reads only the events after n, in one request, also once the list was trimmed", async () => {
+    const { store, keys } = fresh();
+    const exec = makeExecution();
+    const seqs = (events: { seq: number }[]) => events.map((e) => e.seq);
+    const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    await store.commit({ execution: exec, events: range(1, 1000).map((n) => makeEvent(n)) });
+    // An element before the wanted ones that is not JSON: reading it would fail the call.
+    await stack.redis.lset(keys.events(exec.id), 500, "not json");
+
+    let events: { seq: number }[] = [];
+    const stats = await requestsOf(async () => (events = await store.events(exec.id, { after: 990 })));
+    expect(seqs(events)).toEqual(range(991, 1000));
+    expect(stats.requests).toBe(1);
+    expect(stats.byCommand).toEqual({ EVALSHA: 1 });
+
+    // Five more: the list keeps seq 6..1005, its head is no longer seq 1.
+    await store.commit({ execution: exec, expectedRevision: 1, events: range(1001, 1005).map((n) => makeEvent(n)) });
+    expect(await stack.redis.llen(keys.events(exec.id))).toBe(1000);
+    expect(seqs(await store.events(exec.id, { after: 990 }))).toEqual(range(991, 1005));
+    expect(seqs(await store.events(exec.id, { after: 1004.5 }))).toEqual([1005]);
+    expect(await store.events(exec.id, { after: 1005 })).toEqual([]);
+    await expect(store.events(exec.id, { after: 0 })).rejects.toThrow(StoreError);
+  });
+
+  test("events after n with gaps in seq falls back to filtering the whole list", async () => {
+    const { store } = fresh();
+    const exec = makeExecution();
+    await store.commit({ execution: exec, events: [10, 20, 30, 40, 41].map((n) => makeEvent(n)) });
+    expect((await store.events(exec.id, { after: 25 })).map((e) => e.seq)).toEqual([30, 40, 41]);
+    expect((await store.events(exec.id, { after: 5 })).map((e) => e.seq)).toEqual([10, 20, 30, 40, 41]);
+    expect((await store.events(exec.id, { after: -Infinity })).map((e) => e.seq)).toEqual([10, 20, 30, 40, 41]);
+    expect(await store.events(exec.id, { after: Number.NaN })).toEqual([]);
+  });
+
   test("a filtered find is exactly one HTTP request", async () => {
     const { store } = fresh();
     for (let i = 0; i < 5; i++) await store.save(makeExecution({ status: i % 2 ? "halted" : "running" }));

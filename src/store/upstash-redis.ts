@@ -16,8 +16,8 @@
  * contain a space (EXECUTION_ID_PATTERN), so no two keys or expiry members can collide.
  * Newest first = ZREVRANGEBYSCORE: createdAt desc, then member (id) desc for equal scores.
  *
- * Round trips: commit, record, delete, find and executionIds are one Lua script each (EVALSHA; the first
- * call after a SCRIPT FLUSH falls back to EVAL), load is one HGET, entries and events one LRANGE each.
+ * Round trips: commit, record, delete, find, executionIds and events are one Lua script each (EVALSHA; the
+ * first call after a SCRIPT FLUSH falls back to EVAL), load is one HGET, entries one LRANGE.
  *
  * Retention: no TTL while pending, running or halted (PERSIST). A commit that makes the execution
  * completed or failed sets PEXPIRE `retention` on its hash, entries and events, and puts it in P:expiry.
@@ -253,6 +253,30 @@ for i = 1, #stale do redis.call('ZREM', KEYS[1], stale[i]) end
 return out
 `;
 
+/**
+ * KEYS: events. ARGV: prefix, after (an integer; "" = the whole list). Returns the stored events from the
+ * first one with seq > after on. Events are appended with strictly increasing seq and trimmed from the
+ * head, so when the seqs of the first and last element span exactly the list's length they are
+ * contiguous and the first wanted event sits at index after - first seq + 1: one LRANGE from there. Any
+ * other list (gaps in seq, a seq the pattern does not read) is returned whole and filtered by the client.
+ * The seq is read from the text (`{"seq":n,` as the engine writes it), never by decoding the JSON.
+ */
+const EVENTS_LUA = `
+local key, after = KEYS[1], tonumber(ARGV[2])
+local len = redis.call('LLEN', key)
+if len == 0 then return {} end
+if not after then return redis.call('LRANGE', key, 0, -1) end
+local function seq(i)
+  local item = redis.call('LINDEX', key, i)
+  return item and tonumber(string.match(item, '^{"seq":(%d+)[,}]'))
+end
+local first, last = seq(0), seq(len - 1)
+if not first or not last or last - first ~= len - 1 then return redis.call('LRANGE', key, 0, -1) end
+if after < first then return redis.call('LRANGE', key, 0, -1) end
+if after >= last then return {} end
+return redis.call('LRANGE', key, after - first + 1, -1)
+`;
+
 type Script = ReturnType<UpstashRedisClient["createScript"]>;
 
 export class UpstashRedisStore implements Store {
@@ -261,7 +285,7 @@ export class UpstashRedisStore implements Store {
   readonly #retentionMs: number;
   readonly #clock: () => Date;
   readonly #redis: UpstashRedisClient;
-  readonly #scripts: { commit: Script; record: Script; delete: Script; find: Script };
+  readonly #scripts: { commit: Script; record: Script; delete: Script; find: Script; events: Script };
 
   constructor(options: UpstashRedisStoreOptions) {
     const { redis, prefix = "dw", retention = DEFAULT_RETENTION_SECONDS, clock = () => new Date() } = options ?? {};
@@ -284,6 +308,7 @@ export class UpstashRedisStore implements Store {
       record: redis.createScript(RECORD_LUA),
       delete: redis.createScript(DELETE_LUA),
       find: redis.createScript(FIND_LUA),
+      events: redis.createScript(EVENTS_LUA),
     };
   }
 
@@ -351,8 +376,13 @@ export class UpstashRedisStore implements Store {
   async events(executionId: string, options: { after?: number } = {}): Promise<StoredEvent[]> {
     assertExecutionId(executionId);
     const after = options.after ?? 0;
-    const raw = await this.#run("read events", () => this.#redis.lrange<unknown>(this.#keys.events(executionId), 0, -1));
-    return raw.map((item) => parseStored<StoredEvent>(item, `an event of ${executionId}`)).filter((event) => event.seq > after);
+    // seq > after is seq > floor(after); an `after` that is not a safe integer (NaN, ±Infinity, 1e300) reads
+    // the whole list and leaves it to the filter below, which keeps the same answer in every case.
+    const from = Math.floor(after);
+    const reply = await this.#run("read events", () =>
+      this.#scripts.events.exec([this.#keys.events(executionId)], [this.#prefix, Number.isSafeInteger(from) ? String(from) : ""]));
+    if (!Array.isArray(reply)) throw new StoreError(`Redis store: unexpected events reply ${JSON.stringify(reply)}`);
+    return (reply as unknown[]).map((item) => parseStored<StoredEvent>(item, `an event of ${executionId}`)).filter((event) => event.seq > after);
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
