@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { DASHBOARD_CSP } from "../routes/dashboard/index.ts";
 import { DASHBOARD_SCRIPT } from "../routes/dashboard/script.ts";
-import { setup, TOKEN } from "./routes.support.ts";
+import { setup, TOKEN } from "./support/routes.ts";
 
 const bearer = { authorization: `Bearer ${TOKEN}` };
 const DIAGRAM = "/dashboard/workflows/order_fulfillment/diagram.svg";

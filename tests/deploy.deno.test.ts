@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { freePort } from "./support/redis.ts";
-import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable, waitForOutput } from "./deploy.support.ts";
+import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable, waitForOutput } from "./support/deploy.ts";
 
 const DENO = join(ROOT, "node_modules/.bin/deno");
 const available = toolAvailable(DENO, "deno");

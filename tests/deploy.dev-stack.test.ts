@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, redisServerAvailable } from "./support/redis.ts";
-import { cleanEnv, type ServerProcess, startServer } from "./deploy.support.ts";
+import { cleanEnv, type ServerProcess, startServer } from "./support/deploy.ts";
 
 const available = redisServerAvailable();
 const dataDir = mkdtempSync(join(tmpdir(), "dw-dev-stack-"));

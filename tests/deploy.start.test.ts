@@ -6,7 +6,7 @@ import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "./support/redis.ts";
-import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable, waitForOutput } from "./deploy.support.ts";
+import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable, waitForOutput } from "./support/deploy.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; scripts: Record<string, string> };

@@ -3,7 +3,7 @@ import { safeEqual } from "../routes/auth.ts";
 import { createApp, type AppOptions } from "../routes/app.ts";
 import { ConfigError } from "../src/errors.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import { orderWorkflow, problemOf, send, setup, smallOrder, TOKEN } from "./routes.support.ts";
+import { orderWorkflow, problemOf, send, setup, smallOrder, TOKEN } from "./support/routes.ts";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 

@@ -4,7 +4,7 @@ import { Problem } from "../routes/schemas.ts";
 import { ConfigError } from "../src/errors.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import type { Store } from "../src/store/store.ts";
-import { orderWorkflow, problemOf, send, setup, smallOrder, start, unreachableStore } from "./routes.support.ts";
+import { orderWorkflow, problemOf, send, setup, smallOrder, start, unreachableStore } from "./support/routes.ts";
 
 let consoleError: ReturnType<typeof spyOn>;
 beforeEach(() => {

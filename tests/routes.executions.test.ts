@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { EntryList, Execution, ExecutionPage, ExecutionResult } from "../routes/schemas.ts";
-import { largeOrder, problemOf, send, setup, smallOrder, start } from "./routes.support.ts";
+import { largeOrder, problemOf, send, setup, smallOrder, start } from "./support/routes.ts";
 
 describe("GET /executions/:id", () => {
   test("answers the documented execution record", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { OPERATIONS, openApiPath } from "../routes/openapi.ts";
-import { setup, TOKEN } from "./routes.support.ts";
+import { setup, TOKEN } from "./support/routes.ts";
 
 type Doc = {
   openapi: string;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Accepted, ExecutionResult, Health, WorkflowDetail, WorkflowList } from "../routes/schemas.ts";
-import { orderWorkflow, problemOf, send, setup, smallOrder, start } from "./routes.support.ts";
+import { orderWorkflow, problemOf, send, setup, smallOrder, start } from "./support/routes.ts";
 
 describe("GET /health", () => {
   test("answers ok with the configured version", async () => {

@@ -6,8 +6,8 @@ import { UpstashRedisStore } from "../src/store/upstash-redis.ts";
 import type { Services } from "../src/types.ts";
 import { countingStore } from "./support/engine.ts";
 import { redisServerAvailable, startRedisStack, type RedisStack } from "./support/redis.ts";
-import { greetingWorkflow, orderWorkflow, sequentialIds, smallOrder, tickingClock } from "./routes.support.ts";
-import { gate, jsonOf, messagesOf, SseReader, summary } from "./sse.support.ts";
+import { greetingWorkflow, orderWorkflow, sequentialIds, smallOrder, tickingClock } from "./support/routes.ts";
+import { gate, jsonOf, messagesOf, SseReader, summary } from "./support/sse.ts";
 
 /** The SSE routes on the production store: a real redis-server behind the Upstash-REST bridge. */
 if (redisServerAvailable()) {

@@ -9,8 +9,8 @@ import { MemoryStore } from "../src/store/memory.ts";
 import { MAX_EVENTS_PER_EXECUTION } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
 import { countingStore } from "./support/engine.ts";
-import { largeOrder, orderWorkflow, problemOf, send, setup, smallOrder, start, TOKEN, unreachableStore } from "./routes.support.ts";
-import { gate, jsonOf, messagesOf, SseReader, summary, trackTimers, waitFor, type Frame } from "./sse.support.ts";
+import { largeOrder, orderWorkflow, problemOf, send, setup, smallOrder, start, TOKEN, unreachableStore } from "./support/routes.ts";
+import { gate, jsonOf, messagesOf, SseReader, summary, trackTimers, waitFor, type Frame } from "./support/sse.ts";
 
 /** Small intervals so that following and heartbeats take milliseconds; tests wait on conditions, not on time. */
 const FAST = { pollMs: 2, heartbeatMs: 60_000 };

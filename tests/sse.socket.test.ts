@@ -4,8 +4,8 @@ import type { AppOptions } from "../routes/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import type { Services } from "../src/types.ts";
 import { countingStore } from "./support/engine.ts";
-import { setup, smallOrder } from "./routes.support.ts";
-import { gate, SseReader, summary, trackTimers, waitFor } from "./sse.support.ts";
+import { setup, smallOrder } from "./support/routes.ts";
+import { gate, SseReader, summary, trackTimers, waitFor } from "./support/sse.ts";
 
 /** The app behind a real socket: Bun.serve on a free loopback port, read with fetch as a browser would. */
 const servers: { stop(force: boolean): unknown }[] = [];

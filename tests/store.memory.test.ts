@@ -1,4 +1,4 @@
 import { MemoryStore } from "../src/store/memory.ts";
-import { storeContract } from "./store-contract.ts";
+import { storeContract } from "./support/store-contract.ts";
 
 storeContract("MemoryStore", () => new MemoryStore());

@@ -9,7 +9,7 @@ import { Redis as CloudflareRedis } from "@upstash/redis/cloudflare";
 import { ConfigError, StoreError, ValidationError } from "../src/errors.ts";
 import { redisKeys, UpstashRedisStore, type UpstashRedisStoreOptions } from "../src/store/upstash-redis.ts";
 import { startBridge } from "../tools/upstash-redis-bridge.ts";
-import { makeEntry, makeEvent, makeExecution, storeContract, TRICKY_NUMBERS, TRICKY_STRINGS } from "./store-contract.ts";
+import { makeEntry, makeEvent, makeExecution, storeContract, TRICKY_NUMBERS, TRICKY_STRINGS } from "./support/store-contract.ts";
 import { freePort, type RedisStack, redisServerAvailable, startRedisStack } from "./support/redis.ts";
 
 const available = redisServerAvailable();

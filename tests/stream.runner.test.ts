@@ -11,7 +11,7 @@ import {
 } from "../mod.ts";
 import { manualClock, recordingSleep, sequentialIds } from "./support/engine.ts";
 import { happyOrder, largeOrder, orderWorkflow } from "./support/order-fulfillment.ts";
-import { deferred, messagesOf } from "./sse.support.ts";
+import { deferred, messagesOf } from "./support/sse.ts";
 
 const ORDER_STEPS = [
   "start", "init", "validate", "route_validation", "check_inventory", "route_inventory", "calculate_totals",

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-export const ROOT = join(import.meta.dir, "..");
+export const ROOT = join(import.meta.dir, "..", "..");
 
 /**
  * Whether a tool the test drives is installed. Missing: a loud skip on a laptop, an error on CI (`CI` set),

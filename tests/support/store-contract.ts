@@ -3,9 +3,9 @@
  * `storeContract(name, makeStore)`; `makeStore` must return an empty, isolated store.
  */
 import { describe, expect, test } from "bun:test";
-import { ConflictError, NotFoundError, ValidationError } from "../src/errors.ts";
-import { MAX_EVENTS_PER_EXECUTION, type Store } from "../src/store/store.ts";
-import type { Entry, Execution, Json, JsonObject, StoredEvent } from "../src/types.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../../src/errors.ts";
+import { MAX_EVENTS_PER_EXECUTION, type Store } from "../../src/store/store.ts";
+import type { Entry, Execution, Json, JsonObject, StoredEvent } from "../../src/types.ts";
 
 // ---- factories -------------------------------------------------------------------------------
 

@@ -1,13 +1,13 @@
 // Shared by tests/routes.*.test.ts: the order-fulfillment app on a MemoryStore, deterministic time and ids.
-import { createOrderServices } from "../examples/order-fulfillment/services.ts";
-import orderYaml from "../examples/order-fulfillment/workflow.yaml" with { type: "text" };
-import { loadWorkflow } from "../src/definition/load.ts";
-import type { WorkflowDefinition } from "../src/definition/workflow.ts";
-import { StoreError } from "../src/errors.ts";
-import { MemoryStore } from "../src/store/memory.ts";
-import type { Store } from "../src/store/store.ts";
-import type { Services } from "../src/types.ts";
-import { createApp, type AppOptions } from "../routes/app.ts";
+import { createOrderServices } from "../../examples/order-fulfillment/services.ts";
+import orderYaml from "../../examples/order-fulfillment/workflow.yaml" with { type: "text" };
+import { loadWorkflow } from "../../src/definition/load.ts";
+import type { WorkflowDefinition } from "../../src/definition/workflow.ts";
+import { StoreError } from "../../src/errors.ts";
+import { MemoryStore } from "../../src/store/memory.ts";
+import type { Store } from "../../src/store/store.ts";
+import type { Services } from "../../src/types.ts";
+import { createApp, type AppOptions } from "../../routes/app.ts";
 
 export const orderWorkflow: WorkflowDefinition = loadWorkflow(orderYaml);
 
