@@ -1,6 +1,6 @@
 /**
  * AppOptions from environment variables, written once for every deploy target: `worker.ts` passes the
- * Workers env bindings, `main.ts` passes `Deno.env` / `process.env`. Web-standard: it reads nothing itself.
+ * Workers env bindings, `main.ts` passes its runtime's environment variables. Web-standard: it reads nothing itself.
  *
  * | variable | what |
  * |---|---|
@@ -52,7 +52,7 @@ type Env = Record<string, unknown>;
 
 const defaultLog = (level: "info" | "warn", line: string) => (level === "warn" ? console.warn(line) : console.log(line));
 
-/** Builds AppOptions from an env record (Workers bindings, `Deno.env.toObject()`, `process.env`). Throws ConfigError. */
+/** Builds AppOptions from an env record (Workers bindings, or the process environment under Deno and Bun). Throws ConfigError. */
 export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   if (!env || typeof env !== "object") throw new ConfigError("appOptionsFromEnv needs an env record");
   if (!extras?.workflows) throw new ConfigError("appOptionsFromEnv needs extras.workflows");
