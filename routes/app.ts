@@ -14,7 +14,7 @@ export type { AppContext, AppEnv, AppOptions, AppOptionsInput } from "./context.
 
 /**
  * The HTTP API (SPEC §8) as a Hono app: `export default createApp(...)` on Workers and Bun,
- * `deno serve` with the same default export on Deno. `options` may be a function of the Workers env bindings,
+ * `deno serve` with the same default export. `options` may be a function of the Workers env bindings,
  * called once per env object. Static options are checked here: a bad configuration (no store, production
  * without a token) throws ConfigError at once; options from a function are checked on the first request.
  *
