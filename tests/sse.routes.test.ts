@@ -7,10 +7,9 @@ import { performJob, type Job } from "../src/runners/jobs.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import { MAX_EVENTS_PER_EXECUTION } from "../src/store/store.ts";
-import type { Services } from "../src/types.ts";
 import { countingStore } from "./support/engine.ts";
 import { largeOrder, orderWorkflow, problemOf, send, setup, smallOrder, start, TOKEN, unreachableStore } from "./support/routes.ts";
-import { gate, jsonOf, messagesOf, SseReader, summary, trackTimers, waitFor, type Frame } from "./support/sse.ts";
+import { gatedOrderServices, jsonOf, messagesOf, SseReader, summary, trackTimers, waitFor, type Frame } from "./support/sse.ts";
 
 /** Small intervals so that following and heartbeats take milliseconds; tests wait on conditions, not on time. */
 const FAST = { pollMs: 2, heartbeatMs: 60_000 };
@@ -29,12 +28,7 @@ function getEvents(app: App, id: string, options: { lastEventId?: string; query?
 
 /** An order app whose shipping call waits for `shipping.open()`. */
 function gatedShipping(overrides: Partial<AppOptions> = {}) {
-  const orders = createOrderServices();
-  const shipping = gate();
-  const services = {
-    ...orders.services,
-    ShippingService: { create_shipment: shipping.hold(orders.services.ShippingService.create_shipment) },
-  } as unknown as Services;
+  const { services, shipping } = gatedOrderServices();
   return { ...setup({ services, events: FAST, ...overrides }), shipping };
 }
 

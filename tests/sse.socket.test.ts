@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { createOrderServices } from "../examples/order-fulfillment/services.ts";
 import type { AppOptions } from "../routes/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import type { Services } from "../src/types.ts";
 import { countingStore } from "./support/engine.ts";
 import { setup, smallOrder } from "./support/routes.ts";
-import { gate, SseReader, summary, trackTimers, waitFor } from "./support/sse.ts";
+import { gatedOrderServices, SseReader, summary, trackTimers, waitFor } from "./support/sse.ts";
 
 /** The app behind a real socket: Bun.serve on a free loopback port, read with fetch as a browser would. */
 const servers: { stop(force: boolean): unknown }[] = [];
@@ -14,12 +12,7 @@ afterEach(() => {
 });
 
 function serve(overrides: Partial<AppOptions> = {}) {
-  const orders = createOrderServices();
-  const shipping = gate();
-  const services = {
-    ...orders.services,
-    ShippingService: { create_shipment: shipping.hold(orders.services.ShippingService.create_shipment) },
-  } as unknown as Services;
+  const { services, shipping } = gatedOrderServices();
   const context = setup({ services, events: { pollMs: 2, heartbeatMs: 60_000 }, ...overrides });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: context.app.fetch });
   servers.push(server);

@@ -1,5 +1,7 @@
 // Shared by tests/sse.*.test.ts and tests/stream.*.test.ts: an SSE parser that follows the HTML spec, an
 // incremental reader of a response body, gates for services, and a tracker of live timers.
+import { createOrderServices } from "../../examples/order-fulfillment/services.ts";
+import type { Services } from "../../src/types.ts";
 
 /** One dispatched SSE message, or a comment line (`: heartbeat`). */
 export interface Frame {
@@ -226,3 +228,14 @@ export function trackTimers() {
   };
 }
 
+
+/** The order example's services, with the shipping call held until `shipping.open()`: a run caught mid-way. */
+export function gatedOrderServices(): { services: Services; shipping: ReturnType<typeof gate> } {
+  const orders = createOrderServices();
+  const shipping = gate();
+  const services = {
+    ...orders.services,
+    ShippingService: { create_shipment: shipping.hold(orders.services.ShippingService.create_shipment) },
+  } as unknown as Services;
+  return { services, shipping };
+}
