@@ -110,8 +110,8 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
     }
     if (exec.status === "running") {
       if (!isStale(exec, options)) return { ...outcome(resultOf(exec)), busy: true };
-      await engine.store.save({ ...exec, status: "pending" }, { expectedRevision: exec.revision });
-      return { ...outcome(await engine.continue(id)), takenOver: true };
+      const released = await engine.store.save({ ...exec, status: "pending" }, { expectedRevision: exec.revision });
+      return { ...outcome(await engine.continue(id, { loaded: released })), takenOver: true };
     }
     switch (job.action) {
       case "start":
