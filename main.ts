@@ -11,7 +11,7 @@
 import { Redis } from "@upstash/redis";
 import { loadExamples } from "./examples/index.ts";
 import { createApp } from "./mod.ts";
-import { appOptionsFromEnv, VERSION } from "./src/config-from-env.ts";
+import { appOptionsFromEnv, VERSION } from "./config-from-env.ts";
 
 interface RuntimeGlobals {
   Deno?: { env: { toObject(): Record<string, string> } };

@@ -6,8 +6,8 @@
 export { loadWorkflow, validateWorkflow, workflowJsonSchema, buildWorkflowJsonSchema } from "./src/definition/load.ts";
 export { applyInputRules } from "./src/definition/inputs.ts";
 export type { InputSpec, InputType, WorkflowDefinition } from "./src/definition/workflow.ts";
-export { workflowDiagram } from "./src/definition/diagram.ts";
-export { renderWorkflowSvg } from "./src/definition/graph.ts";
+export { workflowDiagram } from "./src/diagram/mermaid.ts";
+export { renderWorkflowSvg } from "./src/diagram/graph.ts";
 
 // steps
 export { registerStepType, StepRegistry, defaultStepRegistry, BUILT_IN_STEP_TYPES } from "./src/steps/registry.ts";
@@ -36,8 +36,8 @@ export { performJob, abandonJob } from "./src/runners/jobs.ts";
 export type { EnqueueOptions, Job, JobAction, JobOutcome, PerformOptions, QueueAdapter } from "./src/runners/jobs.ts";
 export { QStashAdapter } from "./src/runners/adapters/qstash.ts";
 export type { QStashAdapterOptions, QStashClient } from "./src/runners/adapters/qstash.ts";
-export { createQStashHandler } from "./src/runners/qstash-callback.ts";
-export type { QStashHandler, QStashHandlerOptions } from "./src/runners/qstash-callback.ts";
+export { createQStashHandler } from "./routes/qstash/handler.ts";
+export type { QStashHandler, QStashHandlerOptions } from "./routes/qstash/handler.ts";
 
 // stores
 export { MemoryStore } from "./src/store/memory.ts";

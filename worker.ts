@@ -7,7 +7,7 @@ import { Redis } from "@upstash/redis/cloudflare";
 import type { ExecutionContext } from "hono";
 import { loadExamples } from "./examples/index.ts";
 import { createApp } from "./mod.ts";
-import { appOptionsFromEnv } from "./src/config-from-env.ts";
+import { appOptionsFromEnv } from "./config-from-env.ts";
 
 // Loaded once per isolate; the options are built on the first request (createApp caches them per env object).
 const examples = loadExamples();

@@ -7,7 +7,7 @@ import { eventRoutes } from "./events.ts";
 import { executionRoutes } from "./executions.ts";
 import { openApiDocument } from "./openapi.ts";
 import { errorToResponse, HttpProblem } from "./problems.ts";
-import { qstashRoutes } from "./qstash.ts";
+import { qstashRoutes } from "./qstash/routes.ts";
 import { workflowRoutes } from "./workflows.ts";
 
 export type { AppContext, AppEnv, AppOptions, AppOptionsInput } from "./context.ts";

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { workflowDiagram } from "../src/definition/diagram.ts";
+import { workflowDiagram } from "../src/diagram/mermaid.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { evaluateCondition, MAX_MATCH_SUBJECT, MAX_PATTERN_LENGTH, unsafePatternReason } from "../src/engine/conditions.ts";
-import type { ReferenceScope } from "../src/engine/references.ts";
-import { conditionSchema, type Condition } from "../src/steps/step.ts";
+import { evaluateCondition, MAX_MATCH_SUBJECT, MAX_PATTERN_LENGTH, unsafePatternReason } from "../src/expressions/conditions.ts";
+import type { ReferenceScope } from "../src/expressions/references.ts";
+import { conditionSchema, type Condition } from "../src/expressions/conditions.ts";
 import type { JsonObject } from "../src/types.ts";
 
 const ctx: JsonObject = {

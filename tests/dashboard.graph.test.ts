@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { exampleSources } from "../examples/index.ts";
-import { layoutWorkflowGraph, renderWorkflowSvg, workflowGraph, type GraphEdge, type WorkflowGraph } from "../src/definition/graph.ts";
+import { layoutWorkflowGraph, renderWorkflowSvg, workflowGraph, type GraphEdge, type WorkflowGraph } from "../src/diagram/graph.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { StepRegistry } from "../src/steps/registry.ts";
 import { proceed, type StepDefinition } from "../src/steps/step.ts";

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadExamples } from "../examples/index.ts";
 import { createApp } from "../routes/app.ts";
-import { appOptionsFromEnv, type EnvExtras, VERSION } from "../src/config-from-env.ts";
+import { appOptionsFromEnv, type EnvExtras, VERSION } from "../config-from-env.ts";
 import { ConfigError } from "../src/errors.ts";
 import { InlineAdapter } from "../src/runners/adapters/inline.ts";
 import { QStashAdapter } from "../src/runners/adapters/qstash.ts";

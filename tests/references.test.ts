@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { findReferences, getPath, lookup, resolveValue, truthy, type ReferenceScope } from "../src/engine/references.ts";
+import { findReferences, getPath, lookup, resolveValue, truthy, type ReferenceScope } from "../src/expressions/references.ts";
 import { ExecutionError } from "../src/errors.ts";
 import type { Json, JsonObject } from "../src/types.ts";
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { exampleSources } from "../examples/index.ts";
-import { quote, workflowDiagram } from "../src/definition/diagram.ts";
-import { workflowGraph } from "../src/definition/graph.ts";
+import { quote, workflowDiagram } from "../src/diagram/mermaid.ts";
+import { workflowGraph } from "../src/diagram/graph.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { BUILT_IN_STEP_TYPES, StepRegistry } from "../src/steps/registry.ts";
 import { proceed, type StepDefinition, type StepType } from "../src/steps/step.ts";

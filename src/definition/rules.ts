@@ -11,8 +11,8 @@
  * `next` or `on_error` at all (for a sequence in a branch, use a loop or a workflow step), and any other
  * target they have can only be `__FINISHED__`. Top-level targets name top-level steps only.
  */
-import { MAX_PATTERN_LENGTH, unsafePatternReason } from "../engine/conditions.ts";
-import { findReferences, splitPath } from "../engine/references.ts";
+import { MAX_PATTERN_LENGTH, unsafePatternReason } from "../expressions/conditions.ts";
+import { findReferences, splitPath } from "../expressions/references.ts";
 import { isPlainObject } from "../json.ts";
 import { FINISHED } from "../steps/step.ts";
 import { formatPath, type RawIssue, type Segment, valueAt } from "./issues.ts";

@@ -27,7 +27,7 @@ import type {
   Services,
 } from "../types.ts";
 import { WorkflowEvent, type EventHandler } from "./events.ts";
-import { resolveValue } from "./references.ts";
+import { resolveValue } from "../expressions/references.ts";
 
 export interface EngineLimits {
   /** Steps executed per execution, loop body steps included (default 10 000). */

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { evaluateCondition } from "../engine/conditions.ts";
-import { truthy } from "../engine/references.ts";
+import { conditionSchema, evaluateCondition } from "../expressions/conditions.ts";
+import { truthy } from "../expressions/references.ts";
 import { ExecutionError } from "../errors.ts";
 import { setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
-import { conditionSchema, nestedStep, proceed, stepSchema, target, type StepType } from "./step.ts";
+import { nestedStep, proceed, stepSchema, target, type StepType } from "./step.ts";
 
 export const DEFAULT_LOOP_MAX = 100;
 

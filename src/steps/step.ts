@@ -34,18 +34,6 @@ export function stepSchema<T extends z.ZodRawShape>(type: string, shape: T) {
 /** A nested step, checked as a step of its own type by the definition loader. */
 export const nestedStep = z.looseObject({ id: z.string(), type: z.string() });
 
-/** A condition `{ field, op, value }` (router `when`, loop `while`). */
-export const OPERATORS = [
-  "eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "starts_with", "ends_with",
-  "matches", "exists", "empty", "truthy", "falsy",
-] as const;
-export type Operator = (typeof OPERATORS)[number];
-export const conditionSchema = z.strictObject({
-  field: z.string().min(1),
-  op: z.enum(OPERATORS).default("eq"),
-  value: z.unknown().optional(),
-});
-export type Condition = z.infer<typeof conditionSchema>;
 
 /** What an executor may read: never mutate it, return a new ctx instead. */
 export interface StepState {

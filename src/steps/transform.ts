@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
 import { deepEqual, isPlainObject, setOwn, FORBIDDEN_KEYS, cloneJson } from "../json.ts";
-import { getPath, lookup, splitPath } from "../engine/references.ts";
+import { getPath, lookup, splitPath } from "../expressions/references.ts";
 import type { Json, JsonObject } from "../types.ts";
 import { proceed, stepSchema, type StepType } from "./step.ts";
 

@@ -1,7 +1,19 @@
+import { z } from "zod";
 import { deepEqual, isPlainObject } from "../json.ts";
-import type { Condition } from "../steps/step.ts";
 import type { Json } from "../types.ts";
 import { lookup, resolveValue, truthy, type ReferenceScope } from "./references.ts";
+
+/** A condition `{ field, op, value }` (router `when`, loop `while`). */
+export const OPERATORS = [
+  "eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "starts_with", "ends_with",
+  "matches", "exists", "empty", "truthy", "falsy",
+] as const;
+export const conditionSchema = z.strictObject({
+  field: z.string().min(1),
+  op: z.enum(OPERATORS).default("eq"),
+  value: z.unknown().optional(),
+});
+export type Condition = z.infer<typeof conditionSchema>;
 
 export const MAX_PATTERN_LENGTH = 256;
 export const MAX_MATCH_SUBJECT = 10_000;

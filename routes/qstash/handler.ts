@@ -1,10 +1,10 @@
 import { Receiver } from "@upstash/qstash";
 import { z } from "zod";
-import { ConfigError, NotFoundError, StoreError } from "../errors.ts";
-import { EXECUTION_ID_PATTERN } from "../store/store.ts";
-import type { Json } from "../types.ts";
-import { QStashAdapter, checkHttpUrl, failureUrlOf, type QStashClient } from "./adapters/qstash.ts";
-import { abandonJob, approvalTimer, performJob, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "./jobs.ts";
+import { ConfigError, NotFoundError, StoreError } from "../../src/errors.ts";
+import { EXECUTION_ID_PATTERN } from "../../src/store/store.ts";
+import type { Json } from "../../src/types.ts";
+import { QStashAdapter, checkHttpUrl, failureUrlOf, type QStashClient } from "../../src/runners/adapters/qstash.ts";
+import { abandonJob, approvalTimer, performJob, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "../../src/runners/jobs.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {
   /** QStash's signing keys (console → QStash → Signing keys). Both are accepted, for key rotation. */

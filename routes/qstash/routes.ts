@@ -1,11 +1,11 @@
 import { Client } from "@upstash/qstash";
 import { Hono } from "hono";
-import { ConfigError } from "../src/errors.ts";
-import { QStashAdapter } from "../src/runners/adapters/qstash.ts";
-import { createQStashHandler, type QStashHandler } from "../src/runners/qstash-callback.ts";
-import { bodyLimit } from "./body.ts";
-import type { AppContext, AppEnv } from "./context.ts";
-import { HttpProblem } from "./problems.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { QStashAdapter } from "../../src/runners/adapters/qstash.ts";
+import { createQStashHandler, type QStashHandler } from "./handler.ts";
+import { bodyLimit } from "../body.ts";
+import type { AppContext, AppEnv } from "../context.ts";
+import { HttpProblem } from "../problems.ts";
 
 /**
  * The QStash callback (SPEC §7, docs/async.md): `POST /qstash` performs a delivered job, `POST /qstash/failure`

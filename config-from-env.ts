@@ -18,15 +18,15 @@
  * ConfigError, never a quiet fallback.
  */
 import { Client } from "@upstash/qstash";
-import type { AppOptions } from "../routes/context.ts";
-import type { WorkflowLookup } from "./config.ts";
-import type { WorkflowDefinition } from "./definition/workflow.ts";
-import { ConfigError } from "./errors.ts";
-import { InlineAdapter } from "./runners/adapters/inline.ts";
-import { QStashAdapter, type QStashClient } from "./runners/adapters/qstash.ts";
-import { MemoryStore } from "./store/memory.ts";
-import { UpstashRedisStore, type UpstashRedisClient } from "./store/upstash-redis.ts";
-import type { Services } from "./types.ts";
+import type { AppOptions } from "./routes/context.ts";
+import type { WorkflowLookup } from "./src/config.ts";
+import type { WorkflowDefinition } from "./src/definition/workflow.ts";
+import { ConfigError } from "./src/errors.ts";
+import { InlineAdapter } from "./src/runners/adapters/inline.ts";
+import { QStashAdapter, type QStashClient } from "./src/runners/adapters/qstash.ts";
+import { MemoryStore } from "./src/store/memory.ts";
+import { UpstashRedisStore, type UpstashRedisClient } from "./src/store/upstash-redis.ts";
+import type { Services } from "./src/types.ts";
 
 /** The version reported by GET /health. Kept equal to package.json's `version` (tests/deploy.config.test.ts checks). */
 export const VERSION = "0.1.0";
