@@ -2,10 +2,15 @@
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-export type ExecutionStatus = "pending" | "running" | "halted" | "completed" | "failed";
-export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ["completed", "failed"];
+export type ExecutionStatus = "pending" | "running" | "halted" | "completed" | "failed" | "cancelled";
+export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ["pending", "running", "halted", "completed", "failed", "cancelled"];
 
-/** Cursor of a top-level loop that checkpoints per iteration (SPEC §5: loops are durable per iteration). */
+/** Completed, failed or cancelled: nothing runs any more, and the store's retention applies. */
+export function isTerminal(status: ExecutionStatus): boolean {
+  return status === "completed" || status === "failed" || status === "cancelled";
+}
+
+/** Cursor of a top-level loop that checkpoints per iteration, so a continuation resumes at the next iteration. */
 export interface LoopCursor {
   stepId: string;
   /** Index of the next iteration to run (foreach) or iterations done (while). */
@@ -44,15 +49,42 @@ export interface Execution {
   loop: LoopCursor | null;
   /** Set while a call step waits to retry outside the process (a long retry delay under an async adapter). */
   retry: RetryWait | null;
+  /** While `running`: the claim's lease (ISO). Renewed by every checkpoint; once past, any worker may take over. */
+  leaseUntil: string | null;
+  /**
+   * While `pending`: not before this time (a `wait` step, a scheduled call retry). While `halted` at an approval
+   * with a timeout: when it expires. Otherwise null.
+   */
+  wakeAt: string | null;
 }
 
-/** A call whose next attempt was scheduled instead of slept for. */
+/** The fields of an execution that stay small whatever the run does: stored whole with every checkpoint. */
+export type ExecutionHead = Omit<Execution, ExecutionBodyField>;
+/** The fields that grow with the run: stored as a snapshot plus a log of deltas. */
+export type ExecutionBodyField = "input" | "ctx" | "result" | "haltData" | "loop";
+export const EXECUTION_BODY_FIELDS: readonly ExecutionBodyField[] = ["input", "ctx", "result", "haltData", "loop"];
+
+/**
+ * What one checkpoint changed in the body of an execution. A store appends it to the execution's log; a load
+ * folds snapshot + deltas (applyDelta). Values are plain JSON and are never mutated after the commit.
+ */
+export interface ExecutionDelta {
+  /** ctx keys set to these values. */
+  set?: JsonObject;
+  /** ctx keys removed. */
+  unset?: string[];
+  input?: JsonObject;
+  result?: Json;
+  haltData?: JsonObject | null;
+  /** null: the cursor is cleared; a whole cursor: a loop starts; `{ index, append }`: the cursor moves on. */
+  loop?: LoopCursor | { index: number; append: Json[] } | null;
+}
+
+/** A call whose next attempt was scheduled instead of slept for (the time is the execution's `wakeAt`). */
 export interface RetryWait {
   stepId: string;
   /** The attempt to run when the execution continues. */
   attempt: number;
-  /** ISO time before which the attempt must not run. */
-  notBefore: string;
 }
 
 export type EntryAction = "completed" | "halted" | "failed";
@@ -96,10 +128,12 @@ export type EventType =
   | "workflow.completed"
   | "workflow.halted"
   | "workflow.failed"
+  | "workflow.cancelled"
   | "step.started"
   | "step.completed"
   | "step.halted"
-  | "step.failed";
+  | "step.failed"
+  | "step.retrying";
 
 export const EVENT_TYPES: readonly EventType[] = [
   "workflow.started",
@@ -107,10 +141,12 @@ export const EVENT_TYPES: readonly EventType[] = [
   "workflow.completed",
   "workflow.halted",
   "workflow.failed",
+  "workflow.cancelled",
   "step.started",
   "step.completed",
   "step.halted",
   "step.failed",
+  "step.retrying",
 ];
 
 /** An event as stored in the execution's event log (plain JSON). */

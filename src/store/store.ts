@@ -1,16 +1,27 @@
 import { ConflictError, ValidationError } from "../errors.ts";
-import type { Entry, Execution, ExecutionStatus, StoredEvent } from "../types.ts";
+export { EXECUTION_STATUSES } from "../types.ts";
+import { EXECUTION_STATUSES, type Entry, type Execution, type ExecutionDelta, type ExecutionHead, type ExecutionStatus, type StoredEvent } from "../types.ts";
 
-/** One atomic checkpoint: the new execution state, plus the entries and events it produced. */
+/**
+ * One atomic checkpoint: the head of the execution, what its body changed, and the entries and events it
+ * produced. Stores write the head whole (it is small) and append `delta` to the execution's log; they write
+ * the whole body (a snapshot) only when the execution is created, when no delta is given, or to compact the log
+ * once it has grown as large as the snapshot. So a step costs what it changed, not the whole history.
+ */
 export interface Commit {
+  /** The execution after this commit. Its head fields are written; its body is read only to write a snapshot. */
   execution: Execution;
   /**
    * Compare-and-set on `revision`: 0 creates (ConflictError if the id exists), n succeeds only if the
    * stored revision is n (ConflictError otherwise, nothing written). Omitted: unconditional.
    */
   expectedRevision?: number;
+  /** What the body changed since the stored revision. Omitted: the body is written whole. */
+  delta?: ExecutionDelta;
   entries?: Entry[];
   events?: StoredEvent[];
+  /** A definition to keep under its hash (pinning), written only if that hash is not stored yet. */
+  definition?: StoredDefinition;
 }
 
 export interface FindQuery {
@@ -23,20 +34,67 @@ export interface FindQuery {
 }
 
 export interface FindResult {
-  executions: Execution[];
+  /** The heads of the executions (no input, ctx, result, halt data or loop cursor). */
+  executions: ExecutionHead[];
   /** Present when there may be more results. */
   cursor?: string;
 }
 
+/** An execution the sweeper should hand to a worker again (see `Store.recoverable`). */
+export interface Recoverable {
+  id: string;
+  workflowId: string;
+  status: "pending" | "running" | "halted";
+  revision: number;
+  /** The time that made it due: the lease's expiry (running), or `wakeAt` / the last checkpoint (pending, halted). */
+  dueAt: string;
+}
+
+export interface RecoverableQuery {
+  /** The store's notion of now (the engine's clock). */
+  now: Date;
+  /** A `pending` execution is due once `wakeAt` (or, without one, its last checkpoint) is this much in the past;
+   *  a `halted` one once its `wakeAt` (approval expiry) is. */
+  graceMs: number;
+  /** Each returned execution is not returned again for this long (so overlapping sweeps enqueue it once). */
+  claimMs: number;
+  /** Default 100, at most 1000. */
+  limit?: number;
+}
+
+/** A workflow definition kept in the store under its content hash. */
+export interface StoredDefinition {
+  workflowId: string;
+  version: string;
+  hash: string;
+  /** The source it was loaded from (YAML or JSON text); `loadWorkflow(source)` gives back the same hash. */
+  source: string;
+  /** ISO time it was first stored. */
+  storedAt: string;
+}
+
+/** One stored version of a workflow, for `GET /workflows/:id/versions`. */
+export interface DefinitionVersion {
+  workflowId: string;
+  version: string;
+  hash: string;
+  storedAt: string;
+  current: boolean;
+  /** Executions halted or pending on this version now. */
+  halted: number;
+  pending: number;
+}
+
 /**
- * Where executions live. Every method hands out copies, never shared objects.
- * Every save stores revision = previous + 1 (a new record gets 1).
+ * Where executions and definitions live. Every method hands out copies, never shared objects.
+ * Every commit stores revision = previous + 1 (a new record gets 1).
  */
 export interface Store {
-  /** Saves, appends entries and events, and moves index rows, all or nothing. Returns the stored copy. */
-  commit(commit: Commit): Promise<Execution>;
-  /** `commit({ execution, expectedRevision })`. */
+  /** Writes the head, appends the delta, entries and events, and moves index rows, all or nothing. */
+  commit(commit: Commit): Promise<{ revision: number }>;
+  /** `commit({ execution, expectedRevision })` (a whole snapshot); returns the stored copy. */
   save(execution: Execution, options?: { expectedRevision?: number }): Promise<Execution>;
+  /** One request: the snapshot and the deltas after it, folded. Executions stored by older versions load too. */
   load(id: string): Promise<Execution | null>;
   /** Appends one history entry (no revision check). */
   record(entry: Entry): Promise<void>;
@@ -48,6 +106,25 @@ export interface Store {
   /** Removes the execution, its entries, events and index rows; false when it did not exist. */
   delete(id: string): Promise<boolean>;
   executionIds(query?: { workflowId?: string; limit?: number }): Promise<string[]>;
+  /**
+   * One request per page: `running` executions whose lease has expired, `pending` ones whose `wakeAt` (else last
+   * checkpoint) is older than `graceMs`, and `halted` ones whose `wakeAt` is older than `graceMs`; each is
+   * claimed for `claimMs` (not returned again meanwhile). Most overdue first.
+   */
+  recoverable(query: RecoverableQuery): Promise<Recoverable[]>;
+  /**
+   * Keeps a definition under its hash (if that hash is not stored yet) and, with `current: true`, makes it the
+   * workflow's current version. `stored`: the hash was new; `current`: it is the current version now.
+   */
+  putDefinition(definition: StoredDefinition, options?: { current?: boolean }): Promise<{ stored: boolean; current: boolean }>;
+  /** The definition stored under this hash, or null. */
+  definition(hash: string): Promise<StoredDefinition | null>;
+  /** The workflow's current version, or null when none was made current. */
+  currentDefinition(workflowId: string): Promise<StoredDefinition | null>;
+  /** Every stored version of a workflow, oldest first, with how many executions wait on each. */
+  definitionVersions(workflowId: string): Promise<DefinitionVersion[]>;
+  /** Ids of the workflows that have a current version, sorted. */
+  workflowIds(): Promise<string[]>;
 }
 
 /** Most events kept per execution; older ones are dropped first. */
@@ -109,8 +186,6 @@ export function decodeCursor(cursor: string): CursorPosition {
 export function isAfterCursor(score: number, id: string, position: CursorPosition): boolean {
   return score < position.score || (score === position.score && id < position.id);
 }
-
-export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ["pending", "running", "halted", "completed", "failed"];
 
 export function assertStatus(status: unknown): asserts status is ExecutionStatus {
   if (!EXECUTION_STATUSES.includes(status as ExecutionStatus)) {

@@ -1,0 +1,104 @@
+/**
+ * The stored form of an execution, shared by every store: a small head written whole with every commit, and
+ * a body kept as a snapshot plus an append-only log of deltas. A load folds snapshot + deltas; the log is
+ * compacted into a new snapshot once it has grown as large as the snapshot, so the bytes written over a run
+ * stay linear in what the run produced.
+ */
+import { ValidationError } from "../errors.ts";
+import { setOwn } from "../json.ts";
+import {
+  EXECUTION_BODY_FIELDS,
+  type Execution,
+  type ExecutionDelta,
+  type ExecutionHead,
+  type LoopCursor,
+} from "../types.ts";
+import { assertEntryOf, assertExecutionId, assertStatus, createdAtScore, type Commit } from "./store.ts";
+
+export type ExecutionBody = Pick<Execution, "input" | "ctx" | "result" | "haltData" | "loop">;
+
+/** Checks what every store checks before writing anything; returns the index score (createdAt in ms). */
+export function checkCommit(commit: Commit): number {
+  const { execution, expectedRevision } = commit;
+  assertExecutionId(execution?.id);
+  assertStatus(execution.status);
+  if (typeof execution.workflowId !== "string" || execution.workflowId === "") {
+    throw new ValidationError(`Execution ${JSON.stringify(execution.id)} has no workflowId`);
+  }
+  if (expectedRevision !== undefined && (!Number.isSafeInteger(expectedRevision) || expectedRevision < 0)) {
+    throw new ValidationError(`Invalid expectedRevision ${expectedRevision} for execution ${JSON.stringify(execution.id)}`);
+  }
+  for (const entry of commit.entries ?? []) assertEntryOf(entry, execution.id);
+  return createdAtScore(execution);
+}
+
+/** The head of an execution (every field but the body's), as a new object. */
+export function headOf(execution: Execution): ExecutionHead {
+  const head = { ...execution } as Partial<Execution>;
+  for (const field of EXECUTION_BODY_FIELDS) delete head[field];
+  return head as ExecutionHead;
+}
+
+export function bodyOf(execution: Execution): ExecutionBody {
+  return { input: execution.input, ctx: execution.ctx, result: execution.result, haltData: execution.haltData, loop: execution.loop };
+}
+
+/** Applies one delta to a body in place (the body is the loader's own copy). */
+export function applyDelta(body: ExecutionBody, delta: ExecutionDelta): void {
+  if (delta.set) for (const key of Object.keys(delta.set)) setOwn(body.ctx, key, delta.set[key]!);
+  if (delta.unset) for (const key of delta.unset) delete body.ctx[key];
+  if (delta.input !== undefined) body.input = delta.input;
+  if (delta.result !== undefined) body.result = delta.result;
+  if (delta.haltData !== undefined) body.haltData = delta.haltData;
+  if (delta.loop !== undefined) {
+    const loop = delta.loop;
+    if (loop === null || "before" in loop) body.loop = loop as LoopCursor | null;
+    else if (body.loop) {
+      body.loop.index = loop.index;
+      body.loop.outputs.push(...loop.append);
+    }
+  }
+}
+
+/** Folds a snapshot and the deltas after it into the execution, with the head's fields on top. */
+export function foldExecution(head: ExecutionHead, snapshot: ExecutionBody, deltas: Iterable<ExecutionDelta>): Execution {
+  for (const delta of deltas) applyDelta(snapshot, delta);
+  return { ...upgradeHead(head), ...snapshot } as Execution;
+}
+
+/** True when the log has grown as large as the snapshot: the next commit rewrites the snapshot instead. */
+export function compactionDue(snapshotBytes: number, logBytes: number): boolean {
+  return logBytes >= snapshotBytes;
+}
+
+/**
+ * Fields that executions stored by earlier versions lack: `leaseUntil`, `wakeAt` (a scheduled retry kept its
+ * time as `retry.notBefore`). Applied on every load, so old records run on unchanged.
+ */
+export function upgradeHead<T extends Partial<Execution>>(record: T): T {
+  const out = { ...record } as T & { retry?: (Execution["retry"] & { notBefore?: string }) | null };
+  if (out.leaseUntil === undefined) out.leaseUntil = null;
+  if (out.wakeAt === undefined) out.wakeAt = out.retry?.notBefore ?? null;
+  if (out.retry && "notBefore" in out.retry) {
+    const { notBefore: _moved, ...retry } = out.retry;
+    out.retry = retry;
+  }
+  return out;
+}
+
+/** A whole execution stored by an earlier version (one JSON record), in today's shape. */
+export function upgradeExecution(record: Execution): Execution {
+  return upgradeHead(record);
+}
+
+/** JSON text of a stored value; a value that is not JSON is a ValidationError naming it. */
+export function serialize(value: unknown, what: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new ValidationError(`${what} is not JSON-serializable: ${(error as Error).message}`);
+  }
+  if (typeof text !== "string") throw new ValidationError(`${what} is not JSON-serializable`);
+  return text;
+}
