@@ -1,11 +1,13 @@
 import type { WorkflowDefinition } from "./definition/workflow.ts";
+import type { Clock } from "./engine/clock.ts";
 import type { Store } from "./store/store.ts";
 import type { Services } from "./types.ts";
 
 export interface GlobalConfig {
   store?: Store;
   services?: Services;
-  clock?: () => Date;
+  /** A Clock, or a function giving the time (with real timers). */
+  clock?: Clock | (() => Date);
 }
 
 let config: GlobalConfig = {};

@@ -43,6 +43,11 @@ export class ExecutionError extends DurableWorkflowError {
   }
 }
 
+/** A time limit passed: a call attempt's `timeout`, or the workflow's deadline. */
+export class TimeoutError extends ExecutionError {
+  override name = "TimeoutError";
+}
+
 /** A compare-and-set lost: another worker saved or claimed the execution first, or it is not in the expected status. */
 export class ConflictError extends DurableWorkflowError {
   override name = "ConflictError";

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { ExecutionError } from "./errors.ts";
 import type { Json, JsonObject } from "./types.ts";
 
@@ -87,4 +88,9 @@ export function cloneJson<T>(value: T): T {
 /** Size of a JSON value in UTF-8 bytes, as stored. */
 export function jsonSize(value: Json): number {
   return new TextEncoder().encode(JSON.stringify(value)).length;
+}
+
+/** A zod issue path as text: `steps[3].routes[0].then`. */
+export function formatIssuePath(path: readonly PropertyKey[]): string {
+  return z.core.toDotPath(path as (string | number | symbol)[]);
 }

@@ -32,8 +32,8 @@ export function inputTypeError(type: InputType, value: unknown): string | undefi
 }
 
 /** Deep enough for any real input; deeper is refused rather than risking the stack. */
-const MAX_INPUT_DEPTH = 256;
-const MAX_INPUT_VALUES = 1_000_000;
+export const MAX_INPUT_DEPTH = 256;
+export const MAX_INPUT_VALUES = 1_000_000;
 
 /**
  * Applies a workflow's input rules to a run input and returns a fresh copy: the input must be a plain

@@ -1,33 +1,56 @@
-import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts";
-import { Engine, resultOf, type EngineOptions } from "../engine/engine.ts";
-import { ConfigError, ConflictError, ExecutionError, NotFoundError, errorText } from "../errors.ts";
-import type { Execution, ExecutionResult, Json } from "../types.ts";
-import { requireStore } from "./sync.ts";
+import { z } from "zod";
+import { lookupWorkflow, type WorkflowLookup } from "../config.ts";
+import { checkResumeAnswer } from "../definition/answer.ts";
+import { pinnedDefinition } from "../engine/definitions.ts";
+import { Engine, leaseExpiry, resultOf, DEFAULT_LEASE_MS, type EngineOptions } from "../engine/engine.ts";
+import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
+import { executionIdSchema, workflowIdSchema } from "../ids.ts";
+import { formatIssuePath } from "../json.ts";
+import { isTerminal, type Execution, type ExecutionResult, type Json } from "../types.ts";
+import { requireStore } from "./runner.ts";
 
 export type JobAction = "start" | "resume" | "continue" | "wake";
 
 /**
- * What a queue carries: small, never the execution's state. `wake` is a timer: it resumes an approval
- * that is still waiting at `haltedAt` once its timeout has passed (the approval then takes `on_timeout`).
+ * What a queue carries: small, never the execution's state. `wake` is a timer: it resumes an approval that
+ * is still waiting once its timeout has passed (the approval then takes `on_timeout`), or continues an
+ * execution whose wait is over.
  */
-export interface Job {
-  workflowId: string;
-  workflowVersion?: string;
-  executionId: string;
-  action: JobAction;
-  response?: Json;
-  approved?: boolean;
+export const JobSchema = z.object({
+  workflowId: workflowIdSchema,
+  workflowVersion: z.string().max(100).optional(),
+  executionId: executionIdSchema,
+  action: z.enum(["start", "resume", "continue", "wake"]),
+  response: z.json().optional(),
+  approved: z.boolean().optional(),
   /** For `wake`: the `requested_at` of the halt the timer was set for. */
-  haltedAt?: string;
+  haltedAt: z.string().max(100).optional(),
   /**
-   * For `resume`: the revision of the halted execution the answer is for. A resume whose halt was already
-   * answered (the execution moved on to another revision) does nothing. Adapters that deduplicate use it.
+   * For `resume` and `wake`: the revision of the halted execution the job is for. A job whose halt was already
+   * answered (the execution moved on to another revision) does nothing.
    */
-  revision?: number;
+  revision: z.number().int().min(1).optional(),
   /** For `start`: the execution's `createdAt`, which tells apart two executions that reused one id. */
-  createdAt?: string;
-  queue?: string;
-  priority?: number;
+  createdAt: z.string().max(100).optional(),
+  queue: z.string().min(1).max(200).optional(),
+  priority: z.number().optional(),
+});
+
+export type Job = Omit<z.infer<typeof JobSchema>, "response"> & { response?: Json };
+
+/** A job as published: its own fields only, nothing else (never the execution's state). */
+export function jobBody(job: Job): Job {
+  const parsed = JobSchema.strip().parse(job);
+  return Object.fromEntries(Object.entries(parsed).filter(([, value]) => value !== undefined)) as Job;
+}
+
+/** Reads a job from a queue's message body; a ValidationError naming every problem otherwise. */
+export function parseJob(value: unknown): Job {
+  const result = JobSchema.safeParse(value);
+  if (!result.success) {
+    throw new ValidationError("Not a job", result.error.issues.map((i) => ({ path: formatIssuePath(i.path), message: i.message })));
+  }
+  return result.data as Job;
 }
 
 export interface EnqueueOptions {
@@ -36,7 +59,7 @@ export interface EnqueueOptions {
   /**
    * What tells this job apart from the other jobs of its execution and action. Adapters that deduplicate
    * make their deduplication id of it (QStash: `<executionId>.<action>.<...>.<key>`): two enqueues with the
-   * same key are one job. Continuations use the id of the delivery that asked for them.
+   * same key are one job.
    */
   key?: string;
 }
@@ -48,25 +71,25 @@ export interface QueueAdapter {
 
 export interface PerformOptions extends Omit<EngineOptions, "workflows"> {
   workflows?: WorkflowLookup;
-  /**
-   * A `running` execution whose last checkpoint (`updatedAt`, by the engine clock) is older than this is
-   * presumed abandoned by a worker that crashed mid-run, and the job takes it over (compare-and-set on its
-   * revision). A younger one is `busy`: retry later. Default: 2 × `budgetMs`; without a budget, never.
-   */
-  staleAfterMs?: number;
 }
 
-/** What performing a job came to: the result, or `duplicate` when the job had already been done. */
+/** A job that can never succeed (unknown workflow, a job for another workflow, a bad answer): do not retry it. */
+export class PermanentJobError extends DurableWorkflowError {
+  override name = "PermanentJobError";
+}
+
+/** What performing a job came to. */
 export interface JobOutcome {
   result: ExecutionResult;
+  /** The job had already been done (a redelivery, a lost race, an answered halt, an ended execution): nothing changed. */
   duplicate: boolean;
-  /** The run used up its time budget: the caller must enqueue a `continue` job (after `result.notBefore`, if set). */
+  /** The call ended with the execution pending: enqueue a `continue` job (after `result.notBefore`, if set). */
   continueLater: boolean;
-  /** The run halted at an approval with a timeout: the caller should schedule a `wake` job at `at`. */
+  /** The run halted at an approval with a timeout: schedule a `wake` job at `at`. */
   timer?: { haltedAt: string; at: string };
-  /** The execution is `running` under another worker that checkpointed recently: nothing was done, retry later. */
-  busy?: boolean;
-  /** A stale `running` execution was taken over and run on by this job. */
+  /** Running under another worker's live lease, which ends at `busyUntil`: nothing was done; look again then. */
+  busyUntil?: string;
+  /** A running execution whose lease had expired was taken over and run on by this job. */
   takenOver?: boolean;
 }
 
@@ -77,63 +100,52 @@ export function approvalTimer(result: ExecutionResult): { haltedAt: string; at: 
   return { haltedAt: String(data.requested_at), at: data.expires_at };
 }
 
-function clockOf(options: PerformOptions): () => Date {
-  return options.clock ?? currentConfig().clock ?? (() => new Date());
-}
-
-/** The stale-running rule (see `PerformOptions.staleAfterMs`). */
-export function isStale(exec: Execution, options: PerformOptions): boolean {
-  const staleAfter = options.staleAfterMs ?? (options.budgetMs !== undefined ? 2 * options.budgetMs : undefined);
-  if (exec.status !== "running" || staleAfter === undefined) return false;
-  return clockOf(options)().getTime() - Date.parse(exec.updatedAt) >= staleAfter;
-}
-
 /**
- * Performs one job with the engine. A job that was already done (a redelivery, a lost race, a resume
- * for a halt that was answered) is a duplicate and does nothing; a store failure propagates so the queue
- * retries. An execution found `running` is taken over when stale, else reported `busy`.
+ * Performs one job. It runs on the definition the execution started with (from the store when this deployment
+ * no longer serves it). A job already done is a duplicate and does nothing; a store failure propagates (the
+ * queue retries, the execution stays as it was); a job that can never succeed is a PermanentJobError and changes
+ * nothing. A `running` execution is taken over once its lease has expired, else reported busy.
  */
 export async function performJob(job: Job, options: PerformOptions): Promise<JobOutcome> {
-  const workflow = lookupWorkflow(options.workflows, job.workflowId);
-  if (!workflow) throw new ConfigError(`Workflow "${job.workflowId}" is not registered`);
-  const engine = new Engine(workflow, options);
+  const store = requireStore(options.store);
+  const id = job.executionId;
+  const exec = await store.load(id);
+  if (!exec) throw new NotFoundError(`Execution "${id}" not found`);
+  if (exec.workflowId !== job.workflowId) {
+    throw new PermanentJobError(`Execution "${id}" belongs to workflow "${exec.workflowId}", not "${job.workflowId}" as the job says`);
+  }
+  const served = lookupWorkflow(options.workflows, exec.workflowId);
+  const workflow = await pinnedDefinition(store, exec.workflowHash, served, options.registry);
+  if (!workflow) throw new PermanentJobError(`Workflow "${exec.workflowId}" is not served here and its definition ${exec.workflowHash.slice(0, 12)} is not stored`);
+  const engine = new Engine(workflow, { ...options, store });
   const outcome = (result: ExecutionResult, duplicate = false): JobOutcome => {
     const timer = approvalTimer(result);
-    return { result, duplicate, continueLater: result.yielded === true, ...(timer && !duplicate ? { timer } : {}) };
+    return { result, duplicate, continueLater: result.status === "pending" && result.yielded === true, ...(timer && !duplicate ? { timer } : {}) };
   };
-  const id = job.executionId;
   try {
-    const exec = await engine.store.load(id);
-    if (!exec) throw new NotFoundError(`Execution "${id}" not found`);
-    if (exec.workflowId !== workflow.id) {
-      throw new ConfigError(`Execution "${id}" belongs to workflow "${exec.workflowId}", not "${workflow.id}" as the job says`);
-    }
     if (exec.status === "running") {
-      if (!isStale(exec, options)) return { ...outcome(resultOf(exec)), busy: true };
-      const released = await engine.store.save({ ...exec, status: "pending" }, { expectedRevision: exec.revision });
-      return { ...outcome(await engine.continue(id, { loaded: released })), takenOver: true };
+      const expiry = leaseExpiry(exec, options.leaseMs ?? DEFAULT_LEASE_MS);
+      if (expiry > engine.clock.now().getTime()) return { ...outcome(resultOf(exec)), busyUntil: new Date(expiry).toISOString() };
+      return { ...outcome(await engine.continue(id, { loaded: exec })), takenOver: true };
     }
+    if (isTerminal(exec.status)) return outcome(resultOf(exec), true);
     switch (job.action) {
       case "start":
       case "continue":
         if (exec.status !== "pending") return outcome(resultOf(exec), true);
         return outcome(await engine.continue(id, { loaded: exec }));
-      case "resume":
-        if (exec.status !== "halted" || (job.revision !== undefined && exec.revision !== job.revision)) {
-          return outcome(resultOf(exec), true);
+      case "resume": {
+        let answer;
+        try {
+          answer = checkResumeAnswer(job);
+        } catch (error) {
+          throw new PermanentJobError(`The answer of this resume job is refused: ${(error as Error).message}`);
         }
-        return outcome(await engine.resume(id, { response: job.response, approved: job.approved, expectedRevision: job.revision, loaded: exec }));
-      case "wake": {
-        const data = exec.haltData;
-        if (exec.status !== "halted" || !data || data.requested_at !== job.haltedAt) return outcome(resultOf(exec), true);
-        // Early (the queue's clock is ahead of the engine's): leave the halt untouched and ask for the timer again.
-        if (typeof data.expires_at === "string" && Date.parse(data.expires_at) > clockOf(options)().getTime()) {
-          return outcome(resultOf(exec));
-        }
-        return outcome(await engine.resume(id, {}));
+        if (exec.status !== "halted" || (job.revision !== undefined && exec.revision !== job.revision)) return outcome(resultOf(exec), true);
+        return outcome(await engine.resume(id, { ...answer, expectedRevision: job.revision, loaded: exec }));
       }
-      default:
-        throw new ConfigError(`Unknown job action "${String((job as { action: unknown }).action)}"`);
+      case "wake":
+        return outcome(...await wake(engine, exec, job));
     }
   } catch (error) {
     if (error instanceof ConflictError) return outcome(await engine.result(id), true);
@@ -141,42 +153,13 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
   }
 }
 
-/**
- * Marks the execution of a job the queue gave up on as failed, with `reason` — when the job still mattered:
- * a start/continue of a `pending` execution, a resume of the halt it was for, a wake of the approval still
- * waiting, or any job of a stale `running` execution. Otherwise (done meanwhile, answered by another job,
- * running under a live worker) nothing changes. Terminal executions are never touched.
- */
-export async function abandonJob(job: Job, reason: string, options: PerformOptions): Promise<{ result: ExecutionResult | null; abandoned: boolean }> {
-  const store = requireStore(options.store);
-  const exec = await store.load(job.executionId);
-  if (!exec) return { result: null, abandoned: false };
-  const matters = exec.status === "running"
-    ? isStale(exec, options)
-    : job.action === "start" || job.action === "continue"
-    ? exec.status === "pending"
-    : job.action === "resume"
-    ? exec.status === "halted" && (job.revision === undefined || exec.revision === job.revision)
-    : exec.status === "halted" && exec.haltData?.requested_at === job.haltedAt;
-  if (!matters) return { result: resultOf(exec), abandoned: false };
-  const workflow = lookupWorkflow(options.workflows, exec.workflowId);
-  try {
-    if (workflow) return { result: await new Engine(workflow, { ...options, store }).abandon(exec.id, reason), abandoned: true };
-    // The workflow is gone from this deployment: no engine can run it, so write the failure directly.
-    const saved = await store.save({
-      ...exec,
-      status: "failed",
-      error: errorText(new ExecutionError(reason)),
-      loop: null,
-      retry: null,
-      updatedAt: clockOf(options)().toISOString(),
-    }, { expectedRevision: exec.revision });
-    return { result: resultOf(saved), abandoned: true };
-  } catch (error) {
-    if (error instanceof ConflictError) {
-      const current = await store.load(exec.id);
-      return { result: current ? resultOf(current) : null, abandoned: false };
-    }
-    throw error;
-  }
+/** A timer: continues a pending execution whose wait is over, or resumes an approval whose timeout has passed. */
+async function wake(engine: Engine, exec: Execution, job: Job): Promise<[ExecutionResult, boolean?]> {
+  if (exec.status === "pending") return [await engine.continue(exec.id, { loaded: exec })];
+  const data = exec.haltData;
+  const forThisHalt = job.haltedAt !== undefined ? data?.requested_at === job.haltedAt : job.revision === exec.revision;
+  if (exec.status !== "halted" || !data || !forThisHalt) return [resultOf(exec), true];
+  // Early (the queue's clock is ahead of the engine's): leave the halt untouched and ask for the timer again.
+  if (typeof data.expires_at !== "string" || Date.parse(data.expires_at) > engine.clock.now().getTime()) return [resultOf(exec)];
+  return [await engine.resume(exec.id, { loaded: exec })];
 }

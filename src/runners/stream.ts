@@ -1,9 +1,10 @@
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { Engine } from "../engine/engine.ts";
+import type { Engine } from "../engine/engine.ts";
 import type { WorkflowEvent } from "../engine/events.ts";
-import type { Store } from "../store/store.ts";
-import { EVENT_TYPES, type EventType, type ExecutionResult } from "../types.ts";
-import { requireStore, type HaltAnswer, type RunnerOptions } from "./sync.ts";
+import { ConfigError } from "../errors.ts";
+import { EVENT_TYPES, type EventType } from "../types.ts";
+import type { RunnerOptions } from "./runner.ts";
+import { SyncRunner } from "./sync.ts";
 
 interface Subscriber {
   handler: (event: WorkflowEvent) => unknown;
@@ -17,41 +18,28 @@ export interface StreamRunnerOptions extends RunnerOptions {
 }
 
 /** Runs a workflow and hands every event of the run and its steps to the subscribers, as they happen. */
-export class StreamRunner {
-  readonly workflow: WorkflowDefinition;
-  readonly store: Store;
+export class StreamRunner extends SyncRunner {
   readonly #options: StreamRunnerOptions;
   readonly #subscribers: Subscriber[] = [];
 
   constructor(workflow: WorkflowDefinition, options: StreamRunnerOptions = {}) {
-    this.workflow = workflow;
-    this.store = requireStore(options.store);
+    super(workflow, options);
     this.#options = options;
   }
 
   /** Adds a handler, for all events or only the listed types. Chainable. */
   subscribe(handler: (event: WorkflowEvent) => unknown, options: { events?: readonly (EventType | string)[] } = {}): this {
-    if (typeof handler !== "function") throw new TypeError("subscribe needs a handler function");
+    if (typeof handler !== "function") throw new ConfigError("subscribe needs a handler function");
     // A misspelt type would silently never match: refuse it here.
     const unknown = (options.events ?? []).filter((type) => !EVENT_TYPES.includes(type as EventType));
-    if (unknown.length) throw new TypeError(`Unknown event type ${unknown.map((t) => JSON.stringify(t)).join(", ")}: use ${EVENT_TYPES.join(", ")}`);
+    if (unknown.length) throw new ConfigError(`Unknown event type ${unknown.map((t) => JSON.stringify(t)).join(", ")}: use ${EVENT_TYPES.join(", ")}`);
     this.#subscribers.push({ handler, events: options.events ? new Set(options.events) : undefined, failed: false });
     return this;
   }
 
-  run(input: unknown, options: { executionId?: string } = {}): Promise<ExecutionResult> {
-    return this.#engine().run(input, options);
-  }
-
-  resume(executionId: string, options: HaltAnswer = {}): Promise<ExecutionResult> {
-    return this.#engine().resume(executionId, options);
-  }
-
-  #engine(): Engine {
+  protected override engine(): Engine {
     const user = this.#options.onEvent;
-    return new Engine(this.workflow, {
-      ...this.#options,
-      store: this.store,
+    return super.engine({
       onEvent: (event) => {
         this.#dispatch(event);
         user?.(event);

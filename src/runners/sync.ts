@@ -1,49 +1,37 @@
-import { currentConfig } from "../config.ts";
-import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { Engine, type EngineOptions } from "../engine/engine.ts";
-import { ConfigError } from "../errors.ts";
-import type { Store } from "../store/store.ts";
-import type { ExecutionResult, HaltInfo, Json } from "../types.ts";
+import type { ResumeAnswer } from "../definition/answer.ts";
+import type { ExecutionResult, HaltInfo } from "../types.ts";
+import { Runner } from "./runner.ts";
 
-export type RunnerOptions = Omit<EngineOptions, "store"> & { store?: Store };
+export { requireStore, type RunnerOptions } from "./runner.ts";
 
 /** What `onHalt` answers: a response for a halt, a decision for an approval. */
-export interface HaltAnswer {
-  response?: Json;
-  approved?: boolean;
-}
+export type HaltAnswer = ResumeAnswer;
 
 export type OnHalt = (halt: HaltInfo, result: ExecutionResult) => HaltAnswer | Promise<HaltAnswer>;
 
-/** The store given, or the configured one; never a silent fallback to memory. */
-export function requireStore(store: Store | undefined): Store {
-  const resolved = store ?? currentConfig().store;
-  if (!resolved) throw new ConfigError("No store configured: pass { store } or call configure({ store })");
-  return resolved;
-}
-
-/** Runs a workflow to completion or to its next halt, and returns the result. */
-export class SyncRunner {
-  readonly workflow: WorkflowDefinition;
-  readonly store: Store;
-  readonly #options: RunnerOptions;
-
-  constructor(workflow: WorkflowDefinition, options: RunnerOptions = {}) {
-    this.workflow = workflow;
-    this.store = requireStore(options.store);
-    this.#options = options;
-  }
-
-  #engine(): Engine {
-    return new Engine(this.workflow, { ...this.#options, store: this.store });
-  }
-
+/** Runs a workflow to completion or to its next halt (or long wait), and returns the result. */
+export class SyncRunner extends Runner {
   run(input: unknown, options: { executionId?: string } = {}): Promise<ExecutionResult> {
-    return this.#engine().run(input, options);
+    return this.engine().run(input, options);
   }
 
   resume(executionId: string, options: HaltAnswer = {}): Promise<ExecutionResult> {
-    return this.#engine().resume(executionId, options);
+    return this.engine().resume(executionId, options);
+  }
+
+  /** Runs on a pending execution: one whose wait is over, or one left by a yield or a crash. */
+  continue(executionId: string): Promise<ExecutionResult> {
+    return this.engine().continue(executionId);
+  }
+
+  cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
+    return this.engine().cancel(executionId, options);
+  }
+
+  /** Runs a failed execution again from the step that failed, with the ctx it had before that step. */
+  async retry(executionId: string): Promise<ExecutionResult> {
+    await this.engine().retry(executionId);
+    return await this.engine().continue(executionId);
   }
 
   /**

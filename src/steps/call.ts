@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ExecutionError } from "../errors.ts";
+import { ExecutionError, TimeoutError } from "../errors.ts";
 import { setOwn, toJson, cloneJson } from "../json.ts";
 import type { Json, ServiceMethod } from "../types.ts";
-import { proceed, stepSchema, type StepType } from "./step.ts";
+import { proceed, stepSchema, type StepTools, type StepType } from "./step.ts";
 
 const schema = stepSchema("call", {
   service: z.string().min(1),
@@ -17,10 +17,6 @@ const schema = stepSchema("call", {
 
 export type CallStep = typeof schema._output;
 
-/** Timeout of one attempt: the service's promise loses the race, and its signal is aborted. */
-export class TimeoutError extends ExecutionError {
-  override name = "TimeoutError";
-}
 
 function findMethod(step: CallStep, services: Record<string, unknown>): ServiceMethod {
   const service = Object.hasOwn(services, step.service) ? services[step.service] : undefined;
@@ -48,12 +44,13 @@ async function attemptOnce(
   input: Json,
   step: CallStep,
   context: { executionId: string; attempt: number; idempotencyKey: string; signal: AbortSignal },
+  setTimer: StepTools["setTimer"],
 ): Promise<unknown> {
   const controller = new AbortController();
   const onAbort = () => controller.abort(context.signal.reason);
   if (context.signal.aborted) onAbort();
   else context.signal.addEventListener("abort", onAbort, { once: true });
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelTimer: (() => void) | undefined;
   try {
     const aborted = new Promise<never>((_, reject) => {
       const fail = () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new ExecutionError(`Step "${step.id}" was aborted`));
@@ -61,9 +58,9 @@ async function attemptOnce(
       controller.signal.addEventListener("abort", fail, { once: true });
     });
     if (step.timeout !== undefined) {
-      timer = setTimeout(
-        () => controller.abort(new TimeoutError(`Step "${step.id}" timed out after ${step.timeout}s (attempt ${context.attempt})`, { stepId: step.id })),
+      cancelTimer = setTimer(
         step.timeout * 1000,
+        () => controller.abort(new TimeoutError(`Step "${step.id}" timed out after ${step.timeout}s (attempt ${context.attempt})`, { stepId: step.id })),
       );
     }
     const call = Promise.resolve().then(() =>
@@ -76,7 +73,7 @@ async function attemptOnce(
       }));
     return await Promise.race([call, aborted]);
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    cancelTimer?.();
     context.signal.removeEventListener("abort", onAbort);
   }
 }
@@ -99,7 +96,7 @@ export const call: StepType<CallStep> = {
     for (let attempt = first; attempt <= attempts; attempt++) {
       if (attempt > first) {
         const delayMs = step.retry_delay * step.retry_backoff ** (attempt - 2) * 1000;
-        await tools.waitToRetry(delayMs, attempt);
+        await tools.waitToRetry(delayMs, attempt, lastError);
       }
       if (tools.signal.aborted) throw tools.signal.reason;
       let raw: unknown;
@@ -109,7 +106,7 @@ export const call: StepType<CallStep> = {
           attempt,
           idempotencyKey: state.scope,
           signal: tools.signal,
-        });
+        }, tools.setTimer);
       } catch (error) {
         lastError = error;
         if (tools.signal.aborted) break;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError } from "../errors.ts";
+import { setOwn, toJson } from "../json.ts";
 import { approval } from "./approval.ts";
 import { assign } from "./assign.ts";
 import { call } from "./call.ts";
@@ -11,11 +12,12 @@ import { router } from "./router.ts";
 import { start } from "./start.ts";
 import { commonStepKeys, type StepDefinition, type StepExecutor, type StepType } from "./step.ts";
 import { transform } from "./transform.ts";
+import { wait } from "./wait.ts";
 import { workflow } from "./workflow.ts";
 
-/** The 11 built-in step types. Adding one: a file in this folder and a line here. */
+/** The built-in step types. Adding one: a file in this folder and a line here. */
 export const BUILT_IN_STEP_TYPES: readonly StepType[] = [
-  start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow,
+  start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow, wait,
 ] as unknown as StepType[];
 
 /** What a user gives to add a step type: a zod object schema for its own keys, and an executor. */
@@ -62,7 +64,7 @@ export class StepRegistry {
     this.#types.set(type, {
       type,
       schema: schema as unknown as z.ZodType<StepDefinition>,
-      execute: spec.execute,
+      execute: withOutput(spec.execute),
       pure: spec.pure === true,
       outputs: (step) => (typeof step.output === "string" ? [step.output] : []),
     });
@@ -71,6 +73,22 @@ export class StepRegistry {
   clone(): StepRegistry {
     return new StepRegistry(this.all());
   }
+}
+
+/**
+ * A custom step's `output` key works as it does for built-ins: the output it returns (checked to be JSON) is
+ * stored in `ctx[output]`.
+ */
+function withOutput(execute: StepExecutor): StepExecutor {
+  return async (step, state, tools) => {
+    const outcome = await execute(step, state, tools);
+    const key = step.output;
+    if (typeof key !== "string" || outcome.kind !== "continue" || outcome.output === undefined) return outcome;
+    const output = toJson(outcome.output, `The output of step "${step.id}"`);
+    const ctx = { ...(outcome.ctx ?? state.ctx) };
+    setOwn(ctx, key, output);
+    return { ...outcome, output, ctx };
+  };
 }
 
 /** The registry used when none is passed explicitly. */

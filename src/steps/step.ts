@@ -62,14 +62,16 @@ export interface StepTools {
   services: Services;
   /** Aborted when the workflow deadline passes. */
   signal: AbortSignal;
-  /** Injectable sleep (tests pass one that does not wait). */
+  /** Sleeps `ms` of the injected clock (rejects when `signal` is aborted). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `fn` after `ms` of the injected clock; returns a function that cancels it (attempt timeouts). */
+  setTimer(ms: number, fn: () => void): () => void;
   /**
-   * Waits before a call's next attempt: sleeps, or, when the engine schedules long waits (async adapters)
-   * and `ms` is over its threshold, checkpoints the execution and ends this run; the continuation runs
-   * `attempt` after the wait.
+   * Waits before a call's next attempt (`attempt` failed with `error` before it; a `step.retrying` event tells):
+   * sleeps, or, when the engine schedules long waits (async adapters) and `ms` is over its threshold,
+   * checkpoints the execution and ends this run; the continuation runs `attempt` after the wait.
    */
-  waitToRetry(ms: number, attempt: number): Promise<void>;
+  waitToRetry(ms: number, attempt: number, error: unknown): Promise<void>;
   /** Runs the steps of a loop body or a parallel branch from `ctx`; returns the ctx after and the last output. */
   runSteps(
     steps: StepDefinition[],
@@ -106,6 +108,14 @@ export type ChildOutcome =
 
 export type StepOutcome =
   | {
+      /** Go on at `next` (default: the step's `next`) once `until` (ISO) has passed. */
+      kind: "wait";
+      until: string;
+      next?: string;
+      output?: Json;
+      ctx?: JsonObject;
+    }
+  | {
       kind: "continue";
       /** Where to go; default: the step's `next`, or the end of the run. */
       next?: string;
@@ -127,6 +137,10 @@ export type StepOutcome =
 
 export function proceed(options: { next?: string; output?: Json; ctx?: JsonObject; attempt?: number } = {}): StepOutcome {
   return { kind: "continue", ...options };
+}
+
+export function waitUntil(options: { until: string; next?: string; output?: Json }): StepOutcome {
+  return { kind: "wait", ...options };
 }
 
 export function halt(options: { data: JsonObject; prompt?: string; resumeStep?: string; ctx?: JsonObject }): StepOutcome {

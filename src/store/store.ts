@@ -1,4 +1,5 @@
 import { ConflictError, ValidationError } from "../errors.ts";
+import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
 export { EXECUTION_STATUSES } from "../types.ts";
 import { EXECUTION_STATUSES, type Entry, type Execution, type ExecutionDelta, type ExecutionHead, type ExecutionStatus, type StoredEvent } from "../types.ts";
 
@@ -130,8 +131,7 @@ export interface Store {
 /** Most events kept per execution; older ones are dropped first. */
 export const MAX_EVENTS_PER_EXECUTION = 1000;
 
-/** Execution ids: letters, digits and `_ - . : [ ]` (child and loop ids use `:` and `[i]`), 1..200 chars. */
-export const EXECUTION_ID_PATTERN = /^[A-Za-z0-9_\-.:\[\]]{1,200}$/;
+export { EXECUTION_ID_PATTERN } from "../ids.ts";
 
 // ---- Helpers shared by the store implementations (validation at the boundary, cursor format) ----
 
@@ -139,9 +139,7 @@ export const EXECUTION_ID_PATTERN = /^[A-Za-z0-9_\-.:\[\]]{1,200}$/;
 /** Throws a ValidationError naming `id` unless it matches EXECUTION_ID_PATTERN. */
 export function assertExecutionId(id: unknown, what = "execution id"): asserts id is string {
   if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError(
-      `Invalid ${what} ${JSON.stringify(id)}: use 1 to 200 letters, digits and _ - . : [ ]`,
-    );
+    throw new ValidationError(`Invalid ${what} ${JSON.stringify(id)}: it ${EXECUTION_ID_RULE}`);
   }
 }
 

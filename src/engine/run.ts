@@ -1,0 +1,223 @@
+/**
+ * One call of run / resume / continue / retry: the working copy of the execution, what is not stored yet
+ * (entries, events, the changes since the last checkpoint) and the checkpoint itself — one compare-and-set
+ * commit of the head plus what the body changed.
+ */
+import type { WorkflowDefinition } from "../definition/workflow.ts";
+import { ExecutionError } from "../errors.ts";
+import { jsonSize } from "../json.ts";
+import type { StepDefinition } from "../steps/step.ts";
+import type { StoredDefinition, Store } from "../store/store.ts";
+import type {
+  Entry,
+  EntryAction,
+  EventType,
+  Execution,
+  ExecutionDelta,
+  Json,
+  JsonObject,
+  LoopCursor,
+  StoredEvent,
+} from "../types.ts";
+import type { Clock } from "./clock.ts";
+import { WorkflowEvent, type EventHandler } from "./events.ts";
+
+/** What a run needs of its engine. */
+export interface RunContext {
+  store: Store;
+  clock: Clock;
+  ids: () => string;
+  onEvent?: EventHandler;
+  leaseMs: number;
+  maxSteps: number;
+  maxCtxBytes: number;
+  /** Given on the first commit of a new execution whose definition this isolate has not stored yet. */
+  definition?: StoredDefinition;
+}
+
+/** What the store holds of the body, as of the last checkpoint (references: values are never mutated). */
+interface Stored {
+  ctx: JsonObject;
+  input: JsonObject;
+  result: Json;
+  haltData: JsonObject | null;
+  loop: LoopCursor | null;
+  loopOutputs: number;
+}
+
+export class Run {
+  readonly exec: Execution;
+  readonly workflow: WorkflowDefinition;
+  readonly steps: ReadonlyMap<string, StepDefinition>;
+  /** False until the execution exists in the store with this run's claim. */
+  claimed: boolean;
+  /** Steps executed by this call: a budget yield needs one, so every continuation makes progress. */
+  stepsRun = 0;
+  readonly startedAt: number;
+  /** Aborted at the workflow deadline. */
+  readonly abort = new AbortController();
+  /** Set when a resume re-enters the halting step. */
+  resumed?: { stepId: string; haltData: JsonObject | null };
+  readonly #context: RunContext;
+  #entries: Entry[] = [];
+  #events: StoredEvent[] = [];
+  /** Events are delivered to `onEvent` only once this call's claim is stored: a run that loses the race emits nothing. */
+  #held: StoredEvent[] = [];
+  #stored: Stored | null;
+  /** ctx size bookkeeping: the sizes of the values of the last ctx measured. */
+  #measured: { ctx: JsonObject; sizes: Map<string, number>; total: number } | null = null;
+
+  constructor(exec: Execution, workflow: WorkflowDefinition, steps: ReadonlyMap<string, StepDefinition>, claimed: boolean, context: RunContext) {
+    this.exec = exec;
+    this.workflow = workflow;
+    this.steps = steps;
+    this.claimed = claimed;
+    this.#context = context;
+    this.startedAt = context.clock.now().getTime();
+    this.#stored = claimed ? storedOf(exec) : null;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Entries not checkpointed yet. */
+  get unsaved(): number {
+    return this.#entries.length;
+  }
+
+  now(): Date {
+    return this.#context.clock.now();
+  }
+
+  emit(type: EventType, data: JsonObject): void {
+    const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data: { executionId: this.exec.id, ...data }, timestamp: this.now().toISOString() };
+    this.#events.push(event);
+    if (this.#stored) this.#deliver(event);
+    else this.#held.push(event);
+  }
+
+  entry(step: { id: string; type: string }, action: EntryAction, startedAt: number, extra: { output?: Json; error?: string; attempt?: number }): void {
+    const now = this.now();
+    this.#entries.push({
+      id: this.#context.ids(),
+      executionId: this.exec.id,
+      stepId: step.id,
+      stepType: step.type,
+      action,
+      attempt: extra.attempt ?? 1,
+      durationMs: Math.max(0, now.getTime() - startedAt),
+      output: extra.output ?? null,
+      error: extra.error ?? null,
+      timestamp: now.toISOString(),
+    });
+  }
+
+  /** Counts one executed step against the run limit. */
+  countStep(): void {
+    this.stepsRun += 1;
+    this.exec.stepsExecuted += 1;
+    if (this.exec.stepsExecuted > this.#context.maxSteps) {
+      throw new ExecutionError(`Run limit: more than ${this.#context.maxSteps} steps executed in execution "${this.exec.id}"`);
+    }
+  }
+
+  /**
+   * Checks the ctx size limit after a step, measuring only the values that changed since the last ctx measured
+   * (unchanged values keep their identity: ctx values are never mutated in place).
+   */
+  checkCtxSize(ctx: JsonObject, stepId: string): void {
+    const last = this.#measured;
+    if (last?.ctx === ctx) return;
+    const sizes = new Map<string, number>();
+    let total = 2;
+    for (const key of Object.keys(ctx)) {
+      const value = ctx[key]!;
+      const size = last && last.ctx[key] === value && last.sizes.has(key) ? last.sizes.get(key)! : jsonSize(value) + key.length + 4;
+      sizes.set(key, size);
+      total += size;
+    }
+    this.#measured = { ctx, sizes, total };
+    if (total > this.#context.maxCtxBytes) {
+      throw new ExecutionError(`ctx is ${total} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, { stepId });
+    }
+  }
+
+  /**
+   * One store round trip: the head, what the body changed since the last checkpoint, the new entries and
+   * events; creates the execution on the first checkpoint of a new run. A `running` execution's lease is renewed.
+   */
+  async checkpoint(): Promise<void> {
+    const exec = this.exec;
+    const now = this.now();
+    exec.updatedAt = now.toISOString();
+    exec.leaseUntil = exec.status === "running" ? new Date(now.getTime() + this.#context.leaseMs).toISOString() : null;
+    const stored = this.#stored;
+    const definition = stored ? undefined : this.#context.definition;
+    const { revision } = await this.#context.store.commit({
+      execution: exec,
+      expectedRevision: stored ? exec.revision : 0,
+      ...(stored ? { delta: deltaOf(stored, exec) } : {}),
+      entries: this.#entries,
+      events: this.#events,
+      ...(definition ? { definition } : {}),
+    });
+    exec.revision = revision;
+    this.#entries = [];
+    this.#events = [];
+    this.#stored = storedOf(exec);
+    this.claimed = true;
+    if (this.#held.length) for (const event of this.#held.splice(0)) this.#deliver(event);
+  }
+
+  #deliver(event: StoredEvent): void {
+    const handler = this.#context.onEvent;
+    if (!handler) return;
+    try {
+      handler(WorkflowEvent.fromStored(event));
+    } catch {
+      // A subscriber's error never breaks the run; the runners report it.
+    }
+  }
+}
+
+function storedOf(exec: Execution): Stored {
+  return {
+    ctx: exec.ctx,
+    input: exec.input,
+    result: exec.result,
+    haltData: exec.haltData,
+    loop: exec.loop,
+    loopOutputs: exec.loop?.outputs.length ?? 0,
+  };
+}
+
+/** What the body changed between the last checkpoint and now (identity comparisons: values are immutable). */
+function deltaOf(stored: Stored, exec: Execution): ExecutionDelta {
+  const delta: ExecutionDelta = {};
+  if (exec.ctx !== stored.ctx) {
+    const set: JsonObject = {};
+    const unset: string[] = [];
+    let changed = false;
+    for (const key of Object.keys(exec.ctx)) {
+      if (exec.ctx[key] !== stored.ctx[key] || !Object.hasOwn(stored.ctx, key)) {
+        Object.defineProperty(set, key, { value: exec.ctx[key], enumerable: true, writable: true, configurable: true });
+        changed = true;
+      }
+    }
+    for (const key of Object.keys(stored.ctx)) if (!Object.hasOwn(exec.ctx, key)) unset.push(key);
+    if (changed) delta.set = set;
+    if (unset.length) delta.unset = unset;
+  }
+  if (exec.input !== stored.input) delta.input = exec.input;
+  if (exec.result !== stored.result) delta.result = exec.result;
+  if (exec.haltData !== stored.haltData) delta.haltData = exec.haltData;
+  const loop = exec.loop;
+  if (loop !== stored.loop || (loop && loop.outputs.length !== stored.loopOutputs)) {
+    if (!loop) delta.loop = null;
+    else if (stored.loop && stored.loop.stepId === loop.stepId && stored.loop.before === loop.before && loop.outputs.length >= stored.loopOutputs) {
+      delta.loop = { index: loop.index, append: loop.outputs.slice(stored.loopOutputs) };
+    } else delta.loop = loop;
+  }
+  return delta;
+}
