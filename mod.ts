@@ -21,6 +21,10 @@ export type { GlobalConfig, WorkflowLookup } from "./src/config.ts";
 
 // engine and runners
 export { Engine, resultOf } from "./src/engine/engine.ts";
+export { ManualClock, systemClock } from "./src/engine/clock.ts";
+export type { Clock } from "./src/engine/clock.ts";
+export { checkResumeAnswer } from "./src/definition/answer.ts";
+export type { ResumeAnswer } from "./src/definition/answer.ts";
 export type { EngineLimits, EngineOptions } from "./src/engine/engine.ts";
 export { WorkflowEvent } from "./src/engine/events.ts";
 export type { EventHandler } from "./src/engine/events.ts";
@@ -32,8 +36,10 @@ export { StreamRunner } from "./src/runners/stream.ts";
 export type { StreamRunnerOptions } from "./src/runners/stream.ts";
 export { InlineAdapter } from "./src/runners/adapters/inline.ts";
 export type { InlineAdapterOptions } from "./src/runners/adapters/inline.ts";
-export { performJob, abandonJob } from "./src/runners/jobs.ts";
+export { performJob, parseJob, jobBody, JobSchema, PermanentJobError } from "./src/runners/jobs.ts";
 export type { EnqueueOptions, Job, JobAction, JobOutcome, PerformOptions, QueueAdapter } from "./src/runners/jobs.ts";
+export { sweep, recover, recoveryJob } from "./src/runners/recovery.ts";
+export type { SweepOptions, SweepReport } from "./src/runners/recovery.ts";
 export { QStashAdapter } from "./src/runners/adapters/qstash.ts";
 export type { QStashAdapterOptions, QStashClient } from "./src/runners/adapters/qstash.ts";
 export { createQStashHandler } from "./routes/qstash/handler.ts";
@@ -43,7 +49,7 @@ export type { QStashHandler, QStashHandlerOptions } from "./routes/qstash/handle
 export { MemoryStore } from "./src/store/memory.ts";
 export { UpstashRedisStore } from "./src/store/upstash-redis.ts";
 export type { UpstashRedisStoreOptions } from "./src/store/upstash-redis.ts";
-export type { Commit, FindQuery, FindResult, Store } from "./src/store/store.ts";
+export type { Commit, DefinitionVersion, FindQuery, FindResult, Recoverable, RecoverableQuery, Store, StoredDefinition } from "./src/store/store.ts";
 
 // errors
 export {
@@ -53,6 +59,7 @@ export {
   ExecutionError,
   NotFoundError,
   StoreError,
+  TimeoutError,
   ValidationError,
 } from "./src/errors.ts";
 export type { ValidationIssue } from "./src/errors.ts";
@@ -62,6 +69,8 @@ export type {
   Entry,
   EventType,
   Execution,
+  ExecutionDelta,
+  ExecutionHead,
   ExecutionResult,
   ExecutionStatus,
   HaltInfo,
@@ -72,6 +81,7 @@ export type {
   Services,
   StoredEvent,
 } from "./src/types.ts";
+export { EXECUTION_STATUSES, isTerminal } from "./src/types.ts";
 
 // HTTP
 export { createApp } from "./routes/app.ts"; export type { AppOptions } from "./routes/app.ts";

@@ -1,7 +1,7 @@
 // AsyncRunner with the InlineAdapter: jobs are performed in the same process, awaited.
 import { describe, expect, test } from "bun:test";
 import { createOrderServices } from "../examples/order-fulfillment/services.ts";
-import { AsyncRunner, ConfigError, ConflictError, InlineAdapter, loadWorkflow, MemoryStore, NotFoundError, type Job } from "../mod.ts";
+import { AsyncRunner, ConfigError, ConflictError, Engine, InlineAdapter, loadWorkflow, MemoryStore, NotFoundError, performJob, PermanentJobError, type Job } from "../mod.ts";
 import { manualClock } from "./support/engine.ts";
 import { happyOrder, largeOrder, orderWorkflow } from "./support/order-fulfillment.ts";
 
@@ -70,12 +70,21 @@ describe("AsyncRunner with the InlineAdapter", () => {
     await expect(runner.resume("nope", { approved: true })).rejects.toBeInstanceOf(NotFoundError);
   });
 
-  test("a job for a workflow the adapter does not know fails with an error naming it", async () => {
+  test("a job for a workflow the adapter does not serve runs on the definition stored when the execution started", async () => {
     const store = new MemoryStore();
-    const runner = new AsyncRunner(orderWorkflow, { store, adapter: new InlineAdapter({ store, workflows: [] }) });
-    const run = runner.run(happyOrder, { executionId: "lost" });
-    await expect(run).rejects.toBeInstanceOf(ConfigError);
-    await expect(run).rejects.toThrow('Workflow "order_fulfillment" is not registered');
+    const services = createOrderServices();
+    const runner = new AsyncRunner(orderWorkflow, { store, adapter: new InlineAdapter({ store, services, workflows: [] }) });
+    await runner.run(happyOrder, { executionId: "pinned" });
+    expect((await store.load("pinned"))?.status).toBe("completed");
+  });
+
+  test("a job whose workflow is neither served nor stored is refused as permanent and changes nothing", async () => {
+    const store = new MemoryStore();
+    const engine = new Engine(orderWorkflow, { store });
+    await store.commit({ execution: { ...(await engine.prepare(happyOrder, { executionId: "orphan" })), workflowHash: "0".repeat(64) }, expectedRevision: 1 });
+    const job = { workflowId: orderWorkflow.id, executionId: "orphan", action: "continue" as const };
+    await expect(performJob(job, { store, workflows: [] })).rejects.toBeInstanceOf(PermanentJobError);
+    expect((await store.load("orphan"))?.status).toBe("pending");
   });
 
   test("status of an unknown execution is unknown", async () => {

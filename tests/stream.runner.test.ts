@@ -102,7 +102,7 @@ describe("StreamRunner: events of the order-fulfillment paths", () => {
     await runner.run({ ...happyOrder, payment: { card: DECLINED_CARD } }, { executionId: "declined" });
     const from = trace(events).indexOf("step.started:charge_payment");
     expect(trace(events).slice(from)).toEqual([
-      "step.started:charge_payment", "step.failed:charge_payment",
+      "step.started:charge_payment", "step.retrying:charge_payment", "step.retrying:charge_payment", "step.failed:charge_payment",
       ...stepPairs(["payment_failed", "finish"]),
       "workflow.completed",
     ]);

@@ -1,10 +1,11 @@
 import { Receiver } from "@upstash/qstash";
+import { toClock } from "../../src/engine/clock.ts";
 import { z } from "zod";
-import { ConfigError, NotFoundError, StoreError } from "../../src/errors.ts";
-import { EXECUTION_ID_PATTERN } from "../../src/store/store.ts";
-import type { Json } from "../../src/types.ts";
+import { ConfigError, NotFoundError, StoreError, ValidationError } from "../../src/errors.ts";
 import { QStashAdapter, checkHttpUrl, failureUrlOf, type QStashClient } from "../../src/runners/adapters/qstash.ts";
-import { abandonJob, approvalTimer, performJob, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "../../src/runners/jobs.ts";
+import { approvalTimer, parseJob, performJob, PermanentJobError, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "../../src/runners/jobs.ts";
+import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
+import { requireStore } from "../../src/runners/runner.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {
   /** QStash's signing keys (console → QStash → Signing keys). Both are accepted, for key rotation. */
@@ -27,8 +28,12 @@ export interface QStashHandlerOptions extends PerformOptions {
   clockToleranceSeconds?: number;
   /** Largest delivery accepted (default 1 MiB, QStash's message limit). */
   maxBodyBytes?: number;
+  /** The sweeper run by a signed `{ "action": "sweep" }` delivery (a QStash schedule): its grace and claim times. */
+  sweep?: Pick<SweepOptions, "graceMs" | "claimMs" | "pageSize" | "maxPages">;
   /** Told about unexpected errors (answered 500). Default: console.error. */
   onError?: (error: unknown, job?: Job) => void;
+  /** Told when QStash gave up on a job (its failure callback). Default: console.warn. */
+  onGiveUp?: (reason: string, job: Job) => void;
 }
 
 /** `handler(request)` performs a delivery (`POST /qstash`); `handler.failure(request)` takes QStash's failure callback. */
@@ -43,23 +48,6 @@ export const DEFAULT_SCHEDULE_RETRIES_OVER_MS = 5_000;
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const RETRY_AFTER_SECONDS = "5";
 const PROBLEM_BASE = "https://durable-workflow.dev/problems/";
-
-const WORKFLOW_ID = /^[A-Za-z0-9_-]{1,100}$/;
-
-/** A job as the QStash adapter publishes it (unknown keys are ignored, for rolling deploys). */
-export const JobSchema = z.object({
-  workflowId: z.string().regex(WORKFLOW_ID, "must be 1 to 100 letters, digits, _ or -"),
-  workflowVersion: z.string().max(100).optional(),
-  executionId: z.string().regex(EXECUTION_ID_PATTERN, "must be 1 to 200 letters, digits and _ - . : [ ]"),
-  action: z.enum(["start", "resume", "continue", "wake"]),
-  response: z.json().optional(),
-  approved: z.boolean().optional(),
-  haltedAt: z.string().max(100).optional(),
-  revision: z.number().int().min(1).optional(),
-  createdAt: z.string().max(100).optional(),
-  queue: z.string().min(1).max(200).optional(),
-  priority: z.number().optional(),
-}).refine((job) => job.action !== "wake" || job.haltedAt !== undefined, { path: ["haltedAt"], message: "a wake job needs haltedAt" });
 
 /** QStash's failure callback body (the fields used here). */
 const FailurePayload = z.looseObject({
@@ -78,10 +66,13 @@ const FailurePayload = z.looseObject({
  *
  * - 200 `{ executionId, status, duplicate }`: done — completed, halted, failed (a step failure is a normal
  *   result), yielded with its continuation enqueued, or a duplicate delivery that changed nothing;
- * - 503: transient (store unreachable, continuation not enqueued, execution busy under a live worker):
- *   QStash retries;
- * - 404: unknown execution (retried: a replica may lag; the failure callback then ignores it);
- * - 489 + `Upstash-NonRetryable-Error: true`: not a job; QStash does not retry it.
+ * - 200 with `busyUntil`: the execution is running under another worker's live lease; a delayed `continue`
+ *   job at the lease's expiry was enqueued (one per lease), so nothing waits on QStash's retries;
+ * - 200 `{ swept }` for `{ "action": "sweep" }` (a QStash schedule): the sweeper ran;
+ * - 503: transient (store unreachable, follow-up not enqueued): QStash retries; the execution is unchanged;
+ * - 404: unknown execution (retried: a replica may lag);
+ * - 489 + `Upstash-NonRetryable-Error: true`: a job that can never succeed (not a job, unknown workflow, a job
+ *   for another workflow, a refused answer); QStash does not retry it, and the execution is unchanged.
  *
  * See docs/async.md for the budget, timers, the stale-running takeover rule and the failure callback.
  */
@@ -93,13 +84,15 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     ?? (options.client ? new QStashAdapter({ client: options.client, callbackUrl, failureCallbackUrl }) : undefined);
   if (!adapter) throw new ConfigError("createQStashHandler needs an adapter (a QStashAdapter) or a client, to enqueue continuations");
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const onGiveUp = options.onGiveUp ?? ((reason: string) => console.warn(`durable-workflow: ${reason}; the execution is left for the sweeper`));
   const onError = options.onError ?? ((error: unknown) => console.error("durable-workflow: QStash callback failed:", error));
   const perform: PerformOptions = {
     ...options,
     budgetMs: options.budgetMs ?? DEFAULT_CALLBACK_BUDGET_MS,
     scheduleRetriesOverMs: options.scheduleRetriesOverMs ?? DEFAULT_SCHEDULE_RETRIES_OVER_MS,
   };
-  const now = () => (options.clock?.() ?? new Date()).getTime();
+  const clock = toClock(options.clock);
+  const now = () => clock.now().getTime();
 
   /** Reads the body (bounded) and checks the signature against `url`; a Response when the request is refused. */
   const accept = async (request: Request, url: string): Promise<string | Response> => {
@@ -120,41 +113,60 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     const done: string[] = [];
     const base = { workflowId: job.workflowId, executionId: job.executionId, ...(job.workflowVersion ? { workflowVersion: job.workflowVersion } : {}) };
     const after = messageId ? `after-${messageId}` : undefined;
+    const delayUntil = (iso: string) => Math.max(0, (Date.parse(iso) - now()) / 1000);
+    if (outcome.busyUntil) {
+      // Another worker holds a live lease: make sure someone looks again when it expires (one job per lease).
+      await adapter.enqueue({ ...base, action: "continue" }, { delaySeconds: delayUntil(outcome.busyUntil), key: `lease-${Date.parse(outcome.busyUntil)}` });
+      done.push("continue");
+    }
     if (outcome.continueLater) {
       const notBefore = outcome.result.notBefore;
-      const delaySeconds = notBefore ? Math.max(0, (Date.parse(notBefore) - now()) / 1000) : 0;
-      await adapter.enqueue({ ...base, action: "continue", ...(job.queue ? { queue: job.queue } : {}) }, { delaySeconds, key: after });
+      await adapter.enqueue({ ...base, action: "continue", ...(job.queue ? { queue: job.queue } : {}) }, {
+        delaySeconds: notBefore ? delayUntil(notBefore) : 0,
+        key: notBefore ? `at-${Date.parse(notBefore)}` : after,
+      });
       done.push("continue");
     }
     // Also for a duplicate: the delivery that halted may have died before it set the timer (deduplicated if not).
     const timer = outcome.result.status === "halted" ? approvalTimer(outcome.result) : undefined;
     if (timer) {
-      const delaySeconds = Math.max(0, (Date.parse(timer.at) - now()) / 1000);
       // A wake that came early asks for itself again: that message must not be deduplicated against its own id.
       const early = job.action === "wake" && job.haltedAt === timer.haltedAt && after;
       const key = early ? `${Date.parse(timer.at)}.${after}` : String(Date.parse(timer.at));
-      await adapter.enqueue({ ...base, action: "wake", haltedAt: timer.haltedAt }, { delaySeconds, key });
+      await adapter.enqueue({ ...base, action: "wake", haltedAt: timer.haltedAt }, { delaySeconds: delayUntil(timer.at), key });
       done.push("wake");
     }
     return done;
   };
 
+  const runSweep = async (): Promise<Response> => {
+    try {
+      const report = await sweep({ ...options.sweep, store: requireStore(options.store), adapter, clock });
+      return json(200, { swept: report.enqueued.length, failed: report.failed.length });
+    } catch (error) {
+      return failed(error, undefined, onError);
+    }
+  };
+
   const handler = async (request: Request): Promise<Response> => {
     const body = await accept(request, callbackUrl);
     if (body instanceof Response) return body;
-    const parsed = parseJob(body);
-    if (!parsed.ok) return invalidJob(parsed.issues);
-    const job = parsed.job;
+    const value = parseJson(body);
+    if (isSweep(value)) return await runSweep();
+    let job: Job;
+    try {
+      job = parseJob(value);
+    } catch (error) {
+      return invalidJob(error instanceof ValidationError ? error.issues : [{ path: "", message: "the body is not JSON" }]);
+    }
     let outcome: JobOutcome;
     try {
       outcome = await performJob(job, perform);
     } catch (error) {
+      if (error instanceof PermanentJobError) return invalidJob([{ path: "", message: error.message }]);
       return failed(error, job, onError);
     }
     const { result, duplicate } = outcome;
-    if (outcome.busy) {
-      return json(503, { executionId: job.executionId, status: result.status, duplicate: false, busy: true }, { "retry-after": RETRY_AFTER_SECONDS });
-    }
     let enqueued: string[];
     try {
       enqueued = await followUps(job, outcome, request.headers.get("upstash-message-id") ?? undefined);
@@ -166,31 +178,31 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
       executionId: job.executionId,
       status: result.status,
       duplicate,
+      ...(outcome.busyUntil ? { busyUntil: outcome.busyUntil } : {}),
       ...(outcome.takenOver ? { takenOver: true } : {}),
       ...(enqueued.length ? { enqueued } : {}),
     });
   };
 
+  /**
+   * QStash gave up on a job. Nothing is failed for it: a store outage is never a reason to fail an execution,
+   * and a job that can never succeed was answered 489 and changed nothing. The execution stays as it was; the
+   * sweeper hands it back to the queue if it still needs work.
+   */
   const failure = async (request: Request): Promise<Response> => {
     const body = await accept(request, failureCallbackUrl);
     if (body instanceof Response) return body;
     const payload = FailurePayload.safeParse(parseJson(body));
     if (!payload.success) return json(200, { ignored: "not a QStash failure callback" });
-    const parsed = parseJob(decodeBase64(payload.data.sourceBody) ?? "");
-    if (!parsed.ok) return json(200, { ignored: "the failed message is not a job" });
-    const job = parsed.job;
-    const answer = decodeBase64(payload.data.body ?? "") ?? "";
-    if (payload.data.status === 503 && (parseJson(answer) as { busy?: unknown } | undefined)?.busy === true) {
-      // Its last delivery found the execution running under a live worker, which owns it: nothing was lost.
-      return json(200, { executionId: job.executionId, abandoned: false, ignored: "the execution was busy under another delivery" });
-    }
-    const reason = giveUpReason(job, payload.data, answer);
+    let job: Job;
     try {
-      const { result, abandoned } = await abandonJob(job, reason, perform);
-      return json(200, { executionId: job.executionId, status: result?.status ?? "unknown", abandoned });
-    } catch (error) {
-      return failed(error, job, onError);
+      job = parseJob(parseJson(decodeBase64(payload.data.sourceBody) ?? ""));
+    } catch {
+      return json(200, { ignored: "the failed message is not a job" });
     }
+    const answer = decodeBase64(payload.data.body ?? "") ?? "";
+    onGiveUp(giveUpReason(job, payload.data, answer), job);
+    return json(200, { executionId: job.executionId, abandoned: false, recoveredBy: "sweeper" });
   };
 
   return Object.assign(handler, { failure });
@@ -209,7 +221,11 @@ function giveUpReason(job: Job, payload: z.infer<typeof FailurePayload>, answer:
   return `QStash gave up delivering the ${job.action} job after ${retries} ${retries === 1 ? "retry" : "retries"}: ${status}${excerpt ? ` ${excerpt}` : ""}`;
 }
 
-function failed(error: unknown, job: Job, onError: (error: unknown, job?: Job) => void): Response {
+function isSweep(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as { action?: unknown }).action === "sweep";
+}
+
+function failed(error: unknown, job: Job | undefined, onError: (error: unknown, job?: Job) => void): Response {
   if (error instanceof StoreError) {
     return problem(503, "Store unavailable", "The execution store is unavailable; the delivery will be retried.", { "retry-after": RETRY_AFTER_SECONDS });
   }
@@ -226,19 +242,6 @@ function receiverOf(options: QStashHandlerOptions): Receiver {
   return new Receiver({ currentSigningKey, nextSigningKey });
 }
 
-
-type Parsed = { ok: true; job: Job } | { ok: false; issues: { path: string; message: string }[] };
-
-function parseJob(body: string): Parsed {
-  const value = parseJson(body);
-  if (value === undefined) return { ok: false, issues: [{ path: "", message: "the body is not JSON" }] };
-  const result = JobSchema.safeParse(value);
-  if (result.success) {
-    const { response, ...rest } = result.data;
-    return { ok: true, job: { ...rest, ...(response !== undefined ? { response: response as Json } : {}) } };
-  }
-  return { ok: false, issues: result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) };
-}
 
 function parseJson(text: string): unknown {
   try {

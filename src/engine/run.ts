@@ -63,6 +63,7 @@ export class Run {
   #events: StoredEvent[] = [];
   /** Events are delivered to `onEvent` only once this call's claim is stored: a run that loses the race emits nothing. */
   #held: StoredEvent[] = [];
+  #delivering = false;
   #stored: Stored | null;
   /** ctx size bookkeeping: the sizes of the values of the last ctx measured. */
   #measured: { ctx: JsonObject; sizes: Map<string, number>; total: number } | null = null;
@@ -93,7 +94,7 @@ export class Run {
   emit(type: EventType, data: JsonObject): void {
     const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data: { executionId: this.exec.id, ...data }, timestamp: this.now().toISOString() };
     this.#events.push(event);
-    if (this.#stored) this.#deliver(event);
+    if (this.#delivering) this.#deliver(event);
     else this.#held.push(event);
   }
 
@@ -167,7 +168,10 @@ export class Run {
     this.#events = [];
     this.#stored = storedOf(exec);
     this.claimed = true;
-    if (this.#held.length) for (const event of this.#held.splice(0)) this.#deliver(event);
+    if (!this.#delivering) {
+      this.#delivering = true;
+      for (const event of this.#held.splice(0)) this.#deliver(event);
+    }
   }
 
   #deliver(event: StoredEvent): void {

@@ -1,12 +1,14 @@
 import { lookupWorkflow } from "../config.ts";
+import { checkResumeAnswer } from "../definition/answer.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { Engine, resultOf } from "../engine/engine.ts";
+import { resultOf } from "../engine/engine.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
-import type { Store } from "../store/store.ts";
-import type { ExecutionResult, ExecutionStatus } from "../types.ts";
+import { isTerminal, type ExecutionResult, type ExecutionStatus } from "../types.ts";
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
-import { requireStore, type HaltAnswer, type RunnerOptions } from "./sync.ts";
+import { recover } from "./recovery.ts";
+import { Runner, type RunnerOptions } from "./runner.ts";
+import type { HaltAnswer } from "./sync.ts";
 
 export interface AsyncRunnerOptions extends RunnerOptions {
   /** Default: an InlineAdapter on the same store that knows this workflow. */
@@ -14,16 +16,11 @@ export interface AsyncRunnerOptions extends RunnerOptions {
 }
 
 /** Saves a `pending` execution and enqueues it; an adapter performs it later. */
-export class AsyncRunner {
-  readonly workflow: WorkflowDefinition;
-  readonly store: Store;
+export class AsyncRunner extends Runner<AsyncRunnerOptions> {
   readonly adapter: QueueAdapter;
-  readonly #options: AsyncRunnerOptions;
 
   constructor(workflow: WorkflowDefinition, options: AsyncRunnerOptions = {}) {
-    this.workflow = workflow;
-    this.store = requireStore(options.store);
-    this.#options = options;
+    super(workflow, options);
     this.adapter = options.adapter ?? new InlineAdapter({
       ...options,
       store: this.store,
@@ -33,8 +30,7 @@ export class AsyncRunner {
 
   /** Checks the input, saves a `pending` execution, enqueues a start job and returns the id. */
   async run(input: unknown, options: { executionId?: string; queue?: string; priority?: number } = {}): Promise<string> {
-    const engine = new Engine(this.workflow, { ...this.#options, store: this.store });
-    const exec = await engine.prepare(input, { executionId: options.executionId });
+    const exec = await this.engine().prepare(input, { executionId: options.executionId });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
         workflowId: this.workflow.id,
@@ -49,8 +45,12 @@ export class AsyncRunner {
     return exec.id;
   }
 
-  /** Checks that the execution is halted (ConflictError otherwise, NotFoundError if unknown) and enqueues a resume. */
+  /**
+   * Checks the answer (ValidationError) and that the execution is halted (ConflictError otherwise, NotFoundError
+   * if unknown), then enqueues a resume: an answer that would be refused is never queued.
+   */
   async resume(executionId: string, options: HaltAnswer & { queue?: string } = {}): Promise<string> {
+    const answer = checkResumeAnswer(options);
     const exec = await this.store.load(executionId);
     if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
     if (exec.status !== "halted") {
@@ -62,21 +62,38 @@ export class AsyncRunner {
       executionId,
       action: "resume",
       revision: exec.revision,
-      ...(options.response !== undefined ? { response: options.response } : {}),
-      ...(options.approved !== undefined ? { approved: options.approved } : {}),
+      ...answer,
       ...(options.queue ? { queue: options.queue } : {}),
     });
     return executionId;
   }
 
-  /** Polls until the execution is completed, halted or failed; null on timeout. */
+  /** Cancels a pending, running or halted execution (see Engine.cancel); queued jobs then do nothing. */
+  cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
+    return this.engine().cancel(executionId, options);
+  }
+
+  /** Reopens a failed execution at the step that failed and enqueues it. */
+  async retry(executionId: string): Promise<string> {
+    const exec = await this.engine().retry(executionId);
+    await this.adapter.enqueue({ workflowId: exec.workflowId, executionId, action: "continue" }, { key: `retry-r${exec.revision}` });
+    return executionId;
+  }
+
+  /** Hands a stuck execution (expired lease, lost job) back to the queue; ConflictError while its lease is live. */
+  async recover(executionId: string): Promise<string> {
+    await recover(this.store, this.adapter, executionId, { clock: this.options.clock, leaseMs: this.options.leaseMs });
+    return executionId;
+  }
+
+  /** Polls until the execution is completed, halted, failed or cancelled; null on timeout. */
   async wait(executionId: string, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<ExecutionResult | null> {
     const timeoutMs = options.timeoutMs ?? 30_000;
     const intervalMs = options.intervalMs ?? 100;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const exec = await this.store.load(executionId);
-      if (exec && (exec.status === "completed" || exec.status === "halted" || exec.status === "failed")) return resultOf(exec);
+      if (exec && (exec.status === "halted" || isTerminal(exec.status))) return resultOf(exec);
       if (Date.now() + intervalMs > deadline) return null;
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }

@@ -1,10 +1,11 @@
+import type { WorkflowLookup } from "../../config.ts";
+import { toClock, type Clock } from "../../engine/clock.ts";
+import type { EngineOptions } from "../../engine/engine.ts";
 import type { StepRegistry } from "../../steps/registry.ts";
 import type { Store } from "../../store/store.ts";
 import type { Services } from "../../types.ts";
-import type { WorkflowLookup } from "../../config.ts";
-import type { EngineOptions } from "../../engine/engine.ts";
-import { requireStore } from "../sync.ts";
 import { performJob, type EnqueueOptions, type Job, type QueueAdapter } from "../jobs.ts";
+import { requireStore } from "../runner.ts";
 
 export interface InlineAdapterOptions extends Omit<EngineOptions, "workflows" | "store"> {
   store?: Store;
@@ -16,21 +17,24 @@ export interface InlineAdapterOptions extends Omit<EngineOptions, "workflows" | 
 
 /**
  * Performs each job in the same process, awaited (for development and tests). Continuations run at once;
- * a delayed job (an approval's timeout timer) is kept and run by `runDueTimers()` — nothing sleeps.
+ * a delayed job (an approval's timeout, the end of a wait, a scheduled retry, a busy execution's lease) is kept
+ * and run by `runDueTimers()` once the clock has reached it — nothing sleeps.
  */
 export class InlineAdapter implements QueueAdapter {
   readonly #options: InlineAdapterOptions;
+  readonly #clock: Clock;
   readonly #timers: { job: Job; at: number }[] = [];
 
   constructor(options: InlineAdapterOptions = {}) {
     this.#options = options;
+    this.#clock = toClock(options.clock);
   }
 
   get store(): Store {
     return requireStore(this.#options.store);
   }
 
-  /** Jobs waiting for their time (approval timeouts). */
+  /** Jobs waiting for their time. */
   get pendingTimers(): readonly { job: Job; at: number }[] {
     return this.#timers;
   }
@@ -41,14 +45,17 @@ export class InlineAdapter implements QueueAdapter {
       return;
     }
     const outcome = await performJob(job, { ...this.#options, store: this.store });
-    if (outcome.continueLater) await this.enqueue({ ...job, action: "continue" });
-    if (outcome.timer) {
-      const delaySeconds = Math.max(0, (Date.parse(outcome.timer.at) - this.#now()) / 1000);
-      await this.enqueue({ workflowId: job.workflowId, executionId: job.executionId, action: "wake", haltedAt: outcome.timer.haltedAt }, { delaySeconds: delaySeconds || 0.001 });
+    const base = { workflowId: job.workflowId, executionId: job.executionId };
+    const later = (at: string) => Math.max(0.001, (Date.parse(at) - this.#now()) / 1000);
+    if (outcome.busyUntil) await this.enqueue({ ...base, action: "continue" }, { delaySeconds: later(outcome.busyUntil) });
+    if (outcome.continueLater) {
+      const notBefore = outcome.result.notBefore;
+      await this.enqueue({ ...base, action: "continue" }, notBefore ? { delaySeconds: later(notBefore) } : {});
     }
+    if (outcome.timer) await this.enqueue({ ...base, action: "wake", haltedAt: outcome.timer.haltedAt }, { delaySeconds: later(outcome.timer.at) });
   }
 
-  /** Runs the timer jobs that are due by the injected clock. */
+  /** Runs the timer jobs that are due by the clock. */
   async runDueTimers(): Promise<number> {
     const now = this.#now();
     const due = this.#timers.filter((t) => t.at <= now);
@@ -60,6 +67,6 @@ export class InlineAdapter implements QueueAdapter {
   }
 
   #now(): number {
-    return (this.#options.clock?.() ?? new Date()).getTime();
+    return this.#clock.now().getTime();
   }
 }

@@ -1,6 +1,8 @@
 import type { Client } from "@upstash/qstash";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { ConfigError } from "../../errors.ts";
-import type { EnqueueOptions, Job, QueueAdapter } from "../jobs.ts";
+import { jobBody, type EnqueueOptions, type Job, type QueueAdapter } from "../jobs.ts";
 
 /** What the adapter uses of `@upstash/qstash`'s `Client`. */
 export type QStashClient = Pick<Client, "publishJSON" | "queue">;
@@ -91,26 +93,13 @@ export function checkHttpUrl(value: unknown, what: string): string {
   throw new ConfigError(`${what} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
 }
 
-/** The job as published: what the callback needs, nothing else (never the execution's state). */
-export function jobBody(job: Job): Record<string, unknown> {
-  const body: Record<string, unknown> = { workflowId: job.workflowId, executionId: job.executionId, action: job.action };
-  if (job.workflowVersion !== undefined) body.workflowVersion = job.workflowVersion;
-  if (job.response !== undefined) body.response = job.response;
-  if (job.approved !== undefined) body.approved = job.approved;
-  if (job.haltedAt !== undefined) body.haltedAt = job.haltedAt;
-  if (job.revision !== undefined) body.revision = job.revision;
-  if (job.createdAt !== undefined) body.createdAt = job.createdAt;
-  if (job.queue !== undefined) body.queue = job.queue;
-  return body;
-}
-
 /**
  * `<executionId>.<action>[.<what makes it unique>][.<key>]`, each part escaped to `[A-Za-z0-9-]` (any other
  * byte becomes `_xx`: QStash refuses `:` in ids, and the escape keeps distinct ids distinct):
  *
  * - start: the execution's createdAt (`order-1.start.1767225600000`): one message per execution;
  * - resume: the halted revision (`order-1.resume.r4`): one answer per halt, the first wins;
- * - wake: the approval's requested_at: one timer per halt;
+ * - wake: the approval's requested_at (or the halted revision, `r4`): one timer per halt;
  * - continue: the key (the id of the delivery that yielded): one continuation per delivery.
  *
  * A resume without revision or a continue without key gets no deduplication id (undefined).
@@ -126,8 +115,9 @@ export async function deduplicationIdOf(job: Job, key?: string): Promise<string 
       parts.push(`r${job.revision}`);
       break;
     case "wake":
-      if (job.haltedAt === undefined) return undefined;
-      parts.push(timePart(job.haltedAt));
+      if (job.haltedAt !== undefined) parts.push(timePart(job.haltedAt));
+      else if (job.revision !== undefined) parts.push(`r${job.revision}`);
+      else return undefined;
       break;
     case "continue":
       if (key === undefined) return undefined;
@@ -136,8 +126,7 @@ export async function deduplicationIdOf(job: Job, key?: string): Promise<string 
   if (key !== undefined) parts.push(key);
   const id = parts.map(escapePart).join(".");
   if (id.length <= MAX_DEDUPLICATION_ID) return id;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(id)));
-  return `h-${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return `h-${bytesToHex(sha256(utf8ToBytes(id)))}`;
 }
 
 function timePart(iso: string): string {
