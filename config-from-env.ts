@@ -23,6 +23,7 @@ import type { WorkflowLookup } from "./src/config.ts";
 import type { WorkflowDefinition } from "./src/definition/workflow.ts";
 import { ConfigError } from "./src/errors.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
+import { sweep, type SweepReport } from "./src/runners/recovery.ts";
 import { QStashAdapter, type QStashClient } from "./src/runners/adapters/qstash.ts";
 import { MemoryStore } from "./src/store/memory.ts";
 import { UpstashRedisStore, type UpstashRedisClient } from "./src/store/upstash-redis.ts";
@@ -195,4 +196,17 @@ function httpUrl(value: string, name: string): string {
     throw new ConfigError(`${name} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/**
+ * One round of recovery for an app's options: the sweeper (expired leases, lost jobs, lost approval timers) and,
+ * for the in-process queue, the delayed jobs that have come due (waits, approval timeouts, busy leases). The entry
+ * files run it on a timer (`npm start`, Bun), from `Deno.cron` (Deno), or from a Cron Trigger (Workers); with
+ * QStash, a QStash schedule posting `{ "action": "sweep" }` to /qstash does the same (docs/async.md).
+ */
+export async function recoverOnce(options: Pick<AppOptions, "store" | "adapter" | "clock">): Promise<SweepReport> {
+  const adapter = options.adapter;
+  if (!adapter) throw new ConfigError("recoverOnce needs the app's adapter");
+  if (adapter instanceof InlineAdapter) await adapter.runDueTimers();
+  return await sweep({ store: options.store, adapter, ...(options.clock ? { clock: options.clock } : {}) });
 }

@@ -11,10 +11,10 @@
 import { Redis } from "@upstash/redis";
 import { loadExamples } from "./examples/index.ts";
 import { createApp } from "./mod.ts";
-import { appOptionsFromEnv, VERSION } from "./config-from-env.ts";
+import { appOptionsFromEnv, recoverOnce, VERSION } from "./config-from-env.ts";
 
 interface RuntimeGlobals {
-  Deno?: { env: { toObject(): Record<string, string> } };
+  Deno?: { env: { toObject(): Record<string, string> }; cron?: (name: string, schedule: string, fn: () => Promise<void>) => void };
   process?: { env: Record<string, string | undefined> };
 }
 
@@ -37,6 +37,22 @@ const port = portOf(env.PORT);
 const examples = loadExamples();
 const options = appOptionsFromEnv(env, { ...examples, Redis });
 const app = createApp(options);
+
+/**
+ * The sweeper (and the in-process queue's due timers): every DW_SWEEP_SECONDS (default 15) on a timer, or once a
+ * minute from Deno.cron where it exists (Deno Deploy). DW_SWEEP_SECONDS=0 turns it off (e.g. when a QStash
+ * schedule sweeps).
+ */
+function startRecovery(): void {
+  const seconds = env.DW_SWEEP_SECONDS === undefined ? 15 : Number(env.DW_SWEEP_SECONDS);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new Error(`DW_SWEEP_SECONDS must be a number of seconds ≥ 0, got ${JSON.stringify(env.DW_SWEEP_SECONDS)}`);
+  if (seconds === 0) return;
+  const round = () => recoverOnce(options).then(() => undefined, (error) => console.error("durable-workflow: sweep failed:", error));
+  const cron = (globalThis as RuntimeGlobals).Deno?.cron;
+  if (cron && env.DW_SWEEP_SECONDS === undefined) cron("durable-workflow sweep", "* * * * *", round);
+  else (setInterval(round, seconds * 1000) as unknown as { unref?: () => void }).unref?.();
+}
+startRecovery();
 
 /** How to try it: printed once the server listens. */
 function banner(base: string): string {
