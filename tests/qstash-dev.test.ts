@@ -11,7 +11,7 @@ import {
   parseDuration,
   startQStashDev,
   type QStashDevServer,
-} from "../tools/qstash-dev.ts";
+} from "../tools/qstash-dev/index.ts";
 
 interface Received {
   path: string;
