@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev, type QStashDevServer } from "../tools/qstash-dev.ts";
+import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev, type QStashDevServer } from "../tools/qstash-dev/index.ts";
 import { signDelivery } from "./support/async-stack.ts";
 import { redisServerAvailable, startRedisStack, type RedisStack } from "./support/redis.ts";
 

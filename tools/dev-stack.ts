@@ -16,7 +16,7 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev } from "./qstash-dev.ts";
+import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev } from "./qstash-dev/index.ts";
 import { startBridge } from "./upstash-redis-bridge.ts";
 
 const ROOT = join(import.meta.dir, "..");

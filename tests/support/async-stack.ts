@@ -11,7 +11,7 @@ import {
   DEV_QSTASH_TOKEN,
   startQStashDev,
   type QStashDevServer,
-} from "../../tools/qstash-dev.ts";
+} from "../../tools/qstash-dev/index.ts";
 import { startRedisStack, type RedisStack } from "./redis.ts";
 
 export { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY };
