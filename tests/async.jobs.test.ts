@@ -1,7 +1,7 @@
-// performJob's rules (duplicates, the halt a resume is for, stale-running takeover), abandonJob, and the
+// performJob's rules (duplicates, the halt a resume is for, lease takeover, permanent jobs), and the
 // QStash deduplication ids — on a MemoryStore, with a manual clock.
 import { describe, expect, test } from "bun:test";
-import { abandonJob, Engine, loadWorkflow, MemoryStore, performJob, type Job } from "../mod.ts";
+import { Engine, loadWorkflow, MemoryStore, performJob, PermanentJobError, type Job } from "../mod.ts";
 import { deduplicationIdOf } from "../src/runners/adapters/qstash.ts";
 import { manualClock } from "./support/engine.ts";
 
@@ -71,67 +71,42 @@ describe("performJob", () => {
     expect([outcome.duplicate, outcome.result.halt?.prompt]).toEqual([false, "Second?"]);
   });
 
-  test("a job finding its execution running is busy until staleAfterMs, then takes it over", async () => {
+  test("a job finding its execution running under a live lease is busy until the lease's expiry, then takes it over", async () => {
     const { options, store, clock, calls } = setup();
     const pending = await new Engine(work, options).prepare({}, { executionId: "r" });
-    await store.save({ ...pending, status: "running", updatedAt: clock().toISOString() }, { expectedRevision: pending.revision });
-    const busy = await performJob(job("work", "r", "start"), { ...options, staleAfterMs: 1000 });
-    expect([busy.busy, busy.result.status, calls]).toEqual([true, "running", []]);
+    const leaseUntil = new Date(clock().getTime() + 1000).toISOString();
+    await store.save({ ...pending, status: "running", leaseUntil }, { expectedRevision: pending.revision });
+    const busy = await performJob(job("work", "r", "start"), options);
+    expect([busy.busyUntil, busy.result.status, calls]).toEqual([leaseUntil, "running", []]);
     clock.advance(1000);
-    const taken = await performJob(job("work", "r", "start"), { ...options, staleAfterMs: 1000 });
+    const taken = await performJob(job("work", "r", "start"), options);
     expect([taken.takenOver, taken.result.status, calls]).toEqual([true, "completed", ["a", "b"]]);
   });
 
-  test("without a budget or staleAfterMs a running execution is never taken over", async () => {
-    const { options, store, clock } = setup();
-    const pending = await new Engine(work, options).prepare({}, { executionId: "r2" });
-    await store.save({ ...pending, status: "running" }, { expectedRevision: pending.revision });
-    clock.advance(365 * 86_400_000);
-    expect((await performJob(job("work", "r2", "continue"), options)).busy).toBe(true);
-  });
-
-  test("the stale age defaults to twice the time budget", async () => {
+  test("an execution stored running before leases existed is leased until its last checkpoint + leaseMs", async () => {
     const { options, store, clock } = setup();
     const pending = await new Engine(work, options).prepare({}, { executionId: "r3" });
-    await store.save({ ...pending, status: "running", updatedAt: clock().toISOString() }, { expectedRevision: pending.revision });
+    await store.save({ ...pending, status: "running", leaseUntil: null, updatedAt: clock().toISOString() }, { expectedRevision: pending.revision });
     clock.advance(1999);
-    expect((await performJob(job("work", "r3", "start"), { ...options, budgetMs: 1000 })).busy).toBe(true);
+    expect((await performJob(job("work", "r3", "start"), { ...options, leaseMs: 2000 })).busyUntil).toBeDefined();
     clock.advance(1);
-    expect((await performJob(job("work", "r3", "start"), { ...options, budgetMs: 1000 })).takenOver).toBe(true);
-  });
-});
-
-describe("abandonJob", () => {
-  test("fails a pending execution with the reason", async () => {
-    const { options } = setup();
-    await new Engine(work, options).prepare({}, { executionId: "p" });
-    const { result, abandoned } = await abandonJob(job("work", "p", "start"), "QStash gave up", options);
-    expect(abandoned).toBe(true);
-    expect(result).toEqual({ status: "failed", executionId: "p", error: "ExecutionError: QStash gave up" });
+    expect((await performJob(job("work", "r3", "start"), { ...options, leaseMs: 2000 })).takenOver).toBe(true);
   });
 
-  test("leaves a halt that another resume already answered alone", async () => {
+  test("a resume job with an answer that would be refused is permanent and leaves the execution halted", async () => {
     const { options, store } = setup();
-    const engine = new Engine(halting, options);
-    await engine.run({}, { executionId: "h" });
-    const firstHalt = (await store.load("h"))!.revision;
-    await engine.resume("h", { response: "one" });
-    const { result, abandoned } = await abandonJob(job("two_questions", "h", "resume", { revision: firstHalt }), "gave up", options);
-    expect([abandoned, result?.status]).toEqual([false, "halted"]);
+    await new Engine(halting, options).run({}, { executionId: "bad" });
+    const revision = (await store.load("bad"))!.revision;
+    const outcome = performJob(job("two_questions", "bad", "resume", { revision, response: { constructor: 1 } }), options);
+    await expect(outcome).rejects.toBeInstanceOf(PermanentJobError);
+    expect((await store.load("bad"))?.status).toBe("halted");
   });
 
-  test("never touches a completed execution", async () => {
-    const { options } = setup();
-    await new Engine(work, options).run({}, { executionId: "c" });
-    const { result, abandoned } = await abandonJob(job("work", "c", "start"), "gave up", options);
-    expect([abandoned, result?.status]).toEqual([false, "completed"]);
-  });
-
-  test("writes the failure directly when the workflow is no longer registered", async () => {
-    const { options } = setup();
-    await new Engine(work, options).prepare({}, { executionId: "gone" });
-    const { result, abandoned } = await abandonJob(job("work", "gone", "start"), "gave up", { ...options, workflows: [] });
-    expect([abandoned, result]).toEqual([true, { status: "failed", executionId: "gone", error: "ExecutionError: gave up" }]);
+  test("a job naming another workflow than its execution's is permanent and changes nothing", async () => {
+    const { options, store } = setup();
+    await new Engine(work, options).prepare({}, { executionId: "mix" });
+    await expect(performJob(job("two_questions", "mix", "start"), options)).rejects.toBeInstanceOf(PermanentJobError);
+    expect((await store.load("mix"))?.status).toBe("pending");
   });
 });
 
