@@ -744,15 +744,16 @@ function timelineEntry(entry, longest) {
  * @param {Screen} screen
  * @param {{ buttons: HTMLButtonElement[], error: HTMLElement }} ui
  * @param {() => Promise<unknown>} call
+ * @param {string} sent shown in place of the panel while the run has not moved yet
  */
-async function sendAction(screen, ui, call) {
+async function sendAction(screen, ui, call, sent) {
   for (const b of ui.buttons) b.disabled = true;
   ui.error.textContent = "";
   try {
     await call();
     screen.waitPast = { revision: screen.execution.revision, until: Date.now() + 60000 };
     screen.haltKey = null;
-    fill(screen.els.halt, h("section", { class: "card halt sent" }, h("p", null, "Answer sent. Waiting for the run to continue…")));
+    fill(screen.els.halt, h("section", { class: "card halt sent" }, h("p", null, sent)));
     follow(screen);
   } catch (err) {
     ui.error.textContent = describe(err);
@@ -765,7 +766,7 @@ function haltPanel(screen) {
   const data = screen.execution.haltData || {};
   const ui = { buttons: /** @type {HTMLButtonElement[]} */ ([]), error: h("p", { class: "error", role: "alert" }) };
   /** @param {Record<string, unknown>} body */
-  const resume = (body) => sendAction(screen, ui, () => resumeExecution(screen.id, body, screen.signal));
+  const resume = (body) => sendAction(screen, ui, () => resumeExecution(screen.id, body, screen.signal), "Answer sent. Waiting for the run to continue…");
   return data.type === "approval" ? approvalPanel(data, ui, resume) : responsePanel(data, ui, resume);
 }
 
