@@ -1,6 +1,5 @@
-import { describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { DASHBOARD_CSP } from "../routes/dashboard/index.ts";
-import { DASHBOARD_SCRIPT } from "../routes/dashboard/script.ts";
 import { setup, TOKEN } from "./support/routes.ts";
 
 const bearer = { authorization: `Bearer ${TOKEN}` };
@@ -70,6 +69,19 @@ describe("the dashboard page", () => {
 });
 
 describe("the dashboard script", () => {
+  const served = async (path: string) => (await setup({ token: TOKEN }).app.request(path)).text();
+  let DASHBOARD_SCRIPT = "";
+  beforeAll(async () => {
+    DASHBOARD_SCRIPT = await served("/dashboard/app.js");
+  });
+
+  test("is app.js as it is on disk, type-checked (and the stylesheet is style.css)", async () => {
+    const file = (name: string) => Bun.file(new URL(`../routes/dashboard/${name}`, import.meta.url)).text();
+    expect(DASHBOARD_SCRIPT).toBe(await file("app.js"));
+    expect(DASHBOARD_SCRIPT.startsWith("// @ts-check\n")).toBe(true);
+    expect(await served("/dashboard/app.css")).toBe(await file("style.css"));
+  });
+
   test("is valid JavaScript", () => {
     expect(() => new Function(DASHBOARD_SCRIPT)).not.toThrow();
   });

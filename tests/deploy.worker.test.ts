@@ -88,9 +88,11 @@ describe.skipIf(!available)("worker.ts in workerd (Miniflare) with Upstash Redis
       // Listed, not discovered: Miniflare's module walker refuses the dynamic import() that @upstash/qstash
       // keeps for its (Node-only) dev server, which wrangler leaves in place. The main module comes first.
       modulesRoot: outdir,
-      modules: ["worker.js", ...readdirSync(outdir).filter((file) => file.endsWith(".yaml"))]
+      // Every other file wrangler wrote is a Text module by wrangler.toml's rules (the YAML, the dashboard's
+      // app.js and style.css).
+      modules: ["worker.js", ...readdirSync(outdir).filter((file) => /-.+\.(yaml|js|css)$/.test(file))]
         .map((file) => ({
-          type: file.endsWith(".js") ? ("ESModule" as const) : ("Text" as const),
+          type: file === "worker.js" ? ("ESModule" as const) : ("Text" as const),
           path: join(outdir, file),
           contents: readFileSync(join(outdir, file), "utf8"),
         })),
@@ -122,8 +124,16 @@ describe.skipIf(!available)("worker.ts in workerd (Miniflare) with Upstash Redis
     const files = readdirSync(outdir);
     expect(files).toContain("worker.js");
     expect(files.filter((f) => f.endsWith(".yaml"))).toHaveLength(4);
+    expect(files.filter((f) => f.endsWith("-app.js") || f.endsWith("-style.css"))).toHaveLength(2);
     const size = statSync(join(outdir, "worker.js")).size;
     expect(size).toBeLessThan(3 * 1024 * 1024);
+  });
+
+  test("serves the dashboard's app.js and style.css as the files' text (Text modules, not bundled code)", async () => {
+    for (const [path, file] of [["/dashboard/app.js", "app.js"], ["/dashboard/app.css", "style.css"]] as const) {
+      const response = await mf.dispatchFetch(`${PUBLIC_URL}${path}`);
+      expect(await response.text()).toBe(readFileSync(join(ROOT, "routes/dashboard", file), "utf8"));
+    }
   });
 
   test("GET /health answers with the version; the API needs the token (production)", async () => {

@@ -6,8 +6,8 @@ import { WorkflowParams } from "../schemas.ts";
 import { validate } from "../validate.ts";
 import { requireWorkflow } from "../workflows.ts";
 import { DASHBOARD_HEADERS, dashboardHtml } from "./page.ts";
-import { DASHBOARD_SCRIPT } from "./script.ts";
-import { DASHBOARD_STYLE } from "./style.ts";
+import DASHBOARD_SCRIPT from "./app.js" with { type: "text" };
+import DASHBOARD_STYLE from "./style.css" with { type: "text" };
 
 export { DASHBOARD_CSP } from "./page.ts";
 

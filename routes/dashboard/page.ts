@@ -1,4 +1,4 @@
-import { escapeXml } from "../../src/diagram/graph.ts";
+import { escapeToBuffer, type StringBuffer } from "hono/utils/html";
 
 /**
  * The page's Content-Security-Policy: scripts, styles and API calls from this origin only, no inline script
@@ -33,7 +33,7 @@ export const DASHBOARD_HEADERS: Readonly<Record<string, string>> = {
  * reached as `/dashboard` or `/dashboard/`, or under a base path).
  */
 export function dashboardHtml(assets: string): string {
-  const base = escapeXml(assets);
+  const base = escapeHtml(assets);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -60,4 +60,11 @@ export function dashboardHtml(assets: string): string {
 </body>
 </html>
 `;
+}
+
+/** `&`, `<`, `>`, `"` and `'` as character references, by Hono's own escaper. */
+function escapeHtml(value: string): string {
+  const buffer: StringBuffer = [""];
+  escapeToBuffer(value, buffer);
+  return buffer[0] as string;
 }
