@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Redis } from "@upstash/redis";
 import { Redis as CloudflareRedis } from "@upstash/redis/cloudflare";
 import { ConfigError, StoreError, ValidationError } from "../src/errors.ts";
+import { bodyOf, headOf } from "../src/store/format.ts";
 import { redisKeys, UpstashRedisStore, type UpstashRedisStoreOptions } from "../src/store/upstash-redis.ts";
 import { startBridge } from "../tools/upstash-redis-bridge.ts";
 import { makeEntry, makeEvent, makeExecution, storeContract, TRICKY_NUMBERS, TRICKY_STRINGS } from "./support/store-contract.ts";
@@ -288,13 +289,15 @@ describeRedis("UpstashRedisStore records and values", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  test("the record is stored as JSON text with the revision in it", async () => {
+  test("the head (revision included) and the snapshot are stored as JSON text", async () => {
     const { store, keys } = fresh();
     const exec = makeExecution();
     await store.save(exec);
-    const raw = await new Redis({ url: stack.restUrl, token: stack.token, automaticDeserialization: false })
-      .hget<string>(keys.execution(exec.id), "json");
-    expect(JSON.parse(raw!)).toEqual({ ...exec, revision: 1 });
+    const raw = new Redis({ url: stack.restUrl, token: stack.token, automaticDeserialization: false });
+    const [head, snapshot, json] = await raw.hmget<Record<string, string>>(keys.execution(exec.id), "head", "snapshot", "json") as unknown as [string, string, null];
+    expect(JSON.parse(head)).toEqual(headOf({ ...exec, revision: 1 }));
+    expect(JSON.parse(snapshot)).toEqual(bodyOf(exec));
+    expect(json).toBeNull();
   });
 
   test("values round-trip exactly with the client's automatic deserialization turned off", async () => {
@@ -305,7 +308,7 @@ describeRedis("UpstashRedisStore records and values", () => {
     await store.commit({ execution: exec, entries: [entry], events: [makeEvent(1)] });
     expect(await store.load(exec.id)).toStrictEqual({ ...exec, revision: 1 });
     expect(await store.entries(exec.id)).toStrictEqual([entry]);
-    expect((await store.find()).executions).toStrictEqual([{ ...exec, revision: 1 }]);
+    expect((await store.find()).executions).toStrictEqual([headOf({ ...exec, revision: 1 })]);
   });
 
   test("ids that look like JSON (123, [1], true, null, 1e5) come back as the same strings", async () => {
