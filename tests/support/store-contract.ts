@@ -1,10 +1,11 @@
 /**
- * The behaviour every Store must have (SPEC §6). Each implementation's test file calls
+ * The behaviour every Store must have (the rest is in store-contract-form.ts). Each implementation's test file calls
  * `storeContract(name, makeStore)`; `makeStore` must return an empty, isolated store.
  */
 import { describe, expect, test } from "bun:test";
 import { ConflictError, NotFoundError, ValidationError } from "../../src/errors.ts";
 import { headOf } from "../../src/store/format.ts";
+import { type ContractStore, storedFormContract } from "./store-contract-form.ts";
 import { MAX_EVENTS_PER_EXECUTION, type Store } from "../../src/store/store.ts";
 import type { Entry, Execution, Json, JsonObject, StoredEvent } from "../../src/types.ts";
 
@@ -92,8 +93,10 @@ const BAD_IDS = ["", "a b", "a/b", "a*", "a{b}", "a\nb", "ключ", "x".repeat(
 
 // ---- the contract ----------------------------------------------------------------------------
 
-export function storeContract(name: string, makeStore: () => Promise<Store> | Store): void {
+export function storeContract(name: string, makeStore: () => Promise<ContractStore> | ContractStore): void {
   describe(`${name} (store contract)`, () => {
+    storedFormContract(makeStore);
+
     describe("revisions", () => {
       test("save with expectedRevision 0 creates the execution with revision 1", async () => {
         const store = await makeStore();
