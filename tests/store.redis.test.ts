@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Redis } from "@upstash/redis";
 import { Redis as CloudflareRedis } from "@upstash/redis/cloudflare";
 import { ConfigError, StoreError, ValidationError } from "../src/errors.ts";
+import { bodyOf, headOf } from "../src/store/format.ts";
+import { StoredSizesCache } from "../src/store/upstash-redis/sizes.ts";
+import type { Execution } from "../src/types.ts";
 import { redisKeys, UpstashRedisStore, type UpstashRedisStoreOptions } from "../src/store/upstash-redis.ts";
 import { startBridge } from "../tools/upstash-redis-bridge.ts";
 import { makeEntry, makeEvent, makeExecution, storeContract, TRICKY_NUMBERS, TRICKY_STRINGS } from "./support/store-contract.ts";
@@ -288,13 +291,15 @@ describeRedis("UpstashRedisStore records and values", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  test("the record is stored as JSON text with the revision in it", async () => {
+  test("the head (revision included) and the snapshot are stored as JSON text", async () => {
     const { store, keys } = fresh();
     const exec = makeExecution();
     await store.save(exec);
-    const raw = await new Redis({ url: stack.restUrl, token: stack.token, automaticDeserialization: false })
-      .hget<string>(keys.execution(exec.id), "json");
-    expect(JSON.parse(raw!)).toEqual({ ...exec, revision: 1 });
+    const raw = new Redis({ url: stack.restUrl, token: stack.token, automaticDeserialization: false });
+    const [head, snapshot, json] = await raw.hmget<Record<string, string>>(keys.execution(exec.id), "head", "snapshot", "json") as unknown as [string, string, null];
+    expect(JSON.parse(head)).toEqual(headOf({ ...exec, revision: 1 }));
+    expect(JSON.parse(snapshot)).toEqual(bodyOf(exec));
+    expect(json).toBeNull();
   });
 
   test("values round-trip exactly with the client's automatic deserialization turned off", async () => {
@@ -305,7 +310,7 @@ describeRedis("UpstashRedisStore records and values", () => {
     await store.commit({ execution: exec, entries: [entry], events: [makeEvent(1)] });
     expect(await store.load(exec.id)).toStrictEqual({ ...exec, revision: 1 });
     expect(await store.entries(exec.id)).toStrictEqual([entry]);
-    expect((await store.find()).executions).toStrictEqual([{ ...exec, revision: 1 }]);
+    expect((await store.find()).executions).toStrictEqual([headOf({ ...exec, revision: 1 })]);
   });
 
   test("ids that look like JSON (123, [1], true, null, 1e5) come back as the same strings", async () => {
@@ -350,6 +355,162 @@ describeRedis("UpstashRedisStore records and values", () => {
     const exec = makeExecution();
     await store.save(exec, { expectedRevision: 0 });
     expect(await store.load(exec.id)).toEqual({ ...exec, revision: 1 });
+  });
+});
+
+describeRedis("UpstashRedisStore stored form", () => {
+  const raw = () => new Redis({ url: stack.restUrl, token: stack.token, automaticDeserialization: false, retry: false });
+
+  /**
+   * Writes an execution the way the previous version's commit script did: one hash (revision, status,
+   * workflowId, json = the whole execution with its revision) and its four index rows.
+   */
+  async function writePreviousVersion(keys: ReturnType<typeof redisKeys>, record: Record<string, unknown> & { id: string; status: string; workflowId: string; createdAt: string }) {
+    const { id, status, workflowId } = record;
+    await raw().hset(keys.execution(id), { revision: String(record.revision), status, workflowId, json: JSON.stringify(record) });
+    const score = Date.parse(record.createdAt);
+    for (const index of [keys.all, keys.byWorkflow(workflowId), keys.byStatus(status), keys.byStatusAndWorkflow(status, workflowId)]) {
+      await stack.redis.zadd(index, { score, member: id });
+    }
+  }
+
+  /** An execution as the previous version stored it: no leaseUntil / wakeAt, a scheduled retry's time in retry.notBefore. */
+  function previousVersionRecord() {
+    const { leaseUntil: _lease, wakeAt: _wake, ...fields } = makeExecution({ status: "pending", ctx: { price: 0.1, big: 2 ** 53 - 1 } });
+    const record = { ...fields, revision: 3, retry: { stepId: "charge", attempt: 2, notBefore: "2026-06-01T00:05:00.000Z" } };
+    const upgraded: Execution = { ...fields, revision: 3, retry: { stepId: "charge", attempt: 2 }, leaseUntil: null, wakeAt: "2026-06-01T00:05:00.000Z" };
+    return { record, upgraded };
+  }
+
+  test("a record written by the previous version loads, upgraded, and find returns its head", async () => {
+    const { store, keys } = fresh();
+    const { record, upgraded } = previousVersionRecord();
+    await writePreviousVersion(keys, record);
+    expect(await store.load(record.id)).toEqual(upgraded);
+    expect((await store.find({ status: "pending" })).executions).toEqual([headOf(upgraded)]);
+  });
+
+  test("a delta commit on a previous-version record is refused by the script and sent again as a snapshot (two requests)", async () => {
+    const { prefix, keys } = fresh();
+    const { record, upgraded } = previousVersionRecord();
+    await writePreviousVersion(keys, record);
+    // A store that never loaded it: it cannot know the record has no snapshot.
+    const store = new UpstashRedisStore({ redis: stack.redis, prefix });
+    const next = { ...upgraded, status: "running" as const, ctx: { ...upgraded.ctx, a: 1 }, leaseUntil: "2026-06-01T00:06:00.000Z" };
+    stack.resetBridgeStats();
+    expect(await store.commit({ execution: next, expectedRevision: 3, delta: { set: { a: 1 } } })).toEqual({ revision: 4 });
+    expect(stack.bridgeStats().requests).toBe(2);
+    const [json, snapshot] = await raw().hmget(keys.execution(record.id), "json", "snapshot") as unknown as [unknown, string];
+    expect(json).toBeNull();
+    expect(JSON.parse(snapshot)).toEqual(bodyOf(next));
+    expect(await store.load(record.id)).toEqual({ ...next, revision: 4 });
+    expect((await store.find({ status: "running" })).executions.map((e) => e.id)).toEqual([record.id]);
+    expect(await store.find({ status: "pending" })).toEqual({ executions: [] });
+
+    stack.resetBridgeStats();
+    await store.commit({ execution: { ...next, ctx: { ...next.ctx, b: 2 } }, expectedRevision: 4, delta: { set: { b: 2 } } });
+    expect(stack.bridgeStats().requests).toBe(1);
+    expect((await store.footprint(record.id))?.deltas).toBe(1);
+  });
+
+  test("a store that loaded a previous-version record writes the snapshot in its first commit, one request", async () => {
+    const { store, keys } = fresh();
+    const { record, upgraded } = previousVersionRecord();
+    await writePreviousVersion(keys, record);
+    await store.load(record.id);
+    stack.resetBridgeStats();
+    await store.commit({ execution: { ...upgraded, ctx: { a: 1 } }, expectedRevision: 3, delta: { set: { a: 1 } } });
+    expect(stack.bridgeStats().requests).toBe(1);
+    expect(await store.load(record.id)).toEqual({ ...upgraded, ctx: { a: 1 }, revision: 4 });
+  });
+
+  test("delta commits, the compacting commit and a load of snapshot + deltas are one request each", async () => {
+    const { store } = fresh();
+    let exec: Execution = { ...makeExecution({ ctx: { seed: "s".repeat(200) } }), revision: 1 };
+    await store.commit({ execution: exec, expectedRevision: 0 });
+    let compacted = false;
+    for (let i = 0; !compacted; i++) {
+      const delta = { set: { [`k${i}`]: "x".repeat(60) } };
+      exec = { ...exec, ctx: { ...exec.ctx, ...delta.set } };
+      stack.resetBridgeStats();
+      const { revision } = await store.commit({ execution: exec, expectedRevision: exec.revision, delta, entries: [makeEntry(exec.id)] });
+      exec = { ...exec, revision };
+      expect(stack.bridgeStats()).toMatchObject({ requests: 1, byCommand: { EVALSHA: 1 } });
+      compacted = (await store.footprint(exec.id))!.deltas === 0;
+    }
+    await store.commit({ execution: { ...exec, ctx: { ...exec.ctx, z: 1 } }, expectedRevision: exec.revision, delta: { set: { z: 1 } } });
+    stack.resetBridgeStats();
+    expect(await store.load(exec.id)).toEqual({ ...exec, ctx: { ...exec.ctx, z: 1 }, revision: exec.revision + 1 });
+    expect(stack.bridgeStats().requests).toBe(1);
+  });
+
+  test("a client without known sizes sends the delta; the reply teaches it the sizes", async () => {
+    const { store, prefix } = fresh();
+    const exec: Execution = { ...makeExecution({ ctx: { seed: "s".repeat(100) } }), revision: 1 };
+    await store.commit({ execution: exec, expectedRevision: 0 });
+    const other = new UpstashRedisStore({ redis: stack.redis, prefix });
+    const big = { set: { big: "b".repeat(500) } };
+    // Past the snapshot's size, but `other` cannot know: the delta is appended.
+    await other.commit({ execution: { ...exec, ctx: { ...exec.ctx, ...big.set } }, expectedRevision: 1, delta: big });
+    expect((await other.footprint(exec.id))?.deltas).toBe(1);
+    await other.commit({ execution: { ...exec, ctx: { ...exec.ctx, ...big.set, c: 1 } }, expectedRevision: 2, delta: { set: { c: 1 } } });
+    expect((await other.footprint(exec.id))?.deltas).toBe(0);
+    expect(await store.load(exec.id)).toEqual({ ...exec, ctx: { ...exec.ctx, ...big.set, c: 1 }, revision: 3 });
+  });
+
+  test("a commit carrying a new definition is still one request", async () => {
+    const { store } = fresh();
+    const exec = makeExecution({ workflowHash: "hx" });
+    const definition = { workflowId: exec.workflowId, version: "1", hash: "hx", source: "id: wf", storedAt: exec.createdAt };
+    stack.resetBridgeStats();
+    await store.commit({ execution: exec, expectedRevision: 0, definition });
+    expect(stack.bridgeStats().requests).toBe(1);
+    expect(await store.definition("hx")).toEqual(definition);
+  });
+
+  test("recoverable, putDefinition, definitionVersions and workflowIds are one request each", async () => {
+    const { store } = fresh();
+    const definition = { workflowId: "wf", version: "1", hash: "h1", source: "id: wf", storedAt: "2026-01-01T00:00:00.000Z" };
+    for (const call of [
+      () => store.recoverable({ now: new Date(), graceMs: 0, claimMs: 0 }),
+      () => store.putDefinition(definition, { current: true }),
+      () => store.definitionVersions("wf"),
+      () => store.workflowIds(),
+      () => store.currentDefinition("wf"),
+    ]) {
+      await call();
+      stack.resetBridgeStats();
+      await call();
+      expect(stack.bridgeStats().requests).toBe(1);
+    }
+  });
+
+  test("a cancelled execution's record, log, entries and events expire after the retention", async () => {
+    const { store, keys } = fresh({ retention: 3600 });
+    const exec: Execution = { ...makeExecution({ ctx: { seed: "s".repeat(500) } }), revision: 1 };
+    await store.commit({ execution: exec, expectedRevision: 0, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
+    await store.commit({ execution: { ...exec, status: "cancelled", ctx: { ...exec.ctx, a: 1 } }, expectedRevision: 1, delta: { set: { a: 1 } } });
+    const owned = [keys.execution(exec.id), keys.log(exec.id), keys.entries(exec.id), keys.events(exec.id)];
+    for (const ttl of await Promise.all(owned.map((key) => stack.redis.ttl(key)))) {
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(3600);
+    }
+  });
+
+  test("the recovery sweep drops members whose execution is gone", async () => {
+    const { store, keys } = fresh();
+    const exec = makeExecution({ status: "pending", updatedAt: "2026-01-01T00:00:00.000Z" });
+    await store.commit({ execution: exec, expectedRevision: 0 });
+    await stack.redis.del(keys.execution(exec.id));
+    expect(await store.recoverable({ now: new Date("2026-02-01T00:00:00.000Z"), graceMs: 0, claimMs: 0 })).toEqual([]);
+    expect(await stack.redis.zcard(keys.wake)).toBe(0);
+  });
+
+  test("the sizes cache keeps at most its capacity, the oldest entry dropped first", () => {
+    const cache = new StoredSizesCache(2);
+    for (const id of ["a", "b", "c"]) cache.set(id, { revision: 1, snapshotBytes: 1, logBytes: 0 });
+    expect([cache.get("a"), cache.size]).toEqual([undefined, 2]);
+    expect(cache.get("c")).toEqual({ revision: 1, snapshotBytes: 1, logBytes: 0 });
   });
 });
 

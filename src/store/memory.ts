@@ -1,78 +1,125 @@
-import { NotFoundError, ValidationError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import { cloneJson } from "../json.ts";
-import type { Entry, Execution, ExecutionStatus, StoredEvent } from "../types.ts";
+import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../types.ts";
+import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, utf8Length } from "./format.ts";
+import { byOverdue, claimedScore, type RecoveryRow, recoveryOf, sweepBounds } from "./recovery.ts";
 import {
-  assertEntryOf,
+  assertDefinition,
+  assertDefinitionHash,
   assertExecutionId,
   assertStatus,
   type Commit,
   conflictError,
-  createdAtScore,
   decodeCursor,
+  type DefinitionVersion,
   encodeCursor,
   type FindQuery,
   type FindResult,
   findLimit,
   isAfterCursor,
   MAX_EVENTS_PER_EXECUTION,
+  type Recoverable,
+  type RecoverableQuery,
   type Store,
+  type StoreFootprint,
+  type StoredDefinition,
 } from "./store.ts";
 
 interface Row {
-  execution: Execution;
+  /** The store's own copy, revision included. */
+  head: ExecutionHead;
   score: number;
+  /** The body as JSON text, and the deltas after it, as the Redis store keeps them. */
+  snapshot: string;
+  snapshotBytes: number;
+  log: string[];
+  logBytes: number;
   entries: Entry[];
   events: StoredEvent[];
+  recovery: RecoveryRow | null;
 }
 
+/** Statuses counted per definition hash (DefinitionVersion.halted / .pending). */
+const WAITING: readonly ExecutionStatus[] = ["halted", "pending"];
+
 /**
- * Keeps everything in a Map, for tests and zero-setup local runs. Same semantics as the Redis store:
- * revisions with compare-and-set, atomic commits, copies in and out. Nothing survives the process.
+ * Keeps everything in Maps, for tests and zero-setup local runs. Same semantics and the same stored form as the
+ * Redis store: a head, a JSON snapshot plus a log of JSON deltas, compare-and-set on the revision, atomic commits,
+ * copies in and out. Nothing survives the process.
  */
 export class MemoryStore implements Store {
   readonly #rows = new Map<string, Row>();
+  /** hash → the definition's JSON text. */
+  readonly #definitions = new Map<string, string>();
+  /** workflowId → its hashes, in the order they were stored. */
+  readonly #versions = new Map<string, string[]>();
+  readonly #current = new Map<string, string>();
+  /** "<status> <hash>" → ids of the executions on that version in that status (halted, pending). */
+  readonly #waiting = new Map<string, Set<string>>();
 
-  async commit(commit: Commit): Promise<Execution> {
-    const { execution, expectedRevision } = commit;
-    assertExecutionId(execution?.id);
-    assertStatus(execution.status);
-    if (typeof execution.workflowId !== "string" || execution.workflowId === "") {
-      throw new ValidationError(`Execution ${JSON.stringify(execution.id)} has no workflowId`);
-    }
-    const score = createdAtScore(execution);
-    const entries = (commit.entries ?? []).map((entry) => assertEntryOf(entry, execution.id));
-    const events = commit.events ?? [];
-    // Copies are made before anything is written, so a value that cannot be cloned writes nothing.
-    const copy = cloneJson(execution);
-    const entryCopies = cloneJson(entries);
-    const eventCopies = cloneJson(events);
-
+  async commit(commit: Commit): Promise<{ revision: number }> {
+    const score = checkCommit(commit);
+    const { execution, expectedRevision, delta } = commit;
     const row = this.#rows.get(execution.id);
-    const actual = row?.execution.revision ?? 0;
+    const actual = row?.head.revision ?? 0;
     if (expectedRevision !== undefined && expectedRevision !== actual) {
       throw conflictError(execution.id, expectedRevision, actual);
     }
-    copy.revision = actual + 1;
-    const next: Row = row ?? { execution: copy, score, entries: [], events: [] };
-    next.execution = copy;
+    // Everything is copied before anything is written, so a value that is not JSON writes nothing.
+    const what = `Execution ${JSON.stringify(execution.id)}`;
+    const head = cloneJson({ ...headOf(execution), revision: actual + 1 });
+    const deltaText = row && delta ? serialize(delta, `The delta of ${what}`) : undefined;
+    const deltaBytes = deltaText === undefined ? 0 : utf8Length(deltaText);
+    const snapshot = !row || deltaText === undefined || compactionDue(row.snapshotBytes, row.logBytes + deltaBytes)
+      ? serialize(bodyOf(execution), what)
+      : undefined;
+    const entries = cloneJson(commit.entries ?? []);
+    const events = cloneJson(commit.events ?? []);
+    const recovery = recoveryOf(head);
+    if (commit.definition) assertDefinition(commit.definition);
+    const definition = commit.definition && serialize(commit.definition, "A definition");
+
+    const next: Row = row ?? { head, score, snapshot: "", snapshotBytes: 0, log: [], logBytes: 0, entries: [], events: [], recovery };
+    if (row) this.#moveWaiting(row.head, false);
+    next.head = head;
     next.score = score;
-    next.entries.push(...entryCopies);
-    next.events.push(...eventCopies);
+    next.recovery = recovery;
+    if (snapshot !== undefined) {
+      next.snapshot = snapshot;
+      next.snapshotBytes = utf8Length(snapshot);
+      next.log = [];
+      next.logBytes = 0;
+    } else {
+      next.log.push(deltaText!);
+      next.logBytes += deltaBytes;
+    }
+    next.entries.push(...entries);
+    next.events.push(...events);
     if (next.events.length > MAX_EVENTS_PER_EXECUTION) {
       next.events.splice(0, next.events.length - MAX_EVENTS_PER_EXECUTION);
     }
     this.#rows.set(execution.id, next);
-    return cloneJson(copy);
+    this.#moveWaiting(head, true);
+    if (definition) this.#keepDefinition(commit.definition!, definition);
+    return { revision: head.revision };
   }
 
-  save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {
-    return this.commit({ execution, expectedRevision: options.expectedRevision });
+  async save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {
+    const { revision } = await this.commit({ execution, expectedRevision: options.expectedRevision });
+    return cloneJson({ ...execution, revision });
   }
 
   async load(id: string): Promise<Execution | null> {
     assertExecutionId(id);
     const row = this.#rows.get(id);
-    return row ? cloneJson(row.execution) : null;
+    if (!row) return null;
+    return foldExecution(cloneJson(row.head), JSON.parse(row.snapshot), row.log.map((text) => JSON.parse(text) as ExecutionDelta));
+  }
+
+  /** How the execution's body is stored now, or null when it does not exist. */
+  footprint(id: string): Promise<StoreFootprint | null> {
+    const row = this.#rows.get(id);
+    return Promise.resolve(row ? { snapshotBytes: row.snapshotBytes, logBytes: row.logBytes, deltas: row.log.length } : null);
   }
 
   async record(entry: Entry): Promise<void> {
@@ -99,30 +146,99 @@ export class MemoryStore implements Store {
     const limit = findLimit(query.limit);
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const rows = this.#sorted(query.workflowId, query.status)
-      .filter((row) => !position || isAfterCursor(row.score, row.execution.id, position));
+      .filter((row) => !position || isAfterCursor(row.score, row.head.id, position));
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
-      executions: page.map((row) => cloneJson(row.execution)),
-      ...(rows.length > limit && last ? { cursor: encodeCursor({ score: last.score, id: last.execution.id }) } : {}),
+      executions: page.map((row) => cloneJson(row.head)),
+      ...(rows.length > limit && last ? { cursor: encodeCursor({ score: last.score, id: last.head.id }) } : {}),
     };
   }
 
   async delete(id: string): Promise<boolean> {
     assertExecutionId(id);
+    const row = this.#rows.get(id);
+    if (row) this.#moveWaiting(row.head, false);
     return this.#rows.delete(id);
   }
 
   async executionIds(query: { workflowId?: string; limit?: number } = {}): Promise<string[]> {
     const limit = query.limit === undefined ? Infinity : findLimit(query.limit);
-    return this.#sorted(query.workflowId, undefined).slice(0, limit).map((row) => row.execution.id);
+    return this.#sorted(query.workflowId, undefined).slice(0, limit).map((row) => row.head.id);
+  }
+
+  async recoverable(query: RecoverableQuery): Promise<Recoverable[]> {
+    const { due, claimMs, limit } = sweepBounds(query);
+    const found: { id: string; overdue: number; row: Row }[] = [];
+    for (const row of this.#rows.values()) {
+      const recovery = row.recovery;
+      if (recovery && recovery.score <= due[recovery.queue]) found.push({ id: row.head.id, overdue: due[recovery.queue] - recovery.score, row });
+    }
+    return found.sort(byOverdue).slice(0, limit).map(({ row }) => {
+      const recovery = row.recovery!;
+      recovery.score = claimedScore(due[recovery.queue], claimMs);
+      const { id, workflowId, status, revision } = row.head;
+      return { id, workflowId, status: status as Recoverable["status"], revision, dueAt: recovery.dueAt };
+    });
+  }
+
+  async putDefinition(definition: StoredDefinition, options: { current?: boolean } = {}): Promise<{ stored: boolean; current: boolean }> {
+    assertDefinition(definition);
+    const stored = this.#keepDefinition(definition, serialize(definition, "A definition"));
+    if (options.current) this.#current.set(definition.workflowId, definition.hash);
+    return { stored, current: this.#current.get(definition.workflowId) === definition.hash };
+  }
+
+  async definition(hash: string): Promise<StoredDefinition | null> {
+    assertDefinitionHash(hash);
+    const text = this.#definitions.get(hash);
+    return text === undefined ? null : JSON.parse(text);
+  }
+
+  async currentDefinition(workflowId: string): Promise<StoredDefinition | null> {
+    const hash = this.#current.get(workflowId);
+    return hash === undefined ? null : this.definition(hash);
+  }
+
+  async definitionVersions(workflowId: string): Promise<DefinitionVersion[]> {
+    const current = this.#current.get(workflowId);
+    return (this.#versions.get(workflowId) ?? []).map((hash) => {
+      const { version, storedAt } = JSON.parse(this.#definitions.get(hash)!) as StoredDefinition;
+      const count = (status: ExecutionStatus) => this.#waiting.get(`${status} ${hash}`)?.size ?? 0;
+      return { workflowId, version, hash, storedAt, current: hash === current, halted: count("halted"), pending: count("pending") };
+    });
+  }
+
+  async workflowIds(): Promise<string[]> {
+    return [...this.#current.keys()].sort();
+  }
+
+  /** Stores the definition's text under its hash unless that hash is stored already; true when it was new. */
+  #keepDefinition(definition: StoredDefinition, text: string): boolean {
+    if (this.#definitions.has(definition.hash)) return false;
+    this.#definitions.set(definition.hash, text);
+    const versions = this.#versions.get(definition.workflowId) ?? [];
+    versions.push(definition.hash);
+    this.#versions.set(definition.workflowId, versions);
+    return true;
+  }
+
+  /** Adds the execution to (or removes it from) the count of its version in its status. */
+  #moveWaiting(head: ExecutionHead, add: boolean): void {
+    if (!WAITING.includes(head.status)) return;
+    const key = `${head.status} ${head.workflowHash}`;
+    const ids = this.#waiting.get(key) ?? new Set<string>();
+    if (add) ids.add(head.id);
+    else ids.delete(head.id);
+    if (ids.size) this.#waiting.set(key, ids);
+    else this.#waiting.delete(key);
   }
 
   /** Rows matching the filters, newest first (createdAt desc, then id desc). */
   #sorted(workflowId: string | undefined, status: ExecutionStatus | undefined): Row[] {
     return [...this.#rows.values()]
-      .filter((row) => (workflowId === undefined || row.execution.workflowId === workflowId) &&
-        (status === undefined || row.execution.status === status))
-      .sort((a, b) => b.score - a.score || (a.execution.id < b.execution.id ? 1 : a.execution.id > b.execution.id ? -1 : 0));
+      .filter((row) => (workflowId === undefined || row.head.workflowId === workflowId) &&
+        (status === undefined || row.head.status === status))
+      .sort((a, b) => b.score - a.score || (a.head.id < b.head.id ? 1 : a.head.id > b.head.id ? -1 : 0));
   }
 }

@@ -128,6 +128,14 @@ export interface Store {
   workflowIds(): Promise<string[]>;
 }
 
+/** How an execution's body is stored now (both stores have `footprint(id)`; not part of Store). */
+export interface StoreFootprint {
+  /** UTF-8 bytes of the snapshot, and of the deltas logged after it. */
+  snapshotBytes: number;
+  logBytes: number;
+  deltas: number;
+}
+
 /** Most events kept per execution; older ones are dropped first. */
 export const MAX_EVENTS_PER_EXECUTION = 1000;
 
@@ -188,6 +196,29 @@ export function isAfterCursor(score: number, id: string, position: CursorPositio
 export function assertStatus(status: unknown): asserts status is ExecutionStatus {
   if (!EXECUTION_STATUSES.includes(status as ExecutionStatus)) {
     throw new ValidationError(`Invalid execution status ${JSON.stringify(status)}: use one of ${EXECUTION_STATUSES.join(", ")}`);
+  }
+}
+
+/** Definition hashes: what a content hash is made of (they become the last segment of a key). */
+export const DEFINITION_HASH_PATTERN = /^[A-Za-z0-9_\-.:]{1,200}$/;
+
+export function assertDefinitionHash(hash: unknown): asserts hash is string {
+  if (typeof hash !== "string" || !DEFINITION_HASH_PATTERN.test(hash)) {
+    throw new ValidationError(`Invalid definition hash ${JSON.stringify(hash)}: use 1 to 200 letters, digits and _ - . :`);
+  }
+}
+
+/** Throws a ValidationError unless the definition has a workflowId, a version, a valid hash, its source and storedAt. */
+export function assertDefinition(definition: StoredDefinition): void {
+  const { workflowId, version, hash, source, storedAt } = definition ?? ({} as StoredDefinition);
+  assertDefinitionHash(hash);
+  for (const [name, value] of [["workflowId", workflowId], ["version", version], ["source", source]] as const) {
+    if (typeof value !== "string" || (name !== "source" && value === "")) {
+      throw new ValidationError(`Definition ${hash} has an invalid ${name}`);
+    }
+  }
+  if (typeof storedAt !== "string" || !Number.isFinite(Date.parse(storedAt))) {
+    throw new ValidationError(`Definition ${hash} has an invalid storedAt ${JSON.stringify(storedAt)}`);
   }
 }
 

@@ -1,0 +1,59 @@
+/**
+ * The key layout of the Redis store, in one table: the TypeScript key functions and the Lua ones the scripts
+ * use are both generated from it. `P` (the prefix) comes first; `{name}` is a variable segment. Ids, workflow
+ * ids and hashes are always the last segment, after fixed segments, so no two keys can collide.
+ */
+export const KEY_LAYOUT = {
+  /** hash: revision, status, workflowId, hash, head, snapshot, snapshotBytes, logBytes, queue, due. */
+  execution: "exec:{id}",
+  /** list: the deltas written after the snapshot, JSON text each. */
+  log: "log:{id}",
+  entries: "entries:{id}",
+  events: "events:{id}",
+  all: "idx:all",
+  byWorkflow: "idx:wf:{workflowId}",
+  byStatus: "idx:st:{status}",
+  byStatusAndWorkflow: "idx:ws:{status}:{workflowId}",
+  /** halted and pending executions per definition hash, counted by definitionVersions. */
+  byStatusAndHash: "idx:hs:{status}:{hash}",
+  expiry: "expiry",
+  /** Recovery queues: running executions by lease expiry; pending (and expiring halted) ones by wake time. */
+  lease: "recover:lease",
+  wake: "recover:wake",
+  definition: "def:{hash}",
+  /** sorted set: the workflow's definition hashes, score = the order they were stored in. */
+  versions: "defs:{workflowId}",
+  /** hash: workflowId → current definition hash. */
+  current: "current",
+} as const;
+
+type Layout = typeof KEY_LAYOUT;
+type Args<T extends string> = T extends `${string}{${string}}${infer Rest}` ? [string, ...Args<Rest>] : [];
+export type RedisKeys = { [K in keyof Layout]: Args<Layout[K]> extends [] ? string : (...args: Args<Layout[K]>) => string };
+
+const VARIABLE = /\{\w+\}/g;
+
+/** The key names of one prefix. */
+export function redisKeys(prefix: string): RedisKeys {
+  const keys: Record<string, string | ((...args: string[]) => string)> = {};
+  for (const [name, layout] of Object.entries(KEY_LAYOUT)) {
+    const key = `${prefix}:${layout}`;
+    keys[name] = layout.includes("{")
+      ? (...args: string[]) => {
+        let i = 0;
+        return key.replace(VARIABLE, () => args[i++]!);
+      }
+      : key;
+  }
+  return keys as RedisKeys;
+}
+
+/** `local function k_<name>(<variables>) return prefix .. ':…' end` for every key; `prefix` is a Lua local. */
+export function luaKeyFunctions(): string {
+  return Object.entries(KEY_LAYOUT).map(([name, layout]) => {
+    const params = [...layout.matchAll(VARIABLE)].map((match) => match[0].slice(1, -1));
+    const parts = layout.split(/(\{\w+\})/).filter(Boolean)
+      .map((part) => (part.startsWith("{") ? part.slice(1, -1) : `'${part}'`));
+    return `local function k_${name}(${params.join(", ")}) return prefix .. ':' .. ${parts.join(" .. ")} end`;
+  }).join("\n");
+}

@@ -1,0 +1,358 @@
+/**
+ * The Lua scripts of the Redis store. ARGV[1] is always the prefix; every key is built by the k_* functions
+ * generated from KEY_LAYOUT. Scripts never decode JSON (cjson would round floats): values travel and are
+ * stored as text, and the head's `"revision":n` is spliced in as text.
+ * Strings a script returns that are not JSON objects (ids, statuses, times) carry a leading "#", which keeps
+ * @upstash/redis's automatic deserialization away from ids like "123" or "[1]".
+ */
+import { EXECUTION_STATUSES, isTerminal } from "../../types.ts";
+import { luaKeyFunctions } from "./keys.ts";
+
+const SWEEP_BATCH = 20;
+const luaStatusTest = (statuses: readonly string[]) => statuses.map((s) => `s == '${s}'`).join(" or ");
+
+const PRELUDE = `
+local prefix = ARGV[1]
+${luaKeyFunctions()}
+local queues = { lease = k_lease(), wake = k_wake() }
+local function terminal(s) return ${luaStatusTest(EXECUTION_STATUSES.filter(isTerminal))} end
+local function waiting(s) return s == 'halted' or s == 'pending' end
+local function keep_definition(hash, wf, text)
+  if not redis.call('SET', k_definition(hash), text, 'NX') then return 0 end
+  local versions = k_versions(wf)
+  redis.call('ZADD', versions, redis.call('ZCARD', versions), hash)
+  return 1
+end
+local function sweep(now, max)
+  local expiry = k_expiry()
+  local due = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, max)
+  for _, m in ipairs(due) do
+    local s, id, w = string.match(m, '^(%S+) (%S+) (.*)$')
+    if not s then
+      redis.call('ZREM', expiry, m)
+    else
+      local cur = redis.call('HMGET', k_execution(id), 'status', 'workflowId')
+      if not cur[1] then
+        redis.call('ZREM', k_all(), id)
+        redis.call('ZREM', k_byWorkflow(w), id)
+        redis.call('ZREM', k_byStatus(s), id)
+        redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
+        redis.call('ZREM', expiry, m)
+      elseif cur[1] ~= s or cur[2] ~= w then
+        if cur[1] ~= s then redis.call('ZREM', k_byStatus(s), id) end
+        redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
+        if cur[2] ~= w then redis.call('ZREM', k_byWorkflow(w), id) end
+        redis.call('ZREM', expiry, m)
+      end
+    end
+  end
+end
+`;
+
+/**
+ * ARGV: prefix, id, expectedRevision ("" = unconditional), status, workflowId, workflowHash, score (createdAt
+ * ms), now ms, retention ms, expire-at ms, event cap, head JSON without revision, mode ("snapshot" | "delta"),
+ * the snapshot or delta JSON, recovery queue ("lease" | "wake" | ""), its score, its due time, definition hash
+ * ("" = none), its workflowId, its JSON, entry count, then the entries' JSON, then the events' JSON.
+ * Returns {1, revision, snapshotBytes, logBytes}; {0, actual} on a lost compare-and-set; {2, actual} when a
+ * delta was sent but the record has no snapshot to apply it to (new, or stored by an older version). Nothing
+ * is written in the last two cases.
+ */
+export const COMMIT = `${PRELUDE}
+local id, expected, status, wf, hash = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local score, now, retention, expireAt, cap = ARGV[7], ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
+local head, mode, body = ARGV[12], ARGV[13], ARGV[14]
+local queue, queueScore, due = ARGV[15], ARGV[16], ARGV[17]
+local nEntries = tonumber(ARGV[21])
+local exec, log = k_execution(id), k_log(id)
+local cur = redis.call('HMGET', exec, 'revision', 'status', 'workflowId', 'hash', 'snapshotBytes', 'logBytes', 'queue')
+local actual = tonumber(cur[1]) or 0
+if expected ~= '' and tonumber(expected) ~= actual then return {0, actual} end
+if mode == 'delta' and not cur[5] then return {2, actual} end
+local rev = actual + 1
+local snapshotBytes, logBytes
+if mode == 'delta' then
+  snapshotBytes, logBytes = tonumber(cur[5]), tonumber(cur[6]) + string.len(body)
+  redis.call('RPUSH', log, body)
+else
+  snapshotBytes, logBytes = string.len(body), 0
+  redis.call('DEL', log)
+  redis.call('HDEL', exec, 'json')
+  redis.call('HSET', exec, 'snapshot', body)
+end
+if cur[2] then
+  local os, ow, oh = cur[2], cur[3], cur[4]
+  if os ~= status then redis.call('ZREM', k_byStatus(os), id) end
+  if os ~= status or ow ~= wf then redis.call('ZREM', k_byStatusAndWorkflow(os, ow), id) end
+  if ow ~= wf then redis.call('ZREM', k_byWorkflow(ow), id) end
+  if terminal(os) then redis.call('ZREM', k_expiry(), os .. ' ' .. id .. ' ' .. ow) end
+  if oh and waiting(os) then redis.call('ZREM', k_byStatusAndHash(os, oh), id) end
+  if cur[7] and cur[7] ~= queue then redis.call('ZREM', queues[cur[7]], id) end
+end
+redis.call('HSET', exec, 'revision', rev, 'status', status, 'workflowId', wf, 'hash', hash,
+  'head', '{"revision":' .. rev .. ',' .. string.sub(head, 2), 'snapshotBytes', snapshotBytes, 'logBytes', logBytes)
+redis.call('ZADD', k_all(), score, id)
+redis.call('ZADD', k_byWorkflow(wf), score, id)
+redis.call('ZADD', k_byStatus(status), score, id)
+redis.call('ZADD', k_byStatusAndWorkflow(status, wf), score, id)
+if waiting(status) then redis.call('ZADD', k_byStatusAndHash(status, hash), score, id) end
+if queue == '' then
+  redis.call('HDEL', exec, 'queue', 'due')
+else
+  redis.call('HSET', exec, 'queue', queue, 'due', due)
+  redis.call('ZADD', queues[queue], queueScore, id)
+end
+local function push(key, from, to)
+  local i = from
+  while i <= to do
+    local j = math.min(i + 499, to)
+    redis.call('RPUSH', key, unpack(ARGV, i, j))
+    i = j + 1
+  end
+end
+local first = 22
+push(k_entries(id), first, first + nEntries - 1)
+if #ARGV >= first + nEntries then
+  push(k_events(id), first + nEntries, #ARGV)
+  redis.call('LTRIM', k_events(id), -cap, -1)
+end
+local owned = { exec, log, k_entries(id), k_events(id) }
+if terminal(status) then
+  for _, key in ipairs(owned) do redis.call('PEXPIRE', key, retention) end
+  redis.call('ZADD', k_expiry(), expireAt, status .. ' ' .. id .. ' ' .. wf)
+else
+  for _, key in ipairs(owned) do redis.call('PERSIST', key) end
+end
+if ARGV[18] ~= '' then keep_definition(ARGV[18], ARGV[19], ARGV[20]) end
+sweep(now, ${SWEEP_BATCH})
+return {1, rev, snapshotBytes, logBytes}
+`;
+
+/**
+ * ARGV: prefix, id. Returns {"#new", snapshotBytes, logBytes, head, snapshot, delta...}, {"#old", json} for a
+ * record stored by an older version (the whole execution in the `json` field), or {} when there is none.
+ */
+export const LOAD = `${PRELUDE}
+local exec = k_execution(ARGV[2])
+local h = redis.call('HMGET', exec, 'head', 'snapshot', 'snapshotBytes', 'logBytes', 'json')
+if h[1] then
+  local out = {'#new', tonumber(h[3]), tonumber(h[4]), h[1], h[2]}
+  local log = redis.call('LRANGE', k_log(ARGV[2]), 0, -1)
+  for i = 1, #log do out[#out + 1] = log[i] end
+  return out
+end
+if h[5] then return {'#old', h[5]} end
+return {}
+`;
+
+/** ARGV: prefix, id. Returns {snapshotBytes, logBytes, deltas}, or {} when there is no such execution. */
+export const FOOTPRINT = `${PRELUDE}
+local h = redis.call('HMGET', k_execution(ARGV[2]), 'snapshotBytes', 'logBytes')
+if not h[1] then return {} end
+return {tonumber(h[1]), tonumber(h[2]), redis.call('LLEN', k_log(ARGV[2]))}
+`;
+
+/** ARGV: prefix, entry JSON, id. Returns 0 when the execution does not exist. */
+export const RECORD = `${PRELUDE}
+local exec, entries = k_execution(ARGV[3]), k_entries(ARGV[3])
+if redis.call('EXISTS', exec) == 0 then return 0 end
+redis.call('RPUSH', entries, ARGV[2])
+local ttl = redis.call('PTTL', exec)
+if ttl > 0 then redis.call('PEXPIRE', entries, ttl) end
+return 1
+`;
+
+/** ARGV: prefix, id. Removes every key and index row of the execution; returns 1 when it existed. */
+export const DELETE = `${PRELUDE}
+local id = ARGV[2]
+local exec = k_execution(id)
+local cur = redis.call('HMGET', exec, 'status', 'workflowId', 'hash', 'queue')
+redis.call('DEL', k_log(id), k_entries(id), k_events(id))
+if not cur[1] then return 0 end
+local s, w = cur[1], cur[2]
+redis.call('DEL', exec)
+redis.call('ZREM', k_all(), id)
+redis.call('ZREM', k_byWorkflow(w), id)
+redis.call('ZREM', k_byStatus(s), id)
+redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
+if terminal(s) then redis.call('ZREM', k_expiry(), s .. ' ' .. id .. ' ' .. w) end
+if cur[3] and waiting(s) then redis.call('ZREM', k_byStatusAndHash(s, cur[3]), id) end
+if cur[4] then redis.call('ZREM', queues[cur[4]], id) end
+return 1
+`;
+
+/**
+ * KEYS: the index to walk. ARGV: prefix, limit, cursor score ("" = first page), cursor id, status filter
+ * ("" = any), workflow filter flag ("1"/"0"), workflow filter, mode ("heads"/"ids"), now.
+ * Walks the index newest first, skipping rows at or before the cursor and rows whose hash is gone or does
+ * not match the filters (removed at the end), until limit + 1 live rows are seen.
+ * Returns {more (0/1), last score, "#" .. last id, item...}: items are the heads' JSON ("heads"; the whole
+ * record for one stored by an older version) or "#" .. id ("ids").
+ */
+export const FIND = `${PRELUDE}
+local limit = tonumber(ARGV[2])
+local cursorScore, cursorId = tonumber(ARGV[3]), ARGV[4]
+local wantStatus, wantWf, wf = ARGV[5], ARGV[6] == '1', ARGV[7]
+local heads = ARGV[8] == 'heads'
+sweep(ARGV[9], ${SWEEP_BATCH})
+local function less(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local out = {0, 0, '#'}
+local count, stale, offset = 0, {}, 0
+local batch = math.min(limit + 1, 500)
+local max = '+inf'
+if cursorScore then max = ARGV[3] end
+local done = false
+while not done do
+  local rows = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'WITHSCORES', 'LIMIT', offset, batch)
+  for i = 1, #rows, 2 do
+    local id, score = rows[i], tonumber(rows[i + 1])
+    if not (cursorScore and score == cursorScore and not less(id, cursorId)) then
+      local meta
+      if heads then
+        meta = redis.call('HMGET', k_execution(id), 'status', 'workflowId', 'head', 'json')
+      else
+        meta = redis.call('HMGET', k_execution(id), 'status', 'workflowId')
+      end
+      if not meta[1] or (wantStatus ~= '' and meta[1] ~= wantStatus) or (wantWf and meta[2] ~= wf) then
+        stale[#stale + 1] = id
+      elseif count == limit then
+        out[1] = 1
+        done = true
+        break
+      else
+        count = count + 1
+        out[2] = score
+        out[3] = '#' .. id
+        if heads then out[#out + 1] = meta[3] or meta[4] else out[#out + 1] = '#' .. id end
+      end
+    end
+  end
+  if #rows < 2 * batch then break end
+  offset = offset + batch
+end
+for i = 1, #stale do redis.call('ZREM', KEYS[1], stale[i]) end
+return out
+`;
+
+/**
+ * KEYS: events. ARGV: prefix, after (an integer; "" = the whole list). Returns the stored events from the
+ * first one with seq > after on. Events are appended with strictly increasing seq and trimmed from the
+ * head, so when the seqs of the first and last element span exactly the list's length they are
+ * contiguous and the first wanted event sits at index after - first seq + 1: one LRANGE from there. Any
+ * other list (gaps in seq, a seq the pattern does not read) is returned whole and filtered by the client.
+ * The seq is read from the text (`{"seq":n,` as the engine writes it), never by decoding the JSON.
+ */
+export const EVENTS = `
+local key, after = KEYS[1], tonumber(ARGV[2])
+local len = redis.call('LLEN', key)
+if len == 0 then return {} end
+if not after then return redis.call('LRANGE', key, 0, -1) end
+local function seq(i)
+  local item = redis.call('LINDEX', key, i)
+  return item and tonumber(string.match(item, '^{"seq":(%d+)[,}]'))
+end
+local first, last = seq(0), seq(len - 1)
+if not first or not last or last - first ~= len - 1 then return redis.call('LRANGE', key, 0, -1) end
+if after < first then return redis.call('LRANGE', key, 0, -1) end
+if after >= last then return {} end
+return redis.call('LRANGE', key, after - first + 1, -1)
+`;
+
+/**
+ * ARGV: prefix, lease bound, wake bound (the highest due score of each queue), claimMs, limit.
+ * Takes up to `limit` due members of each queue (lowest score first), drops members whose execution is gone
+ * or has left that queue, keeps the `limit` most overdue (bound - score) and claims them: their score moves
+ * to bound + claimMs. Returns {"#" .. id, "#" .. workflowId, "#" .. status, revision, "#" .. due, ...}.
+ */
+export const RECOVERABLE = `${PRELUDE}
+local bound = { lease = tonumber(ARGV[2]), wake = tonumber(ARGV[3]) }
+local claimMs, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
+local found = {}
+for _, queue in ipairs({'lease', 'wake'}) do
+  local key, offset, taken = queues[queue], 0, 0
+  while taken < limit do
+    local rows = redis.call('ZRANGEBYSCORE', key, '-inf', bound[queue], 'WITHSCORES', 'LIMIT', offset, limit)
+    local stale = {}
+    for i = 1, #rows, 2 do
+      if taken == limit then break end
+      local id = rows[i]
+      local h = redis.call('HMGET', k_execution(id), 'queue', 'workflowId', 'status', 'revision', 'due')
+      if h[1] ~= queue then
+        stale[#stale + 1] = id
+      else
+        taken = taken + 1
+        found[#found + 1] = { id = id, overdue = bound[queue] - tonumber(rows[i + 1]), queue = queue,
+          workflowId = h[2], status = h[3], revision = tonumber(h[4]), due = h[5] }
+      end
+    end
+    for _, id in ipairs(stale) do redis.call('ZREM', key, id) end
+    if #rows < 2 * limit then break end
+    offset = offset + #rows / 2 - #stale
+  end
+end
+table.sort(found, function(a, b)
+  if a.overdue ~= b.overdue then return a.overdue > b.overdue end
+  return a.id < b.id
+end)
+local out = {}
+for i = 1, math.min(limit, #found) do
+  local f = found[i]
+  redis.call('ZADD', queues[f.queue], 'XX', bound[f.queue] + claimMs, f.id)
+  out[#out + 1] = '#' .. f.id
+  out[#out + 1] = '#' .. f.workflowId
+  out[#out + 1] = '#' .. f.status
+  out[#out + 1] = f.revision
+  out[#out + 1] = '#' .. f.due
+end
+return out
+`;
+
+/** ARGV: prefix, hash, workflowId, definition JSON, "1" to make it current. Returns {stored, current} (0/1). */
+export const PUT_DEFINITION = `${PRELUDE}
+local hash, wf = ARGV[2], ARGV[3]
+local stored = keep_definition(hash, wf, ARGV[4])
+if ARGV[5] == '1' then redis.call('HSET', k_current(), wf, hash) end
+local current = 0
+if redis.call('HGET', k_current(), wf) == hash then current = 1 end
+return {stored, current}
+`;
+
+/** ARGV: prefix, hash. Returns the definition's JSON or nil. */
+export const DEFINITION = `${PRELUDE}
+return redis.call('GET', k_definition(ARGV[2]))
+`;
+
+/** ARGV: prefix, workflowId. Returns the current definition's JSON or nil. */
+export const CURRENT_DEFINITION = `${PRELUDE}
+local hash = redis.call('HGET', k_current(), ARGV[2])
+if not hash then return nil end
+return redis.call('GET', k_definition(hash))
+`;
+
+/**
+ * ARGV: prefix, workflowId. Returns {"#" .. current hash (or "#"), then per stored version, oldest first:
+ * its JSON, halted count, pending count}.
+ */
+export const DEFINITION_VERSIONS = `${PRELUDE}
+local out = {'#' .. (redis.call('HGET', k_current(), ARGV[2]) or '')}
+for _, hash in ipairs(redis.call('ZRANGE', k_versions(ARGV[2]), 0, -1)) do
+  out[#out + 1] = redis.call('GET', k_definition(hash))
+  out[#out + 1] = redis.call('ZCARD', k_byStatusAndHash('halted', hash))
+  out[#out + 1] = redis.call('ZCARD', k_byStatusAndHash('pending', hash))
+end
+return out
+`;
+
+/** ARGV: prefix. Returns "#" .. workflowId of every workflow with a current version. */
+export const WORKFLOW_IDS = `${PRELUDE}
+local out = {}
+for _, wf in ipairs(redis.call('HKEYS', k_current())) do out[#out + 1] = '#' .. wf end
+return out
+`;

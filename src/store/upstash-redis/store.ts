@@ -1,0 +1,325 @@
+/**
+ * Upstash Redis store (@upstash/redis, HTTP). The key layout is in keys.ts, the scripts in scripts.ts and the
+ * whole picture (stored form, compaction, recovery queues, retention) in docs/redis-keys.md.
+ *
+ * Every call is one HTTP request (one Lua script, EVALSHA; the first call after a SCRIPT FLUSH falls back to
+ * EVAL), but for one case: a commit that sends a delta for a record without a snapshot (one stored by an
+ * older version that this client has not loaded) is refused by the script and sent again as a snapshot.
+ */
+import type { Redis } from "@upstash/redis";
+import { ConfigError, DurableWorkflowError, NotFoundError, StoreError } from "../../errors.ts";
+import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../../types.ts";
+import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, upgradeExecution, upgradeHead, utf8Length } from "../format.ts";
+import { recoveryOf, sweepBounds } from "../recovery.ts";
+import {
+  assertDefinition,
+  assertDefinitionHash,
+  assertExecutionId,
+  assertStatus,
+  type Commit,
+  conflictError,
+  decodeCursor,
+  type DefinitionVersion,
+  encodeCursor,
+  type FindQuery,
+  type FindResult,
+  findLimit,
+  MAX_EVENTS_PER_EXECUTION,
+  type Recoverable,
+  type RecoverableQuery,
+  type Store,
+  type StoreFootprint,
+  type StoredDefinition,
+} from "../store.ts";
+import { type RedisKeys, redisKeys } from "./keys.ts";
+import * as lua from "./scripts.ts";
+import { StoredSizesCache } from "./sizes.ts";
+
+/** What the store needs of a client: `Redis` from "@upstash/redis" or "@upstash/redis/cloudflare". */
+export type UpstashRedisClient = Pick<Redis, "createScript" | "lrange">;
+
+export interface UpstashRedisStoreOptions {
+  redis: UpstashRedisClient;
+  /** First segment of every key: letters, digits, `_ - .` (no `:`, so prefixes cannot overlap). Default "dw". */
+  prefix?: string;
+  /** Seconds a completed, failed or cancelled execution is kept (default 30 days). */
+  retention?: number;
+  /** Time source for expiry bookkeeping (tests inject one). */
+  clock?: () => Date;
+}
+
+export const DEFAULT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
+const PREFIX_PATTERN = /^[A-Za-z0-9_\-.]{1,64}$/;
+
+type Script = ReturnType<UpstashRedisClient["createScript"]>;
+type ScriptName = keyof typeof lua;
+
+export class UpstashRedisStore implements Store {
+  readonly #prefix: string;
+  readonly #keys: RedisKeys;
+  readonly #retentionMs: number;
+  readonly #clock: () => Date;
+  readonly #redis: UpstashRedisClient;
+  readonly #scripts: Record<ScriptName, Script>;
+  /** What this client last learned of each execution's stored form, to choose delta or snapshot. */
+  readonly #sizes = new StoredSizesCache();
+
+  constructor(options: UpstashRedisStoreOptions) {
+    const { redis, prefix = "dw", retention = DEFAULT_RETENTION_SECONDS, clock = () => new Date() } = options ?? {};
+    if (!redis || typeof redis.createScript !== "function") {
+      throw new ConfigError("UpstashRedisStore needs { redis }: a Redis client from @upstash/redis");
+    }
+    if (!PREFIX_PATTERN.test(prefix)) {
+      throw new ConfigError(`Invalid prefix ${JSON.stringify(prefix)}: use 1 to 64 letters, digits, _ - . (no ":")`);
+    }
+    if (!Number.isFinite(retention) || retention <= 0) {
+      throw new ConfigError(`Invalid retention ${retention}: a positive number of seconds`);
+    }
+    this.#redis = redis;
+    this.#prefix = prefix;
+    this.#keys = redisKeys(prefix);
+    this.#retentionMs = Math.max(1, Math.round(retention * 1000));
+    this.#clock = clock;
+    this.#scripts = Object.fromEntries(Object.entries(lua).map(([name, source]) => [name, redis.createScript(source)])) as Record<ScriptName, Script>;
+  }
+
+  async commit(commit: Commit): Promise<{ revision: number }> {
+    const score = checkCommit(commit);
+    const { execution, expectedRevision, delta } = commit;
+    const id = execution.id;
+    const what = `Execution ${JSON.stringify(id)}`;
+    const head = headOf(execution);
+    const recovery = recoveryOf(head);
+    const { revision: _written, ...headFields } = head;
+    const headText = serialize(headFields, what);
+    const deltaText = delta && expectedRevision !== 0 ? serialize(delta, `The delta of ${what}`) : undefined;
+    const entries = (commit.entries ?? []).map((entry) => serialize(entry, "An entry"));
+    const events = (commit.events ?? []).map((event) => serialize(event, "An event"));
+    const definition = commit.definition;
+    if (definition) assertDefinition(definition);
+    const definitionArgs = definition ? [definition.hash, definition.workflowId, serialize(definition, "A definition")] : ["", "", ""];
+    const snapshot = () => ["snapshot", serialize(bodyOf(execution), what)];
+    const known = this.#sizes.get(id);
+    const sizesApply = known && (expectedRevision === undefined || known.revision === expectedRevision);
+    const body = deltaText === undefined ||
+        (sizesApply && compactionDue(known.snapshotBytes, known.logBytes + utf8Length(deltaText)))
+      ? snapshot()
+      : ["delta", deltaText];
+    const now = this.#clock().getTime();
+
+    const send = ([mode, text]: string[]) =>
+      this.#exec("commit", "COMMIT", [
+        id, expectedRevision === undefined ? "" : String(expectedRevision), execution.status, execution.workflowId,
+        execution.workflowHash, String(score), String(now), String(this.#retentionMs), String(now + this.#retentionMs),
+        String(MAX_EVENTS_PER_EXECUTION), headText, mode!, text!, recovery?.queue ?? "", String(recovery?.score ?? ""),
+        recovery?.dueAt ?? "", ...definitionArgs, String(entries.length), ...entries, ...events,
+      ]);
+    let reply = numbers(await send(body), "commit");
+    if (reply[0] === 2) reply = numbers(await send(snapshot()), "commit");
+    if (reply[0] !== 1) {
+      this.#sizes.delete(id);
+      throw conflictError(id, expectedRevision ?? 0, reply[1]!);
+    }
+    const [, revision, snapshotBytes, logBytes] = reply as [number, number, number, number];
+    this.#sizes.set(id, { revision, snapshotBytes, logBytes });
+    return { revision };
+  }
+
+  async save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {
+    const { revision } = await this.commit({ execution, expectedRevision: options.expectedRevision });
+    return { ...JSON.parse(serialize(execution, `Execution ${JSON.stringify(execution.id)}`)), revision };
+  }
+
+  async load(id: string): Promise<Execution | null> {
+    assertExecutionId(id);
+    const reply = await this.#exec("load", "LOAD", [id]);
+    if (!Array.isArray(reply) || reply.length === 0) return null;
+    const what = `execution ${id}`;
+    if (reply[0] === "#old") {
+      const execution = upgradeExecution(parseStored<Execution>(reply[1], what));
+      // No snapshot to append to: the next commit writes one.
+      this.#sizes.set(id, { revision: execution.revision, snapshotBytes: 0, logBytes: 0 });
+      return execution;
+    }
+    const [, snapshotBytes, logBytes, head, snapshot, ...log] = reply as [string, number, number, ...unknown[]];
+    const stored = parseStored<ExecutionHead>(head, what);
+    this.#sizes.set(id, { revision: stored.revision, snapshotBytes, logBytes });
+    return foldExecution(stored, parseStored(snapshot, what), log.map((delta) => parseStored<ExecutionDelta>(delta, `a delta of ${id}`)));
+  }
+
+  /** How the execution's body is stored now, or null when it does not exist (or has no snapshot yet). */
+  async footprint(id: string): Promise<StoreFootprint | null> {
+    assertExecutionId(id);
+    const reply = await this.#exec("read the footprint", "FOOTPRINT", [id]);
+    if (!Array.isArray(reply) || reply.length !== 3) return null;
+    const [snapshotBytes, logBytes, deltas] = reply as number[];
+    return { snapshotBytes: snapshotBytes!, logBytes: logBytes!, deltas: deltas! };
+  }
+
+  async record(entry: Entry): Promise<void> {
+    assertExecutionId(entry?.executionId);
+    const id = entry.executionId;
+    const reply = await this.#exec("record", "RECORD", [serialize(entry, "An entry"), id]);
+    if (reply !== 1) throw new NotFoundError(`Execution ${JSON.stringify(id)} not found: cannot record an entry`);
+  }
+
+  async entries(executionId: string): Promise<Entry[]> {
+    assertExecutionId(executionId);
+    const raw = await this.#run("read entries", () => this.#redis.lrange<unknown>(this.#keys.entries(executionId), 0, -1));
+    return raw.map((item) => parseStored<Entry>(item, `an entry of ${executionId}`));
+  }
+
+  async events(executionId: string, options: { after?: number } = {}): Promise<StoredEvent[]> {
+    assertExecutionId(executionId);
+    const after = options.after ?? 0;
+    // seq > after is seq > floor(after); an `after` that is not a safe integer (NaN, ±Infinity, 1e300) reads
+    // the whole list and leaves it to the filter below, which keeps the same answer in every case.
+    const from = Math.floor(after);
+    const reply = await this.#run("read events", () =>
+      this.#scripts.EVENTS.exec([this.#keys.events(executionId)], [this.#prefix, Number.isSafeInteger(from) ? String(from) : ""]));
+    if (!Array.isArray(reply)) throw new StoreError(`Redis store: unexpected events reply ${JSON.stringify(reply)}`);
+    return (reply as unknown[]).map((item) => parseStored<StoredEvent>(item, `an event of ${executionId}`)).filter((event) => event.seq > after);
+  }
+
+  async find(query: FindQuery = {}): Promise<FindResult> {
+    if (query.status !== undefined) assertStatus(query.status);
+    const limit = findLimit(query.limit);
+    const page = await this.#page("find", { ...query, limit, mode: "heads" });
+    // A record stored by an older version comes back whole: its head is cut out of it.
+    const executions = page.items.map((item) => headOf(upgradeHead(parseStored<Execution>(item, "a found execution"))));
+    return page.cursor ? { executions, cursor: page.cursor } : { executions };
+  }
+
+  async delete(id: string): Promise<boolean> {
+    assertExecutionId(id);
+    this.#sizes.delete(id);
+    return (await this.#exec("delete", "DELETE", [id])) === 1;
+  }
+
+  async executionIds(query: { workflowId?: string; limit?: number } = {}): Promise<string[]> {
+    const limit = query.limit === undefined ? Number.MAX_SAFE_INTEGER : findLimit(query.limit);
+    const page = await this.#page("list execution ids", { workflowId: query.workflowId, limit, mode: "ids" });
+    return page.items.map((item) => unwrap(item));
+  }
+
+  async recoverable(query: RecoverableQuery): Promise<Recoverable[]> {
+    const { due, claimMs, limit } = sweepBounds(query);
+    const reply = await this.#exec("find recoverable executions", "RECOVERABLE", [String(due.lease), String(due.wake), String(claimMs), String(limit)]);
+    if (!Array.isArray(reply) || reply.length % 5 !== 0) throw new StoreError("Redis store: unexpected recoverable reply");
+    const found: Recoverable[] = [];
+    for (let i = 0; i < reply.length; i += 5) {
+      const [id, workflowId, status, revision, dueAt] = reply.slice(i, i + 5);
+      found.push({ id: unwrap(id), workflowId: unwrap(workflowId), status: unwrap(status) as Recoverable["status"], revision: Number(revision), dueAt: unwrap(dueAt) });
+    }
+    return found;
+  }
+
+  async putDefinition(definition: StoredDefinition, options: { current?: boolean } = {}): Promise<{ stored: boolean; current: boolean }> {
+    assertDefinition(definition);
+    const text = serialize(definition, "A definition");
+    const [stored, current] = numbers(
+      await this.#exec("store a definition", "PUT_DEFINITION", [definition.hash, definition.workflowId, text, options.current ? "1" : "0"]),
+      "store a definition",
+    );
+    return { stored: stored === 1, current: current === 1 };
+  }
+
+  async definition(hash: string): Promise<StoredDefinition | null> {
+    assertDefinitionHash(hash);
+    const reply = await this.#exec("read a definition", "DEFINITION", [hash]);
+    return reply === null || reply === undefined ? null : parseStored<StoredDefinition>(reply, `definition ${hash}`);
+  }
+
+  async currentDefinition(workflowId: string): Promise<StoredDefinition | null> {
+    const reply = await this.#exec("read the current definition", "CURRENT_DEFINITION", [workflowId]);
+    return reply === null || reply === undefined ? null : parseStored<StoredDefinition>(reply, `the current definition of ${workflowId}`);
+  }
+
+  async definitionVersions(workflowId: string): Promise<DefinitionVersion[]> {
+    const reply = await this.#exec("list definition versions", "DEFINITION_VERSIONS", [workflowId]);
+    if (!Array.isArray(reply) || reply.length % 3 !== 1) throw new StoreError("Redis store: unexpected definition versions reply");
+    const current = unwrap(reply[0]);
+    const versions: DefinitionVersion[] = [];
+    for (let i = 1; i < reply.length; i += 3) {
+      const { version, hash, storedAt } = parseStored<StoredDefinition>(reply[i], `a definition of ${workflowId}`);
+      versions.push({ workflowId, version, hash, storedAt, current: hash === current, halted: Number(reply[i + 1]), pending: Number(reply[i + 2]) });
+    }
+    return versions;
+  }
+
+  async workflowIds(): Promise<string[]> {
+    const reply = await this.#exec("list workflow ids", "WORKFLOW_IDS", []);
+    if (!Array.isArray(reply)) throw new StoreError("Redis store: unexpected workflow ids reply");
+    return reply.map((item) => unwrap(item)).sort();
+  }
+
+  async #page(
+    what: string,
+    query: { workflowId?: string; status?: ExecutionStatus; limit: number; cursor?: string; mode: "heads" | "ids" },
+  ): Promise<{ items: unknown[]; cursor?: string }> {
+    const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const k = this.#keys;
+    const { workflowId, status } = query;
+    const index = workflowId !== undefined && status !== undefined
+      ? k.byStatusAndWorkflow(status, workflowId)
+      : workflowId !== undefined
+      ? k.byWorkflow(workflowId)
+      : status !== undefined
+      ? k.byStatus(status)
+      : k.all;
+    const reply = await this.#run(what, () =>
+      this.#scripts.FIND.exec([index], [
+        this.#prefix, String(query.limit), position ? String(position.score) : "", position?.id ?? "",
+        status ?? "", workflowId === undefined ? "0" : "1", workflowId ?? "", query.mode,
+        String(this.#clock().getTime()),
+      ]));
+    if (!Array.isArray(reply) || reply.length < 3) throw new StoreError(`Redis store: unexpected ${what} reply`);
+    const [more, score, lastId, ...items] = reply as [unknown, unknown, unknown, ...unknown[]];
+    const cursor = more === 1 ? encodeCursor({ score: Number(score), id: unwrap(lastId) }) : undefined;
+    return { items, cursor };
+  }
+
+  /** Runs one of the scripts that take only ARGV (the prefix first). */
+  #exec(what: string, script: Exclude<ScriptName, "FIND" | "EVENTS">, args: string[]): Promise<unknown> {
+    return this.#run(what, () => this.#scripts[script].exec([], [this.#prefix, ...args]));
+  }
+
+  /** Runs one request; anything that is not one of our own errors becomes a StoreError with the cause. */
+  async #run<T>(what: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      if (error instanceof DurableWorkflowError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new StoreError(`Redis store could not ${what}: ${message}`, { cause: error });
+    }
+  }
+}
+
+/**
+ * A stored JSON object as the client hands it back: the text itself, or (with the client's default
+ * automatic deserialization) already parsed by JSON.parse of that same text, which is just as exact.
+ */
+function parseStored<T>(raw: unknown, what: string): T {
+  if (typeof raw === "string") {
+    try {
+      return JSON.parse(raw) as T;
+    } catch (error) {
+      throw new StoreError(`Redis store: ${what} is not valid JSON`, { cause: error });
+    }
+  }
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) return raw as T;
+  throw new StoreError(`Redis store: ${what} is not a JSON object`);
+}
+
+function numbers(reply: unknown, what: string): number[] {
+  if (!Array.isArray(reply) || reply.length < 2 || !reply.every((n) => typeof n === "number")) {
+    throw new StoreError(`Redis store: unexpected ${what} reply ${JSON.stringify(reply)}`);
+  }
+  return reply;
+}
+
+function unwrap(raw: unknown): string {
+  if (typeof raw !== "string" || !raw.startsWith("#")) throw new StoreError(`Redis store: unexpected reply item ${JSON.stringify(raw)}`);
+  return raw.slice(1);
+}
