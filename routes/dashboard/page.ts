@@ -1,4 +1,4 @@
-import { escapeXml } from "../../src/diagram/graph.ts";
+import { escapeXml } from "../../src/diagram/svg.ts";
 
 /**
  * The page's Content-Security-Policy: scripts, styles and API calls from this origin only, no inline script
