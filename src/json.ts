@@ -84,6 +84,15 @@ export function cloneJson<T>(value: T): T {
   return value === undefined ? value : JSON.parse(JSON.stringify(value));
 }
 
+/** Freezes `value` and everything inside it; an object already frozen is taken as frozen all through. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
 /** Size of a JSON value in UTF-8 bytes, as stored. */
 export function jsonSize(value: Json): number {
   return new TextEncoder().encode(JSON.stringify(value)).length;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { deepFreeze } from "../json.ts";
 import { defaultStepRegistry, StepRegistry } from "../steps/registry.ts";
 import { nestedStep } from "../steps/step.ts";
 import { INPUT_TYPES } from "./workflow.ts";
@@ -114,14 +115,6 @@ export function buildWorkflowJsonSchema(registry: StepRegistry = defaultStepRegi
   };
   allowMetaKeys(schema);
   return schema;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
 }
 
 /** The JSON Schema of workflow files with the built-in step types (see `buildWorkflowJsonSchema` for user types). */
