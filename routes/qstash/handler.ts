@@ -1,6 +1,7 @@
 import { Receiver } from "@upstash/qstash";
 import { z } from "zod";
 import { ConfigError, NotFoundError, StoreError } from "../../src/errors.ts";
+import { formatPath } from "../../src/definition/issues.ts";
 import { EXECUTION_ID_PATTERN } from "../../src/store/store.ts";
 import type { Json } from "../../src/types.ts";
 import { QStashAdapter, checkHttpUrl, failureUrlOf, type QStashClient } from "../../src/runners/adapters/qstash.ts";
@@ -237,7 +238,7 @@ function parseJob(body: string): Parsed {
     const { response, ...rest } = result.data;
     return { ok: true, job: { ...rest, ...(response !== undefined ? { response: response as Json } : {}) } };
   }
-  return { ok: false, issues: result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) };
+  return { ok: false, issues: result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
 }
 
 function parseJson(text: string): unknown {
