@@ -43,6 +43,11 @@ export class ExecutionError extends DurableWorkflowError {
   }
 }
 
+/** Time ran out: e.g. one attempt of a call step (the service's promise loses the race and its signal is aborted). */
+export class TimeoutError extends ExecutionError {
+  override name = "TimeoutError";
+}
+
 /** A compare-and-set lost: another worker saved or claimed the execution first, or it is not in the expected status. */
 export class ConflictError extends DurableWorkflowError {
   override name = "ConflictError";

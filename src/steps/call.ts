@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ExecutionError } from "../errors.ts";
+import { ExecutionError, TimeoutError } from "../errors.ts";
 import { setOwn, toJson, cloneJson } from "../json.ts";
 import type { Json, ServiceMethod } from "../types.ts";
 import { proceed, stepSchema, type StepType } from "./step.ts";
@@ -16,11 +16,6 @@ const schema = stepSchema("call", {
 });
 
 export type CallStep = typeof schema._output;
-
-/** Timeout of one attempt: the service's promise loses the race, and its signal is aborted. */
-export class TimeoutError extends ExecutionError {
-  override name = "TimeoutError";
-}
 
 function findMethod(step: CallStep, services: Record<string, unknown>): ServiceMethod {
   const service = Object.hasOwn(services, step.service) ? services[step.service] : undefined;
