@@ -38,7 +38,7 @@ export interface ReadSource {
 /** The YAML tags that stay plain JSON. Anything else (`!!binary`, `!!timestamp`, `!custom`) is refused. */
 const JSON_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
 
-/** Keys whose normalised name differs from the one a gem file may use: to find `next` in `next_step: x`. */
+/** Keys whose normalised name differs from the one an older workflow file may use: to find `next` in `next_step: x`. */
 const SOURCE_ALIASES: Record<string, string> = { next: "next_step", method: "method_name" };
 
 /** UTF-8 length of a string without encoding it. */
