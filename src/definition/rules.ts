@@ -19,7 +19,7 @@ import { formatPath, type RawIssue, type Segment, valueAt } from "./issues.ts";
 import type { StepNode } from "./steps.ts";
 
 /** Roots every step may reference. */
-export const ALWAYS_AVAILABLE: readonly string[] = ["input", "now", "response", "approved", "_last_error"];
+const ALWAYS_AVAILABLE: readonly string[] = ["input", "now", "response", "approved", "_last_error"];
 const ALWAYS = new Set(ALWAYS_AVAILABLE);
 
 type EdgeKind = "next" | "error" | "target";
@@ -30,7 +30,7 @@ interface Edge {
 }
 
 /** `routes[0].then` → ["routes", 0, "then"]. */
-export function parseKey(key: string): Segment[] {
+function parseKey(key: string): Segment[] {
   const out: Segment[] = [];
   for (const part of key.split(".")) {
     const match = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
@@ -89,7 +89,7 @@ function ownerLabel(node: StepNode): string {
     : `the body of loop "${parent.node.id}"`;
 }
 
-export interface RuleContext {
+interface RuleContext {
   top: StepNode[];
   all: StepNode[];
   /** Declared input names, or null when the workflow declares no inputs. */

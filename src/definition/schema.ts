@@ -5,7 +5,7 @@ import { nestedStep } from "../steps/step.ts";
 import { INPUT_TYPES } from "./workflow.ts";
 
 /** One declared input. A null spec (`order_id:`) means `{ required: true }`. */
-export const inputSpecSchema = z.strictObject({
+const inputSpecSchema = z.strictObject({
   type: z.enum(INPUT_TYPES).optional(),
   required: z.boolean().default(true),
   default: z.unknown().optional(),

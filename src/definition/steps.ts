@@ -10,7 +10,7 @@ import { allowedKeysAt, isMetaKey, objectShape, stripMetaKeys } from "./shape.ts
 export const MAX_STEPS = 1000;
 
 /** A nested list of steps: a loop body runs in order; parallel branches are one step each. */
-export interface BodyNode {
+interface BodyNode {
   key: string;
   kind: "sequence" | "branches";
   locals: string[];
