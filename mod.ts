@@ -7,7 +7,7 @@ export { loadWorkflow, validateWorkflow, workflowJsonSchema, buildWorkflowJsonSc
 export { applyInputRules } from "./src/definition/inputs.ts";
 export type { InputSpec, InputType, WorkflowDefinition } from "./src/definition/workflow.ts";
 export { workflowDiagram } from "./src/diagram/mermaid.ts";
-export { renderWorkflowSvg } from "./src/diagram/graph.ts";
+export { renderWorkflowSvg } from "./src/diagram/svg.ts";
 
 // steps
 export { registerStepType, StepRegistry, defaultStepRegistry, BUILT_IN_STEP_TYPES } from "./src/steps/registry.ts";

@@ -101,16 +101,6 @@ export function problemResponse(
   });
 }
 
-/** `items[0].sku` from zod's `["items", 0, "sku"]`. */
-export function issuePath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else out += out ? `.${String(segment)}` : String(segment);
-  }
-  return out;
-}
-
 /**
  * The one place errors become HTTP answers. Messages of the library's own errors name what the client
  * sent (an execution, a workflow, an input) and are safe to show; anything unexpected is logged and

@@ -1,7 +1,8 @@
 import { zValidator } from "@hono/zod-validator";
 import type { ValidationTargets } from "hono";
 import type { z } from "zod";
-import { HttpProblem, issuePath } from "./problems.ts";
+import { formatPath } from "../src/definition/issues.ts";
+import { HttpProblem } from "./problems.ts";
 
 const WHAT: Partial<Record<keyof ValidationTargets, string>> = {
   json: "request body",
@@ -19,8 +20,8 @@ export function validate<Target extends keyof ValidationTargets, S extends z.Zod
     if (result.success) return;
     const errors = result.error.issues.flatMap((issue) =>
       issue.code === "unrecognized_keys"
-        ? issue.keys.map((key) => ({ path: issuePath([...issue.path, key]), message: "unknown key" }))
-        : [{ path: issuePath(issue.path), message: issue.message }]
+        ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: "unknown key" }))
+        : [{ path: formatPath(issue.path), message: issue.message }]
     );
     throw new HttpProblem(400, `Invalid ${WHAT[target] ?? target}: ${errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join("; ")}`, { errors });
   });

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { ExecutionError } from "./errors.ts";
 import type { Json, JsonObject } from "./types.ts";
 
@@ -85,12 +84,16 @@ export function cloneJson<T>(value: T): T {
   return value === undefined ? value : JSON.parse(JSON.stringify(value));
 }
 
+/** Freezes `value` and everything inside it; an object already frozen is taken as frozen all through. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
 /** Size of a JSON value in UTF-8 bytes, as stored. */
 export function jsonSize(value: Json): number {
   return new TextEncoder().encode(JSON.stringify(value)).length;
-}
-
-/** A zod issue path as text: `steps[3].routes[0].then`. */
-export function formatIssuePath(path: readonly PropertyKey[]): string {
-  return z.core.toDotPath(path as (string | number | symbol)[]);
 }

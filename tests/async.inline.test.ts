@@ -72,7 +72,7 @@ describe("AsyncRunner with the InlineAdapter", () => {
 
   test("a job for a workflow the adapter does not serve runs on the definition stored when the execution started", async () => {
     const store = new MemoryStore();
-    const services = createOrderServices();
+    const { services } = createOrderServices();
     const runner = new AsyncRunner(orderWorkflow, { store, adapter: new InlineAdapter({ store, services, workflows: [] }) });
     await runner.run(happyOrder, { executionId: "pinned" });
     expect((await store.load("pinned"))?.status).toBe("completed");

@@ -21,7 +21,7 @@ import {
   type WorkflowDefinition,
 } from "../mod.ts";
 import { createApp } from "../routes/app.ts";
-import { jobBody } from "../src/runners/adapters/qstash.ts";
+import { jobBody } from "../src/runners/jobs.ts";
 import {
   DEV_CURRENT_SIGNING_KEY,
   DEV_NEXT_SIGNING_KEY,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ExecutionError } from "../src/errors.ts";
-import { cloneJson, deepEqual, FORBIDDEN_KEYS, getOwn, isPlainObject, jsonSize, setOwn, toJson } from "../src/json.ts";
+import { cloneJson, deepEqual, deepFreeze, FORBIDDEN_KEYS, getOwn, isPlainObject, jsonSize, setOwn, toJson } from "../src/json.ts";
 import type { Json, JsonObject } from "../src/types.ts";
 
 const polluted = () => (({}) as Record<string, unknown>).polluted;
@@ -222,5 +222,16 @@ describe("cloneJson and jsonSize", () => {
   });
   test("jsonSize counts UTF-8 bytes", () => {
     expect(jsonSize("é")).toBe(4); // "é" in quotes: 1 + 2 + 1
+  });
+});
+
+describe("deepFreeze", () => {
+  test("freezes the value and every object and array inside it", () => {
+    const value = { a: { b: [1, { c: 2 }] } };
+    expect(deepFreeze(value)).toBe(value);
+    expect([value, value.a, value.a.b, value.a.b[1]].every((part) => Object.isFrozen(part))).toBe(true);
+  });
+  test("leaves primitives and null as they are", () => {
+    expect([deepFreeze(1), deepFreeze("s"), deepFreeze(null)]).toEqual([1, "s", null]);
   });
 });

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { renderWorkflowSvg } from "../../src/diagram/graph.ts";
+import { renderWorkflowSvg } from "../../src/diagram/svg.ts";
 import type { AppEnv } from "../context.ts";
 import { WorkflowParams } from "../schemas.ts";
 import { validate } from "../validate.ts";

@@ -1,17 +1,15 @@
-import { sha256Hex } from "./sha256.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import canonicalizeModule from "canonicalize";
 
-/** JSON with object keys sorted recursively (by UTF-16 code unit), no whitespace: equal content, equal text. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? "null" : canonicalJson(item))).join(",")}]`;
-  const entries = Object.keys(value)
-    .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-  return `{${entries.join(",")}}`;
-}
+// The package is CommonJS (`module.exports = serialize`) typed as an ES default export; Deno reads that
+// type as the module object, so the function type is stated here. Every runtime imports the function.
+const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
 
-/** SHA-256 hex of the canonical JSON of a value: stable over key order. */
+/**
+ * SHA-256 hex of the canonical JSON (RFC 8785: keys sorted by UTF-16 code unit, no whitespace) of a plain
+ * JSON value: stable over key order. Synchronous, unlike `crypto.subtle.digest`, so loading stays so.
+ */
 export function contentHash(value: unknown): string {
-  return sha256Hex(canonicalJson(value));
+  return bytesToHex(sha256(utf8ToBytes(canonicalize(value) ?? "null")));
 }

@@ -6,7 +6,7 @@ import { copyPlainJson } from "./plain.ts";
 import type { InputType, WorkflowDefinition } from "./workflow.ts";
 
 /** The JSON type of a value as input rules name it: string, integer, number, boolean, array, object, null. */
-export function jsonTypeOf(value: unknown): string {
+function jsonTypeOf(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "array";
   if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";

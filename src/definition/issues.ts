@@ -17,13 +17,14 @@ export interface RawIssue {
 
 const PLAIN_KEY = /^[A-Za-z0-9_\-$]+$/;
 
-/** `steps[3].routes[0].then`; keys that are not plain names are quoted: `set["a.b"]`. */
-export function formatPath(path: readonly Segment[]): string {
+/** `steps[3].routes[0].then` from a path (a zod issue's too); keys that are not plain names are quoted: `set["a.b"]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const segment of path) {
+    const key = String(segment);
     if (typeof segment === "number") out += `[${segment}]`;
-    else if (PLAIN_KEY.test(segment)) out += out ? `.${segment}` : segment;
-    else out += `[${JSON.stringify(segment)}]`;
+    else if (PLAIN_KEY.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(key)}]`;
   }
   return out;
 }

@@ -14,7 +14,7 @@
  *   comments, metadata, key order and spelled-out defaults do not change it.
  */
 import { ValidationError, type ValidationIssue } from "../errors.ts";
-import { isPlainObject } from "../json.ts";
+import { deepFreeze, isPlainObject } from "../json.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import type { StepDefinition } from "../steps/step.ts";
 import type { Json, JsonObject } from "../types.ts";
@@ -45,14 +45,6 @@ interface Analysis {
   issues: ValidationIssue[];
   definition?: WorkflowDefinition;
   id?: string;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
 }
 
 function finishIssues(raw: RawIssue[], locate: Locate | undefined): ValidationIssue[] {

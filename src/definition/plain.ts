@@ -2,7 +2,7 @@ import { FORBIDDEN_KEYS, isPlainObject, setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
 import { describeValue, type RawIssue, type Segment } from "./issues.ts";
 
-export interface PlainLimits {
+interface PlainLimits {
   /** Deepest nesting of mappings and lists accepted. */
   maxDepth: number;
   /** Most values (scalars and collections) accepted in all: guards against alias expansion. */

@@ -1,10 +1,10 @@
 /**
- * The validation rules of SPEC §2.1 that look across steps: unique ids, targets, reachability,
+ * The validation rules that look across steps: unique ids, targets, reachability,
  * `$references` (a "must" dataflow over the step graph), `matches` patterns. Every rule reports all it
  * finds. Reachability and references run only when every step is well-formed and ids are unique: a
  * broken step has unknown targets and outputs, and guessing them would report problems that are not there.
  *
- * TEAM DECISION, nested steps. Loop body steps run in listed order: without `next` a body step falls
+ * Nested steps. Loop body steps run in listed order: without `next` a body step falls
  * through to the following one, and the last one ends the iteration. Inside a loop body a target
  * (`next`, `on_error`, a router's `then`...) may only name a LATER step of the same body, or
  * `__FINISHED__`, which ends the iteration. Each parallel branch is one step: branch steps may not have
@@ -19,7 +19,7 @@ import { formatPath, type RawIssue, type Segment, valueAt } from "./issues.ts";
 import type { StepNode } from "./steps.ts";
 
 /** Roots every step may reference. */
-export const ALWAYS_AVAILABLE: readonly string[] = ["input", "now", "response", "approved", "_last_error"];
+const ALWAYS_AVAILABLE: readonly string[] = ["input", "now", "response", "approved", "_last_error"];
 const ALWAYS = new Set(ALWAYS_AVAILABLE);
 
 type EdgeKind = "next" | "error" | "target";
@@ -30,7 +30,7 @@ interface Edge {
 }
 
 /** `routes[0].then` → ["routes", 0, "then"]. */
-export function parseKey(key: string): Segment[] {
+function parseKey(key: string): Segment[] {
   const out: Segment[] = [];
   for (const part of key.split(".")) {
     const match = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
@@ -89,7 +89,7 @@ function ownerLabel(node: StepNode): string {
     : `the body of loop "${parent.node.id}"`;
 }
 
-export interface RuleContext {
+interface RuleContext {
   top: StepNode[];
   all: StepNode[];
   /** Declared input names, or null when the workflow declares no inputs. */

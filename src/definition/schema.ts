@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { deepFreeze } from "../json.ts";
 import { defaultStepRegistry, StepRegistry } from "../steps/registry.ts";
 import { nestedStep } from "../steps/step.ts";
 import { INPUT_TYPES } from "./workflow.ts";
@@ -27,7 +28,7 @@ export const workflowSchema = z.strictObject({
   steps: z.array(stepPlaceholder).min(1),
 });
 
-/** Key aliases accepted for files written for the original gem: alias → canonical key. */
+/** Key aliases kept for older workflow files: alias → canonical key. */
 export const KEY_ALIASES: Readonly<Record<string, string>> = { next_step: "next", method_name: "method" };
 
 type JsonSchema = Record<string, unknown>;
@@ -90,7 +91,7 @@ function stepJsonSchema(type: string, schema: z.ZodType): JsonSchema {
 /**
  * The JSON Schema (draft 2020-12) of workflow files, generated from the zod schemas of the workflow and
  * of every step type in `registry`: `$defs.step` is a `oneOf` with one entry per step type (told apart by
- * `type`), and nested `do` / `branches` refer back to it. `x-` keys and the gem's aliases are accepted.
+ * `type`), and nested `do` / `branches` refer back to it. `x-` keys and the aliases of older workflow files are accepted.
  */
 export function buildWorkflowJsonSchema(registry: StepRegistry = defaultStepRegistry): JsonSchema {
   const types = registry.all();
@@ -114,14 +115,6 @@ export function buildWorkflowJsonSchema(registry: StepRegistry = defaultStepRegi
   };
   allowMetaKeys(schema);
   return schema;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
 }
 
 /** The JSON Schema of workflow files with the built-in step types (see `buildWorkflowJsonSchema` for user types). */

@@ -16,7 +16,7 @@ function def(schema: unknown): Def | undefined {
 const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "readonly", "catch", "nonoptional"]);
 
 /** The schema inside optional / default / nullable / pipe / lazy wrappers. */
-export function unwrap(schema: unknown): unknown {
+function unwrap(schema: unknown): unknown {
   let current = schema;
   for (let i = 0; i < 20; i++) {
     const d = def(current);
@@ -36,7 +36,7 @@ export function objectShape(schema: unknown): Record<string, z.ZodType> | undefi
 }
 
 /** The schema found by following a path of keys and indexes through objects, arrays and records. */
-export function schemaAt(schema: unknown, path: readonly Segment[]): unknown {
+function schemaAt(schema: unknown, path: readonly Segment[]): unknown {
   let current: unknown = schema;
   for (const segment of path) {
     const d = def(unwrap(current));

@@ -15,18 +15,18 @@ import type { RawIssue, Segment } from "./issues.ts";
 import { copyPlainJson } from "./plain.ts";
 
 /** Documents larger than this (UTF-8 bytes) are rejected before parsing. */
-export const MAX_DOCUMENT_BYTES = 1_048_576;
+const MAX_DOCUMENT_BYTES = 1_048_576;
 /** Deepest nesting of mappings and lists accepted in a definition. */
-export const MAX_DEPTH = 64;
+const MAX_DEPTH = 64;
 /** yaml's guard against alias expansion ("billion laughs"). */
-export const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = 100;
 /** Most values a definition may expand to, aliases included. */
-export const MAX_VALUES = 200_000;
+const MAX_VALUES = 200_000;
 
 /** Where a path of the definition is in the source text (1-based), when the source was text. */
 export type Locate = (path: readonly Segment[], atKey?: boolean) => { line: number; column: number } | undefined;
 
-export interface ReadSource {
+interface ReadSource {
   /** The definition as fresh plain JSON; undefined when nothing usable could be read. */
   value?: Json;
   issues: RawIssue[];
@@ -38,7 +38,7 @@ export interface ReadSource {
 /** The YAML tags that stay plain JSON. Anything else (`!!binary`, `!!timestamp`, `!custom`) is refused. */
 const JSON_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
 
-/** Keys whose normalised name differs from the one a gem file may use: to find `next` in `next_step: x`. */
+/** Keys whose normalised name differs from the one an older workflow file may use: to find `next` in `next_step: x`. */
 const SOURCE_ALIASES: Record<string, string> = { next: "next_step", method: "method_name" };
 
 /** UTF-8 length of a string without encoding it. */

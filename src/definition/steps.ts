@@ -10,7 +10,7 @@ import { allowedKeysAt, isMetaKey, objectShape, stripMetaKeys } from "./shape.ts
 export const MAX_STEPS = 1000;
 
 /** A nested list of steps: a loop body runs in order; parallel branches are one step each. */
-export interface BodyNode {
+interface BodyNode {
   key: string;
   kind: "sequence" | "branches";
   locals: string[];
@@ -40,7 +40,7 @@ export interface StepWalk {
   tooMany: boolean;
 }
 
-/** Renames the gem's aliases (`next_step`, `method_name`) to the canonical keys the schema knows. */
+/** Renames the aliases kept for older workflow files (`next_step`, `method_name`) to the canonical keys the schema knows. */
 function resolveAliases(step: Record<string, unknown>, shape: Record<string, unknown> | undefined, path: Segment[], issues: RawIssue[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(step)) {

@@ -2,9 +2,6 @@ import type { StepRegistry } from "../steps/registry.ts";
 import { FINISHED } from "../steps/step.ts";
 import { type GraphNode, type GraphSource, short, workflowGraph } from "./graph.ts";
 
-/** What the diagram needs of a workflow: its steps (a loaded `WorkflowDefinition` fits). */
-export type DiagramSource = GraphSource;
-
 /** Mermaid shapes by step type (`[open, close]`); a step type not listed (a custom one) is a rounded box. */
 const SHAPES: Readonly<Record<string, readonly [string, string]>> = {
   start: ["([", "])"],
@@ -34,7 +31,7 @@ const MAX_DETAIL = 80;
  * and made safe (`end`, `graph` and friends are Mermaid keywords), every label is quoted and escaped, so
  * any definition yields a well-formed chart.
  */
-export function workflowDiagram(workflow: DiagramSource, options: { registry?: StepRegistry } = {}): string {
+export function workflowDiagram(workflow: GraphSource, options: { registry?: StepRegistry } = {}): string {
   const graph = workflowGraph(workflow, options);
   const ids = new NodeIds();
   const lines: string[] = ["flowchart TD"];

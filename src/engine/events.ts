@@ -1,5 +1,5 @@
-import { cloneJson } from "../json.ts";
-import { EVENT_TYPES, type EventType, type Json, type JsonObject, type StoredEvent } from "../types.ts";
+import { cloneJson, deepFreeze } from "../json.ts";
+import { EVENT_TYPES, type EventType, type JsonObject, type StoredEvent } from "../types.ts";
 
 /**
  * A typed event of a run or a step (SPEC §7). `data` always carries `executionId`. An event is a frozen
@@ -56,14 +56,6 @@ export class WorkflowEvent {
     const id = this.id;
     return `${id === undefined ? "" : `id: ${id}\n`}event: ${this.type}\ndata: ${JSON.stringify(this.toJSON())}\n\n`;
   }
-}
-
-function deepFreeze<T extends Json>(value: T): T {
-  if (value !== null && typeof value === "object") {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** The engine's `onEvent`: called with every event as it is generated; what it throws is caught. */

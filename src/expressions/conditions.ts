@@ -81,7 +81,7 @@ function regex(pattern: string): RegExp {
   return re;
 }
 
-/** Evaluates `{ field, op, value }` (SPEC §3). A condition that cannot be evaluated is false; it never throws. */
+/** Evaluates `{ field, op, value }`. A condition that cannot be evaluated is false; it never throws. */
 export function evaluateCondition(condition: Condition, scope: ReferenceScope): boolean {
   try {
     const field = lookup(condition.field, scope);

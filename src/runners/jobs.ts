@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { lookupWorkflow, type WorkflowLookup } from "../config.ts";
 import { checkResumeAnswer } from "../definition/answer.ts";
+import { formatPath } from "../definition/issues.ts";
 import { pinnedDefinition } from "../engine/definitions.ts";
 import { Engine, leaseExpiry, resultOf, DEFAULT_LEASE_MS, type EngineOptions } from "../engine/engine.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
 import { executionIdSchema, workflowIdSchema } from "../ids.ts";
-import { formatIssuePath } from "../json.ts";
 import { isTerminal, type Execution, type ExecutionResult, type Json } from "../types.ts";
 import { requireStore } from "./runner.ts";
 
@@ -48,7 +48,7 @@ export function jobBody(job: Job): Job {
 export function parseJob(value: unknown): Job {
   const result = JobSchema.safeParse(value);
   if (!result.success) {
-    throw new ValidationError("Not a job", result.error.issues.map((i) => ({ path: formatIssuePath(i.path), message: i.message })));
+    throw new ValidationError("Not a job", result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
   }
   return result.data as Job;
 }

@@ -24,8 +24,8 @@ export const commonStepKeys = {
 };
 
 /**
- * The schema of a step type: its own keys plus the common ones, strict. `x-` keys and the gem's aliases
- * (`next_step`, `method_name`) are handled by the definition loader before this schema sees the step.
+ * The schema of a step type: its own keys plus the common ones, strict. `x-` keys and the aliases of older
+ * workflow files (`next_step`, `method_name`) are handled by the definition loader before this schema sees the step.
  */
 export function stepSchema<T extends z.ZodRawShape>(type: string, shape: T) {
   return z.strictObject({ ...commonStepKeys, type: z.literal(type), ...shape });
@@ -153,7 +153,7 @@ export type StepExecutor<S extends StepDefinition = StepDefinition> = (
   tools: StepTools,
 ) => StepOutcome | Promise<StepOutcome>;
 
-/** A value of a step checked by the reference rule (SPEC §2.1 rule 5). */
+/** A value of a step whose `$references` must be available when the step runs (checked at load). */
 export interface ReferenceSite {
   /** Key path inside the step, e.g. `input.order_id` or `routes[0].when.field`. */
   key: string;
@@ -190,6 +190,6 @@ export interface StepType<S extends StepDefinition = StepDefinition> {
   bodies?(step: S): StepBody[];
   /** ctx variables the step sets when it continues. */
   outputs?(step: S): string[];
-  /** Values whose references must be available (SPEC §2.1 rule 5). */
+  /** Values whose `$references` must be available when the step runs (checked at load). */
   references?(step: S): ReferenceSite[];
 }
