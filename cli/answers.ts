@@ -71,7 +71,9 @@ export async function askForAnswer(halt: HaltInfo, lines: LineReader, progress: 
   const { type: _type, prompt: _prompt, ...details } = halt.data;
   progress.print(
     progress.paint("yellow", `⏸ ${approval ? "approval needed" : "halted"}${halt.prompt ? `: ${halt.prompt}` : ""}`),
-    ...Object.entries(details).map(([key, value]) => `  ${key}: ${JSON.stringify(value)}`),
+    ...Object.entries(details)
+      .filter(([, value]) => value !== halt.prompt)
+      .map(([key, value]) => `  ${key}: ${JSON.stringify(value)}`),
   );
   const question = approval ? approvalQuestion() : responseQuestion();
   while (true) {
