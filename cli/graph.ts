@@ -1,0 +1,23 @@
+import { renderWorkflowSvg, workflowDiagram } from "../src/mod.ts";
+import { choice, UsageError, type Command } from "./command.ts";
+import { readWorkflow, writeOutput } from "./files.ts";
+
+export const graph: Command = {
+  name: "graph",
+  summary: "draw a workflow as SVG or Mermaid",
+  help: `Usage: durable-workflow graph <file> [--format svg|mermaid] [-o file]
+
+Prints the diagram of a workflow: its steps and every way one leads to another.
+
+Options:
+  --format svg|mermaid   svg (default) or a Mermaid flowchart
+  -o, --output <file>    write to a file instead of stdout`,
+  options: { format: { type: "string" }, output: { type: "string", short: "o" } },
+  async run({ values, positionals }) {
+    const format = choice(values.format, "format", ["svg", "mermaid"], "svg");
+    if (positionals.length !== 1) throw new UsageError("graph needs exactly one workflow file");
+    const workflow = await readWorkflow(positionals[0]!);
+    await writeOutput(format === "svg" ? renderWorkflowSvg(workflow) : workflowDiagram(workflow), values.output);
+    return 0;
+  },
+};

@@ -1,0 +1,94 @@
+/**
+ * durable-workflow for the edge: the core public API, the package's main entry ("durable-workflow-edge").
+ * Web-standard only; the HTTP layer is in ../hono.ts ("durable-workflow-edge/hono"). Names exported here are
+ * part of the contract.
+ */
+
+// definitions
+export { loadWorkflow, validateWorkflow, workflowJsonSchema, buildWorkflowJsonSchema } from "./definition/load.ts";
+export type { LoadOptions, WorkflowSource } from "./definition/load.ts";
+export { applyInputRules } from "./definition/inputs.ts";
+export { checkResumeAnswer } from "./definition/answer.ts";
+export type { ResumeAnswer } from "./definition/answer.ts";
+export type { InputSpec, InputType, WorkflowDefinition } from "./definition/workflow.ts";
+export { workflowDiagram } from "./diagram/mermaid.ts";
+export { renderWorkflowSvg } from "./diagram/svg.ts";
+
+// steps
+export { registerStepType, StepRegistry, defaultStepRegistry, BUILT_IN_STEP_TYPES } from "./steps/registry.ts";
+export type { CustomStepSpec } from "./steps/registry.ts";
+export { FINISHED, proceed, halt, waitUntil } from "./steps/step.ts";
+export type { StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./steps/step.ts";
+
+// global defaults
+export { configure, register, getWorkflow, resetConfig } from "./config.ts";
+export type { GlobalConfig, WorkflowLookup } from "./config.ts";
+
+// engine, time and runners
+export { Engine, resultOf } from "./engine/engine.ts";
+export type { EngineLimits, EngineOptions } from "./engine/engine.ts";
+export { ManualClock, systemClock } from "./engine/clock.ts";
+export type { Clock } from "./engine/clock.ts";
+export { WorkflowEvent } from "./engine/events.ts";
+export type { EventHandler } from "./engine/events.ts";
+export { SyncRunner } from "./runners/sync.ts";
+export type { HaltAnswer, OnHalt, RunnerOptions } from "./runners/sync.ts";
+export { AsyncRunner } from "./runners/async.ts";
+export type { AsyncRunnerOptions } from "./runners/async.ts";
+export { StreamRunner } from "./runners/stream.ts";
+export type { StreamRunnerOptions } from "./runners/stream.ts";
+export { InlineAdapter } from "./runners/adapters/inline.ts";
+export type { InlineAdapterOptions } from "./runners/adapters/inline.ts";
+export { performJob, parseJob, jobBody, JobSchema, PermanentJobError } from "./runners/jobs.ts";
+export type { EnqueueOptions, Job, JobAction, JobOutcome, PerformOptions, QueueAdapter } from "./runners/jobs.ts";
+export { sweep, recover, recoveryJob } from "./runners/recovery.ts";
+export type { SweepOptions, SweepReport } from "./runners/recovery.ts";
+export { QStashAdapter } from "./runners/adapters/qstash.ts";
+export type { QStashAdapterOptions, QStashClient } from "./runners/adapters/qstash.ts";
+
+// stores
+export { MemoryStore } from "./store/memory.ts";
+export { UpstashRedisStore } from "./store/upstash-redis.ts";
+export type { UpstashRedisStoreOptions } from "./store/upstash-redis.ts";
+export type {
+  Commit,
+  DefinitionVersion,
+  FindQuery,
+  FindResult,
+  Recoverable,
+  RecoverableQuery,
+  Store,
+  StoredDefinition,
+} from "./store/store.ts";
+
+// errors
+export {
+  ConfigError,
+  ConflictError,
+  DurableWorkflowError,
+  ExecutionError,
+  NotFoundError,
+  StoreError,
+  TimeoutError,
+  ValidationError,
+} from "./errors.ts";
+export type { ValidationIssue } from "./errors.ts";
+
+// data
+export { EXECUTION_STATUSES, isTerminal } from "./types.ts";
+export type {
+  Entry,
+  EventType,
+  Execution,
+  ExecutionDelta,
+  ExecutionHead,
+  ExecutionResult,
+  ExecutionStatus,
+  HaltInfo,
+  Json,
+  JsonObject,
+  ServiceContext,
+  ServiceMethod,
+  Services,
+  StoredEvent,
+} from "./types.ts";

@@ -1,0 +1,159 @@
+/**
+ * The npm package as a user gets it: `npm pack` (which builds dist/ through `prepack`), installed from the
+ * tarball into a fresh project outside the repository, then used from Node, Bun, TypeScript and wrangler.
+ * Needs the npm registry for the package's dependencies. Slow (a build and an install): one setup, shared.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+
+const ROOT = join(import.meta.dir, "..");
+const TIMEOUT = 300_000;
+
+const HELLO = `id: hello
+name: Hello
+version: "1"
+inputs:
+  name: { type: string }
+steps:
+  - id: greet
+    type: assign
+    set: { message: "Hello, $input.name!" }
+    next: done
+  - id: done
+    type: end
+    result: { message: $message }
+`;
+
+const FILES: Record<string, string> = {
+  "package.json": JSON.stringify({ name: "consumer", private: true, type: "module" }),
+  "hello.yaml": HELLO,
+  "run.mjs": `import { readFileSync } from "node:fs";
+import { loadWorkflow, MemoryStore, SyncRunner } from "durable-workflow-edge";
+const workflow = loadWorkflow(readFileSync(new URL("./hello.yaml", import.meta.url), "utf8"));
+const result = await new SyncRunner(workflow, { store: new MemoryStore() }).run({ name: "Ada" });
+console.log(JSON.stringify(result.output));
+`,
+  "app.mjs": `import { loadWorkflow, MemoryStore } from "durable-workflow-edge";
+import { createApp } from "durable-workflow-edge/hono";
+const workflow = loadWorkflow({ id: "hi", name: "Hi", version: "1", steps: [{ id: "done", type: "end", result: { message: "hi" } }] });
+export const app = createApp({ store: new MemoryStore(), workflows: [workflow] });
+`,
+  "request.mjs": `import { app } from "./app.mjs";
+const response = await app.request("/workflows/hi/executions", {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ mode: "sync", input: {} }),
+});
+console.log(response.status, JSON.stringify((await response.json()).output));
+`,
+  "worker.js": `import { app } from "./app.mjs";
+export default { fetch: (request) => app.fetch(request) };
+`,
+  "tsconfig.json": JSON.stringify({
+    compilerOptions: { noEmit: true, strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2023", "dom"], types: [] },
+    files: ["check.ts"],
+  }),
+  "wrangler.toml": `name = "consumer"\nmain = "worker.js"\ncompatibility_date = "2026-04-20"\n`,
+  "check.ts": `import { loadWorkflow, MemoryStore, SyncRunner, type ExecutionResult } from "durable-workflow-edge";
+import { createApp, type AppOptions } from "durable-workflow-edge/hono";
+const workflow = loadWorkflow("id: x");
+const options: AppOptions = { store: new MemoryStore(), workflows: [workflow] };
+export const app = createApp(options);
+export const result: Promise<ExecutionResult> = new SyncRunner(workflow, { store: options.store }).run({});
+// @ts-expect-error: the declarations are there, so steps is not any
+export const wrong: number = workflow.steps;
+`,
+};
+
+async function sh(cmd: string[], cwd: string): Promise<string> {
+  const proc = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}\n${stdout}\n${stderr}`);
+  return stdout;
+}
+
+const dirs: string[] = [];
+let installed: Promise<{ project: string; tarball: string }> | undefined;
+
+/** Packs the repository and installs the tarball into a new project (once for the whole file). */
+function install(): Promise<{ project: string; tarball: string }> {
+  installed ??= (async () => {
+    const packDir = mkdtempSync(join(tmpdir(), "dw-pack-"));
+    const project = mkdtempSync(join(tmpdir(), "dw-consumer-"));
+    dirs.push(packDir, project);
+    const name = (await sh(["npm", "pack", "--silent", "--pack-destination", packDir], ROOT)).trim().split("\n").at(-1)!;
+    const tarball = join(packDir, name);
+    for (const [file, text] of Object.entries(FILES)) writeFileSync(join(project, file), text);
+    await sh(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", tarball], project);
+    return { project, tarball };
+  })();
+  return installed;
+}
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("the npm package", () => {
+  test("the tarball holds the built entries, the declarations and package.json only", async () => {
+    const { tarball } = await install();
+    const files = (await sh(["tar", "-tzf", tarball], ROOT)).trim().split("\n").map((f) => f.replace(/^package\//, ""));
+    expect(files).toContain("dist/mod.js");
+    expect(files).toContain("dist/hono.js");
+    expect(files).toContain("dist/cli.js");
+    expect(files).toContain("dist/types/src/mod.d.ts");
+    expect(files).toContain("dist/types/hono.d.ts");
+    expect(files.filter((f) => !/^dist\/(\w+\.js|chunks\/[\w-]+\.js|types\/.+\.d\.ts)$/.test(f)).sort()).toEqual(["README.md", "package.json"]);
+  }, TIMEOUT);
+
+  test("runs a workflow from Node", async () => {
+    const { project } = await install();
+    expect(await sh(["node", "run.mjs"], project)).toBe('{"message":"Hello, Ada!"}\n');
+  }, TIMEOUT);
+
+  test("runs a workflow from Bun", async () => {
+    const { project } = await install();
+    expect(await sh([process.execPath, "run.mjs"], project)).toBe('{"message":"Hello, Ada!"}\n');
+  }, TIMEOUT);
+
+  test('"durable-workflow-edge/hono" serves a request from Node', async () => {
+    const { project } = await install();
+    expect(await sh(["node", "request.mjs"], project)).toBe('200 {"message":"hi"}\n');
+  }, TIMEOUT);
+
+  test("the declarations type-check a consumer (Node's resolution, no skipLibCheck)", async () => {
+    const { project } = await install();
+    await sh(["node", join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], project);
+  }, TIMEOUT);
+
+  test("the bin runs the CLI under Node", async () => {
+    const { project } = await install();
+    expect(await sh(["node", "node_modules/.bin/durable-workflow", "lint", "hello.yaml"], project)).toBe("1 file valid\n");
+  }, TIMEOUT);
+
+  test("wrangler bundles a worker importing the package, and it answers inside workerd", async () => {
+    const { project } = await install();
+    await sh(["node", join(ROOT, "node_modules/.bin/wrangler"), "deploy", "--dry-run", "--outdir", "out"], project);
+    expect(readdirSync(join(project, "out"))).toContain("worker.js");
+    const mf = new Miniflare({
+      modulesRoot: join(project, "out"),
+      modules: [{ type: "ESModule", path: join(project, "out/worker.js"), contents: readFileSync(join(project, "out/worker.js"), "utf8") }],
+      compatibilityDate: "2026-04-20",
+      cf: false,
+    });
+    try {
+      const response = await mf.dispatchFetch("http://localhost/workflows/hi/executions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ mode: "sync", input: {} }),
+      });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { output: unknown }).output).toEqual({ message: "hi" });
+    } finally {
+      await mf.dispose();
+    }
+  }, TIMEOUT);
+});
