@@ -12,6 +12,7 @@ import {
   loadWorkflow,
   ConfigError,
   QStashAdapter,
+  sweep,
   UpstashRedisStore,
   type Job,
   type QueueAdapter,
@@ -153,7 +154,6 @@ function setup(options: {
   workflows?: WorkflowDefinition[];
   services?: Services;
   budgetMs?: number;
-  staleAfterMs?: number;
   retries?: number;
   wrap?: (store: Store) => Store;
 } = {}) {
@@ -176,7 +176,6 @@ function setup(options: {
       currentSigningKey: DEV_CURRENT_SIGNING_KEY,
       nextSigningKey: DEV_NEXT_SIGNING_KEY,
       ...(options.budgetMs !== undefined ? { budgetMs: options.budgetMs } : {}),
-      staleAfterMs: options.staleAfterMs ?? 60_000,
     },
   });
   stack.serve(app.fetch);
@@ -341,64 +340,70 @@ describeStack("transient failures and QStash's retries", () => {
     expect(t.calls.map((c) => c.step)).toEqual(["s1", "s2", "s3"]);
   });
 
-  test("QStash giving up marks the execution failed with a clear error", async () => {
+  test("QStash giving up while the store is down fails nothing: the execution stays pending and the sweeper completes it", async () => {
     let switched!: ReturnType<typeof switchableStore>;
     const t = setup({ retries: 3, wrap: (store) => (switched = switchableStore(store)).store });
     switched.state.down = true;
-    stack.onAnswer((d) => {
+    stack.onAnswer(() => {
       // The store comes back after the 4th and last attempt, in time for the failure callback.
       if (callbacks().length === 4) switched.state.down = false;
     });
     const runner = t.runner(linear(3));
     const id = await runner.run({}, { executionId: t.id("gave-up") });
-    const result = await settle(runner, id);
+    await stack.qstash.waitIdle();
     expect(callbacks().map((d) => d.status)).toEqual([503, 503, 503, 503]);
-    expect(result).toEqual({
-      status: "failed",
-      executionId: id,
-      error: "ExecutionError: QStash gave up delivering the start job after 3 retries: 503 The execution store is unavailable; the delivery will be retried.",
-    });
-    expect(t.calls).toEqual([]);
+    const failure = stack.deliveries.filter((d) => d.path === "/qstash/failure").map(answer);
+    expect(failure).toEqual([{ executionId: id, abandoned: false, recoveredBy: "sweeper" }]);
+    expect((await t.store.load(id))?.status).toBe("pending");
+    t.clock.advance(60_000);
+    const report = await sweep({ store: t.store, adapter: t.adapter, clock: t.clock });
+    expect(report.enqueued.map((item) => item.id)).toEqual([id]);
+    expect((await settle(runner, id))?.status).toBe("completed");
+    expect(t.calls.map((c) => c.step)).toEqual(["s1", "s2", "s3"]);
+  });
+
+  test("a sweep job delivered by a QStash schedule runs the sweeper", async () => {
+    const t = setup();
+    const { id } = await pendingStart(t, linear(3), {}, "orphan");
+    t.clock.advance(60_000);
+    const body = JSON.stringify({ action: "sweep" });
+    const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
+    expect(await response.json()).toEqual({ swept: 1, failed: 0 });
+    const runner = t.runner(linear(3));
+    expect((await settle(runner, id))?.status).toBe("completed");
   });
 });
 
-describeStack("stale running executions", () => {
-  /** A pending execution that a worker claimed (status running) and then left: it crashed mid-run. */
+describeStack("leases", () => {
+  /** A pending execution that a worker claimed (status running, a 60 s lease) and then left: it crashed mid-run. */
   async function crashedMidRun(t: ReturnType<typeof setup>, name: string) {
     const start = await pendingStart(t, linear(3), {}, name);
     const exec = (await t.store.load(start.id))!;
-    await t.store.save({ ...exec, status: "running", updatedAt: t.clock().toISOString() }, { expectedRevision: exec.revision });
-    return start;
+    const leaseUntil = new Date(t.clock().getTime() + 60_000).toISOString();
+    await t.store.save({ ...exec, status: "running", leaseUntil }, { expectedRevision: exec.revision });
+    return { ...start, leaseUntil };
   }
 
-  test("a delivery finding the execution running under a recent checkpoint is answered 503 busy", async () => {
-    const t = setup({ staleAfterMs: 60_000 });
-    const { id, body, signature } = await crashedMidRun(t, "busy");
-    const response = await deliver(stack.callbackUrl, body, signature);
-    expect(response.status).toBe(503);
-    expect(response.headers.get("retry-after")).toBe("5");
-    expect(await response.json()).toEqual({ executionId: id, status: "running", duplicate: false, busy: true });
+  test("a delivery finding a live lease answers 200 and publishes one continue for the lease's expiry", async () => {
+    const t = setup();
+    const { id, body, signature, leaseUntil } = await crashedMidRun(t, "busy");
+    for (let i = 0; i < 2; i++) {
+      const response = await deliver(stack.callbackUrl, body, signature);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ executionId: id, status: "running", duplicate: false, busyUntil: leaseUntil, enqueued: ["continue"] });
+    }
+    const wakes = stack.qstash.messages().filter((m) => m.body?.includes(`"${id}"`) && m.body.includes('"continue"'));
+    expect(wakes.map(delaySeconds)).toEqual([60]);
     expect(t.calls).toEqual([]);
   });
 
-  test("a delivery finding the execution running since staleAfterMs takes it over and completes it", async () => {
-    const t = setup({ staleAfterMs: 60_000 });
+  test("a delivery after the lease has expired takes the execution over and completes it", async () => {
+    const t = setup();
     const { id, body, signature } = await crashedMidRun(t, "stale");
     t.clock.advance(60_000);
     const response = await deliver(stack.callbackUrl, body, signature);
     expect(await response.json()).toEqual({ executionId: id, status: "completed", duplicate: false, takenOver: true });
     expect(t.calls.map((c) => c.step)).toEqual(["s1", "s2", "s3"]);
-  });
-
-  test("a job that stayed busy through all its retries is not abandoned", async () => {
-    const t = setup({ staleAfterMs: 60_000, retries: 1 });
-    const { id, body } = await crashedMidRun(t, "busy-retries");
-    await t.adapter.enqueue(JSON.parse(body) as Job);
-    await stack.qstash.waitIdle();
-    expect(callbacks().map((d) => d.status)).toEqual([503, 503]);
-    const failure = stack.deliveries.filter((d) => d.path === "/qstash/failure").map(answer);
-    expect(failure).toEqual([{ executionId: id, abandoned: false, ignored: "the execution was busy under another delivery" }]);
-    expect((await t.store.load(id))?.status).toBe("running");
   });
 });
 

@@ -29,7 +29,7 @@ describe("workflow JSON Schema", () => {
 
   test("steps are a oneOf with one entry per built-in step type, told apart by a const type", () => {
     const oneOf = schema.$defs.step.oneOf as Schema[];
-    expect(oneOf.length).toBe(11);
+    expect(oneOf.length).toBe(12);
     const types = oneOf.map((entry) => resolve(schema, entry.$ref)!.properties.type.const);
     expect(types.sort()).toEqual(BUILT_IN_STEP_TYPES.map((t) => t.type).sort());
     expect(schema.$defs.step.properties.type.enum).toHaveLength(11);

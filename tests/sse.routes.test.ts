@@ -86,7 +86,7 @@ describe("POST /workflows/:id/executions/stream", () => {
     const frames = messagesOf(await (await postStream(app, { ...smallOrder, payment: { card: DECLINED_CARD } })).text());
     const trace = summary(frames).map((s) => s.replace(/^\d+:/, ""));
     expect(trace.slice(trace.indexOf("step.started:charge_payment"))).toEqual([
-      "step.started:charge_payment", "step.failed:charge_payment",
+      "step.started:charge_payment", "step.retrying:charge_payment", "step.retrying:charge_payment", "step.failed:charge_payment",
       "step.started:payment_failed", "step.completed:payment_failed",
       "step.started:finish", "step.completed:finish",
       "workflow.completed",

@@ -106,7 +106,7 @@ describe("StreamRunner: events of the order-fulfillment paths", () => {
       ...stepPairs(["payment_failed", "finish"]),
       "workflow.completed",
     ]);
-    expect(events[from + 1]!.data).toEqual({
+    expect(events[from + 3]!.data).toEqual({
       executionId: "declined", stepId: "charge_payment", stepType: "call", error: "PaymentDeclinedError: Card declined for order O-1",
     });
   });

@@ -38,10 +38,10 @@ export const JobSchema = z.object({
 
 export type Job = Omit<z.infer<typeof JobSchema>, "response"> & { response?: Json };
 
-/** A job as published: its own fields only, nothing else (never the execution's state). */
+/** A job as published: its own fields only, nothing else (never the execution's state; `priority` has no QStash meaning). */
 export function jobBody(job: Job): Job {
-  const parsed = JobSchema.strip().parse(job);
-  return Object.fromEntries(Object.entries(parsed).filter(([, value]) => value !== undefined)) as Job;
+  const { priority: _local, ...fields } = JobSchema.strip().parse(job);
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Job;
 }
 
 /** Reads a job from a queue's message body; a ValidationError naming every problem otherwise. */
