@@ -5,6 +5,8 @@ import { EXECUTION_ID_PATTERN } from "../../src/store/store.ts";
 import type { Json } from "../../src/types.ts";
 import { QStashAdapter, checkHttpUrl, failureUrlOf, type QStashClient } from "../../src/runners/adapters/qstash.ts";
 import { abandonJob, approvalTimer, performJob, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "../../src/runners/jobs.ts";
+import { DEFAULT_MAX_BODY_BYTES, readBodyUpTo } from "../body.ts";
+import { issuePath, problemResponse, RETRY_LATER, type ProblemIssue } from "../problems.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {
   /** QStash's signing keys (console → QStash → Signing keys). Both are accepted, for key rotation. */
@@ -40,9 +42,6 @@ export type QStashHandler = ((request: Request) => Promise<Response>) & {
 export const DEFAULT_CALLBACK_BUDGET_MS = 25_000;
 /** Call retry waits longer than this are scheduled as delayed deliveries instead of slept. */
 export const DEFAULT_SCHEDULE_RETRIES_OVER_MS = 5_000;
-const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-const RETRY_AFTER_SECONDS = "5";
-const PROBLEM_BASE = "https://durable-workflow.dev/problems/";
 
 const WORKFLOW_ID = /^[A-Za-z0-9_-]{1,100}$/;
 
@@ -103,17 +102,18 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
 
   /** Reads the body (bounded) and checks the signature against `url`; a Response when the request is refused. */
   const accept = async (request: Request, url: string): Promise<string | Response> => {
-    if (request.method !== "POST") return problem(405, "Method not allowed", `Use POST, not ${request.method}.`);
-    const body = await readBody(request, maxBodyBytes);
-    if (body === undefined) return problem(413, "Payload too large", `The body is larger than ${maxBodyBytes} bytes.`);
+    if (request.method !== "POST") return problemResponse(405, `Use POST, not ${request.method}.`);
+    const bytes = await readBodyUpTo(request, maxBodyBytes);
+    if (!bytes) return problemResponse(413, `The request body is larger than ${maxBodyBytes} bytes.`);
+    const body = new TextDecoder().decode(bytes);
     const signature = request.headers.get("upstash-signature");
-    if (!signature) return problem(401, "Unauthorized", "Missing Upstash-Signature: nothing was run.");
+    if (!signature) return problemResponse(401, "Missing Upstash-Signature: nothing was run.");
     try {
       if (await receiver.verify({ signature, body, url, clockTolerance: options.clockToleranceSeconds })) return body;
     } catch {
       // A forged, expired or foreign signature, or a body changed after signing: refused below.
     }
-    return problem(401, "Unauthorized", "Invalid Upstash-Signature: nothing was run.");
+    return problemResponse(401, "Invalid Upstash-Signature: nothing was run.");
   };
 
   const followUps = async (job: Job, outcome: JobOutcome, messageId: string | undefined): Promise<string[]> => {
@@ -153,16 +153,16 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     }
     const { result, duplicate } = outcome;
     if (outcome.busy) {
-      return json(503, { executionId: job.executionId, status: result.status, duplicate: false, busy: true }, { "retry-after": RETRY_AFTER_SECONDS });
+      return Response.json({ executionId: job.executionId, status: result.status, duplicate: false, busy: true }, { status: 503, headers: RETRY_LATER });
     }
     let enqueued: string[];
     try {
       enqueued = await followUps(job, outcome, request.headers.get("upstash-message-id") ?? undefined);
     } catch (error) {
       console.error("durable-workflow: QStash callback could not enqueue a follow-up job:", error);
-      return problem(503, "Queue unavailable", "The follow-up job could not be enqueued; the delivery will be retried.", { "retry-after": RETRY_AFTER_SECONDS });
+      return problemResponse(503, "The follow-up job could not be enqueued; the delivery will be retried.", { kind: "service-unavailable", headers: RETRY_LATER });
     }
-    return json(200, {
+    return Response.json({
       executionId: job.executionId,
       status: result.status,
       duplicate,
@@ -175,19 +175,19 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     const body = await accept(request, failureCallbackUrl);
     if (body instanceof Response) return body;
     const payload = FailurePayload.safeParse(parseJson(body));
-    if (!payload.success) return json(200, { ignored: "not a QStash failure callback" });
+    if (!payload.success) return Response.json({ ignored: "not a QStash failure callback" });
     const parsed = parseJob(decodeBase64(payload.data.sourceBody) ?? "");
-    if (!parsed.ok) return json(200, { ignored: "the failed message is not a job" });
+    if (!parsed.ok) return Response.json({ ignored: "the failed message is not a job" });
     const job = parsed.job;
     const answer = decodeBase64(payload.data.body ?? "") ?? "";
     if (payload.data.status === 503 && (parseJson(answer) as { busy?: unknown } | undefined)?.busy === true) {
       // Its last delivery found the execution running under a live worker, which owns it: nothing was lost.
-      return json(200, { executionId: job.executionId, abandoned: false, ignored: "the execution was busy under another delivery" });
+      return Response.json({ executionId: job.executionId, abandoned: false, ignored: "the execution was busy under another delivery" });
     }
     const reason = giveUpReason(job, payload.data, answer);
     try {
       const { result, abandoned } = await abandonJob(job, reason, perform);
-      return json(200, { executionId: job.executionId, status: result?.status ?? "unknown", abandoned });
+      return Response.json({ executionId: job.executionId, status: result?.status ?? "unknown", abandoned });
     } catch (error) {
       return failed(error, job, onError);
     }
@@ -211,11 +211,11 @@ function giveUpReason(job: Job, payload: z.infer<typeof FailurePayload>, answer:
 
 function failed(error: unknown, job: Job, onError: (error: unknown, job?: Job) => void): Response {
   if (error instanceof StoreError) {
-    return problem(503, "Store unavailable", "The execution store is unavailable; the delivery will be retried.", { "retry-after": RETRY_AFTER_SECONDS });
+    return problemResponse(503, "The execution store is unavailable; the delivery will be retried.", { headers: RETRY_LATER });
   }
-  if (error instanceof NotFoundError) return problem(404, "Not found", error.message);
+  if (error instanceof NotFoundError) return problemResponse(404, error.message);
   onError(error, job);
-  return problem(500, "Internal server error", "The job could not be performed; the delivery will be retried.");
+  return problemResponse(500, "The job could not be performed; the delivery will be retried.");
 }
 
 function receiverOf(options: QStashHandlerOptions): Receiver {
@@ -227,7 +227,7 @@ function receiverOf(options: QStashHandlerOptions): Receiver {
 }
 
 
-type Parsed = { ok: true; job: Job } | { ok: false; issues: { path: string; message: string }[] };
+type Parsed = { ok: true; job: Job } | { ok: false; issues: ProblemIssue[] };
 
 function parseJob(body: string): Parsed {
   const value = parseJson(body);
@@ -237,7 +237,7 @@ function parseJob(body: string): Parsed {
     const { response, ...rest } = result.data;
     return { ok: true, job: { ...rest, ...(response !== undefined ? { response: response as Json } : {}) } };
   }
-  return { ok: false, issues: result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) };
+  return { ok: false, issues: result.error.issues.map((i) => ({ path: issuePath(i.path), message: i.message })) };
 }
 
 function parseJson(text: string): unknown {
@@ -256,39 +256,10 @@ function decodeBase64(value: string): string | undefined {
   }
 }
 
-/** The body as text, or undefined when it is larger than `max` bytes. */
-async function readBody(request: Request, max: number): Promise<string | undefined> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > max) return undefined;
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  return bytes.byteLength > max ? undefined : new TextDecoder().decode(bytes);
-}
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...headers, "content-type": "application/json" } });
-}
-
-const SLUGS: Record<number, string> = {
-  401: "unauthorized",
-  404: "not-found",
-  405: "method-not-allowed",
-  413: "payload-too-large",
-  489: "invalid-job",
-  500: "internal-error",
-  503: "store-unavailable",
-};
-
-function problem(status: number, title: string, detail: string, headers: Record<string, string> = {}, errors?: { path: string; message: string }[]): Response {
-  const slug = status === 503 && title !== "Store unavailable" ? "service-unavailable" : SLUGS[status] ?? "error";
-  return new Response(JSON.stringify({ type: PROBLEM_BASE + slug, title, status, detail, ...(errors ? { errors } : {}) }), {
-    status,
-    headers: { ...headers, "content-type": "application/problem+json" },
-  });
-}
-
 /** 489 with `Upstash-NonRetryable-Error: true`: QStash gives up at once (a bad job never gets better). */
-function invalidJob(issues: { path: string; message: string }[]): Response {
-  return problem(489, "Invalid job", "The body is not a job this app can perform; QStash will not retry it.", {
-    "upstash-nonretryable-error": "true",
-  }, issues);
+function invalidJob(errors: ProblemIssue[]): Response {
+  return problemResponse(489, "The body is not a job this app can perform; QStash will not retry it.", {
+    errors,
+    headers: { "upstash-nonretryable-error": "true" },
+  });
 }

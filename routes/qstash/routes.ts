@@ -1,19 +1,46 @@
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { Client } from "@upstash/qstash";
-import { Hono } from "hono";
 import { ConfigError } from "../../src/errors.ts";
 import { QStashAdapter } from "../../src/runners/adapters/qstash.ts";
-import { createQStashHandler, type QStashHandler } from "./handler.ts";
-import { bodyLimit } from "../body.ts";
 import type { AppContext, AppEnv } from "../context.ts";
 import { HttpProblem } from "../problems.ts";
+import { api, problem, route } from "../route.ts";
+import { createQStashHandler, type QStashHandler } from "./handler.ts";
+
+const signed = z.object({
+  "Upstash-Signature": z.string().optional().describe("JWT signed with the current or next signing key"),
+});
+
+const callback = route({
+  method: "post", path: "/", operationId: "qstashCallback", tags: ["queue"],
+  summary: "QStash delivery of a job (authenticated by `Upstash-Signature`, not by the bearer token)",
+  request: { headers: signed },
+  responses: {
+    200: { description: "Done, or a duplicate delivery of a job already done" },
+    401: problem("Missing or invalid signature: nothing ran"),
+    413: problem("The body is larger than the configured limit (default 1 MiB)"),
+    489: problem("Not a job: QStash does not retry it (`Upstash-NonRetryable-Error: true`)"),
+  },
+}, { open: true, store: true });
+
+const failureCallback = route({
+  method: "post", path: "/failure", operationId: "qstashFailureCallback", tags: ["queue"],
+  summary: "QStash failure callback (authenticated by `Upstash-Signature`, not by the bearer token)",
+  request: { headers: signed },
+  responses: {
+    200: { description: "Recorded" },
+    401: problem("Missing or invalid signature"),
+    413: problem("The body is larger than the configured limit (default 1 MiB)"),
+  },
+}, { open: true, store: true });
 
 /**
  * The QStash callback (SPEC §7, docs/async.md): `POST /qstash` performs a delivered job, `POST /qstash/failure`
  * takes QStash's failure callback. Both check `Upstash-Signature` themselves (createApp mounts them before
  * the bearer-token check) against the configured URLs, never the request's Host.
  */
-export function qstashRoutes(): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
+export function qstashRoutes(): OpenAPIHono<AppEnv> {
+  const routes = api();
   const handlers = new WeakMap<AppContext, QStashHandler>();
   const handlerOf = (app: AppContext): QStashHandler => {
     let handler = handlers.get(app);
@@ -23,9 +50,9 @@ export function qstashRoutes(): Hono<AppEnv> {
     }
     return handler;
   };
-  routes.post("/", (c) => handlerOf(c.get("app"))(c.req.raw));
-  // createApp's body limit covers `/qstash` itself only.
-  routes.post("/failure", bodyLimit(), (c) => handlerOf(c.get("app")).failure(c.req.raw));
+  // The handler reads the body itself (the signature covers its exact bytes), within the app's body limit.
+  routes.openapi(callback, (c) => handlerOf(c.get("app"))(c.req.raw));
+  routes.openapi(failureCallback, (c) => handlerOf(c.get("app")).failure(c.req.raw));
   return routes;
 }
 
@@ -56,5 +83,6 @@ function buildHandler(app: AppContext): QStashHandler {
     adapter,
     ...(qstash.budgetMs !== undefined ? { budgetMs: qstash.budgetMs } : {}),
     ...(qstash.staleAfterMs !== undefined ? { staleAfterMs: qstash.staleAfterMs } : {}),
+    maxBodyBytes: app.maxBodyBytes,
   });
 }
