@@ -1,4 +1,4 @@
-import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import { Client } from "@upstash/qstash";
 import { ConfigError } from "../../src/errors.ts";
 import { QStashAdapter } from "../../src/runners/adapters/qstash.ts";
@@ -7,32 +7,30 @@ import { HttpProblem } from "../problems.ts";
 import { api, problem, route } from "../route.ts";
 import { createQStashHandler, type QStashHandler } from "./handler.ts";
 
-const signed = z.object({
-  "Upstash-Signature": z.string().optional().describe("JWT signed with the current or next signing key"),
+/** A route QStash calls: authenticated by `Upstash-Signature` (checked by the handler), not by the bearer token. */
+function signedRoute<const P extends string, const S extends RouteConfig["responses"]>(path: P, operationId: string, summary: string, responses: S) {
+  return route({
+    method: "post", path, operationId, tags: ["queue"],
+    summary: `${summary} (authenticated by \`Upstash-Signature\`, not by the bearer token)`,
+    request: {
+      headers: z.object({ "Upstash-Signature": z.string().optional().describe("JWT signed with the current or next signing key") }),
+    },
+    responses: {
+      401: problem("Missing or invalid signature: nothing ran"),
+      413: problem("The body is larger than the configured limit (default 1 MiB)"),
+      ...responses,
+    },
+  }, { open: true, store: true });
+}
+
+const callback = signedRoute("/", "qstashCallback", "QStash delivery of a job", {
+  200: { description: "Done, or a duplicate delivery of a job already done" },
+  489: problem("Not a job: QStash does not retry it (`Upstash-NonRetryable-Error: true`)"),
 });
 
-const callback = route({
-  method: "post", path: "/", operationId: "qstashCallback", tags: ["queue"],
-  summary: "QStash delivery of a job (authenticated by `Upstash-Signature`, not by the bearer token)",
-  request: { headers: signed },
-  responses: {
-    200: { description: "Done, or a duplicate delivery of a job already done" },
-    401: problem("Missing or invalid signature: nothing ran"),
-    413: problem("The body is larger than the configured limit (default 1 MiB)"),
-    489: problem("Not a job: QStash does not retry it (`Upstash-NonRetryable-Error: true`)"),
-  },
-}, { open: true, store: true });
-
-const failureCallback = route({
-  method: "post", path: "/failure", operationId: "qstashFailureCallback", tags: ["queue"],
-  summary: "QStash failure callback (authenticated by `Upstash-Signature`, not by the bearer token)",
-  request: { headers: signed },
-  responses: {
-    200: { description: "Recorded" },
-    401: problem("Missing or invalid signature"),
-    413: problem("The body is larger than the configured limit (default 1 MiB)"),
-  },
-}, { open: true, store: true });
+const failureCallback = signedRoute("/failure", "qstashFailureCallback", "QStash failure callback", {
+  200: { description: "Recorded: the execution is failed with the reason, or the callback is ignored" },
+});
 
 /**
  * The QStash callback (SPEC §7, docs/async.md): `POST /qstash` performs a delivered job, `POST /qstash/failure`
