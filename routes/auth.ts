@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
 import type { AppEnv } from "./context.ts";
-import { HttpProblem } from "./problems.ts";
+import { problemResponse } from "./problems.ts";
 
 const encoder = new TextEncoder();
 
@@ -20,26 +21,23 @@ export async function safeEqual(a: string, b: string): Promise<boolean> {
   return diff === 0;
 }
 
+const REALM = 'Bearer realm="durable-workflow"';
+
+/** The 401 problem+json answers of the bearer check (its own answers are plain text). */
+const unauthorized = (detail: string) => () => problemResponse(401, detail);
+const missing = { message: unauthorized("This API requires an `Authorization: Bearer <token>` header."), wwwAuthenticateHeader: REALM };
+
 /**
- * `Authorization: Bearer <token>` when the app has a token; open otherwise. A missing or wrong token is
- * 401 with `WWW-Authenticate: Bearer` (RFC 6750: `error="invalid_token"` when one was sent).
+ * `Authorization: Bearer <token>` when the app has a token; open otherwise. A missing or malformed header,
+ * or a wrong token, is 401 with `WWW-Authenticate: Bearer` (RFC 6750: `error="invalid_token"` when a
+ * token was sent). The token is compared with `safeEqual`.
  */
 export function requireToken(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const token = c.get("app").options.token;
-    if (!token) return next();
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    if (!match) {
-      throw new HttpProblem(401, "This API requires an `Authorization: Bearer <token>` header.", {
-        headers: { "www-authenticate": 'Bearer realm="durable-workflow"' },
-      });
-    }
-    if (!(await safeEqual(match[1]!, token))) {
-      throw new HttpProblem(401, "The bearer token is not valid.", {
-        headers: { "www-authenticate": 'Bearer realm="durable-workflow", error="invalid_token"' },
-      });
-    }
-    return next();
-  };
+  const check = bearerAuth<AppEnv>({
+    verifyToken: (token, c) => safeEqual(token, c.get("app").options.token!),
+    noAuthenticationHeader: missing,
+    invalidAuthenticationHeader: missing,
+    invalidToken: { message: unauthorized("The bearer token is not valid."), wwwAuthenticateHeader: `${REALM}, error="invalid_token"` },
+  });
+  return (c, next) => (c.get("app").options.token ? check(c, next) : next());
 }

@@ -4,42 +4,48 @@ import { HttpProblem } from "./problems.ts";
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
-function tooLarge(max: number): HttpProblem {
-  return new HttpProblem(413, `The request body is larger than ${max} bytes.`);
-}
+/** Largest request body accepted by default (AppOptions.limits.maxBodyBytes; QStash's message limit too). */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /**
- * Rejects bodies over `maxBodyBytes` with 413: at once when `Content-Length` says so, and otherwise while
- * reading the stream (a chunked body, or a Content-Length that lies), never buffering more than the limit.
- * The body read is put back on the request for the handlers.
+ * The body's bytes, or undefined when it is larger than `max`: at once when `Content-Length` says so, and
+ * otherwise while reading the stream (a chunked body, or a Content-Length that lies), never buffering more
+ * than the limit.
  */
+export async function readBodyUpTo(request: Request, max: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > max) return undefined;
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+/** Rejects bodies over the app's `maxBodyBytes` with 413; the body read is put back on the request for the handlers. */
 export function bodyLimit(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const raw = c.req.raw;
     if (!raw.body) return next();
     const max = c.get("app").maxBodyBytes;
-    const declared = raw.headers.get("content-length");
-    if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > max) throw tooLarge(max);
-
-    const reader = raw.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > max) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(max);
-      }
-      chunks.push(value);
-    }
-    const body = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      body.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
+    const body = await readBodyUpTo(raw, max);
+    if (!body) throw new HttpProblem(413, `The request body is larger than ${max} bytes.`);
     c.req.raw = new Request(raw, { body });
     return next();
   };

@@ -6,8 +6,7 @@ import { InlineAdapter } from "../src/runners/adapters/inline.ts";
 import type { QueueAdapter } from "../src/runners/jobs.ts";
 import type { Store } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
-
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+import { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 
 export interface AppOptions {
   store: Store;
@@ -89,6 +88,9 @@ export interface AppEnv {
   Variables: { app: AppContext };
 }
 
+/** RFC 6750's b64token: what a client can send after `Bearer ` (and all that `hono/bearer-auth` accepts). */
+const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+
 /** Throws ConfigError for options the app cannot start with. */
 export function checkOptions(options: AppOptions): void {
   if (!options || typeof options !== "object") throw new ConfigError("createApp needs options: { store, workflows }");
@@ -96,6 +98,9 @@ export function checkOptions(options: AppOptions): void {
   if (!options.workflows) throw new ConfigError("createApp needs workflows (a list or a lookup)");
   if (options.token !== undefined && (typeof options.token !== "string" || options.token.length === 0)) {
     throw new ConfigError("The API token must be a non-empty string");
+  }
+  if (options.token !== undefined && !BEARER_TOKEN.test(options.token)) {
+    throw new ConfigError("The API token may hold only letters, digits and - . _ ~ + / (then = padding), as RFC 6750 bearer tokens do");
   }
   if (options.production && !options.token) {
     throw new ConfigError("Production mode requires an API token: pass { token }");

@@ -1,15 +1,16 @@
-import { type Context, Hono } from "hono";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { applyInputRules } from "../src/definition/inputs.ts";
 import { WorkflowEvent } from "../src/engine/events.ts";
 import { StreamRunner } from "../src/runners/stream.ts";
 import type { Store } from "../src/store/store.ts";
 import type { Execution, ExecutionResult, ExecutionStatus } from "../src/types.ts";
-import { jsonBody } from "./body.ts";
 import type { AppEnv } from "./context.ts";
+import { requireExecution } from "./executions.ts";
 import { errorToResponse, HttpProblem } from "./problems.ts";
-import { EventsQuery, ExecutionParams, StreamBody, WorkflowParams } from "./schemas.ts";
-import { validate } from "./validate.ts";
+import { api, problem, route, text } from "./route.ts";
+import { EventsQuery, ExecutionParams, StreamBody, WorkflowEvent as WorkflowEventSchema, WorkflowParams } from "./schemas.ts";
 import { requireWorkflow } from "./workflows.ts";
 
 /** How often a followed execution is read from the store (AppOptions.events.pollMs). */
@@ -17,6 +18,7 @@ export const DEFAULT_POLL_MS = 500;
 /** How often a stream sends `: heartbeat` (AppOptions.events.heartbeatMs). */
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 
+/** A comment line: EventSources ignore it; `writeSSE` writes messages only, so it is written as is. */
 const HEARTBEAT = ": heartbeat\n\n";
 
 /** A stream ends when the execution is in one of these: nothing more happens until someone resumes it. */
@@ -74,7 +76,7 @@ class Feed {
   }
 
   async send(event: WorkflowEvent): Promise<void> {
-    if (!this.signal.aborted) await this.#stream.write(event.toSSE());
+    if (!this.signal.aborted) await this.#stream.writeSSE({ id: event.id, event: event.type, data: JSON.stringify(event) });
   }
 
   /**
@@ -85,7 +87,7 @@ class Feed {
   async fail(error: unknown, c: Context<AppEnv>): Promise<void> {
     if (this.signal.aborted) return;
     const problem = await errorToResponse(error, c).text();
-    await this.#stream.write(`event: error\ndata: ${problem}\n\n`);
+    await this.#stream.writeSSE({ event: "error", data: problem });
   }
 
   /** Waits `ms`, or less when the client goes away; leaves no timer behind. */
@@ -173,11 +175,43 @@ function keepRunning(c: Context<AppEnv>, run: Promise<unknown>): void {
   }
 }
 
-/** POST /workflows/:id/executions/stream and GET /executions/:id/events (docs/events.md). */
-export function eventRoutes(): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
+const FRAMES = "`id: <executionId>:<seq>` / `event: <type>` / `data: <WorkflowEvent JSON>` frames";
 
-  routes.post("/workflows/:id/executions/stream", validate("param", WorkflowParams), jsonBody(), validate("json", StreamBody), async (c) => {
+const streamExecution = route({
+  method: "post", path: "/workflows/{id}/executions/stream", operationId: "streamExecution", tags: ["events"],
+  summary: "Start an execution and stream its events as Server-Sent Events",
+  request: { params: WorkflowParams, body: { content: { "application/json": { schema: StreamBody } } } },
+  responses: {
+    200: text("text/event-stream", `${FRAMES}, as the run goes, until it ends or halts (docs/events.md)`),
+    404: problem("Unknown workflow"),
+    409: problem("The execution id belongs to another workflow"),
+    422: problem("The input breaks the workflow's input rules"),
+  },
+}, { store: true });
+
+const executionEvents = route({
+  method: "get", path: "/executions/{id}/events", operationId: "executionEvents", tags: ["events"],
+  summary: "An execution's events as Server-Sent Events: replay, then live until it ends or halts",
+  request: {
+    params: ExecutionParams,
+    query: EventsQuery,
+    headers: z.object({
+      "Last-Event-ID": z.string().optional().describe("Replay the events after this one: `<executionId>:<seq>` or a bare `<seq>`"),
+    }),
+  },
+  responses: {
+    200: text("text/event-stream", `The stored events after the given one as ${FRAMES}, then new ones as they are stored, until the execution completes, fails or halts (docs/events.md)`),
+    204: { description: "The execution has ended (or halted) and there is nothing after the given event: an EventSource stops reconnecting" },
+    404: problem("Unknown execution"),
+  },
+}, { store: true });
+
+/** POST /workflows/:id/executions/stream and GET /executions/:id/events (docs/events.md). */
+export function eventRoutes(): OpenAPIHono<AppEnv> {
+  const routes = api();
+  routes.openAPIRegistry.register("WorkflowEvent", WorkflowEventSchema);
+
+  routes.openapi(streamExecution, async (c) => {
     const app = c.get("app");
     const workflow = requireWorkflow(app, c.req.valid("param").id);
     const { input = {}, executionId } = c.req.valid("json");
@@ -228,12 +262,11 @@ export function eventRoutes(): Hono<AppEnv> {
     });
   });
 
-  routes.get("/executions/:id/events", validate("param", ExecutionParams), validate("query", EventsQuery), async (c) => {
+  routes.openapi(executionEvents, async (c) => {
     const app = c.get("app");
     const { id } = c.req.valid("param");
-    const cursor = replayCursor(id, c.req.header("last-event-id"), c.req.valid("query").after);
-    const execution = await app.store.load(id);
-    if (!execution) throw new HttpProblem(404, `Execution "${id}" not found.`);
+    const cursor = replayCursor(id, c.req.valid("header")["Last-Event-ID"], c.req.valid("query").after);
+    const execution = await requireExecution(app, id);
     // An EventSource reconnects whenever a stream ends; 204 is how SSE tells it to stop.
     if (STOPPED.has(execution.status) && execution.eventSeq <= cursor) return c.body(null, 204);
     return sse(c, (feed) => follow(feed, app.store, id, cursor, settings(c).pollMs, execution));

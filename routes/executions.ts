@@ -1,14 +1,17 @@
-import { Hono } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { ValidationError } from "../src/errors.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import type { Execution as StoredExecution, Json } from "../src/types.ts";
-import { jsonBody } from "./body.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { HttpProblem } from "./problems.ts";
+import { api, json, problem, route } from "./route.ts";
 import {
+  Accepted,
   Entry,
+  EntryList,
   Execution,
+  ExecutionPage,
   ExecutionParams,
   ExecutionResult,
   ExecutionSummary,
@@ -16,20 +19,60 @@ import {
   pick,
   ResumeBody,
 } from "./schemas.ts";
-import { validate } from "./validate.ts";
 import { requireWorkflow } from "./workflows.ts";
 
-async function requireExecution(app: AppContext, id: string): Promise<StoredExecution> {
+export async function requireExecution(app: AppContext, id: string): Promise<StoredExecution> {
   const execution = await app.store.load(id);
   if (!execution) throw new HttpProblem(404, `Execution "${id}" not found.`);
   return execution;
 }
 
-/** GET /executions, GET/DELETE /executions/:id, GET /executions/:id/entries, POST /executions/:id/resume. */
-export function executionRoutes(): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
+const listExecutions = route({
+  method: "get", path: "/executions", operationId: "listExecutions", tags: ["executions"],
+  summary: "Executions, newest first, a page at a time",
+  request: { query: ListQuery },
+  responses: { 200: json(ExecutionPage, "A page of executions") },
+}, { store: true });
 
-  routes.get("/executions", validate("query", ListQuery), async (c) => {
+const getExecution = route({
+  method: "get", path: "/executions/{id}", operationId: "getExecution", tags: ["executions"],
+  summary: "An execution's record",
+  request: { params: ExecutionParams },
+  responses: { 200: json(Execution, "The execution"), 404: problem("Unknown execution") },
+}, { store: true });
+
+const listEntries = route({
+  method: "get", path: "/executions/{id}/entries", operationId: "listEntries", tags: ["executions"],
+  summary: "An execution's history, one entry per executed step",
+  request: { params: ExecutionParams },
+  responses: { 200: json(EntryList, "The history"), 404: problem("Unknown execution") },
+}, { store: true });
+
+const resumeExecution = route({
+  method: "post", path: "/executions/{id}/resume", operationId: "resumeExecution", tags: ["executions"],
+  summary: "Resume a halted execution with a response or an approval decision",
+  request: { params: ExecutionParams, body: { content: { "application/json": { schema: ResumeBody } } } },
+  responses: {
+    200: json(ExecutionResult, "mode sync: the result"),
+    202: json(Accepted, "mode async: the resume is queued (or already done by an inline queue)"),
+    404: problem("Unknown execution, or its workflow is not served by this app"),
+    409: problem("The execution is not halted"),
+    422: problem("The resume payload is not acceptable to the engine"),
+  },
+}, { store: true });
+
+const deleteExecution = route({
+  method: "delete", path: "/executions/{id}", operationId: "deleteExecution", tags: ["executions"],
+  summary: "Delete an execution, its history and its events",
+  request: { params: ExecutionParams },
+  responses: { 204: { description: "Deleted" }, 404: problem("Unknown execution") },
+}, { store: true });
+
+/** GET /executions, GET/DELETE /executions/:id, GET /executions/:id/entries, POST /executions/:id/resume. */
+export function executionRoutes(): OpenAPIHono<AppEnv> {
+  const routes = api();
+
+  routes.openapi(listExecutions, async (c) => {
     const { workflowId, status, limit, cursor } = c.req.valid("query");
     let page;
     try {
@@ -42,23 +85,23 @@ export function executionRoutes(): Hono<AppEnv> {
     return c.json({
       executions: page.executions.map((execution) => pick(ExecutionSummary, execution)),
       ...(page.cursor ? { cursor: page.cursor } : {}),
-    });
+    }, 200);
   });
 
-  routes.get("/executions/:id", validate("param", ExecutionParams), async (c) => {
+  routes.openapi(getExecution, async (c) => {
     const execution = await requireExecution(c.get("app"), c.req.valid("param").id);
-    return c.json(pick(Execution, execution));
+    return c.json(pick(Execution, execution), 200);
   });
 
-  routes.get("/executions/:id/entries", validate("param", ExecutionParams), async (c) => {
+  routes.openapi(listEntries, async (c) => {
     const app = c.get("app");
     const { id } = c.req.valid("param");
     await requireExecution(app, id);
     const entries = await app.store.entries(id);
-    return c.json({ entries: entries.map((entry) => pick(Entry, entry)) });
+    return c.json({ entries: entries.map((entry) => pick(Entry, entry)) }, 200);
   });
 
-  routes.post("/executions/:id/resume", validate("param", ExecutionParams), jsonBody(), validate("json", ResumeBody), async (c) => {
+  routes.openapi(resumeExecution, async (c) => {
     const app = c.get("app");
     const { id } = c.req.valid("param");
     const { response, approved, mode } = c.req.valid("json");
@@ -75,7 +118,7 @@ export function executionRoutes(): Hono<AppEnv> {
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
   });
 
-  routes.delete("/executions/:id", validate("param", ExecutionParams), async (c) => {
+  routes.openapi(deleteExecution, async (c) => {
     const { id } = c.req.valid("param");
     if (!(await c.get("app").store.delete(id))) throw new HttpProblem(404, `Execution "${id}" not found.`);
     return c.body(null, 204);

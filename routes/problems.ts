@@ -10,45 +10,44 @@ import {
 
 /**
  * Every error answer is RFC 9457 `application/problem+json`. `type` is
- * `https://durable-workflow.dev/problems/<slug>`: one stable URI per kind of problem (listed in SLUGS),
+ * `https://durable-workflow.dev/problems/<slug>`: one stable URI per kind of problem (listed in KINDS),
  * so a client can branch on it without parsing `title` or `detail`. The URIs identify; they need not resolve.
  */
 export const PROBLEM_BASE = "https://durable-workflow.dev/problems/";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
-/** Seconds a client should wait before retrying when the store is down. */
-export const STORE_RETRY_AFTER_SECONDS = 5;
+/** `Retry-After` of the 503s: seconds a client (or QStash) should wait when the store or queue is down. */
+export const RETRY_LATER: Readonly<Record<string, string>> = { "retry-after": "5" };
 
-export const SLUGS = {
-  400: "bad-request",
-  401: "unauthorized",
-  404: "not-found",
-  405: "method-not-allowed",
-  409: "conflict",
-  413: "payload-too-large",
-  415: "unsupported-media-type",
-  422: "invalid-input",
-  500: "internal-error",
-  501: "not-implemented",
-  503: "store-unavailable",
+/** Each kind of problem: its slug, status and title. The first kind of a status is that status's default. */
+const KINDS = {
+  "bad-request": [400, "Bad request"],
+  unauthorized: [401, "Unauthorized"],
+  "not-found": [404, "Not found"],
+  "method-not-allowed": [405, "Method not allowed"],
+  conflict: [409, "Conflict"],
+  "payload-too-large": [413, "Payload too large"],
+  "unsupported-media-type": [415, "Unsupported media type"],
+  "invalid-input": [422, "Invalid input"],
+  // QStash's "do not retry": the body is not a job this app can perform.
+  "invalid-job": [489, "Invalid job"],
+  "internal-error": [500, "Internal server error"],
+  "not-implemented": [501, "Not implemented"],
+  "store-unavailable": [503, "Store unavailable"],
+  "service-unavailable": [503, "Service unavailable"],
 } as const;
 
-export type ProblemStatus = keyof typeof SLUGS;
+export type ProblemKind = keyof typeof KINDS;
+export type ProblemStatus = (typeof KINDS)[ProblemKind][0];
 
-const TITLES: Record<ProblemStatus, string> = {
-  400: "Bad request",
-  401: "Unauthorized",
-  404: "Not found",
-  405: "Method not allowed",
-  409: "Conflict",
-  413: "Payload too large",
-  415: "Unsupported media type",
-  422: "Invalid input",
-  500: "Internal server error",
-  501: "Not implemented",
-  503: "Store unavailable",
-};
+function kindOf(status: ProblemStatus): ProblemKind {
+  return (Object.keys(KINDS) as ProblemKind[]).find((kind) => KINDS[kind][0] === status)!;
+}
+
+function isProblemStatus(status: number): status is ProblemStatus {
+  return Object.values(KINDS).some(([known]) => known === status);
+}
 
 export interface ProblemIssue {
   path: string;
@@ -63,39 +62,46 @@ export interface Problem {
   errors?: ProblemIssue[];
 }
 
+export interface ProblemOptions {
+  errors?: ProblemIssue[];
+  headers?: Record<string, string>;
+  /** Another kind of the same status (default: the status's first kind). */
+  kind?: ProblemKind;
+}
+
 /** Thrown by routes and middleware; `app.onError` turns it into the problem response. */
 export class HttpProblem extends Error {
   override name = "HttpProblem";
   readonly status: ProblemStatus;
   readonly detail: string;
-  readonly errors?: ProblemIssue[];
-  readonly headers?: Record<string, string>;
+  readonly options: ProblemOptions;
 
-  constructor(status: ProblemStatus, detail: string, options: { errors?: ProblemIssue[]; headers?: Record<string, string> } = {}) {
+  constructor(status: ProblemStatus, detail: string, options: ProblemOptions = {}) {
     super(detail);
     this.status = status;
     this.detail = detail;
-    this.errors = options.errors;
-    this.headers = options.headers;
+    this.options = options;
+  }
+
+  get errors(): ProblemIssue[] | undefined {
+    return this.options.errors;
   }
 }
 
-export function problemBody(status: ProblemStatus, detail: string, errors?: ProblemIssue[]): Problem {
+export function problemBody(status: ProblemStatus, detail: string, options: ProblemOptions = {}): Problem {
+  const kind = options.kind ?? kindOf(status);
   return {
-    type: PROBLEM_BASE + SLUGS[status],
-    title: TITLES[status],
+    type: PROBLEM_BASE + kind,
+    title: KINDS[kind][1],
     status,
     detail,
-    ...(errors && errors.length ? { errors } : {}),
+    ...(options.errors?.length ? { errors: options.errors } : {}),
   };
 }
 
-export function problemResponse(
-  status: ProblemStatus,
-  detail: string,
-  options: { errors?: ProblemIssue[]; headers?: Record<string, string> } = {},
-): Response {
-  return new Response(JSON.stringify(problemBody(status, detail, options.errors)), {
+/** The one builder of problem+json answers (the app's routes and the standalone QStash handler alike). */
+export function problemResponse(status: ProblemStatus, detail: string, options: ProblemOptions = {}): Response {
+  return new Response(JSON.stringify(problemBody(status, detail, options)), {
     status,
     headers: { ...options.headers, "content-type": PROBLEM_CONTENT_TYPE },
   });
@@ -107,9 +113,7 @@ export function problemResponse(
  * answered with a generic detail, never a stack trace.
  */
 export function errorToResponse(error: unknown, c?: Context): Response {
-  if (error instanceof HttpProblem) {
-    return problemResponse(error.status, error.detail, { errors: error.errors, headers: error.headers });
-  }
+  if (error instanceof HttpProblem) return problemResponse(error.status, error.detail, error.options);
   if (error instanceof ValidationError) {
     return problemResponse(422, error.message, { errors: error.issues.map(({ path, message }) => ({ path, message })) });
   }
@@ -117,22 +121,22 @@ export function errorToResponse(error: unknown, c?: Context): Response {
   if (error instanceof ConflictError) return problemResponse(409, error.message);
   if (error instanceof StoreError) {
     console.error("durable-workflow: store unavailable:", error);
-    return problemResponse(503, "The execution store is unavailable; retry later.", {
-      headers: { "retry-after": String(STORE_RETRY_AFTER_SECONDS) },
-    });
+    return problemResponse(503, "The execution store is unavailable; retry later.", { headers: RETRY_LATER });
   }
   if (error instanceof ConfigError) {
     console.error("durable-workflow: configuration error:", error);
     return problemResponse(500, "The server is not configured correctly.");
   }
   if (error instanceof HTTPException) {
+    // A middleware's own answer (the bearer check's problem+json).
+    if (error.res) return error.getResponse();
     // Hono's own (the validator's "Malformed JSON in request body", for one): its messages are safe.
-    const status = (error.status in SLUGS ? error.status : 500) as ProblemStatus;
+    const status = isProblemStatus(error.status) ? error.status : 500;
     if (status >= 500) {
       console.error("durable-workflow: request failed:", error);
       return problemResponse(status, "The request could not be processed.");
     }
-    return problemResponse(status, error.message || TITLES[status]);
+    return problemResponse(status, error.message || KINDS[kindOf(status)][1]);
   }
   console.error(`durable-workflow: unexpected error on ${c ? `${c.req.method} ${c.req.path}` : "a request"}:`, error);
   return problemResponse(500, "An unexpected error occurred.");

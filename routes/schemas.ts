@@ -1,8 +1,9 @@
 /**
- * The zod schemas of the HTTP API: the validators check requests with them and `/openapi.json` is generated
- * from them, so the document cannot drift from what the routes accept and answer.
+ * The zod schemas of the HTTP API: the routes validate requests with them and `/openapi.json` is generated
+ * from them, so the document cannot drift from what the routes accept and answer. `.openapi("Name")` makes a
+ * schema a named component of the document.
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { INPUT_TYPES } from "../src/definition/workflow.ts";
 import { EXECUTION_ID_PATTERN, EXECUTION_STATUSES } from "../src/store/store.ts";
 import { EVENT_TYPES, type EventType } from "../src/types.ts";
@@ -22,15 +23,17 @@ const timestamp = z.string().describe("ISO-8601");
 export const WorkflowParams = z.object({ id: workflowId.describe("Workflow id") });
 export const ExecutionParams = z.object({ id: executionId.describe("Execution id") });
 
-export const RunBody = z.strictObject({
+const RunFields = z.strictObject({
   input: z.record(z.string(), z.unknown()).optional().describe("The run input, checked against the workflow's input rules"),
   executionId: executionId.optional()
     .describe("Id of the new execution (default: a UUID). Starting an id that exists is idempotent: its current state is returned"),
   mode,
-}).describe("Starts an execution");
+});
+
+export const RunBody = RunFields.describe("Starts an execution").openapi("RunBody");
 
 /** Body of the streaming start (no `mode`: it always runs here, streaming). */
-export const StreamBody = RunBody.omit({ mode: true }).describe("Starts an execution and streams its events");
+export const StreamBody = RunFields.omit({ mode: true }).describe("Starts an execution and streams its events").openapi("StreamBody");
 
 export const EventsQuery = z.object({
   after: z.string().min(1).max(250).optional()
@@ -41,7 +44,7 @@ export const ResumeBody = z.strictObject({
   response: json.optional().describe("Any JSON; available to the workflow as `$response`"),
   approved: z.boolean().optional().describe("The decision of an approval step; available as `$approved`"),
   mode,
-}).describe("Resumes a halted execution");
+}).describe("Resumes a halted execution").openapi("ResumeBody");
 
 export const ListQuery = z.object({
   workflowId: workflowId.optional().describe("Only executions of this workflow"),
@@ -52,14 +55,14 @@ export const ListQuery = z.object({
 
 // ---- responses ----
 
-export const Health = z.object({ ok: z.literal(true), version: z.string() });
+export const Health = z.object({ ok: z.literal(true), version: z.string() }).openapi("Health");
 
 export const InputSpec = z.object({
   type: z.enum(INPUT_TYPES).optional(),
   required: z.boolean(),
   default: json.optional(),
   description: z.string().optional(),
-});
+}).openapi("InputSpec");
 
 const inputs = z.record(z.string(), InputSpec).nullable()
   .describe("Declared inputs by name, or null when the workflow declares none");
@@ -72,11 +75,11 @@ export const WorkflowSummary = z.object({
   hash: z.string().describe("SHA-256 of the definition's canonical JSON"),
   inputs,
   steps: z.number().int().describe("Number of top-level steps"),
-});
+}).openapi("WorkflowSummary");
 
-export const WorkflowList = z.object({ workflows: z.array(WorkflowSummary) });
+export const WorkflowList = z.object({ workflows: z.array(WorkflowSummary) }).openapi("WorkflowList");
 
-export const Step = z.looseObject({ id: z.string(), type: z.string() }).describe("A step, keys as in the definition format");
+export const Step = z.looseObject({ id: z.string(), type: z.string() }).describe("A step, keys as in the definition format").openapi("Step");
 
 export const WorkflowDetail = z.object({
   id: z.string(),
@@ -88,13 +91,13 @@ export const WorkflowDetail = z.object({
   inputs,
   steps: z.array(Step),
   diagram: z.string().describe("The graph as Mermaid `flowchart TD` text"),
-});
+}).openapi("WorkflowDetail");
 
 export const HaltInfo = z.object({
   data: z.record(z.string(), z.unknown()),
   prompt: z.string().optional().describe("The halt's reason or the approval's prompt"),
   resumeStep: z.string().optional(),
-});
+}).openapi("HaltInfo");
 
 export const ExecutionResult = z.object({
   status: status,
@@ -102,14 +105,14 @@ export const ExecutionResult = z.object({
   output: json.optional().describe("The run's result, when completed"),
   halt: HaltInfo.optional(),
   error: z.string().optional().describe("`<ErrorName>: <message>`, when failed"),
-});
+}).openapi("ExecutionResult");
 
 export const Accepted = z.object({
   executionId: z.string(),
   status: status.describe("The status when the answer was sent (an inline queue may already have finished the run)"),
-});
+}).openapi("Accepted");
 
-export const Execution = z.object({
+const ExecutionFields = z.object({
   id: z.string(),
   workflowId: z.string(),
   workflowVersion: z.string(),
@@ -129,8 +132,10 @@ export const Execution = z.object({
   stepsExecuted: z.number().int(),
 });
 
+export const Execution = ExecutionFields.openapi("Execution");
+
 /** What the list shows of an execution: the record without its data (input, ctx, result, halt data). */
-export const ExecutionSummary = Execution.pick({
+export const ExecutionSummary = ExecutionFields.pick({
   id: true,
   workflowId: true,
   workflowVersion: true,
@@ -142,12 +147,12 @@ export const ExecutionSummary = Execution.pick({
   createdAt: true,
   updatedAt: true,
   revision: true,
-});
+}).openapi("ExecutionSummary");
 
 export const ExecutionPage = z.object({
   executions: z.array(ExecutionSummary).describe("Newest first"),
   cursor: z.string().optional().describe("Present when there may be more: pass it as `cursor` for the next page"),
-});
+}).openapi("ExecutionPage");
 
 export const Entry = z.object({
   id: z.string(),
@@ -160,9 +165,9 @@ export const Entry = z.object({
   output: json,
   error: z.string().nullable(),
   timestamp,
-});
+}).openapi("Entry");
 
-export const EntryList = z.object({ entries: z.array(Entry).describe("In execution order") });
+export const EntryList = z.object({ entries: z.array(Entry).describe("In execution order") }).openapi("EntryList");
 
 export const WorkflowEvent = z.object({
   type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
@@ -170,7 +175,7 @@ export const WorkflowEvent = z.object({
     .describe("`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error; step events: stepId, stepType, and output (completed, halted) or error (failed)"),
   timestamp,
   seq: z.number().int().describe("1, 2, ... per execution; the SSE id is `<executionId>:<seq>`"),
-}).describe("The JSON of each SSE `data:` line");
+}).describe("The JSON of each SSE `data:` line").openapi("WorkflowEvent");
 
 export const Problem = z.object({
   type: z.string().describe("`https://durable-workflow.dev/problems/<slug>`"),
@@ -178,7 +183,7 @@ export const Problem = z.object({
   status: z.number().int(),
   detail: z.string(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-}).describe("RFC 9457 problem details (application/problem+json)");
+}).describe("RFC 9457 problem details (application/problem+json)").openapi("Problem");
 
 /** Keeps only the keys a response schema declares (internal bookkeeping fields stay inside). */
 export function pick<S extends z.ZodObject>(schema: S, value: object): z.output<S> {

@@ -96,6 +96,12 @@ describe("production mode", () => {
     expect(() => createApp({ ...base(), production: true })).toThrow(ConfigError);
   });
 
+  test("createApp refuses a token a client could not send after `Bearer ` (RFC 6750 b64token)", () => {
+    expect(() => createApp({ ...base(), token: "two words" })).toThrow(ConfigError);
+    expect(() => createApp({ ...base(), token: "abc!" })).toThrow(ConfigError);
+    expect(() => createApp({ ...base(), token: "a-Z_0.9~+/==" })).not.toThrow();
+  });
+
   test("starts with a token", () => {
     expect(() => createApp({ ...base(), production: true, token: TOKEN })).not.toThrow();
   });

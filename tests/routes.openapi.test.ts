@@ -1,17 +1,18 @@
 import { describe, expect, test } from "bun:test";
-import { OPERATIONS, openApiPath } from "../routes/openapi.ts";
 import { setup, TOKEN } from "./support/routes.ts";
+
+type Operation = {
+  security?: unknown[];
+  parameters?: { name: string; in: string }[];
+  requestBody?: { content: Record<string, { schema: unknown }> };
+  responses: Record<string, { content?: Record<string, { schema: unknown }>; headers?: Record<string, unknown> }>;
+};
 
 type Doc = {
   openapi: string;
   info: { version: string };
   security: unknown[];
-  paths: Record<string, Record<string, {
-    security?: unknown[];
-    parameters: { name: string; in: string }[];
-    requestBody?: { content: Record<string, { schema: unknown }> };
-    responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
-  }>>;
+  paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, unknown>; securitySchemes: Record<string, { type: string; scheme: string }> };
 };
 
@@ -40,7 +41,9 @@ const SPEC_ROUTES = [
   "get /openapi.json",
 ];
 
-const DASHBOARD_ROUTES = ["get /dashboard", "get /dashboard/app.js", "get /dashboard/app.css", "get /dashboard/workflows/{id}/diagram.svg"];
+const DASHBOARD_ROUTES = ["get /", "get /dashboard", "get /dashboard/app.js", "get /dashboard/app.css", "get /dashboard/workflows/{id}/diagram.svg"];
+
+const OPEN_ROUTES = ["get /", "get /dashboard", "get /dashboard/app.css", "get /dashboard/app.js", "get /health", "post /qstash", "post /qstash/failure"];
 
 function operations(doc: Doc): string[] {
   return Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`));
@@ -58,14 +61,27 @@ describe("GET /openapi.json", () => {
     expect(operations(doc).sort()).toEqual([...SPEC_ROUTES, ...DASHBOARD_ROUTES].sort());
   });
 
-  test("documents every route the app registers", () => {
+  test("documents every route the app registers (a trailing-slash twin of the dashboard page aside)", async () => {
     const { app } = setup();
-    const documented = new Set(OPERATIONS.map((op) => `${op.method} ${op.path}`));
-    const registered = app.routes
-      .filter((route) => route.method !== "ALL")
-      .map((route) => `${route.method.toLowerCase()} ${route.path.replace(/\/$/, "") || "/"}`);
-    expect(registered.length).toBeGreaterThan(8);
-    for (const route of registered) expect(documented).toContain(route);
+    const { doc } = await fetchDoc();
+    const registered = new Set(app.routes
+      .filter((route) => route.method !== "ALL" && route.path !== "/dashboard/")
+      .map((route) => `${route.method.toLowerCase()} ${route.path.replace(/:(\w+)/g, "{$1}")}`));
+    expect([...registered].sort()).toEqual(operations(doc).sort());
+  });
+
+  test("the routes documented without security are exactly those that answer without the token", async () => {
+    const { app } = setup({ token: TOKEN });
+    const { doc } = await fetchDoc();
+    const open: string[] = [];
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(methods)) {
+        const url = path.replace("{id}", "order_fulfillment");
+        const response = await app.request(url, { method: method.toUpperCase() });
+        if (response.status !== 401) open.push(`${method} ${path}`);
+      }
+    }
+    expect(open.sort()).toEqual(OPEN_ROUTES);
   });
 
   test("declares the bearer scheme, required everywhere but /health, /qstash and the dashboard page and assets", async () => {
@@ -75,7 +91,7 @@ describe("GET /openapi.json", () => {
     const open = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).filter(([, op]) => op.security?.length === 0).map(([method]) => `${method} ${path}`)
     );
-    expect(open.sort()).toEqual(["get /dashboard", "get /dashboard/app.css", "get /dashboard/app.js", "get /health", "post /qstash", "post /qstash/failure"]);
+    expect(open.sort()).toEqual(OPEN_ROUTES);
   });
 
   test("every protected route documents its 401", async () => {
@@ -117,10 +133,10 @@ describe("GET /openapi.json", () => {
       additionalProperties: false,
       properties: { mode: { enum: ["async", "sync"], default: "async" } },
     });
-    expect(doc.paths["/executions"]!.get!.parameters.map((p) => `${p.in}:${p.name}`)).toEqual([
+    expect(doc.paths["/executions"]!.get!.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual([
       "query:workflowId", "query:status", "query:limit", "query:cursor",
     ]);
-    expect(run.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(["path:id"]);
+    expect(run.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(["path:id"]);
   });
 
   test("defines the response schemas of ExecutionResult, Execution, Entry and Problem", async () => {
@@ -142,7 +158,7 @@ describe("GET /openapi.json", () => {
     for (const [path, methods] of Object.entries(doc.paths)) {
       const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
       for (const op of Object.values(methods)) {
-        expect(op.parameters.filter((p) => p.in === "path").map((p) => p.name)).toEqual(names);
+        expect((op.parameters ?? []).filter((p) => p.in === "path").map((p) => p.name)).toEqual(names);
       }
     }
   });
@@ -152,7 +168,38 @@ describe("GET /openapi.json", () => {
     expect((await app.request("/openapi.json")).status).toBe(401);
   });
 
-  test("openApiPath turns :params into {params}", () => {
-    expect(openApiPath("/executions/:id/entries")).toBe("/executions/{id}/entries");
+  test("the Problem schema is the problem+json body: type, title, status, detail and optional errors", async () => {
+    const { doc } = await fetchDoc();
+    expect(doc.components.schemas.Problem).toMatchObject({
+      type: "object",
+      required: ["type", "title", "status", "detail"],
+      properties: {
+        type: { type: "string" },
+        title: { type: "string" },
+        status: { type: "integer" },
+        detail: { type: "string" },
+        errors: { type: "array", items: { type: "object", required: ["path", "message"] } },
+      },
+    });
+  });
+
+  test("the 401s name WWW-Authenticate and the store's 503s name Retry-After", async () => {
+    const { doc } = await fetchDoc();
+    const get = doc.paths["/executions/{id}"]!.get!;
+    expect(Object.keys(get.responses["401"]!.headers!)).toEqual(["WWW-Authenticate"]);
+    expect(Object.keys(get.responses["503"]!.headers!)).toEqual(["Retry-After"]);
+  });
+
+  test("documents GET / as a 302 and GET /health's deep check with its 503", async () => {
+    const { doc } = await fetchDoc();
+    expect(Object.keys(doc.paths["/"]!.get!.responses)).toContain("302");
+    const health = doc.paths["/health"]!.get!;
+    expect(health.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(["query:deep"]);
+    expect(Object.keys(health.responses)).toEqual(expect.arrayContaining(["200", "503"]));
+  });
+
+  test("names the SSE payload WorkflowEvent among the components", async () => {
+    const { doc } = await fetchDoc();
+    expect(doc.components.schemas.WorkflowEvent).toMatchObject({ type: "object", required: ["type", "data", "timestamp", "seq"] });
   });
 });

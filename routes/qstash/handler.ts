@@ -6,6 +6,8 @@ import { QStashAdapter, checkHttpUrl, failureUrlOf, type QStashClient } from "..
 import { approvalTimer, parseJob, performJob, PermanentJobError, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "../../src/runners/jobs.ts";
 import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
 import { requireStore } from "../../src/runners/runner.ts";
+import { DEFAULT_MAX_BODY_BYTES, readBodyUpTo } from "../body.ts";
+import { problemResponse, RETRY_LATER, type ProblemIssue } from "../problems.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {
   /** QStash's signing keys (console → QStash → Signing keys). Both are accepted, for key rotation. */
@@ -45,9 +47,6 @@ export type QStashHandler = ((request: Request) => Promise<Response>) & {
 export const DEFAULT_CALLBACK_BUDGET_MS = 25_000;
 /** Call retry waits longer than this are scheduled as delayed deliveries instead of slept. */
 export const DEFAULT_SCHEDULE_RETRIES_OVER_MS = 5_000;
-const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-const RETRY_AFTER_SECONDS = "5";
-const PROBLEM_BASE = "https://durable-workflow.dev/problems/";
 
 /** QStash's failure callback body (the fields used here). */
 const FailurePayload = z.looseObject({
@@ -96,17 +95,18 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
 
   /** Reads the body (bounded) and checks the signature against `url`; a Response when the request is refused. */
   const accept = async (request: Request, url: string): Promise<string | Response> => {
-    if (request.method !== "POST") return problem(405, "Method not allowed", `Use POST, not ${request.method}.`);
-    const body = await readBody(request, maxBodyBytes);
-    if (body === undefined) return problem(413, "Payload too large", `The body is larger than ${maxBodyBytes} bytes.`);
+    if (request.method !== "POST") return problemResponse(405, `Use POST, not ${request.method}.`);
+    const bytes = await readBodyUpTo(request, maxBodyBytes);
+    if (!bytes) return problemResponse(413, `The request body is larger than ${maxBodyBytes} bytes.`);
+    const body = new TextDecoder().decode(bytes);
     const signature = request.headers.get("upstash-signature");
-    if (!signature) return problem(401, "Unauthorized", "Missing Upstash-Signature: nothing was run.");
+    if (!signature) return problemResponse(401, "Missing Upstash-Signature: nothing was run.");
     try {
       if (await receiver.verify({ signature, body, url, clockTolerance: options.clockToleranceSeconds })) return body;
     } catch {
       // A forged, expired or foreign signature, or a body changed after signing: refused below.
     }
-    return problem(401, "Unauthorized", "Invalid Upstash-Signature: nothing was run.");
+    return problemResponse(401, "Invalid Upstash-Signature: nothing was run.");
   };
 
   const followUps = async (job: Job, outcome: JobOutcome, messageId: string | undefined): Promise<string[]> => {
@@ -142,7 +142,7 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
   const runSweep = async (): Promise<Response> => {
     try {
       const report = await sweep({ ...options.sweep, store: requireStore(options.store), adapter, clock });
-      return json(200, { swept: report.enqueued.length, failed: report.failed.length });
+      return Response.json({ swept: report.enqueued.length, failed: report.failed.length });
     } catch (error) {
       return failed(error, undefined, onError);
     }
@@ -172,9 +172,9 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
       enqueued = await followUps(job, outcome, request.headers.get("upstash-message-id") ?? undefined);
     } catch (error) {
       console.error("durable-workflow: QStash callback could not enqueue a follow-up job:", error);
-      return problem(503, "Queue unavailable", "The follow-up job could not be enqueued; the delivery will be retried.", { "retry-after": RETRY_AFTER_SECONDS });
+      return problemResponse(503, "The follow-up job could not be enqueued; the delivery will be retried.", { kind: "service-unavailable", headers: RETRY_LATER });
     }
-    return json(200, {
+    return Response.json({
       executionId: job.executionId,
       status: result.status,
       duplicate,
@@ -193,16 +193,16 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     const body = await accept(request, failureCallbackUrl);
     if (body instanceof Response) return body;
     const payload = FailurePayload.safeParse(parseJson(body));
-    if (!payload.success) return json(200, { ignored: "not a QStash failure callback" });
+    if (!payload.success) return Response.json({ ignored: "not a QStash failure callback" });
     let job: Job;
     try {
       job = parseJob(parseJson(decodeBase64(payload.data.sourceBody) ?? ""));
     } catch {
-      return json(200, { ignored: "the failed message is not a job" });
+      return Response.json({ ignored: "the failed message is not a job" });
     }
     const answer = decodeBase64(payload.data.body ?? "") ?? "";
     onGiveUp(giveUpReason(job, payload.data, answer), job);
-    return json(200, { executionId: job.executionId, abandoned: false, recoveredBy: "sweeper" });
+    return Response.json({ executionId: job.executionId, abandoned: false, recoveredBy: "sweeper" });
   };
 
   return Object.assign(handler, { failure });
@@ -227,11 +227,11 @@ function isSweep(value: unknown): boolean {
 
 function failed(error: unknown, job: Job | undefined, onError: (error: unknown, job?: Job) => void): Response {
   if (error instanceof StoreError) {
-    return problem(503, "Store unavailable", "The execution store is unavailable; the delivery will be retried.", { "retry-after": RETRY_AFTER_SECONDS });
+    return problemResponse(503, "The execution store is unavailable; the delivery will be retried.", { headers: RETRY_LATER });
   }
-  if (error instanceof NotFoundError) return problem(404, "Not found", error.message);
+  if (error instanceof NotFoundError) return problemResponse(404, error.message);
   onError(error, job);
-  return problem(500, "Internal server error", "The job could not be performed; the delivery will be retried.");
+  return problemResponse(500, "The job could not be performed; the delivery will be retried.");
 }
 
 function receiverOf(options: QStashHandlerOptions): Receiver {
@@ -259,39 +259,10 @@ function decodeBase64(value: string): string | undefined {
   }
 }
 
-/** The body as text, or undefined when it is larger than `max` bytes. */
-async function readBody(request: Request, max: number): Promise<string | undefined> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > max) return undefined;
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  return bytes.byteLength > max ? undefined : new TextDecoder().decode(bytes);
-}
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...headers, "content-type": "application/json" } });
-}
-
-const SLUGS: Record<number, string> = {
-  401: "unauthorized",
-  404: "not-found",
-  405: "method-not-allowed",
-  413: "payload-too-large",
-  489: "invalid-job",
-  500: "internal-error",
-  503: "store-unavailable",
-};
-
-function problem(status: number, title: string, detail: string, headers: Record<string, string> = {}, errors?: { path: string; message: string }[]): Response {
-  const slug = status === 503 && title !== "Store unavailable" ? "service-unavailable" : SLUGS[status] ?? "error";
-  return new Response(JSON.stringify({ type: PROBLEM_BASE + slug, title, status, detail, ...(errors ? { errors } : {}) }), {
-    status,
-    headers: { ...headers, "content-type": "application/problem+json" },
-  });
-}
-
 /** 489 with `Upstash-NonRetryable-Error: true`: QStash gives up at once (a bad job never gets better). */
-function invalidJob(issues: { path: string; message: string }[]): Response {
-  return problem(489, "Invalid job", "The body is not a job this app can perform; QStash will not retry it.", {
-    "upstash-nonretryable-error": "true",
-  }, issues);
+function invalidJob(errors: ProblemIssue[]): Response {
+  return problemResponse(489, "The body is not a job this app can perform; QStash will not retry it.", {
+    errors,
+    headers: { "upstash-nonretryable-error": "true" },
+  });
 }

@@ -1,19 +1,44 @@
+import { type OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import { Client } from "@upstash/qstash";
-import { Hono } from "hono";
 import { ConfigError } from "../../src/errors.ts";
 import { QStashAdapter } from "../../src/runners/adapters/qstash.ts";
-import { createQStashHandler, type QStashHandler } from "./handler.ts";
-import { bodyLimit } from "../body.ts";
 import type { AppContext, AppEnv } from "../context.ts";
 import { HttpProblem } from "../problems.ts";
+import { api, problem, route } from "../route.ts";
+import { createQStashHandler, type QStashHandler } from "./handler.ts";
+
+/** A route QStash calls: authenticated by `Upstash-Signature` (checked by the handler), not by the bearer token. */
+function signedRoute<const P extends string, const S extends RouteConfig["responses"]>(path: P, operationId: string, summary: string, responses: S) {
+  return route({
+    method: "post", path, operationId, tags: ["queue"],
+    summary: `${summary} (authenticated by \`Upstash-Signature\`, not by the bearer token)`,
+    request: {
+      headers: z.object({ "Upstash-Signature": z.string().optional().describe("JWT signed with the current or next signing key") }),
+    },
+    responses: {
+      401: problem("Missing or invalid signature: nothing ran"),
+      413: problem("The body is larger than the configured limit (default 1 MiB)"),
+      ...responses,
+    },
+  }, { open: true, store: true });
+}
+
+const callback = signedRoute("/", "qstashCallback", "QStash delivery of a job", {
+  200: { description: "Done, or a duplicate delivery of a job already done" },
+  489: problem("Not a job: QStash does not retry it (`Upstash-NonRetryable-Error: true`)"),
+});
+
+const failureCallback = signedRoute("/failure", "qstashFailureCallback", "QStash failure callback", {
+  200: { description: "Recorded: the execution is failed with the reason, or the callback is ignored" },
+});
 
 /**
  * The QStash callback (SPEC §7, docs/async.md): `POST /qstash` performs a delivered job, `POST /qstash/failure`
  * takes QStash's failure callback. Both check `Upstash-Signature` themselves (createApp mounts them before
  * the bearer-token check) against the configured URLs, never the request's Host.
  */
-export function qstashRoutes(): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
+export function qstashRoutes(): OpenAPIHono<AppEnv> {
+  const routes = api();
   const handlers = new WeakMap<AppContext, QStashHandler>();
   const handlerOf = (app: AppContext): QStashHandler => {
     let handler = handlers.get(app);
@@ -23,9 +48,9 @@ export function qstashRoutes(): Hono<AppEnv> {
     }
     return handler;
   };
-  routes.post("/", (c) => handlerOf(c.get("app"))(c.req.raw));
-  // createApp's body limit covers `/qstash` itself only.
-  routes.post("/failure", bodyLimit(), (c) => handlerOf(c.get("app")).failure(c.req.raw));
+  // The handler reads the body itself (the signature covers its exact bytes), within the app's body limit.
+  routes.openapi(callback, (c) => handlerOf(c.get("app"))(c.req.raw));
+  routes.openapi(failureCallback, (c) => handlerOf(c.get("app")).failure(c.req.raw));
   return routes;
 }
 
@@ -56,5 +81,6 @@ function buildHandler(app: AppContext): QStashHandler {
     adapter,
     ...(qstash.budgetMs !== undefined ? { budgetMs: qstash.budgetMs } : {}),
     ...(qstash.staleAfterMs !== undefined ? { staleAfterMs: qstash.staleAfterMs } : {}),
+    maxBodyBytes: app.maxBodyBytes,
   });
 }

@@ -1,5 +1,6 @@
-// Shared by tests/sse.*.test.ts and tests/stream.*.test.ts: an SSE parser that follows the HTML spec, an
-// incremental reader of a response body, gates for services, and a tracker of live timers.
+// Shared by tests/sse.*.test.ts and tests/stream.*.test.ts: SSE parsing (eventsource-parser, as a browser
+// parses), an incremental reader of a response body, gates for services, and a tracker of live timers.
+import { createParser, type EventSourceParser } from "eventsource-parser";
 import { createOrderServices } from "../../examples/order-fulfillment/services.ts";
 import type { Services } from "../../src/types.ts";
 
@@ -11,48 +12,27 @@ export interface Frame {
   comment?: string;
 }
 
-/**
- * Parses SSE text as a browser does (HTML "event stream interpretation"): lines end with CRLF, LF or CR;
- * `:` starts a comment; one optional space after the colon; `data` lines join with LF; a blank line
- * dispatches. Comments come out as their own frames. Returns the frames and the unfinished rest.
- */
-export function parseSse(text: string): { frames: Frame[]; rest: string } {
-  const frames: Frame[] = [];
-  let frame: Frame = {};
-  let data: string[] | undefined;
-  let consumed = 0;
-  const line = /([^\r\n]*)(\r\n|\r|\n)/y;
-  for (let match = line.exec(text); match; match = line.exec(text)) {
-    // A lone CR at the very end may be the first half of a CRLF: wait for more.
-    if (match[2] === "\r" && line.lastIndex === text.length) break;
-    const content = match[1]!;
-    if (content === "") {
-      if (data) frame.data = data.join("\n");
-      if (frame.data !== undefined || frame.event !== undefined || frame.id !== undefined) frames.push(frame);
-      frame = {};
-      data = undefined;
-      consumed = line.lastIndex;
-      continue;
-    }
-    if (content.startsWith(":")) {
-      frames.push({ comment: content.slice(1).replace(/^ /, "") });
-      if (frame.data === undefined && frame.event === undefined && frame.id === undefined && !data) consumed = line.lastIndex;
-      continue;
-    }
-    const colon = content.indexOf(":");
-    const field = colon < 0 ? content : content.slice(0, colon);
-    const value = colon < 0 ? "" : content.slice(colon + 1).replace(/^ /, "");
-    if (field === "data") (data ??= []).push(value);
-    else if (field === "event") frame.event = value;
-    else if (field === "id") frame.id = value;
-  }
-  return { frames, rest: text.slice(consumed) };
+/** A parser that appends every message and comment, in stream order, to `frames`. */
+function frameParser(frames: Frame[]): EventSourceParser {
+  return createParser({
+    onEvent: ({ id, event, data }) => frames.push({ ...(id !== undefined ? { id } : {}), ...(event !== undefined ? { event } : {}), data }),
+    onComment: (comment) => frames.push({ comment }),
+    onError: (error) => {
+      throw error;
+    },
+  });
+}
+
+/** Whether SSE text stops at a frame boundary (a blank line), not inside a frame. */
+function endsCleanly(text: string): boolean {
+  return text === "" || /(\r\n|\r|\n)(\r\n|\r|\n)$/.test(text);
 }
 
 /** The frames of a whole SSE text, comments left out. */
 export function messagesOf(text: string): Frame[] {
-  const { frames, rest } = parseSse(text);
-  if (rest !== "") throw new Error(`SSE text ends inside a frame: ${JSON.stringify(rest)}`);
+  if (!endsCleanly(text)) throw new Error(`SSE text ends inside a frame: ${JSON.stringify(text.slice(-200))}`);
+  const frames: Frame[] = [];
+  frameParser(frames).feed(text);
   return frames.filter((f) => f.comment === undefined);
 }
 
@@ -79,8 +59,9 @@ export function summary(frames: Frame[]): string[] {
 export class SseReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #decoder = new TextDecoder();
-  #buffer = "";
-  #queue: Frame[] = [];
+  readonly #queue: Frame[] = [];
+  readonly #parser = frameParser(this.#queue);
+  #tail = "";
   done = false;
   /** Every frame read so far, comments included. */
   readonly seen: Frame[] = [];
@@ -95,16 +76,13 @@ export class SseReader {
     while (this.#queue.length === 0) {
       if (this.done) return null;
       const { done, value } = await this.#reader.read();
+      const text = done ? this.#decoder.decode() : this.#decoder.decode(value, { stream: true });
+      this.#parser.feed(text);
+      this.#tail = (this.#tail + text).slice(-4);
       if (done) {
         this.done = true;
-        this.#buffer += this.#decoder.decode();
-        if (this.#buffer.trim() !== "") throw new Error(`stream ended inside a frame: ${JSON.stringify(this.#buffer)}`);
-        continue;
+        if (!endsCleanly(this.#tail)) throw new Error(`stream ended inside a frame: ${JSON.stringify(this.#tail)}`);
       }
-      this.#buffer += this.#decoder.decode(value, { stream: true });
-      const { frames, rest } = parseSse(this.#buffer);
-      this.#buffer = rest;
-      this.#queue.push(...frames);
     }
     const frame = this.#queue.shift()!;
     this.seen.push(frame);
