@@ -70,7 +70,7 @@ describe("rule 2: registered step types", () => {
   test("an unknown top-level step type is an issue listing the known types", () => {
     expect(only(wf("  - id: a\n    type: teleport\n"))).toEqual({
       path: "steps[0].type",
-      message: 'unknown step type "teleport" (known: start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow)',
+      message: 'unknown step type "teleport" (known: start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow, wait)',
     });
   });
 
