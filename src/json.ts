@@ -81,7 +81,7 @@ export function toJson(value: unknown, what = "value"): Json {
  * the small objects the engine copies on every step (bench/engine.ts), and the same result for JSON data.
  */
 export function cloneJson<T>(value: T): T {
-  return value === undefined ? value : JSON.parse(JSON.stringify(value));
+  return value === null || typeof value !== "object" ? value : JSON.parse(JSON.stringify(value));
 }
 
 /** Freezes `value` and everything inside it; an object already frozen is taken as frozen all through. */
@@ -95,5 +95,25 @@ export function deepFreeze<T>(value: T): T {
 
 /** Size of a JSON value in UTF-8 bytes, as stored. */
 export function jsonSize(value: Json): number {
-  return new TextEncoder().encode(JSON.stringify(value)).length;
+  if (value === null) return 4;
+  if (typeof value === "number") return String(value).length;
+  if (typeof value === "boolean") return value ? 4 : 5;
+  return utf8Length(JSON.stringify(value));
+}
+
+/** Length of a text in UTF-8 bytes (what Redis's STRLEN reports), without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else {
+      // A surrogate pair is two UTF-16 units and four bytes; everything else here is three bytes.
+      const next = text.charCodeAt(i + 1);
+      bytes += 2;
+      if (code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i += 1;
+    }
+  }
+  return bytes;
 }

@@ -9,7 +9,7 @@ import {
   ManualClock,
   MemoryStore,
   performJob,
-  registerStepType,
+  StepRegistry,
   SyncRunner,
   ValidationError,
   type Services,
@@ -354,7 +354,8 @@ steps:
 
 describe("traps", () => {
   test("a custom step type's output goes to ctx like a built-in's", async () => {
-    registerStepType("plan_trip", { schema: z.object({ output: z.string().optional() }), execute: () => ({ kind: "continue", output: { days: 3 } }) });
+    const registry = new StepRegistry();
+    registry.register("plan_trip", { schema: z.object({ output: z.string().optional() }), execute: () => ({ kind: "continue", output: { days: 3 } }) });
     const workflow = loadWorkflow(`
 id: custom_output
 name: Custom output
@@ -369,8 +370,8 @@ steps:
   - id: finish
     type: end
     result: $plan
-`);
-    expect(await new SyncRunner(workflow, { store: new MemoryStore() }).run({})).toMatchObject({ output: { days: 3 } });
+`, { registry });
+    expect(await new SyncRunner(workflow, { store: new MemoryStore(), registry }).run({})).toMatchObject({ output: { days: 3 } });
   });
 
   test("a call that failed after 3 attempts records attempt 3, and each retry is a step.retrying event", async () => {

@@ -10,6 +10,7 @@ import {
   type Node as YamlNode,
   parseDocument,
 } from "yaml";
+import { utf8Length } from "../json.ts";
 import type { Json } from "../types.ts";
 import type { RawIssue, Segment } from "./issues.ts";
 import { copyPlainJson } from "./plain.ts";
@@ -40,21 +41,6 @@ const JSON_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].
 
 /** Keys whose normalised name differs from the one an older workflow file may use: to find `next` in `next_step: x`. */
 const SOURCE_ALIASES: Record<string, string> = { next: "next_step", method: "method_name" };
-
-/** UTF-8 length of a string without encoding it. */
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
 
 /**
  * A cheap scan for absurd nesting before the YAML parser sees it: flow brackets (`[[[[`) outside quotes

@@ -338,7 +338,7 @@ export class Engine {
     return new Run(exec, workflow, steps, claimed, {
       store: this.store,
       clock: this.clock,
-      ids: this.#ids,
+      ids: this.#options.ids,
       onEvent: this.#options.onEvent,
       leaseMs: this.#leaseMs,
       maxSteps: this.#maxSteps,
@@ -422,7 +422,7 @@ export class Engine {
       loop: cursor,
       retryAttempt: exec.retry && exec.retry.stepId === step.id ? exec.retry.attempt : undefined,
     };
-    const result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, exec.ctx));
+    const result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
     exec.loop = null;
     exec.retry = null;
     if (!result.ok) {
@@ -484,13 +484,13 @@ export class Engine {
     return resultOf(exec);
   }
 
-  /** The tools of one step; `stateCtx` is the ctx the step was given (references resolve against it). */
-  #tools(run: Run, signal: AbortSignal, top: StepDefinition, ctxBefore: JsonObject, stateCtx: Readonly<JsonObject>): StepTools {
+  /** The tools of one step; `given.ctx` is the ctx the step was given (references resolve against it). */
+  #tools(run: Run, signal: AbortSignal, top: StepDefinition, ctxBefore: JsonObject, given: { ctx: Readonly<JsonObject> }): StepTools {
     const exec = run.exec;
     const clock = this.clock;
     const nested = signal !== run.signal;
     return {
-      resolve: (value, ctx) => resolveValue(value, { input: exec.input, ctx: ctx ?? stateCtx, now: () => clock.now() }),
+      resolve: (value, ctx) => resolveValue(value, { input: exec.input, ctx: ctx ?? given.ctx, now: () => clock.now() }),
       now: () => clock.now(),
       services: this.services,
       signal,
@@ -528,6 +528,18 @@ export class Engine {
     };
   }
 
+  /** The tools of nested steps, made once per top-level step and signal (a hot loop body asks for them every step). */
+  #nestedTools(run: Run, signal: AbortSignal, top: StepDefinition, ctxBefore: JsonObject, ctx: JsonObject): StepTools {
+    let cached = run.nestedTools.get(signal);
+    if (!cached || cached.top !== top) {
+      const given = { ctx };
+      cached = { top, given, tools: { ...this.#tools(run, signal, top, ctxBefore, given), checkpointLoop: undefined } };
+      run.nestedTools.set(signal, cached);
+    }
+    cached.given.ctx = ctx;
+    return cached.tools;
+  }
+
   /** Steps of a loop body or a parallel branch, in listed order (a target may jump forward or end the body). */
   async #runNested(
     run: Run,
@@ -556,7 +568,7 @@ export class Engine {
         scope: `${options.scope}:${step.id}`,
         nested: true,
       };
-      const tools = { ...this.#tools(run, signal, top, ctxBefore, ctx), checkpointLoop: undefined };
+      const tools = this.#nestedTools(run, signal, top, ctxBefore, ctx);
       const result = await executeStep(run, step, type, { id: `${options.parentId}:${step.id}`, type: step.type }, state, tools);
       if (!result.ok) {
         const error = result.error;

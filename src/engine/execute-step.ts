@@ -51,13 +51,12 @@ export async function executeStep(
   const startedAt = run.now().getTime();
   let attempt = state.retryAttempt ?? 1;
   run.emit("step.started", { stepId: label.id, stepType: label.type });
-  const counted: StepTools = {
-    ...tools,
-    waitToRetry: (ms, next, error) => {
-      run.emit("step.retrying", { stepId: label.id, stepType: label.type, attempt: next, error: errorText(error), delayMs: ms });
-      attempt = next;
-      return tools.waitToRetry(ms, next, error);
-    },
+  // The step's own view of the tools: the same object underneath, with its retries counted and announced.
+  const counted: StepTools = Object.create(tools);
+  counted.waitToRetry = (ms, next, error) => {
+    run.emit("step.retrying", { stepId: label.id, stepType: label.type, attempt: next, error: errorText(error), delayMs: ms });
+    attempt = next;
+    return tools.waitToRetry(ms, next, error);
   };
   let outcome: StepOutcome;
   try {

@@ -6,8 +6,8 @@
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { ExecutionError } from "../errors.ts";
 import { jsonSize } from "../json.ts";
-import type { StepDefinition } from "../steps/step.ts";
-import type { StoredDefinition, Store } from "../store/store.ts";
+import type { StepDefinition, StepTools } from "../steps/step.ts";
+import { MAX_EVENTS_PER_EXECUTION, type StoredDefinition, type Store } from "../store/store.ts";
 import type {
   Entry,
   EntryAction,
@@ -26,7 +26,8 @@ import { WorkflowEvent, type EventHandler } from "./events.ts";
 export interface RunContext {
   store: Store;
   clock: Clock;
-  ids: () => string;
+  /** Entry ids (default: one UUID per run call, then `<uuid>.<n>`: unique, and cheap on a hot loop). */
+  ids?: () => string;
   onEvent?: EventHandler;
   leaseMs: number;
   maxSteps: number;
@@ -58,6 +59,8 @@ export class Run {
   readonly abort = new AbortController();
   /** Set when a resume re-enters the halting step. */
   resumed?: { stepId: string; haltData: JsonObject | null };
+  /** The engine's cache of the tools of nested steps, per signal (see Engine #nestedTools). */
+  readonly nestedTools = new Map<AbortSignal, { top: unknown; given: { ctx: JsonObject }; tools: StepTools }>();
   readonly #context: RunContext;
   #entries: Entry[] = [];
   #events: StoredEvent[] = [];
@@ -65,8 +68,11 @@ export class Run {
   #held: StoredEvent[] = [];
   #delivering = false;
   #stored: Stored | null;
-  /** ctx size bookkeeping: the sizes of the values of the last ctx measured. */
-  #measured: { ctx: JsonObject; sizes: Map<string, number>; total: number } | null = null;
+  /** ctx size bookkeeping: the last ctx measured, and each key's value with its size (values are immutable). */
+  #measuredCtx: JsonObject | null = null;
+  #sizes = new Map<string, { value: Json; size: number }>();
+  /** The ISO text of the last time read, reused while the clock stays on the same millisecond. */
+  #iso = { ms: NaN, text: "" };
 
   constructor(exec: Execution, workflow: WorkflowDefinition, steps: ReadonlyMap<string, StepDefinition>, claimed: boolean, context: RunContext) {
     this.exec = exec;
@@ -91,9 +97,24 @@ export class Run {
     return this.#context.clock.now();
   }
 
+  #entryIds = { prefix: "", n: 0 };
+
+  #nextEntryId(): string {
+    if (!this.#entryIds.prefix) this.#entryIds.prefix = crypto.randomUUID();
+    return `${this.#entryIds.prefix}.${++this.#entryIds.n}`;
+  }
+
+  #isoNow(now = this.now()): string {
+    const ms = now.getTime();
+    if (ms !== this.#iso.ms) this.#iso = { ms, text: now.toISOString() };
+    return this.#iso.text;
+  }
+
   emit(type: EventType, data: JsonObject): void {
-    const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data: { executionId: this.exec.id, ...data }, timestamp: this.now().toISOString() };
+    const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data: { executionId: this.exec.id, ...data }, timestamp: this.#isoNow() };
     this.#events.push(event);
+    // The store keeps only the newest events of an execution: older unsaved ones need not travel.
+    if (this.#events.length >= 2 * MAX_EVENTS_PER_EXECUTION) this.#events.splice(0, this.#events.length - MAX_EVENTS_PER_EXECUTION);
     if (this.#delivering) this.#deliver(event);
     else this.#held.push(event);
   }
@@ -101,7 +122,7 @@ export class Run {
   entry(step: { id: string; type: string }, action: EntryAction, startedAt: number, extra: { output?: Json; error?: string; attempt?: number }): void {
     const now = this.now();
     this.#entries.push({
-      id: this.#context.ids(),
+      id: this.#context.ids?.() ?? this.#nextEntryId(),
       executionId: this.exec.id,
       stepId: step.id,
       stepType: step.type,
@@ -110,7 +131,7 @@ export class Run {
       durationMs: Math.max(0, now.getTime() - startedAt),
       output: extra.output ?? null,
       error: extra.error ?? null,
-      timestamp: now.toISOString(),
+      timestamp: this.#isoNow(now),
     });
   }
 
@@ -128,17 +149,20 @@ export class Run {
    * (unchanged values keep their identity: ctx values are never mutated in place).
    */
   checkCtxSize(ctx: JsonObject, stepId: string): void {
-    const last = this.#measured;
-    if (last?.ctx === ctx) return;
-    const sizes = new Map<string, number>();
+    if (ctx === this.#measuredCtx) return;
+    this.#measuredCtx = ctx;
+    const sizes = this.#sizes;
     let total = 2;
-    for (const key of Object.keys(ctx)) {
+    let keys = 0;
+    for (const key in ctx) {
+      if (!Object.hasOwn(ctx, key)) continue;
+      keys += 1;
       const value = ctx[key]!;
-      const size = last && last.ctx[key] === value && last.sizes.has(key) ? last.sizes.get(key)! : jsonSize(value) + key.length + 4;
-      sizes.set(key, size);
-      total += size;
+      let known = sizes.get(key);
+      if (!known || known.value !== value) sizes.set(key, (known = { value, size: jsonSize(value) + key.length + 4 }));
+      total += known.size;
     }
-    this.#measured = { ctx, sizes, total };
+    if (sizes.size > keys) for (const key of [...sizes.keys()]) if (!Object.hasOwn(ctx, key)) sizes.delete(key);
     if (total > this.#context.maxCtxBytes) {
       throw new ExecutionError(`ctx is ${total} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, { stepId });
     }

@@ -14,9 +14,17 @@ export interface ReferenceScope {
   now: () => Date;
 }
 
-/** Splits `a.b.0` into segments. */
+const splitCache = new Map<string, string[]>();
+
+/** Splits `a.b.0` into segments (cached: paths come from definitions, so there are few of them). */
 export function splitPath(path: string): string[] {
-  return path.split(".").filter((s) => s.length > 0);
+  let segments = splitCache.get(path);
+  if (!segments) {
+    segments = Object.freeze(path.split(".").filter((s) => s.length > 0)) as string[];
+    if (splitCache.size >= 10_000) splitCache.clear();
+    splitCache.set(path, segments);
+  }
+  return segments;
 }
 
 /** Follows a path through own properties of plain objects and array indexes; missing → null. */

@@ -6,6 +6,7 @@
  */
 import { ValidationError } from "../errors.ts";
 import { setOwn } from "../json.ts";
+export { utf8Length } from "../json.ts";
 import {
   EXECUTION_BODY_FIELDS,
   type Execution,
@@ -101,21 +102,4 @@ export function serialize(value: unknown, what: string): string {
   }
   if (typeof text !== "string") throw new ValidationError(`${what} is not JSON-serializable`);
   return text;
-}
-
-/** Length of a text in UTF-8 bytes (what Redis's STRLEN reports), without encoding it. */
-export function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) bytes += 1;
-    else {
-      // A surrogate pair is two UTF-16 units and four bytes; everything else here is three bytes.
-      const next = text.charCodeAt(i + 1);
-      bytes += 2;
-      if (code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i += 1;
-    }
-  }
-  return bytes;
 }
