@@ -303,15 +303,16 @@ id: pinned
 name: Pinned
 version: "2"
 steps:
-  - id: start
+  - id: begin
     type: start
-    next: new_finish
-  - id: new_finish
+    next: confirm
+  - id: done
     type: end
     result: v2
-  - id: wait_here
+  - id: confirm
     type: halt
-    next: new_finish
+    reason: confirm
+    next: done
 `);
 
   test("an execution halted on v1 resumes and completes on v1 after v2 is deployed; new runs use v2", async () => {
@@ -319,7 +320,8 @@ steps:
     await new SyncRunner(v1, { store }).run({}, { executionId: "p1" });
     const resumed = await new SyncRunner(v2, { store }).resume("p1", { response: "ok" });
     expect(resumed).toEqual({ status: "completed", executionId: "p1", output: "v1" });
-    expect(await new SyncRunner(v2, { store }).run({}, { executionId: "p2" })).toMatchObject({ output: "v2" });
+    expect(await new SyncRunner(v2, { store }).run({}, { executionId: "p2" })).toMatchObject({ status: "halted", halt: { prompt: "confirm" } });
+    expect(await new SyncRunner(v2, { store }).resume("p2", {})).toMatchObject({ output: "v2" });
   });
 
   test("migrate moves a halted execution onto a version that has its step, and names the missing step otherwise", async () => {
