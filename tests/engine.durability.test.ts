@@ -4,6 +4,7 @@ import {
   ConflictError,
   Engine,
   loadWorkflow,
+  ManualClock,
   MemoryStore,
   NotFoundError,
   resetConfig,
@@ -179,12 +180,24 @@ steps:
     type: end
 `);
     let aborted = false;
+    let called!: () => void;
+    const hanging = new Promise<void>((resolve) => (called = resolve));
     const store = new MemoryStore();
+    const clock = new ManualClock();
     const engine = new Engine(slow, {
       store,
-      services: { hang: (_: unknown, { signal }) => new Promise((_r, reject) => signal.addEventListener("abort", () => ((aborted = true), reject(signal.reason)))) },
+      clock,
+      services: {
+        hang: (_: unknown, { signal }) => {
+          called();
+          return new Promise((_r, reject) => signal.addEventListener("abort", () => ((aborted = true), reject(signal.reason))));
+        },
+      },
     });
-    const result = await engine.run({});
+    const running = engine.run({});
+    await hanging;
+    await clock.advance(50);
+    const result = await running;
     expect(aborted).toBe(true);
     expect(result.error).toBe("TimeoutError: Workflow timeout after 0.05s");
   });

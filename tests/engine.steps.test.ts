@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
-import { Engine, loadWorkflow, MemoryStore, proceed, StepRegistry, type Services } from "../mod.ts";
+import { Engine, loadWorkflow, ManualClock, MemoryStore, proceed, StepRegistry, type Services } from "../mod.ts";
 import { manualClock, recordingSleep, sequentialIds } from "./support/engine.ts";
 
 function setup(yaml: string, services: Services = {}, extra: Record<string, unknown> = {}) {
@@ -217,6 +217,7 @@ describe("call", () => {
 
   test("an attempt over its timeout is aborted through its signal", async () => {
     let aborted = false;
+    const time = new ManualClock();
     const { engine } = setup(wf(`
   - id: slow
     type: call
@@ -231,11 +232,14 @@ describe("call", () => {
         go: (_: unknown, { signal }) =>
           new Promise((resolve) => {
             signal.addEventListener("abort", () => (aborted = true));
-            setTimeout(resolve, 2000);
+            void time.sleep(2000).then(resolve);
           }),
       },
-    });
-    const result = await engine.run({});
+    }, { clock: time });
+    const running = engine.run({});
+    await time.waitForTimers(2);
+    await time.advance(20);
+    const result = await running;
     expect(result.status).toBe("failed");
     expect(result.error).toBe('TimeoutError: Step "slow" timed out after 0.02s (attempt 1)');
     expect(aborted).toBe(true);
@@ -472,10 +476,12 @@ describe("parallel", () => {
   - id: finish
     type: end
 `);
-  const slow = (ms: number, value: unknown) => () => new Promise((r) => setTimeout(() => r(value), ms));
+  // Services that take `ms` of a clock that moves itself when slept on: deterministic, and no real waiting.
+  const time = new ManualClock("2026-01-01T00:00:00.000Z", { autoAdvance: true });
+  const slow = (ms: number, value: unknown) => () => time.sleep(ms).then(() => value);
 
   test("all: ctx changes of every branch are merged and outputs listed in branch order", async () => {
-    const { engine } = setup(fanOut("all"), { A: slow(5, 1), B: slow(1, 2) });
+    const { engine } = setup(fanOut("all"), { A: slow(5, 1), B: slow(1, 2) }, { clock: time });
     expect((await engine.run({})).output).toEqual({ input: {}, a: 1, b: 2, outs: [1, 2] });
   });
 
@@ -485,7 +491,7 @@ describe("parallel", () => {
   });
 
   test("any: the first success wins and only its changes are merged", async () => {
-    const { engine } = setup(fanOut("any"), { A: slow(30, "slow"), B: slow(1, "fast") });
+    const { engine } = setup(fanOut("any"), { A: slow(30, "slow"), B: slow(1, "fast") }, { clock: time });
     expect((await engine.run({})).output).toEqual({ input: {}, b: "fast", outs: [null, "fast"] });
   });
 

@@ -53,7 +53,8 @@ export const systemClock: Clock = {
  */
 export function toClock(clock?: Clock | (() => Date), sleep?: Clock["sleep"]): Clock {
   const base: Clock = clock === undefined ? systemClock : typeof clock === "function" ? { ...systemClock, now: clock } : clock;
-  return sleep ? { ...base, sleep } : base;
+  if (!sleep) return base;
+  return { now: () => base.now(), setTimer: (ms, fn) => base.setTimer(ms, fn), sleep };
 }
 
 /**
@@ -87,8 +88,17 @@ export class ManualClock implements Clock {
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const slept = sleepWith((wait, fn) => this.setTimer(wait, fn), ms, signal);
-    if (this.#autoAdvance) void this.advance(ms);
+    // After what is running now has registered its own timers, so they fire in time order.
+    if (this.#autoAdvance) setTimeout(() => void this.advance(ms), 0);
     return slept;
+  }
+
+  /** Resolves once at least `count` timers are waiting (the code under test has reached its sleep or timeout). */
+  async waitForTimers(count = 1): Promise<void> {
+    for (let turns = 0; this.#timers.length < count; turns++) {
+      if (turns > 10_000) throw new Error(`ManualClock: no ${count} timer(s) set after 10 000 turns`);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
   }
 
   /** Timers not fired yet. */
