@@ -10,12 +10,12 @@
  */
 import { Redis } from "@upstash/redis";
 import { loadExamples } from "./examples/index.ts";
-import { createApp } from "./mod.ts";
+import { ConfigError, createApp } from "./mod.ts";
 import { appOptionsFromEnv, recoverOnce, VERSION } from "./config-from-env.ts";
 
 interface RuntimeGlobals {
-  Deno?: { env: { toObject(): Record<string, string> }; cron?: (name: string, schedule: string, fn: () => Promise<void>) => void };
-  process?: { env: Record<string, string | undefined> };
+  Deno?: { env: { toObject(): Record<string, string> }; cron?: (name: string, schedule: string, fn: () => Promise<void>) => void; exit(code: number): never };
+  process?: { env: Record<string, string | undefined>; exit(code: number): never };
 }
 
 /** The process environment of whichever runtime this is (Deno needs --allow-env). */
@@ -28,15 +28,28 @@ function readEnv(): Record<string, string | undefined> {
 function portOf(value: string | undefined): number {
   if (value === undefined || value.trim() === "") return 8787;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number (0-65535), got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number (0-65535), got ${JSON.stringify(value)}`);
   return port;
 }
 
+/** A configuration mistake is one line naming it, and exit code 1 — not a stack trace. */
+function configured<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`durable-workflow: ${error.message}`);
+    const runtime = globalThis as RuntimeGlobals;
+    return (runtime.Deno ?? runtime.process)!.exit(1);
+  }
+}
+
 const env = readEnv();
-const port = portOf(env.PORT);
-const examples = loadExamples();
-const options = appOptionsFromEnv(env, { ...examples, Redis });
-const app = createApp(options);
+const { port, examples, options, app } = configured(() => {
+  const examples = loadExamples();
+  const options = appOptionsFromEnv(env, { ...examples, Redis });
+  return { port: portOf(env.PORT), examples, options, app: createApp(options) };
+});
 
 /**
  * The sweeper (and the in-process queue's due timers): every DW_SWEEP_SECONDS (default 15) on a timer, or once a
@@ -45,14 +58,14 @@ const app = createApp(options);
  */
 function startRecovery(): void {
   const seconds = env.DW_SWEEP_SECONDS === undefined ? 15 : Number(env.DW_SWEEP_SECONDS);
-  if (!Number.isFinite(seconds) || seconds < 0) throw new Error(`DW_SWEEP_SECONDS must be a number of seconds ≥ 0, got ${JSON.stringify(env.DW_SWEEP_SECONDS)}`);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new ConfigError(`DW_SWEEP_SECONDS must be a number of seconds ≥ 0, got ${JSON.stringify(env.DW_SWEEP_SECONDS)}`);
   if (seconds === 0) return;
   const round = () => recoverOnce(options).then(() => undefined, (error) => console.error("durable-workflow: sweep failed:", error));
   const cron = (globalThis as RuntimeGlobals).Deno?.cron;
   if (cron && env.DW_SWEEP_SECONDS === undefined) cron("durable-workflow sweep", "* * * * *", round);
   else (setInterval(round, seconds * 1000) as unknown as { unref?: () => void }).unref?.();
 }
-startRecovery();
+configured(startRecovery);
 
 /** How to try it: printed once the server listens. */
 function banner(base: string): string {

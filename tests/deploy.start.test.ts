@@ -34,3 +34,11 @@ test.skipIf(!toolAvailable(BUN, "bun"))("npm start's command comes up on a clean
   await server.stop();
   server = undefined;
 }, 30_000);
+
+test.skipIf(!toolAvailable(BUN, "bun"))("a configuration error is one line naming it and exit code 1, not a stack trace", () => {
+  const child = Bun.spawnSync([BUN, "main.ts"], { cwd: ROOT, env: cleanEnv({ DW_PRODUCTION: "true" }), stdout: "pipe", stderr: "pipe" });
+  const printed = `${child.stdout.toString()}${child.stderr.toString()}`;
+  expect(child.exitCode).toBe(1);
+  expect(printed.trim().split("\n").at(-1)).toBe("durable-workflow: DW_PRODUCTION=true requires DW_API_TOKEN (the API would be open to anyone)");
+  expect(printed).not.toContain("    at ");
+});
