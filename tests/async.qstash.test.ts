@@ -97,6 +97,19 @@ const approvalWorkflow = loadWorkflow({
   ],
 });
 
+/** Waits three days between two steps. */
+const waitWorkflow = loadWorkflow({
+  id: "three_days",
+  name: "Three days",
+  steps: [
+    { id: "start", type: "start", next: "s1" },
+    { id: "s1", type: "call", service: "work", input: { step: "s1" }, next: "cool_off" },
+    { id: "cool_off", type: "wait", seconds: 259_200, next: "s2" },
+    { id: "s2", type: "call", service: "work", input: { step: "s2" }, next: "finish" },
+    { id: "finish", type: "end", result: "done" },
+  ],
+});
+
 const retryWorkflow = loadWorkflow({
   id: "flaky_charge",
   name: "Flaky charge",
@@ -164,7 +177,7 @@ function setup(options: {
   const shop = createOrderServices();
   const recorded = recordingServices();
   const services = options.services ?? { ...shop.services, ...recorded.services };
-  const workflows = options.workflows ?? [orderWorkflow, linear(3), loopWorkflow, retryWorkflow, approvalWorkflow];
+  const workflows = options.workflows ?? [orderWorkflow, linear(3), loopWorkflow, retryWorkflow, approvalWorkflow, waitWorkflow];
   const adapter = new QStashAdapter({ client: stack.client, callbackUrl: stack.callbackUrl, retries: options.retries ?? 3 });
   const app = createApp({
     store,
@@ -446,6 +459,23 @@ describeStack("time budget and continuations", () => {
     const result = await settle(runner, id);
     expect(result).toEqual({ status: "completed", executionId: id, output: { charge: { id: "CH-1", attempt: 2 } } });
     expect(t.calls.map((c) => c.attempt)).toEqual([1, 2]);
+  });
+});
+
+describeStack("wait steps", () => {
+  test("a wait of three days costs one delayed message and completes when the clocks reach it", async () => {
+    const t = setup();
+    const runner = t.runner(waitWorkflow);
+    const id = await runner.run({}, { executionId: t.id("three-days") });
+    await stack.qstash.waitIdle();
+    expect(await t.store.load(id)).toMatchObject({ status: "pending", wakeAt: "2026-03-04T00:00:00.000Z", recoverTo: "s2" });
+    const wake = stack.qstash.messages().filter((m) => m.body?.includes('"continue"') && m.body.includes(id));
+    expect(wake.map(delaySeconds)).toEqual([259_200]);
+    expect(t.calls.map((c) => c.step)).toEqual(["s1"]);
+    t.clock.advance(259_200_000);
+    stack.qstash.advanceTime(259_200_000);
+    expect((await settle(runner, id))?.status).toBe("completed");
+    expect(t.calls.map((c) => c.step)).toEqual(["s1", "s2"]);
   });
 });
 
