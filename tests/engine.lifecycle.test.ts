@@ -281,23 +281,27 @@ steps:
   });
 });
 
-describe("pinned definitions and migration", () => {
-  const v1 = loadWorkflow(`
+function v1Source(): string {
+  return `
 id: pinned
 name: Pinned
 version: "1"
 steps:
-  - id: start
-    type: start
-    next: ask
-  - id: ask
-    type: halt
-    reason: waiting
-    next: old_finish
-  - id: old_finish
-    type: end
-    result: v1
-`);
+- id: start
+  type: start
+  next: ask
+- id: ask
+  type: halt
+  reason: waiting
+  next: old_finish
+- id: old_finish
+  type: end
+  result: v1
+`;
+}
+
+describe("pinned definitions and migration", () => {
+  const v1 = loadWorkflow(v1Source());
   const v2 = loadWorkflow(`
 id: pinned
 name: Pinned
@@ -334,24 +338,6 @@ steps:
     expect(await new SyncRunner(v3, { store }).resume("p3", {})).toMatchObject({ output: "v3" });
   });
 
-  function v1Source(): string {
-    return `
-id: pinned
-name: Pinned
-version: "1"
-steps:
-  - id: start
-    type: start
-    next: ask
-  - id: ask
-    type: halt
-    reason: waiting
-    next: old_finish
-  - id: old_finish
-    type: end
-    result: v1
-`;
-  }
 });
 
 describe("traps", () => {
