@@ -32,7 +32,9 @@ export function getOwn(object: JsonObject, key: string): Json | undefined {
 /** A plain object with `key` set, never touching a prototype. */
 export function setOwn(object: JsonObject, key: string, value: Json): void {
   if (FORBIDDEN_KEYS.has(key)) throw new ExecutionError(`The key "${key}" is not allowed`);
-  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  // Every key but the forbidden ones is an ordinary own data property when assigned (plain assignment also
+  // keeps the object's fast shape, which defineProperty would give up).
+  object[key] = value;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { ExecutionError } from "../errors.ts";
-import { jsonSize } from "../json.ts";
+import { jsonSize, setOwn } from "../json.ts";
 import type { StepDefinition, StepTools } from "../steps/step.ts";
 import { MAX_EVENTS_PER_EXECUTION, type StoredDefinition, type Store } from "../store/store.ts";
 import type {
@@ -229,7 +229,7 @@ function deltaOf(stored: Stored, exec: Execution): ExecutionDelta {
     let changed = false;
     for (const key of Object.keys(exec.ctx)) {
       if (exec.ctx[key] !== stored.ctx[key] || !Object.hasOwn(stored.ctx, key)) {
-        Object.defineProperty(set, key, { value: exec.ctx[key], enumerable: true, writable: true, configurable: true });
+        setOwn(set, key, exec.ctx[key]!);
         changed = true;
       }
     }
