@@ -106,11 +106,11 @@ const REMINDER = loadWorkflow(`
 id: reminder
 name: Reminder
 steps:
-  - id: pause
+  - id: nap
     type: wait
-    seconds: 259200
-    next: remind
-  - id: remind
+    seconds: 172800
+    next: mail_out
+  - id: mail_out
     type: call
     service: mail
     method: send
@@ -121,15 +121,15 @@ steps:
 test("a long wait is continued by moving the clock to its wake time", async () => {
   const { result, calls, clock, events, entries } = await testWorkflow(REMINDER, { start: "2026-03-01T09:00:00Z", services: { mail: { send: { id: "M-1" } } } });
   expect(result.status).toBe("completed");
-  expect(entries[0]?.output).toEqual({ until: "2026-03-04T09:00:00.000Z" });
+  expect(entries[0]?.output).toEqual({ until: "2026-03-03T09:00:00.000Z" });
   expect(calls.map((c) => c.input)).toEqual([{ note: "hello" }]);
-  expect(clock.now().toISOString()).toBe("2026-03-04T09:00:00.000Z");
+  expect(clock.now().toISOString()).toBe("2026-03-03T09:00:00.000Z");
   expect(events.at(-1)?.type).toBe("workflow.completed");
 });
 
 test("advanceWaits: false stops at the wait, pending with its wake time", async () => {
   const { result, calls } = await testWorkflow(REMINDER, { start: "2026-03-01T09:00:00Z", advanceWaits: false, services: { mail: { send: {} } } });
-  expect(result).toMatchObject({ status: "pending", notBefore: "2026-03-04T09:00:00.000Z" });
+  expect(result).toMatchObject({ status: "pending", notBefore: "2026-03-03T09:00:00.000Z" });
   expect(calls).toEqual([]);
 });
 
