@@ -1,16 +1,12 @@
 /**
- * The npm package as a user gets it: `npm pack` (which builds dist/ through `prepack`), installed from the
- * tarball into a fresh project outside the repository, then used from Node, Bun, TypeScript and wrangler.
- * Needs the npm registry for the package's dependencies. Slow (a build and an install): one setup, shared.
+ * The npm package as a user gets it (tests/support/package.ts: packed, installed into a fresh project outside
+ * the repository), used from Node, Bun, TypeScript and wrangler. Slow (a build and an install): one setup, shared.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-
-const ROOT = join(import.meta.dir, "..");
-const TIMEOUT = 300_000;
+import { installedProject, PACKAGE_TIMEOUT as TIMEOUT, ROOT, sh, tarball } from "./support/package.ts";
 
 const HELLO = `id: hello
 name: Hello
@@ -41,6 +37,12 @@ import { createApp } from "durable-workflow-edge/hono";
 const workflow = loadWorkflow({ id: "hi", name: "Hi", version: "1", steps: [{ id: "done", type: "end", result: { message: "hi" } }] });
 export const app = createApp({ store: new MemoryStore(), workflows: [workflow] });
 `,
+  "testing.mjs": `import { loadWorkflow } from "durable-workflow-edge";
+import { testWorkflow } from "durable-workflow-edge/testing";
+const workflow = loadWorkflow("id: t\\nname: T\\nsteps:\\n  - { id: c, type: call, service: Svc, method: m, output: r }\\n");
+const { result, calls } = await testWorkflow(workflow, { services: { Svc: { m: { ok: true } } } });
+console.log(JSON.stringify([result.status, calls.length]));
+`,
   "request.mjs": `import { app } from "./app.mjs";
 const response = await app.request("/workflows/hi/executions", {
   method: "POST",
@@ -59,43 +61,24 @@ export default { fetch: (request) => app.fetch(request) };
   "wrangler.toml": `name = "consumer"\nmain = "worker.js"\ncompatibility_date = "2026-04-20"\n`,
   "check.ts": `import { loadWorkflow, MemoryStore, SyncRunner, type ExecutionResult } from "durable-workflow-edge";
 import { createApp, type AppOptions } from "durable-workflow-edge/hono";
+import { testWorkflow, type ServiceCall } from "durable-workflow-edge/testing";
 const workflow = loadWorkflow("id: x");
 const options: AppOptions = { store: new MemoryStore(), workflows: [workflow] };
 export const app = createApp(options);
 export const result: Promise<ExecutionResult> = new SyncRunner(workflow, { store: options.store }).run({});
+export const tested: Promise<ServiceCall[]> = testWorkflow(workflow, { services: { Svc: { m: 1 } } }).then((t) => t.calls);
 // @ts-expect-error: the declarations are there, so steps is not any
 export const wrong: number = workflow.steps;
 `,
 };
 
-async function sh(cmd: string[], cwd: string): Promise<string> {
-  const proc = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}\n${stdout}\n${stderr}`);
-  return stdout;
-}
-
-const dirs: string[] = [];
 let installed: Promise<{ project: string; tarball: string }> | undefined;
 
-/** Packs the repository and installs the tarball into a new project (once for the whole file). */
+/** The tarball installed into a new project (once for the whole file). */
 function install(): Promise<{ project: string; tarball: string }> {
-  installed ??= (async () => {
-    const packDir = mkdtempSync(join(tmpdir(), "dw-pack-"));
-    const project = mkdtempSync(join(tmpdir(), "dw-consumer-"));
-    dirs.push(packDir, project);
-    const name = (await sh(["npm", "pack", "--silent", "--pack-destination", packDir], ROOT)).trim().split("\n").at(-1)!;
-    const tarball = join(packDir, name);
-    for (const [file, text] of Object.entries(FILES)) writeFileSync(join(project, file), text);
-    await sh(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", tarball], project);
-    return { project, tarball };
-  })();
+  installed ??= (async () => ({ project: await installedProject(FILES), tarball: await tarball() }))();
   return installed;
 }
-
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
 describe("the npm package", () => {
   test("the tarball holds the built entries, the declarations and package.json only", async () => {
@@ -103,10 +86,12 @@ describe("the npm package", () => {
     const files = (await sh(["tar", "-tzf", tarball], ROOT)).trim().split("\n").map((f) => f.replace(/^package\//, ""));
     expect(files).toContain("dist/mod.js");
     expect(files).toContain("dist/hono.js");
+    expect(files).toContain("dist/testing.js");
     expect(files).toContain("dist/cli.js");
     expect(files).toContain("dist/types/src/mod.d.ts");
     expect(files).toContain("dist/types/hono.d.ts");
-    expect(files.filter((f) => !/^dist\/(\w+\.js|chunks\/[\w-]+\.js|types\/.+\.d\.ts)$/.test(f)).sort()).toEqual(["README.md", "package.json"]);
+    expect(files).toContain("dist/types/src/testing.d.ts");
+    expect(files.filter((f) => !/^dist\/(\w+\.js|chunks\/[\w-]+\.js|types\/.+\.d\.ts)$/.test(f)).sort()).toEqual(["LICENSE", "README.md", "package.json"]);
   }, TIMEOUT);
 
   test("runs a workflow from Node", async () => {
@@ -117,6 +102,11 @@ describe("the npm package", () => {
   test("runs a workflow from Bun", async () => {
     const { project } = await install();
     expect(await sh([process.execPath, "run.mjs"], project)).toBe('{"message":"Hello, Ada!"}\n');
+  }, TIMEOUT);
+
+  test('"durable-workflow-edge/testing" runs a workflow with canned services from Node', async () => {
+    const { project } = await install();
+    expect(await sh(["node", "testing.mjs"], project)).toBe('["completed",1]\n');
   }, TIMEOUT);
 
   test('"durable-workflow-edge/hono" serves a request from Node', async () => {
