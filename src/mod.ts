@@ -14,7 +14,8 @@ export type { InputSpec, InputType, WorkflowDefinition } from "./definition/work
 export { workflowDiagram } from "./diagram/mermaid.ts";
 export { renderWorkflowSvg } from "./diagram/svg.ts";
 
-// steps
+// steps (`z` is the zod the step schemas are made with: use it for your own step types)
+export { z } from "zod";
 export { registerStepType, StepRegistry, defaultStepRegistry, BUILT_IN_STEP_TYPES } from "./steps/registry.ts";
 export type { CustomStepSpec } from "./steps/registry.ts";
 export { FINISHED, proceed, halt, waitUntil } from "./steps/step.ts";
