@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "./cli.support.ts";
-import { cleanEnv, type ServerProcess, startServer } from "./support/deploy.ts";
+import { alive, cleanEnv, type ServerProcess, startServer } from "./support/deploy.ts";
 import { freePort, redisServerAvailable } from "./support/redis.ts";
 
 const available = redisServerAvailable();
@@ -17,15 +17,6 @@ afterAll(async () => {
   await stack?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test.skipIf(!available)("dev runs the user's app on Redis and QStash, a run completes through QStash, and Ctrl-C stops everything", async () => {
   const port = freePort();

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEV_QSTASH_TOKEN } from "../tools/qstash-dev/index.ts";
 import { freePort, redisServerAvailable } from "./support/redis.ts";
-import { cleanEnv, type ServerProcess, startServer } from "./support/deploy.ts";
+import { alive, cleanEnv, type ServerProcess, startServer } from "./support/deploy.ts";
 
 const available = redisServerAvailable();
 const dataDir = mkdtempSync(join(tmpdir(), "dw-dev-stack-"));
@@ -17,15 +17,6 @@ afterAll(async () => {
   await stack?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const redisEnv = { REDIS_SERVER: process.env.REDIS_SERVER ?? "/usr/bin/redis-server" };
 
