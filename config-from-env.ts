@@ -7,6 +7,7 @@
  * | UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN | the store (UpstashRedisStore); without them, a MemoryStore (never in production) |
  * | DW_REDIS_PREFIX | first segment of every Redis key (default "dw") |
  * | DW_RETENTION_DAYS | days a completed or failed execution is kept in Redis (default 30) |
+ * | DW_LEASE_SECONDS | how long a run's claim lasts without a checkpoint before another worker takes it over (default 60) |
  * | QSTASH_TOKEN + QSTASH_CURRENT_SIGNING_KEY + QSTASH_NEXT_SIGNING_KEY | the async queue (QStashAdapter); without them, in-process (InlineAdapter) |
  * | QSTASH_URL | QStash's base URL (default QStash's own; a local qstash-dev in development) |
  * | DW_PUBLIC_URL | where QStash reaches the app: the callback is `<DW_PUBLIC_URL>/qstash` |
@@ -66,6 +67,9 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
 
   const { store, storeLine } = storeFromEnv(env, extras, production);
   const qstash = qstashFromEnv(env, extras);
+  const leaseSeconds = number(env, "DW_LEASE_SECONDS");
+  if (leaseSeconds !== undefined && !(leaseSeconds > 0)) throw new ConfigError(`DW_LEASE_SECONDS must be a positive number of seconds, got ${leaseSeconds}`);
+  const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
 
   const options: AppOptions = {
     store,
@@ -74,8 +78,9 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     ...(extras.services ? { services: extras.services } : {}),
     ...(token ? { token } : {}),
     ...(production ? { production } : {}),
+    ...lease,
     // Without QStash: the in-process queue on the same store, services and workflows (createApp's default, made explicit).
-    adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows }),
+    adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...lease }),
     ...(qstash ? { qstash: qstash.routeOptions } : {}),
   };
 

@@ -5,13 +5,14 @@
  * Errors are one line `durable-workflow: <message>`: exit 2 for a usage mistake, 1 otherwise.
  */
 import { parseCommandArgs, UsageError, type Command } from "./command.ts";
+import { dev } from "./dev.ts";
 import { diff } from "./diff.ts";
 import { graph } from "./graph.ts";
 import { lint } from "./lint.ts";
 import { run } from "./run.ts";
 import { schema } from "./schema.ts";
 
-const COMMANDS: Command[] = [lint, graph, schema, run, diff];
+const COMMANDS: Command[] = [lint, graph, schema, run, diff, dev];
 
 const HELP = `Usage: durable-workflow <command> [options]
 

@@ -48,6 +48,8 @@ export interface AppOptions {
     /** How often a stream sends a `: heartbeat` comment, so proxies keep it open, in ms (default 15 000). */
     heartbeatMs?: number;
   };
+  /** How long a run's claim on an execution lasts without a checkpoint, in ms (default 60 000; docs/async.md "Leases and takeover"). */
+  leaseMs?: number;
   clock?: () => Date;
   /** Id generator for executions and entries (default `crypto.randomUUID`). */
   ids?: () => string;
@@ -77,6 +79,7 @@ export interface AppContext {
     store: Store;
     services: Services;
     workflows: WorkflowLookup;
+    leaseMs?: number;
     clock?: () => Date;
     ids?: () => string;
   };
@@ -126,6 +129,7 @@ export function buildContext(options: AppOptions): AppContext {
     store: options.store,
     services,
     workflows: lookup,
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.ids ? { ids: options.ids } : {}),
   };

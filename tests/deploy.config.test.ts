@@ -207,3 +207,15 @@ describe("version", () => {
     expect(await response.json()).toEqual({ ok: true, version: pkg.version });
   });
 });
+
+describe("DW_LEASE_SECONDS", () => {
+  test("DW_LEASE_SECONDS becomes the app's leaseMs; unset leaves the engine's default", () => {
+    expect(build({ DW_LEASE_SECONDS: "10" }).options.leaseMs).toBe(10_000);
+    expect(build({}).options.leaseMs).toBeUndefined();
+  });
+
+  test("a DW_LEASE_SECONDS that is not a positive number is a ConfigError", () => {
+    expect(() => build({ DW_LEASE_SECONDS: "0" })).toThrow(/DW_LEASE_SECONDS must be a positive number/);
+    expect(() => build({ DW_LEASE_SECONDS: "soon" })).toThrow(/DW_LEASE_SECONDS must be a number/);
+  });
+});

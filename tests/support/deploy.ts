@@ -96,3 +96,13 @@ export async function runGreeting(url: string, name: string): Promise<{ status: 
   });
   return { status: response.status, body: await response.json() };
 }
+
+/** Whether a process with this PID still exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
