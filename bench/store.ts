@@ -23,7 +23,7 @@ async function bytesWritten(name: string, store: FootprintStore): Promise<Record
   let execution: Execution = {
     id, workflowId: "bench", workflowVersion: "1", workflowHash: "h", status: "running", input: {}, ctx: {}, currentStep: null,
     result: null, recoverTo: null, haltData: null, error: null, createdAt, updatedAt: createdAt, revision: 0, deadline: null,
-    stepsExecuted: 0, eventSeq: 0, loop: null, retry: null, leaseUntil: null, wakeAt: null,
+    stepsExecuted: 0, eventSeq: 0, loop: null, retry: null, leaseUntil: null, wakeAt: null, answer: null,
   };
   execution.revision = (await store.commit({ execution, expectedRevision: 0 })).revision;
   let before = (await store.footprint(id))!;

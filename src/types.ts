@@ -56,6 +56,17 @@ export interface Execution {
    * with a timeout: when it expires. Otherwise null.
    */
   wakeAt: string | null;
+  /**
+   * While `halted`: an answer accepted for a queued resume and not applied yet. It is stored before the resume is
+   * enqueued, so a lost job loses no answer: the sweeper hands the execution back and the answer is applied.
+   */
+  answer: PendingAnswer | null;
+}
+
+/** A resume answer kept on a halted execution until it is applied. */
+export interface PendingAnswer {
+  response?: Json;
+  approved?: boolean;
 }
 
 /** The fields of an execution that stay small whatever the run does: stored whole with every checkpoint. */

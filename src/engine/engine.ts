@@ -177,6 +177,7 @@ export class Engine {
       retry: null,
       leaseUntil: null,
       wakeAt: null,
+      answer: null,
     };
   }
 
@@ -234,12 +235,30 @@ export class Engine {
     if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
     if (answer.approved !== undefined) ctx.approved = answer.approved;
     const haltData = exec.haltData;
-    Object.assign(exec, { ctx, status: "running", haltData: null, wakeAt: null });
+    Object.assign(exec, { ctx, status: "running", haltData: null, wakeAt: null, answer: null });
     const run = this.#newRun(exec, await this.#pinned(exec), true);
     if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData };
     run.emit("workflow.resumed", {});
     await run.checkpoint();
     return await this.#drive(run);
+  }
+
+  /**
+   * Keeps an answer on a halted execution for a queued resume (the async path): stored first, so a lost job loses
+   * no answer — the sweeper hands the execution back after its grace and the answer is applied. The first answer
+   * wins: ConflictError when one is already waiting. Returns the execution as stored (its revision is the one the
+   * resume job names).
+   */
+  async accept(executionId: string, options: { response?: unknown; approved?: unknown } = {}): Promise<Execution> {
+    const answer = checkResumeAnswer(options);
+    const exec = await this.#loadOwn(executionId);
+    if (exec.status !== "halted") {
+      throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
+    }
+    if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
+    Object.assign(exec, { answer, wakeAt: this.clock.now().toISOString() });
+    await this.#newRun(exec, this.workflow, true).checkpoint();
+    return exec;
   }
 
   /**
@@ -253,7 +272,7 @@ export class Engine {
       throw new ConflictError(`Execution "${executionId}" is already ${exec.status}: only a pending, running or halted execution can be cancelled`);
     }
     const reason = options.reason ?? "Cancelled by an operator";
-    Object.assign(exec, { status: "cancelled", error: `Cancelled: ${reason}`, wakeAt: null, retry: null });
+    Object.assign(exec, { status: "cancelled", error: `Cancelled: ${reason}`, wakeAt: null, retry: null, answer: null });
     const run = this.#newRun(exec, this.workflow, true);
     run.emit("workflow.cancelled", { reason });
     await run.checkpoint();

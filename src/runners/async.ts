@@ -2,7 +2,6 @@ import { lookupWorkflow } from "../config.ts";
 import { checkResumeAnswer } from "../definition/answer.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { resultOf } from "../engine/engine.ts";
-import { ConflictError, NotFoundError } from "../errors.ts";
 import { isTerminal, type ExecutionResult, type ExecutionStatus } from "../types.ts";
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
@@ -46,16 +45,13 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
   }
 
   /**
-   * Checks the answer (ValidationError) and that the execution is halted (ConflictError otherwise, NotFoundError
-   * if unknown), then enqueues a resume: an answer that would be refused is never queued.
+   * Checks the answer (ValidationError) and that the execution is halted (ConflictError otherwise, also when
+   * another answer is already waiting; NotFoundError if unknown), stores it on the execution, then enqueues a
+   * resume: an answer that would be refused is never queued, and one that is accepted is never lost.
    */
   async resume(executionId: string, options: HaltAnswer & { queue?: string } = {}): Promise<string> {
     const answer = checkResumeAnswer(options);
-    const exec = await this.store.load(executionId);
-    if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
-    if (exec.status !== "halted") {
-      throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
-    }
+    const exec = await this.engine().accept(executionId, answer);
     await this.adapter.enqueue({
       workflowId: exec.workflowId,
       workflowVersion: exec.workflowVersion,

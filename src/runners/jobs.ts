@@ -153,12 +153,16 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
   }
 }
 
-/** A timer: continues a pending execution whose wait is over, or resumes an approval whose timeout has passed. */
+/**
+ * A timer: continues a pending execution whose wait is over, applies an answer that waits on a halted execution
+ * (its resume job was lost), or resumes an approval whose timeout has passed.
+ */
 async function wake(engine: Engine, exec: Execution, job: Job): Promise<[ExecutionResult, boolean?]> {
   if (exec.status === "pending") return [await engine.continue(exec.id, { loaded: exec })];
   const data = exec.haltData;
   const forThisHalt = job.haltedAt !== undefined ? data?.requested_at === job.haltedAt : job.revision === exec.revision;
   if (exec.status !== "halted" || !data || !forThisHalt) return [resultOf(exec), true];
+  if (exec.answer) return [await engine.resume(exec.id, { ...exec.answer, expectedRevision: exec.revision, loaded: exec })];
   // Early (the queue's clock is ahead of the engine's): leave the halt untouched and ask for the timer again.
   if (typeof data.expires_at !== "string" || Date.parse(data.expires_at) > engine.clock.now().getTime()) return [resultOf(exec)];
   return [await engine.resume(exec.id, { loaded: exec })];

@@ -85,8 +85,8 @@ export async function recover(
     if (expiry > now) {
       throw new ConflictError(`Execution "${executionId}" is running under a live lease until ${new Date(expiry).toISOString()}: it can be recovered after that`);
     }
-  } else if (exec.status === "halted" && exec.wakeAt && Date.parse(exec.wakeAt) <= now) {
-    // An approval whose timer was lost: waking it takes its on_timeout.
+  } else if (exec.status === "halted" && (exec.answer || (exec.wakeAt && Date.parse(exec.wakeAt) <= now))) {
+    // An answer whose resume job was lost (it is applied), or an approval whose timer was lost (it takes on_timeout).
   } else if (exec.status !== "pending") {
     throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a running execution whose lease has expired, or a pending one, can be recovered`);
   }

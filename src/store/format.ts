@@ -80,6 +80,7 @@ export function upgradeHead<T extends Partial<Execution>>(record: T): T {
   const out = { ...record } as T & { retry?: (Execution["retry"] & { notBefore?: string }) | null };
   if (out.leaseUntil === undefined) out.leaseUntil = null;
   if (out.wakeAt === undefined) out.wakeAt = out.retry?.notBefore ?? null;
+  if (out.answer === undefined) out.answer = null;
   if (out.retry && "notBefore" in out.retry) {
     const { notBefore: _moved, ...retry } = out.retry;
     out.retry = retry;

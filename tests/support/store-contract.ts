@@ -41,6 +41,7 @@ export function makeExecution(overrides: Partial<Execution> = {}): Execution {
     retry: null,
     leaseUntil: null,
     wakeAt: null,
+    answer: null,
     ...overrides,
   };
 }
