@@ -11,6 +11,7 @@ import {
   AsyncRunner,
   loadWorkflow,
   ConfigError,
+  ConflictError,
   QStashAdapter,
   sweep,
   UpstashRedisStore,
@@ -241,13 +242,13 @@ describeStack("async runs through QStash", () => {
     expect(done?.output).toMatchObject({ status: "completed", payment_id: "PAY-O-BIG", totals: { total: 1408.91 } });
   });
 
-  test("two answers to one halt are one message: the first wins", async () => {
+  test("two answers to one halt are one message: the first wins, the second is a ConflictError", async () => {
     const t = setup();
     const runner = t.runner(orderWorkflow);
     const id = await runner.run(largeOrder, { executionId: t.id("two-answers") });
     await settle(runner, id);
     await runner.resume(id, { approved: false });
-    await runner.resume(id, { approved: true });
+    await expect(runner.resume(id, { approved: true })).rejects.toBeInstanceOf(ConflictError);
     const done = await settle(runner, id);
     expect(done?.output).toMatchObject({ status: "rejected", payment_id: null });
     expect(stack.qstash.messages().filter((m) => m.body?.includes('"resume"'))).toHaveLength(1);

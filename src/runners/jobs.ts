@@ -40,7 +40,7 @@ export type Job = Omit<z.infer<typeof JobSchema>, "response"> & { response?: Jso
 
 /** A job as published: its own fields only, nothing else (never the execution's state; `priority` has no QStash meaning). */
 export function jobBody(job: Job): Job {
-  const { priority: _local, ...fields } = JobSchema.strip().parse(job);
+  const { priority: _local, ...fields } = JobSchema.parse(job);
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Job;
 }
 
