@@ -2,7 +2,7 @@
  * How a step's cost grows with the length of the run, now that checkpoints write deltas: a loop of N calls
  * (N = 10, 100, 1000) and a linear chain of N calls (N = 10, 100, 500), each call returning ~200 bytes, with
  * SyncRunner on the MemoryStore and on UpstashRedisStore (a private redis-server behind the Upstash-REST bridge).
- * Per step: µs (median of RUNS runs after a warm-up), store requests (MemoryStore: Store method calls; Redis:
+ * Per step: µs of wall time and of this process's CPU time (medians of RUNS runs after a warm-up), store requests (MemoryStore: Store method calls; Redis:
  * HTTP requests the bridge received) and request bytes (MemoryStore: what the commits serialized; Redis: request
  * bodies the bridge received), and the ratio of the largest N to N = 10.
  *   npx bun bench/scaling.ts            (RUNS=9 for more runs)
@@ -10,7 +10,8 @@
 import { MemoryStore, SyncRunner, UpstashRedisStore, type Store, type WorkflowDefinition } from "../mod.ts";
 import { countedMemoryStore } from "./support/counted-memory.ts";
 import { startCountedRedis } from "./support/counted-redis.ts";
-import { linearWorkflow, loopWorkflow, medianMs, table } from "./workflows.ts";
+import { medianTiming } from "./support/timing.ts";
+import { linearWorkflow, loopWorkflow, table } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const MAX_RATIO = 1.5;
@@ -60,12 +61,13 @@ async function measure(kind: StoreKind, shape: Shape): Promise<Record<string, st
     const id = await runOnce(workflow, counted.store, input);
     const { requests, bytes } = counted.counts();
     const steps = (await counted.store.entries(id)).length;
-    const ms = await medianMs(RUNS, () => runOnce(workflow, timed, input));
+    const { wallMs, cpuMs } = await medianTiming(RUNS, () => runOnce(workflow, timed, input));
     const requestsPerStep = requests / steps;
     rows.push({
       N: n,
       steps,
-      "µs/step": (ms * 1000) / steps,
+      "µs/step": (wallMs * 1000) / steps,
+      "CPU µs/step": (cpuMs * 1000) / steps,
       [kind.requestsLabel]: requestsPerStep,
       "req target": requestsPerStep <= MAX_REQUESTS_PER_STEP ? "PASS" : "MISS",
       "bytes/step": bytes / steps,
@@ -79,6 +81,7 @@ async function measure(kind: StoreKind, shape: Shape): Promise<Record<string, st
     N: `ratio ${last.N}/${first.N}`,
     steps: "",
     "µs/step": verdict(ratio("µs/step")),
+    "CPU µs/step": verdict(ratio("CPU µs/step")),
     [kind.requestsLabel]: ratio(kind.requestsLabel),
     "req target": "",
     "bytes/step": verdict(ratio("bytes/step")),
