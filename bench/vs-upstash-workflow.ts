@@ -25,6 +25,7 @@ type ResultSize = keyof typeof RESULTS;
 /** A step result: `{ i, ok }` (tiny) or with 1 000 more bytes. */
 const stepResult = (i: number, size: ResultSize) => ({ i, ...RESULTS[size]() });
 const TIMEOUT_MS = 600_000;
+const WARM_UP_RUNS = 3;
 
 const redis = await startCountedRedis();
 const qstash = startQStashDev({ port: 0, retryDelayMs: 1 });
@@ -144,9 +145,13 @@ async function measure(run: () => Promise<void>): Promise<Sample> {
 const kb = (bytes: number) => Math.round(bytes / 1024);
 
 try {
-  // Warm-up: both systems once (code paths compiled, Lua scripts loaded).
-  await runTheirs(20, "tiny");
-  await runOurs(SIZES[0]!, "tiny");
+  // Warm-up: each system a few times per result size (code paths compiled, Lua scripts loaded).
+  for (const size of Object.keys(RESULTS) as ResultSize[]) {
+    for (let i = 0; i < WARM_UP_RUNS; i++) {
+      await runTheirs(SIZES[0]!, size);
+      await runOurs(SIZES[0]!, size);
+    }
+  }
   const rows: Record<string, string | number>[] = [];
   const verdicts: string[] = [];
   for (const size of Object.keys(RESULTS) as ResultSize[]) {
