@@ -11,13 +11,13 @@ import { Client as QStashClient, Receiver } from "@upstash/qstash";
 import { Client as WorkflowClient } from "@upstash/workflow";
 import { serve } from "@upstash/workflow/hono";
 import { Hono } from "hono";
-import { AsyncRunner, loadWorkflow, QStashAdapter, UpstashRedisStore, type WorkflowDefinition } from "../mod.ts";
+import { AsyncRunner, QStashAdapter, UpstashRedisStore } from "../mod.ts";
 import { createApp } from "../routes/app.ts";
 import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev } from "../tools/qstash-dev/index.ts";
 import { freePort } from "../tests/support/redis.ts";
 import { startCountedRedis } from "./support/counted-redis.ts";
 import { medianOf, timed, type Timing } from "./support/timing.ts";
-import { table } from "./workflows.ts";
+import { linearWorkflow, table } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 3);
 const SIZES = (process.env.SIZES ?? "20,100,500").split(",").map(Number);
@@ -65,32 +65,11 @@ async function runTheirs(n: number, size: ResultSize): Promise<void> {
 }
 
 // ---- this engine ----
-/** start → N calls of `work` (outputs r0 … r<N-1>) → end with the last result. */
-function sequential(n: number): WorkflowDefinition {
-  const steps = Array.from({ length: n }, (_, i) => `
-  - id: s${i}
-    type: call
-    service: work
-    input: { i: ${i}, size: $input.size }
-    output: r${i}
-    next: ${i + 1 < n ? `s${i + 1}` : "finish"}`).join("");
-  return loadWorkflow(`
-id: sequential_${n}
-name: Sequential, ${n} calls
-steps:
-  - id: start
-    type: start
-    next: s0
-${steps}
-  - id: finish
-    type: end
-    result: $r${n - 1}
-`);
-}
-
-const workflows = new Map(SIZES.map((n) => [n, sequential(n)]));
+const workflows = new Map(SIZES.map((n) => [n, linearWorkflow(n)]));
+/** The result size of the measurement under way (the workflows pass only `{ i }` to their calls). */
+let ourSize: ResultSize = "tiny";
 const store = new UpstashRedisStore({ redis: redis.redis, prefix: `vs${Math.random().toString(36).slice(2, 8)}` });
-const services = { work: async ({ i, size }: { i: number; size: ResultSize }) => stepResult(i, size) };
+const services = { work: async ({ i }: { i: number }) => stepResult(i, ourSize) };
 const completions = new Map<string, () => void>();
 /** Set once the server's port, hence the callback URL, is known. */
 let ourApp: ReturnType<typeof createApp> | undefined;
@@ -120,7 +99,8 @@ let ids = 0;
 async function runOurs(n: number, size: ResultSize): Promise<void> {
   const id = `vs-${n}-${++ids}`;
   const done = new Promise<void>((resolve) => completions.set(id, resolve));
-  await new AsyncRunner(workflows.get(n)!, { store, adapter }).run({ size }, { executionId: id });
+  ourSize = size;
+  await new AsyncRunner(workflows.get(n)!, { store, adapter }).run({}, { executionId: id });
   await done;
   completions.delete(id);
   await qstash.waitIdle(TIMEOUT_MS);
