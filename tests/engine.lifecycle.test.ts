@@ -176,6 +176,36 @@ steps:
   });
 });
 
+describe("what a call stores", () => {
+  test("a resume's answer is in the store with its first checkpoint, before any later step runs", async () => {
+    const store = new MemoryStore();
+    const asked = loadWorkflow(`
+id: asked
+name: Asked
+steps:
+  - id: start
+    type: start
+    next: ask
+  - id: ask
+    type: halt
+    next: work
+  - id: work
+    type: call
+    service: work
+    input: { n: 1 }
+    next: finish
+  - id: finish
+    type: end
+`);
+    const seen: unknown[] = [];
+    const services = { work: async () => void seen.push((await store.load("a1"))!.ctx.response) };
+    const runner = new SyncRunner(asked, { store, services });
+    await runner.run({}, { executionId: "a1" });
+    await runner.resume("a1", { response: { note: "ok" } });
+    expect(seen).toEqual([{ note: "ok" }]);
+  });
+});
+
 describe("retry", () => {
   test("a failed call that now succeeds: the run goes on from the failed step with the ctx it had before it", async () => {
     const store = new MemoryStore();

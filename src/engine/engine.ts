@@ -203,9 +203,9 @@ export class Engine {
     } else if (exec.wakeAt && now < Date.parse(exec.wakeAt)) {
       return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt };
     }
+    const run = this.#newRun(exec, await this.#pinned(exec), true);
     exec.status = "running";
     exec.wakeAt = null;
-    const run = this.#newRun(exec, await this.#pinned(exec), true);
     if (exec.stepsExecuted === 0 && exec.eventSeq === 0) {
       run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
     }
@@ -231,13 +231,14 @@ export class Engine {
     if (options.expectedRevision !== undefined && exec.revision !== options.expectedRevision) {
       throw new ConflictError(`Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`);
     }
+    // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
+    const run = this.#newRun(exec, await this.#pinned(exec), true);
     const ctx = { ...exec.ctx };
     if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
     if (answer.approved !== undefined) ctx.approved = answer.approved;
-    const haltData = exec.haltData;
-    Object.assign(exec, { ctx, status: "running", haltData: null, wakeAt: null, answer: null });
-    const run = this.#newRun(exec, await this.#pinned(exec), true);
-    if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData };
+    run.setCtx(ctx, ["response", "approved"]);
+    if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
+    Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
     run.emit("workflow.resumed", {});
     await run.checkpoint();
     return await this.#drive(run);
@@ -256,8 +257,9 @@ export class Engine {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
     }
     if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
+    const run = this.#newRun(exec, this.workflow, true);
     Object.assign(exec, { answer, wakeAt: this.clock.now().toISOString() });
-    await this.#newRun(exec, this.workflow, true).checkpoint();
+    await run.checkpoint();
     return exec;
   }
 
@@ -272,8 +274,8 @@ export class Engine {
       throw new ConflictError(`Execution "${executionId}" is already ${exec.status}: only a pending, running or halted execution can be cancelled`);
     }
     const reason = options.reason ?? "Cancelled by an operator";
-    Object.assign(exec, { status: "cancelled", error: `Cancelled: ${reason}`, wakeAt: null, retry: null, answer: null });
     const run = this.#newRun(exec, this.workflow, true);
+    Object.assign(exec, { status: "cancelled", error: `Cancelled: ${reason}`, wakeAt: null, retry: null, answer: null });
     run.emit("workflow.cancelled", { reason });
     await run.checkpoint();
     return resultOf(exec);
@@ -290,6 +292,7 @@ export class Engine {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a failed execution can be retried`);
     }
     const workflow = await this.#pinned(exec);
+    const run = this.#newRun(exec, workflow, true);
     Object.assign(exec, {
       status: "pending",
       error: null,
@@ -299,7 +302,6 @@ export class Engine {
       loop: null,
       wakeAt: null,
     });
-    const run = this.#newRun(exec, workflow, true);
     run.emit("workflow.resumed", { retry: true });
     await run.checkpoint();
     return exec;
@@ -321,8 +323,8 @@ export class Engine {
     if (missing.length) {
       throw new ConflictError(`Execution "${executionId}" cannot move to version ${target.version} (${target.hash.slice(0, 12)}): it stands on step${missing.length === 1 ? "" : "s"} ${missing.map((id) => `"${id}"`).join(", ")}, missing there`);
     }
-    Object.assign(exec, { workflowVersion: target.version, workflowHash: target.hash });
     const run = this.#newRun(exec, target, true);
+    Object.assign(exec, { workflowVersion: target.version, workflowHash: target.hash });
     await run.checkpoint();
     return exec;
   }
@@ -447,14 +449,14 @@ export class Engine {
     if (!result.ok) {
       const error = result.error;
       if (error instanceof ConflictError) throw error;
-      exec.ctx = ctxBefore;
+      run.setCtx(ctxBefore);
       if (!step.on_error || error instanceof WorkflowTimeoutError || run.signal.aborted) return await this.#fail(run, error);
-      exec.ctx = { ...ctxBefore, _last_error: lastError(step.id, error) };
+      run.setCtx({ ...ctxBefore, _last_error: lastError(step.id, error) });
       exec.recoverTo = step.on_error;
       return undefined;
     }
     const outcome = result.outcome;
-    if (outcome.ctx) exec.ctx = outcome.ctx;
+    if (outcome.ctx) run.setCtx(outcome.ctx, outcome.changed);
     if (outcome.kind === "halt") {
       exec.status = "halted";
       exec.haltData = outcome.data;
@@ -536,7 +538,7 @@ export class Engine {
           resultOf,
         ),
       checkpointLoop: async ({ index, outputs, ctx }) => {
-        exec.ctx = ctx;
+        run.setCtx(ctx);
         exec.loop = { stepId: top.id, index, outputs, before: ctxBefore };
         if (this.#budgetUsed(run)) {
           await this.#yield(run);

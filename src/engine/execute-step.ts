@@ -68,7 +68,7 @@ export async function executeStep(
       if (outcome.ctx) outcome.ctx = toJson(outcome.ctx, `The ctx of step "${step.id}"`) as JsonObject;
       if (outcome.output !== undefined) outcome.output = toJson(outcome.output, `The output of step "${step.id}"`);
     }
-    if (outcome.ctx) run.checkCtxSize(outcome.ctx, step.id);
+    if (outcome.ctx) run.checkCtxSize(outcome.ctx, step.id, outcome.changed && { from: state.ctx, changed: outcome.changed });
   } catch (error) {
     if (error instanceof Yield) throw error;
     const text = errorText(error);

@@ -70,6 +70,9 @@ export class Run {
   #stored: Stored | null;
   /** ctx size bookkeeping: the last ctx measured, and each key's value with its size (values are immutable). */
   #measuredCtx: JsonObject | null = null;
+  #ctxBytes = 2;
+  /** ctx keys changed since the last checkpoint, or null when unknown (the checkpoint compares every key). */
+  #dirty: Set<string> | null = new Set();
   #sizes = new Map<string, { value: Json; size: number }>();
   /** The ISO text of the last time read, reused while the clock stays on the same millisecond. */
   #iso = { ms: NaN, text: "" };
@@ -148,24 +151,50 @@ export class Run {
    * Checks the ctx size limit after a step, measuring only the values that changed since the last ctx measured
    * (unchanged values keep their identity: ctx values are never mutated in place).
    */
-  checkCtxSize(ctx: JsonObject, stepId: string): void {
+  checkCtxSize(ctx: JsonObject, stepId: string, known?: { from: Readonly<JsonObject>; changed: string[] }): void {
     if (ctx === this.#measuredCtx) return;
-    this.#measuredCtx = ctx;
     const sizes = this.#sizes;
-    let total = 2;
-    let keys = 0;
-    for (const key in ctx) {
-      if (!Object.hasOwn(ctx, key)) continue;
-      keys += 1;
+    const measure = (key: string) => {
       const value = ctx[key]!;
-      let known = sizes.get(key);
-      if (!known || known.value !== value) sizes.set(key, (known = { value, size: jsonSize(value) + key.length + 4 }));
-      total += known.size;
+      const entry = sizes.get(key);
+      if (entry && entry.value === value) return entry.size;
+      const size = jsonSize(value) + key.length + 4;
+      sizes.set(key, { value, size });
+      return size;
+    };
+    if (known && known.from === this.#measuredCtx) {
+      // Only the keys the step changed: the cost of a step does not grow with the size of ctx.
+      for (const key of known.changed) {
+        this.#ctxBytes -= sizes.get(key)?.size ?? 0;
+        if (Object.hasOwn(ctx, key)) this.#ctxBytes += measure(key);
+        else sizes.delete(key);
+      }
+    } else {
+      let total = 2;
+      let keys = 0;
+      for (const key in ctx) {
+        if (!Object.hasOwn(ctx, key)) continue;
+        keys += 1;
+        total += measure(key);
+      }
+      if (sizes.size > keys) for (const key of [...sizes.keys()]) if (!Object.hasOwn(ctx, key)) sizes.delete(key);
+      this.#ctxBytes = total;
     }
-    if (sizes.size > keys) for (const key of [...sizes.keys()]) if (!Object.hasOwn(ctx, key)) sizes.delete(key);
-    if (total > this.#context.maxCtxBytes) {
-      throw new ExecutionError(`ctx is ${total} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, { stepId });
+    this.#measuredCtx = ctx;
+    if (this.#ctxBytes > this.#context.maxCtxBytes) {
+      throw new ExecutionError(`ctx is ${this.#ctxBytes} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, { stepId });
     }
+  }
+
+  /**
+   * Sets the execution's ctx; `changed`: the only keys that differ from the ctx it replaces, when known (the next
+   * checkpoint then writes those without comparing the rest).
+   */
+  setCtx(ctx: JsonObject, changed?: string[]): void {
+    if (ctx === this.exec.ctx) return;
+    if (changed && this.#dirty) for (const key of changed) this.#dirty.add(key);
+    else this.#dirty = null;
+    this.exec.ctx = ctx;
   }
 
   /**
@@ -182,7 +211,7 @@ export class Run {
     const { revision } = await this.#context.store.commit({
       execution: exec,
       expectedRevision: stored ? exec.revision : 0,
-      ...(stored ? { delta: deltaOf(stored, exec) } : {}),
+      ...(stored ? { delta: deltaOf(stored, exec, this.#dirty) } : {}),
       entries: this.#entries,
       events: this.#events,
       ...(definition ? { definition } : {}),
@@ -191,6 +220,7 @@ export class Run {
     this.#entries = [];
     this.#events = [];
     this.#stored = storedOf(exec);
+    this.#dirty = new Set();
     this.claimed = true;
     if (!this.#delivering) {
       this.#delivering = true;
@@ -220,20 +250,24 @@ function storedOf(exec: Execution): Stored {
   };
 }
 
-/** What the body changed between the last checkpoint and now (identity comparisons: values are immutable). */
-function deltaOf(stored: Stored, exec: Execution): ExecutionDelta {
+/**
+ * What the body changed between the last checkpoint and now (identity comparisons: values are immutable). With
+ * `dirty` (the keys steps said they changed) only those keys are looked at.
+ */
+function deltaOf(stored: Stored, exec: Execution, dirty: ReadonlySet<string> | null): ExecutionDelta {
   const delta: ExecutionDelta = {};
   if (exec.ctx !== stored.ctx) {
     const set: JsonObject = {};
     const unset: string[] = [];
     let changed = false;
-    for (const key of Object.keys(exec.ctx)) {
+    for (const key of dirty ?? Object.keys(exec.ctx)) {
+      if (!Object.hasOwn(exec.ctx, key)) continue;
       if (exec.ctx[key] !== stored.ctx[key] || !Object.hasOwn(stored.ctx, key)) {
         setOwn(set, key, exec.ctx[key]!);
         changed = true;
       }
     }
-    for (const key of Object.keys(stored.ctx)) if (!Object.hasOwn(exec.ctx, key)) unset.push(key);
+    for (const key of dirty ?? Object.keys(stored.ctx)) if (!Object.hasOwn(exec.ctx, key) && Object.hasOwn(stored.ctx, key)) unset.push(key);
     if (changed) delta.set = set;
     if (unset.length) delta.unset = unset;
   }

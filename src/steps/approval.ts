@@ -23,6 +23,9 @@ function withoutDecision(ctx: Readonly<JsonObject>): JsonObject {
  * → `next`, `false` → `on_reject` or `ExecutionError("Rejected")`, no decision → halts again, unchanged.
  * The decision is consumed (removed from ctx).
  */
+/** The keys an approval changes: it consumes the decision. */
+const DECISION = ["approved"];
+
 export const approval: StepType<typeof schema._output> = {
   type: "approval",
   schema,
@@ -43,14 +46,14 @@ export const approval: StepType<typeof schema._output> = {
       const expiresAt = typeof previous.expires_at === "string" ? Date.parse(previous.expires_at) : NaN;
       if (!Number.isNaN(expiresAt) && tools.now().getTime() >= expiresAt) {
         if (!step.on_timeout) throw new ExecutionError(`Approval "${step.id}" timed out`, { stepId: step.id });
-        return proceed({ next: step.on_timeout, ctx, output: { approved: null, timed_out: true } });
+        return proceed({ next: step.on_timeout, ctx, changed: DECISION, output: { approved: null, timed_out: true } });
       }
-      if (decision === true) return proceed({ ctx, output: { approved: true } });
+      if (decision === true) return proceed({ ctx, changed: DECISION, output: { approved: true } });
       if (decision === false) {
         if (!step.on_reject) throw new ExecutionError("Rejected", { stepId: step.id });
-        return proceed({ next: step.on_reject, ctx, output: { approved: false } });
+        return proceed({ next: step.on_reject, ctx, changed: DECISION, output: { approved: false } });
       }
-      return halt({ data: previous, prompt: String(previous.prompt ?? step.prompt), resumeStep: step.id, ctx });
+      return halt({ data: previous, prompt: String(previous.prompt ?? step.prompt), resumeStep: step.id, ctx, changed: DECISION });
     }
     const prompt = tools.resolve(step.prompt);
     const requestedAt = tools.now();
@@ -63,6 +66,6 @@ export const approval: StepType<typeof schema._output> = {
       requested_at: requestedAt.toISOString(),
       expires_at: step.timeout ? new Date(requestedAt.getTime() + step.timeout * 1000).toISOString() : null,
     };
-    return halt({ data, prompt: data.prompt as string, resumeStep: step.id, ctx: withoutDecision(state.ctx) });
+    return halt({ data, prompt: data.prompt as string, resumeStep: step.id, ctx: withoutDecision(state.ctx), changed: DECISION });
   },
 };

@@ -21,6 +21,7 @@ export const assign: StepType<typeof schema._output> = {
   execute: (step, state, tools) => {
     const ctx: JsonObject = { ...state.ctx };
     for (const [key, value] of Object.entries(step.set)) setOwn(ctx, key, tools.resolve(value, ctx));
-    return proceed({ ctx, output: Object.fromEntries(Object.keys(step.set).map((k) => [k, ctx[k]!])) });
+    const changed = Object.keys(step.set);
+    return proceed({ ctx, changed, output: Object.fromEntries(changed.map((k) => [k, ctx[k]!])) });
   },
 };

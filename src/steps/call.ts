@@ -117,7 +117,7 @@ export const call: StepType<CallStep> = {
       if (!step.output) return proceed({ output, attempt });
       const ctx = { ...state.ctx };
       setOwn(ctx, step.output, output);
-      return proceed({ output, ctx, attempt });
+      return proceed({ output, ctx, changed: [step.output], attempt });
     }
     throw lastError;
   },

@@ -13,6 +13,6 @@ export const end: StepType<typeof schema._output> = {
   references: (step) => (step.result === undefined ? [] : [{ key: "result", kind: "value", value: step.result }]),
   execute: (step, state, tools) => {
     const result = step.result === undefined ? cloneJson(state.ctx) : tools.resolve(step.result);
-    return proceed({ next: FINISHED, output: result, ctx: { ...state.ctx, result } });
+    return proceed({ next: FINISHED, output: result, ctx: { ...state.ctx, result }, changed: ["result"] });
   },
 };

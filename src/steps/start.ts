@@ -9,5 +9,5 @@ export const start: StepType<typeof schema._output> = {
   schema,
   pure: true,
   outputs: () => ["input"],
-  execute: (_step, state) => proceed({ ctx: { ...state.ctx, input: cloneJson(state.input) } }),
+  execute: (_step, state) => proceed({ ctx: { ...state.ctx, input: cloneJson(state.input) }, changed: ["input"] }),
 };

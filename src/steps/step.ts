@@ -114,6 +114,7 @@ export type StepOutcome =
       next?: string;
       output?: Json;
       ctx?: JsonObject;
+      changed?: string[];
     }
   | {
       kind: "continue";
@@ -122,6 +123,8 @@ export type StepOutcome =
       output?: Json;
       /** The new ctx when the step changed it. */
       ctx?: JsonObject;
+      /** The only keys `ctx` set or removed, when the step knows them: the engine then looks at nothing else. */
+      changed?: string[];
       /** Attempts a call took (1 by default). */
       attempt?: number;
     }
@@ -132,10 +135,11 @@ export type StepOutcome =
       /** Where a resume continues (default: the step's `next`). */
       resumeStep?: string;
       ctx?: JsonObject;
+      changed?: string[];
       output?: Json;
     };
 
-export function proceed(options: { next?: string; output?: Json; ctx?: JsonObject; attempt?: number } = {}): StepOutcome {
+export function proceed(options: { next?: string; output?: Json; ctx?: JsonObject; changed?: string[]; attempt?: number } = {}): StepOutcome {
   return { kind: "continue", ...options };
 }
 
@@ -143,7 +147,7 @@ export function waitUntil(options: { until: string; next?: string; output?: Json
   return { kind: "wait", ...options };
 }
 
-export function halt(options: { data: JsonObject; prompt?: string; resumeStep?: string; ctx?: JsonObject }): StepOutcome {
+export function halt(options: { data: JsonObject; prompt?: string; resumeStep?: string; ctx?: JsonObject; changed?: string[] }): StepOutcome {
   return { kind: "halt", ...options };
 }
 

@@ -202,6 +202,6 @@ export const transform: StepType<typeof schema._output> = {
     const output = applyExpression(source, step.expression, fail);
     const ctx = { ...state.ctx };
     setOwn(ctx, step.output, output);
-    return proceed({ output, ctx });
+    return proceed({ output, ctx, changed: [step.output] });
   },
 };

@@ -43,6 +43,6 @@ export const workflow: StepType<typeof schema._output> = {
     if (!step.output) return proceed({ output: child.output });
     const ctx = { ...state.ctx };
     setOwn(ctx, step.output, child.output);
-    return proceed({ output: child.output, ctx });
+    return proceed({ output: child.output, ctx, changed: [step.output] });
   },
 };
