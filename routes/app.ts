@@ -6,6 +6,7 @@ import { contextMiddleware, type AppEnv, type AppOptionsInput } from "./context.
 import { eventRoutes } from "./events.ts";
 import { executionRoutes } from "./executions.ts";
 import { healthRoutes } from "./health.ts";
+import { lifecycleRoutes } from "./lifecycle.ts";
 import { serveOpenApi } from "./openapi.ts";
 import { errorToResponse, HttpProblem } from "./problems.ts";
 import { qstashRoutes } from "./qstash/routes.ts";
@@ -41,6 +42,7 @@ export function createApp(options: AppOptionsInput): OpenAPIHono<AppEnv> {
 
   app.route("/", workflowRoutes());
   app.route("/", executionRoutes());
+  app.route("/", lifecycleRoutes());
   app.route("/", eventRoutes());
   app.route("/", dashboardDataRoutes());
   serveOpenApi(app);

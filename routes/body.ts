@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./context.ts";
 import { HttpProblem } from "./problems.ts";
 
@@ -72,4 +72,13 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
     }
     return next();
   };
+}
+
+/**
+ * A field of the JSON body as parsed, before a zod schema copied it (a copy silently drops an own `__proto__`
+ * key), for the library's own checks to see and refuse by name.
+ */
+export async function rawJsonField(c: Context<AppEnv>, key: string): Promise<unknown> {
+  const body: unknown = await c.req.json().catch(() => undefined);
+  return body && typeof body === "object" && Object.hasOwn(body, key) ? (body as Record<string, unknown>)[key] : undefined;
 }

@@ -1,12 +1,14 @@
 import type { MiddlewareHandler } from "hono";
-import { lookupWorkflow, type WorkflowLookup } from "../src/config.ts";
+import type { WorkflowLookup } from "../src/config.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { ConfigError } from "../src/errors.ts";
 import { InlineAdapter } from "../src/runners/adapters/inline.ts";
 import type { QueueAdapter } from "../src/runners/jobs.ts";
+import type { SweepOptions } from "../src/runners/recovery.ts";
 import type { Store } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
+import { Catalog, missingServices } from "./catalog.ts";
 
 export interface AppOptions {
   store: Store;
@@ -33,10 +35,16 @@ export interface AppOptions {
     /** QStash token and base URL, to publish continuations when `adapter` is not a QStashAdapter. */
     token?: string;
     url?: string;
-    /** Time budget of one delivery in ms (default 25 000) and the stale-running takeover age (default 2 × budget). */
+    /** Time budget of one delivery in ms (default 25 000). */
     budgetMs?: number;
-    staleAfterMs?: number;
   };
+  /**
+   * How long a claim (`running`) lasts without a checkpoint before another worker may take over, or an operator
+   * recover it, in ms (default 60 000). Must exceed the longest time between two checkpoints of a live run.
+   */
+  leaseMs?: number;
+  /** The sweeper run by a signed `{ "action": "sweep" }` delivery to POST /qstash (docs/async.md). */
+  sweep?: Pick<SweepOptions, "graceMs" | "claimMs" | "pageSize" | "maxPages">;
   limits?: {
     /** Largest request body accepted (default 1 MiB); larger ones are answered 413. */
     maxBodyBytes?: number;
@@ -68,17 +76,19 @@ export interface AppContext {
   readonly adapter: QueueAdapter;
   readonly version: string;
   readonly maxBodyBytes: number;
-  /** The workflow with this id, or undefined. */
-  workflow(id: string): WorkflowDefinition | undefined;
-  /** Every workflow that can be listed (none for a lookup function). */
-  listWorkflows(): WorkflowDefinition[];
-  /** Options for runners and engines: same store, services, workflows (for child steps), clock and ids. */
+  /** The current definition of the workflow with this id (see Catalog), or undefined. */
+  workflow(id: string): Promise<WorkflowDefinition | undefined>;
+  /** Every workflow that can be listed: those given in a list (not by a lookup function) and those in the store. */
+  listWorkflows(): Promise<WorkflowDefinition[]>;
+  readonly catalog: Catalog;
+  /** Options for runners and engines: same store, services, workflows (for child steps), clock, ids and lease. */
   readonly runnerOptions: {
     store: Store;
     services: Services;
     workflows: WorkflowLookup;
     clock?: () => Date;
     ids?: () => string;
+    leaseMs?: number;
   };
 }
 
@@ -111,23 +121,42 @@ export function checkOptions(options: AppOptions): void {
       throw new ConfigError(`events.${key} must be a positive number of milliseconds, got ${ms}`);
     }
   }
+  if (options.leaseMs !== undefined && !(typeof options.leaseMs === "number" && Number.isFinite(options.leaseMs) && options.leaseMs > 0)) {
+    throw new ConfigError(`leaseMs must be a positive number of milliseconds, got ${options.leaseMs}`);
+  }
   const max = options.limits?.maxBodyBytes;
   if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
     throw new ConfigError(`limits.maxBodyBytes must be a positive integer, got ${max}`);
   }
+  checkWorkflows(listable(options.workflows), options.services ?? {});
+}
+
+/** Refuses, in one ConfigError, two workflows with one id and `call` steps naming services the app lacks. */
+function checkWorkflows(workflows: WorkflowDefinition[], services: Services): void {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const workflow of workflows) {
+    if (seen.has(workflow.id)) problems.push(`two workflows have the id "${workflow.id}"`);
+    seen.add(workflow.id);
+    const missing = missingServices(workflow, services);
+    if (missing.length) problems.push(`workflow "${workflow.id}" calls ${missing.map((name) => `"${name}"`).join(", ")}, missing from services`);
+  }
+  if (problems.length) throw new ConfigError(`createApp: ${problems.join("; ")}`);
 }
 
 export function buildContext(options: AppOptions): AppContext {
   checkOptions(options);
   const source = options.workflows;
-  const lookup: WorkflowLookup = source;
   const services = options.services ?? {};
+  const catalog = new Catalog(options.store, source, options.clock);
+  const codeIds = listable(source).map((workflow) => workflow.id);
   const runnerOptions = {
     store: options.store,
     services,
-    workflows: lookup,
+    workflows: (id: string) => catalog.known(id),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.ids ? { ids: options.ids } : {}),
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
   };
   return {
     options,
@@ -136,8 +165,9 @@ export function buildContext(options: AppOptions): AppContext {
     adapter: options.adapter ?? new InlineAdapter(runnerOptions),
     version: options.version ?? "unknown",
     maxBodyBytes: options.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    workflow: (id) => lookupWorkflow(lookup, id),
-    listWorkflows: () => listable(source),
+    workflow: (id) => catalog.current(id),
+    listWorkflows: () => catalog.list(codeIds),
+    catalog,
     runnerOptions,
   };
 }

@@ -6,6 +6,7 @@ import { WorkflowEvent } from "../src/engine/events.ts";
 import { StreamRunner } from "../src/runners/stream.ts";
 import type { Store } from "../src/store/store.ts";
 import type { Execution, ExecutionResult, ExecutionStatus } from "../src/types.ts";
+import { rawJsonField } from "./body.ts";
 import type { AppEnv } from "./context.ts";
 import { requireExecution } from "./executions.ts";
 import { errorToResponse, HttpProblem } from "./problems.ts";
@@ -213,8 +214,9 @@ export function eventRoutes(): OpenAPIHono<AppEnv> {
 
   routes.openapi(streamExecution, async (c) => {
     const app = c.get("app");
-    const workflow = requireWorkflow(app, c.req.valid("param").id);
-    const { input = {}, executionId } = c.req.valid("json");
+    const workflow = await requireWorkflow(app, c.req.valid("param").id);
+    const { executionId } = c.req.valid("json");
+    const input = (await rawJsonField(c, "input")) ?? {};
     applyInputRules(workflow, input);
 
     // Events are queued by the subscriber (the run never waits for the client) and written by the stream.

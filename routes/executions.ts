@@ -1,9 +1,12 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { checkResumeAnswer } from "../src/definition/answer.ts";
 import { ValidationError } from "../src/errors.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
-import type { Execution as StoredExecution, Json } from "../src/types.ts";
+import type { Execution as StoredExecution } from "../src/types.ts";
+import { rawJsonField } from "./body.ts";
 import type { AppContext, AppEnv } from "./context.ts";
+import { continueWhenDue } from "./later.ts";
 import { HttpProblem } from "./problems.ts";
 import { api, json, problem, route } from "./route.ts";
 import {
@@ -104,12 +107,14 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
   routes.openapi(resumeExecution, async (c) => {
     const app = c.get("app");
     const { id } = c.req.valid("param");
-    const { response, approved, mode } = c.req.valid("json");
+    const { mode } = c.req.valid("json");
+    // Checked as sent (a zod copy would hide an own `__proto__` key): a refused answer changes and queues nothing.
+    const answer = checkResumeAnswer({ response: await rawJsonField(c, "response"), approved: await rawJsonField(c, "approved") });
     const execution = await requireExecution(app, id);
-    const workflow = requireWorkflow(app, execution.workflowId);
-    const answer = { response: response as Json | undefined, approved };
+    const workflow = await requireWorkflow(app, execution.workflowId);
     if (mode === "sync") {
       const result = await new SyncRunner(workflow, app.runnerOptions).resume(id, answer);
+      await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });

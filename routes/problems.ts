@@ -52,6 +52,8 @@ function isProblemStatus(status: number): status is ProblemStatus {
 export interface ProblemIssue {
   path: string;
   message: string;
+  line?: number;
+  column?: number;
 }
 
 export interface Problem {

@@ -44,7 +44,7 @@ export interface RouteTraits {
 /**
  * `createRoute` plus what every route shares: the error answers its traits imply (400 for a schema, 401
  * without `open`, 413/415 with a body, 500, 503 with `store`) and, with a body, the `jsonBody()` middleware
- * (an empty body is `{}`; a body not declared JSON is 415). The handler's types see the declared responses.
+ * (an empty body is `{}`; a body not declared JSON is 415) when JSON is the only media type declared. The handler's types see the declared responses.
  */
 export function route<const R extends RouteConfig>(config: R, traits: RouteTraits = {}): R {
   const { request } = config;
@@ -57,7 +57,7 @@ export function route<const R extends RouteConfig>(config: R, traits: RouteTrait
   }
   if (request?.body) {
     errors[413] = problem("The body is larger than the configured limit (default 1 MiB)");
-    errors[415] = problem("The body is not JSON");
+    errors[415] = problem("The body is not of a declared media type");
   }
   errors[500] = problem("Unexpected error (details are logged, never sent)");
   if (traits.store) {
@@ -65,7 +65,7 @@ export function route<const R extends RouteConfig>(config: R, traits: RouteTrait
   }
   return createRoute({
     ...(traits.open ? { security: [] } : {}),
-    ...(request?.body ? { middleware: [jsonBody()] } : {}),
+    ...(request?.body && Object.keys(request.body.content).every((type) => type === "application/json") ? { middleware: [jsonBody()] } : {}),
     ...config,
     responses: { ...errors, ...config.responses },
   }) as R;

@@ -46,6 +46,12 @@ export const ResumeBody = z.strictObject({
   mode,
 }).describe("Resumes a halted execution").openapi("ResumeBody");
 
+export const CancelBody = z.strictObject({
+  reason: z.string().max(500).optional().describe("Why (at most 500 characters); kept in the execution's `error` as `Cancelled: <reason>`"),
+}).describe("Cancels an execution").openapi("CancelBody");
+
+export const RetryBody = z.strictObject({ mode }).describe("Retries a failed execution").openapi("RetryBody");
+
 export const ListQuery = z.object({
   workflowId: workflowId.optional().describe("Only executions of this workflow"),
   status: status.optional().describe("Only executions in this status"),
@@ -93,6 +99,23 @@ export const WorkflowDetail = z.object({
   diagram: z.string().describe("The graph as Mermaid `flowchart TD` text"),
 }).openapi("WorkflowDetail");
 
+export const StoredWorkflow = z.object({
+  id: z.string(),
+  version: z.string(),
+  hash: z.string().describe("SHA-256 of the definition's canonical JSON"),
+}).openapi("StoredWorkflow");
+
+export const WorkflowVersion = z.object({
+  version: z.string(),
+  hash: z.string(),
+  storedAt: timestamp,
+  current: z.boolean().describe("New runs use this version"),
+  halted: z.number().int().describe("Executions halted on this version now"),
+  pending: z.number().int().describe("Executions pending on this version now"),
+}).openapi("WorkflowVersion");
+
+export const WorkflowVersionList = z.object({ versions: z.array(WorkflowVersion).describe("Oldest first") }).openapi("WorkflowVersionList");
+
 export const HaltInfo = z.object({
   data: z.record(z.string(), z.unknown()),
   prompt: z.string().optional().describe("The halt's reason or the approval's prompt"),
@@ -104,7 +127,8 @@ export const ExecutionResult = z.object({
   executionId: z.string(),
   output: json.optional().describe("The run's result, when completed"),
   halt: HaltInfo.optional(),
-  error: z.string().optional().describe("`<ErrorName>: <message>`, when failed"),
+  error: z.string().optional().describe("`<ErrorName>: <message>`, when failed or cancelled"),
+  notBefore: timestamp.optional().describe("When pending: the run goes on at this time (a continuation is queued)"),
 }).openapi("ExecutionResult");
 
 export const Accepted = z.object({
@@ -186,7 +210,12 @@ export const Problem = z.object({
   title: z.string(),
   status: z.number().int(),
   detail: z.string(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  errors: z.array(z.object({
+    path: z.string(),
+    message: z.string(),
+    line: z.number().int().optional().describe("In a workflow definition's source: where the problem is"),
+    column: z.number().int().optional(),
+  })).optional(),
 }).describe("RFC 9457 problem details (application/problem+json)").openapi("Problem");
 
 /** Keeps only the keys a response schema declares (internal bookkeeping fields stay inside). */

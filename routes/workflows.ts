@@ -1,15 +1,32 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { validateWorkflow, loadWorkflow } from "../src/definition/load.ts";
 import { workflowDiagram } from "../src/diagram/mermaid.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
+import { rawJsonField } from "./body.ts";
+import { missingServices } from "./catalog.ts";
 import type { AppContext, AppEnv } from "./context.ts";
+import { continueWhenDue } from "./later.ts";
 import { HttpProblem } from "./problems.ts";
 import { api, json, problem, route } from "./route.ts";
-import { Accepted, ExecutionResult, pick, RunBody, WorkflowDetail, WorkflowList, WorkflowParams, WorkflowSummary } from "./schemas.ts";
+import {
+  Accepted,
+  ExecutionResult,
+  pick,
+  RunBody,
+  StoredWorkflow,
+  WorkflowDetail,
+  WorkflowList,
+  WorkflowParams,
+  WorkflowSummary,
+  WorkflowVersionList,
+} from "./schemas.ts";
 
-export function requireWorkflow(app: AppContext, id: string): WorkflowDefinition {
-  const workflow = app.workflow(id);
+/** The workflow's current definition (the store's current version, else the app's own); 404 without one. */
+export async function requireWorkflow(app: AppContext, id: string): Promise<WorkflowDefinition> {
+  const workflow = await app.workflow(id);
   if (!workflow) throw new HttpProblem(404, `Workflow "${id}" is not served by this app.`);
   return workflow;
 }
@@ -20,45 +37,110 @@ function summary(workflow: WorkflowDefinition) {
 
 const listWorkflows = route({
   method: "get", path: "/workflows", operationId: "listWorkflows", tags: ["workflows"],
-  summary: "The workflows this app serves",
+  summary: "The workflows this app serves (given in code or stored by PUT), each at its current version",
   responses: { 200: json(WorkflowList, "Workflows") },
-});
+}, { store: true });
 
 const getWorkflow = route({
   method: "get", path: "/workflows/{id}", operationId: "getWorkflow", tags: ["workflows"],
-  summary: "A workflow's definition, hash and Mermaid diagram",
+  summary: "A workflow's current definition, hash and Mermaid diagram",
   request: { params: WorkflowParams },
   responses: { 200: json(WorkflowDetail, "The workflow"), 404: problem("Unknown workflow") },
-});
+}, { store: true });
+
+const definitionText = z.string().describe("The workflow definition (the format of docs/workflow-format.md)");
+
+const putWorkflow = route({
+  method: "put", path: "/workflows/{id}", operationId: "putWorkflow", tags: ["workflows"],
+  summary: "Store a definition and make it the workflow's current version: new runs use it, running ones keep theirs",
+  request: {
+    params: WorkflowParams,
+    body: {
+      required: true,
+      content: {
+        "application/yaml": { schema: definitionText },
+        "text/yaml": { schema: definitionText },
+        "application/json": { schema: z.record(z.string(), z.unknown()).describe("The workflow definition as JSON") },
+      },
+    },
+  },
+  responses: {
+    200: json(StoredWorkflow, "That definition already is the current version"),
+    201: json(StoredWorkflow, "Stored as the new current version"),
+    409: problem("The definition's `id` is not the one in the path"),
+    422: problem("The definition is invalid (`errors` lists every problem, with line and column), or calls services this app lacks"),
+  },
+}, { store: true });
+
+const listVersions = route({
+  method: "get", path: "/workflows/{id}/versions", operationId: "listWorkflowVersions", tags: ["workflows"],
+  summary: "Every stored version of a workflow, with how many executions are halted or pending on each",
+  request: { params: WorkflowParams },
+  responses: { 200: json(WorkflowVersionList, "The versions"), 404: problem("No version of this workflow is stored") },
+}, { store: true });
 
 const startExecution = route({
   method: "post", path: "/workflows/{id}/executions", operationId: "startExecution", tags: ["executions"],
-  summary: "Start an execution (async by default)",
+  summary: "Start an execution on the workflow's current version (async by default)",
   request: { params: WorkflowParams, body: { content: { "application/json": { schema: RunBody } } } },
   responses: {
-    200: json(ExecutionResult, "mode sync: the result (completed, halted or failed)"),
+    200: json(ExecutionResult, "mode sync: the result (completed, halted, failed, or pending until `notBefore` with a continuation queued)"),
     202: json(Accepted, "mode async: the execution is queued (or already done by an inline queue)"),
     404: problem("Unknown workflow"),
-    409: problem("The execution id belongs to another workflow"),
+    409: problem("The execution id exists for another workflow or with another input"),
     422: problem("The input breaks the workflow's input rules; `errors` names each input"),
   },
 }, { store: true });
 
-/** GET /workflows, GET /workflows/:id, POST /workflows/:id/executions. */
+/** Reads the body as text before any validator parses it: the stored source is exactly what was sent. */
+const keepSource: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await c.req.text();
+  await next();
+};
+
+/** GET /workflows, GET/PUT /workflows/:id, GET /workflows/:id/versions, POST /workflows/:id/executions. */
 export function workflowRoutes(): OpenAPIHono<AppEnv> {
   const routes = api();
 
-  routes.openapi(listWorkflows, (c) => c.json({ workflows: c.get("app").listWorkflows().map(summary) }, 200));
+  routes.openapi(listWorkflows, async (c) => c.json({ workflows: (await c.get("app").listWorkflows()).map(summary) }, 200));
 
-  routes.openapi(getWorkflow, (c) => {
-    const workflow = requireWorkflow(c.get("app"), c.req.valid("param").id);
+  routes.openapi(getWorkflow, async (c) => {
+    const workflow = await requireWorkflow(c.get("app"), c.req.valid("param").id);
     return c.json(pick(WorkflowDetail, { ...workflow, diagram: workflowDiagram(workflow) }), 200);
+  });
+
+  routes.openapi({ ...putWorkflow, middleware: [keepSource] }, async (c) => {
+    const app = c.get("app");
+    const { id } = c.req.valid("param");
+    const source = await c.req.text();
+    const { issues } = validateWorkflow(source);
+    if (issues.length) {
+      throw new HttpProblem(422, `Invalid workflow definition (${issues.length} problem${issues.length === 1 ? "" : "s"})`, { errors: issues });
+    }
+    const workflow = loadWorkflow(source);
+    if (workflow.id !== id) throw new HttpProblem(409, `The definition's id is "${workflow.id}", not "${id}" as in the path.`);
+    const missing = missingServices(workflow, app.services);
+    if (missing.length) {
+      throw new HttpProblem(422, `Workflow "${id}" calls services this app does not have: ${missing.join(", ")}`, {
+        errors: missing.map((name) => ({ path: "steps", message: `service "${name}" is not provided by this app` })),
+      });
+    }
+    const { created } = await app.catalog.put(workflow, source);
+    return c.json({ id, version: workflow.version, hash: workflow.hash }, created ? 201 : 200);
+  });
+
+  routes.openapi(listVersions, async (c) => {
+    const { id } = c.req.valid("param");
+    const versions = await c.get("app").store.definitionVersions(id);
+    if (!versions.length) throw new HttpProblem(404, `No version of workflow "${id}" is stored.`);
+    return c.json({ versions: versions.map(({ version, hash, storedAt, current, halted, pending }) => ({ version, hash, storedAt, current, halted, pending })) }, 200);
   });
 
   routes.openapi(startExecution, async (c) => {
     const app = c.get("app");
-    const workflow = requireWorkflow(app, c.req.valid("param").id);
-    const { input = {}, executionId, mode } = c.req.valid("json");
+    const workflow = await requireWorkflow(app, c.req.valid("param").id);
+    const { executionId, mode } = c.req.valid("json");
+    const input = (await rawJsonField(c, "input")) ?? {};
     if (executionId !== undefined) {
       // Starting an existing id is idempotent, but only for the same workflow.
       const existing = await app.store.load(executionId);
@@ -68,6 +150,7 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     }
     if (mode === "sync") {
       const result = await new SyncRunner(workflow, app.runnerOptions).run(input, { executionId });
+      await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });

@@ -3,7 +3,7 @@ import { safeEqual } from "../routes/auth.ts";
 import { createApp, type AppOptions } from "../routes/app.ts";
 import { ConfigError } from "../src/errors.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import { orderWorkflow, problemOf, send, setup, smallOrder, TOKEN } from "./support/routes.ts";
+import { greetingWorkflow, problemOf, send, setup, smallOrder, TOKEN } from "./support/routes.ts";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -90,7 +90,7 @@ describe("without a token", () => {
 });
 
 describe("production mode", () => {
-  const base = (): AppOptions => ({ store: new MemoryStore(), workflows: [orderWorkflow] });
+  const base = (): AppOptions => ({ store: new MemoryStore(), workflows: [greetingWorkflow] });
 
   test("createApp refuses to start without a token", () => {
     expect(() => createApp({ ...base(), production: true })).toThrow(ConfigError);
@@ -122,7 +122,7 @@ describe("options from the env", () => {
     const seen: unknown[] = [];
     const app = createApp((env) => {
       seen.push(env);
-      return { store: new MemoryStore(), workflows: [orderWorkflow], version: String(env.VERSION) };
+      return { store: new MemoryStore(), workflows: [greetingWorkflow], version: String(env.VERSION) };
     });
     const env = { VERSION: "from-env" };
     const first = await (await app.request("/health", {}, env)).json();
@@ -133,7 +133,7 @@ describe("options from the env", () => {
   });
 
   test("a token from the env protects the routes", async () => {
-    const app = createApp((env) => ({ store: new MemoryStore(), workflows: [orderWorkflow], token: String(env.API_TOKEN) }));
+    const app = createApp((env) => ({ store: new MemoryStore(), workflows: [greetingWorkflow], token: String(env.API_TOKEN) }));
     const env = { API_TOKEN: TOKEN };
     expect((await app.request("/workflows", {}, env)).status).toBe(401);
     expect((await app.request("/workflows", { headers: bearer(TOKEN) }, env)).status).toBe(200);
@@ -143,7 +143,7 @@ describe("options from the env", () => {
     let calls = 0;
     const app = createApp(async () => {
       if (++calls === 1) throw new Error("binding not ready");
-      return { store: new MemoryStore(), workflows: [orderWorkflow] };
+      return { store: new MemoryStore(), workflows: [greetingWorkflow] };
     });
     const env = {};
     const quiet = spyOn(console, "error").mockImplementation(() => {});

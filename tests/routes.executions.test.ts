@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { EntryList, Execution, ExecutionPage, ExecutionResult } from "../routes/schemas.ts";
-import { largeOrder, problemOf, send, setup, smallOrder, start } from "./support/routes.ts";
+import { SyncRunner } from "../src/runners/sync.ts";
+import { largeOrder, orderWorkflow, problemOf, send, setup, smallOrder, start } from "./support/routes.ts";
 
 describe("GET /executions/:id", () => {
   test("answers the documented execution record", async () => {
@@ -155,9 +156,9 @@ describe("POST /executions/:id/resume", () => {
     expect((await send(app, "POST", "/executions/missing/resume", { approved: true })).status).toBe(404);
   });
 
-  test("answers 404 when the execution's workflow is not served by the app", async () => {
+  test("answers 404 when the execution's workflow is neither in the app nor current in the store", async () => {
     const first = setup();
-    await start(first.app, largeOrder, { executionId: "big", mode: "sync" });
+    await new SyncRunner(orderWorkflow, { store: first.store, services: first.options.services }).run(largeOrder, { executionId: "big" });
     const { app } = setup({ store: first.store, workflows: [] });
     const problem = await problemOf(await send(app, "POST", "/executions/big/resume", { approved: true }));
     expect(problem.status).toBe(404);

@@ -39,6 +39,12 @@ const SPEC_ROUTES = [
   "post /qstash",
   "post /qstash/failure",
   "get /openapi.json",
+  "put /workflows/{id}",
+  "get /workflows/{id}/versions",
+  "post /executions/{id}/cancel",
+  "post /executions/{id}/retry",
+  "post /executions/{id}/recover",
+  "post /executions/{id}/migrate",
 ];
 
 const DASHBOARD_ROUTES = ["get /", "get /dashboard", "get /dashboard/app.js", "get /dashboard/app.css", "get /dashboard/workflows/{id}/diagram.svg"];

@@ -56,13 +56,16 @@ if (redisServerAvailable()) {
       expect(replayed.map(jsonOf)).toEqual(await store.events("r-1") as never);
     });
 
-    test("a streamed run stores its events inside its checkpoints: one HTTP request per commit, nothing else", async () => {
+    test("a streamed run stores its events inside its checkpoints: one HTTP request per commit, and one for the workflow's current version", async () => {
       const { app, counted } = setup();
+      await (await postStream(app, { input: smallOrder, executionId: "r-1" })).text();
+      counted.reset();
       stack.resetBridgeStats();
       const text = await (await postStream(app, { input: smallOrder, executionId: "r-2" })).text();
       expect(messagesOf(text)).toHaveLength(28);
-      expect(Object.keys(counted.counts)).toEqual(["commit"]);
-      expect(stack.bridgeStats().requests).toBe(counted.counts.commit!);
+      expect(Object.keys(counted.counts).sort()).toEqual(["commit", "currentDefinition"]);
+      expect(counted.counts.currentDefinition).toBe(1);
+      expect(stack.bridgeStats().requests).toBe(counted.counts.commit! + 1);
     });
 
     test("replaying a finished execution is one load and one events read", async () => {

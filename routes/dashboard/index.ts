@@ -77,8 +77,8 @@ export function dashboardRoutes(): OpenAPIHono<AppEnv> {
  */
 export function dashboardDataRoutes(): OpenAPIHono<AppEnv> {
   const routes = api();
-  routes.openapi(diagramSvg, (c) => {
-    const workflow = requireWorkflow(c.get("app"), c.req.valid("param").id);
+  routes.openapi(diagramSvg, async (c) => {
+    const workflow = await requireWorkflow(c.get("app"), c.req.valid("param").id);
     const highlight = (c.req.valid("query").highlight ?? "").split(",").filter(Boolean).slice(-MAX_HIGHLIGHT);
     return new Response(renderWorkflowSvg(workflow, { highlight }), {
       headers: {

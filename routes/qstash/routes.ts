@@ -80,7 +80,7 @@ function buildHandler(app: AppContext): QStashHandler {
     ...(failureCallbackUrl ? { failureCallbackUrl } : {}),
     adapter,
     ...(qstash.budgetMs !== undefined ? { budgetMs: qstash.budgetMs } : {}),
-    ...(qstash.staleAfterMs !== undefined ? { staleAfterMs: qstash.staleAfterMs } : {}),
+    ...(app.options.sweep ? { sweep: app.options.sweep } : {}),
     maxBodyBytes: app.maxBodyBytes,
   });
 }
