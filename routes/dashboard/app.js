@@ -774,7 +774,7 @@ function executionMeta(e) {
 /** @param {Execution} e @returns {Child[]} */
 function executionData(e) {
   return [
-    e.status === "failed" && e.error ? h("p", { class: "error failure" }, e.error) : null,
+    (e.status === "failed" || e.status === "cancelled") && e.error ? h("p", { class: "error failure" }, e.error) : null,
     e.status === "completed" ? dataBlock("Result", e.result, true) : null,
     dataBlock("Input", e.input, e.status !== "completed"),
     dataBlock("Context (ctx)", e.ctx, false),
