@@ -61,7 +61,9 @@ export class Catalog {
    * was the current version (nothing changed).
    */
   async put(workflow: WorkflowDefinition, source: string): Promise<{ created: boolean }> {
-    const current = await this.#store.currentDefinition(workflow.id);
+    // The code's definition first, so that its first use after this PUT does not take it for a redeploy.
+    const code = lookupWorkflow(this.#code, workflow.id);
+    const current = code ? await this.#settle(code) : await this.#store.currentDefinition(workflow.id);
     if (current?.hash === workflow.hash) return { created: false };
     await this.#store.putDefinition(storedDefinition(workflow, this.#clock(), source), { current: true });
     this.#remember(workflow);
