@@ -154,6 +154,8 @@ const ExecutionFields = z.object({
   revision: z.number().int(),
   deadline: z.string().nullable().describe("When the workflow timeout fails the run, or null"),
   stepsExecuted: z.number().int(),
+  leaseUntil: z.string().nullable().describe("While running: the claim's lease; once past, the run may be recovered"),
+  wakeAt: z.string().nullable().describe("While pending: not before this time (a wait, a scheduled retry); while halted at an approval: its expiry"),
 });
 
 export const Execution = ExecutionFields.openapi("Execution");
@@ -171,6 +173,8 @@ export const ExecutionSummary = ExecutionFields.pick({
   createdAt: true,
   updatedAt: true,
   revision: true,
+  leaseUntil: true,
+  wakeAt: true,
 }).openapi("ExecutionSummary");
 
 export const ExecutionPage = z.object({

@@ -1,12 +1,14 @@
 // The dashboard in a real browser: Debian's Chromium driven by playwright-core, against the app served by
 // Bun.serve on a loopback port. The tests run in order and share one page: a run is started, watched live
-// until it halts, approved, and then looked at on a phone-sized screen.
+// until it halts, approved, and then looked at on a phone-sized screen. Runs "started two hours ago" (an app on
+// the same store with a clock in the past) are stuck by now: their jobs were lost or their worker hangs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { loadExamples } from "../examples/index.ts";
 import { createApp } from "../routes/app.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
+import { ManualClock } from "../src/engine/clock.ts";
 import { InlineAdapter } from "../src/runners/adapters/inline.ts";
 import type { QueueAdapter } from "../src/runners/jobs.ts";
 import { MemoryStore } from "../src/store/memory.ts";
@@ -34,6 +36,31 @@ const FEEDBACK = loadWorkflow({
     { id: "start", type: "start", next: "ask" },
     { id: "ask", type: "halt", reason: "What do you think of $input.topic?", next: "finish" },
     { id: "finish", type: "end", result: { topic: "$input.topic", answer: "$response" } },
+  ],
+});
+
+/** One call: for a run whose job is lost, a worker that dies mid-call, and a call that fails once. */
+const callOnce = (id: string) => loadWorkflow({
+  id,
+  name: id,
+  steps: [
+    { id: "start", type: "start", next: "work" },
+    { id: "work", type: "call", service: id, output: "done", next: "finish" },
+    { id: "finish", type: "end", result: { done: "$done" } },
+  ],
+});
+const CHORE = callOnce("chore");
+const HANG = callOnce("hang");
+const FLAKY = callOnce("flaky");
+
+/** A day-long wait: pending with its wake time. */
+const NAP = loadWorkflow({
+  id: "nap",
+  name: "Nap",
+  steps: [
+    { id: "start", type: "start", next: "sleep" },
+    { id: "sleep", type: "wait", seconds: 86_400, next: "finish" },
+    { id: "finish", type: "end", result: { rested: true } },
   ],
 });
 
@@ -73,13 +100,28 @@ function gated(services: Services, opened: Promise<void>): Services {
   const dialogs: string[] = [];
   const consoleErrors: string[] = [];
   const pageErrors: string[] = [];
+  let store: MemoryStore;
+  /** Starts a run through the API: now, or two hours ago with its job lost or run in the background. */
+  let start: (workflowId: string, when: "now" | "earlier" | "earlier, job lost", input?: object) => Promise<string>;
+  let hangCalls = 0;
+  let flakyCalls = 0;
 
   beforeAll(async () => {
     if (!available) throw new Error(`${CHROMIUM} is missing and CI is set: install it (apt-get install -y chromium)`);
     mkdirSync(SHOTS, { recursive: true });
-    const store = new MemoryStore();
+    store = new MemoryStore();
     const examples = loadExamples();
-    const runnerOptions = { store, services: gated(examples.services, services.opened), workflows: [...examples.workflows, FEEDBACK] };
+    const lifecycle: Services = {
+      chore: () => Promise.resolve("chore done"),
+      // The first call never answers: its worker is gone, and its lease runs out.
+      hang: () => (++hangCalls === 1 ? new Promise(() => {}) : Promise.resolve("taken over")),
+      flaky: () => (++flakyCalls === 1 ? Promise.reject(new Error("upstream is down")) : Promise.resolve("worked")),
+    };
+    const runnerOptions = {
+      store,
+      services: { ...gated(examples.services, services.opened), ...lifecycle },
+      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP],
+    };
     const inline = new InlineAdapter(runnerOptions);
     // Jobs run in the background, so POST answers 202 at once and the page watches the run happen.
     const adapter: QueueAdapter = {
@@ -89,6 +131,27 @@ function gated(services: Services, opened: Promise<void>): Services {
       },
     };
     const app = createApp({ ...runnerOptions, token: TOKEN, adapter });
+    // The same app two hours ago, on the same store: what it left behind is stuck by now.
+    const past = new ManualClock(Date.now() - 2 * 3600_000);
+    const pastInline = new InlineAdapter({ ...runnerOptions, clock: () => past.now() });
+    let lost = false;
+    const earlier = createApp({
+      ...runnerOptions, token: TOKEN, clock: () => past.now(),
+      adapter: {
+        enqueue(job, options) {
+          if (!lost) pastInline.enqueue(job, options).catch(() => {});
+          return Promise.resolve();
+        },
+      },
+    });
+    start = async (workflowId, when, input = {}) => {
+      lost = when === "earlier, job lost";
+      const response = await (when === "now" ? app : earlier).request(`/workflows/${workflowId}/executions`, {
+        method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ input, mode: "async" }),
+      });
+      expect(response.status).toBe(202);
+      return ((await response.json()) as { executionId: string }).executionId;
+    };
     server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
     base = `http://127.0.0.1:${server.port}`;
     browser = await chromium.launch({
@@ -117,8 +180,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.goto(`${base}/dashboard`);
     await page.locator("#token-input").fill(TOKEN);
     await page.locator("#token-form button").click();
-    await page.locator(".workflow-card .diagram svg").nth(4).waitFor();
-    expect(await page.locator(".workflow-card").count()).toBe(5);
+    await page.locator(".workflow-card .diagram svg").nth(8).waitFor();
+    expect(await page.locator(".workflow-card").count()).toBe(9);
     expect(await page.locator('.workflow-card svg [data-step="manager_approval"]').count()).toBe(1);
     await page.screenshot({ path: `${SHOTS}/workflows.png`, fullPage: true });
   }, 20_000);
@@ -137,6 +200,7 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.locator(".halt.approval").waitFor();
     expect(await status().textContent()).toBe("halted");
     expect(await page.locator(".halt .prompt").textContent()).toBe("Approve order BIG-7 for 1624.91?");
+    expect(await page.locator(".meta .wake").textContent()).toMatch(/^expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     expect(await page.locator(".timeline .entry.action-halted .entry-step").textContent()).toBe("manager_approval");
     expect(requests.some((r) => r.url === `${base}/executions/${executionId}/events`)).toBe(true);
     await page.screenshot({ path: `${SHOTS}/execution-halted.png`, fullPage: true });
@@ -199,8 +263,118 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.locator(`table.executions a[href="#/executions/${encodeURIComponent(executionId)}"]`).waitFor();
     expect(await page.locator("table.executions tbody tr").count()).toBe(1);
     await page.locator("#filter-status").selectOption("failed");
-    await page.locator(".results p.muted").waitFor();
+    await page.locator(".results p.muted", { hasText: "No executions." }).waitFor();
     expect(await page.locator(".results").textContent()).toBe("No executions.");
+  }, 20_000);
+
+  test("a pending run whose job was lost shows stuck since its last update, in the list and on its page; Recover finishes it", async () => {
+    const id = await start("chore", "earlier, job lost");
+    await page.goto(`${base}/dashboard#/executions?workflow=chore`);
+    const row = page.locator("table.executions tbody tr");
+    await row.first().waitFor();
+    expect(await row.locator(".badge").textContent()).toBe("pending");
+    expect(await row.locator(".stuck").textContent()).toMatch(/^stuck since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    await row.locator("a").click();
+    await page.locator(".status-slot .stuck").waitFor();
+    await page.screenshot({ path: `${SHOTS}/execution-stuck.png`, fullPage: true });
+    await page.locator("button.recover").click();
+    await page.locator(".status-slot .badge.status-completed").waitFor({ timeout: 15_000 });
+    expect(await page.locator(".status-slot .stuck").count()).toBe(0);
+    expect((await store.load(id))?.result).toEqual({ done: "chore done" });
+  }, 20_000);
+
+  test("Recover while the lease is live shows the 409's detail; once the lease has expired, Recover takes the run over", async () => {
+    const id = await start("hang", "earlier");
+    const running = async () => {
+      const execution = await store.load(id);
+      return execution?.status === "running" && hangCalls === 1 ? execution : null;
+    };
+    while (!(await running())) await Bun.sleep(10);
+    const expired = (await running())!;
+
+    // The worker is alive after all (its lease is renewed), but a browser whose clock runs ten minutes ahead
+    // sees the lease as expired.
+    const leaseUntil = new Date(Date.now() + 60_000).toISOString();
+    await store.save({ ...expired, leaseUntil }, { expectedRevision: expired.revision });
+    const ahead = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await ahead.clock.setFixedTime(Date.now() + 10 * 60_000);
+      await ahead.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+      await ahead.locator("#token-input").fill(TOKEN);
+      await ahead.locator("#token-form button").click();
+      await ahead.locator(".status-slot .stuck").waitFor();
+      await ahead.locator("button.recover").click();
+      await ahead.locator(".run-actions .error", { hasText: `running under a live lease until ${leaseUntil}` }).waitFor();
+      expect(await ahead.locator("button.recover").isEnabled()).toBe(true);
+    } finally {
+      await ahead.close();
+    }
+
+    // The worker dies: its lease runs out.
+    const renewed = (await running())!;
+    await store.save({ ...renewed, leaseUntil: expired.leaseUntil }, { expectedRevision: renewed.revision });
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+    expect(await page.locator(".status-slot .stuck").textContent()).toMatch(/^stuck since /);
+    await page.locator("button.recover").click();
+    await page.locator(".status-slot .badge.status-completed").waitFor({ timeout: 15_000 });
+    expect((await store.load(id))?.result).toEqual({ done: "taken over" });
+  }, 20_000);
+
+  test("Cancel asks for an optional reason, cancels a halted run and shows it; the status filter finds cancelled runs", async () => {
+    const id = await start("feedback", "now", { topic: "cancelling" });
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+    await page.locator(".halt form").waitFor();
+    expect(await page.locator("#cancel-form").isHidden()).toBe(true);
+    await page.locator("button.cancel").click();
+    await page.locator("#cancel-reason").fill("asked twice");
+    await page.locator("#cancel-form button[type=submit]").click();
+    await page.locator(".status-slot .badge.status-cancelled").waitFor();
+    expect(await page.locator(".data-slot .failure").textContent()).toBe("Cancelled: asked twice");
+    expect(await page.locator(".halt-slot").textContent()).toBe("");
+    expect(await page.locator(".actions-slot").textContent()).toBe("");
+    await page.goto(`${base}/dashboard#/executions?status=cancelled`);
+    await page.locator(`table.executions a[href="#/executions/${encodeURIComponent(id)}"]`).waitFor();
+    expect(await page.locator("table.executions tbody .badge.status-cancelled").count()).toBe(1);
+  }, 20_000);
+
+  test("Retry runs a failed execution again from the failed step, and it now succeeds", async () => {
+    const id = await start("flaky", "now");
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+    await page.locator(".status-slot .badge.status-failed").waitFor();
+    expect(await page.locator(".data-slot .failure").textContent()).toContain("upstream is down");
+    expect(await page.locator("button.cancel").count()).toBe(0);
+    await page.locator("button.retry").click();
+    await page.locator(".status-slot .badge.status-completed").waitFor({ timeout: 15_000 });
+    expect(flakyCalls).toBe(2);
+    const result = JSON.parse((await page.locator(".data-slot details[open] pre.json").first().textContent())!);
+    expect(result).toEqual({ done: "worked" });
+  }, 20_000);
+
+  test("a waiting run shows when it wakes, and is not stuck", async () => {
+    const id = await start("nap", "now");
+    const wakeAt = (await store.load(id))!.wakeAt!;
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+    await page.locator(".status-slot .badge.status-pending").waitFor();
+    const expected = await page.evaluate((iso) => {
+      const d = new Date(iso);
+      const pad = (n: number) => String(n).padStart(2, "0");
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    }, wakeAt);
+    expect(await page.locator(".meta .wake").textContent()).toBe(`waits until ${expected}`);
+    expect(await page.locator(".stuck").count()).toBe(0);
+    expect(await page.locator("button.cancel").count()).toBe(1);
+  }, 20_000);
+
+  test("a workflow's page lists its stored versions with the runs standing on each", async () => {
+    const nap = (await (await fetch(`${base}/workflows/nap`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { hash: string; version: string };
+    await page.goto(`${base}/dashboard#/workflows/nap`);
+    const row = page.locator("table.versions tbody tr");
+    await row.first().waitFor();
+    expect(await row.count()).toBe(1);
+    const [version, hash, stored, ...rest] = await row.locator("td").allTextContents();
+    expect([version, hash, ...rest]).toEqual([`v${nap.version}`, nap.hash.slice(0, 12), "current", "0", "1"]);
+    expect(stored).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    await page.screenshot({ path: `${SHOTS}/workflow-versions.png`, fullPage: true });
   }, 20_000);
 
   test("on a phone-sized screen the pages fit the width", async () => {

@@ -16,7 +16,7 @@
 
 // ---- shapes of the API's answers ----
 
-/** @typedef {"pending" | "running" | "halted" | "completed" | "failed"} Status */
+/** @typedef {"pending" | "running" | "halted" | "completed" | "failed" | "cancelled"} Status */
 /** @typedef {{ type?: string, required?: boolean, description?: string, default?: unknown }} InputSpec */
 /** @typedef {{ id: string, name: string, version: string | number, steps: number, hash: string, description?: string }} WorkflowSummary */
 /** @typedef {{ id: string, name: string, version: string | number, hash: string, description?: string, timeout?: number, inputs?: Record<string, InputSpec> }} WorkflowDetail */
@@ -27,13 +27,15 @@
 /**
  * @typedef {{ id: string, workflowId: string, workflowVersion: string | number, status: Status, revision: number,
  *   currentStep?: string | null, createdAt: string, updatedAt: string, input?: unknown, ctx?: unknown,
- *   result?: unknown, error?: string | null, haltData?: HaltData | null }} Execution
+ *   result?: unknown, error?: string | null, haltData?: HaltData | null, leaseUntil?: string | null,
+ *   wakeAt?: string | null }} Execution
  */
 /**
  * @typedef {{ stepId: string, stepType: string, action: string, durationMs?: number, timestamp: string,
  *   attempt?: number, error?: string | null, output?: unknown }} Entry
  */
 /** @typedef {{ executions: Execution[], cursor?: string | null }} ExecutionList */
+/** @typedef {{ version: string, hash: string, storedAt: string, current: boolean, halted: number, pending: number }} WorkflowVersion */
 /** @typedef {{ path?: string, message: string }} ProblemError */
 /** @typedef {{ id: string | null, event: string, data: string }} SseMessage */
 
@@ -49,8 +51,9 @@
  *   execution: Execution, entries: Entry[],
  *   running: string | null, lastEventId: string | null, following: boolean,
  *   waitPast: { revision: number, until: number } | null, gone: boolean,
- *   haltKey: string | null, highlightKey: string | null, refreshTimer: ReturnType<typeof setTimeout> | null,
- *   els: { status: HTMLElement, live: HTMLElement, meta: HTMLElement, halt: HTMLElement,
+ *   haltKey: string | null, actionsKey: string | null, highlightKey: string | null,
+ *   refreshTimer: ReturnType<typeof setTimeout> | null,
+ *   els: { status: HTMLElement, live: HTMLElement, meta: HTMLElement, halt: HTMLElement, actions: HTMLElement,
  *     timeline: HTMLElement, data: HTMLElement, diagram: HTMLElement },
  * }} Screen
  */
@@ -64,9 +67,13 @@
 
 const TOKEN_KEY = "durable-workflow.dashboard.token";
 /** @type {readonly Status[]} */
-const STATUSES = ["pending", "running", "halted", "completed", "failed"];
+const STATUSES = ["pending", "running", "halted", "completed", "failed", "cancelled"];
 /** @type {readonly string[]} */
 const LIVE = ["pending", "running"];
+/** @type {readonly string[]} */
+const CANCELLABLE = ["pending", "running", "halted"];
+/** A pending execution this long past its wake time (or its last update) counts as stuck, as the sweeper sees it. */
+const STUCK_AFTER_MS = 60000;
 const ACTIONS = ["completed", "halted", "failed"];
 const PAGE_SIZE = 25;
 const apiBase = location.pathname.replace(/\/dashboard\/?$/, "");
@@ -153,6 +160,33 @@ function known(value, list, fallback) {
 /** @param {string} status */
 function badge(status) {
   return h("span", { class: "badge status-" + known(status, STATUSES, "unknown") }, String(status));
+}
+
+/**
+ * When a run that nobody is working on stopped moving, or null: running under an expired lease, or pending more
+ * than a minute past its wake time (its last update when it has none).
+ * @param {Execution} e
+ * @returns {string | null}
+ */
+function stuckSince(e) {
+  if (e.status === "running" && e.leaseUntil) return Date.parse(e.leaseUntil) < Date.now() ? e.leaseUntil : null;
+  if (e.status !== "pending") return null;
+  const since = e.wakeAt || e.updatedAt;
+  return Date.now() - Date.parse(since) > STUCK_AFTER_MS ? since : null;
+}
+
+/** @param {Execution} e */
+function stuckBadge(e) {
+  const since = stuckSince(e);
+  return since ? h("span", { class: "stuck", title: "Nobody is working on this run: Recover hands it back to the queue" }, "stuck since " + when(since)) : null;
+}
+
+/** When a waiting run goes on: a wait or a scheduled retry, or an approval's expiry. @param {Execution} e */
+function wakeNote(e) {
+  if (!e.wakeAt) return null;
+  if (e.status === "pending") return h("span", { class: "wake" }, "waits until " + when(e.wakeAt));
+  if (e.status === "halted") return h("span", { class: "wake" }, "expires " + when(e.wakeAt));
+  return null;
 }
 
 /** @param {unknown} value */
@@ -316,6 +350,26 @@ async function resumeExecution(id, body, signal) {
   await api(executionPath(id) + "/resume", { method: "POST", body: Object.assign({}, body, { mode: "async" }), signal });
 }
 
+/** @param {string} id @param {string} reason @param {AbortSignal} signal */
+async function cancelExecution(id, reason, signal) {
+  await api(executionPath(id) + "/cancel", { method: "POST", body: reason ? { reason } : {}, signal });
+}
+
+/** @param {string} id @param {AbortSignal} signal */
+async function retryExecution(id, signal) {
+  await api(executionPath(id) + "/retry", { method: "POST", body: { mode: "async" }, signal });
+}
+
+/** @param {string} id @param {AbortSignal} signal */
+async function recoverExecution(id, signal) {
+  await api(executionPath(id) + "/recover", { method: "POST", signal });
+}
+
+/** @param {string} workflowId @param {AbortSignal} signal */
+async function listVersions(workflowId, signal) {
+  return (/** @type {{ versions: WorkflowVersion[] }} */ (await api(workflowPath(workflowId) + "/versions", { signal }))).versions;
+}
+
 /** @param {string} workflowId @param {string[]} highlight @param {AbortSignal} signal */
 async function getDiagram(workflowId, highlight, signal) {
   const query = highlight.length ? "?highlight=" + encodeURIComponent(highlight.join(",")) : "";
@@ -471,6 +525,7 @@ async function workflowView(id, signal) {
   const diagram = h("div", { class: "diagram", "aria-busy": "true" });
   loadDiagram(diagram, w.id, [], signal);
   const recent = h("div", { class: "recent" }, h("p", { class: "muted" }, "Loading…"));
+  const versions = h("div", { class: "versions-slot" }, h("p", { class: "muted" }, "Loading…"));
   fill(view,
     pageHead(w.name, h("span", { class: "pill" }, "v" + w.version)),
     h("p", { class: "meta" }, h("code", null, w.id), " · hash ", h("code", null, String(w.hash).slice(0, 12)), w.timeout ? " · timeout " + w.timeout + " s" : ""),
@@ -479,10 +534,28 @@ async function workflowView(id, signal) {
       h("section", { class: "card" }, h("h2", null, "Diagram"), diagram),
       h("div", { class: "column" },
         h("section", { class: "card" }, h("h2", null, "Start a run"), inputsList(w.inputs), runForm(w)),
-        h("section", { class: "card" }, h("h2", null, "Recent executions"), recent))));
+        h("section", { class: "card" }, h("h2", null, "Recent executions"), recent),
+        h("section", { class: "card" }, h("h2", null, "Versions"), versions))));
   listExecutions(new URLSearchParams({ limit: "10", workflowId: w.id }), signal)
     .then((page) => fill(recent, executionTable(page.executions, false)))
     .catch((e) => { if (!signal.aborted) fill(recent, h("p", { class: "error" }, describe(e))); });
+  listVersions(w.id, signal)
+    .then((list) => fill(versions, versionTable(list)))
+    .catch((e) => { if (!signal.aborted) fill(versions, h("p", { class: "error" }, describe(e))); });
+}
+
+/** The definitions stored for a workflow, oldest first, with the runs standing on each. @param {WorkflowVersion[]} list */
+function versionTable(list) {
+  if (!list.length) return h("p", { class: "muted" }, "No version stored yet.");
+  return h("table", { class: "executions versions" },
+    h("thead", null, h("tr", null, ["Version", "Hash", "Stored", "Current", "Halted", "Pending"].map((t) => h("th", null, t)))),
+    h("tbody", null, list.map((v) => h("tr", { class: v.current ? "current" : null, "data-hash": v.hash },
+      h("td", { "data-label": "Version" }, "v" + v.version),
+      h("td", { "data-label": "Hash" }, h("code", { title: v.hash }, String(v.hash).slice(0, 12))),
+      h("td", { "data-label": "Stored" }, when(v.storedAt)),
+      h("td", { "data-label": "Current" }, v.current ? h("span", { class: "badge status-completed" }, "current") : ""),
+      h("td", { "data-label": "Halted" }, String(v.halted)),
+      h("td", { "data-label": "Pending" }, String(v.pending))))));
 }
 
 /** @param {Record<string, InputSpec> | undefined} inputs */
@@ -608,7 +681,7 @@ function appendRows(table, executions, withWorkflow) {
   const body = table.tBodies[0];
   for (const e of executions) {
     body.append(h("tr", null,
-      h("td", { "data-label": "Status" }, badge(e.status)),
+      h("td", { "data-label": "Status" }, h("span", { class: "status-cell" }, badge(e.status), stuckBadge(e), wakeNote(e))),
       h("td", { "data-label": "Execution" }, link(["executions", e.id], e.id, "mono")),
       withWorkflow ? h("td", { "data-label": "Workflow" }, e.workflowId) : null,
       h("td", { "data-label": "Step" }, h("code", null, e.currentStep || "—")),
@@ -626,12 +699,14 @@ async function executionView(id, signal) {
   const screen = {
     id, signal,
     execution, entries,
-    running: null, lastEventId: null, following: false, waitPast: null, gone: false, haltKey: null, highlightKey: null, refreshTimer: null,
+    running: null, lastEventId: null, following: false, waitPast: null, gone: false,
+    haltKey: null, actionsKey: null, highlightKey: null, refreshTimer: null,
     els: {
       status: h("span", { class: "status-slot" }),
       live: h("span", { class: "live", hidden: true }),
       meta: h("p", { class: "meta" }),
       halt: h("div", { class: "halt-slot" }),
+      actions: h("div", { class: "actions-slot" }),
       timeline: h("div", { class: "timeline-slot" }),
       data: h("div", { class: "data-slot" }),
       diagram: h("div", { class: "diagram", "aria-busy": "true" }),
@@ -643,6 +718,7 @@ async function executionView(id, signal) {
     h("p", { class: "exec-id" }, h("code", null, id)),
     els.meta,
     els.halt,
+    els.actions,
     h("div", { class: "split execution" },
       h("div", { class: "column" },
         h("section", { class: "card" }, h("h2", null, "Timeline"), els.timeline),
@@ -657,13 +733,18 @@ function update(screen) {
   const e = screen.execution;
   const els = screen.els;
   document.title = e.status + " · " + e.workflowId + " · durable-workflow";
-  fill(els.status, badge(e.status));
+  fill(els.status, badge(e.status), stuckBadge(e));
   fill(els.meta, executionMeta(e));
 
   const haltKey = e.status === "halted" ? e.revision + ":" + JSON.stringify(e.haltData) : "";
   if (haltKey !== screen.haltKey) {
     screen.haltKey = haltKey;
     fill(els.halt, e.status === "halted" ? haltPanel(screen) : null);
+  }
+  const actionsKey = e.status + (stuckSince(e) ? ":stuck" : "");
+  if (actionsKey !== screen.actionsKey) {
+    screen.actionsKey = actionsKey;
+    fill(els.actions, actionsPanel(screen));
   }
 
   fill(els.timeline, timeline(screen));
@@ -680,18 +761,20 @@ function update(screen) {
 /** The line under the execution id: workflow, times, current step. @param {Execution} e @returns {Child[]} */
 function executionMeta(e) {
   const elapsed = Date.parse(e.updatedAt) - Date.parse(e.createdAt);
+  const wake = wakeNote(e);
   return [
     "Workflow ", link(["workflows", e.workflowId], e.workflowId), " v" + e.workflowVersion,
     " · started " + when(e.createdAt), " · updated " + when(e.updatedAt),
     Number.isFinite(elapsed) ? " · " + duration(elapsed) : "",
     e.currentStep ? [" · step ", h("code", null, e.currentStep)] : null,
+    wake ? [" · ", wake] : null,
   ];
 }
 
 /** @param {Execution} e @returns {Child[]} */
 function executionData(e) {
   return [
-    e.status === "failed" && e.error ? h("p", { class: "error failure" }, e.error) : null,
+    (e.status === "failed" || e.status === "cancelled") && e.error ? h("p", { class: "error failure" }, e.error) : null,
     e.status === "completed" ? dataBlock("Result", e.result, true) : null,
     dataBlock("Input", e.input, e.status !== "completed"),
     dataBlock("Context (ctx)", e.ctx, false),
@@ -753,12 +836,67 @@ async function sendAction(screen, ui, call, sent) {
     await call();
     screen.waitPast = { revision: screen.execution.revision, until: Date.now() + 60000 };
     screen.haltKey = null;
+    screen.actionsKey = null;
     fill(screen.els.halt, h("section", { class: "card halt sent" }, h("p", null, sent)));
     follow(screen);
   } catch (err) {
     ui.error.textContent = describe(err);
     for (const b of ui.buttons) b.disabled = false;
   }
+}
+
+/**
+ * What an operator does to a run: Recover when it is stuck, Retry when it failed, Cancel (with an optional
+ * reason) while it has not ended.
+ * @param {Screen} screen
+ */
+function actionsPanel(screen) {
+  const e = screen.execution;
+  const stuck = stuckSince(e);
+  const ui = { buttons: /** @type {HTMLButtonElement[]} */ ([]), error: h("p", { class: "error", role: "alert" }) };
+  /** @param {() => Promise<unknown>} call @param {string} sent */
+  const act = (call, sent) => sendAction(screen, ui, call, sent);
+  /** @type {HTMLButtonElement[]} */
+  const top = [];
+  if (stuck) {
+    top.push(h("button", { type: "button", class: "recover",
+      onclick: () => act(() => recoverExecution(screen.id, screen.signal), "Handed back to the queue. Waiting for the run to move…") }, "Recover"));
+  }
+  if (e.status === "failed") {
+    top.push(h("button", { type: "button", class: "retry",
+      onclick: () => act(() => retryExecution(screen.id, screen.signal), "Retry queued. Waiting for the run to start again…") }, "Retry"));
+  }
+  const cancel = CANCELLABLE.includes(e.status) ? cancelForm(screen, ui, act) : null;
+  if (cancel) {
+    top.push(h("button", { type: "button", class: "cancel", onclick: () => { cancel.hidden = false; cancel.querySelector("input")?.focus(); } }, "Cancel…"));
+  }
+  if (!top.length) return null;
+  ui.buttons.push(...top);
+  return h("section", { class: "card run-actions" + (stuck ? " stuck-panel" : ""), "aria-label": "Actions" },
+    stuck ? h("p", null, "No progress since " + when(stuck) + ": the worker holding this run stopped, or its job was lost. " +
+      "Recover hands it back to the queue now (the sweeper would within a minute).") : null,
+    h("div", { class: "actions" }, top),
+    cancel, ui.error);
+}
+
+/**
+ * The reason form under Cancel, hidden until Cancel is pressed.
+ * @param {Screen} screen
+ * @param {{ buttons: HTMLButtonElement[], error: HTMLElement }} ui
+ * @param {(call: () => Promise<unknown>, sent: string) => void} act
+ */
+function cancelForm(screen, ui, act) {
+  const reason = h("input", { id: "cancel-reason", type: "text", maxlength: "500", autocomplete: "off" });
+  const confirm = h("button", { type: "submit", class: "reject" }, "Cancel the run");
+  const form = h("form", { id: "cancel-form", class: "stack", hidden: true },
+    h("label", { for: "cancel-reason" }, "Reason (optional)"), reason,
+    h("div", { class: "actions" }, confirm, h("button", { type: "button", class: "secondary", onclick: () => { form.hidden = true; } }, "Keep it")));
+  ui.buttons.push(confirm);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(() => cancelExecution(screen.id, reason.value.trim(), screen.signal), "Cancelled. Reading the run again…");
+  });
+  return form;
 }
 
 /** @param {Screen} screen */
