@@ -48,9 +48,10 @@ export async function executeStep(
   state: StepState,
   tools: StepTools,
 ): Promise<StepResult> {
-  const startedAt = run.now().getTime();
+  const started = run.now();
+  const startedAt = started.getTime();
   let attempt = state.retryAttempt ?? 1;
-  run.emit("step.started", { stepId: label.id, stepType: label.type });
+  run.emit("step.started", { stepId: label.id, stepType: label.type }, started);
   // The step's own view of the tools: the same object underneath, with its retries counted and announced.
   const counted: StepTools = Object.create(tools);
   counted.waitToRetry = (ms, next, error) => {
@@ -72,18 +73,20 @@ export async function executeStep(
   } catch (error) {
     if (error instanceof Yield) throw error;
     const text = errorText(error);
-    run.entry(label, "failed", startedAt, { error: text, attempt });
-    run.emit("step.failed", { stepId: label.id, stepType: label.type, error: text });
+    const ended = run.now();
+    run.entry(label, "failed", startedAt, { error: text, attempt }, ended);
+    run.emit("step.failed", { stepId: label.id, stepType: label.type, error: text }, ended);
     return { ok: false, error };
   }
+  const ended = run.now();
   if (outcome.kind === "halt") {
-    run.entry(label, "halted", startedAt, { output: outcome.data });
-    run.emit("step.halted", { stepId: label.id, stepType: label.type, output: outcome.data });
+    run.entry(label, "halted", startedAt, { output: outcome.data }, ended);
+    run.emit("step.halted", { stepId: label.id, stepType: label.type, output: outcome.data }, ended);
   } else {
     const output = outcome.output ?? null;
     const attempts = outcome.kind === "continue" ? outcome.attempt ?? attempt : attempt;
-    run.entry(label, "completed", startedAt, { output, attempt: attempts });
-    run.emit("step.completed", { stepId: label.id, stepType: label.type, output });
+    run.entry(label, "completed", startedAt, { output, attempt: attempts }, ended);
+    run.emit("step.completed", { stepId: label.id, stepType: label.type, output }, ended);
   }
   return { ok: true, outcome };
 }

@@ -113,8 +113,9 @@ export class Run {
     return this.#iso.text;
   }
 
-  emit(type: EventType, data: JsonObject): void {
-    const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data: { executionId: this.exec.id, ...data }, timestamp: this.#isoNow() };
+  /** Emits an event stamped `at` (default: now). */
+  emit(type: EventType, data: JsonObject, at?: Date): void {
+    const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data: { executionId: this.exec.id, ...data }, timestamp: this.#isoNow(at) };
     this.#events.push(event);
     // The store keeps only the newest events of an execution: older unsaved ones need not travel.
     if (this.#events.length >= 2 * MAX_EVENTS_PER_EXECUTION) this.#events.splice(0, this.#events.length - MAX_EVENTS_PER_EXECUTION);
@@ -122,8 +123,8 @@ export class Run {
     else this.#held.push(event);
   }
 
-  entry(step: { id: string; type: string }, action: EntryAction, startedAt: number, extra: { output?: Json; error?: string; attempt?: number }): void {
-    const now = this.now();
+  /** Records a step's history entry, ended `now` (default: now). */
+  entry(step: { id: string; type: string }, action: EntryAction, startedAt: number, extra: { output?: Json; error?: string; attempt?: number }, now = this.now()): void {
     this.#entries.push({
       id: this.#context.ids?.() ?? this.#nextEntryId(),
       executionId: this.exec.id,

@@ -140,7 +140,8 @@ export type StepOutcome =
     };
 
 export function proceed(options: { next?: string; output?: Json; ctx?: JsonObject; changed?: string[]; attempt?: number } = {}): StepOutcome {
-  return { kind: "continue", ...options };
+  // The options object is the caller's own literal: it becomes the outcome (no copy on a hot path).
+  return Object.assign(options, { kind: "continue" as const });
 }
 
 export function waitUntil(options: { until: string; next?: string; output?: Json }): StepOutcome {

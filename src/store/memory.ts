@@ -34,7 +34,8 @@ interface Row {
   snapshotBytes: number;
   log: string[];
   logBytes: number;
-  entries: Entry[];
+  /** History as JSON text, one array per commit (parsed when read: a copy either way, made once). */
+  entries: string[];
   events: StoredEvent[];
   recovery: RecoveryRow | null;
 }
@@ -73,8 +74,8 @@ export class MemoryStore implements Store {
     const snapshot = !row || deltaText === undefined || compactionDue(row.snapshotBytes, row.logBytes + deltaBytes)
       ? serialize(bodyOf(execution), what)
       : undefined;
-    const entries = cloneJson(commit.entries ?? []);
-    const events = cloneJson(commit.events ?? []);
+    const entries = commit.entries?.length ? serialize(commit.entries, "The entries") : undefined;
+    const events = cloneJson((commit.events ?? []).slice(-MAX_EVENTS_PER_EXECUTION));
     const recovery = recoveryOf(head);
     if (commit.definition) assertDefinition(commit.definition);
     const definition = commit.definition && serialize(commit.definition, "A definition");
@@ -93,7 +94,7 @@ export class MemoryStore implements Store {
       next.log.push(deltaText!);
       next.logBytes += deltaBytes;
     }
-    next.entries.push(...entries);
+    if (entries) next.entries.push(entries);
     next.events.push(...events);
     if (next.events.length > MAX_EVENTS_PER_EXECUTION) {
       next.events.splice(0, next.events.length - MAX_EVENTS_PER_EXECUTION);
@@ -126,12 +127,12 @@ export class MemoryStore implements Store {
     assertExecutionId(entry?.executionId);
     const row = this.#rows.get(entry.executionId);
     if (!row) throw new NotFoundError(`Execution ${JSON.stringify(entry.executionId)} not found: cannot record an entry`);
-    row.entries.push(cloneJson(entry));
+    row.entries.push(serialize([entry], "An entry"));
   }
 
   async entries(executionId: string): Promise<Entry[]> {
     assertExecutionId(executionId);
-    return cloneJson(this.#rows.get(executionId)?.entries ?? []);
+    return (this.#rows.get(executionId)?.entries ?? []).flatMap((batch) => JSON.parse(batch) as Entry[]);
   }
 
   async events(executionId: string, options: { after?: number } = {}): Promise<StoredEvent[]> {
