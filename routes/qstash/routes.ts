@@ -33,7 +33,7 @@ const failureCallback = signedRoute("/failure", "qstashFailureCallback", "QStash
 });
 
 /**
- * The QStash callback (SPEC §7, docs/async.md): `POST /qstash` performs a delivered job, `POST /qstash/failure`
+ * The QStash callback (docs/async.md): `POST /qstash` performs a delivered job, `POST /qstash/failure`
  * takes QStash's failure callback. Both check `Upstash-Signature` themselves (createApp mounts them before
  * the bearer-token check) against the configured URLs, never the request's Host.
  */
