@@ -590,7 +590,7 @@ export class Engine {
         nested: true,
       };
       const tools = this.#nestedTools(run, signal, top, ctxBefore, ctx);
-      const result = await executeStep(run, step, type, { id: `${options.parentId}:${step.id}`, type: step.type }, state, tools);
+      const result = await executeStep(run, step, type, nestedLabel(options.parentId, step), state, tools);
       if (!result.ok) {
         const error = result.error;
         if (!step.on_error || signal.aborted || error instanceof ConflictError) throw error;
@@ -610,6 +610,15 @@ export class Engine {
     }
     return { ctx, output, sideEffects };
   }
+}
+
+const labels = new WeakMap<StepDefinition, { id: string; type: string }>();
+
+/** How a nested step is recorded: `<parent>:<step>` (made once per step definition: a step has one parent). */
+function nestedLabel(parentId: string, step: StepDefinition): { id: string; type: string } {
+  let label = labels.get(step);
+  if (!label) labels.set(step, (label = { id: `${parentId}:${step.id}`, type: step.type }));
+  return label;
 }
 
 function yielded(run: Run, notBefore?: string): ExecutionResult {
