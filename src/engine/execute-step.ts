@@ -53,7 +53,7 @@ export async function executeStep(
   const started = run.now();
   const startedAt = started.getTime();
   let attempt = state.retryAttempt ?? 1;
-  run.emit("step.started", { stepId: label.id, stepType: label.type }, started);
+  run.emitStep("step.started", label, started);
   // The step's own view of the tools: the same object underneath, with its retries counted and announced.
   const counted: StepTools = Object.create(tools);
   counted.waitToRetry = (ms, next, error) => {
@@ -79,18 +79,18 @@ export async function executeStep(
     const text = errorText(error);
     const ended = run.now();
     run.entry(label, "failed", startedAt, { error: text, attempt }, ended);
-    run.emit("step.failed", { stepId: label.id, stepType: label.type, error: text }, ended);
+    run.emitStep("step.failed", label, ended, "error", text);
     return { ok: false, error };
   }
   const ended = run.now();
   if (outcome.kind === "halt") {
     run.entry(label, "halted", startedAt, { output: outcome.data }, ended);
-    run.emit("step.halted", { stepId: label.id, stepType: label.type, output: outcome.data }, ended);
+    run.emitStep("step.halted", label, ended, "output", outcome.data);
   } else {
     const output = outcome.output ?? null;
     const attempts = outcome.kind === "continue" ? outcome.attempt ?? attempt : attempt;
     run.entry(label, "completed", startedAt, { output, attempt: attempts }, ended);
-    run.emit("step.completed", { stepId: label.id, stepType: label.type, output }, ended);
+    run.emitStep("step.completed", label, ended, "output", output);
   }
   return { ok: true, outcome };
 }

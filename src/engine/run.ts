@@ -113,9 +113,20 @@ export class Run {
     return this.#iso.text;
   }
 
-  /** Emits an event stamped `at` (default: now). */
+  /** Emits an event stamped `at` (default: now); `data` gets the execution's id. */
   emit(type: EventType, data: JsonObject, at?: Date): void {
-    const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data: { executionId: this.exec.id, ...data }, timestamp: this.#isoNow(at) };
+    this.#push(type, { executionId: this.exec.id, ...data }, at);
+  }
+
+  /** A step's event, `{ executionId, stepId, stepType }` and one more field: built in one go (the hottest event). */
+  emitStep(type: EventType, step: { id: string; type: string }, at: Date, key?: "output" | "error", value?: Json): void {
+    const data: JsonObject = { executionId: this.exec.id, stepId: step.id, stepType: step.type };
+    if (key) data[key] = value!;
+    this.#push(type, data, at);
+  }
+
+  #push(type: EventType, data: JsonObject, at?: Date): void {
+    const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data, timestamp: this.#isoNow(at) };
     this.#events.push(event);
     // The store keeps only the newest events of an execution: older unsaved ones need not travel.
     if (this.#events.length >= 2 * MAX_EVENTS_PER_EXECUTION) this.#events.splice(0, this.#events.length - MAX_EVENTS_PER_EXECUTION);
