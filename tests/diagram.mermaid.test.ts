@@ -146,3 +146,21 @@ describe("workflowDiagram", () => {
     expect(edge).toContain("#8230;");
   });
 });
+
+test("a wait step is drawn with its own shape and says how long it waits", () => {
+  const workflow = loadWorkflow(`
+id: w
+name: W
+steps:
+  - id: start
+    type: start
+    next: pause
+  - id: pause
+    type: wait
+    seconds: 60
+    next: finish
+  - id: finish
+    type: end
+`);
+  expect(workflowDiagram(workflow)).toContain('step_pause[("pause<br/>wait 60 s")]');
+});

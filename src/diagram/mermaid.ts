@@ -15,6 +15,7 @@ const SHAPES: Readonly<Record<string, readonly [string, string]>> = {
   halt: [">", "]"],
   approval: ["[\\", "/]"],
   workflow: ["[[", "]]"],
+  wait: ["[(", ")]"],
 };
 const CUSTOM_SHAPE = ["(", ")"] as const;
 

@@ -19,6 +19,7 @@ const PALETTE: Readonly<Record<string, Palette>> = {
   halt: { fill: "#fff1e6", stroke: "#c2410c" },
   approval: { fill: "#fdeef4", stroke: "#be185d" },
   workflow: { fill: "#eef6ff", stroke: "#334155" },
+  wait: { fill: "#f5f3e7", stroke: "#8a6d1d" },
   finished: { fill: "#334155", stroke: "#334155" },
 };
 const CUSTOM_PALETTE: Palette = { fill: "#fafafa", stroke: "#6b7280" };
