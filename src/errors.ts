@@ -48,6 +48,9 @@ export class TimeoutError extends ExecutionError {
   override name = "TimeoutError";
 }
 
+/** The workflow's own deadline passed: fails the execution whatever the step's `on_error` says (its name stays "TimeoutError"). */
+export class WorkflowTimeoutError extends TimeoutError {}
+
 /** A compare-and-set lost: another worker saved or claimed the execution first, or it is not in the expected status. */
 export class ConflictError extends DurableWorkflowError {
   override name = "ConflictError";

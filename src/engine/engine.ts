@@ -2,7 +2,7 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConfigError, ConflictError, ExecutionError, NotFoundError, TimeoutError, ValidationError, errorText } from "../errors.ts";
+import { ConfigError, ConflictError, ExecutionError, NotFoundError, ValidationError, WorkflowTimeoutError, errorText } from "../errors.ts";
 import { deepEqual, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
@@ -56,9 +56,6 @@ export interface EngineOptions {
   /** How long a claim (`running`) lasts without a checkpoint before another worker may take over (default 60 000 ms). */
   leaseMs?: number;
 }
-
-/** A workflow timeout: fails the execution whatever the step's `on_error` says. */
-export class WorkflowTimeoutError extends TimeoutError {}
 
 export const DEFAULT_MAX_STEPS = 10_000;
 export const DEFAULT_MAX_CTX_BYTES = 1024 * 1024;
