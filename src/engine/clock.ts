@@ -4,6 +4,8 @@
  */
 export interface Clock {
   now(): Date;
+  /** The same time in ms since the epoch, when the clock can give it without making a Date (optional). */
+  nowMs?(): number;
   /** Resolves after `ms` of this clock; rejects with the signal's reason when it is aborted first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Calls `fn` after `ms` of this clock; returns a function that cancels it. */
@@ -43,6 +45,7 @@ function sleepWith(setTimer: Clock["setTimer"], ms: number, signal?: AbortSignal
 /** The wall clock and real timers. */
 export const systemClock: Clock = {
   now: () => new Date(),
+  nowMs: () => Date.now(),
   sleep: (ms, signal) => sleepWith(realTimer, ms, signal),
   setTimer: realTimer,
 };
@@ -52,9 +55,13 @@ export const systemClock: Clock = {
  * and `sleep`, when given, for the waits between call attempts.
  */
 export function toClock(clock?: Clock | (() => Date), sleep?: Clock["sleep"]): Clock {
-  const base: Clock = clock === undefined ? systemClock : typeof clock === "function" ? { ...systemClock, now: clock } : clock;
+  const base: Clock = clock === undefined
+    ? systemClock
+    : typeof clock === "function"
+    ? { now: clock, sleep: systemClock.sleep, setTimer: systemClock.setTimer }
+    : clock;
   if (!sleep) return base;
-  return { now: () => base.now(), setTimer: (ms, fn) => base.setTimer(ms, fn), sleep };
+  return { now: () => base.now(), ...(base.nowMs ? { nowMs: () => base.nowMs!() } : {}), setTimer: (ms, fn) => base.setTimer(ms, fn), sleep };
 }
 
 /**
@@ -75,6 +82,10 @@ export class ManualClock implements Clock {
 
   now(): Date {
     return new Date(this.#now);
+  }
+
+  nowMs(): number {
+    return this.#now;
   }
 
   setTimer(ms: number, fn: () => void): () => void {

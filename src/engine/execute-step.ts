@@ -50,10 +50,9 @@ export async function executeStep(
   state: StepState,
   tools: StepTools,
 ): Promise<StepResult> {
-  const started = run.now();
-  const startedAt = started.getTime();
+  const startedAt = run.nowMs();
   let attempt = state.retryAttempt ?? 1;
-  run.emitStep("step.started", label, started);
+  run.emitStep("step.started", label, startedAt);
   // The step's own view of the tools: the same object underneath, with its retries counted and announced.
   const counted: StepTools = Object.create(tools);
   counted.waitToRetry = (ms, next, error) => {
@@ -77,12 +76,12 @@ export async function executeStep(
   } catch (error) {
     if (error instanceof Yield) throw error;
     const text = errorText(error);
-    const ended = run.now();
+    const ended = run.nowMs();
     run.entry(label, "failed", startedAt, { error: text, attempt }, ended);
     run.emitStep("step.failed", label, ended, "error", text);
     return { ok: false, error };
   }
-  const ended = run.now();
+  const ended = run.nowMs();
   if (outcome.kind === "halt") {
     run.entry(label, "halted", startedAt, { output: outcome.data }, ended);
     run.emitStep("step.halted", label, ended, "output", outcome.data);

@@ -83,7 +83,7 @@ export class Run {
     this.steps = steps;
     this.claimed = claimed;
     this.#context = context;
-    this.startedAt = context.clock.now().getTime();
+    this.startedAt = this.nowMs();
     this.#stored = claimed ? storedOf(exec) : null;
   }
 
@@ -107,26 +107,31 @@ export class Run {
     return `${this.#entryIds.prefix}.${++this.#entryIds.n}`;
   }
 
-  #isoNow(now = this.now()): string {
-    const ms = now.getTime();
-    if (ms !== this.#iso.ms) this.#iso = { ms, text: now.toISOString() };
+  /** The clock's time in ms, without a Date when the clock can give it so (the hot path asks twice per step). */
+  nowMs(): number {
+    const clock = this.#context.clock;
+    return clock.nowMs ? clock.nowMs() : clock.now().getTime();
+  }
+
+  #isoAt(ms = this.nowMs()): string {
+    if (ms !== this.#iso.ms) this.#iso = { ms, text: new Date(ms).toISOString() };
     return this.#iso.text;
   }
 
-  /** Emits an event stamped `at` (default: now); `data` gets the execution's id. */
-  emit(type: EventType, data: JsonObject, at?: Date): void {
+  /** Emits an event stamped `at` (ms; default: now); `data` gets the execution's id. */
+  emit(type: EventType, data: JsonObject, at?: number): void {
     this.#push(type, { executionId: this.exec.id, ...data }, at);
   }
 
   /** A step's event, `{ executionId, stepId, stepType }` and one more field: built in one go (the hottest event). */
-  emitStep(type: EventType, step: { id: string; type: string }, at: Date, key?: "output" | "error", value?: Json): void {
+  emitStep(type: EventType, step: { id: string; type: string }, at: number, key?: "output" | "error", value?: Json): void {
     const data: JsonObject = { executionId: this.exec.id, stepId: step.id, stepType: step.type };
     if (key) data[key] = value!;
     this.#push(type, data, at);
   }
 
-  #push(type: EventType, data: JsonObject, at?: Date): void {
-    const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data, timestamp: this.#isoNow(at) };
+  #push(type: EventType, data: JsonObject, at?: number): void {
+    const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data, timestamp: this.#isoAt(at) };
     this.#events.push(event);
     // The store keeps only the newest events of an execution: older unsaved ones need not travel.
     if (this.#events.length >= 2 * MAX_EVENTS_PER_EXECUTION) this.#events.splice(0, this.#events.length - MAX_EVENTS_PER_EXECUTION);
@@ -134,8 +139,8 @@ export class Run {
     else this.#held.push(event);
   }
 
-  /** Records a step's history entry, ended `now` (default: now). */
-  entry(step: { id: string; type: string }, action: EntryAction, startedAt: number, extra: { output?: Json; error?: string; attempt?: number }, now = this.now()): void {
+  /** Records a step's history entry, ended at `endedAt` (ms; default: now). */
+  entry(step: { id: string; type: string }, action: EntryAction, startedAt: number, extra: { output?: Json; error?: string; attempt?: number }, endedAt = this.nowMs()): void {
     this.#entries.push({
       id: this.#context.ids?.() ?? this.#nextEntryId(),
       executionId: this.exec.id,
@@ -143,10 +148,10 @@ export class Run {
       stepType: step.type,
       action,
       attempt: extra.attempt ?? 1,
-      durationMs: Math.max(0, now.getTime() - startedAt),
+      durationMs: Math.max(0, endedAt - startedAt),
       output: extra.output ?? null,
       error: extra.error ?? null,
-      timestamp: this.#isoNow(now),
+      timestamp: this.#isoAt(endedAt),
     });
   }
 

@@ -28,9 +28,10 @@ export function splitPath(path: string): string[] {
 }
 
 /** Follows a path through own properties of plain objects and array indexes; missing → null. */
-export function getPath(value: Json | undefined, segments: string[]): Json {
+export function getPath(value: Json | undefined, segments: readonly string[], from = 0): Json {
   let current: Json | undefined = value;
-  for (const segment of segments) {
+  for (let i = from; i < segments.length; i++) {
+    const segment = segments[i]!;
     if (Array.isArray(current)) {
       if (!/^(?:0|[1-9]\d*)$/.test(segment)) return null;
       current = current[Number(segment)];
@@ -46,13 +47,14 @@ export function getPath(value: Json | undefined, segments: string[]): Json {
 
 /** The value of a path without `$` (`order.items.0`), from the same roots as a reference. */
 export function lookup(path: string, scope: ReferenceScope): Json {
-  const [root, ...rest] = splitPath(path);
+  const segments = splitPath(path);
+  const root = segments[0];
   if (root === undefined) return null;
   let base: Json | undefined;
   if (root === "input") base = scope.input as JsonObject;
   else if (root === "now") base = scope.now().toISOString();
   else base = getOwn(scope.ctx as JsonObject, root);
-  return getPath(base, rest);
+  return segments.length === 1 ? base ?? null : getPath(base, segments, 1);
 }
 
 function interpolated(value: Json): string {

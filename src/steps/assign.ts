@@ -20,8 +20,13 @@ export const assign: StepType<typeof schema._output> = {
     })),
   execute: (step, state, tools) => {
     const ctx: JsonObject = { ...state.ctx };
-    for (const [key, value] of Object.entries(step.set)) setOwn(ctx, key, tools.resolve(value, ctx));
     const changed = Object.keys(step.set);
-    return proceed({ ctx, changed, output: Object.fromEntries(changed.map((k) => [k, ctx[k]!])) });
+    const output: JsonObject = {};
+    for (const key of changed) {
+      const value = tools.resolve(step.set[key], ctx);
+      setOwn(ctx, key, value);
+      setOwn(output, key, value);
+    }
+    return proceed({ ctx, changed, output });
   },
 };
