@@ -5,7 +5,7 @@
  * Redis HTTP requests per step. Baseline: the same workflow with SyncRunner on the same store, in the same run.
  *   npx bun bench/async.ts            (RUNS=50 for more runs)
  */
-import { AsyncRunner, QStashAdapter, SyncRunner, UpstashRedisStore, type WorkflowDefinition } from "../mod.ts";
+import { AsyncRunner, QStashAdapter, SyncRunner, UpstashRedisStore } from "../mod.ts";
 import { createApp } from "../routes/app.ts";
 import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, startAsyncStack } from "../tests/support/async-stack.ts";
 import { linearWorkflow, medianMs, table, work } from "./workflows.ts";

@@ -1,7 +1,7 @@
 // AsyncRunner with the InlineAdapter: jobs are performed in the same process, awaited.
 import { describe, expect, test } from "bun:test";
 import { createOrderServices } from "../examples/order-fulfillment/services.ts";
-import { AsyncRunner, ConfigError, ConflictError, Engine, InlineAdapter, loadWorkflow, MemoryStore, NotFoundError, performJob, PermanentJobError, type Job } from "../mod.ts";
+import { AsyncRunner, ConflictError, Engine, InlineAdapter, loadWorkflow, MemoryStore, NotFoundError, performJob, PermanentJobError, type Job } from "../mod.ts";
 import { manualClock } from "./support/engine.ts";
 import { happyOrder, largeOrder, orderWorkflow } from "./support/order-fulfillment.ts";
 
