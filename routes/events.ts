@@ -23,7 +23,7 @@ export const DEFAULT_HEARTBEAT_MS = 15_000;
 const HEARTBEAT = ": heartbeat\n\n";
 
 /** A stream ends when the execution is in one of these: nothing more happens until someone resumes it. */
-const STOPPED: ReadonlySet<ExecutionStatus> = new Set(["completed", "failed", "halted"]);
+const STOPPED: ReadonlySet<ExecutionStatus> = new Set(["completed", "failed", "cancelled", "halted"]);
 
 /**
  * The sequence number after which to replay: from `Last-Event-ID` (what an EventSource sends when it
@@ -192,7 +192,7 @@ const streamExecution = route({
 
 const executionEvents = route({
   method: "get", path: "/executions/{id}/events", operationId: "executionEvents", tags: ["events"],
-  summary: "An execution's events as Server-Sent Events: replay, then live until it ends or halts",
+  summary: "An execution's events as Server-Sent Events: replay, then live until it ends (completed, failed, cancelled) or halts",
   request: {
     params: ExecutionParams,
     query: EventsQuery,

@@ -255,6 +255,14 @@ describe("GET /executions/:id/events: replay", () => {
     expect(await response.text()).toBe("");
   });
 
+  test("a cancelled execution's stream ends after workflow.cancelled", async () => {
+    const { app } = setup({ events: FAST });
+    await start(app, largeOrder, { executionId: "gone", mode: "sync" });
+    await app.request("/executions/gone/cancel", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ reason: "no" }) });
+    const frames = messagesOf(await (await getEvents(app, "gone")).text());
+    expect(summary(frames).at(-1)).toBe("21:workflow.cancelled");
+  });
+
   test("a halted execution's stream ends after workflow.halted", async () => {
     const { app } = setup({ events: FAST });
     await start(app, largeOrder, { executionId: "big", mode: "sync" });
