@@ -1,5 +1,4 @@
 import { lookupWorkflow } from "../config.ts";
-import { checkResumeAnswer } from "../definition/answer.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { resultOf } from "../engine/engine.ts";
 import { isTerminal, type ExecutionResult, type ExecutionStatus } from "../types.ts";
@@ -50,15 +49,14 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
    * resume: an answer that would be refused is never queued, and one that is accepted is never lost.
    */
   async resume(executionId: string, options: HaltAnswer & { queue?: string } = {}): Promise<string> {
-    const answer = checkResumeAnswer(options);
-    const exec = await this.engine().accept(executionId, answer);
+    const exec = await this.engine().accept(executionId, { response: options.response, approved: options.approved });
     await this.adapter.enqueue({
       workflowId: exec.workflowId,
       workflowVersion: exec.workflowVersion,
       executionId,
       action: "resume",
       revision: exec.revision,
-      ...answer,
+      ...exec.answer,
       ...(options.queue ? { queue: options.queue } : {}),
     });
     return executionId;

@@ -73,8 +73,8 @@ export function compactionDue(snapshotBytes: number, logBytes: number): boolean 
 }
 
 /**
- * Fields that executions stored by earlier versions lack: `leaseUntil`, `wakeAt` (a scheduled retry kept its
- * time as `retry.notBefore`). Applied on every load, so old records run on unchanged.
+ * Fields that executions (whole records or heads) stored by earlier versions lack: `leaseUntil`, `wakeAt` (a scheduled retry kept its
+ * time as `retry.notBefore`), `answer`. Applied on every load, so old records run on unchanged.
  */
 export function upgradeHead<T extends Partial<Execution>>(record: T): T {
   const out = { ...record } as T & { retry?: (Execution["retry"] & { notBefore?: string }) | null };
@@ -86,11 +86,6 @@ export function upgradeHead<T extends Partial<Execution>>(record: T): T {
     out.retry = retry;
   }
   return out;
-}
-
-/** A whole execution stored by an earlier version (one JSON record), in today's shape. */
-export function upgradeExecution(record: Execution): Execution {
-  return upgradeHead(record);
 }
 
 /** JSON text of a stored value; a value that is not JSON is a ValidationError naming it. */

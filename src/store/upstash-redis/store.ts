@@ -9,7 +9,7 @@
 import type { Redis } from "@upstash/redis";
 import { ConfigError, DurableWorkflowError, NotFoundError, StoreError } from "../../errors.ts";
 import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../../types.ts";
-import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, upgradeExecution, upgradeHead, utf8Length } from "../format.ts";
+import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, upgradeHead, utf8Length } from "../format.ts";
 import { recoveryOf, sweepBounds } from "../recovery.ts";
 import {
   assertDefinition,
@@ -136,7 +136,7 @@ export class UpstashRedisStore implements Store {
     if (!Array.isArray(reply) || reply.length === 0) return null;
     const what = `execution ${id}`;
     if (reply[0] === "#old") {
-      const execution = upgradeExecution(parseStored<Execution>(reply[1], what));
+      const execution = upgradeHead(parseStored<Execution>(reply[1], what));
       // No snapshot to append to: the next commit writes one.
       this.#sizes.set(id, { revision: execution.revision, snapshotBytes: 0, logBytes: 0 });
       return execution;
