@@ -15,6 +15,7 @@ import {
   type Services,
 } from "../mod.ts";
 import { z } from "zod";
+import { leftRunning } from "./support/engine.ts";
 
 const START = "2026-03-01T00:00:00.000Z";
 
@@ -52,7 +53,7 @@ describe("leases", () => {
     const store = new MemoryStore();
     const clock = new ManualClock(START);
     const engine = new Engine(twoCalls, { store, clock, services: counting().services, leaseMs: 60_000 });
-    await crash(engine, store, "live");
+    await leftRunning(engine, "live");
     await clock.advance(59_000);
     await expect(engine.continue("live")).rejects.toThrow(/live lease until 2026-03-01T00:01:00/);
   });
@@ -62,7 +63,7 @@ describe("leases", () => {
     const clock = new ManualClock(START);
     const { services, calls } = counting();
     const engine = () => new Engine(twoCalls, { store, clock, services, leaseMs: 60_000 });
-    await crash(engine(), store, "stale");
+    await leftRunning(engine(), "stale");
     calls.length = 0;
     await clock.advance(60_000);
     const results = await Promise.allSettled([engine().continue("stale"), engine().continue("stale")]);
@@ -90,7 +91,7 @@ describe("leases", () => {
     const store = new MemoryStore();
     const clock = new ManualClock(START);
     const { services } = counting();
-    await crash(new Engine(twoCalls, { store, clock, services }), store, "busy");
+    await leftRunning(new Engine(twoCalls, { store, clock, services }), "busy");
     const adapter = new InlineAdapter({ store, clock, services, workflows: [twoCalls] });
     await adapter.enqueue({ workflowId: "two_calls", executionId: "busy", action: "continue" });
     expect(adapter.pendingTimers.map((t) => new Date(t.at).toISOString())).toEqual(["2026-03-01T00:01:00.000Z"]);
@@ -99,17 +100,6 @@ describe("leases", () => {
     expect((await store.load("busy"))?.status).toBe("completed");
   });
 });
-
-/** Leaves `id` running after its first call, as a worker that died right after that checkpoint would. */
-async function crash(engine: Engine, store: MemoryStore, id: string): Promise<void> {
-  await engine.prepare({}, { executionId: id });
-  const exec = (await store.load(id))!;
-  await store.commit({
-    execution: { ...exec, status: "running", currentStep: "first", leaseUntil: new Date(engine.clock.now().getTime() + 60_000).toISOString() },
-    expectedRevision: exec.revision,
-    delta: {},
-  });
-}
 
 describe("cancel", () => {
   const approval = loadWorkflow(`

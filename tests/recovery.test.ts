@@ -1,5 +1,6 @@
 // The sweeper and the operator's recover: nothing waits on a queue's retry timing.
 import { describe, expect, test } from "bun:test";
+import { leftRunning } from "./support/engine.ts";
 import { ConflictError, Engine, InlineAdapter, loadWorkflow, ManualClock, MemoryStore, recover, sweep, type Job, type QueueAdapter } from "../mod.ts";
 
 const START = "2026-05-01T00:00:00.000Z";
@@ -55,23 +56,13 @@ function setup() {
   return { store, clock, services, engine };
 }
 
-/** A running execution whose worker died: claimed at `leaseUntil - 60 s`, never checkpointed again. */
-async function abandoned(store: MemoryStore, engine: Engine, id: string): Promise<void> {
-  const exec = await engine.prepare({}, { executionId: id });
-  await store.commit({
-    execution: { ...exec, status: "running", leaseUntil: new Date(engine.clock.now().getTime() + 60_000).toISOString() },
-    expectedRevision: exec.revision,
-    delta: {},
-  });
-}
-
 describe("sweep", () => {
   test("hands back an expired running execution and an orphaned pending one, and leaves live ones alone", async () => {
     const { store, clock, engine } = setup();
-    await abandoned(store, engine(), "crashed");
+    await leftRunning(engine(), "crashed");
     await engine().prepare({}, { executionId: "orphan" });
     await clock.advance(61_000);
-    await abandoned(store, engine(), "live");
+    await leftRunning(engine(), "live");
     await engine().prepare({}, { executionId: "young" });
     const queue = recordingQueue();
     const report = await sweep({ store, adapter: queue, clock, graceMs: 60_000 });
@@ -81,7 +72,7 @@ describe("sweep", () => {
 
   test("the executions it hands back run to completion through the queue", async () => {
     const { store, clock, services, engine } = setup();
-    await abandoned(store, engine(), "crashed");
+    await leftRunning(engine(), "crashed");
     await engine().prepare({}, { executionId: "orphan" });
     await clock.advance(120_000);
     const adapter = new InlineAdapter({ store, clock, services, workflows: [workflow], leaseMs: 60_000 });
@@ -119,7 +110,7 @@ describe("sweep", () => {
 describe("recover", () => {
   test("a running execution under a live lease is a ConflictError naming the lease's expiry", async () => {
     const { store, clock, engine } = setup();
-    await abandoned(store, engine(), "busy");
+    await leftRunning(engine(), "busy");
     const error = await recover(store, recordingQueue(), "busy", { clock }).catch((e) => e);
     expect(error).toBeInstanceOf(ConflictError);
     expect(error.message).toContain("live lease until 2026-05-01T00:01:00.000Z");
@@ -127,7 +118,7 @@ describe("recover", () => {
 
   test("once the lease has expired, the execution is handed back to the queue", async () => {
     const { store, clock, engine } = setup();
-    await abandoned(store, engine(), "stuck");
+    await leftRunning(engine(), "stuck");
     await clock.advance(60_000);
     const queue = recordingQueue();
     await recover(store, queue, "stuck", { clock });

@@ -1,3 +1,4 @@
+import type { Engine } from "../../src/engine/engine.ts";
 import type { Commit, Store } from "../../src/store/store.ts";
 
 /** A clock that only moves when told to. */
@@ -51,4 +52,17 @@ export function countingStore<S extends Store>(store: S) {
       commits.length = 0;
     },
   };
+}
+
+/**
+ * A run whose worker died: the execution is prepared, then claimed (`running`, a 60 s lease from the engine's
+ * clock) and never checkpointed again.
+ */
+export async function leftRunning(engine: Engine, id: string): Promise<void> {
+  const exec = await engine.prepare({}, { executionId: id });
+  await engine.store.commit({
+    execution: { ...exec, status: "running", leaseUntil: new Date(engine.clock.now().getTime() + 60_000).toISOString() },
+    expectedRevision: exec.revision,
+    delta: {},
+  });
 }
