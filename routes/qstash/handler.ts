@@ -3,7 +3,7 @@ import { toClock } from "../../src/engine/clock.ts";
 import { z } from "zod";
 import { ConfigError, NotFoundError, StoreError, ValidationError } from "../../src/errors.ts";
 import { QStashAdapter, checkHttpUrl, failureUrlOf, type QStashClient } from "../../src/runners/adapters/qstash.ts";
-import { approvalTimer, parseJob, performJob, PermanentJobError, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "../../src/runners/jobs.ts";
+import { followUpsOf, parseJob, performJob, PermanentJobError, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "../../src/runners/jobs.ts";
 import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
 import { requireStore } from "../../src/runners/runner.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBodyUpTo } from "../body.ts";
@@ -109,34 +109,11 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     return problemResponse(401, "Invalid Upstash-Signature: nothing was run.");
   };
 
+  /** Enqueues what the job asks for next (see followUpsOf); returns their actions. */
   const followUps = async (job: Job, outcome: JobOutcome, messageId: string | undefined): Promise<string[]> => {
-    const done: string[] = [];
-    const base = { workflowId: job.workflowId, executionId: job.executionId, ...(job.workflowVersion ? { workflowVersion: job.workflowVersion } : {}) };
-    const after = messageId ? `after-${messageId}` : undefined;
-    const delayUntil = (iso: string) => Math.max(0, (Date.parse(iso) - now()) / 1000);
-    if (outcome.busyUntil) {
-      // Another worker holds a live lease: make sure someone looks again when it expires (one job per lease).
-      await adapter.enqueue({ ...base, action: "continue" }, { delaySeconds: delayUntil(outcome.busyUntil), key: `lease-${Date.parse(outcome.busyUntil)}` });
-      done.push("continue");
-    }
-    if (outcome.continueLater) {
-      const notBefore = outcome.result.notBefore;
-      await adapter.enqueue({ ...base, action: "continue", ...(job.queue ? { queue: job.queue } : {}) }, {
-        delaySeconds: notBefore ? delayUntil(notBefore) : 0,
-        key: notBefore ? `at-${Date.parse(notBefore)}` : after,
-      });
-      done.push("continue");
-    }
-    // Also for a duplicate: the delivery that halted may have died before it set the timer (deduplicated if not).
-    const timer = outcome.result.status === "halted" ? approvalTimer(outcome.result) : undefined;
-    if (timer) {
-      // A wake that came early asks for itself again: that message must not be deduplicated against its own id.
-      const early = job.action === "wake" && job.haltedAt === timer.haltedAt && after;
-      const key = early ? `${Date.parse(timer.at)}.${after}` : String(Date.parse(timer.at));
-      await adapter.enqueue({ ...base, action: "wake", haltedAt: timer.haltedAt }, { delaySeconds: delayUntil(timer.at), key });
-      done.push("wake");
-    }
-    return done;
+    const jobs = followUpsOf(job, outcome, now(), messageId);
+    for (const next of jobs) await adapter.enqueue(next.job, next.options);
+    return jobs.map((next) => next.job.action);
   };
 
   const runSweep = async (): Promise<Response> => {

@@ -85,12 +85,48 @@ export interface JobOutcome {
   duplicate: boolean;
   /** The call ended with the execution pending: enqueue a `continue` job (after `result.notBefore`, if set). */
   continueLater: boolean;
-  /** The run halted at an approval with a timeout: schedule a `wake` job at `at`. */
-  timer?: { haltedAt: string; at: string };
   /** Running under another worker's live lease, which ends at `busyUntil`: nothing was done; look again then. */
   busyUntil?: string;
   /** A running execution whose lease had expired was taken over and run on by this job. */
   takenOver?: boolean;
+}
+
+/** A job to enqueue, with its options. */
+export interface FollowUp {
+  job: Job;
+  options: EnqueueOptions;
+}
+
+/**
+ * The jobs a performed job asks for, each keyed so that asking twice is one message: a look at a busy lease's
+ * expiry (`lease-<ms>`), a continuation (at `notBefore`: `at-<ms>`; else after this delivery: `after-<id>`), and
+ * an approval's timeout timer — also for a duplicate, since the delivery that halted may have died before it set
+ * the timer. Only the plain continuation has no `delaySeconds`: it is due now. `now` is the engine clock's time in
+ * ms; `deliveryId` the queue's id of the delivery, when it has one.
+ */
+export function followUpsOf(job: Job, outcome: JobOutcome, now: number, deliveryId?: string): FollowUp[] {
+  const base = { workflowId: job.workflowId, executionId: job.executionId, ...(job.workflowVersion ? { workflowVersion: job.workflowVersion } : {}) };
+  const delaySeconds = (iso: string) => Math.max(0, (Date.parse(iso) - now) / 1000);
+  const after = deliveryId ? `after-${deliveryId}` : undefined;
+  const jobs: FollowUp[] = [];
+  if (outcome.busyUntil) {
+    jobs.push({ job: { ...base, action: "continue" }, options: { delaySeconds: delaySeconds(outcome.busyUntil), key: `lease-${Date.parse(outcome.busyUntil)}` } });
+  }
+  if (outcome.continueLater) {
+    const notBefore = outcome.result.notBefore;
+    jobs.push({
+      job: { ...base, action: "continue", ...(job.queue ? { queue: job.queue } : {}) },
+      options: notBefore ? { delaySeconds: delaySeconds(notBefore), key: `at-${Date.parse(notBefore)}` } : { key: after },
+    });
+  }
+  const timer = approvalTimer(outcome.result);
+  if (timer) {
+    // A wake that came early asks for itself again: that message must not be deduplicated against its own id.
+    const early = job.action === "wake" && job.haltedAt === timer.haltedAt && after;
+    const key = early ? `${Date.parse(timer.at)}.${after}` : String(Date.parse(timer.at));
+    jobs.push({ job: { ...base, action: "wake", haltedAt: timer.haltedAt }, options: { delaySeconds: delaySeconds(timer.at), key } });
+  }
+  return jobs;
 }
 
 /** The `wake` timer an approval halt asks for: `{ haltedAt: requested_at, at: expires_at }`, or undefined. */
@@ -119,8 +155,7 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
   if (!workflow) throw new PermanentJobError(`Workflow "${exec.workflowId}" is not served here and its definition ${exec.workflowHash.slice(0, 12)} is not stored`);
   const engine = new Engine(workflow, { ...options, store });
   const outcome = (result: ExecutionResult, duplicate = false): JobOutcome => {
-    const timer = approvalTimer(result);
-    return { result, duplicate, continueLater: result.status === "pending" && result.yielded === true, ...(timer && !duplicate ? { timer } : {}) };
+    return { result, duplicate, continueLater: result.status === "pending" && result.yielded === true };
   };
   try {
     if (exec.status === "running") {

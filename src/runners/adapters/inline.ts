@@ -4,7 +4,7 @@ import type { EngineOptions } from "../../engine/engine.ts";
 import type { StepRegistry } from "../../steps/registry.ts";
 import type { Store } from "../../store/store.ts";
 import type { Services } from "../../types.ts";
-import { performJob, type EnqueueOptions, type Job, type QueueAdapter } from "../jobs.ts";
+import { followUpsOf, performJob, type EnqueueOptions, type Job, type QueueAdapter } from "../jobs.ts";
 import { requireStore } from "../runner.ts";
 
 export interface InlineAdapterOptions extends Omit<EngineOptions, "workflows" | "store"> {
@@ -45,14 +45,10 @@ export class InlineAdapter implements QueueAdapter {
       return;
     }
     const outcome = await performJob(job, { ...this.#options, store: this.store });
-    const base = { workflowId: job.workflowId, executionId: job.executionId };
-    const later = (at: string) => Math.max(0.001, (Date.parse(at) - this.#now()) / 1000);
-    if (outcome.busyUntil) await this.enqueue({ ...base, action: "continue" }, { delaySeconds: later(outcome.busyUntil) });
-    if (outcome.continueLater) {
-      const notBefore = outcome.result.notBefore;
-      await this.enqueue({ ...base, action: "continue" }, notBefore ? { delaySeconds: later(notBefore) } : {});
+    for (const { job: next, options } of followUpsOf(job, outcome, this.#now())) {
+      // A follow-up with a time waits for runDueTimers even when that time is now; a plain continuation runs now.
+      await this.enqueue(next, options.delaySeconds === undefined ? {} : { delaySeconds: Math.max(0.001, options.delaySeconds) });
     }
-    if (outcome.timer) await this.enqueue({ ...base, action: "wake", haltedAt: outcome.timer.haltedAt }, { delaySeconds: later(outcome.timer.at) });
   }
 
   /** Runs the timer jobs that are due by the clock. */
