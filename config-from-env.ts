@@ -27,7 +27,7 @@ import { InlineAdapter } from "./src/runners/adapters/inline.ts";
 import { sweep, type SweepReport } from "./src/runners/recovery.ts";
 import { QStashAdapter, type QStashClient } from "./src/runners/adapters/qstash.ts";
 import { MemoryStore } from "./src/store/memory.ts";
-import { UpstashRedisStore, type UpstashRedisClient } from "./src/store/upstash-redis.ts";
+import { type UpstashRedisClient, UpstashRedisStore } from "./src/store/upstash-redis.ts";
 import type { Services } from "./src/types.ts";
 
 /** The version reported by GET /health. Kept equal to package.json's `version` (tests/deploy.config.test.ts checks). */
@@ -68,7 +68,9 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   const { store, storeLine } = storeFromEnv(env, extras, production);
   const qstash = qstashFromEnv(env, extras);
   const leaseSeconds = number(env, "DW_LEASE_SECONDS");
-  if (leaseSeconds !== undefined && !(leaseSeconds > 0)) throw new ConfigError(`DW_LEASE_SECONDS must be a positive number of seconds, got ${leaseSeconds}`);
+  if (leaseSeconds !== undefined && !(leaseSeconds > 0)) {
+    throw new ConfigError(`DW_LEASE_SECONDS must be a positive number of seconds, got ${leaseSeconds}`);
+  }
   const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
 
   const options: AppOptions = {
@@ -86,11 +88,16 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
 
   if (!token) log("warn", "durable-workflow: DW_API_TOKEN is not set: the API is open to anyone who can reach it (fine on localhost only)");
   if (!qstash && production) {
-    log("warn", "durable-workflow: QStash is not configured (QSTASH_TOKEN, signing keys, DW_PUBLIC_URL): async runs are performed inside the request that starts them");
+    log(
+      "warn",
+      "durable-workflow: QStash is not configured (QSTASH_TOKEN, signing keys, DW_PUBLIC_URL): async runs are performed inside the request that starts them",
+    );
   }
   log(
     "info",
-    `durable-workflow ${VERSION}: store ${storeLine}; async queue ${qstash ? `QStash (${qstash.baseLine}) → ${qstash.adapter.callbackUrl}` : "in-process (InlineAdapter)"}; ` +
+    `durable-workflow ${VERSION}: store ${storeLine}; async queue ${
+      qstash ? `QStash (${qstash.baseLine}) → ${qstash.adapter.callbackUrl}` : "in-process (InlineAdapter)"
+    }; ` +
       `auth ${token ? "bearer token" : "off"}${production ? "; production" : ""}`,
   );
   return options;
@@ -105,12 +112,15 @@ function storeFromEnv(env: Env, extras: EnvExtras, production: boolean) {
         "DW_PRODUCTION=true requires Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN (the MemoryStore loses every execution on restart)",
       );
     }
-    const line = "MemoryStore — NOT DURABLE: every execution is lost when the process stops (set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN for Redis)";
+    const line =
+      "MemoryStore — NOT DURABLE: every execution is lost when the process stops (set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN for Redis)";
     (extras.log ?? defaultLog)("warn", `durable-workflow: WARNING: using the ${line}`);
     return { store: new MemoryStore(), storeLine: "MemoryStore (not durable)" };
   }
   if (!url || !restToken) {
-    throw new ConfigError(`Redis needs both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN; ${url ? "the token" : "the URL"} is missing`);
+    throw new ConfigError(
+      `Redis needs both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN; ${url ? "the token" : "the URL"} is missing`,
+    );
   }
   httpUrl(url, "UPSTASH_REDIS_REST_URL");
   if (!extras.Redis) {
@@ -138,11 +148,17 @@ function qstashFromEnv(env: Env, extras: EnvExtras) {
   if (given.length === 0 && !baseUrl && !explicitCallback) return undefined;
   const missing = QSTASH_VARIABLES.filter((name) => !text(env, name));
   if (missing.length) {
-    throw new ConfigError(`QStash is half configured: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing (set all of ${QSTASH_VARIABLES.join(", ")}, or none)`);
+    throw new ConfigError(
+      `QStash is half configured: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing (set all of ${
+        QSTASH_VARIABLES.join(", ")
+      }, or none)`,
+    );
   }
   const publicUrl = text(env, "DW_PUBLIC_URL");
   if (!explicitCallback && !publicUrl) {
-    throw new ConfigError("QStash needs to know where to deliver: set DW_PUBLIC_URL (the app's public URL; the callback is <DW_PUBLIC_URL>/qstash) or QSTASH_CALLBACK_URL");
+    throw new ConfigError(
+      "QStash needs to know where to deliver: set DW_PUBLIC_URL (the app's public URL; the callback is <DW_PUBLIC_URL>/qstash) or QSTASH_CALLBACK_URL",
+    );
   }
   const callbackUrl = explicitCallback
     ? httpUrl(explicitCallback, "QSTASH_CALLBACK_URL")

@@ -14,7 +14,11 @@ import { ConfigError, createApp } from "./mod.ts";
 import { appOptionsFromEnv, recoverOnce, VERSION } from "./config-from-env.ts";
 
 interface RuntimeGlobals {
-  Deno?: { env: { toObject(): Record<string, string> }; cron?: (name: string, schedule: string, fn: () => Promise<void>) => void; exit(code: number): never };
+  Deno?: {
+    env: { toObject(): Record<string, string> };
+    cron?: (name: string, schedule: string, fn: () => Promise<void>) => void;
+    exit(code: number): never;
+  };
   process?: { env: Record<string, string | undefined>; exit(code: number): never };
 }
 
@@ -28,7 +32,9 @@ function readEnv(): Record<string, string | undefined> {
 function portOf(value: string | undefined): number {
   if (value === undefined || value.trim() === "") return 8787;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number (0-65535), got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`PORT must be a port number (0-65535), got ${JSON.stringify(value)}`);
+  }
   return port;
 }
 
@@ -58,7 +64,9 @@ const { port, examples, options, app } = configured(() => {
  */
 function startRecovery(): void {
   const seconds = env.DW_SWEEP_SECONDS === undefined ? 15 : Number(env.DW_SWEEP_SECONDS);
-  if (!Number.isFinite(seconds) || seconds < 0) throw new ConfigError(`DW_SWEEP_SECONDS must be a number of seconds ≥ 0, got ${JSON.stringify(env.DW_SWEEP_SECONDS)}`);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new ConfigError(`DW_SWEEP_SECONDS must be a number of seconds ≥ 0, got ${JSON.stringify(env.DW_SWEEP_SECONDS)}`);
+  }
   if (seconds === 0) return;
   const round = () => recoverOnce(options).then(() => undefined, (error) => console.error("durable-workflow: sweep failed:", error));
   const cron = (globalThis as RuntimeGlobals).Deno?.cron;

@@ -16,7 +16,7 @@ const examples = loadExamples();
 const optionsByEnv = new WeakMap<object, AppOptions>();
 function optionsOf(env: Record<string, unknown>): AppOptions {
   let options = optionsByEnv.get(env);
-  if (!options) optionsByEnv.set(env, (options = appOptionsFromEnv(env, { ...examples, Redis })));
+  if (!options) optionsByEnv.set(env, options = appOptionsFromEnv(env, { ...examples, Redis }));
   return options;
 }
 const app = createApp(optionsOf);

@@ -24,7 +24,10 @@ try {
   const completed = (id: string) =>
     new Promise<void>((resolve) => {
       stack.onAnswer((d) => {
-        if (d.path === "/qstash" && d.status === 200 && d.answer.includes(`"executionId":"${id}"`) && d.answer.includes('"status":"completed"')) resolve();
+        if (
+          d.path === "/qstash" && d.status === 200 && d.answer.includes(`"executionId":"${id}"`) &&
+          d.answer.includes('"status":"completed"')
+        ) resolve();
       });
     });
 
@@ -35,7 +38,11 @@ try {
       workflows: [workflow],
       services,
       adapter,
-      qstash: { currentSigningKey: DEV_CURRENT_SIGNING_KEY, nextSigningKey: DEV_NEXT_SIGNING_KEY, ...(budgetMs !== undefined ? { budgetMs } : {}) },
+      qstash: {
+        currentSigningKey: DEV_CURRENT_SIGNING_KEY,
+        nextSigningKey: DEV_NEXT_SIGNING_KEY,
+        ...(budgetMs !== undefined ? { budgetMs } : {}),
+      },
     });
     const runner = new AsyncRunner(workflow, { store, adapter });
     return async (id: string) => {
@@ -66,13 +73,29 @@ try {
     if (result.status !== "completed") throw new Error(`${c.name}: ${result.status} ${result.error ?? ""}`);
     const callbacks = stack.deliveries.filter((d) => d.path === "/qstash").length;
     const ms = await medianMs(RUNS, () => c.run(`run-${++n}`));
-    rows.push({ runner: c.name, steps, "callbacks/run": callbacks, "HTTP req/step": stats.requests / steps, "ms/run": ms, "ms/step": ms / steps });
+    rows.push({
+      runner: c.name,
+      steps,
+      "callbacks/run": callbacks,
+      "HTTP req/step": stats.requests / steps,
+      "ms/run": ms,
+      "ms/step": ms / steps,
+    });
   }
   const base = rows[0]!["ms/run"] as number;
   for (const row of rows.slice(1)) {
-    rows.push({ runner: `ratio ${row.runner} / Sync`, steps: "", "callbacks/run": "", "HTTP req/step": "", "ms/run": (row["ms/run"] as number) / base, "ms/step": "" });
+    rows.push({
+      runner: `ratio ${row.runner} / Sync`,
+      steps: "",
+      "callbacks/run": "",
+      "HTTP req/step": "",
+      "ms/run": (row["ms/run"] as number) / base,
+      "ms/step": "",
+    });
   }
-  console.log(`Async runs through qstash-dev + Hono app + Redis bridge, ${STEPS}-step linear workflow, median of ${RUNS} runs (${navigator.userAgent}, loopback)\n`);
+  console.log(
+    `Async runs through qstash-dev + Hono app + Redis bridge, ${STEPS}-step linear workflow, median of ${RUNS} runs (${navigator.userAgent}, loopback)\n`,
+  );
   console.log(table(rows));
 } finally {
   await stack.stop();

@@ -27,7 +27,15 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startQStashDev } from "../tools/qstash-dev/index.ts";
 import {
-  BRIDGE_TOKEN, createSweepSchedule, freePort, REDIS_MISSING, redisBinary, stackEnv, startRedisServer, stopChild, waitHealthy,
+  BRIDGE_TOKEN,
+  createSweepSchedule,
+  freePort,
+  REDIS_MISSING,
+  redisBinary,
+  stackEnv,
+  startRedisServer,
+  stopChild,
+  waitHealthy,
 } from "../tools/local-stack.ts";
 import { startBridge } from "../tools/upstash-redis-bridge.ts";
 
@@ -82,7 +90,11 @@ const dir = mkdtempSync(join(tmpdir(), "dw-chaos-"));
 const redisPort = freePort();
 let redis = await startRedisServer({ binary, port: redisPort, dir });
 const bridge = startBridge({ port: 0, redisUrl: `redis://127.0.0.1:${redisPort}`, token: BRIDGE_TOKEN });
-const qstash = startQStashDev({ port: 0, retryDelayMs: 1000, ...(values.verbose ? { log: (line: string) => log(`[qstash] ${line}`) } : {}) });
+const qstash = startQStashDev({
+  port: 0,
+  retryDelayMs: 1000,
+  ...(values.verbose ? { log: (line: string) => log(`[qstash] ${line}`) } : {}),
+});
 const appPort = freePort();
 const base = `http://127.0.0.1:${appPort}`;
 await createSweepSchedule(qstash.url, base);
@@ -96,13 +108,20 @@ const appEnv = {
 
 let app: Bun.Subprocess | undefined;
 async function startApp(): Promise<void> {
-  const proc = Bun.spawn([process.execPath, "main.ts"], { cwd: ROOT, env: appEnv, stdout: values.verbose ? "inherit" : "ignore", stderr: "pipe" });
+  const proc = Bun.spawn([process.execPath, "main.ts"], {
+    cwd: ROOT,
+    env: appEnv,
+    stdout: values.verbose ? "inherit" : "ignore",
+    stderr: "pipe",
+  });
   app = proc;
   void (async () => {
     const text = await new Response(proc.stderr).text();
     for (const line of text.split("\n").filter((l) => l && !l.includes("DW_API_TOKEN is not set"))) appErrors.push(line);
   })();
-  if (!(await waitHealthy(base, () => proc.exitCode === null && proc.signalCode === null))) throw new Error("the app did not answer /health");
+  if (!(await waitHealthy(base, () => proc.exitCode === null && proc.signalCode === null))) {
+    throw new Error("the app did not answer /health");
+  }
 }
 const appErrors: string[] = [];
 
@@ -117,7 +136,9 @@ async function stopEverything(): Promise<void> {
 process.on("SIGINT", () => void stopEverything().then(() => process.exit(130)));
 
 await startApp();
-log(`stack up: redis :${redisPort}, bridge ${bridge.url}, qstash ${qstash.url}, app ${base} (lease ${LEASE_S} s, sweep timer ${values.sweep} s + QStash schedule every minute)`);
+log(
+  `stack up: redis :${redisPort}, bridge ${bridge.url}, qstash ${qstash.url}, app ${base} (lease ${LEASE_S} s, sweep timer ${values.sweep} s + QStash schedule every minute)`,
+);
 
 // --- the load ---------------------------------------------------------------------------------------------------
 const ids = Array.from({ length: RUNS }, (_, i) => `chaos-${String(i).padStart(4, "0")}`);
@@ -135,9 +156,13 @@ function order(id: string) {
 
 /** A request the client repeats until the app accepts it (as a client of a service that restarts would). */
 async function insist(what: string, path: string, body: unknown, done: (status: number) => boolean): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0;; attempt++) {
     try {
-      const response = await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const response = await fetch(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
       await response.arrayBuffer();
       if (done(response.status)) return;
     } catch {
@@ -152,7 +177,12 @@ let startsDone = 0;
 const starting = (async () => {
   // About 40 starts a second, so the runs overlap the faults.
   for (const [i, id] of ids.entries()) {
-    void insist(`the start of ${id}`, "/workflows/order_fulfillment/executions", { executionId: id, input: order(id) }, (s) => s === 202 || s === 409)
+    void insist(
+      `the start of ${id}`,
+      "/workflows/order_fulfillment/executions",
+      { executionId: id, input: order(id) },
+      (s) => s === 202 || s === 409,
+    )
       .then(() => startsDone++);
     if (i % 8 === 7) await Bun.sleep(200);
   }
@@ -173,7 +203,14 @@ async function getJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-interface ExecutionView { id: string; status: string; updatedAt: string; error: string | null; currentStep: string | null; haltData: { requested_at?: string } | null }
+interface ExecutionView {
+  id: string;
+  status: string;
+  updatedAt: string;
+  error: string | null;
+  currentStep: string | null;
+  haltData: { requested_at?: string } | null;
+}
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 
 /**
@@ -232,10 +269,12 @@ const lastFault = Date.now();
 await starting;
 const statuses = new Map<string, ExecutionView>();
 while (Date.now() - lastFault < WAIT_MS) {
-  await Promise.all(ids.filter((id) => !TERMINAL.has(statuses.get(id)?.status ?? "")).map(async (id) => {
-    const exec = await getJson<ExecutionView>(`/executions/${id}`);
-    if (exec) statuses.set(id, exec);
-  }));
+  await Promise.all(
+    ids.filter((id) => !TERMINAL.has(statuses.get(id)?.status ?? "")).map(async (id) => {
+      const exec = await getJson<ExecutionView>(`/executions/${id}`);
+      if (exec) statuses.set(id, exec);
+    }),
+  );
   const open = ids.filter((id) => !TERMINAL.has(statuses.get(id)?.status ?? ""));
   if (open.length === 0) break;
   await Bun.sleep(1000);
@@ -243,14 +282,22 @@ while (Date.now() - lastFault < WAIT_MS) {
 answering = false;
 await answerer;
 
-interface EntryView { stepId: string; action: string; attempt: number }
+interface EntryView {
+  stepId: string;
+  action: string;
+  attempt: number;
+}
 const twice: string[] = [];
 for (const id of ids) {
   const entries = (await getJson<{ entries: EntryView[] }>(`/executions/${id}/entries`))?.entries ?? [];
   const seen = new Set<string>();
   for (const entry of entries) {
     if (entry.stepId.includes(":")) continue; // a loop body: its entries carry no iteration index
-    const key = entry.action === "completed" ? `${entry.stepId} completed` : entry.action === "failed" ? `${entry.stepId} failed attempt ${entry.attempt}` : undefined;
+    const key = entry.action === "completed"
+      ? `${entry.stepId} completed`
+      : entry.action === "failed"
+      ? `${entry.stepId} failed attempt ${entry.attempt}`
+      : undefined;
     if (!key) continue;
     if (seen.has(key)) twice.push(`${id}: ${key} twice`);
     seen.add(key);
@@ -264,14 +311,32 @@ const lastFinish = Math.max(...finished.map((e) => Date.parse(e.updatedAt)));
 const stats = qstash.dev.stats();
 
 console.log("");
-console.log(`chaos: ${RUNS} async order_fulfillment runs (${needsApproval.size} halt for approval; ${answered.size} answers accepted), ${KILLS} app SIGKILLs, Redis ${MODE} ${OUTAGE_MS / 1000} s; lease ${LEASE_S} s`);
+console.log(
+  `chaos: ${RUNS} async order_fulfillment runs (${needsApproval.size} halt for approval; ${answered.size} answers accepted), ${KILLS} app SIGKILLs, Redis ${MODE} ${
+    OUTAGE_MS / 1000
+  } s; lease ${LEASE_S} s`,
+);
 console.log(`  completed                 ${count("completed")}`);
 console.log(`  failed                    ${count("failed")}`);
-console.log(`  stranded (not terminal)   ${stranded.length}${stranded.length ? `  e.g. ${stranded.slice(0, 5).map((id) => `${id} ${statuses.get(id)?.status ?? "unknown"} at ${statuses.get(id)?.currentStep}`).join(", ")}` : ""}`);
+console.log(
+  `  stranded (not terminal)   ${stranded.length}${
+    stranded.length
+      ? `  e.g. ${
+        stranded.slice(0, 5).map((id) => `${id} ${statuses.get(id)?.status ?? "unknown"} at ${statuses.get(id)?.currentStep}`).join(", ")
+      }`
+      : ""
+  }`,
+);
 console.log(`  step entries twice        ${twice.length}${twice.length ? `  e.g. ${twice.slice(0, 5).join("; ")}` : ""}`);
-console.log(`  last finish after last fault  ${finished.length ? `${((lastFinish - lastFault) / 1000).toFixed(1)} s` : "—"} (target ≤ ${LEASE_S + 60} s)`);
+console.log(
+  `  last finish after last fault  ${finished.length ? `${((lastFinish - lastFault) / 1000).toFixed(1)} s` : "—"} (target ≤ ${
+    LEASE_S + 60
+  } s)`,
+);
 console.log(`  qstash-dev                ${JSON.stringify(stats)}`);
-for (const id of ids.filter((id) => statuses.get(id)?.status === "failed").slice(0, 5)) console.log(`  failed ${id}: ${statuses.get(id)?.error}`);
+for (const id of ids.filter((id) => statuses.get(id)?.status === "failed").slice(0, 5)) {
+  console.log(`  failed ${id}: ${statuses.get(id)?.error}`);
+}
 for (const id of stranded.slice(0, 3)) {
   console.log(`  ${id}: its QStash messages (attempts: seconds after the start, status or error)`);
   for (const message of qstash.messages().filter((m) => m.kind === "message" && m.body?.includes(`"${id}"`))) {

@@ -7,7 +7,7 @@
  * bodies the bridge received), and the ratio of the largest N to N = 10.
  *   npx bun bench/scaling.ts            (RUNS=9 for more runs)
  */
-import { MemoryStore, SyncRunner, UpstashRedisStore, type Store, type WorkflowDefinition } from "../mod.ts";
+import { MemoryStore, type Store, SyncRunner, UpstashRedisStore, type WorkflowDefinition } from "../mod.ts";
 import { countedMemoryStore } from "./support/counted-memory.ts";
 import { startCountedRedis } from "./support/counted-redis.ts";
 import { medianTiming } from "./support/timing.ts";
@@ -29,7 +29,12 @@ interface Shape {
 }
 
 const shapes: Shape[] = [
-  { name: "loop of N calls", sizes: [10, 100, 1000], workflow: loopWorkflow, input: (n) => ({ items: Array.from({ length: n }, (_, i) => i), count: n }) },
+  {
+    name: "loop of N calls",
+    sizes: [10, 100, 1000],
+    workflow: loopWorkflow,
+    input: (n) => ({ items: Array.from({ length: n }, (_, i) => i), count: n }),
+  },
   { name: "linear chain of N calls", sizes: [10, 100, 500], workflow: linearWorkflow, input: () => ({}) },
 ];
 
@@ -100,7 +105,11 @@ const kinds: StoreKind[] = [
     requestsLabel: "calls/step",
     async counted() {
       const memory = countedMemoryStore();
-      return { store: memory.store, counts: () => ({ requests: memory.counts().calls, bytes: memory.counts().bytes }), reset: memory.reset };
+      return {
+        store: memory.store,
+        counts: () => ({ requests: memory.counts().calls, bytes: memory.counts().bytes }),
+        reset: memory.reset,
+      };
     },
     timed: () => new MemoryStore(),
   },
@@ -115,7 +124,9 @@ const kinds: StoreKind[] = [
 ];
 
 try {
-  console.log(`Step cost against run length, SyncRunner, ~200-byte call results, median of ${RUNS} runs (${navigator.userAgent}, loopback bridge)`);
+  console.log(
+    `Step cost against run length, SyncRunner, ~200-byte call results, median of ${RUNS} runs (${navigator.userAgent}, loopback bridge)`,
+  );
   console.log(`Targets: ratio of µs/step and bytes/step ≤ ${MAX_RATIO}; ≤ ${MAX_REQUESTS_PER_STEP} store requests per step`);
   for (const kind of kinds) {
     for (const shape of shapes) {

@@ -6,7 +6,7 @@
  *   npx bun bench/store.ts
  */
 import { createOrderServices } from "../examples/order-fulfillment/services.ts";
-import { Engine, MemoryStore, UpstashRedisStore, type Store, type WorkflowDefinition } from "../mod.ts";
+import { Engine, MemoryStore, type Store, UpstashRedisStore, type WorkflowDefinition } from "../mod.ts";
 import type { StoreFootprint } from "../src/store/store.ts";
 import type { Execution } from "../src/types.ts";
 import { happyOrder, orderWorkflow } from "../tests/support/order-fulfillment.ts";
@@ -21,9 +21,29 @@ async function bytesWritten(name: string, store: FootprintStore): Promise<Record
   const id = `bytes-${Date.now()}`;
   const createdAt = new Date().toISOString();
   let execution: Execution = {
-    id, workflowId: "bench", workflowVersion: "1", workflowHash: "h", status: "running", input: {}, ctx: {}, currentStep: null,
-    result: null, recoverTo: null, haltData: null, error: null, createdAt, updatedAt: createdAt, revision: 0, deadline: null,
-    stepsExecuted: 0, eventSeq: 0, loop: null, retry: null, leaseUntil: null, wakeAt: null, answer: null,
+    id,
+    workflowId: "bench",
+    workflowVersion: "1",
+    workflowHash: "h",
+    status: "running",
+    input: {},
+    ctx: {},
+    currentStep: null,
+    result: null,
+    recoverTo: null,
+    haltData: null,
+    error: null,
+    createdAt,
+    updatedAt: createdAt,
+    revision: 0,
+    deadline: null,
+    stepsExecuted: 0,
+    eventSeq: 0,
+    loop: null,
+    retry: null,
+    leaseUntil: null,
+    wakeAt: null,
+    answer: null,
   };
   execution.revision = (await store.commit({ execution, expectedRevision: 0 })).revision;
   let before = (await store.footprint(id))!;
@@ -41,7 +61,15 @@ async function bytesWritten(name: string, store: FootprintStore): Promise<Record
   }
   const ms = performance.now() - started;
   const final = before.snapshotBytes + before.logBytes;
-  return { store: name, commits: 1000, compactions, "KB written": Math.round(written / 1024), "KB final state": Math.round(final / 1024), "written / final": written / final, "ms (incl. footprint)": ms };
+  return {
+    store: name,
+    commits: 1000,
+    compactions,
+    "KB written": Math.round(written / 1024),
+    "KB final state": Math.round(final / 1024),
+    "written / final": written / final,
+    "ms (incl. footprint)": ms,
+  };
 }
 const stack = await startRedisStack();
 const rows: Record<string, string | number>[] = [];
@@ -52,10 +80,15 @@ try {
     { name: "order happy path", workflow: orderWorkflow, input: happyOrder, services: () => createOrderServices().services },
   ];
   for (const c of cases) {
-    for (const [storeName, makeStore] of [
-      ["MemoryStore", () => new MemoryStore()],
-      ["UpstashRedisStore", () => new UpstashRedisStore({ redis: stack.redis, prefix: `bench${Math.random().toString(36).slice(2, 8)}` })],
-    ] as [string, () => Store][]) {
+    for (
+      const [storeName, makeStore] of [
+        ["MemoryStore", () => new MemoryStore()],
+        [
+          "UpstashRedisStore",
+          () => new UpstashRedisStore({ redis: stack.redis, prefix: `bench${Math.random().toString(36).slice(2, 8)}` }),
+        ],
+      ] as [string, () => Store][]
+    ) {
       // One counted run (after a warm-up that loads the Lua scripts): steps, HTTP requests, Redis commands.
       const store = makeStore();
       await new Engine(c.workflow, { store, services: c.services() as never }).run(c.input, { executionId: "warm-up" });
@@ -80,7 +113,15 @@ try {
       });
     }
     const [memory, redis] = rows.slice(-2);
-    rows.push({ workflow: c.name, store: "ratio Redis/Memory", steps: "", "HTTP req/step": "", "Redis cmd/step": "", "ms/run": (redis!["ms/run"] as number) / (memory!["ms/run"] as number), "µs/step": "" });
+    rows.push({
+      workflow: c.name,
+      store: "ratio Redis/Memory",
+      steps: "",
+      "HTTP req/step": "",
+      "Redis cmd/step": "",
+      "ms/run": (redis!["ms/run"] as number) / (memory!["ms/run"] as number),
+      "µs/step": "",
+    });
   }
   console.log(`Store round trips, median of ${RUNS} runs (${navigator.userAgent}, loopback bridge)\n`);
   console.log(table(rows));

@@ -120,7 +120,13 @@ async function sample(run: () => Promise<void>): Promise<Sample> {
   const timing = await timed(run);
   const q = qstash.dev.stats();
   const r = redis.counts();
-  return { ...timing, deliveries: q.deliveries, qstashRequests: q.requests, redisRequests: r.requests, bytes: q.bytesDelivered + q.bytesReceived + r.bytes };
+  return {
+    ...timing,
+    deliveries: q.deliveries,
+    qstashRequests: q.requests,
+    redisRequests: r.requests,
+    bytes: q.bytesDelivered + q.bytesReceived + r.bytes,
+  };
 }
 
 /** Median times of `runs` runs; the counts of the first (they do not vary). */
@@ -150,23 +156,47 @@ try {
       const ours = await measure(runs, () => runOurs(n, size));
       for (const [system, s] of [["@upstash/workflow", theirs], ["this engine", ours]] as const) {
         rows.push({
-          results: size, N: n, system,
-          deliveries: s.deliveries, "QStash req": s.qstashRequests, "Redis req": s.redisRequests,
-          "KB on wire": kb(s.bytes), "bytes/step": Math.round(s.bytes / n), "ms/step": s.wallMs / n, "CPU ms/step": s.cpuMs / n,
+          results: size,
+          N: n,
+          system,
+          deliveries: s.deliveries,
+          "QStash req": s.qstashRequests,
+          "Redis req": s.redisRequests,
+          "KB on wire": kb(s.bytes),
+          "bytes/step": Math.round(s.bytes / n),
+          "ms/step": s.wallMs / n,
+          "CPU ms/step": s.cpuMs / n,
         });
       }
       const speedup = theirs.wallMs / ours.wallMs;
       const cpuSpeedup = theirs.cpuMs / ours.cpuMs;
       rows.push({
-        results: size, N: n, system: "theirs / ours",
-        deliveries: theirs.deliveries / ours.deliveries, "QStash req": theirs.qstashRequests / ours.qstashRequests, "Redis req": "",
-        "KB on wire": theirs.bytes / ours.bytes, "bytes/step": "", "ms/step": speedup, "CPU ms/step": cpuSpeedup,
+        results: size,
+        N: n,
+        system: "theirs / ours",
+        deliveries: theirs.deliveries / ours.deliveries,
+        "QStash req": theirs.qstashRequests / ours.qstashRequests,
+        "Redis req": "",
+        "KB on wire": theirs.bytes / ours.bytes,
+        "bytes/step": "",
+        "ms/step": speedup,
+        "CPU ms/step": cpuSpeedup,
       });
       const target = n === 20 ? 3 : n === 500 ? 10 : undefined;
-      if (target !== undefined) verdicts.push(`${size} results, N = ${n}: ${speedup.toFixed(1)}× less wall time per step (target ≥ ${target}×) ${speedup >= target ? "PASS" : "MISS"}; ${cpuSpeedup.toFixed(1)}× less CPU time`);
+      if (target !== undefined) {
+        verdicts.push(
+          `${size} results, N = ${n}: ${speedup.toFixed(1)}× less wall time per step (target ≥ ${target}×) ${
+            speedup >= target ? "PASS" : "MISS"
+          }; ${cpuSpeedup.toFixed(1)}× less CPU time`,
+        );
+      }
     }
   }
-  console.log(`@upstash/workflow 1.3.3 vs this engine, sequential N-step workflow through qstash-dev, median of ${3 * RUNS} runs (${RUNS} at N ≥ 500) (${navigator.userAgent}, loopback)\n`);
+  console.log(
+    `@upstash/workflow 1.3.3 vs this engine, sequential N-step workflow through qstash-dev, median of ${
+      3 * RUNS
+    } runs (${RUNS} at N ≥ 500) (${navigator.userAgent}, loopback)\n`,
+  );
   console.log(table(rows));
   console.log(`\n${verdicts.join("\n")}`);
   console.log(`\nbytes/step: ours stays flat as N grows (linear total), theirs grows with N (quadratic total).`);

@@ -1,14 +1,16 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
-import { CliError, UsageError, type Command, type ParsedArgs } from "./command.ts";
+import { CliError, type Command, type ParsedArgs, UsageError } from "./command.ts";
 
 const TYPESCRIPT = new Set([".ts", ".tsx", ".mts", ".cts"]);
 
 function port(value: string | boolean | undefined, option: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== "string" || !Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${option} must be a port number, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string" || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new UsageError(`--${option} must be a port number, got ${JSON.stringify(value)}`);
+  }
   return n;
 }
 
@@ -70,7 +72,11 @@ async function serve({ values }: ParsedArgs): Promise<number> {
     const scheduleId = await stack.createSweepSchedule(qstash.url, appUrl);
 
     const command = TYPESCRIPT.has(extname(appPath)) ? [process.execPath, appPath] : ["node", appPath];
-    const app = Bun.spawn(command, { env: { ...process.env, ...env, DW_SWEEP_SECONDS: "0", PORT: String(appPort) }, stdout: "pipe", stderr: "pipe" });
+    const app = Bun.spawn(command, {
+      env: { ...process.env, ...env, DW_SWEEP_SECONDS: "0", PORT: String(appPort) },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     teardown.add(`app (pid ${app.pid})`, () => stack.stopChild(app));
     void stack.relay(app.stdout, "[app]", say);
     void stack.relay(app.stderr, "[app]", (line) => process.stderr.write(`${line}\n`));

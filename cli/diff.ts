@@ -1,5 +1,5 @@
 import { FINISHED, type StepDefinition, type WorkflowDefinition } from "../src/mod.ts";
-import { choice, UsageError, type Command } from "./command.ts";
+import { choice, type Command, UsageError } from "./command.ts";
 import { readWorkflow } from "./files.ts";
 
 interface Breaking {
@@ -51,7 +51,11 @@ export function diffWorkflows(before: WorkflowDefinition, after: WorkflowDefinit
       continue;
     }
     if (next.type !== step.type) {
-      breaking.push({ stepId: step.id, reason: `step "${step.id}" changed type (${step.type} -> ${next.type}): executions halted or pending at it would re-enter a different step` });
+      breaking.push({
+        stepId: step.id,
+        reason:
+          `step "${step.id}" changed type (${step.type} -> ${next.type}): executions halted or pending at it would re-enter a different step`,
+      });
     }
     const target = resumeTarget(step);
     if (target && target !== FINISHED && !now.has(target)) {

@@ -1,5 +1,5 @@
 import { renderWorkflowSvg, workflowDiagram } from "../src/mod.ts";
-import { choice, UsageError, type Command } from "./command.ts";
+import { choice, type Command, UsageError } from "./command.ts";
 import { readWorkflow, writeOutput } from "./files.ts";
 
 export const graph: Command = {

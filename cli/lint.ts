@@ -1,5 +1,5 @@
 import { validateWorkflow, type ValidationIssue } from "../src/mod.ts";
-import { choice, UsageError, type Command } from "./command.ts";
+import { choice, type Command, UsageError } from "./command.ts";
 import { readText, UnreadableFile } from "./files.ts";
 
 interface FileReport {

@@ -4,7 +4,7 @@
  * Runs from the package (dist/cli.js, Node >= 20) and in the repository (`bun cli/main.ts`).
  * Errors are one line `durable-workflow: <message>`: exit 2 for a usage mistake, 1 otherwise.
  */
-import { parseCommandArgs, UsageError, type Command } from "./command.ts";
+import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { dev } from "./dev.ts";
 import { diff } from "./diff.ts";
 import { graph } from "./graph.ts";

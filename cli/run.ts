@@ -1,6 +1,6 @@
-import { MemoryStore, StreamRunner, UpstashRedisStore, type Json, type Store } from "../src/mod.ts";
+import { type Json, MemoryStore, type Store, StreamRunner, UpstashRedisStore } from "../src/mod.ts";
 import { askForAnswer, LineReader } from "./answers.ts";
-import { CliError, UsageError, type Command } from "./command.ts";
+import { CliError, type Command, UsageError } from "./command.ts";
 import { readWorkflow } from "./files.ts";
 import { Progress } from "./progress.ts";
 import { loadServices } from "./services.ts";

@@ -1,5 +1,5 @@
 import { workflowJsonSchema } from "../src/mod.ts";
-import { UsageError, type Command } from "./command.ts";
+import { type Command, UsageError } from "./command.ts";
 import { writeOutput } from "./files.ts";
 
 export const schema: Command = {

@@ -2,7 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { requireToken } from "./auth.ts";
 import { bodyLimit } from "./body.ts";
 import { dashboardDataRoutes, dashboardRoutes } from "./dashboard/index.ts";
-import { contextMiddleware, type AppEnv, type AppOptionsInput } from "./context.ts";
+import { type AppEnv, type AppOptionsInput, contextMiddleware } from "./context.ts";
 import { eventRoutes } from "./events.ts";
 import { executionRoutes } from "./executions.ts";
 import { healthRoutes } from "./health.ts";

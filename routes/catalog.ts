@@ -4,7 +4,7 @@ import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { markStored, storedDefinition } from "../src/engine/definitions.ts";
 import { defaultStepRegistry } from "../src/steps/registry.ts";
 import type { StepDefinition } from "../src/steps/step.ts";
-import type { StoredDefinition, Store } from "../src/store/store.ts";
+import type { Store, StoredDefinition } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
 
 const MAX_LOADED = 200;
@@ -116,7 +116,11 @@ export function missingServices(workflow: WorkflowDefinition, services: Services
         const method = typeof step.method === "string" ? step.method : undefined;
         const service = Object.hasOwn(services, name) ? services[name] : undefined;
         if (service === undefined) missing.add(method ? `${name}.${method}` : name);
-        else if (method && !(service && typeof service === "object" && Object.hasOwn(service, method) && typeof (service as Record<string, unknown>)[method] === "function")) {
+        else if (
+          method &&
+          !(service && typeof service === "object" && Object.hasOwn(service, method) &&
+            typeof (service as Record<string, unknown>)[method] === "function")
+        ) {
           missing.add(`${name}.${method}`);
         }
       }

@@ -139,7 +139,9 @@ function checkWorkflows(workflows: WorkflowDefinition[], services: Services): vo
     if (seen.has(workflow.id)) problems.push(`two workflows have the id "${workflow.id}"`);
     seen.add(workflow.id);
     const missing = missingServices(workflow, services);
-    if (missing.length) problems.push(`workflow "${workflow.id}" calls ${missing.map((name) => `"${name}"`).join(", ")}, missing from services`);
+    if (missing.length) {
+      problems.push(`workflow "${workflow.id}" calls ${missing.map((name) => `"${name}"`).join(", ")}, missing from services`);
+    }
   }
   if (problems.length) throw new ConfigError(`createApp: ${problems.join("; ")}`);
 }

@@ -38,7 +38,9 @@ export function replayCursor(executionId: string, header: string | undefined, qu
   const digits = value.slice(colon + 1);
   if (prefix === executionId && /^\d{1,15}$/.test(digits)) return Number(digits);
   const message = `must be "${executionId}:<seq>" or a bare <seq>`;
-  throw new HttpProblem(400, `Invalid ${where} ${JSON.stringify(value.slice(0, 250))}: it ${message}.`, { errors: [{ path: where, message }] });
+  throw new HttpProblem(400, `Invalid ${where} ${JSON.stringify(value.slice(0, 250))}: it ${message}.`, {
+    errors: [{ path: where, message }],
+  });
 }
 
 /**
@@ -179,7 +181,10 @@ function keepRunning(c: Context<AppEnv>, run: Promise<unknown>): void {
 const FRAMES = "`id: <executionId>:<seq>` / `event: <type>` / `data: <WorkflowEvent JSON>` frames";
 
 const streamExecution = route({
-  method: "post", path: "/workflows/{id}/executions/stream", operationId: "streamExecution", tags: ["events"],
+  method: "post",
+  path: "/workflows/{id}/executions/stream",
+  operationId: "streamExecution",
+  tags: ["events"],
   summary: "Start an execution and stream its events as Server-Sent Events",
   request: { params: WorkflowParams, body: { content: { "application/json": { schema: StreamBody } } } },
   responses: {
@@ -191,7 +196,10 @@ const streamExecution = route({
 }, { store: true });
 
 const executionEvents = route({
-  method: "get", path: "/executions/{id}/events", operationId: "executionEvents", tags: ["events"],
+  method: "get",
+  path: "/executions/{id}/events",
+  operationId: "executionEvents",
+  tags: ["events"],
   summary: "An execution's events as Server-Sent Events: replay, then live until it ends (completed, failed, cancelled) or halts",
   request: {
     params: ExecutionParams,
@@ -201,8 +209,13 @@ const executionEvents = route({
     }),
   },
   responses: {
-    200: text("text/event-stream", `The stored events after the given one as ${FRAMES}, then new ones as they are stored, until the execution completes, fails or halts (docs/events.md)`),
-    204: { description: "The execution has ended (or halted) and there is nothing after the given event: an EventSource stops reconnecting" },
+    200: text(
+      "text/event-stream",
+      `The stored events after the given one as ${FRAMES}, then new ones as they are stored, until the execution completes, fails or halts (docs/events.md)`,
+    ),
+    204: {
+      description: "The execution has ended (or halted) and there is nothing after the given event: an EventSource stops reconnecting",
+    },
     404: problem("Unknown execution"),
   },
 }, { store: true });

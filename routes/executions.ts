@@ -31,28 +31,40 @@ export async function requireExecution(app: AppContext, id: string): Promise<Sto
 }
 
 const listExecutions = route({
-  method: "get", path: "/executions", operationId: "listExecutions", tags: ["executions"],
+  method: "get",
+  path: "/executions",
+  operationId: "listExecutions",
+  tags: ["executions"],
   summary: "Executions, newest first, a page at a time",
   request: { query: ListQuery },
   responses: { 200: json(ExecutionPage, "A page of executions") },
 }, { store: true });
 
 const getExecution = route({
-  method: "get", path: "/executions/{id}", operationId: "getExecution", tags: ["executions"],
+  method: "get",
+  path: "/executions/{id}",
+  operationId: "getExecution",
+  tags: ["executions"],
   summary: "An execution's record",
   request: { params: ExecutionParams },
   responses: { 200: json(Execution, "The execution"), 404: problem("Unknown execution") },
 }, { store: true });
 
 const listEntries = route({
-  method: "get", path: "/executions/{id}/entries", operationId: "listEntries", tags: ["executions"],
+  method: "get",
+  path: "/executions/{id}/entries",
+  operationId: "listEntries",
+  tags: ["executions"],
   summary: "An execution's history, one entry per executed step",
   request: { params: ExecutionParams },
   responses: { 200: json(EntryList, "The history"), 404: problem("Unknown execution") },
 }, { store: true });
 
 const resumeExecution = route({
-  method: "post", path: "/executions/{id}/resume", operationId: "resumeExecution", tags: ["executions"],
+  method: "post",
+  path: "/executions/{id}/resume",
+  operationId: "resumeExecution",
+  tags: ["executions"],
   summary: "Resume a halted execution with a response or an approval decision",
   request: { params: ExecutionParams, body: { content: { "application/json": { schema: ResumeBody } } } },
   responses: {
@@ -65,7 +77,10 @@ const resumeExecution = route({
 }, { store: true });
 
 const deleteExecution = route({
-  method: "delete", path: "/executions/{id}", operationId: "deleteExecution", tags: ["executions"],
+  method: "delete",
+  path: "/executions/{id}",
+  operationId: "deleteExecution",
+  tags: ["executions"],
   summary: "Delete an execution, its history and its events",
   request: { params: ExecutionParams },
   responses: { 204: { description: "Deleted" }, 404: problem("Unknown execution") },
@@ -82,7 +97,9 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
       page = await c.get("app").store.find({ workflowId, status: status as StoredExecution["status"] | undefined, limit, cursor });
     } catch (error) {
       // The store checks the (opaque) cursor: a bad one is the client's mistake, not an input rule.
-      if (error instanceof ValidationError) throw new HttpProblem(400, error.message, { errors: [{ path: "cursor", message: "is not a cursor of this API" }] });
+      if (error instanceof ValidationError) {
+        throw new HttpProblem(400, error.message, { errors: [{ path: "cursor", message: "is not a cursor of this API" }] });
+      }
       throw error;
     }
     return c.json({

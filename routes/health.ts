@@ -8,7 +8,10 @@ import { Health } from "./schemas.ts";
 export const HEALTH_PROBE_ID = "health:probe";
 
 const health = route({
-  method: "get", path: "/health", operationId: "health", tags: ["meta"],
+  method: "get",
+  path: "/health",
+  operationId: "health",
+  tags: ["meta"],
   summary: "Liveness and version (never requires a token); with `deep=1`, also that the store answers",
   request: { query: z.object({ deep: z.enum(["0", "1"]).optional().describe("`1`: also load an execution from the store") }) },
   responses: {

@@ -10,7 +10,10 @@ import { Accepted, CancelBody, Execution, ExecutionParams, ExecutionResult, pick
 import { requireWorkflow } from "./workflows.ts";
 
 const cancelExecution = route({
-  method: "post", path: "/executions/{id}/cancel", operationId: "cancelExecution", tags: ["executions"],
+  method: "post",
+  path: "/executions/{id}/cancel",
+  operationId: "cancelExecution",
+  tags: ["executions"],
   summary: "Cancel a pending, running or halted execution: jobs that arrive later do nothing",
   request: { params: ExecutionParams, body: { content: { "application/json": { schema: CancelBody } } } },
   responses: {
@@ -21,7 +24,10 @@ const cancelExecution = route({
 }, { store: true });
 
 const retryExecution = route({
-  method: "post", path: "/executions/{id}/retry", operationId: "retryExecution", tags: ["executions"],
+  method: "post",
+  path: "/executions/{id}/retry",
+  operationId: "retryExecution",
+  tags: ["executions"],
   summary: "Run a failed execution again from the step that failed, on the definition it started with",
   request: { params: ExecutionParams, body: { content: { "application/json": { schema: RetryBody } } } },
   responses: {
@@ -33,7 +39,10 @@ const retryExecution = route({
 }, { store: true });
 
 const recoverExecution = route({
-  method: "post", path: "/executions/{id}/recover", operationId: "recoverExecution", tags: ["executions"],
+  method: "post",
+  path: "/executions/{id}/recover",
+  operationId: "recoverExecution",
+  tags: ["executions"],
   summary: "Hand a stuck execution (an expired lease, a lost job, a lost approval timer) back to the queue",
   request: { params: ExecutionParams },
   responses: {
@@ -44,7 +53,10 @@ const recoverExecution = route({
 }, { store: true });
 
 const migrateExecution = route({
-  method: "post", path: "/executions/{id}/migrate", operationId: "migrateExecution", tags: ["executions"],
+  method: "post",
+  path: "/executions/{id}/migrate",
+  operationId: "migrateExecution",
+  tags: ["executions"],
   summary: "Move a halted or pending execution onto its workflow's current version",
   request: { params: ExecutionParams },
   responses: {

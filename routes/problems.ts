@@ -1,12 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import {
-  ConfigError,
-  ConflictError,
-  NotFoundError,
-  StoreError,
-  ValidationError,
-} from "../src/errors.ts";
+import { ConfigError, ConflictError, NotFoundError, StoreError, ValidationError } from "../src/errors.ts";
 
 /**
  * Every error answer is RFC 9457 `application/problem+json`. `type` is

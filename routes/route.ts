@@ -61,11 +61,15 @@ export function route<const R extends RouteConfig>(config: R, traits: RouteTrait
   }
   errors[500] = problem("Unexpected error (details are logged, never sent)");
   if (traits.store) {
-    errors[503] = problem("The store is unavailable: retry after the given delay", { "Retry-After": { description: "Seconds", schema: { type: "integer" } } });
+    errors[503] = problem("The store is unavailable: retry after the given delay", {
+      "Retry-After": { description: "Seconds", schema: { type: "integer" } },
+    });
   }
   return createRoute({
     ...(traits.open ? { security: [] } : {}),
-    ...(request?.body && Object.keys(request.body.content).every((type) => type === "application/json") ? { middleware: [jsonBody()] } : {}),
+    ...(request?.body && Object.keys(request.body.content).every((type) => type === "application/json")
+      ? { middleware: [jsonBody()] }
+      : {}),
     ...config,
     responses: { ...errors, ...config.responses },
   }) as R;

@@ -85,7 +85,9 @@ export const WorkflowSummary = z.object({
 
 export const WorkflowList = z.object({ workflows: z.array(WorkflowSummary) }).openapi("WorkflowList");
 
-export const Step = z.looseObject({ id: z.string(), type: z.string() }).describe("A step, keys as in the definition format").openapi("Step");
+export const Step = z.looseObject({ id: z.string(), type: z.string() }).describe("A step, keys as in the definition format").openapi(
+  "Step",
+);
 
 export const WorkflowDetail = z.object({
   id: z.string(),
@@ -155,7 +157,9 @@ const ExecutionFields = z.object({
   deadline: z.string().nullable().describe("When the workflow timeout fails the run, or null"),
   stepsExecuted: z.number().int(),
   leaseUntil: z.string().nullable().describe("While running: the claim's lease; once past, the run may be recovered"),
-  wakeAt: z.string().nullable().describe("While pending: not before this time (a wait, a scheduled retry); while halted at an approval: its expiry"),
+  wakeAt: z.string().nullable().describe(
+    "While pending: not before this time (a wait, a scheduled retry); while halted at an approval: its expiry",
+  ),
 });
 
 export const Execution = ExecutionFields.openapi("Execution");
@@ -200,7 +204,9 @@ export const EntryList = z.object({ entries: z.array(Entry).describe("In executi
 export const WorkflowEvent = z.object({
   type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
   data: z.looseObject({ executionId: z.string() })
-    .describe("`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error; step events: stepId, stepType, and output (completed, halted) or error (failed)"),
+    .describe(
+      "`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error; step events: stepId, stepType, and output (completed, halted) or error (failed)",
+    ),
   timestamp,
   seq: z.number().int().describe("1, 2, ... per execution; the SSE id is `<executionId>:<seq>`"),
 }).describe("The JSON of each SSE `data:` line").openapi("WorkflowEvent");
@@ -222,7 +228,9 @@ export const Problem = z.object({
 export function pick<S extends z.ZodObject>(schema: S, value: object): z.output<S> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(schema.shape)) {
-    if (Object.hasOwn(value, key) && (value as Record<string, unknown>)[key] !== undefined) out[key] = (value as Record<string, unknown>)[key];
+    if (Object.hasOwn(value, key) && (value as Record<string, unknown>)[key] !== undefined) {
+      out[key] = (value as Record<string, unknown>)[key];
+    }
   }
   return out as z.output<S>;
 }

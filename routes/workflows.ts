@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { validateWorkflow, loadWorkflow } from "../src/definition/load.ts";
+import { loadWorkflow, validateWorkflow } from "../src/definition/load.ts";
 import { workflowDiagram } from "../src/diagram/mermaid.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
@@ -36,13 +36,19 @@ function summary(workflow: WorkflowDefinition) {
 }
 
 const listWorkflows = route({
-  method: "get", path: "/workflows", operationId: "listWorkflows", tags: ["workflows"],
+  method: "get",
+  path: "/workflows",
+  operationId: "listWorkflows",
+  tags: ["workflows"],
   summary: "The workflows this app serves (given in code or stored by PUT), each at its current version",
   responses: { 200: json(WorkflowList, "Workflows") },
 }, { store: true });
 
 const getWorkflow = route({
-  method: "get", path: "/workflows/{id}", operationId: "getWorkflow", tags: ["workflows"],
+  method: "get",
+  path: "/workflows/{id}",
+  operationId: "getWorkflow",
+  tags: ["workflows"],
   summary: "A workflow's current definition, hash and Mermaid diagram",
   request: { params: WorkflowParams },
   responses: { 200: json(WorkflowDetail, "The workflow"), 404: problem("Unknown workflow") },
@@ -51,7 +57,10 @@ const getWorkflow = route({
 const definitionText = z.string().describe("The workflow definition (the format of docs/workflow-format.md)");
 
 const putWorkflow = route({
-  method: "put", path: "/workflows/{id}", operationId: "putWorkflow", tags: ["workflows"],
+  method: "put",
+  path: "/workflows/{id}",
+  operationId: "putWorkflow",
+  tags: ["workflows"],
   summary: "Store a definition and make it the workflow's current version: new runs use it, running ones keep theirs",
   request: {
     params: WorkflowParams,
@@ -73,18 +82,27 @@ const putWorkflow = route({
 }, { store: true });
 
 const listVersions = route({
-  method: "get", path: "/workflows/{id}/versions", operationId: "listWorkflowVersions", tags: ["workflows"],
+  method: "get",
+  path: "/workflows/{id}/versions",
+  operationId: "listWorkflowVersions",
+  tags: ["workflows"],
   summary: "Every stored version of a workflow, with how many executions are halted or pending on each",
   request: { params: WorkflowParams },
   responses: { 200: json(WorkflowVersionList, "The versions"), 404: problem("No version of this workflow is stored") },
 }, { store: true });
 
 const startExecution = route({
-  method: "post", path: "/workflows/{id}/executions", operationId: "startExecution", tags: ["executions"],
+  method: "post",
+  path: "/workflows/{id}/executions",
+  operationId: "startExecution",
+  tags: ["executions"],
   summary: "Start an execution on the workflow's current version (async by default)",
   request: { params: WorkflowParams, body: { content: { "application/json": { schema: RunBody } } } },
   responses: {
-    200: json(ExecutionResult, "mode sync: the result (completed, halted, failed, or pending until `notBefore` with a continuation queued)"),
+    200: json(
+      ExecutionResult,
+      "mode sync: the result (completed, halted, failed, or pending until `notBefore` with a continuation queued)",
+    ),
     202: json(Accepted, "mode async: the execution is queued (or already done by an inline queue)"),
     404: problem("Unknown workflow"),
     409: problem("The execution id exists for another workflow or with another input"),
@@ -115,7 +133,9 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     const source = await c.req.text();
     const { issues } = validateWorkflow(source);
     if (issues.length) {
-      throw new HttpProblem(422, `Invalid workflow definition (${issues.length} problem${issues.length === 1 ? "" : "s"})`, { errors: issues });
+      throw new HttpProblem(422, `Invalid workflow definition (${issues.length} problem${issues.length === 1 ? "" : "s"})`, {
+        errors: issues,
+      });
     }
     const workflow = loadWorkflow(source);
     if (workflow.id !== id) throw new HttpProblem(409, `The definition's id is "${workflow.id}", not "${id}" as in the path.`);
@@ -133,7 +153,16 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     const { id } = c.req.valid("param");
     const versions = await c.get("app").store.definitionVersions(id);
     if (!versions.length) throw new HttpProblem(404, `No version of workflow "${id}" is stored.`);
-    return c.json({ versions: versions.map(({ version, hash, storedAt, current, halted, pending }) => ({ version, hash, storedAt, current, halted, pending })) }, 200);
+    return c.json({
+      versions: versions.map(({ version, hash, storedAt, current, halted, pending }) => ({
+        version,
+        hash,
+        storedAt,
+        current,
+        halted,
+        pending,
+      })),
+    }, 200);
   });
 
   routes.openapi(startExecution, async (c) => {

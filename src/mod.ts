@@ -5,7 +5,7 @@
  */
 
 // definitions
-export { loadWorkflow, validateWorkflow, workflowJsonSchema, buildWorkflowJsonSchema } from "./definition/load.ts";
+export { buildWorkflowJsonSchema, loadWorkflow, validateWorkflow, workflowJsonSchema } from "./definition/load.ts";
 export type { LoadOptions, WorkflowSource } from "./definition/load.ts";
 export { applyInputRules } from "./definition/inputs.ts";
 export { checkResumeAnswer } from "./definition/answer.ts";
@@ -16,13 +16,13 @@ export { renderWorkflowSvg } from "./diagram/svg.ts";
 
 // steps (`z` is the zod the step schemas are made with: use it for your own step types)
 export { z } from "zod";
-export { registerStepType, StepRegistry, defaultStepRegistry, BUILT_IN_STEP_TYPES } from "./steps/registry.ts";
+export { BUILT_IN_STEP_TYPES, defaultStepRegistry, registerStepType, StepRegistry } from "./steps/registry.ts";
 export type { CustomStepSpec } from "./steps/registry.ts";
-export { FINISHED, proceed, halt, waitUntil } from "./steps/step.ts";
+export { FINISHED, halt, proceed, waitUntil } from "./steps/step.ts";
 export type { StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./steps/step.ts";
 
 // global defaults
-export { configure, register, getWorkflow, resetConfig } from "./config.ts";
+export { configure, getWorkflow, register, resetConfig } from "./config.ts";
 export type { GlobalConfig, WorkflowLookup } from "./config.ts";
 
 // engine, time and runners
@@ -40,9 +40,9 @@ export { StreamRunner } from "./runners/stream.ts";
 export type { StreamRunnerOptions } from "./runners/stream.ts";
 export { InlineAdapter } from "./runners/adapters/inline.ts";
 export type { InlineAdapterOptions } from "./runners/adapters/inline.ts";
-export { performJob, followUpsOf, parseJob, jobBody, JobSchema, PermanentJobError } from "./runners/jobs.ts";
+export { followUpsOf, jobBody, JobSchema, parseJob, performJob, PermanentJobError } from "./runners/jobs.ts";
 export type { EnqueueOptions, FollowUp, Job, JobAction, JobOutcome, PerformOptions, QueueAdapter } from "./runners/jobs.ts";
-export { sweep, recover, recoveryJob } from "./runners/recovery.ts";
+export { recover, recoveryJob, sweep } from "./runners/recovery.ts";
 export type { SweepOptions, SweepReport } from "./runners/recovery.ts";
 export { QStashAdapter } from "./runners/adapters/qstash.ts";
 export type { QStashAdapterOptions, QStashClient } from "./runners/adapters/qstash.ts";

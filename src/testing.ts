@@ -14,7 +14,7 @@ import type { WorkflowLookup } from "./config.ts";
 import type { WorkflowDefinition } from "./definition/workflow.ts";
 import { ManualClock } from "./engine/clock.ts";
 import type { EngineLimits } from "./engine/engine.ts";
-import { SyncRunner, type HaltAnswer } from "./runners/sync.ts";
+import { type HaltAnswer, SyncRunner } from "./runners/sync.ts";
 import type { StepRegistry } from "./steps/registry.ts";
 import { MemoryStore } from "./store/memory.ts";
 import type { Entry, Execution, ExecutionResult, HaltInfo, ServiceContext, ServiceMethod, Services, StoredEvent } from "./types.ts";
@@ -41,7 +41,12 @@ export interface ServiceCall {
 }
 
 /** What a halt or an approval is answered with: a list used in order, or a function of the halt. */
-export type Answers = HaltAnswer[] | ((halt: HaltInfo, test: { result: ExecutionResult; clock: ManualClock; calls: readonly ServiceCall[] }) => HaltAnswer | Promise<HaltAnswer>);
+export type Answers =
+  | HaltAnswer[]
+  | ((
+    halt: HaltInfo,
+    test: { result: ExecutionResult; clock: ManualClock; calls: readonly ServiceCall[] },
+  ) => HaltAnswer | Promise<HaltAnswer>);
 
 export interface TestWorkflowOptions {
   input?: unknown;
@@ -88,7 +93,7 @@ function fakeMethod(fake: unknown, service: string, method: string | null, calls
 
 /** Services that some call step of the workflow (at any depth) calls without a method. */
 function methodlessServices(value: unknown, found = new Set<string>()): Set<string> {
-  if (Array.isArray(value)) for (const item of value) methodlessServices(item, found);
+  if (Array.isArray(value)) { for (const item of value) methodlessServices(item, found); }
   else if (isPlainObject(value)) {
     if (value.type === "call" && typeof value.service === "string" && value.method === undefined) found.add(value.service);
     for (const item of Object.values(value)) methodlessServices(item, found);
@@ -151,5 +156,13 @@ export async function testWorkflow(workflow: WorkflowDefinition, options: TestWo
     }
   }
   const execution = (await store.load(result.executionId))!;
-  return { result, calls, entries: await store.entries(result.executionId), events: await store.events(result.executionId), execution, clock, store };
+  return {
+    result,
+    calls,
+    entries: await store.entries(result.executionId),
+    events: await store.events(result.executionId),
+    execution,
+    clock,
+    store,
+  };
 }

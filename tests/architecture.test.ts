@@ -56,7 +56,11 @@ describe("layers", () => {
         const to = layerOf(target);
         const from = layerOf(file);
         if (to < 0 || to > from) {
-          wrong.push(`${relative(ROOT, file)} (${LAYERS[from]!.name}) imports ${relative(ROOT, target)} (${to < 0 ? "outside the layers" : LAYERS[to]!.name})`);
+          wrong.push(
+            `${relative(ROOT, file)} (${LAYERS[from]!.name}) imports ${relative(ROOT, target)} (${
+              to < 0 ? "outside the layers" : LAYERS[to]!.name
+            })`,
+          );
         }
       }
     }

@@ -1,7 +1,18 @@
 // AsyncRunner with the InlineAdapter: jobs are performed in the same process, awaited.
 import { describe, expect, test } from "bun:test";
 import { createOrderServices } from "../examples/order-fulfillment/services.ts";
-import { AsyncRunner, ConflictError, Engine, InlineAdapter, loadWorkflow, MemoryStore, NotFoundError, performJob, PermanentJobError, type Job } from "../mod.ts";
+import {
+  AsyncRunner,
+  ConflictError,
+  Engine,
+  InlineAdapter,
+  type Job,
+  loadWorkflow,
+  MemoryStore,
+  NotFoundError,
+  performJob,
+  PermanentJobError,
+} from "../mod.ts";
 import { manualClock } from "./support/engine.ts";
 import { happyOrder, largeOrder, orderWorkflow } from "./support/order-fulfillment.ts";
 
@@ -48,7 +59,11 @@ describe("AsyncRunner with the InlineAdapter", () => {
   test("wait returns the completed result with the order's output", async () => {
     const { runner } = setup();
     const id = await runner.run(happyOrder, { executionId: "order-2" });
-    expect(await runner.wait(id, { timeoutMs: 1000, intervalMs: 1 })).toEqual({ status: "completed", executionId: id, output: ORDER_OUTPUT });
+    expect(await runner.wait(id, { timeoutMs: 1000, intervalMs: 1 })).toEqual({
+      status: "completed",
+      executionId: id,
+      output: ORDER_OUTPUT,
+    });
   });
 
   test("a large order halts, and resume through the runner completes it", async () => {
@@ -81,7 +96,10 @@ describe("AsyncRunner with the InlineAdapter", () => {
   test("a job whose workflow is neither served nor stored is refused as permanent and changes nothing", async () => {
     const store = new MemoryStore();
     const engine = new Engine(orderWorkflow, { store });
-    await store.commit({ execution: { ...(await engine.prepare(happyOrder, { executionId: "orphan" })), workflowHash: "0".repeat(64) }, expectedRevision: 1 });
+    await store.commit({
+      execution: { ...(await engine.prepare(happyOrder, { executionId: "orphan" })), workflowHash: "0".repeat(64) },
+      expectedRevision: 1,
+    });
     const job = { workflowId: orderWorkflow.id, executionId: "orphan", action: "continue" as const };
     await expect(performJob(job, { store, workflows: [] })).rejects.toBeInstanceOf(PermanentJobError);
     expect((await store.load("orphan"))?.status).toBe("pending");
@@ -98,7 +116,13 @@ describe("AsyncRunner with the InlineAdapter", () => {
     const runner = new AsyncRunner(orderWorkflow, { store, adapter: { enqueue: async (job) => void jobs.push(job) } });
     const id = await runner.run(happyOrder);
     expect(await runner.status(id)).toBe("pending");
-    expect(jobs).toEqual([{ workflowId: "order_fulfillment", workflowVersion: "1.0", executionId: id, action: "start", createdAt: expect.any(String) }]);
+    expect(jobs).toEqual([{
+      workflowId: "order_fulfillment",
+      workflowVersion: "1.0",
+      executionId: id,
+      action: "start",
+      createdAt: expect.any(String),
+    }]);
   });
 
   test("an approval nobody answers takes on_timeout when its timer is due", async () => {

@@ -1,7 +1,7 @@
 // performJob's rules (duplicates, the halt a resume is for, lease takeover, permanent jobs), and the
 // QStash deduplication ids — on a MemoryStore, with a manual clock.
 import { describe, expect, test } from "bun:test";
-import { Engine, loadWorkflow, MemoryStore, performJob, PermanentJobError, type Job } from "../mod.ts";
+import { Engine, type Job, loadWorkflow, MemoryStore, performJob, PermanentJobError } from "../mod.ts";
 import { deduplicationIdOf } from "../src/runners/adapters/qstash.ts";
 import { manualClock } from "./support/engine.ts";
 
@@ -40,7 +40,12 @@ function setup() {
   return { store, clock, calls, options };
 }
 
-const job = (workflowId: string, executionId: string, action: Job["action"], extra: Partial<Job> = {}): Job => ({ workflowId, executionId, action, ...extra });
+const job = (workflowId: string, executionId: string, action: Job["action"], extra: Partial<Job> = {}): Job => ({
+  workflowId,
+  executionId,
+  action,
+  ...extra,
+});
 
 describe("performJob", () => {
   test("a start job for an execution already done is a duplicate that changes nothing", async () => {
@@ -86,7 +91,9 @@ describe("performJob", () => {
   test("an execution stored running before leases existed is leased until its last checkpoint + leaseMs", async () => {
     const { options, store, clock } = setup();
     const pending = await new Engine(work, options).prepare({}, { executionId: "r3" });
-    await store.save({ ...pending, status: "running", leaseUntil: null, updatedAt: clock().toISOString() }, { expectedRevision: pending.revision });
+    await store.save({ ...pending, status: "running", leaseUntil: null, updatedAt: clock().toISOString() }, {
+      expectedRevision: pending.revision,
+    });
     clock.advance(1999);
     expect((await performJob(job("work", "r3", "start"), { ...options, leaseMs: 2000 })).busyUntil).toBeDefined();
     clock.advance(1);
@@ -112,7 +119,9 @@ describe("performJob", () => {
 
 describe("QStash deduplication ids", () => {
   test("a start job's id is the execution id, the action and its createdAt", async () => {
-    expect(await deduplicationIdOf(job("w", "order-1", "start", { createdAt: "2026-01-01T00:00:00.000Z" }))).toBe("order-1.start.1767225600000");
+    expect(await deduplicationIdOf(job("w", "order-1", "start", { createdAt: "2026-01-01T00:00:00.000Z" }))).toBe(
+      "order-1.start.1767225600000",
+    );
   });
 
   test("a resume job's id names the halted revision", async () => {

@@ -9,29 +9,29 @@ import { Redis } from "@upstash/redis";
 import { createOrderServices } from "../examples/order-fulfillment/services.ts";
 import {
   AsyncRunner,
-  loadWorkflow,
   ConfigError,
   ConflictError,
-  QStashAdapter,
-  sweep,
-  UpstashRedisStore,
   type Job,
+  loadWorkflow,
+  QStashAdapter,
   type QueueAdapter,
   type ServiceContext,
   type Services,
   type Store,
+  sweep,
+  UpstashRedisStore,
   type WorkflowDefinition,
 } from "../mod.ts";
 import { createApp } from "../routes/app.ts";
 import { jobBody } from "../src/runners/jobs.ts";
 import {
+  type AsyncStack,
+  deliver,
+  type Delivery,
   DEV_CURRENT_SIGNING_KEY,
   DEV_NEXT_SIGNING_KEY,
-  deliver,
   signDelivery,
   startAsyncStack,
-  type AsyncStack,
-  type Delivery,
 } from "./support/async-stack.ts";
 import { manualClock } from "./support/engine.ts";
 import { happyOrder, largeOrder, orderWorkflow } from "./support/order-fulfillment.ts";
@@ -68,7 +68,14 @@ function linear(n: number): WorkflowDefinition {
     name: `Linear ${n}`,
     steps: [
       { id: "start", type: "start", next: ids[0] },
-      ...ids.map((id, i) => ({ id, type: "call", service: "work", input: { step: id }, output: `out_${id}`, next: ids[i + 1] ?? "finish" })),
+      ...ids.map((id, i) => ({
+        id,
+        type: "call",
+        service: "work",
+        input: { step: id },
+        output: `out_${id}`,
+        next: ids[i + 1] ?? "finish",
+      })),
       { id: "finish", type: "end", result: Object.fromEntries(ids.map((id) => [id, `$out_${id}`])) },
     ],
   });
@@ -80,7 +87,15 @@ const loopWorkflow = loadWorkflow({
   inputs: { items: { type: "array" } },
   steps: [
     { id: "start", type: "start", next: "each" },
-    { id: "each", type: "loop", over: "$input.items", as: "item", do: [{ id: "handle", type: "call", service: "handle", input: { item: "$item" } }], output: "handled", next: "finish" },
+    {
+      id: "each",
+      type: "loop",
+      over: "$input.items",
+      as: "item",
+      do: [{ id: "handle", type: "call", service: "handle", input: { item: "$item" } }],
+      output: "handled",
+      next: "finish",
+    },
     { id: "finish", type: "end", result: { handled: "$handled" } },
   ],
 });
@@ -200,7 +215,17 @@ function setup(options: {
     const jobs: Job[] = [];
     return { jobs, runner: runner(workflow, { enqueue: async (job) => void jobs.push(job) }) };
   };
-  return { prefix, store: redisStore, clock, shop, calls: recorded.calls, adapter, runner, holding, id: (name: string) => `${prefix}-${name}` };
+  return {
+    prefix,
+    store: redisStore,
+    clock,
+    shop,
+    calls: recorded.calls,
+    adapter,
+    runner,
+    holding,
+    id: (name: string) => `${prefix}-${name}`,
+  };
 }
 
 /** A message's delay in whole seconds (qstash-dev stamps createdAt a moment after it computes notBefore). */
@@ -301,7 +326,11 @@ describeStack("the callback's signature check", () => {
   test("a signature made with another key is refused with 401 and nothing runs", async () => {
     const t = setup();
     const { id, body } = await pendingStart(t, linear(3), {}, "forged");
-    await refused(t, id, await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body, key: "sig_not_the_key" })));
+    await refused(
+      t,
+      id,
+      await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body, key: "sig_not_the_key" })),
+    );
   });
 
   test("an expired signature is refused with 401 and nothing runs", async () => {
@@ -404,7 +433,13 @@ describeStack("leases", () => {
     for (let i = 0; i < 2; i++) {
       const response = await deliver(stack.callbackUrl, body, signature);
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ executionId: id, status: "running", duplicate: false, busyUntil: leaseUntil, enqueued: ["continue"] });
+      expect(await response.json()).toEqual({
+        executionId: id,
+        status: "running",
+        duplicate: false,
+        busyUntil: leaseUntil,
+        enqueued: ["continue"],
+      });
     }
     const wakes = stack.qstash.messages().filter((m) => m.body?.includes(`"${id}"`) && m.body.includes('"continue"'));
     expect(wakes.map(delaySeconds)).toEqual([60]);
@@ -529,7 +564,13 @@ describeStack("approval timers", () => {
 });
 
 describeStack("QStashAdapter", () => {
-  const job = (executionId: string): Job => ({ workflowId: "linear_3", workflowVersion: "1.0", executionId, action: "start", createdAt: "2026-03-01T00:00:00.000Z" });
+  const job = (executionId: string): Job => ({
+    workflowId: "linear_3",
+    workflowVersion: "1.0",
+    executionId,
+    action: "start",
+    createdAt: "2026-03-01T00:00:00.000Z",
+  });
 
   test("a job enqueued twice is one QStash message", async () => {
     const adapter = new QStashAdapter({ client: stack.client, callbackUrl: "http://127.0.0.1:1/qstash" });
@@ -543,8 +584,14 @@ describeStack("QStashAdapter", () => {
     await adapter.enqueue({ ...job("small"), action: "resume", revision: 4, approved: true, response: { note: "ok" }, priority: 5 });
     const [message] = stack.qstash.messages();
     expect(JSON.parse(message!.body!)).toEqual({
-      workflowId: "linear_3", workflowVersion: "1.0", executionId: "small", action: "resume", revision: 4, approved: true,
-      response: { note: "ok" }, createdAt: "2026-03-01T00:00:00.000Z",
+      workflowId: "linear_3",
+      workflowVersion: "1.0",
+      executionId: "small",
+      action: "resume",
+      revision: 4,
+      approved: true,
+      response: { note: "ok" },
+      createdAt: "2026-03-01T00:00:00.000Z",
     });
     expect(message!.failureCallback).toBe("http://127.0.0.1:1/qstash/failure");
     expect(message!.maxRetries).toBe(3);
@@ -575,4 +622,3 @@ describeStack("QStashAdapter", () => {
     expect(() => new QStashAdapter({ client: stack.client, callbackUrl: "/qstash" })).toThrow(ConfigError);
   });
 });
-

@@ -94,10 +94,15 @@ describe("durable-workflow diff", () => {
 
   test("a step whose type changed breaks executions waiting at it", async () => {
     const { v1 } = versions();
-    const dir = tempFiles({ "v3.yaml": readFileSync(v1, "utf8").replace("type: approval\n    prompt: OK?", "type: assign\n    set: { ok: true }") });
+    const dir = tempFiles({
+      "v3.yaml": readFileSync(v1, "utf8").replace("type: approval\n    prompt: OK?", "type: assign\n    set: { ok: true }"),
+    });
     const result = await cli(["diff", "--format", "json", v1, join(dir, "v3.yaml")]);
     expect(JSON.parse(result.stdout).breaking).toEqual([
-      { stepId: "ask", reason: 'step "ask" changed type (approval -> assign): executions halted or pending at it would re-enter a different step' },
+      {
+        stepId: "ask",
+        reason: 'step "ask" changed type (approval -> assign): executions halted or pending at it would re-enter a different step',
+      },
     ]);
   });
 

@@ -46,7 +46,12 @@ describe("durable-workflow lint", () => {
     expect(result.code).toBe(1);
     const reports = JSON.parse(result.stdout);
     expect(reports[0]).toMatchObject({ file: join(dir, "bad.yaml"), valid: false });
-    expect(reports[0].issues).toContainEqual({ path: "steps[0].next", message: 'unknown target "nowhere": no step has this id', line: 8, column: 11 });
+    expect(reports[0].issues).toContainEqual({
+      path: "steps[0].next",
+      message: 'unknown target "nowhere": no step has this id',
+      line: 8,
+      column: 11,
+    });
     expect(reports[1]).toEqual({ file: example("greeting"), valid: true, issues: [] });
   });
 

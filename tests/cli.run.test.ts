@@ -11,7 +11,9 @@ const largeOrder = {
 
 function orderServicesModule(): string {
   const dir = tempFiles({
-    "services.ts": `import { createOrderServices } from ${JSON.stringify(join(ROOT, "examples/order-fulfillment/services.ts"))};\nexport default createOrderServices().services;\n`,
+    "services.ts": `import { createOrderServices } from ${
+      JSON.stringify(join(ROOT, "examples/order-fulfillment/services.ts"))
+    };\nexport default createOrderServices().services;\n`,
   });
   return join(dir, "services.ts");
 }
@@ -82,7 +84,9 @@ steps:
   test("a failing step is shown with its error and the exit code is 1", async () => {
     const result = await cli(["run", example("order-fulfillment"), "--input", JSON.stringify(largeOrder)]);
     expect(result.code).toBe(1);
-    expect(stepLines(result.stdout)).toContainEqual(expect.stringMatching(/^  ✗ validate \(call\)  N ms  .*Unknown service "OrderService"/));
+    expect(stepLines(result.stdout)).toContainEqual(
+      expect.stringMatching(/^  ✗ validate \(call\)  N ms  .*Unknown service "OrderService"/),
+    );
     expect(result.stdout).toContain("✗ failed: ");
   });
 
@@ -92,7 +96,9 @@ steps:
     expect(badJson.stderr).toStartWith("durable-workflow: --input must be JSON");
     const missing = await cli(["run", example("greeting")]);
     expect(missing).toMatchObject({ code: 1, stdout: "" });
-    expect(missing.stderr).toBe('durable-workflow: Invalid input for workflow "greeting" (1 problem): input.name: input "name" is required\n');
+    expect(missing.stderr).toBe(
+      'durable-workflow: Invalid input for workflow "greeting" (1 problem): input.name: input "name" is required\n',
+    );
   });
 
   test("--redis without the Upstash variables is one line, exit 1", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { evaluateCondition, MAX_MATCH_SUBJECT, MAX_PATTERN_LENGTH, unsafePatternReason } from "../src/expressions/conditions.ts";
 import type { ReferenceScope } from "../src/expressions/references.ts";
-import { conditionSchema, type Condition } from "../src/expressions/conditions.ts";
+import { type Condition, conditionSchema } from "../src/expressions/conditions.ts";
 import type { JsonObject } from "../src/types.ts";
 
 const ctx: JsonObject = {
@@ -104,7 +104,7 @@ describe("gt / gte / lt / lte", () => {
   });
   test("a boolean is not a number", () => expect(check("yes", "gt", 0)).toBe(false));
   test("a list is not a number", () => expect(check("empty_list", "gte", 0)).toBe(false));
-  test("\"Infinity\" is not a numeric string", () => expect(check("n", "lt", "Infinity")).toBe(false));
+  test('"Infinity" is not a numeric string', () => expect(check("n", "lt", "Infinity")).toBe(false));
 });
 
 describe("in / not_in", () => {
@@ -212,7 +212,7 @@ describe("exists / empty", () => {
   test("exists is false for a missing field", () => expect(check("missing.deeper", "exists")).toBe(false));
   test("empty is true for null", () => expect(check("nothing", "empty")).toBe(true));
   test("empty is true for a missing field", () => expect(check("missing", "empty")).toBe(true));
-  test("empty is true for \"\"", () => expect(check("empty_str", "empty")).toBe(true));
+  test('empty is true for ""', () => expect(check("empty_str", "empty")).toBe(true));
   test("empty is true for []", () => expect(check("empty_list", "empty")).toBe(true));
   test("empty is true for {}", () => expect(check("empty_obj", "empty")).toBe(true));
   test("empty is false for 0 and false", () => {
@@ -229,7 +229,7 @@ describe("exists / empty", () => {
 
 describe("truthy / falsy", () => {
   test("0 is truthy", () => expect(check("zero", "truthy")).toBe(true));
-  test("\"\" is truthy", () => expect(check("empty_str", "truthy")).toBe(true));
+  test('"" is truthy', () => expect(check("empty_str", "truthy")).toBe(true));
   test("[] is truthy", () => expect(check("empty_list", "truthy")).toBe(true));
   test("{} is truthy", () => expect(check("empty_obj", "truthy")).toBe(true));
   test("true is truthy", () => expect(check("yes", "truthy")).toBe(true));
@@ -281,7 +281,12 @@ describe("a condition that cannot be evaluated", () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
   test("a clock that throws makes the condition false", () => {
-    const broken: ReferenceScope = { ...scope, now: () => { throw new Error("no clock"); } };
+    const broken: ReferenceScope = {
+      ...scope,
+      now: () => {
+        throw new Error("no clock");
+      },
+    };
     expect(evaluateCondition({ field: "now", op: "exists" }, broken)).toBe(false);
   });
   test("a field that is an empty path is null", () => {

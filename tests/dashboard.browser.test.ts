@@ -4,7 +4,7 @@
 // the same store with a clock in the past) are stuck by now: their jobs were lost or their worker hangs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { loadExamples } from "../examples/index.ts";
 import { createApp } from "../routes/app.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
@@ -40,15 +40,16 @@ const FEEDBACK = loadWorkflow({
 });
 
 /** One call: for a run whose job is lost, a worker that dies mid-call, and a call that fails once. */
-const callOnce = (id: string) => loadWorkflow({
-  id,
-  name: id,
-  steps: [
-    { id: "start", type: "start", next: "work" },
-    { id: "work", type: "call", service: id, output: "done", next: "finish" },
-    { id: "finish", type: "end", result: { done: "$done" } },
-  ],
-});
+const callOnce = (id: string) =>
+  loadWorkflow({
+    id,
+    name: id,
+    steps: [
+      { id: "start", type: "start", next: "work" },
+      { id: "work", type: "call", service: id, output: "done", next: "finish" },
+      { id: "finish", type: "end", result: { done: "$done" } },
+    ],
+  });
 const CHORE = callOnce("chore");
 const HANG = callOnce("hang");
 const FLAKY = callOnce("flaky");
@@ -83,10 +84,12 @@ function gated(services: Services, opened: Promise<void>): Services {
     await Bun.sleep(60);
     return method(input, context);
   };
-  return Object.fromEntries(Object.entries(services).map(([name, service]) => [
-    name,
-    typeof service === "function" ? wrap(service) : Object.fromEntries(Object.entries(service).map(([m, fn]) => [m, wrap(fn)])),
-  ]));
+  return Object.fromEntries(
+    Object.entries(services).map(([name, service]) => [
+      name,
+      typeof service === "function" ? wrap(service) : Object.fromEntries(Object.entries(service).map(([m, fn]) => [m, wrap(fn)])),
+    ]),
+  );
 }
 
 (available ? describe : process.env.CI ? describe : describe.skip)("dashboard in Chromium", () => {
@@ -136,7 +139,9 @@ function gated(services: Services, opened: Promise<void>): Services {
     const pastInline = new InlineAdapter({ ...runnerOptions, clock: () => past.now() });
     let lost = false;
     const earlier = createApp({
-      ...runnerOptions, token: TOKEN, clock: () => past.now(),
+      ...runnerOptions,
+      token: TOKEN,
+      clock: () => past.now(),
       adapter: {
         enqueue(job, options) {
           if (!lost) pastInline.enqueue(job, options).catch(() => {});
@@ -147,7 +152,9 @@ function gated(services: Services, opened: Promise<void>): Services {
     start = async (workflowId, when, input = {}) => {
       lost = when === "earlier, job lost";
       const response = await (when === "now" ? app : earlier).request(`/workflows/${workflowId}/executions`, {
-        method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ input, mode: "async" }),
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ input, mode: "async" }),
       });
       expect(response.status).toBe(202);
       return ((await response.json()) as { executionId: string }).executionId;
@@ -157,7 +164,14 @@ function gated(services: Services, opened: Promise<void>): Services {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("request", (request) => requests.push({ url: request.url(), authorization: request.headers().authorization }));
@@ -248,7 +262,10 @@ function gated(services: Services, opened: Promise<void>): Services {
     expect(await page.locator("table.executions tbody tr td[data-label=Workflow]").allTextContents()).toEqual(["feedback"]);
     await page.locator("#load-more").click();
     await page.locator("table.executions tbody tr").nth(1).waitFor();
-    expect(await page.locator("table.executions tbody tr td[data-label=Workflow]").allTextContents()).toEqual(["feedback", "order_fulfillment"]);
+    expect(await page.locator("table.executions tbody tr td[data-label=Workflow]").allTextContents()).toEqual([
+      "feedback",
+      "order_fulfillment",
+    ]);
     await page.locator("#load-more").waitFor({ state: "hidden" });
   }, 20_000);
 
@@ -358,7 +375,9 @@ function gated(services: Services, opened: Promise<void>): Services {
     const expected = await page.evaluate((iso) => {
       const d = new Date(iso);
       const pad = (n: number) => String(n).padStart(2, "0");
-      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${
+        pad(d.getSeconds())
+      }`;
     }, wakeAt);
     expect(await page.locator(".meta .wake").textContent()).toBe(`waits until ${expected}`);
     expect(await page.locator(".stuck").count()).toBe(0);
@@ -366,7 +385,10 @@ function gated(services: Services, opened: Promise<void>): Services {
   }, 20_000);
 
   test("a workflow's page lists its stored versions with the runs standing on each", async () => {
-    const nap = (await (await fetch(`${base}/workflows/nap`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { hash: string; version: string };
+    const nap = (await (await fetch(`${base}/workflows/nap`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      hash: string;
+      version: string;
+    };
     await page.goto(`${base}/dashboard#/workflows/nap`);
     const row = page.locator("table.versions tbody tr");
     await row.first().waitFor();

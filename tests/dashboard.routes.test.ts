@@ -141,7 +141,16 @@ describe("the diagram route", () => {
 describe("with the dashboard mounted", () => {
   test("the data routes still need the token", async () => {
     const { app } = setup({ token: TOKEN });
-    for (const path of ["/workflows", "/workflows/order_fulfillment", "/executions", "/executions/x/entries", "/dashboard/other", "/dashboard/workflows"]) {
+    for (
+      const path of [
+        "/workflows",
+        "/workflows/order_fulfillment",
+        "/executions",
+        "/executions/x/entries",
+        "/dashboard/other",
+        "/dashboard/workflows",
+      ]
+    ) {
       expect(`${path} ${(await app.request(path)).status}`).toBe(`${path} 401`);
     }
   });

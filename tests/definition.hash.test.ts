@@ -38,7 +38,15 @@ describe("pinned content hashes", () => {
   });
 
   test("unicode keys and values, a surrogate pair sorting before U+FF61, escapes in keys", () => {
-    const value = { "é": "café", "日本": "語", "😀": "emoji 👋", "\uff61": "halfwidth", "z\u0000": "nul", "\u2028": "line sep", "\"quoted\\": "\\" };
+    const value = {
+      "é": "café",
+      "日本": "語",
+      "😀": "emoji 👋",
+      "\uff61": "halfwidth",
+      "z\u0000": "nul",
+      "\u2028": "line sep",
+      '"quoted\\': "\\",
+    };
     expect(contentHash(value)).toBe("d2d0e96d2c58be62153971f9bc578d85959a12d742ce86d3c2c103fe68d0705a");
   });
 

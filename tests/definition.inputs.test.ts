@@ -65,11 +65,16 @@ describe("input rules", () => {
   });
 
   test("a wrong type is an issue naming the input, the expected and the actual type", () => {
-    expect(errorOf(ORDER, { order_id: 42 }).issues).toEqual([{ path: "input.order_id", message: 'input "order_id" must be of type string, got integer' }]);
+    expect(errorOf(ORDER, { order_id: 42 }).issues).toEqual([{
+      path: "input.order_id",
+      message: 'input "order_id" must be of type string, got integer',
+    }]);
   });
 
   test("integer accepts whole numbers only, number accepts any finite number", () => {
-    expect(errorOf(ORDER, { order_id: "A", quantity: 1.5 }).issues[0]!.message).toBe('input "quantity" must be of type integer, got number');
+    expect(errorOf(ORDER, { order_id: "A", quantity: 1.5 }).issues[0]!.message).toBe(
+      'input "quantity" must be of type integer, got number',
+    );
     expect(applyInputRules(ORDER, { order_id: "A", quantity: 2.0, price: 3 })).toMatchObject({ quantity: 2, price: 3 });
     expect(applyInputRules(ORDER, { order_id: "A", price: 9.99 }).price).toBe(9.99);
   });

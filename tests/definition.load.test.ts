@@ -116,7 +116,11 @@ describe("loading", () => {
 
   test("loading an object never keeps a reference to the caller's data", () => {
     const list = [1];
-    const source = { id: "wf", name: "W", steps: [{ id: "start", type: "start", next: "a" }, { id: "a", type: "assign", set: { v: list } }] };
+    const source = {
+      id: "wf",
+      name: "W",
+      steps: [{ id: "start", type: "start", next: "a" }, { id: "a", type: "assign", set: { v: list } }],
+    };
     const workflow = loadWorkflow(source);
     list.push(2);
     expect((workflow.steps[1] as unknown as { set: { v: number[] } }).set.v).toEqual([1]);
@@ -142,7 +146,7 @@ describe("version", () => {
     expect(loadWorkflow(minimal("version: 1.0\n")).version).toBe("1.0");
   });
 
-  test("an unquoted YAML 2 is \"2\" and 1.10 stays \"1.10\"", () => {
+  test('an unquoted YAML 2 is "2" and 1.10 stays "1.10"', () => {
     expect(loadWorkflow(minimal("version: 2\n")).version).toBe("2");
     expect(loadWorkflow(minimal("version: 1.10\n")).version).toBe("1.10");
   });
@@ -156,7 +160,7 @@ describe("version", () => {
     expect(loadWorkflow({ id: "wf", name: "W", version: 1.5, steps: [{ id: "s", type: "start" }] }).version).toBe("1.5");
   });
 
-  test("a missing version defaults to \"1.0\"", () => {
+  test('a missing version defaults to "1.0"', () => {
     expect(loadWorkflow(minimal()).version).toBe("1.0");
   });
 });
@@ -170,7 +174,12 @@ describe("strict keys, x- metadata and aliases", () => {
 
   test("an unknown step key is an issue naming the key and the step", () => {
     const issues = issuesOf(minimal().replace("type: start", "type: start\n    sevice: x"));
-    expect(issues).toEqual([expect.objectContaining({ path: "steps[0].sevice", message: expect.stringContaining('unknown key "sevice" in step "start" (start)') })]);
+    expect(issues).toEqual([
+      expect.objectContaining({
+        path: "steps[0].sevice",
+        message: expect.stringContaining('unknown key "sevice" in step "start" (start)'),
+      }),
+    ]);
   });
 
   test("an unknown key in a route entry is an issue with its path", () => {
@@ -184,7 +193,9 @@ steps:
         then: __FINISHED__
         else: x
 `;
-    expect(issuesOf(source)).toEqual([expect.objectContaining({ path: "steps[0].routes[0].else", message: expect.stringContaining("allowed: when, then") })]);
+    expect(issuesOf(source)).toEqual([
+      expect.objectContaining({ path: "steps[0].routes[0].else", message: expect.stringContaining("allowed: when, then") }),
+    ]);
   });
 
   test("x- keys are accepted and removed at the top level, in inputs, steps, nested steps and route entries", () => {
@@ -217,7 +228,9 @@ steps:
   });
 
   test("an x- key inside free data (assign set) is kept as data", () => {
-    const workflow = loadWorkflow(minimal().replace("type: start", "type: start\n    next: a") + "  - id: a\n    type: assign\n    set: { x-total: 1 }\n");
+    const workflow = loadWorkflow(
+      minimal().replace("type: start", "type: start\n    next: a") + "  - id: a\n    type: assign\n    set: { x-total: 1 }\n",
+    );
     expect((workflow.steps[1] as unknown as { set: object }).set).toEqual({ "x-total": 1 });
   });
 
@@ -231,7 +244,9 @@ steps:
 
   test("an alias and its canonical key together are an issue", () => {
     const issues = issuesOf(GEM_STYLE.replace("method_name: charge", "method_name: charge\n    method: refund"));
-    expect(issues).toEqual([expect.objectContaining({ path: "steps[1].method_name", message: '"method_name" is an alias of "method": give only one of them' })]);
+    expect(issues).toEqual([
+      expect.objectContaining({ path: "steps[1].method_name", message: '"method_name" is an alias of "method": give only one of them' }),
+    ]);
   });
 });
 
@@ -250,7 +265,9 @@ steps:
 `;
     const error = errorOf(source);
     const paths = error.issues.map((i) => i.path);
-    expect(paths).toEqual(expect.arrayContaining(["id", "name", "steps[1].type", "steps[2].service", "steps[2].retries", "steps[1].id", "steps[0].next"]));
+    expect(paths).toEqual(
+      expect.arrayContaining(["id", "name", "steps[1].type", "steps[2].service", "steps[2].retries", "steps[1].id", "steps[0].next"]),
+    );
     expect(error.message).toStartWith('Invalid workflow "bad id" (');
     expect(error.message).toContain("steps[2].retries: expected a number, got a string");
   });
@@ -294,7 +311,11 @@ steps:
   });
 
   test("a duplicate YAML key is an issue with its position", () => {
-    expect(issuesOf("id: wf\nname: W\nname: V\nsteps: []\n")[0]).toMatchObject({ message: expect.stringContaining("unique"), line: 3, column: 1 });
+    expect(issuesOf("id: wf\nname: W\nname: V\nsteps: []\n")[0]).toMatchObject({
+      message: expect.stringContaining("unique"),
+      line: 3,
+      column: 1,
+    });
   });
 
   test("a YAML document with two documents is an issue", () => {
@@ -318,7 +339,9 @@ steps:
   });
 
   test("an empty steps list is an issue", () => {
-    expect(issuesOf("id: wf\nname: W\nsteps: []\n")).toEqual([expect.objectContaining({ path: "steps", message: "must not be an empty list" })]);
+    expect(issuesOf("id: wf\nname: W\nsteps: []\n")).toEqual([
+      expect.objectContaining({ path: "steps", message: "must not be an empty list" }),
+    ]);
   });
 
   test("a step that is not a mapping is an issue and the other steps are still checked", () => {
@@ -331,7 +354,13 @@ steps:
   });
 
   test("a never-thrown internal error still comes out as an issue", () => {
-    const hostile = { id: "wf", name: "W", get steps(): never { throw new Error("boom"); } };
+    const hostile = {
+      id: "wf",
+      name: "W",
+      get steps(): never {
+        throw new Error("boom");
+      },
+    };
     expect(validateWorkflow(hostile)).toEqual({ valid: false, issues: [{ path: "", message: "the definition could not be read: boom" }] });
   });
 
@@ -342,7 +371,9 @@ steps:
 
 describe("plain JSON only", () => {
   test("YAML dates stay strings", () => {
-    const workflow = loadWorkflow(minimal().replace("type: start", "type: start\n    next: a") + "  - id: a\n    type: assign\n    set: { day: 2024-01-31 }\n");
+    const workflow = loadWorkflow(
+      minimal().replace("type: start", "type: start\n    next: a") + "  - id: a\n    type: assign\n    set: { day: 2024-01-31 }\n",
+    );
     expect((workflow.steps[1] as unknown as { set: object }).set).toEqual({ day: "2024-01-31" });
   });
 
@@ -357,7 +388,9 @@ describe("plain JSON only", () => {
   });
 
   test("a non-finite number (.inf) is an issue", () => {
-    expect(issuesOf(minimal("timeout: .inf\n"))).toEqual([expect.objectContaining({ path: "timeout", message: "Infinity is not a JSON number" })]);
+    expect(issuesOf(minimal("timeout: .inf\n"))).toEqual([
+      expect.objectContaining({ path: "timeout", message: "Infinity is not a JSON number" }),
+    ]);
   });
 
   test("a Date or a function in an object source is an issue", () => {
@@ -369,7 +402,8 @@ describe("plain JSON only", () => {
   });
 
   test("a __proto__ key in YAML is an issue with its path and Object.prototype stays clean", () => {
-    const source = minimal().replace("type: start", "type: start\n    next: a") + "  - id: a\n    type: assign\n    set:\n      __proto__: { polluted: true }\n";
+    const source = minimal().replace("type: start", "type: start\n    next: a") +
+      "  - id: a\n    type: assign\n    set:\n      __proto__: { polluted: true }\n";
     const issues = issuesOf(source);
     expect(issues).toEqual([expect.objectContaining({ path: "steps[1].set.__proto__", line: 10, column: 7 })]);
     expect(issues[0]!.message).toContain('"__proto__" is not allowed');
@@ -464,7 +498,10 @@ steps:
   });
 
   test("1000 chained steps load", () => {
-    const steps = Array.from({ length: 1000 }, (_, i) => ({ id: `s${i}`, type: "assign", set: { [`v${i}`]: i ? `$v${i - 1}` : 0 }, ...(i < 999 ? { next: `s${i + 1}` } : {}) }));
+    const steps = Array.from(
+      { length: 1000 },
+      (_, i) => ({ id: `s${i}`, type: "assign", set: { [`v${i}`]: i ? `$v${i - 1}` : 0 }, ...(i < 999 ? { next: `s${i + 1}` } : {}) }),
+    );
     const started = performance.now();
     expect(loadWorkflow({ id: "wf", name: "W", steps }).steps.length).toBe(1000);
     expect(performance.now() - started).toBeLessThan(3000);
@@ -513,7 +550,9 @@ describe("custom step types", () => {
 
   test("a type registered elsewhere is unknown to the default registry", () => {
     const source = "id: wf\nname: W\nsteps:\n  - id: ping\n    type: notify\n    channel: ops\n";
-    expect(issuesOf(source)).toEqual([expect.objectContaining({ path: "steps[0].type", message: expect.stringContaining('unknown step type "notify"') })]);
+    expect(issuesOf(source)).toEqual([
+      expect.objectContaining({ path: "steps[0].type", message: expect.stringContaining('unknown step type "notify"') }),
+    ]);
   });
 });
 
@@ -525,13 +564,18 @@ describe("content hash", () => {
   });
 
   test("the hash differs for different content", () => {
-    expect(loadWorkflow(minimal()).hash).not.toBe(loadWorkflow(minimal("version: \"1.1\"\n")).hash);
+    expect(loadWorkflow(minimal()).hash).not.toBe(loadWorkflow(minimal('version: "1.1"\n')).hash);
     expect(loadWorkflow(minimal()).hash).not.toBe(loadWorkflow(minimal("description: other\n")).hash);
   });
 
   test("defaults written out or left implicit give the same hash", () => {
     const implicit = loadWorkflow({ id: "wf", name: "W", steps: [{ id: "s", type: "call", service: "S" }] });
-    const explicit = loadWorkflow({ id: "wf", name: "W", version: "1.0", steps: [{ id: "s", type: "call", service: "S", retries: 0, retry_delay: 1, retry_backoff: 2 }] });
+    const explicit = loadWorkflow({
+      id: "wf",
+      name: "W",
+      version: "1.0",
+      steps: [{ id: "s", type: "call", service: "S", retries: 0, retry_delay: 1, retry_backoff: 2 }],
+    });
     expect(implicit.hash).toBe(explicit.hash);
   });
 

@@ -70,24 +70,28 @@ describe("rule 2: registered step types", () => {
   test("an unknown top-level step type is an issue listing the known types", () => {
     expect(only(wf("  - id: a\n    type: teleport\n"))).toEqual({
       path: "steps[0].type",
-      message: 'unknown step type "teleport" (known: start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow, wait)',
+      message:
+        'unknown step type "teleport" (known: start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow, wait)',
     });
   });
 
   test("an unknown nested step type is an issue", () => {
-    expect(only(wf(`
+    expect(
+      only(wf(`
   - id: p
     type: parallel
     branches:
       - id: b
         type: teleport
-`)).path).toBe("steps[0].branches[0].type");
+`)).path,
+    ).toBe("steps[0].branches[0].type");
   });
 
   test("a user-registered type is known to its registry, nested too", () => {
     const registry = new StepRegistry();
     registry.register("notify", { schema: z.object({ channel: z.string() }), execute: () => proceed() });
-    valid(wf(`
+    valid(
+      wf(`
   - id: each
     type: loop
     over: [1]
@@ -95,11 +99,14 @@ describe("rule 2: registered step types", () => {
       - id: ping
         type: notify
         channel: ops
-`), registry);
+`),
+      registry,
+    );
   });
 
   test("a nested step is checked with its own type's schema", () => {
-    expect(issuesOf(wf(`
+    expect(
+      issuesOf(wf(`
   - id: each
     type: loop
     over: [1]
@@ -107,13 +114,17 @@ describe("rule 2: registered step types", () => {
       - id: pay
         type: call
         servise: x
-`)).map((i) => i.path)).toEqual(["steps[0].do[0].service", "steps[0].do[0].servise"]);
+`)).map((i) => i.path),
+    ).toEqual(["steps[0].do[0].service", "steps[0].do[0].servise"]);
   });
 });
 
 describe("rule 3: targets exist", () => {
   test("next naming no step is an issue", () => {
-    expect(only(wf("  - id: a\n    type: start\n    next: nowhere\n"))).toEqual({ path: "steps[0].next", message: 'unknown target "nowhere": no step has this id' });
+    expect(only(wf("  - id: a\n    type: start\n    next: nowhere\n"))).toEqual({
+      path: "steps[0].next",
+      message: 'unknown target "nowhere": no step has this id',
+    });
   });
 
   test("on_error naming no step is an issue", () => {
@@ -153,7 +164,12 @@ describe("rule 3: targets exist", () => {
     on_reject: gone3
     on_timeout: gone4
 `));
-    expect(issues.map((i) => i.path)).toEqual(["steps[0].on_exhausted", "steps[1].resume_step", "steps[2].on_reject", "steps[2].on_timeout"]);
+    expect(issues.map((i) => i.path)).toEqual([
+      "steps[0].on_exhausted",
+      "steps[1].resume_step",
+      "steps[2].on_reject",
+      "steps[2].on_timeout",
+    ]);
   });
 
   test("__FINISHED__ is always a valid target", () => {
@@ -183,9 +199,10 @@ describe("rule 3: targets exist", () => {
     set: { w: 1 }
     next: inner
 `))).toEqual({
-      path: "steps[1].next",
-      message: 'target "inner" is a step inside the body of loop "each"; a top-level step can only go to a top-level step or __FINISHED__',
-    });
+        path: "steps[1].next",
+        message:
+          'target "inner" is a step inside the body of loop "each"; a top-level step can only go to a top-level step or __FINISHED__',
+      });
   });
 
   test("inside a loop body a target may name a later step of the same body or __FINISHED__", () => {
@@ -278,7 +295,10 @@ describe("rule 3: targets exist", () => {
       - id: elsewhere
         type: assign
         set: { v: 1 }
-`))).toEqual({ path: "steps[0].branches[0].default", message: 'inside a parallel branch a target can only be __FINISHED__, got "elsewhere"' });
+`))).toEqual({
+        path: "steps[0].branches[0].default",
+        message: 'inside a parallel branch a target can only be __FINISHED__, got "elsewhere"',
+      });
   });
 });
 
@@ -357,7 +377,10 @@ describe("rule 4: every step is reachable", () => {
       - id: third
         type: assign
         set: { x: 1 }
-`))).toEqual({ path: "steps[0].do[1]", message: 'step "second" is unreachable: no path leads to it from the first step of the body of loop "each" ("first")' });
+`))).toEqual({
+        path: "steps[0].do[1]",
+        message: 'step "second" is unreachable: no path leads to it from the first step of the body of loop "each" ("first")',
+      });
   });
 
   test("body steps without next fall through in listed order", () => {
@@ -409,11 +432,16 @@ describe("rule 5: references are set on every path", () => {
     service: Payments
     input: { id: $payment.id }
 `));
-    expect(issue).toEqual({ path: "steps[2].input", message: 'step "charge" references "$payment.id" but "payment" is not set on every path to it' });
+    expect(issue).toEqual({
+      path: "steps[2].input",
+      message: 'step "charge" references "$payment.id" but "payment" is not set on every path to it',
+    });
   });
 
   test("a reference no step ever sets is an issue", () => {
-    expect(only(wf("  - id: done\n    type: end\n    result: $ghost\n")).message).toBe('step "done" references "$ghost" but no step sets "ghost"');
+    expect(only(wf("  - id: done\n    type: end\n    result: $ghost\n")).message).toBe(
+      'step "done" references "$ghost" but no step sets "ghost"',
+    );
   });
 
   test("the on_error path does not carry the failing step's outputs", () => {
@@ -438,32 +466,48 @@ describe("rule 5: references are set on every path", () => {
   });
 
   test("with declared inputs, $input.<name> must name one of them", () => {
-    expect(only(wf("  - id: done\n    type: end\n    result: [$input.order_id, $input.ordr_id, $input]\n", "inputs:\n  order_id: { type: string }\n")))
-      .toEqual({ path: "steps[0].result", message: 'step "done" references "$input.ordr_id" but the workflow declares no input "ordr_id" (declared: order_id)' });
+    expect(
+      only(
+        wf(
+          "  - id: done\n    type: end\n    result: [$input.order_id, $input.ordr_id, $input]\n",
+          "inputs:\n  order_id: { type: string }\n",
+        ),
+      ),
+    )
+      .toEqual({
+        path: "steps[0].result",
+        message: 'step "done" references "$input.ordr_id" but the workflow declares no input "ordr_id" (declared: order_id)',
+      });
   });
 
   test("a condition field is a path without $ and its root is checked too", () => {
-    expect(only(wf(`
+    expect(
+      only(wf(`
   - id: route
     type: router
     routes:
       - when: { field: status.code, op: eq, value: 1 }
         then: __FINISHED__
-`)).message).toBe('step "route" reads "status.code" but no step sets "status"');
+`)).message,
+    ).toBe('step "route" reads "status.code" but no step sets "status"');
   });
 
   test("a condition value reference is checked", () => {
-    expect(only(wf(`
+    expect(
+      only(wf(`
   - id: route
     type: router
     routes:
       - when: { field: input.n, op: gt, value: $limit }
         then: __FINISHED__
-`)).message).toBe('step "route" references "$limit" but no step sets "limit"');
+`)).message,
+    ).toBe('step "route" references "$limit" but no step sets "limit"');
   });
 
   test("a transform input path is checked", () => {
-    expect(only(wf("  - id: t\n    type: transform\n    input: orders.items\n    expression: { count: null }\n    output: n\n")).path).toBe("steps[0].input");
+    expect(only(wf("  - id: t\n    type: transform\n    input: orders.items\n    expression: { count: null }\n    output: n\n")).path).toBe(
+      "steps[0].input",
+    );
   });
 
   test("an assign value may reference a key set earlier in the same step, not a later one", () => {
@@ -499,7 +543,8 @@ describe("rule 5: references are set on every path", () => {
   });
 
   test("a body step cannot reference the output of a later body step", () => {
-    expect(only(wf(`
+    expect(
+      only(wf(`
   - id: each
     type: loop
     over: [1]
@@ -510,11 +555,13 @@ describe("rule 5: references are set on every path", () => {
       - id: late
         type: assign
         set: { b: 1 }
-`)).message).toBe('step "early" references "$b" but "b" is not set on every path to it');
+`)).message,
+    ).toBe('step "early" references "$b" but "b" is not set on every path to it');
   });
 
   test("loop variables are not available after the loop, but body outputs and the loop output are", () => {
-    expect(only(wf(`
+    expect(
+      only(wf(`
   - id: each
     type: loop
     over: [1]
@@ -527,7 +574,8 @@ describe("rule 5: references are set on every path", () => {
   - id: after
     type: end
     result: { all: $all, seen: $seen, item: $item }
-`)).message).toBe('step "after" references "$item" but "item" is not set on every path to it');
+`)).message,
+    ).toBe('step "after" references "$item" but "item" is not set on every path to it');
   });
 
   test("parallel branches see what is set before the parallel step, and their outputs are set after it", () => {
@@ -558,7 +606,8 @@ describe("rule 5: references are set on every path", () => {
   });
 
   test("a parallel branch cannot reference another branch's output", () => {
-    expect(only(wf(`
+    expect(
+      only(wf(`
   - id: fan
     type: parallel
     branches:
@@ -570,7 +619,8 @@ describe("rule 5: references are set on every path", () => {
         type: call
         service: S
         input: $first
-`)).message).toBe('step "two" references "$first" but "first" is not set on every path to it');
+`)).message,
+    ).toBe('step "two" references "$first" but "first" is not set on every path to it');
   });
 
   test("a loop's while condition may read iteration", () => {
@@ -624,20 +674,22 @@ describe("rule 6: halt and approval only at the top level", () => {
       - id: wait
         type: halt
 `))).toEqual({
-      path: "steps[0].do[0].type",
-      message: 'a "halt" step is not allowed in the body of loop "each": it could not be resumed there (put it at the top level)',
-    });
+        path: "steps[0].do[0].type",
+        message: 'a "halt" step is not allowed in the body of loop "each": it could not be resumed there (put it at the top level)',
+      });
   });
 
   test("an approval step inside a parallel branch is an issue", () => {
-    expect(only(wf(`
+    expect(
+      only(wf(`
   - id: fan
     type: parallel
     branches:
       - id: ask
         type: approval
         prompt: ok?
-`)).message).toBe('a "approval" step is not allowed in a branch of parallel step "fan": it could not be resumed there (put it at the top level)');
+`)).message,
+    ).toBe('a "approval" step is not allowed in a branch of parallel step "fan": it could not be resumed there (put it at the top level)');
   });
 
   test("a workflow step is allowed inside a loop body", () => {
@@ -660,7 +712,13 @@ describe("rule 7: loops and patterns", () => {
   });
 
   test("a loop with both over and while is an issue", () => {
-    expect(only(wf("  - id: l\n    type: loop\n    over: [1]\n    while: { field: iteration, op: lt, value: 2 }\n    do:\n      - id: b\n        type: assign\n        set: { v: 1 }\n")).path)
+    expect(
+      only(
+        wf(
+          "  - id: l\n    type: loop\n    over: [1]\n    while: { field: iteration, op: lt, value: 2 }\n    do:\n      - id: b\n        type: assign\n        set: { v: 1 }\n",
+        ),
+      ).path,
+    )
       .toBe("steps[0].over");
   });
 
@@ -689,17 +747,25 @@ describe("rule 7: loops and patterns", () => {
   });
 
   test("a matches pattern longer than 256 characters is an issue", () => {
-    expect(only(wf(`
+    expect(
+      only(wf(`
   - id: r
     type: router
     routes:
       - when: { field: input.s, op: matches, value: "${"a".repeat(257)}" }
         then: __FINISHED__
-`)).message).toBe("the pattern is 257 characters long; at most 256 are allowed");
+`)).message,
+    ).toBe("the pattern is 257 characters long; at most 256 are allowed");
   });
 
   test("a loop while matches pattern is checked too", () => {
-    expect(only(wf("  - id: l\n    type: loop\n    while: { field: input.s, op: matches, value: '*' }\n    do:\n      - id: b\n        type: assign\n        set: { v: 1 }\n")).path)
+    expect(
+      only(
+        wf(
+          "  - id: l\n    type: loop\n    while: { field: input.s, op: matches, value: '*' }\n    do:\n      - id: b\n        type: assign\n        set: { v: 1 }\n",
+        ),
+      ).path,
+    )
       .toBe("steps[0].while.value");
   });
 
@@ -735,7 +801,8 @@ describe("all rules together", () => {
   });
 
   test("a real-looking workflow passes every rule", () => {
-    const workflow = loadWorkflow(wf(`
+    const workflow = loadWorkflow(wf(
+      `
   - id: start
     type: start
     next: validate
@@ -770,7 +837,9 @@ describe("all rules together", () => {
   - id: failed
     type: end
     result: { error: $_last_error }
-`, "inputs:\n  order_id: { type: string }\n"));
+`,
+      "inputs:\n  order_id: { type: string }\n",
+    ));
     expect(workflow.steps).toHaveLength(7);
   });
 });

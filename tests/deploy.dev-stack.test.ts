@@ -29,10 +29,25 @@ async function schedules(qstashPort: number): Promise<{ destination: string; cro
 test.skipIf(!available)("dev:stack runs an async order through Redis and QStash on $PORT, and Ctrl-C stops every child", async () => {
   const [port, bridgePort, qstashPort] = [freePort(), freePort(), freePort()];
   stack = await startServer(
-    [process.execPath, "tools/dev-stack.ts", "--bridge-port", String(bridgePort), "--qstash-port", String(qstashPort), "--data-dir", dataDir, "--quiet"],
+    [
+      process.execPath,
+      "tools/dev-stack.ts",
+      "--bridge-port",
+      String(bridgePort),
+      "--qstash-port",
+      String(qstashPort),
+      "--data-dir",
+      dataDir,
+      "--quiet",
+    ],
     { port, env: cleanEnv({ ...redisEnv, PORT: String(port) }) },
   );
-  const order = { order_id: "D-1", customer_id: "C-1", items: [{ sku: "WIDGET", quantity: 1, price: 5 }], payment: { card: "4242424242424242" } };
+  const order = {
+    order_id: "D-1",
+    customer_id: "C-1",
+    items: [{ sku: "WIDGET", quantity: 1, price: 5 }],
+    payment: { card: "4242424242424242" },
+  };
   const started = await fetch(`${stack.url}/workflows/order_fulfillment/executions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -51,7 +66,11 @@ test.skipIf(!available)("dev:stack runs an async order through Redis and QStash 
 
   expect(stack.output()).toContain("export DW_SWEEP_SECONDS=0");
   expect(await schedules(qstashPort)).toEqual([
-    expect.objectContaining({ destination: `http://127.0.0.1:${port}/qstash`, cron: "* * * * *", body: JSON.stringify({ action: "sweep" }) }),
+    expect.objectContaining({
+      destination: `http://127.0.0.1:${port}/qstash`,
+      cron: "* * * * *",
+      body: JSON.stringify({ action: "sweep" }),
+    }),
   ]);
 
   const pids = [...stack.output().matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
@@ -65,28 +84,45 @@ test.skipIf(!available)("dev:stack runs an async order through Redis and QStash 
   for (const pid of pids) expect(alive(pid)).toBe(false);
 }, 30_000);
 
-test.skipIf(!available)("dev:stack --no-app starts Redis, the bridge, qstash-dev and the sweep schedule, and Ctrl-C stops them", async () => {
-  const [port, bridgePort, qstashPort] = [freePort(), freePort(), freePort()];
-  const proc = Bun.spawn(
-    [process.execPath, "tools/dev-stack.ts", "--no-app", "--port", String(port), "--bridge-port", String(bridgePort), "--qstash-port", String(qstashPort), "--data-dir", dataDir, "--quiet"],
-    { cwd: join(import.meta.dir, ".."), env: cleanEnv(redisEnv), stdout: "pipe", stderr: "pipe" },
-  );
-  try {
-    const output = new Response(proc.stdout).text();
-    for (let i = 0; i < 200 && (await schedules(qstashPort).catch(() => [])).length === 0; i++) await Bun.sleep(50);
-    expect(await schedules(qstashPort)).toEqual([expect.objectContaining({ destination: `http://127.0.0.1:${port}/qstash` })]);
-    const health = await fetch(`http://127.0.0.1:${bridgePort}/`, {
-      method: "POST",
-      headers: { authorization: "Bearer dev-token" },
-      body: JSON.stringify(["PING"]),
-    });
-    expect(health.status).toBe(200);
-    process.kill(proc.pid, "SIGINT");
-    expect(await Promise.race([proc.exited, Bun.sleep(10_000).then(() => "still running")])).toBe(0);
-    expect(await output).toContain("app               not started (--no-app)");
-    const pid = Number(/pid (\d+)/.exec(await output)?.[1]);
-    expect(alive(pid)).toBe(false);
-  } finally {
-    if (proc.exitCode === null) proc.kill("SIGKILL");
-  }
-}, 30_000);
+test.skipIf(!available)(
+  "dev:stack --no-app starts Redis, the bridge, qstash-dev and the sweep schedule, and Ctrl-C stops them",
+  async () => {
+    const [port, bridgePort, qstashPort] = [freePort(), freePort(), freePort()];
+    const proc = Bun.spawn(
+      [
+        process.execPath,
+        "tools/dev-stack.ts",
+        "--no-app",
+        "--port",
+        String(port),
+        "--bridge-port",
+        String(bridgePort),
+        "--qstash-port",
+        String(qstashPort),
+        "--data-dir",
+        dataDir,
+        "--quiet",
+      ],
+      { cwd: join(import.meta.dir, ".."), env: cleanEnv(redisEnv), stdout: "pipe", stderr: "pipe" },
+    );
+    try {
+      const output = new Response(proc.stdout).text();
+      for (let i = 0; i < 200 && (await schedules(qstashPort).catch(() => [])).length === 0; i++) await Bun.sleep(50);
+      expect(await schedules(qstashPort)).toEqual([expect.objectContaining({ destination: `http://127.0.0.1:${port}/qstash` })]);
+      const health = await fetch(`http://127.0.0.1:${bridgePort}/`, {
+        method: "POST",
+        headers: { authorization: "Bearer dev-token" },
+        body: JSON.stringify(["PING"]),
+      });
+      expect(health.status).toBe(200);
+      process.kill(proc.pid, "SIGINT");
+      expect(await Promise.race([proc.exited, Bun.sleep(10_000).then(() => "still running")])).toBe(0);
+      expect(await output).toContain("app               not started (--no-app)");
+      const pid = Number(/pid (\d+)/.exec(await output)?.[1]);
+      expect(alive(pid)).toBe(false);
+    } finally {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+    }
+  },
+  30_000,
+);

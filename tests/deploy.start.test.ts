@@ -18,27 +18,33 @@ test("the start script is `bun main.ts`", () => {
   expect(pkg.scripts.start).toBe("bun main.ts");
 });
 
-test.skipIf(!toolAvailable(BUN, "bun"))("npm start's command comes up on a clean environment and answers /health and a sync run", async () => {
-  const port = freePort();
-  // npm runs scripts with node_modules/.bin first on PATH, so `bun` is the project's own.
-  server = await startServer([BUN, "main.ts"], { port, env: cleanEnv({ PORT: String(port) }) });
-  const health = await fetch(`${server.url}/health`);
-  expect(await health.json()).toEqual({ ok: true, version: pkg.version });
-  const run = await runGreeting(server.url, "Ada");
-  expect(run.status).toBe(200);
-  expect(run.body).toMatchObject({ status: "completed", output: { message: "Hello, Ada!" } });
-  const printed = await waitForOutput(server, `curl http://localhost:${port}/health`);
-  expect(printed).toContain("WARNING: using the MemoryStore");
-  expect(printed).toContain(`curl http://localhost:${port}/health`);
-  expect(printed).toContain(`/workflows/order_fulfillment/executions`);
-  await server.stop();
-  server = undefined;
-}, 30_000);
+test.skipIf(!toolAvailable(BUN, "bun"))(
+  "npm start's command comes up on a clean environment and answers /health and a sync run",
+  async () => {
+    const port = freePort();
+    // npm runs scripts with node_modules/.bin first on PATH, so `bun` is the project's own.
+    server = await startServer([BUN, "main.ts"], { port, env: cleanEnv({ PORT: String(port) }) });
+    const health = await fetch(`${server.url}/health`);
+    expect(await health.json()).toEqual({ ok: true, version: pkg.version });
+    const run = await runGreeting(server.url, "Ada");
+    expect(run.status).toBe(200);
+    expect(run.body).toMatchObject({ status: "completed", output: { message: "Hello, Ada!" } });
+    const printed = await waitForOutput(server, `curl http://localhost:${port}/health`);
+    expect(printed).toContain("WARNING: using the MemoryStore");
+    expect(printed).toContain(`curl http://localhost:${port}/health`);
+    expect(printed).toContain(`/workflows/order_fulfillment/executions`);
+    await server.stop();
+    server = undefined;
+  },
+  30_000,
+);
 
 test.skipIf(!toolAvailable(BUN, "bun"))("a configuration error is one line naming it and exit code 1, not a stack trace", () => {
   const child = Bun.spawnSync([BUN, "main.ts"], { cwd: ROOT, env: cleanEnv({ DW_PRODUCTION: "true" }), stdout: "pipe", stderr: "pipe" });
   const printed = `${child.stdout.toString()}${child.stderr.toString()}`;
   expect(child.exitCode).toBe(1);
-  expect(printed.trim().split("\n").at(-1)).toBe("durable-workflow: DW_PRODUCTION=true requires DW_API_TOKEN (the API would be open to anyone)");
+  expect(printed.trim().split("\n").at(-1)).toBe(
+    "durable-workflow: DW_PRODUCTION=true requires DW_API_TOKEN (the API would be open to anyone)",
+  );
   expect(printed).not.toContain("    at ");
 });

@@ -9,9 +9,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev, type QStashDevServer } from "../tools/qstash-dev/index.ts";
+import {
+  DEV_CURRENT_SIGNING_KEY,
+  DEV_NEXT_SIGNING_KEY,
+  DEV_QSTASH_TOKEN,
+  type QStashDevServer,
+  startQStashDev,
+} from "../tools/qstash-dev/index.ts";
 import { signDelivery } from "./support/async-stack.ts";
-import { redisServerAvailable, startRedisStack, type RedisStack } from "./support/redis.ts";
+import { redisServerAvailable, type RedisStack, startRedisStack } from "./support/redis.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const TOKEN = "deploy-test-token";
@@ -142,11 +148,18 @@ describe.skipIf(!available)("worker.ts in workerd (Miniflare) with Upstash Redis
     expect(health.body).toEqual({ ok: true, version: JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version });
     expect((await call("/workflows", { token: null })).status).toBe(401);
     const workflows = await call("/workflows");
-    expect(workflows.body!.workflows.map((w: { id: string }) => w.id).sort()).toEqual(["batch_pricing", "customer_profile", "greeting", "order_fulfillment"]);
+    expect(workflows.body!.workflows.map((w: { id: string }) => w.id).sort()).toEqual([
+      "batch_pricing",
+      "customer_profile",
+      "greeting",
+      "order_fulfillment",
+    ]);
   });
 
   test("a sync run of the order workflow completes, checkpointed in Redis", async () => {
-    const run = await call("/workflows/order_fulfillment/executions", { body: { mode: "sync", executionId: "order-sync-1", input: smallOrder } });
+    const run = await call("/workflows/order_fulfillment/executions", {
+      body: { mode: "sync", executionId: "order-sync-1", input: smallOrder },
+    });
     expect(run.status).toBe(200);
     expect(run.body).toMatchObject({ status: "completed", executionId: "order-sync-1", output: { order_id: "W-1", status: "completed" } });
     expect(run.body!.output.tracking_number).toBeString();
@@ -191,7 +204,11 @@ describe.skipIf(!available)("worker.ts in workerd (Miniflare) with Upstash Redis
     });
     expect(response.status).toBe(401);
     await response.arrayBuffer();
-    const unsigned = await mf.dispatchFetch(`${PUBLIC_URL}/qstash`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const unsigned = await mf.dispatchFetch(`${PUBLIC_URL}/qstash`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
     expect(unsigned.status).toBe(401);
     await unsigned.arrayBuffer();
     expect((await call("/executions/order-large-1")).body!.status).toBe("completed");

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
-import { workflowGraph, type WorkflowGraph } from "../src/diagram/graph.ts";
+import { type WorkflowGraph, workflowGraph } from "../src/diagram/graph.ts";
 import { StepRegistry } from "../src/steps/registry.ts";
 import { proceed, type StepDefinition } from "../src/steps/step.ts";
 import { allIds, batch, fanOut, order } from "./support/diagram.ts";
@@ -19,7 +19,13 @@ describe("workflowGraph", () => {
 
   test("a node carries its step type and the loop or parallel step holding it", () => {
     const nodes = workflowGraph(batch).nodes;
-    expect(nodes.find((n) => n.id === "quote")).toEqual({ id: "quote", type: "call", detail: "Catalog.quote", parent: "price_each", body: "do" });
+    expect(nodes.find((n) => n.id === "quote")).toEqual({
+      id: "quote",
+      type: "call",
+      detail: "Catalog.quote",
+      parent: "price_each",
+      body: "do",
+    });
     expect(nodes.find((n) => n.id === "price_each")).toMatchObject({ type: "loop", detail: "loop over $input.items", parent: null });
   });
 
@@ -29,8 +35,18 @@ describe("workflowGraph", () => {
 
   test("router routes are `route` edges labelled with their condition, the default a `default` edge", () => {
     const graph = workflowGraph(order);
-    expect(edge(graph, "route_total", "manager_approval")).toEqual([{ from: "route_total", to: "manager_approval", kind: "route", label: "totals.total gt 1000" }]);
-    expect(edge(graph, "route_total", "charge_payment")).toEqual([{ from: "route_total", to: "charge_payment", kind: "default", label: "default" }]);
+    expect(edge(graph, "route_total", "manager_approval")).toEqual([{
+      from: "route_total",
+      to: "manager_approval",
+      kind: "route",
+      label: "totals.total gt 1000",
+    }]);
+    expect(edge(graph, "route_total", "charge_payment")).toEqual([{
+      from: "route_total",
+      to: "charge_payment",
+      kind: "default",
+      label: "default",
+    }]);
   });
 
   test("a router has no edge but its routes and default", () => {
@@ -44,7 +60,12 @@ describe("workflowGraph", () => {
 
   test("an approval leads on by `next` labelled approved, and by on_reject and on_timeout", () => {
     const graph = workflowGraph(order);
-    expect(edge(graph, "manager_approval", "charge_payment")).toEqual([{ from: "manager_approval", to: "charge_payment", kind: "next", label: "approved" }]);
+    expect(edge(graph, "manager_approval", "charge_payment")).toEqual([{
+      from: "manager_approval",
+      to: "charge_payment",
+      kind: "next",
+      label: "approved",
+    }]);
     expect(kinds(graph, "manager_approval", "rejected")).toEqual(["on_reject", "on_timeout"]);
   });
 
@@ -60,7 +81,14 @@ describe("workflowGraph", () => {
 
   test("a loop's on_exhausted is an `on_exhausted` edge", () => {
     const graph = graphOf([
-      { id: "spin", type: "loop", while: { field: "go", op: "truthy" }, do: [{ id: "tick", type: "assign", set: { a: 1 } }], on_exhausted: "gave_up", next: "done" },
+      {
+        id: "spin",
+        type: "loop",
+        while: { field: "go", op: "truthy" },
+        do: [{ id: "tick", type: "assign", set: { a: 1 } }],
+        on_exhausted: "gave_up",
+        next: "done",
+      },
       { id: "gave_up", type: "end" },
       { id: "done", type: "end" },
     ]);
@@ -69,7 +97,13 @@ describe("workflowGraph", () => {
 
   test("a loop has a `body` edge to the first step of its body, whose steps follow each other", () => {
     const graph = graphOf([
-      { id: "each", type: "loop", over: "$input.xs", do: [{ id: "a", type: "assign", set: { x: 1 } }, { id: "b", type: "assign", set: { y: 1 } }], next: "done" },
+      {
+        id: "each",
+        type: "loop",
+        over: "$input.xs",
+        do: [{ id: "a", type: "assign", set: { x: 1 } }, { id: "b", type: "assign", set: { y: 1 } }],
+        next: "done",
+      },
       { id: "done", type: "end" },
     ]);
     expect(edge(graph, "each", "a")).toEqual([{ from: "each", to: "a", kind: "body", label: "do" }]);
@@ -104,7 +138,9 @@ describe("workflowGraph", () => {
   test("a custom step type gets its next and on_error edges", () => {
     const registry = new StepRegistry();
     registry.register("notify.slack", { schema: z.object({ channel: z.string() }), execute: () => proceed() });
-    const graph = workflowGraph({ steps: [{ id: "n", type: "notify.slack", channel: "x", next: "done", on_error: "done" }, { id: "done", type: "end" }] }, { registry });
+    const graph = workflowGraph({
+      steps: [{ id: "n", type: "notify.slack", channel: "x", next: "done", on_error: "done" }, { id: "done", type: "end" }],
+    }, { registry });
     expect(kinds(graph, "n", "done")).toEqual(["next", "on_error"]);
   });
 });

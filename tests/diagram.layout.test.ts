@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { workflowGraph, type GraphEdge } from "../src/diagram/graph.ts";
+import { type GraphEdge, workflowGraph } from "../src/diagram/graph.ts";
 import { layoutWorkflowGraph } from "../src/diagram/layout.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { batch, fanOut, order } from "./support/diagram.ts";
@@ -23,7 +23,9 @@ describe("layoutWorkflowGraph", () => {
   test("no two top-level steps overlap", () => {
     const layout = layoutWorkflowGraph(workflowGraph(order));
     const top = layout.nodes.filter((n) => n.node.parent === null);
-    for (const a of top) for (const b of top) if (a !== b) expect(`${a.node.id}/${b.node.id} ${overlap(a, b)}`).toBe(`${a.node.id}/${b.node.id} false`);
+    for (const a of top) {
+      for (const b of top) if (a !== b) expect(`${a.node.id}/${b.node.id} ${overlap(a, b)}`).toBe(`${a.node.id}/${b.node.id} false`);
+    }
   });
 
   test("a step follows the step before it downwards", () => {

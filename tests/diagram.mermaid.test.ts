@@ -17,7 +17,9 @@ describe("workflowDiagram", () => {
 
   test("draws each step type with its own shape", () => {
     const types = ["start", "end", "call", "assign", "transform", "router", "loop", "parallel", "halt", "approval", "workflow"];
-    const text = diagram(types.map((type) => ({ id: `s_${type}`, type, ...(type === "loop" ? { do: [] } : type === "parallel" ? { branches: [] } : {}) })));
+    const text = diagram(
+      types.map((type) => ({ id: `s_${type}`, type, ...(type === "loop" ? { do: [] } : type === "parallel" ? { branches: [] } : {}) })),
+    );
     const shapes = types.map((type) => {
       const line = lines(text).find((l) => l.startsWith(`step_s_${type}`))!;
       return line.slice(`step_s_${type}`.length).replace(/".*"/, "");
@@ -44,14 +46,19 @@ describe("workflowDiagram", () => {
   });
 
   test("draws on_error as a dotted, labelled arrow", () => {
-    const text = diagram([{ id: "c", type: "call", service: "S", next: "e", on_error: "f" }, { id: "e", type: "end" }, { id: "f", type: "end" }]);
+    const text = diagram([{ id: "c", type: "call", service: "S", next: "e", on_error: "f" }, { id: "e", type: "end" }, {
+      id: "f",
+      type: "end",
+    }]);
     expect(lines(text)).toContain(`step_c -.->|${quote("on_error")}| step_f`);
   });
 
   test("labels approval outcomes: approved, rejected, timeout", () => {
     const text = lines(diagram([
       { id: "ok", type: "approval", prompt: "?", next: "yes", on_reject: "no", on_timeout: "late" },
-      { id: "yes", type: "end" }, { id: "no", type: "end" }, { id: "late", type: "end" },
+      { id: "yes", type: "end" },
+      { id: "no", type: "end" },
+      { id: "late", type: "end" },
     ]));
     expect(text).toContain(`step_ok -->|${quote("approved")}| step_yes`);
     expect(text).toContain(`step_ok -->|${quote("rejected")}| step_no`);
@@ -59,14 +66,23 @@ describe("workflowDiagram", () => {
   });
 
   test("draws a halt's resume_step as its resume edge", () => {
-    const text = lines(diagram([{ id: "h", type: "halt", resume_step: "r", next: "n" }, { id: "r", type: "end" }, { id: "n", type: "end" }]));
+    const text = lines(
+      diagram([{ id: "h", type: "halt", resume_step: "r", next: "n" }, { id: "r", type: "end" }, { id: "n", type: "end" }]),
+    );
     expect(text).toContain(`step_h -->|${quote("resume")}| step_r`);
     expect(text).not.toContain("step_h --> step_n");
   });
 
   test("draws a loop body as a subgraph entered from the loop", () => {
     const text = lines(diagram([
-      { id: "each", type: "loop", over: "$input.items", do: [{ id: "one", type: "call", service: "S", next: "two" }, { id: "two", type: "assign", set: {} }], next: "done", on_exhausted: "done" },
+      {
+        id: "each",
+        type: "loop",
+        over: "$input.items",
+        do: [{ id: "one", type: "call", service: "S", next: "two" }, { id: "two", type: "assign", set: {} }],
+        next: "done",
+        on_exhausted: "done",
+      },
       { id: "done", type: "end" },
     ]));
     const open = text.indexOf(`subgraph sub_each__do [${quote("each: do")}]`);
@@ -80,7 +96,12 @@ describe("workflowDiagram", () => {
 
   test("draws parallel branches as a subgraph with one edge per branch", () => {
     const text = lines(diagram([
-      { id: "fan", type: "parallel", branches: [{ id: "a", type: "call", service: "A" }, { id: "b", type: "call", service: "B" }], next: "z" },
+      {
+        id: "fan",
+        type: "parallel",
+        branches: [{ id: "a", type: "call", service: "A" }, { id: "b", type: "call", service: "B" }],
+        next: "z",
+      },
       { id: "z", type: "end" },
     ]));
     expect(text).toContain(`subgraph sub_fan__branches [${quote("fan: branches")}]`);
@@ -132,7 +153,10 @@ describe("workflowDiagram", () => {
     } as StepType;
     const registry = new StepRegistry([...BUILT_IN_STEP_TYPES, escalate]);
     const text = lines(workflowDiagram({
-      steps: [{ id: "x", type: "escalate", on_escalate: "boss", steps: [{ id: "inner", type: "assign", set: {} }], next: "boss" }, { id: "boss", type: "end" }],
+      steps: [{ id: "x", type: "escalate", on_escalate: "boss", steps: [{ id: "inner", type: "assign", set: {} }], next: "boss" }, {
+        id: "boss",
+        type: "end",
+      }],
     }, { registry }));
     expect(text).toContain(`step_x -->|${quote("on_escalate")}| step_boss`);
     expect(text).toContain(`subgraph sub_x__steps [${quote("x: steps")}]`);
@@ -140,7 +164,10 @@ describe("workflowDiagram", () => {
   });
 
   test("cuts long conditions in edge labels", () => {
-    const text = diagram([{ id: "r", type: "router", routes: [{ when: { field: "f", op: "in", value: "x".repeat(500) }, then: "e" }] }, { id: "e", type: "end" }]);
+    const text = diagram([{ id: "r", type: "router", routes: [{ when: { field: "f", op: "in", value: "x".repeat(500) }, then: "e" }] }, {
+      id: "e",
+      type: "end",
+    }]);
     const edge = lines(text).find((l) => l.startsWith("step_r -->"))!;
     expect(edge.length).toBeLessThan(200);
     expect(edge).toContain("#8230;");

@@ -26,7 +26,12 @@ describe("renderWorkflowSvg", () => {
       id: "x",
       name: `<b>"name"</b> & 'co'`,
       steps: [
-        { id: "r", type: "router", routes: [{ when: { field: "a", op: "eq", value: "</text><script>alert(1)</script>" }, then: "e" }], default: "e" },
+        {
+          id: "r",
+          type: "router",
+          routes: [{ when: { field: "a", op: "eq", value: "</text><script>alert(1)</script>" }, then: "e" }],
+          default: "e",
+        },
         { id: "c", type: "call", service: "<img src=x onerror=alert(1)>", method: "m", next: "e" },
         { id: "e", type: "end" },
       ],
@@ -45,8 +50,11 @@ describe("renderWorkflowSvg", () => {
   });
 
   test("is the same text for the same definition, whatever its key order", () => {
-    const reordered = JSON.parse(JSON.stringify(order), (_key, value) =>
-      value && typeof value === "object" && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).reverse()) : value);
+    const reordered = JSON.parse(
+      JSON.stringify(order),
+      (_key, value) =>
+        value && typeof value === "object" && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).reverse()) : value,
+    );
     expect(renderWorkflowSvg(order)).toBe(renderWorkflowSvg(order));
     expect(renderWorkflowSvg(reordered)).toBe(renderWorkflowSvg(order));
   });
@@ -54,7 +62,8 @@ describe("renderWorkflowSvg", () => {
   test("highlights the visited steps, the edges between them and rings the last one", () => {
     const svg = renderWorkflowSvg(order, { highlight: ["start", "init", "validate", "route_validation", "invalid_order"] });
     const node = (id: string) => svg.split("\n").find((l) => l.includes(`data-step="${id}"`))!;
-    const path = (from: string, to: string) => svg.split("\n").find((l) => l.startsWith("<path") && l.includes(`data-from="${from}" data-to="${to}"`))!;
+    const path = (from: string, to: string) =>
+      svg.split("\n").find((l) => l.startsWith("<path") && l.includes(`data-from="${from}" data-to="${to}"`))!;
     expect(node("validate")).toContain("dw-visited");
     expect(node("check_inventory")).not.toContain("dw-visited");
     expect(node("invalid_order")).toContain("dw-current");

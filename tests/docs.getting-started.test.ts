@@ -23,10 +23,12 @@ interface Block {
 function blocksOf(markdown: string): Block[] {
   return [...markdown.matchAll(/^```(\w+)([^\n]*)\n([\s\S]*?)^```$/gm)].map(([, lang, info, text]) => ({
     lang: lang!,
-    attrs: Object.fromEntries(info!.trim().split(/\s+/).filter(Boolean).map((word) => {
-      const [key, value] = word.split("=");
-      return [key!, value ?? true];
-    })),
+    attrs: Object.fromEntries(
+      info!.trim().split(/\s+/).filter(Boolean).map((word) => {
+        const [key, value] = word.split("=");
+        return [key!, value ?? true];
+      }),
+    ),
     text: text!,
   }));
 }
@@ -48,7 +50,9 @@ afterAll(() => {
 function linkTool(name: string): void {
   mkdirSync(join(project, "node_modules/.bin"), { recursive: true });
   if (!existsSync(join(project, "node_modules", name))) symlinkSync(join(ROOT, "node_modules", name), join(project, "node_modules", name));
-  if (!existsSync(join(project, "node_modules/.bin", name))) symlinkSync(join(ROOT, "node_modules/.bin", name), join(project, "node_modules/.bin", name));
+  if (!existsSync(join(project, "node_modules/.bin", name))) {
+    symlinkSync(join(ROOT, "node_modules/.bin", name), join(project, "node_modules/.bin", name));
+  }
 }
 
 async function runLine(line: string): Promise<string> {
@@ -86,7 +90,12 @@ async function start(block: Block) {
   const port = await freePort();
   const [first, ...requests] = commandsOf(block).map((line) => line.replaceAll(String(block.attrs.port), String(port)));
   const command = first!.replace(/^npx (\S+)/, "exec node_modules/.bin/$1");
-  const proc = Bun.spawn(["sh", "-c", command], { cwd: project, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...ENV, PORT: String(port) } });
+  const proc = Bun.spawn(["sh", "-c", command], {
+    cwd: project,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...ENV, PORT: String(port) },
+  });
   servers.push(proc);
   return { port, first: first!, requests, proc };
 }
@@ -94,7 +103,7 @@ async function start(block: Block) {
 async function serve(block: Block): Promise<string[]> {
   const { port, first, requests, proc: server } = await start(block);
   try {
-    for (let tries = 0; ; tries++) {
+    for (let tries = 0;; tries++) {
       const up = await fetch(`http://localhost:${port}/health`).then((r) => r.ok, () => false);
       if (up) break;
       if (tries > 300 || server.exitCode !== null) throw new Error(`${first} did not serve: ${await new Response(server.stderr).text()}`);

@@ -8,9 +8,9 @@ import {
   MemoryStore,
   NotFoundError,
   resetConfig,
+  type Services,
   SyncRunner,
   ValidationError,
-  type Services,
   type WorkflowEvent,
 } from "../mod.ts";
 import { countingStore, manualClock, recordingSleep, sequentialIds } from "./support/engine.ts";
@@ -54,7 +54,12 @@ describe("checkpoints", () => {
     // start is batched into the claim before the first call; 5 calls = 5 commits; end is in the last one.
     expect(counted.counts).toEqual({ commit: 6 });
     expect(counted.commits.map((c) => (c.entries ?? []).map((e) => e.stepId))).toEqual([
-      ["start"], ["s0"], ["s1"], ["s2"], ["s3"], ["s4", "finish"],
+      ["start"],
+      ["s0"],
+      ["s1"],
+      ["s2"],
+      ["s3"],
+      ["s4", "finish"],
     ]);
   });
 
@@ -77,7 +82,11 @@ describe("checkpoints", () => {
     await engine.run({ amount: 1 }, { executionId: "e" });
     await engine.resume("e", { approved: true });
     expect((await store.entries("e")).map((e) => [e.stepId, e.action])).toEqual([
-      ["start", "completed"], ["ask", "halted"], ["ask", "completed"], ["pay", "completed"], ["finish", "completed"],
+      ["start", "completed"],
+      ["ask", "halted"],
+      ["ask", "completed"],
+      ["pay", "completed"],
+      ["finish", "completed"],
     ]);
   });
 });
@@ -138,7 +147,10 @@ describe("idempotent start and resume rules", () => {
       new Engine(approvalFlow, { store, services: { pay: () => 1 }, onEvent: (e) => seen[name]!.push(e.type) });
     await engine("a").run({ amount: 5 }, { executionId: "quiet" });
     seen.a = [];
-    const [a, b] = await Promise.allSettled([engine("a").resume("quiet", { approved: true }), engine("b").resume("quiet", { approved: true })]);
+    const [a, b] = await Promise.allSettled([
+      engine("a").resume("quiet", { approved: true }),
+      engine("b").resume("quiet", { approved: true }),
+    ]);
     const loser = a.status === "rejected" ? "a" : "b";
     expect([a.status, b.status].sort()).toEqual(["fulfilled", "rejected"]);
     expect(seen[loser]).toEqual([]);
@@ -283,18 +295,35 @@ describe("events", () => {
   test("a run emits workflow and step events in order with increasing seq, and stores the same events", async () => {
     const events: WorkflowEvent[] = [];
     const store = new MemoryStore();
-    const engine = new Engine(linearWorkflow(1), { store, services: { work: () => 7 }, clock: manualClock(), onEvent: (e) => events.push(e) });
+    const engine = new Engine(linearWorkflow(1), {
+      store,
+      services: { work: () => 7 },
+      clock: manualClock(),
+      onEvent: (e) => events.push(e),
+    });
     await engine.run({}, { executionId: "ev" });
     expect(events.map((e) => `${e.seq}:${e.type}:${e.data.stepId ?? ""}`)).toEqual([
-      "1:workflow.started:", "2:step.started:start", "3:step.completed:start", "4:step.started:s0", "5:step.completed:s0",
-      "6:step.started:finish", "7:step.completed:finish", "8:workflow.completed:",
+      "1:workflow.started:",
+      "2:step.started:start",
+      "3:step.completed:start",
+      "4:step.started:s0",
+      "5:step.completed:s0",
+      "6:step.started:finish",
+      "7:step.completed:finish",
+      "8:workflow.completed:",
     ]);
     expect((await store.events("ev")).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(events.every((e) => e.data.executionId === "ev")).toBe(true);
   });
 
   test("a throwing event handler does not break the run", async () => {
-    const engine = new Engine(linearWorkflow(1), { store: new MemoryStore(), services: { work: () => 1 }, onEvent: () => { throw new Error("bad handler"); } });
+    const engine = new Engine(linearWorkflow(1), {
+      store: new MemoryStore(),
+      services: { work: () => 1 },
+      onEvent: () => {
+        throw new Error("bad handler");
+      },
+    });
     expect((await engine.run({})).status).toBe("completed");
   });
 });

@@ -9,10 +9,10 @@ import {
   ManualClock,
   MemoryStore,
   performJob,
+  type Services,
   StepRegistry,
   SyncRunner,
   ValidationError,
-  type Services,
 } from "../mod.ts";
 import { z } from "zod";
 import { leftRunning } from "./support/engine.ts";
@@ -126,7 +126,10 @@ steps:
     const result = await runner.cancel("c1", { reason: "customer withdrew" });
     expect(result).toEqual({ status: "cancelled", executionId: "c1", error: "Cancelled: customer withdrew" });
     expect((await store.events("c1")).at(-1)).toMatchObject({ type: "workflow.cancelled", data: { reason: "customer withdrew" } });
-    const late = await performJob({ workflowId: "approve_me", executionId: "c1", action: "resume", approved: true, revision }, { store, workflows: [approval] });
+    const late = await performJob({ workflowId: "approve_me", executionId: "c1", action: "resume", approved: true, revision }, {
+      store,
+      workflows: [approval],
+    });
     expect(late.duplicate).toBe(true);
     expect((await store.load("c1"))?.status).toBe("cancelled");
   });
@@ -216,7 +219,13 @@ describe("retry", () => {
     expect(result).toEqual({ status: "completed", executionId: "r1", output: { a: 10, b: 20 } });
     expect(calls).toEqual([1, 2, 2]);
     const entries = await store.entries("r1");
-    expect(entries.map((e) => `${e.stepId}:${e.action}`)).toEqual(["start:completed", "first:completed", "second:failed", "second:completed", "finish:completed"]);
+    expect(entries.map((e) => `${e.stepId}:${e.action}`)).toEqual([
+      "start:completed",
+      "first:completed",
+      "second:failed",
+      "second:completed",
+      "finish:completed",
+    ]);
   });
 
   test("only a failed execution can be retried", async () => {
@@ -256,7 +265,12 @@ steps:
     const runner = new SyncRunner(waiting, { store, clock, services: counting().services });
     const result = await runner.run({}, { executionId: "w1" });
     expect(result).toEqual({ status: "pending", executionId: "w1", yielded: true, notBefore: "2026-03-04T00:00:00.000Z" });
-    expect(await store.load("w1")).toMatchObject({ status: "pending", wakeAt: "2026-03-04T00:00:00.000Z", recoverTo: "remind", leaseUntil: null });
+    expect(await store.load("w1")).toMatchObject({
+      status: "pending",
+      wakeAt: "2026-03-04T00:00:00.000Z",
+      recoverTo: "remind",
+      leaseUntil: null,
+    });
     expect(await runner.continue("w1")).toMatchObject({ status: "pending", notBefore: "2026-03-04T00:00:00.000Z" });
     await clock.advance(259_200_000);
     expect(await runner.continue("w1")).toEqual({ status: "completed", executionId: "w1", output: 30 });
@@ -344,7 +358,10 @@ steps:
     await new SyncRunner(v1, { store }).run({}, { executionId: "p1" });
     const resumed = await new SyncRunner(v2, { store }).resume("p1", { response: "ok" });
     expect(resumed).toEqual({ status: "completed", executionId: "p1", output: "v1" });
-    expect(await new SyncRunner(v2, { store }).run({}, { executionId: "p2" })).toMatchObject({ status: "halted", halt: { prompt: "confirm" } });
+    expect(await new SyncRunner(v2, { store }).run({}, { executionId: "p2" })).toMatchObject({
+      status: "halted",
+      halt: { prompt: "confirm" },
+    });
     expect(await new SyncRunner(v2, { store }).resume("p2", {})).toMatchObject({ output: "v2" });
   });
 
@@ -357,14 +374,17 @@ steps:
     expect(moved).toMatchObject({ workflowVersion: "3", workflowHash: v3.hash });
     expect(await new SyncRunner(v3, { store }).resume("p3", {})).toMatchObject({ output: "v3" });
   });
-
 });
 
 describe("traps", () => {
   test("a custom step type's output goes to ctx like a built-in's", async () => {
     const registry = new StepRegistry();
-    registry.register("plan_trip", { schema: z.object({ output: z.string().optional() }), execute: () => ({ kind: "continue", output: { days: 3 } }) });
-    const workflow = loadWorkflow(`
+    registry.register("plan_trip", {
+      schema: z.object({ output: z.string().optional() }),
+      execute: () => ({ kind: "continue", output: { days: 3 } }),
+    });
+    const workflow = loadWorkflow(
+      `
 id: custom_output
 name: Custom output
 steps:
@@ -378,7 +398,9 @@ steps:
   - id: finish
     type: end
     result: $plan
-`, { registry });
+`,
+      { registry },
+    );
     expect(await new SyncRunner(workflow, { store: new MemoryStore(), registry }).run({})).toMatchObject({ output: { days: 3 } });
   });
 
@@ -398,7 +420,15 @@ steps:
     retry_delay: 2
 `);
     const clock = new ManualClock(START, { autoAdvance: true });
-    await new SyncRunner(workflow, { store, clock, services: { broken: () => { throw new Error("nope"); } } }).run({}, { executionId: "f1" });
+    await new SyncRunner(workflow, {
+      store,
+      clock,
+      services: {
+        broken: () => {
+          throw new Error("nope");
+        },
+      },
+    }).run({}, { executionId: "f1" });
     expect((await store.entries("f1")).at(-1)).toMatchObject({ stepId: "call", action: "failed", attempt: 3 });
     const retrying = (await store.events("f1")).filter((e) => e.type === "step.retrying").map((e) => e.data);
     expect(retrying).toEqual([

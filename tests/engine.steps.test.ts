@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
-import { Engine, loadWorkflow, ManualClock, MemoryStore, proceed, StepRegistry, type Services } from "../mod.ts";
+import { Engine, loadWorkflow, ManualClock, MemoryStore, proceed, type Services, StepRegistry } from "../mod.ts";
 import { manualClock, recordingSleep, sequentialIds } from "./support/engine.ts";
 
 function setup(yaml: string, services: Services = {}, extra: Record<string, unknown> = {}) {
@@ -73,9 +73,13 @@ describe("assign", () => {
   });
 
   test("an assign key __proto__ is rejected and Object.prototype stays clean", async () => {
-    const { engine } = setup(`{"id":"p","name":"p","steps":[{"id":"start","type":"start","next":"set"},{"id":"set","type":"assign","set":{"ok":1}}]}`);
+    const { engine } = setup(
+      `{"id":"p","name":"p","steps":[{"id":"start","type":"start","next":"set"},{"id":"set","type":"assign","set":{"ok":1}}]}`,
+    );
     expect((await engine.run({})).status).toBe("completed");
-    const bad = validateOrError(`{"id":"p","name":"p","steps":[{"id":"start","type":"start","next":"set"},{"id":"set","type":"assign","set":{"__proto__":{"polluted":true}}}]}`);
+    const bad = validateOrError(
+      `{"id":"p","name":"p","steps":[{"id":"start","type":"start","next":"set"},{"id":"set","type":"assign","set":{"__proto__":{"polluted":true}}}]}`,
+    );
     expect(bad).toContain("__proto__");
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
@@ -138,7 +142,8 @@ describe("router", () => {
 describe("call", () => {
   test("a service receives the resolved input and its context", async () => {
     const seen: unknown[] = [];
-    const { engine } = setup(wf(`
+    const { engine } = setup(
+      wf(`
   - id: ask
     type: call
     service: Svc
@@ -149,21 +154,24 @@ describe("call", () => {
   - id: finish
     type: end
     result: $answer
-`), {
-      Svc: {
-        go: (input, ctx) => {
-          seen.push(input, { ...ctx, signal: ctx.signal instanceof AbortSignal });
-          return { ok: true };
+`),
+      {
+        Svc: {
+          go: (input, ctx) => {
+            seen.push(input, { ...ctx, signal: ctx.signal instanceof AbortSignal });
+            return { ok: true };
+          },
         },
       },
-    });
+    );
     const result = await engine.run({ id: 7 }, { executionId: "ex-1" });
     expect(result.output).toEqual({ ok: true });
     expect(seen).toEqual([{ id: 7 }, { executionId: "ex-1", stepId: "ask", attempt: 1, signal: true, idempotencyKey: "ex-1:ask" }]);
   });
 
   test("a plain function service is called without a method", async () => {
-    const { engine } = setup(wf(`
+    const { engine } = setup(
+      wf(`
   - id: ask
     type: call
     service: double
@@ -173,13 +181,16 @@ describe("call", () => {
   - id: finish
     type: end
     result: $d
-`), { double: (n: number) => n * 2 });
+`),
+      { double: (n: number) => n * 2 },
+    );
     expect((await engine.run({ n: 21 })).output).toBe(42);
   });
 
   test("retries wait retry_delay * retry_backoff^(k-1) through the injected sleep", async () => {
     let calls = 0;
-    const { engine, sleep } = setup(wf(`
+    const { engine, sleep } = setup(
+      wf(`
   - id: flaky
     type: call
     service: Svc
@@ -192,14 +203,17 @@ describe("call", () => {
   - id: finish
     type: end
     result: $r
-`), { Svc: { go: (_: unknown, { attempt }) => (++calls < 4 ? Promise.reject(new Error(`fail ${attempt}`)) : attempt) } });
+`),
+      { Svc: { go: (_: unknown, { attempt }) => (++calls < 4 ? Promise.reject(new Error(`fail ${attempt}`)) : attempt) } },
+    );
     const result = await engine.run({});
     expect(result.output).toBe(4);
     expect(sleep.waits).toEqual([1000, 2000, 4000]);
   });
 
   test("after the last attempt the step fails with the last error", async () => {
-    const { engine, store } = setup(wf(`
+    const { engine, store } = setup(
+      wf(`
   - id: flaky
     type: call
     service: Svc
@@ -208,7 +222,9 @@ describe("call", () => {
     next: finish
   - id: finish
     type: end
-`), { Svc: { go: (_: unknown, { attempt }) => Promise.reject(new TypeError(`boom ${attempt}`)) } });
+`),
+      { Svc: { go: (_: unknown, { attempt }) => Promise.reject(new TypeError(`boom ${attempt}`)) } },
+    );
     const result = await engine.run({}, { executionId: "f1" });
     expect(result).toEqual({ status: "failed", executionId: "f1", error: "TypeError: boom 2" });
     const entries = await store.entries("f1");
@@ -218,7 +234,8 @@ describe("call", () => {
   test("an attempt over its timeout is aborted through its signal", async () => {
     let aborted = false;
     const time = new ManualClock();
-    const { engine } = setup(wf(`
+    const { engine } = setup(
+      wf(`
   - id: slow
     type: call
     service: Svc
@@ -227,15 +244,18 @@ describe("call", () => {
     next: finish
   - id: finish
     type: end
-`), {
-      Svc: {
-        go: (_: unknown, { signal }) =>
-          new Promise((resolve) => {
-            signal.addEventListener("abort", () => (aborted = true));
-            void time.sleep(2000).then(resolve);
-          }),
+`),
+      {
+        Svc: {
+          go: (_: unknown, { signal }) =>
+            new Promise((resolve) => {
+              signal.addEventListener("abort", () => (aborted = true));
+              void time.sleep(2000).then(resolve);
+            }),
+        },
       },
-    }, { clock: time });
+      { clock: time },
+    );
     const running = engine.run({});
     await time.waitForTimers(2);
     await time.advance(20);
@@ -259,7 +279,8 @@ describe("call", () => {
   });
 
   test("an unknown method fails naming the method and the service", async () => {
-    const { engine } = setup(wf(`
+    const { engine } = setup(
+      wf(`
   - id: ask
     type: call
     service: Svc
@@ -267,12 +288,15 @@ describe("call", () => {
     next: finish
   - id: finish
     type: end
-`), { Svc: { go: () => 1 } });
+`),
+      { Svc: { go: () => 1 } },
+    );
     expect((await engine.run({})).error).toBe('ExecutionError: Unknown method "nope" of service "Svc" (step "ask")');
   });
 
   test("a non-JSON service result is a step error naming the step", async () => {
-    const { engine } = setup(wf(`
+    const { engine } = setup(
+      wf(`
   - id: ask
     type: call
     service: Svc
@@ -281,7 +305,9 @@ describe("call", () => {
     next: finish
   - id: finish
     type: end
-`), { Svc: { go: () => ({ when: new Date(0) }) } });
+`),
+      { Svc: { go: () => ({ when: new Date(0) }) } },
+    );
     const result = await engine.run({});
     expect(result.status).toBe("failed");
     expect(result.error).toBe('ExecutionError: The result of Svc.go (step "ask") is not JSON: $.when is a Date');
@@ -290,7 +316,8 @@ describe("call", () => {
 
 describe("loop", () => {
   test("foreach collects the last body step's output per item and removes the loop variables", async () => {
-    const { engine } = setup(wf(`
+    const { engine } = setup(
+      wf(`
   - id: each
     type: loop
     over: $input.items
@@ -305,7 +332,9 @@ describe("loop", () => {
     next: finish
   - id: finish
     type: end
-`), { double: (n: number) => n * 2 });
+`),
+      { double: (n: number) => n * 2 },
+    );
     const result = await engine.run({ items: [1, 2, 3] });
     expect(result.output).toEqual({ input: { items: [1, 2, 3] }, doubled: [2, 4, 6] });
   });
@@ -334,7 +363,8 @@ describe("loop", () => {
 
   test("a list longer than max fails before any iteration", async () => {
     let calls = 0;
-    const { engine } = setup(wf(`
+    const { engine } = setup(
+      wf(`
   - id: each
     type: loop
     over: $input.items
@@ -346,7 +376,9 @@ describe("loop", () => {
     next: finish
   - id: finish
     type: end
-`), { count: () => ++calls });
+`),
+      { count: () => ++calls },
+    );
     const result = await engine.run({ items: [1, 2, 3] });
     expect(result.error).toBe('ExecutionError: Loop "each": 3 items is more than max 2');
     expect(calls).toBe(0);
@@ -438,7 +470,8 @@ describe("loop", () => {
 
   test("body steps get entries named <loopId>:<bodyId> and idempotency keys with the index", async () => {
     const keys: string[] = [];
-    const { engine, store } = setup(wf(`
+    const { engine, store } = setup(
+      wf(`
   - id: each
     type: loop
     over: [a, b]
@@ -449,7 +482,9 @@ describe("loop", () => {
     next: finish
   - id: finish
     type: end
-`), { visit: (_: unknown, ctx) => void keys.push(ctx.idempotencyKey) });
+`),
+      { visit: (_: unknown, ctx) => void keys.push(ctx.idempotencyKey) },
+    );
     await engine.run({}, { executionId: "L" });
     expect(keys).toEqual(["L:each[0]:visit", "L:each[1]:visit"]);
     expect((await store.entries("L")).map((e) => e.stepId)).toEqual(["start", "each:visit", "each:visit", "each", "finish"]);
@@ -700,7 +735,8 @@ steps:
 
 describe("on_error", () => {
   test("the failing step's changes are discarded and _last_error is set", async () => {
-    const { engine } = setup(wf(`
+    const { engine } = setup(
+      wf(`
   - id: pay
     type: call
     service: pay
@@ -711,12 +747,15 @@ describe("on_error", () => {
     type: end
   - id: finish
     type: end
-`), { pay: () => Promise.reject(new RangeError("declined")) });
+`),
+      { pay: () => Promise.reject(new RangeError("declined")) },
+    );
     expect((await engine.run({})).output).toEqual({ input: {}, _last_error: { step: "pay", message: "declined", class: "RangeError" } });
   });
 
   test("a loop routed to on_error loses every change it made, earlier iterations included", async () => {
-    const { engine } = setup(wf(`
+    const { engine } = setup(
+      wf(`
   - id: each
     type: loop
     over: [1, 2, 3]
@@ -733,7 +772,9 @@ describe("on_error", () => {
     type: end
   - id: finish
     type: end
-`), { work: (_: unknown, ctx) => (ctx.idempotencyKey.includes("[2]") ? Promise.reject(new Error("third")) : 1) });
+`),
+      { work: (_: unknown, ctx) => (ctx.idempotencyKey.includes("[2]") ? Promise.reject(new Error("third")) : 1) },
+    );
     const output = (await engine.run({})).output as Record<string, unknown>;
     expect(Object.keys(output).sort()).toEqual(["_last_error", "input"]);
     expect(output._last_error).toMatchObject({ step: "each" });
@@ -745,7 +786,8 @@ describe("custom step types", () => {
     const registry = new StepRegistry();
     registry.register("shout", {
       schema: z.object({ text: z.string(), output: z.string() }),
-      execute: (step, state, tools) => proceed({ ctx: { ...state.ctx, [step.output as string]: String(tools.resolve(step.text)).toUpperCase() } }),
+      execute: (step, state, tools) =>
+        proceed({ ctx: { ...state.ctx, [step.output as string]: String(tools.resolve(step.text)).toUpperCase() } }),
     });
     const yaml = wf(`
   - id: loud

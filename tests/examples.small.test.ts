@@ -14,7 +14,9 @@ test("greeting interpolates inputs and applies the default greeting", async () =
 test("batch pricing loops over the items and transforms the quotes", async () => {
   const catalog = createCatalogServices();
   const runner = new SyncRunner(loadWorkflow(exampleSources.batch_pricing), { store: new MemoryStore(), services: catalog.services });
-  const result = await runner.run({ items: [{ sku: "GADGET", quantity: 1 }, { sku: "GIZMO", quantity: 3 }, { sku: "WIDGET", quantity: 2 }] });
+  const result = await runner.run({
+    items: [{ sku: "GADGET", quantity: 1 }, { sku: "GIZMO", quantity: 3 }, { sku: "WIDGET", quantity: 2 }],
+  });
   expect(result.output).toEqual({
     lines: [
       { sku: "WIDGET", quantity: 2, in_stock: true, line_total: 39.98 },
@@ -32,11 +34,26 @@ test("the fan-out merges three concurrent lookups", async () => {
     services: createProfileServices(() => Promise.resolve()),
   });
   const result = await runner.run({ customer_id: "C-9" });
-  expect(result.output).toEqual({ name: "Customer C-9", recent_orders: 3, points: 120, lookups: [{ name: "Customer C-9" }, { count: 3 }, { points: 120 }] });
+  expect(result.output).toEqual({
+    name: "Customer C-9",
+    recent_orders: 3,
+    points: 120,
+    lookups: [{ name: "Customer C-9" }, { count: 3 }, { points: 120 }],
+  });
 });
 
 test("every example loads and validates", () => {
   const { workflows, services } = loadExamples();
   expect(workflows.map((w) => w.id)).toEqual(["order_fulfillment", "greeting", "batch_pricing", "customer_profile"]);
-  expect(Object.keys(services).sort()).toEqual(["Accounts", "Catalog", "InventoryService", "Loyalty", "OrderService", "Orders", "PaymentService", "PricingService", "ShippingService"]);
+  expect(Object.keys(services).sort()).toEqual([
+    "Accounts",
+    "Catalog",
+    "InventoryService",
+    "Loyalty",
+    "OrderService",
+    "Orders",
+    "PaymentService",
+    "PricingService",
+    "ShippingService",
+  ]);
 });

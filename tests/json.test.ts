@@ -107,7 +107,7 @@ describe("toJson rejects what is not JSON, naming the path", () => {
     expect(rejection({ prototype: 1 }).message).toContain('"prototype"');
   });
   test("the message starts with what the value is", () => {
-    expect(rejection({ f: () => 1 }, "The output of step \"s\"").message).toBe('The output of step "s" is not JSON: $.f is a function');
+    expect(rejection({ f: () => 1 }, 'The output of step "s"').message).toBe('The output of step "s" is not JSON: $.f is a function');
   });
 });
 

@@ -55,7 +55,15 @@ console.log(response.status, JSON.stringify((await response.json()).output));
 export default { fetch: (request) => app.fetch(request) };
 `,
   "tsconfig.json": JSON.stringify({
-    compilerOptions: { noEmit: true, strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2023", "dom"], types: [] },
+    compilerOptions: {
+      noEmit: true,
+      strict: true,
+      module: "nodenext",
+      moduleResolution: "nodenext",
+      target: "es2022",
+      lib: ["es2023", "dom"],
+      types: [],
+    },
     files: ["check.ts"],
   }),
   "wrangler.toml": `name = "consumer"\nmain = "worker.js"\ncompatibility_date = "2026-04-20"\n`,
@@ -91,7 +99,11 @@ describe("the npm package", () => {
     expect(files).toContain("dist/types/src/mod.d.ts");
     expect(files).toContain("dist/types/hono.d.ts");
     expect(files).toContain("dist/types/src/testing.d.ts");
-    expect(files.filter((f) => !/^dist\/(\w+\.js|chunks\/[\w-]+\.js|types\/.+\.d\.ts)$/.test(f)).sort()).toEqual(["LICENSE", "README.md", "package.json"]);
+    expect(files.filter((f) => !/^dist\/(\w+\.js|chunks\/[\w-]+\.js|types\/.+\.d\.ts)$/.test(f)).sort()).toEqual([
+      "LICENSE",
+      "README.md",
+      "package.json",
+    ]);
   }, TIMEOUT);
 
   test("runs a workflow from Node", async () => {

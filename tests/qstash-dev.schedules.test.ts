@@ -7,10 +7,10 @@ import {
   DEV_NEXT_SIGNING_KEY,
   DEV_QSTASH_TOKEN,
   parseCron,
-  startQStashDev,
   type QStashDevServer,
+  startQStashDev,
 } from "../tools/qstash-dev/index.ts";
-import { signature, startDestination, type Received } from "./support/qstash-destination.ts";
+import { type Received, signature, startDestination } from "./support/qstash-destination.ts";
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -63,18 +63,25 @@ describe("the cron evaluator (UTC)", () => {
   test("time zones, wrong field counts and out-of-range values are refused, saying why", () => {
     expect(() => parseCron("CRON_TZ=Europe/Paris 0 9 * * *")).toThrow("time zones (CRON_TZ=...) are not supported");
     expect(() => parseCron("* * * *")).toThrow("expected 5 fields");
-    expect(() => parseCron("60 * * * *")).toThrow("minute \"60\": 60 is outside 0-59");
-    expect(() => parseCron("*/0 * * * *")).toThrow("step \"0\" is not a positive number");
+    expect(() => parseCron("60 * * * *")).toThrow('minute "60": 60 is outside 0-59');
+    expect(() => parseCron("*/0 * * * *")).toThrow('step "0" is not a positive number');
   });
 });
 
 describe("the schedules API", () => {
   test("create, get, list and delete round-trip through the SDK", async () => {
-    const { scheduleId } = await client.schedules.create({ destination: `${app.url}/tick`, cron: "*/5 * * * *", body: "{\"sweep\":true}" });
+    const { scheduleId } = await client.schedules.create({ destination: `${app.url}/tick`, cron: "*/5 * * * *", body: '{"sweep":true}' });
 
     const schedule = await client.schedules.get(scheduleId);
-    expect(schedule).toMatchObject({ scheduleId, cron: "*/5 * * * *", destination: `${app.url}/tick`, method: "POST", isPaused: false, retries: 3 });
-    expect(schedule.body).toBe("{\"sweep\":true}");
+    expect(schedule).toMatchObject({
+      scheduleId,
+      cron: "*/5 * * * *",
+      destination: `${app.url}/tick`,
+      method: "POST",
+      isPaused: false,
+      retries: 3,
+    });
+    expect(schedule.body).toBe('{"sweep":true}');
     expect(schedule.nextScheduleTime! % (5 * MINUTE_MS)).toBe(0);
     expect((await client.schedules.list()).map((s) => s.scheduleId)).toEqual([scheduleId]);
 
@@ -103,7 +110,7 @@ describe("ticks", () => {
     const { scheduleId } = await client.schedules.create({
       destination: `${app.url}/tick`,
       cron: "*/15 * * * *",
-      body: "{\"sweep\":true}",
+      body: '{"sweep":true}',
       headers: { "X-Job": "sweeper" },
     });
     await qstash.waitIdle();
@@ -117,7 +124,7 @@ describe("ticks", () => {
     for (const tick of ticks) {
       expect(tick.headers.get("upstash-schedule-id")).toBe(scheduleId);
       expect(tick.headers.get("x-job")).toBe("sweeper");
-      expect(tick.body).toBe("{\"sweep\":true}");
+      expect(tick.body).toBe('{"sweep":true}');
       expect(await receiver.verify({ signature: signature(tick), body: tick.body, url: tick.url })).toBe(true);
     }
     const dueTimes = qstash.messages().map((m) => m.notBefore);

@@ -2,17 +2,17 @@
 // where the real Receiver checks the signatures.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Client, Receiver } from "@upstash/qstash";
-import { SignJWT, decodeJwt } from "jose";
+import { decodeJwt, SignJWT } from "jose";
 import {
+  compileRetryDelay,
   DEV_CURRENT_SIGNING_KEY,
   DEV_NEXT_SIGNING_KEY,
   DEV_QSTASH_TOKEN,
-  compileRetryDelay,
   parseDuration,
-  startQStashDev,
   type QStashDevServer,
+  startQStashDev,
 } from "../tools/qstash-dev/index.ts";
-import { signature, startDestination, type Received } from "./support/qstash-destination.ts";
+import { type Received, signature, startDestination } from "./support/qstash-destination.ts";
 
 let qstash: QStashDevServer;
 let app: ReturnType<typeof startDestination>;
@@ -266,7 +266,10 @@ describe("time", () => {
 
   test("durations take s, m, h, d and combinations", () => {
     expect([parseDuration("10s"), parseDuration("2m"), parseDuration("1h30m"), parseDuration("1d")]).toEqual([
-      10_000, 120_000, 5_400_000, 86_400_000,
+      10_000,
+      120_000,
+      5_400_000,
+      86_400_000,
     ]);
     expect(parseDuration("soon")).toBeUndefined();
   });

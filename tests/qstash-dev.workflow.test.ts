@@ -5,7 +5,13 @@ import { Client as QStashClient, Receiver } from "@upstash/qstash";
 import { Client as WorkflowClient } from "@upstash/workflow";
 import { serve } from "@upstash/workflow/hono";
 import { Hono } from "hono";
-import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev, type QStashDevServer } from "../tools/qstash-dev/index.ts";
+import {
+  DEV_CURRENT_SIGNING_KEY,
+  DEV_NEXT_SIGNING_KEY,
+  DEV_QSTASH_TOKEN,
+  type QStashDevServer,
+  startQStashDev,
+} from "../tools/qstash-dev/index.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -105,7 +111,9 @@ describe("running @upstash/workflow", () => {
     const { workflowRunId } = await workflows.trigger({ url: `${endpointUrl}/three-steps`, body: { n: 1 } });
     await qstash.dev.waitForRun(workflowRunId);
 
-    const response = await fetch(`${qstash.url}/v2/workflows/runs/${workflowRunId}`, { headers: { Authorization: `Bearer ${DEV_QSTASH_TOKEN}` } });
+    const response = await fetch(`${qstash.url}/v2/workflows/runs/${workflowRunId}`, {
+      headers: { Authorization: `Bearer ${DEV_QSTASH_TOKEN}` },
+    });
     expect(response.status).toBe(404);
     expect(qstash.dev.workflowRun(workflowRunId)?.steps).toHaveLength(4);
   });
@@ -118,7 +126,11 @@ describe("running @upstash/workflow", () => {
       method: "POST",
       headers: { Authorization: `Bearer ${DEV_QSTASH_TOKEN}`, "content-type": "application/json" },
       body: JSON.stringify([
-        { destination: `${endpointUrl}/three-steps`, headers: { "Upstash-Workflow-RunId": workflowRunId, "Upstash-Workflow-Init": "false" }, body: "{}" },
+        {
+          destination: `${endpointUrl}/three-steps`,
+          headers: { "Upstash-Workflow-RunId": workflowRunId, "Upstash-Workflow-Init": "false" },
+          body: "{}",
+        },
       ]),
     });
     expect(response.status).toBe(400);
@@ -132,7 +144,11 @@ describe("running @upstash/workflow", () => {
       method: "POST",
       headers: { Authorization: `Bearer ${DEV_QSTASH_TOKEN}` },
       body: JSON.stringify([
-        { destination: `${endpointUrl}/three-steps`, headers: { "Upstash-Workflow-RunId": first.workflowRunId, "Upstash-Workflow-Init": "true" }, body: "{}" },
+        {
+          destination: `${endpointUrl}/three-steps`,
+          headers: { "Upstash-Workflow-RunId": first.workflowRunId, "Upstash-Workflow-Init": "true" },
+          body: "{}",
+        },
       ]),
     });
 

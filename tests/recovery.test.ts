@@ -1,7 +1,18 @@
 // The sweeper and the operator's recover: nothing waits on a queue's retry timing.
 import { describe, expect, test } from "bun:test";
 import { leftRunning } from "./support/engine.ts";
-import { ConflictError, Engine, InlineAdapter, loadWorkflow, ManualClock, MemoryStore, recover, sweep, type Job, type QueueAdapter } from "../mod.ts";
+import {
+  ConflictError,
+  Engine,
+  InlineAdapter,
+  type Job,
+  loadWorkflow,
+  ManualClock,
+  MemoryStore,
+  type QueueAdapter,
+  recover,
+  sweep,
+} from "../mod.ts";
 
 const START = "2026-05-01T00:00:00.000Z";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { findReferences, getPath, lookup, resolveValue, truthy, type ReferenceScope } from "../src/expressions/references.ts";
+import { findReferences, getPath, lookup, type ReferenceScope, resolveValue, truthy } from "../src/expressions/references.ts";
 import { ExecutionError } from "../src/errors.ts";
 import type { Json, JsonObject } from "../src/types.ts";
 
@@ -346,5 +346,5 @@ describe("truthiness", () => {
   test("empty list is truthy", () => expect(truthy([])).toBe(true));
   test("empty mapping is truthy", () => expect(truthy({})).toBe(true));
   test("true is truthy", () => expect(truthy(true)).toBe(true));
-  test("the string \"false\" is truthy", () => expect(truthy("false")).toBe(true));
+  test('the string "false" is truthy', () => expect(truthy("false")).toBe(true));
 });

@@ -1,6 +1,6 @@
 import { describe, expect, spyOn, test } from "bun:test";
 import { safeEqual } from "../routes/auth.ts";
-import { createApp, type AppOptions } from "../routes/app.ts";
+import { type AppOptions, createApp } from "../routes/app.ts";
 import { ConfigError } from "../src/errors.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import { greetingWorkflow, problemOf, send, setup, smallOrder, TOKEN } from "./support/routes.ts";

@@ -8,7 +8,7 @@ import type { Store } from "../src/store/store.ts";
 import { UpstashRedisStore } from "../src/store/upstash-redis.ts";
 import type { Services } from "../src/types.ts";
 import { countingStore } from "./support/engine.ts";
-import { redisServerAvailable, startRedisStack, type RedisStack } from "./support/redis.ts";
+import { redisServerAvailable, type RedisStack, startRedisStack } from "./support/redis.ts";
 import { greetingWorkflow, problemOf, send, sequentialIds, setup, start, tickingClock } from "./support/routes.ts";
 
 type App = ReturnType<typeof createApp>;
@@ -32,7 +32,8 @@ steps:
     next: done
 `;
 
-const put = (app: App, body: string, type = "application/yaml", id = "greeting") => send(app, "PUT", `/workflows/${id}`, body, { "content-type": type });
+const put = (app: App, body: string, type = "application/yaml", id = "greeting") =>
+  send(app, "PUT", `/workflows/${id}`, body, { "content-type": type });
 
 async function haltedGreeting(app: App, id: string) {
   expect((await (await start(app, { name: "Ada" }, { executionId: id, mode: "sync" }, "greeting")).json()).status).toBe("halted");
@@ -47,7 +48,11 @@ describe("PUT /workflows/:id", () => {
     const { app } = setup();
     const response = await put(app, GREETING_V2);
     expect(response.status).toBe(201);
-    expect(StoredWorkflow.strict().parse(await response.json())).toEqual({ id: "greeting", version: "2", hash: loadWorkflow(GREETING_V2).hash });
+    expect(StoredWorkflow.strict().parse(await response.json())).toEqual({
+      id: "greeting",
+      version: "2",
+      hash: loadWorkflow(GREETING_V2).hash,
+    });
   });
 
   test("answers 200 when that definition already is the current version", async () => {
@@ -128,7 +133,10 @@ describe("the current version", () => {
   test("GET /workflows/:id shows the current version", async () => {
     const { app } = setup();
     await put(app, GREETING_V2);
-    expect(await (await app.request("/workflows/greeting")).json()).toMatchObject({ version: "2", steps: [{ id: "begin" }, { id: "done" }, { id: "ask" }] });
+    expect(await (await app.request("/workflows/greeting")).json()).toMatchObject({
+      version: "2",
+      steps: [{ id: "begin" }, { id: "done" }, { id: "ask" }],
+    });
   });
 
   test("an older code definition never overrides a newer PUT", async () => {
@@ -197,23 +205,30 @@ describe("GET /workflows/:id/versions", () => {
 });
 
 describe("createApp", () => {
-  const calling = (id: string, service: string, method?: string) => loadWorkflow({
-    id,
-    name: id,
-    steps: [
-      { id: "start", type: "start", next: "each" },
-      { id: "each", type: "loop", over: [1], do: [{ id: "inner", type: "call", service, ...(method ? { method } : {}) }] },
-    ],
-  });
+  const calling = (id: string, service: string, method?: string) =>
+    loadWorkflow({
+      id,
+      name: id,
+      steps: [
+        { id: "start", type: "start", next: "each" },
+        { id: "each", type: "loop", over: [1], do: [{ id: "inner", type: "call", service, ...(method ? { method } : {}) }] },
+      ],
+    });
 
   test("refuses, in one ConfigError, two workflows with one id and calls to services it does not have (nested too)", () => {
-    const build = () => createApp({ store: new MemoryStore(), workflows: [greetingWorkflow, greetingWorkflow, calling("a", "Nope", "go"), calling("b", "notify")], services: {} });
+    const build = () =>
+      createApp({
+        store: new MemoryStore(),
+        workflows: [greetingWorkflow, greetingWorkflow, calling("a", "Nope", "go"), calling("b", "notify")],
+        services: {},
+      });
     expect(build).toThrow(ConfigError);
     expect(build).toThrow(/"greeting".*"Nope\.go".*"notify"/);
   });
 
   test("starts when every called service and method exists", () => {
-    expect(() => createApp({ store: new MemoryStore(), workflows: [calling("a", "Svc", "go")], services: { Svc: { go: () => 1 } } })).not.toThrow();
+    expect(() => createApp({ store: new MemoryStore(), workflows: [calling("a", "Svc", "go")], services: { Svc: { go: () => 1 } } })).not
+      .toThrow();
   });
 });
 
@@ -227,12 +242,13 @@ if (redisServerAvailable()) {
       await stack?.stop();
     });
 
-    const app = (prefix: string): App => createApp({
-      store: new UpstashRedisStore({ redis: stack.redis, prefix }) as Store,
-      workflows: [greetingWorkflow],
-      clock: tickingClock(),
-      ids: sequentialIds(prefix),
-    });
+    const app = (prefix: string): App =>
+      createApp({
+        store: new UpstashRedisStore({ redis: stack.redis, prefix }) as Store,
+        workflows: [greetingWorkflow],
+        clock: tickingClock(),
+        ids: sequentialIds(prefix),
+      });
 
     test("a PUT on one is current for new runs on the other; a run halted on v1 completes on v1 there", async () => {
       const a = app("two");

@@ -61,7 +61,11 @@ describe("400", () => {
 describe("415", () => {
   test("a body that is not declared JSON", async () => {
     const { app } = setup();
-    const response = await app.request(RUN, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ input: smallOrder }) });
+    const response = await app.request(RUN, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify({ input: smallOrder }),
+    });
     const problem = await problemOf(response);
     expect(problem.status).toBe(415);
   });
@@ -176,7 +180,9 @@ describe("500", () => {
 describe("501", () => {
   test("POST /qstash on an app without QStash configured says so", async () => {
     const { app } = setup();
-    const problem = await problemOf(await app.request("/qstash", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }));
+    const problem = await problemOf(
+      await app.request("/qstash", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }),
+    );
     expect(problem.status).toBe(501);
     expect(problem.body.detail).toStartWith("QStash is not configured on this app");
   });

@@ -27,8 +27,19 @@ describe("GET /executions/:id/entries", () => {
     await start(app, smallOrder, { executionId: "e-1", mode: "sync" });
     const { entries } = EntryList.parse(await (await app.request("/executions/e-1/entries")).json());
     expect(entries.map((e) => e.stepId)).toEqual([
-      "start", "init", "validate", "route_validation", "check_inventory", "route_inventory", "calculate_totals",
-      "route_total", "charge_payment", "reserve_inventory", "ship", "mark_completed", "finish",
+      "start",
+      "init",
+      "validate",
+      "route_validation",
+      "check_inventory",
+      "route_inventory",
+      "calculate_totals",
+      "route_total",
+      "charge_payment",
+      "reserve_inventory",
+      "ship",
+      "mark_completed",
+      "finish",
     ]);
   });
 

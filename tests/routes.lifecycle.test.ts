@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Accepted, Execution, ExecutionResult } from "../routes/schemas.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
-import { performJob, type Job } from "../src/runners/jobs.ts";
+import { type Job, performJob } from "../src/runners/jobs.ts";
 import type { Services } from "../src/types.ts";
 import { greetingWorkflow, problemOf, send, sequentialIds, setup, start, tickingClock } from "./support/routes.ts";
 
@@ -38,7 +38,11 @@ describe("POST /executions/:id/cancel", () => {
     await greetingHalted(app);
     const response = await send(app, "POST", "/executions/g-1/cancel", { reason: "customer left" });
     expect(response.status).toBe(200);
-    expect(ExecutionResult.strict().parse(await response.json())).toEqual({ status: "cancelled", executionId: "g-1", error: "Cancelled: customer left" });
+    expect(ExecutionResult.strict().parse(await response.json())).toEqual({
+      status: "cancelled",
+      executionId: "g-1",
+      error: "Cancelled: customer left",
+    });
   });
 
   test("cancels a pending execution; its queued start job then does nothing", async () => {
@@ -106,7 +110,10 @@ describe("POST /executions/:id/retry", () => {
     const queue = recordingQueue();
     const { app, store } = chargeApp(flaky(), { adapter: queue.adapter });
     await start(app, {}, { executionId: "r-2", mode: "sync" }, "charge");
-    expect(await (await send(app, "POST", "/executions/r-2/retry", { mode: "async" })).json()).toEqual({ executionId: "r-2", status: "pending" });
+    expect(await (await send(app, "POST", "/executions/r-2/retry", { mode: "async" })).json()).toEqual({
+      executionId: "r-2",
+      status: "pending",
+    });
     expect(queue.jobs.map(({ job }) => job)).toEqual([{ workflowId: "charge", executionId: "r-2", action: "continue" }]);
     expect((await store.load("r-2"))!.status).toBe("pending");
   });
@@ -157,7 +164,9 @@ describe("POST /executions/:id/recover", () => {
     const { app, store } = chargeApp(() => "paid", { adapter: queue.adapter, leaseMs: 5_000 });
     await start(app, {}, { executionId: "v-3" }, "charge");
     const exec = (await store.load("v-3"))!;
-    await store.save({ ...exec, status: "running", leaseUntil: null, updatedAt: "2025-01-01T00:00:00.000Z" }, { expectedRevision: exec.revision });
+    await store.save({ ...exec, status: "running", leaseUntil: null, updatedAt: "2025-01-01T00:00:00.000Z" }, {
+      expectedRevision: exec.revision,
+    });
     expect((await send(app, "POST", "/executions/v-3/recover")).status).toBe(202);
     expect(queue.jobs.at(-1)!.job).toMatchObject({ executionId: "v-3", action: "continue" });
   });
@@ -235,7 +244,14 @@ describe("resume and run refuse unsafe keys and deep values, as sent", () => {
 
   test("a run input with a __proto__ key is 422 naming it, never a silent drop", async () => {
     const { app, store } = setup();
-    const problem = await problemOf(await send(app, "POST", "/workflows/greeting/executions", '{"mode":"sync","executionId":"p-1","input":{"name":"Ada","__proto__":{"x":1}}}'));
+    const problem = await problemOf(
+      await send(
+        app,
+        "POST",
+        "/workflows/greeting/executions",
+        '{"mode":"sync","executionId":"p-1","input":{"name":"Ada","__proto__":{"x":1}}}',
+      ),
+    );
     expect(problem.status).toBe(422);
     expect(problem.body.errors!.map((e) => e.path)).toContain("input.__proto__");
     expect(await store.load("p-1")).toBeNull();

@@ -47,9 +47,23 @@ const SPEC_ROUTES = [
   "post /executions/{id}/migrate",
 ];
 
-const DASHBOARD_ROUTES = ["get /", "get /dashboard", "get /dashboard/app.js", "get /dashboard/app.css", "get /dashboard/workflows/{id}/diagram.svg"];
+const DASHBOARD_ROUTES = [
+  "get /",
+  "get /dashboard",
+  "get /dashboard/app.js",
+  "get /dashboard/app.css",
+  "get /dashboard/workflows/{id}/diagram.svg",
+];
 
-const OPEN_ROUTES = ["get /", "get /dashboard", "get /dashboard/app.css", "get /dashboard/app.js", "get /health", "post /qstash", "post /qstash/failure"];
+const OPEN_ROUTES = [
+  "get /",
+  "get /dashboard",
+  "get /dashboard/app.css",
+  "get /dashboard/app.js",
+  "get /health",
+  "post /qstash",
+  "post /qstash/failure",
+];
 
 function operations(doc: Doc): string[] {
   return Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`));
@@ -70,9 +84,11 @@ describe("GET /openapi.json", () => {
   test("documents every route the app registers (a trailing-slash twin of the dashboard page aside)", async () => {
     const { app } = setup();
     const { doc } = await fetchDoc();
-    const registered = new Set(app.routes
-      .filter((route) => route.method !== "ALL" && route.path !== "/dashboard/")
-      .map((route) => `${route.method.toLowerCase()} ${route.path.replace(/:(\w+)/g, "{$1}")}`));
+    const registered = new Set(
+      app.routes
+        .filter((route) => route.method !== "ALL" && route.path !== "/dashboard/")
+        .map((route) => `${route.method.toLowerCase()} ${route.path.replace(/:(\w+)/g, "{$1}")}`),
+    );
     expect([...registered].sort()).toEqual(operations(doc).sort());
   });
 
@@ -125,7 +141,19 @@ describe("GET /openapi.json", () => {
   test("documents the statuses of each route", async () => {
     const { doc } = await fetchDoc();
     const statuses = (method: string, path: string) => Object.keys(doc.paths[path]![method]!.responses);
-    expect(statuses("post", "/workflows/{id}/executions")).toEqual(["200", "202", "400", "401", "404", "409", "413", "415", "422", "500", "503"]);
+    expect(statuses("post", "/workflows/{id}/executions")).toEqual([
+      "200",
+      "202",
+      "400",
+      "401",
+      "404",
+      "409",
+      "413",
+      "415",
+      "422",
+      "500",
+      "503",
+    ]);
     expect(statuses("post", "/executions/{id}/resume")).toEqual(expect.arrayContaining(["200", "202", "404", "409"]));
     expect(statuses("delete", "/executions/{id}")).toEqual(expect.arrayContaining(["204", "404"]));
   });
@@ -140,7 +168,10 @@ describe("GET /openapi.json", () => {
       properties: { mode: { enum: ["async", "sync"], default: "async" } },
     });
     expect(doc.paths["/executions"]!.get!.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual([
-      "query:workflowId", "query:status", "query:limit", "query:cursor",
+      "query:workflowId",
+      "query:status",
+      "query:limit",
+      "query:cursor",
     ]);
     expect(run.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(["path:id"]);
   });

@@ -171,7 +171,9 @@ describe("POST /workflows/:id/executions", () => {
 
   test("answers 400 listing each bad key of the body", async () => {
     const { app } = setup();
-    const problem = await problemOf(await send(app, "POST", "/workflows/order_fulfillment/executions", { input: [1], mode: "later", extra: true }));
+    const problem = await problemOf(
+      await send(app, "POST", "/workflows/order_fulfillment/executions", { input: [1], mode: "later", extra: true }),
+    );
     expect(problem.status).toBe(400);
     expect(problem.body.errors!.map((e) => e.path).sort()).toEqual(["extra", "input", "mode"]);
   });

@@ -5,7 +5,7 @@ import { Engine } from "../src/engine/engine.ts";
 import { UpstashRedisStore } from "../src/store/upstash-redis.ts";
 import type { Services } from "../src/types.ts";
 import { countingStore } from "./support/engine.ts";
-import { redisServerAvailable, startRedisStack, type RedisStack } from "./support/redis.ts";
+import { redisServerAvailable, type RedisStack, startRedisStack } from "./support/redis.ts";
 import { greetingWorkflow, orderWorkflow, sequentialIds, smallOrder, tickingClock } from "./support/routes.ts";
 import { gate, jsonOf, messagesOf, SseReader, summary } from "./support/sse.ts";
 

@@ -1,22 +1,28 @@
 import { describe, expect, spyOn, test } from "bun:test";
 import { createOrderServices, DECLINED_CARD } from "../examples/order-fulfillment/services.ts";
-import { createApp, type AppOptions } from "../routes/app.ts";
+import { type AppOptions, createApp } from "../routes/app.ts";
 import { WorkflowEvent } from "../routes/schemas.ts";
 import { ConfigError, StoreError } from "../src/errors.ts";
-import { performJob, type Job } from "../src/runners/jobs.ts";
+import { type Job, performJob } from "../src/runners/jobs.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import { MAX_EVENTS_PER_EXECUTION } from "../src/store/store.ts";
 import { countingStore } from "./support/engine.ts";
 import { largeOrder, orderWorkflow, problemOf, send, setup, smallOrder, start, TOKEN, unreachableStore } from "./support/routes.ts";
-import { gatedOrderServices, jsonOf, messagesOf, SseReader, summary, trackTimers, waitFor, type Frame } from "./support/sse.ts";
+import { type Frame, gatedOrderServices, jsonOf, messagesOf, SseReader, summary, trackTimers, waitFor } from "./support/sse.ts";
 
 /** Small intervals so that following and heartbeats take milliseconds; tests wait on conditions, not on time. */
 const FAST = { pollMs: 2, heartbeatMs: 60_000 };
 
 type App = ReturnType<typeof setup>["app"];
 
-function postStream(app: App, input: unknown, extra: Record<string, unknown> = {}, workflowId = "order_fulfillment", headers: Record<string, string> = {}) {
+function postStream(
+  app: App,
+  input: unknown,
+  extra: Record<string, unknown> = {},
+  workflowId = "order_fulfillment",
+  headers: Record<string, string> = {},
+) {
   return send(app, "POST", `/workflows/${workflowId}/executions/stream`, { input, ...extra }, headers);
 }
 
@@ -33,11 +39,23 @@ function gatedShipping(overrides: Partial<AppOptions> = {}) {
 }
 
 const ids = (frames: Frame[]) => frames.map((f) => f.id);
-const storedIds = async (store: { events(id: string): Promise<{ seq: number }[]> }, id: string) => (await store.events(id)).map((e) => `${id}:${e.seq}`);
+const storedIds = async (store: { events(id: string): Promise<{ seq: number }[]> }, id: string) =>
+  (await store.events(id)).map((e) => `${id}:${e.seq}`);
 
 const SMALL_ORDER_STEPS = [
-  "start", "init", "validate", "route_validation", "check_inventory", "route_inventory", "calculate_totals",
-  "route_total", "charge_payment", "reserve_inventory", "ship", "mark_completed", "finish",
+  "start",
+  "init",
+  "validate",
+  "route_validation",
+  "check_inventory",
+  "route_inventory",
+  "calculate_totals",
+  "route_total",
+  "charge_payment",
+  "reserve_inventory",
+  "ship",
+  "mark_completed",
+  "finish",
 ];
 /** 28 events: started, a pair per step, completed. The store has 1..21 while `ship` is held. */
 const STORED_BEFORE_SHIP = 21;
@@ -77,8 +95,14 @@ describe("POST /workflows/:id/executions/stream", () => {
   test("a large order's stream ends after workflow.halted", async () => {
     const { app } = setup({ events: FAST });
     const frames = messagesOf(await (await postStream(app, largeOrder, { executionId: "big" })).text());
-    expect(summary(frames).slice(-3)).toEqual(["18:step.started:manager_approval", "19:step.halted:manager_approval", "20:workflow.halted"]);
-    expect(jsonOf(frames.at(-1)!).data).toMatchObject({ halt: { prompt: "Approve order B-1 for 1625.99?", resumeStep: "manager_approval" } });
+    expect(summary(frames).slice(-3)).toEqual([
+      "18:step.started:manager_approval",
+      "19:step.halted:manager_approval",
+      "20:workflow.halted",
+    ]);
+    expect(jsonOf(frames.at(-1)!).data).toMatchObject({
+      halt: { prompt: "Approve order B-1 for 1625.99?", resumeStep: "manager_approval" },
+    });
   });
 
   test("a declined card's stream shows step.failed for charge_payment, then the on_error handler's steps", async () => {
@@ -86,21 +110,30 @@ describe("POST /workflows/:id/executions/stream", () => {
     const frames = messagesOf(await (await postStream(app, { ...smallOrder, payment: { card: DECLINED_CARD } })).text());
     const trace = summary(frames).map((s) => s.replace(/^\d+:/, ""));
     expect(trace.slice(trace.indexOf("step.started:charge_payment"))).toEqual([
-      "step.started:charge_payment", "step.retrying:charge_payment", "step.retrying:charge_payment", "step.failed:charge_payment",
-      "step.started:payment_failed", "step.completed:payment_failed",
-      "step.started:finish", "step.completed:finish",
+      "step.started:charge_payment",
+      "step.retrying:charge_payment",
+      "step.retrying:charge_payment",
+      "step.failed:charge_payment",
+      "step.started:payment_failed",
+      "step.completed:payment_failed",
+      "step.started:finish",
+      "step.completed:finish",
       "workflow.completed",
     ]);
   }, 10_000);
 
   test("an out-of-stock order's stream goes from route_inventory to out_of_stock", async () => {
     const { app } = setup({ events: FAST });
-    const frames = messagesOf(await (await postStream(app, { ...smallOrder, items: [{ sku: "GIZMO", quantity: 10, price: 9.99 }] })).text());
+    const frames = messagesOf(
+      await (await postStream(app, { ...smallOrder, items: [{ sku: "GIZMO", quantity: 10, price: 9.99 }] })).text(),
+    );
     const trace = summary(frames).map((s) => s.replace(/^\d+:/, ""));
     expect(trace.slice(trace.indexOf("step.completed:route_inventory"))).toEqual([
       "step.completed:route_inventory",
-      "step.started:out_of_stock", "step.completed:out_of_stock",
-      "step.started:finish", "step.completed:finish",
+      "step.started:out_of_stock",
+      "step.completed:out_of_stock",
+      "step.started:finish",
+      "step.completed:finish",
       "workflow.completed",
     ]);
   });
@@ -159,7 +192,9 @@ describe("POST /workflows/:id/executions/stream", () => {
     const store = new Proxy(memory, {
       get(target, key) {
         if (key === "commit") {
-          return (...args: Parameters<MemoryStore["commit"]>) => (++commits > 2 ? Promise.reject(new StoreError("Upstash unreachable")) : target.commit(...args));
+          return (
+            ...args: Parameters<MemoryStore["commit"]>
+          ) => (++commits > 2 ? Promise.reject(new StoreError("Upstash unreachable")) : target.commit(...args));
         }
         const value = Reflect.get(target, key, target);
         return typeof value === "function" ? value.bind(target) : value;
@@ -258,7 +293,11 @@ describe("GET /executions/:id/events: replay", () => {
   test("a cancelled execution's stream ends after workflow.cancelled", async () => {
     const { app } = setup({ events: FAST });
     await start(app, largeOrder, { executionId: "gone", mode: "sync" });
-    await app.request("/executions/gone/cancel", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ reason: "no" }) });
+    await app.request("/executions/gone/cancel", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ reason: "no" }),
+    });
     const frames = messagesOf(await (await getEvents(app, "gone")).text());
     expect(summary(frames).at(-1)).toBe("21:workflow.cancelled");
   });
@@ -267,7 +306,11 @@ describe("GET /executions/:id/events: replay", () => {
     const { app } = setup({ events: FAST });
     await start(app, largeOrder, { executionId: "big", mode: "sync" });
     const frames = messagesOf(await (await getEvents(app, "big")).text());
-    expect(summary(frames).slice(-3)).toEqual(["18:step.started:manager_approval", "19:step.halted:manager_approval", "20:workflow.halted"]);
+    expect(summary(frames).slice(-3)).toEqual([
+      "18:step.started:manager_approval",
+      "19:step.halted:manager_approval",
+      "20:workflow.halted",
+    ]);
   });
 
   test("after a resume, Last-Event-ID of the halt replays the resumed part to the end", async () => {
@@ -285,12 +328,24 @@ describe("GET /executions/:id/events: replay", () => {
       name: "Many steps",
       steps: [
         { id: "start", type: "start", next: "each" },
-        { id: "each", type: "loop", over: "$input.items", as: "item", max: 1000, do: [{ id: "noop", type: "assign", set: { x: "$item" } }], next: "finish" },
+        {
+          id: "each",
+          type: "loop",
+          over: "$input.items",
+          as: "item",
+          max: 1000,
+          do: [{ id: "noop", type: "assign", set: { x: "$item" } }],
+          next: "finish",
+        },
         { id: "finish", type: "end" },
       ],
     });
     const { app, store } = setup({ events: FAST, workflows: [many] });
-    await send(app, "POST", "/workflows/many/executions", { input: { items: Array.from({ length: 600 }, (_, i) => i) }, executionId: "m", mode: "sync" });
+    await send(app, "POST", "/workflows/many/executions", {
+      input: { items: Array.from({ length: 600 }, (_, i) => i) },
+      executionId: "m",
+      mode: "sync",
+    });
     const frames = messagesOf(await (await getEvents(app, "m")).text());
     const last = (await store.load("m"))!.eventSeq;
     expect(last).toBeGreaterThan(MAX_EVENTS_PER_EXECUTION);
@@ -308,7 +363,9 @@ describe("GET /executions/:id/events: replay", () => {
 
   test("with a token, the stream needs the Authorization header, which fetch can send", async () => {
     const { app } = setup({ events: FAST, token: TOKEN });
-    await send(app, "POST", "/workflows/order_fulfillment/executions", { input: smallOrder, executionId: "e-1", mode: "sync" }, { authorization: `Bearer ${TOKEN}` });
+    await send(app, "POST", "/workflows/order_fulfillment/executions", { input: smallOrder, executionId: "e-1", mode: "sync" }, {
+      authorization: `Bearer ${TOKEN}`,
+    });
     expect((await getEvents(app, "e-1")).status).toBe(401);
     const response = await getEvents(app, "e-1", { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(response.status).toBe(200);

@@ -3,8 +3,8 @@ import { ConflictError, Engine, MemoryStore, SyncRunner, UpstashRedisStore } fro
 import { redisKeys } from "../src/store/upstash-redis.ts";
 import { countingStore } from "./support/engine.ts";
 import { linearWorkflow } from "./support/workflows.ts";
-import { orderFulfillmentSuite, orderWorkflow, largeOrder } from "./support/order-fulfillment.ts";
-import { redisServerAvailable, startRedisStack, type RedisStack } from "./support/redis.ts";
+import { largeOrder, orderFulfillmentSuite, orderWorkflow } from "./support/order-fulfillment.ts";
+import { redisServerAvailable, type RedisStack, startRedisStack } from "./support/redis.ts";
 import { createOrderServices } from "../examples/order-fulfillment/services.ts";
 
 /** The engine on the production store: a real redis-server behind our Upstash-REST bridge. */
@@ -31,7 +31,8 @@ if (redisServerAvailable()) {
       const b = new Engine(orderWorkflow, { store: freshStore(prefix), services: shop.services, sleep: async () => {} });
       await a.run(largeOrder, { executionId: "race" });
       const settled = await Promise.allSettled([a.resume("race", { approved: true }), b.resume("race", { approved: true })]);
-      expect(settled.filter((s) => s.status === "fulfilled").map((s) => (s as PromiseFulfilledResult<{ status: string }>).value.status)).toEqual(["completed"]);
+      expect(settled.filter((s) => s.status === "fulfilled").map((s) => (s as PromiseFulfilledResult<{ status: string }>).value.status))
+        .toEqual(["completed"]);
       expect((settled.find((s) => s.status === "rejected") as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
       expect(shop.calls.filter((c) => c.service === "PaymentService.charge")).toHaveLength(1);
     });
@@ -45,8 +46,20 @@ if (redisServerAvailable()) {
       const { leaseUntil: _lease, wakeAt: _wake, ...record } = (await memory.load("old-halt"))!;
       const prefix = `prev${++prefixes}`;
       const keys = redisKeys(prefix);
-      await stack.redis.hset(keys.execution("old-halt"), { revision: String(record.revision), status: "halted", workflowId: record.workflowId, json: JSON.stringify(record) });
-      for (const index of [keys.all, keys.byWorkflow(record.workflowId), keys.byStatus("halted"), keys.byStatusAndWorkflow("halted", record.workflowId)]) {
+      await stack.redis.hset(keys.execution("old-halt"), {
+        revision: String(record.revision),
+        status: "halted",
+        workflowId: record.workflowId,
+        json: JSON.stringify(record),
+      });
+      for (
+        const index of [
+          keys.all,
+          keys.byWorkflow(record.workflowId),
+          keys.byStatus("halted"),
+          keys.byStatusAndWorkflow("halted", record.workflowId),
+        ]
+      ) {
         await stack.redis.zadd(index, { score: Date.parse(record.createdAt), member: "old-halt" });
       }
       const store = freshStore(prefix);

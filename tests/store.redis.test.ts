@@ -13,7 +13,7 @@ import type { Execution } from "../src/types.ts";
 import { redisKeys, UpstashRedisStore, type UpstashRedisStoreOptions } from "../src/store/upstash-redis.ts";
 import { startBridge } from "../tools/upstash-redis-bridge.ts";
 import { makeEntry, makeEvent, makeExecution, storeContract, TRICKY_NUMBERS, TRICKY_STRINGS } from "./support/store-contract.ts";
-import { freePort, type RedisStack, redisServerAvailable, startRedisStack } from "./support/redis.ts";
+import { freePort, redisServerAvailable, type RedisStack, startRedisStack } from "./support/redis.ts";
 
 const available = redisServerAvailable();
 const describeRedis = available ? describe : describe.skip;
@@ -187,8 +187,7 @@ describeRedis("UpstashRedisStore retention", () => {
 
 describeRedis("UpstashRedisStore index cleanup", () => {
   /** What Redis does when the TTL fires: the execution's keys vanish, the index rows stay. */
-  const expire = (keys: ReturnType<typeof redisKeys>, id: string) =>
-    stack.redis.del(keys.execution(id), keys.entries(id), keys.events(id));
+  const expire = (keys: ReturnType<typeof redisKeys>, id: string) => stack.redis.del(keys.execution(id), keys.entries(id), keys.events(id));
   const indexScores = (keys: ReturnType<typeof redisKeys>, id: string, status: "completed" | "running", wf: string) =>
     Promise.all([keys.all, keys.byWorkflow(wf), keys.byStatus(status), keys.byStatusAndWorkflow(status, wf)]
       .map((key) => stack.redis.zscore(key, id)));
@@ -274,13 +273,14 @@ describeRedis("UpstashRedisStore records and values", () => {
     const { store, keys } = fresh();
     const exec = makeExecution({ status: "halted" });
     await store.commit({ execution: exec, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
-    const snapshot = () => Promise.all([
-      stack.redis.hgetall(keys.execution(exec.id)),
-      stack.redis.lrange(keys.entries(exec.id), 0, -1),
-      stack.redis.lrange(keys.events(exec.id), 0, -1),
-      stack.redis.zscore(keys.byStatus("halted"), exec.id),
-      stack.redis.zscore(keys.byStatus("completed"), exec.id),
-    ]);
+    const snapshot = () =>
+      Promise.all([
+        stack.redis.hgetall(keys.execution(exec.id)),
+        stack.redis.lrange(keys.entries(exec.id), 0, -1),
+        stack.redis.lrange(keys.events(exec.id), 0, -1),
+        stack.redis.zscore(keys.byStatus("halted"), exec.id),
+        stack.redis.zscore(keys.byStatus("completed"), exec.id),
+      ]);
     const before = await snapshot();
     await store.commit({
       execution: { ...exec, status: "completed" },
@@ -296,7 +296,12 @@ describeRedis("UpstashRedisStore records and values", () => {
     const exec = makeExecution();
     await store.save(exec);
     const raw = new Redis({ url: stack.restUrl, token: stack.token, automaticDeserialization: false });
-    const [head, snapshot, json] = await raw.hmget<Record<string, string>>(keys.execution(exec.id), "head", "snapshot", "json") as unknown as [string, string, null];
+    const [head, snapshot, json] = await raw.hmget<Record<string, string>>(
+      keys.execution(exec.id),
+      "head",
+      "snapshot",
+      "json",
+    ) as unknown as [string, string, null];
     expect(JSON.parse(head)).toEqual(headOf({ ...exec, revision: 1 }));
     expect(JSON.parse(snapshot)).toEqual(bodyOf(exec));
     expect(json).toBeNull();
@@ -365,7 +370,10 @@ describeRedis("UpstashRedisStore stored form", () => {
    * Writes an execution the way the previous version's commit script did: one hash (revision, status,
    * workflowId, json = the whole execution with its revision) and its four index rows.
    */
-  async function writePreviousVersion(keys: ReturnType<typeof redisKeys>, record: Record<string, unknown> & { id: string; status: string; workflowId: string; createdAt: string }) {
+  async function writePreviousVersion(
+    keys: ReturnType<typeof redisKeys>,
+    record: Record<string, unknown> & { id: string; status: string; workflowId: string; createdAt: string },
+  ) {
     const { id, status, workflowId } = record;
     await raw().hset(keys.execution(id), { revision: String(record.revision), status, workflowId, json: JSON.stringify(record) });
     const score = Date.parse(record.createdAt);
@@ -378,7 +386,13 @@ describeRedis("UpstashRedisStore stored form", () => {
   function previousVersionRecord() {
     const { leaseUntil: _lease, wakeAt: _wake, ...fields } = makeExecution({ status: "pending", ctx: { price: 0.1, big: 2 ** 53 - 1 } });
     const record = { ...fields, revision: 3, retry: { stepId: "charge", attempt: 2, notBefore: "2026-06-01T00:05:00.000Z" } };
-    const upgraded: Execution = { ...fields, revision: 3, retry: { stepId: "charge", attempt: 2 }, leaseUntil: null, wakeAt: "2026-06-01T00:05:00.000Z" };
+    const upgraded: Execution = {
+      ...fields,
+      revision: 3,
+      retry: { stepId: "charge", attempt: 2 },
+      leaseUntil: null,
+      wakeAt: "2026-06-01T00:05:00.000Z",
+    };
     return { record, upgraded };
   }
 
@@ -471,13 +485,15 @@ describeRedis("UpstashRedisStore stored form", () => {
   test("recoverable, putDefinition, definitionVersions and workflowIds are one request each", async () => {
     const { store } = fresh();
     const definition = { workflowId: "wf", version: "1", hash: "h1", source: "id: wf", storedAt: "2026-01-01T00:00:00.000Z" };
-    for (const call of [
-      () => store.recoverable({ now: new Date(), graceMs: 0, claimMs: 0 }),
-      () => store.putDefinition(definition, { current: true }),
-      () => store.definitionVersions("wf"),
-      () => store.workflowIds(),
-      () => store.currentDefinition("wf"),
-    ]) {
+    for (
+      const call of [
+        () => store.recoverable({ now: new Date(), graceMs: 0, claimMs: 0 }),
+        () => store.putDefinition(definition, { current: true }),
+        () => store.definitionVersions("wf"),
+        () => store.workflowIds(),
+        () => store.currentDefinition("wf"),
+      ]
+    ) {
       await call();
       stack.resetBridgeStats();
       await call();
@@ -489,7 +505,11 @@ describeRedis("UpstashRedisStore stored form", () => {
     const { store, keys } = fresh({ retention: 3600 });
     const exec: Execution = { ...makeExecution({ ctx: { seed: "s".repeat(500) } }), revision: 1 };
     await store.commit({ execution: exec, expectedRevision: 0, entries: [makeEntry(exec.id)], events: [makeEvent(1)] });
-    await store.commit({ execution: { ...exec, status: "cancelled", ctx: { ...exec.ctx, a: 1 } }, expectedRevision: 1, delta: { set: { a: 1 } } });
+    await store.commit({
+      execution: { ...exec, status: "cancelled", ctx: { ...exec.ctx, a: 1 } },
+      expectedRevision: 1,
+      delta: { set: { a: 1 } },
+    });
     const owned = [keys.execution(exec.id), keys.log(exec.id), keys.entries(exec.id), keys.events(exec.id)];
     for (const ttl of await Promise.all(owned.map((key) => stack.redis.ttl(key)))) {
       expect(ttl).toBeGreaterThan(0);
@@ -562,7 +582,11 @@ describeRedis("Upstash REST bridge protocol", () => {
   test("with Upstash-Encoding: base64 every string is base64 of the raw bytes, arrays recursively, integers as they are", async () => {
     await post("/", ["DEL", "proto:list"]);
     await post("/", ["RPUSH", "proto:list", "😀", "123", ""]);
-    const res = await post("/pipeline", [["LRANGE", "proto:list", "0", "-1"], ["LLEN", "proto:list"], ["GET", "proto:none"], ["SET", "proto:x", "1"]], {
+    const res = await post("/pipeline", [["LRANGE", "proto:list", "0", "-1"], ["LLEN", "proto:list"], ["GET", "proto:none"], [
+      "SET",
+      "proto:x",
+      "1",
+    ]], {
       "Upstash-Encoding": "base64",
     });
     expect(await res.json()).toEqual([
@@ -600,8 +624,12 @@ describeRedis("Upstash REST bridge protocol", () => {
 
   test("concurrent multi-exec blocks are never interleaved", async () => {
     await post("/", ["DEL", "proto:iso"]);
-    const results = await Promise.all(Array.from({ length: 20 }, () =>
-      post("/multi-exec", [["INCR", "proto:iso"], ["GET", "proto:iso"]]).then((r) => r.json() as Promise<{ result: unknown }[]>)));
+    const results = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () => post("/multi-exec", [["INCR", "proto:iso"], ["GET", "proto:iso"]]).then((r) => r.json() as Promise<{ result: unknown }[]>),
+      ),
+    );
     for (const [incr, get] of results) expect(String(incr!.result)).toBe(get!.result as string);
   });
 

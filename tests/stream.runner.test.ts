@@ -1,21 +1,24 @@
 import { describe, expect, test } from "bun:test";
 import { createOrderServices, DECLINED_CARD } from "../examples/order-fulfillment/services.ts";
-import {
-  AsyncRunner,
-  type Json,
-  loadWorkflow,
-  MemoryStore,
-  StreamRunner,
-  SyncRunner,
-  WorkflowEvent,
-} from "../mod.ts";
+import { AsyncRunner, type Json, loadWorkflow, MemoryStore, StreamRunner, SyncRunner, WorkflowEvent } from "../mod.ts";
 import { manualClock, recordingSleep, sequentialIds } from "./support/engine.ts";
 import { happyOrder, largeOrder, orderWorkflow } from "./support/order-fulfillment.ts";
 import { deferred, messagesOf } from "./support/sse.ts";
 
 const ORDER_STEPS = [
-  "start", "init", "validate", "route_validation", "check_inventory", "route_inventory", "calculate_totals",
-  "route_total", "charge_payment", "reserve_inventory", "ship", "mark_completed", "finish",
+  "start",
+  "init",
+  "validate",
+  "route_validation",
+  "check_inventory",
+  "route_inventory",
+  "calculate_totals",
+  "route_total",
+  "charge_payment",
+  "reserve_inventory",
+  "ship",
+  "mark_completed",
+  "finish",
 ];
 
 function setup(options: { services?: ReturnType<typeof createOrderServices>["services"] } = {}) {
@@ -66,7 +69,12 @@ describe("StreamRunner: events of the order-fulfillment paths", () => {
     const totals = events.filter((e) => e.data.stepId === "calculate_totals");
     expect(totals.map((e) => e.data)).toEqual([
       { executionId: "happy", stepId: "calculate_totals", stepType: "call" },
-      { executionId: "happy", stepId: "calculate_totals", stepType: "call", output: { subtotal: 89.48, tax: 7.16, shipping: 5.99, total: 102.63 } },
+      {
+        executionId: "happy",
+        stepId: "calculate_totals",
+        stepType: "call",
+        output: { subtotal: 89.48, tax: 7.16, shipping: 5.99, total: 102.63 },
+      },
     ]);
   });
 
@@ -90,7 +98,8 @@ describe("StreamRunner: events of the order-fulfillment paths", () => {
     await runner.resume("big", { approved: true });
     expect(trace(events)).toEqual([
       "workflow.resumed",
-      "step.started:manager_approval", "step.completed:manager_approval",
+      "step.started:manager_approval",
+      "step.completed:manager_approval",
       ...stepPairs(["charge_payment", "reserve_inventory", "ship", "mark_completed", "finish"]),
       "workflow.completed",
     ]);
@@ -102,12 +111,18 @@ describe("StreamRunner: events of the order-fulfillment paths", () => {
     await runner.run({ ...happyOrder, payment: { card: DECLINED_CARD } }, { executionId: "declined" });
     const from = trace(events).indexOf("step.started:charge_payment");
     expect(trace(events).slice(from)).toEqual([
-      "step.started:charge_payment", "step.retrying:charge_payment", "step.retrying:charge_payment", "step.failed:charge_payment",
+      "step.started:charge_payment",
+      "step.retrying:charge_payment",
+      "step.retrying:charge_payment",
+      "step.failed:charge_payment",
       ...stepPairs(["payment_failed", "finish"]),
       "workflow.completed",
     ]);
     expect(events[from + 3]!.data).toEqual({
-      executionId: "declined", stepId: "charge_payment", stepType: "call", error: "PaymentDeclinedError: Card declined for order O-1",
+      executionId: "declined",
+      stepId: "charge_payment",
+      stepType: "call",
+      error: "PaymentDeclinedError: Card declined for order O-1",
     });
   });
 
@@ -125,7 +140,11 @@ describe("StreamRunner: events of the order-fulfillment paths", () => {
     const shop = createOrderServices();
     const services = {
       ...shop.services,
-      ShippingService: { create_shipment: () => { throw new Error("carrier down"); } },
+      ShippingService: {
+        create_shipment: () => {
+          throw new Error("carrier down");
+        },
+      },
     };
     const { runner, events } = setup({ services: services as typeof shop.services });
     await runner.run(happyOrder, { executionId: "broken" });
@@ -149,7 +168,12 @@ describe("StreamRunner: steps inside loops", () => {
     steps: [
       { id: "start", type: "start", next: "each" },
       {
-        id: "each", type: "loop", over: "$input.items", as: "item", output: "doubled", next: "finish",
+        id: "each",
+        type: "loop",
+        over: "$input.items",
+        as: "item",
+        output: "doubled",
+        next: "finish",
         do: [{ id: "double", type: "call", service: "math", input: { n: "$item" }, output: "d" }],
       },
       { id: "finish", type: "end", result: "$doubled" },
@@ -162,10 +186,13 @@ describe("StreamRunner: steps inside loops", () => {
       .subscribe((event) => void events.push(event));
     await runner.run({ items: [1, 2] }, { executionId: "b" });
     expect(trace(events)).toEqual([
-      "workflow.started", ...stepPairs(["start"]),
+      "workflow.started",
+      ...stepPairs(["start"]),
       "step.started:each",
-      "step.started:each:double", "step.completed:each:double",
-      "step.started:each:double", "step.completed:each:double",
+      "step.started:each:double",
+      "step.completed:each:double",
+      "step.started:each:double",
+      "step.completed:each:double",
       "step.completed:each",
       ...stepPairs(["finish"]),
       "workflow.completed",
@@ -247,7 +274,9 @@ describe("StreamRunner: subscribers", () => {
       }
     });
     const seen: Json[] = [];
-    runner.subscribe((event) => void (event.data.stepId === "calculate_totals" && event.type === "step.completed" && seen.push(event.data.output!)));
+    runner.subscribe((event) =>
+      void (event.data.stepId === "calculate_totals" && event.type === "step.completed" && seen.push(event.data.output!))
+    );
     const result = await runner.run(happyOrder, { executionId: "m" });
     expect((result.output as { totals: { total: number } }).totals.total).toBe(102.63);
     expect(seen).toEqual([{ subtotal: 89.48, tax: 7.16, shipping: 5.99, total: 102.63 }]);
@@ -262,7 +291,12 @@ describe("events from every runner", () => {
     for (const kind of ["sync", "async", "stream"] as const) {
       const store = new MemoryStore();
       const events: WorkflowEvent[] = [];
-      const options = { store, services: createOrderServices().services, sleep: recordingSleep(), onEvent: (e: WorkflowEvent) => void events.push(e) };
+      const options = {
+        store,
+        services: createOrderServices().services,
+        sleep: recordingSleep(),
+        onEvent: (e: WorkflowEvent) => void events.push(e),
+      };
       if (kind === "sync") await new SyncRunner(orderWorkflow, options).run(happyOrder, { executionId: "r" });
       if (kind === "async") await new AsyncRunner(orderWorkflow, options).run(happyOrder, { executionId: "r" });
       if (kind === "stream") await new StreamRunner(orderWorkflow, options).run(happyOrder, { executionId: "r" });
@@ -275,7 +309,12 @@ describe("events from every runner", () => {
 });
 
 describe("WorkflowEvent", () => {
-  const event = new WorkflowEvent("step.completed", { executionId: "e-1", stepId: "s", stepType: "call", output: { n: 1 } }, "2026-01-01T00:00:00.000Z", 7);
+  const event = new WorkflowEvent(
+    "step.completed",
+    { executionId: "e-1", stepId: "s", stepType: "call", output: { n: 1 } },
+    "2026-01-01T00:00:00.000Z",
+    7,
+  );
 
   test("toSSE is an id line, an event line, one data line and a blank line", () => {
     expect(event.toSSE()).toBe(
@@ -285,12 +324,19 @@ describe("WorkflowEvent", () => {
 
   test("toSSE has no id line when the event has no seq", () => {
     const bare = new WorkflowEvent("workflow.resumed", { executionId: "e-1" }, new Date("2026-01-01T00:00:00Z"));
-    expect(bare.toSSE()).toBe('event: workflow.resumed\ndata: {"type":"workflow.resumed","data":{"executionId":"e-1"},"timestamp":"2026-01-01T00:00:00.000Z"}\n\n');
+    expect(bare.toSSE()).toBe(
+      'event: workflow.resumed\ndata: {"type":"workflow.resumed","data":{"executionId":"e-1"},"timestamp":"2026-01-01T00:00:00.000Z"}\n\n',
+    );
   });
 
   test("toJSON gives type, data, an ISO timestamp and seq", () => {
     const fromDate = new WorkflowEvent("workflow.started", { executionId: "e-1" }, new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)), 1);
-    expect(fromDate.toJSON()).toEqual({ type: "workflow.started", data: { executionId: "e-1" }, timestamp: "2026-01-02T03:04:05.006Z", seq: 1 });
+    expect(fromDate.toJSON()).toEqual({
+      type: "workflow.started",
+      data: { executionId: "e-1" },
+      timestamp: "2026-01-02T03:04:05.006Z",
+      seq: 1,
+    });
   });
 
   test("values holding \\n, \\r\\n, \\r or U+2028 stay inside one data line and parse back unchanged", () => {
@@ -305,11 +351,15 @@ describe("WorkflowEvent", () => {
   });
 
   test("an unknown type is refused", () => {
-    expect(() => new WorkflowEvent("step.done\ndata: x" as "step.completed", { executionId: "e" }, new Date())).toThrow("Unknown event type");
+    expect(() => new WorkflowEvent("step.done\ndata: x" as "step.completed", { executionId: "e" }, new Date())).toThrow(
+      "Unknown event type",
+    );
   });
 
   test("an execution id with a line break is refused, so the id line cannot be split", () => {
-    expect(() => new WorkflowEvent("step.completed", { executionId: "e\nevent: x" }, new Date(), 1)).toThrow('must not contain "\\r" or "\\n"');
+    expect(() => new WorkflowEvent("step.completed", { executionId: "e\nevent: x" }, new Date(), 1)).toThrow(
+      'must not contain "\\r" or "\\n"',
+    );
   });
 
   test("data is a frozen copy of what it was made from", () => {

@@ -59,7 +59,12 @@ test("a failing service is retried on the fake clock: an hour's retry delay take
   const { result, calls, clock } = await testWorkflow(ORDER, {
     input: { order_id: "A-2", total: 10 },
     services: {
-      PaymentService: { charge: (_input: unknown, { attempt }: { attempt: number }) => (attempt < 3 ? Promise.reject(new Error("card declined")) : { id: "PAY-3" }) },
+      PaymentService: {
+        charge: (
+          _input: unknown,
+          { attempt }: { attempt: number },
+        ) => (attempt < 3 ? Promise.reject(new Error("card declined")) : { id: "PAY-3" }),
+      },
       notify: () => "ok",
     },
   });
@@ -75,7 +80,13 @@ test("answers given as a list resume the approvals in order", async () => {
     answers: [{ approved: false }],
   });
   expect(result.output).toEqual({ status: "rejected" });
-  expect(entries.map((e) => `${e.stepId}:${e.action}`)).toEqual(["pay:completed", "check:completed", "approve:halted", "approve:completed", "rejected:completed"]);
+  expect(entries.map((e) => `${e.stepId}:${e.action}`)).toEqual([
+    "pay:completed",
+    "check:completed",
+    "approve:halted",
+    "approve:completed",
+    "rejected:completed",
+  ]);
 });
 
 test("answers given as a function see the halt", async () => {
@@ -119,7 +130,10 @@ steps:
   `);
 
 test("a long wait is continued by moving the clock to its wake time", async () => {
-  const { result, calls, clock, events, entries } = await testWorkflow(REMINDER, { start: "2026-03-01T09:00:00Z", services: { mail: { send: { id: "M-1" } } } });
+  const { result, calls, clock, events, entries } = await testWorkflow(REMINDER, {
+    start: "2026-03-01T09:00:00Z",
+    services: { mail: { send: { id: "M-1" } } },
+  });
   expect(result.status).toBe("completed");
   expect(entries[0]?.output).toEqual({ until: "2026-03-03T09:00:00.000Z" });
   expect(calls.map((c) => c.input)).toEqual([{ note: "hello" }]);
@@ -128,7 +142,11 @@ test("a long wait is continued by moving the clock to its wake time", async () =
 });
 
 test("advanceWaits: false stops at the wait, pending with its wake time", async () => {
-  const { result, calls } = await testWorkflow(REMINDER, { start: "2026-03-01T09:00:00Z", advanceWaits: false, services: { mail: { send: {} } } });
+  const { result, calls } = await testWorkflow(REMINDER, {
+    start: "2026-03-01T09:00:00Z",
+    advanceWaits: false,
+    services: { mail: { send: {} } },
+  });
   expect(result).toMatchObject({ status: "pending", notBefore: "2026-03-03T09:00:00.000Z" });
   expect(calls).toEqual([]);
 });

@@ -9,8 +9,7 @@ const fail = (message: string): never => {
   throw new OpError(message);
 };
 type Expr = Parameters<typeof applyExpression>[1];
-const run = (value: Json, expr: Record<string, unknown> | Record<string, unknown>[]): Json =>
-  applyExpression(value, expr as Expr, fail);
+const run = (value: Json, expr: Record<string, unknown> | Record<string, unknown>[]): Json => applyExpression(value, expr as Expr, fail);
 
 const people: Json = [
   { name: "Ann", age: 41, team: { id: "a" }, active: true },
@@ -325,8 +324,26 @@ describe("expressions", () => {
   });
   test("the table lists exactly the 18 ops of the spec", () => {
     expect([...TRANSFORM_OPS].sort()).toEqual(
-      ["compact", "count", "first", "flatten", "keys", "last", "map", "merge", "omit", "pick", "pluck", "reject",
-        "reverse", "select", "sort", "sum", "uniq", "values"],
+      [
+        "compact",
+        "count",
+        "first",
+        "flatten",
+        "keys",
+        "last",
+        "map",
+        "merge",
+        "omit",
+        "pick",
+        "pluck",
+        "reject",
+        "reverse",
+        "select",
+        "sort",
+        "sum",
+        "uniq",
+        "values",
+      ],
     );
   });
 });

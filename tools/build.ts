@@ -22,8 +22,9 @@ const DIST = join(ROOT, "dist");
 const inlineTextImports: esbuild.Plugin = {
   name: "inline-text-imports",
   setup(build) {
-    build.onResolve({ filter: /.*/ }, (args) =>
-      args.with?.type === "text" ? { path: resolve(args.resolveDir, args.path), namespace: "text" } : undefined,
+    build.onResolve(
+      { filter: /.*/ },
+      (args) => args.with?.type === "text" ? { path: resolve(args.resolveDir, args.path), namespace: "text" } : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: "text" }, async (args) => ({ contents: await readFile(args.path, "utf8"), loader: "text" }));
   },

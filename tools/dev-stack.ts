@@ -19,7 +19,16 @@ import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startQStashDev } from "./qstash-dev/index.ts";
 import {
-  BRIDGE_TOKEN, createSweepSchedule, freePort, REDIS_MISSING, redisBinary, relay, stackEnv, startRedisServer, stopChild, Teardown,
+  BRIDGE_TOKEN,
+  createSweepSchedule,
+  freePort,
+  REDIS_MISSING,
+  redisBinary,
+  relay,
+  stackEnv,
+  startRedisServer,
+  stopChild,
+  Teardown,
 } from "./local-stack.ts";
 import { startBridge } from "./upstash-redis-bridge.ts";
 
@@ -41,7 +50,9 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log("usage: bun tools/dev-stack.ts [--port $PORT|8787] [--bridge-port 8079] [--qstash-port 8080] [--redis-url URL] [--data-dir DIR] [--no-app] [--deno] [--fresh] [--quiet]");
+  console.log(
+    "usage: bun tools/dev-stack.ts [--port $PORT|8787] [--bridge-port 8079] [--qstash-port 8080] [--redis-url URL] [--data-dir DIR] [--no-app] [--deno] [--fresh] [--quiet]",
+  );
   process.exit(0);
 }
 
@@ -100,7 +111,11 @@ async function listen<T>(what: string, port: number, start: () => T): Promise<T>
   try {
     return start();
   } catch (error) {
-    console.error(`dev-stack: cannot start ${what} on port ${port} (in use? pick another with the --*-port flags): ${error instanceof Error ? error.message : error}`);
+    console.error(
+      `dev-stack: cannot start ${what} on port ${port} (in use? pick another with the --*-port flags): ${
+        error instanceof Error ? error.message : error
+      }`,
+    );
     return stopAll(1);
   }
 }
@@ -116,8 +131,7 @@ const qstash = await listen("qstash-dev", qstashPort, () =>
     port: qstashPort,
     retryDelayMs: 1000,
     ...(values.quiet ? {} : { log: (line: string) => console.log(`[qstash] ${line}`) }),
-  }),
-);
+  }));
 teardown.add("qstash-dev", () => qstash.stop());
 
 const appUrl = `http://127.0.0.1:${appPort}`;
@@ -151,11 +165,17 @@ console.log(
   [
     "",
     "dev-stack (dev-only keys: the Upstash SDK's public dev constants, never for a deployment)",
-    `  redis             ${redisUrl}${redis ? `  (private, pid ${redis.pid}; data and redis.log in ${relative(ROOT, redis.dir) || "."}${values.fresh ? ", started empty" : ""})` : ""}`,
+    `  redis             ${redisUrl}${
+      redis
+        ? `  (private, pid ${redis.pid}; data and redis.log in ${relative(ROOT, redis.dir) || "."}${values.fresh ? ", started empty" : ""})`
+        : ""
+    }`,
     `  Upstash REST      ${bridge.url}  (token ${BRIDGE_TOKEN})`,
     `  QStash            ${qstash.url}  (delivers to ${appUrl}/qstash)`,
     `  sweeper           QStash schedule ${scheduleId}: {"action":"sweep"} to ${appUrl}/qstash every minute`,
-    values["no-app"] ? "  app               not started (--no-app): run it with the environment below" : `  app               ${appUrl}  (${values.deno ? "deno serve" : "bun"} main.ts, pid ${appPid})`,
+    values["no-app"]
+      ? "  app               not started (--no-app): run it with the environment below"
+      : `  app               ${appUrl}  (${values.deno ? "deno serve" : "bun"} main.ts, pid ${appPid})`,
     "",
     "Environment of the app:",
     ...Object.entries(env).map(([name, value]) => `  export ${name}=${value}`),

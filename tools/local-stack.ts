@@ -85,8 +85,21 @@ export interface RedisServerOptions {
 export async function startRedisServer(options: RedisServerOptions): Promise<Bun.Subprocess<"ignore", "ignore", "pipe">> {
   const proc = Bun.spawn(
     [
-      options.binary, "--port", String(options.port), "--bind", "127.0.0.1", "--dir", options.dir, "--save", "",
-      "--appendonly", options.appendOnly ? "yes" : "no", "--loglevel", "warning", "--logfile", "redis.log",
+      options.binary,
+      "--port",
+      String(options.port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      options.dir,
+      "--save",
+      "",
+      "--appendonly",
+      options.appendOnly ? "yes" : "no",
+      "--loglevel",
+      "warning",
+      "--logfile",
+      "redis.log",
     ],
     { stdout: "ignore", stderr: "pipe" },
   );

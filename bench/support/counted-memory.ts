@@ -24,7 +24,8 @@ export function countedMemoryStore(): { store: Store; counts(): MemoryCounts; re
     const result = await target.commit(commit);
     const after = (await target.footprint(id))!;
     const body = !before || after.deltas === 0 ? after.snapshotBytes : after.logBytes - before.logBytes;
-    bytes += jsonBytes({ ...headOf(commit.execution), revision: result.revision }) + body + jsonBytes(commit.entries ?? []) + jsonBytes(commit.events ?? []);
+    bytes += jsonBytes({ ...headOf(commit.execution), revision: result.revision }) + body + jsonBytes(commit.entries ?? []) +
+      jsonBytes(commit.events ?? []);
     return result;
   };
   const store = new Proxy(target, {

@@ -44,7 +44,9 @@ export function createOrderServices(options: { stock?: Record<string, number> } 
           if (!Number.isInteger(item.quantity) || item.quantity <= 0) {
             return { valid: false, reason: `item ${i} (${item.sku}) has an invalid quantity` };
           }
-          if (typeof item.price !== "number" || item.price < 0) return { valid: false, reason: `item ${i} (${item.sku}) has an invalid price` };
+          if (typeof item.price !== "number" || item.price < 0) {
+            return { valid: false, reason: `item ${i} (${item.sku}) has an invalid price` };
+          }
         }
         return { valid: true, reason: null };
       },

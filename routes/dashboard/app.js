@@ -178,7 +178,13 @@ function stuckSince(e) {
 /** @param {Execution} e */
 function stuckBadge(e) {
   const since = stuckSince(e);
-  return since ? h("span", { class: "stuck", title: "Nobody is working on this run: Recover hands it back to the queue" }, "stuck since " + when(since)) : null;
+  return since
+    ? h(
+      "span",
+      { class: "stuck", title: "Nobody is working on this run: Recover hands it back to the queue" },
+      "stuck since " + when(since),
+    )
+    : null;
 }
 
 /** When a waiting run goes on: a wait or a scheduled retry, or an approval's expiry. @param {Execution} e */
@@ -232,7 +238,10 @@ function duration(ms) {
 function sleep(ms, signal) {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
   });
 }
 
@@ -296,8 +305,16 @@ async function api(path, options) {
   if (!response.ok) {
     /** @type {{ detail?: string, errors?: ProblemError[] } | null} */
     let problem = null;
-    try { problem = await response.json(); } catch (_) { problem = null; }
-    throw new ApiError(response.status, (problem && problem.detail) || response.status + " " + response.statusText, problem && problem.errors);
+    try {
+      problem = await response.json();
+    } catch (_) {
+      problem = null;
+    }
+    throw new ApiError(
+      response.status,
+      (problem && problem.detail) || response.status + " " + response.statusText,
+      problem && problem.errors,
+    );
   }
   if (response.status === 204) return null;
   const type = response.headers.get("content-type") || "";
@@ -316,7 +333,9 @@ const executionPath = (id) => "/executions/" + encodeURIComponent(id);
  * @returns {Promise<WorkflowSummary[]>}
  */
 async function listWorkflows(signal, probe) {
-  if (!state.workflows) state.workflows = (/** @type {{ workflows: WorkflowSummary[] }} */ (await api("/workflows", { signal, probe }))).workflows;
+  if (!state.workflows) {
+    state.workflows = (/** @type {{ workflows: WorkflowSummary[] }} */ (await api("/workflows", { signal, probe }))).workflows;
+  }
   return state.workflows;
 }
 
@@ -327,7 +346,10 @@ async function getWorkflow(id, signal) {
 
 /** @param {string} workflowId @param {Record<string, unknown>} input */
 async function startExecution(workflowId, input) {
-  return /** @type {{ executionId: string }} */ (await api(workflowPath(workflowId) + "/executions", { method: "POST", body: { input, mode: "async" } }));
+  return /** @type {{ executionId: string }} */ (await api(workflowPath(workflowId) + "/executions", {
+    method: "POST",
+    body: { input, mode: "async" },
+  }));
 }
 
 /** @param {URLSearchParams} params @param {AbortSignal} signal */
@@ -383,7 +405,13 @@ async function getDiagram(workflowId, highlight, signal) {
 function openEvents(id, lastEventId, signal) {
   const headers = authorize({ Accept: "text/event-stream" });
   if (lastEventId) headers["Last-Event-ID"] = lastEventId;
-  return fetch(apiBase + executionPath(id) + "/events", { headers, signal, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" });
+  return fetch(apiBase + executionPath(id) + "/events", {
+    headers,
+    signal,
+    cache: "no-store",
+    credentials: "omit",
+    referrerPolicy: "no-referrer",
+  });
 }
 
 // ---- token gate ----
@@ -401,11 +429,17 @@ function lock(message) {
 function showGate() {
   forgetButton.hidden = true;
   document.title = "Connect · durable-workflow";
-  const input = h("input", { id: "token-input", name: "token", type: "password", autocomplete: "off", spellcheck: "false", required: true });
+  const input = h("input", {
+    id: "token-input",
+    name: "token",
+    type: "password",
+    autocomplete: "off",
+    spellcheck: "false",
+    required: true,
+  });
   const error = h("p", { class: "error", role: "alert" }, state.gateMessage);
   const button = h("button", { type: "submit" }, "Connect");
-  const form = h("form", { id: "token-form", class: "stack" },
-    h("label", { for: "token-input" }, "API token"), input, error, button);
+  const form = h("form", { id: "token-form", class: "stack" }, h("label", { for: "token-input" }, "API token"), input, error, button);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const token = input.value.trim();
@@ -424,10 +458,20 @@ function showGate() {
       button.disabled = false;
     }
   });
-  fill(view, h("section", { class: "card gate" },
-    h("h1", null, "Connect to the API"),
-    h("p", { class: "muted" }, "Enter the API token of this server. It stays in this browser tab (session storage) and is sent only in the Authorization header."),
-    form));
+  fill(
+    view,
+    h(
+      "section",
+      { class: "card gate" },
+      h("h1", null, "Connect to the API"),
+      h(
+        "p",
+        { class: "muted" },
+        "Enter the API token of this server. It stays in this browser tab (session storage) and is sent only in the Authorization header.",
+      ),
+      form,
+    ),
+  );
   input.focus();
 }
 
@@ -447,7 +491,11 @@ function parseHash() {
   const path = cut < 0 ? raw : raw.slice(0, cut);
   /** @type {string[]} */
   let parts;
-  try { parts = path.split("/").filter(Boolean).map(decodeURIComponent); } catch (_) { parts = []; }
+  try {
+    parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  } catch (_) {
+    parts = [];
+  }
   return { parts, query: new URLSearchParams(cut < 0 ? "" : raw.slice(cut + 1)) };
 }
 
@@ -500,23 +548,33 @@ async function render() {
 /** @param {AbortSignal} signal */
 async function workflowsView(signal) {
   const list = await listWorkflows(signal);
-  fill(view,
+  fill(
+    view,
     pageHead("Workflows", h("p", { class: "muted" }, list.length + (list.length === 1 ? " workflow" : " workflows"))),
-    list.length ? h("div", { class: "cards" }, list.map((w) => workflowCard(w, signal))) : h("p", { class: "card muted" }, "This server lists no workflows."));
+    list.length
+      ? h("div", { class: "cards" }, list.map((w) => workflowCard(w, signal)))
+      : h("p", { class: "card muted" }, "This server lists no workflows."),
+  );
 }
 
 /** @param {WorkflowSummary} w @param {AbortSignal} signal */
 function workflowCard(w, signal) {
   const diagram = h("div", { class: "diagram thumb", "aria-busy": "true" });
   loadDiagram(diagram, w.id, [], signal);
-  return h("article", { class: "card workflow-card" },
+  return h(
+    "article",
+    { class: "card workflow-card" },
     h("div", { class: "card-head" }, h("h2", null, link(["workflows", w.id], w.name)), h("span", { class: "pill" }, "v" + w.version)),
     h("p", { class: "meta" }, h("code", null, w.id), " · " + w.steps + " steps · hash ", h("code", null, String(w.hash).slice(0, 12))),
     w.description ? h("p", { class: "description" }, w.description) : null,
     diagram,
-    h("div", { class: "actions" },
+    h(
+      "div",
+      { class: "actions" },
       h("a", { class: "button", href: route("workflows", w.id) }, "Start a run"),
-      h("a", { class: "button secondary", href: "#/executions?workflow=" + encodeURIComponent(w.id) }, "Executions")));
+      h("a", { class: "button secondary", href: "#/executions?workflow=" + encodeURIComponent(w.id) }, "Executions"),
+    ),
+  );
 }
 
 /** @param {string} id @param {AbortSignal} signal */
@@ -526,48 +584,90 @@ async function workflowView(id, signal) {
   loadDiagram(diagram, w.id, [], signal);
   const recent = h("div", { class: "recent" }, h("p", { class: "muted" }, "Loading…"));
   const versions = h("div", { class: "versions-slot" }, h("p", { class: "muted" }, "Loading…"));
-  fill(view,
+  fill(
+    view,
     pageHead(w.name, h("span", { class: "pill" }, "v" + w.version)),
-    h("p", { class: "meta" }, h("code", null, w.id), " · hash ", h("code", null, String(w.hash).slice(0, 12)), w.timeout ? " · timeout " + w.timeout + " s" : ""),
+    h(
+      "p",
+      { class: "meta" },
+      h("code", null, w.id),
+      " · hash ",
+      h("code", null, String(w.hash).slice(0, 12)),
+      w.timeout ? " · timeout " + w.timeout + " s" : "",
+    ),
     w.description ? h("p", { class: "description" }, w.description) : null,
-    h("div", { class: "split" },
+    h(
+      "div",
+      { class: "split" },
       h("section", { class: "card" }, h("h2", null, "Diagram"), diagram),
-      h("div", { class: "column" },
+      h(
+        "div",
+        { class: "column" },
         h("section", { class: "card" }, h("h2", null, "Start a run"), inputsList(w.inputs), runForm(w)),
         h("section", { class: "card" }, h("h2", null, "Recent executions"), recent),
-        h("section", { class: "card" }, h("h2", null, "Versions"), versions))));
+        h("section", { class: "card" }, h("h2", null, "Versions"), versions),
+      ),
+    ),
+  );
   listExecutions(new URLSearchParams({ limit: "10", workflowId: w.id }), signal)
     .then((page) => fill(recent, executionTable(page.executions, false)))
-    .catch((e) => { if (!signal.aborted) fill(recent, h("p", { class: "error" }, describe(e))); });
+    .catch((e) => {
+      if (!signal.aborted) fill(recent, h("p", { class: "error" }, describe(e)));
+    });
   listVersions(w.id, signal)
     .then((list) => fill(versions, versionTable(list)))
-    .catch((e) => { if (!signal.aborted) fill(versions, h("p", { class: "error" }, describe(e))); });
+    .catch((e) => {
+      if (!signal.aborted) fill(versions, h("p", { class: "error" }, describe(e)));
+    });
 }
 
 /** The definitions stored for a workflow, oldest first, with the runs standing on each. @param {WorkflowVersion[]} list */
 function versionTable(list) {
   if (!list.length) return h("p", { class: "muted" }, "No version stored yet.");
-  return h("table", { class: "executions versions" },
+  return h(
+    "table",
+    { class: "executions versions" },
     h("thead", null, h("tr", null, ["Version", "Hash", "Stored", "Current", "Halted", "Pending"].map((t) => h("th", null, t)))),
-    h("tbody", null, list.map((v) => h("tr", { class: v.current ? "current" : null, "data-hash": v.hash },
-      h("td", { "data-label": "Version" }, "v" + v.version),
-      h("td", { "data-label": "Hash" }, h("code", { title: v.hash }, String(v.hash).slice(0, 12))),
-      h("td", { "data-label": "Stored" }, when(v.storedAt)),
-      h("td", { "data-label": "Current" }, v.current ? h("span", { class: "badge status-completed" }, "current") : ""),
-      h("td", { "data-label": "Halted" }, String(v.halted)),
-      h("td", { "data-label": "Pending" }, String(v.pending))))));
+    h(
+      "tbody",
+      null,
+      list.map((v) =>
+        h(
+          "tr",
+          { class: v.current ? "current" : null, "data-hash": v.hash },
+          h("td", { "data-label": "Version" }, "v" + v.version),
+          h("td", { "data-label": "Hash" }, h("code", { title: v.hash }, String(v.hash).slice(0, 12))),
+          h("td", { "data-label": "Stored" }, when(v.storedAt)),
+          h("td", { "data-label": "Current" }, v.current ? h("span", { class: "badge status-completed" }, "current") : ""),
+          h("td", { "data-label": "Halted" }, String(v.halted)),
+          h("td", { "data-label": "Pending" }, String(v.pending)),
+        )
+      ),
+    ),
+  );
 }
 
 /** @param {Record<string, InputSpec> | undefined} inputs */
 function inputsList(inputs) {
   const names = Object.keys(inputs || {});
   if (!inputs || !names.length) return null;
-  return h("dl", { class: "inputs" }, names.map((name) => {
-    const spec = inputs[name] || {};
-    return [h("dt", null, h("code", null, name)), h("dd", null,
-      spec.type || "any", spec.required ? " · required" : " · optional",
-      spec.description ? h("span", { class: "muted" }, " — " + spec.description) : null)];
-  }));
+  return h(
+    "dl",
+    { class: "inputs" },
+    names.map((name) => {
+      const spec = inputs[name] || {};
+      return [
+        h("dt", null, h("code", null, name)),
+        h(
+          "dd",
+          null,
+          spec.type || "any",
+          spec.required ? " · required" : " · optional",
+          spec.description ? h("span", { class: "muted" }, " — " + spec.description) : null,
+        ),
+      ];
+    }),
+  );
 }
 
 /** @param {Record<string, InputSpec> | undefined} inputs */
@@ -593,8 +693,16 @@ function runForm(w) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     let input;
-    try { input = JSON.parse(area.value.trim() || "{}"); } catch (e) { error.textContent = "Not valid JSON: " + describe(e); return; }
-    if (!input || typeof input !== "object" || Array.isArray(input)) { error.textContent = "The input must be a JSON object."; return; }
+    try {
+      input = JSON.parse(area.value.trim() || "{}");
+    } catch (e) {
+      error.textContent = "Not valid JSON: " + describe(e);
+      return;
+    }
+    if (!input || typeof input !== "object" || Array.isArray(input)) {
+      error.textContent = "The input must be a JSON object.";
+      return;
+    }
     button.disabled = true;
     error.textContent = "";
     try {
@@ -624,20 +732,33 @@ async function executionsView(query, signal) {
     const text = params.toString();
     location.hash = "#/executions" + (text ? "?" + text : "");
   };
-  const workflowSelect = h("select", { id: "filter-workflow", onchange: filter },
+  const workflowSelect = h(
+    "select",
+    { id: "filter-workflow", onchange: filter },
     h("option", { value: "" }, "All workflows"),
-    list.map((w) => h("option", { value: w.id, selected: w.id === workflowId || undefined }, w.name)));
-  const statusSelect = h("select", { id: "filter-status", onchange: filter },
+    list.map((w) => h("option", { value: w.id, selected: w.id === workflowId || undefined }, w.name)),
+  );
+  const statusSelect = h(
+    "select",
+    { id: "filter-status", onchange: filter },
     h("option", { value: "" }, "Any status"),
-    STATUSES.map((s) => h("option", { value: s, selected: s === status || undefined }, s)));
+    STATUSES.map((s) => h("option", { value: s, selected: s === status || undefined }, s)),
+  );
   const results = h("div", { class: "results" }, h("p", { class: "muted" }, "Loading…"));
   const more = h("button", { id: "load-more", type: "button", class: "secondary", hidden: true }, "Load more");
   const refreshButton = h("button", { type: "button", class: "secondary", onclick: () => render() }, "Refresh");
-  fill(view,
+  fill(
+    view,
     pageHead("Executions"),
-    h("form", { class: "filters card", onsubmit: (/** @type {Event} */ e) => e.preventDefault() },
-      h("label", null, "Workflow", workflowSelect), h("label", null, "Status", statusSelect), refreshButton),
-    h("section", { class: "card" }, results, h("div", { class: "actions" }, more)));
+    h(
+      "form",
+      { class: "filters card", onsubmit: (/** @type {Event} */ e) => e.preventDefault() },
+      h("label", null, "Workflow", workflowSelect),
+      h("label", null, "Status", statusSelect),
+      refreshButton,
+    ),
+    h("section", { class: "card" }, results, h("div", { class: "actions" }, more)),
+  );
 
   /** @type {HTMLTableElement | null} */
   let table = null;
@@ -659,7 +780,13 @@ async function executionsView(query, signal) {
     more.hidden = !next;
     more.onclick = async () => {
       more.disabled = true;
-      try { await load(next); } catch (e) { results.append(h("p", { class: "error" }, describe(e))); } finally { more.disabled = false; }
+      try {
+        await load(next);
+      } catch (e) {
+        results.append(h("p", { class: "error" }, describe(e)));
+      } finally {
+        more.disabled = false;
+      }
     };
   };
   await load(null);
@@ -668,10 +795,25 @@ async function executionsView(query, signal) {
 /** @param {Execution[]} executions @param {boolean} withWorkflow */
 function executionTable(executions, withWorkflow) {
   if (!executions.length) return h("p", { class: "muted" }, "No executions.");
-  const table = h("table", { class: "executions" },
-    h("thead", null, h("tr", null, h("th", null, "Status"), h("th", null, "Execution"), withWorkflow ? h("th", null, "Workflow") : null,
-      h("th", null, "Step"), h("th", null, "Started"), h("th", null, "Updated"))),
-    h("tbody", null));
+  const table = h(
+    "table",
+    { class: "executions" },
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        h("th", null, "Status"),
+        h("th", null, "Execution"),
+        withWorkflow ? h("th", null, "Workflow") : null,
+        h("th", null, "Step"),
+        h("th", null, "Started"),
+        h("th", null, "Updated"),
+      ),
+    ),
+    h("tbody", null),
+  );
   appendRows(table, executions, withWorkflow);
   return table;
 }
@@ -680,13 +822,18 @@ function executionTable(executions, withWorkflow) {
 function appendRows(table, executions, withWorkflow) {
   const body = table.tBodies[0];
   for (const e of executions) {
-    body.append(h("tr", null,
-      h("td", { "data-label": "Status" }, h("span", { class: "status-cell" }, badge(e.status), stuckBadge(e), wakeNote(e))),
-      h("td", { "data-label": "Execution" }, link(["executions", e.id], e.id, "mono")),
-      withWorkflow ? h("td", { "data-label": "Workflow" }, e.workflowId) : null,
-      h("td", { "data-label": "Step" }, h("code", null, e.currentStep || "—")),
-      h("td", { "data-label": "Started" }, when(e.createdAt)),
-      h("td", { "data-label": "Updated" }, when(e.updatedAt))));
+    body.append(
+      h(
+        "tr",
+        null,
+        h("td", { "data-label": "Status" }, h("span", { class: "status-cell" }, badge(e.status), stuckBadge(e), wakeNote(e))),
+        h("td", { "data-label": "Execution" }, link(["executions", e.id], e.id, "mono")),
+        withWorkflow ? h("td", { "data-label": "Workflow" }, e.workflowId) : null,
+        h("td", { "data-label": "Step" }, h("code", null, e.currentStep || "—")),
+        h("td", { "data-label": "Started" }, when(e.createdAt)),
+        h("td", { "data-label": "Updated" }, when(e.updatedAt)),
+      ),
+    );
   }
 }
 
@@ -697,10 +844,19 @@ async function executionView(id, signal) {
   const [execution, entries] = await Promise.all([getExecution(id, signal), getEntries(id, signal)]);
   /** @type {Screen} */
   const screen = {
-    id, signal,
-    execution, entries,
-    running: null, lastEventId: null, following: false, waitPast: null, gone: false,
-    haltKey: null, actionsKey: null, highlightKey: null, refreshTimer: null,
+    id,
+    signal,
+    execution,
+    entries,
+    running: null,
+    lastEventId: null,
+    following: false,
+    waitPast: null,
+    gone: false,
+    haltKey: null,
+    actionsKey: null,
+    highlightKey: null,
+    refreshTimer: null,
     els: {
       status: h("span", { class: "status-slot" }),
       live: h("span", { class: "live", hidden: true }),
@@ -713,17 +869,25 @@ async function executionView(id, signal) {
     },
   };
   const els = screen.els;
-  fill(view,
+  fill(
+    view,
     pageHead("Execution", els.status, els.live),
     h("p", { class: "exec-id" }, h("code", null, id)),
     els.meta,
     els.halt,
     els.actions,
-    h("div", { class: "split execution" },
-      h("div", { class: "column" },
+    h(
+      "div",
+      { class: "split execution" },
+      h(
+        "div",
+        { class: "column" },
         h("section", { class: "card" }, h("h2", null, "Timeline"), els.timeline),
-        h("section", { class: "card" }, h("h2", null, "Data"), els.data)),
-      h("section", { class: "card" }, h("h2", null, "Path"), els.diagram)));
+        h("section", { class: "card" }, h("h2", null, "Data"), els.data),
+      ),
+      h("section", { class: "card" }, h("h2", null, "Path"), els.diagram),
+    ),
+  );
   update(screen);
   if (LIVE.includes(execution.status)) follow(screen);
 }
@@ -763,8 +927,11 @@ function executionMeta(e) {
   const elapsed = Date.parse(e.updatedAt) - Date.parse(e.createdAt);
   const wake = wakeNote(e);
   return [
-    "Workflow ", link(["workflows", e.workflowId], e.workflowId), " v" + e.workflowVersion,
-    " · started " + when(e.createdAt), " · updated " + when(e.updatedAt),
+    "Workflow ",
+    link(["workflows", e.workflowId], e.workflowId),
+    " v" + e.workflowVersion,
+    " · started " + when(e.createdAt),
+    " · updated " + when(e.updatedAt),
     Number.isFinite(elapsed) ? " · " + duration(elapsed) : "",
     e.currentStep ? [" · step ", h("code", null, e.currentStep)] : null,
     wake ? [" · ", wake] : null,
@@ -797,8 +964,18 @@ function timeline(screen) {
   const longest = Math.max(1, ...entries.map((e) => e.durationMs || 0));
   const items = entries.map((entry) => timelineEntry(entry, longest));
   if (screen.running && LIVE.includes(screen.execution.status)) {
-    items.push(h("li", { class: "entry action-running" },
-      h("div", { class: "entry-head" }, h("span", { class: "entry-step" }, screen.running), h("span", { class: "badge action-running" }, "running"))));
+    items.push(
+      h(
+        "li",
+        { class: "entry action-running" },
+        h(
+          "div",
+          { class: "entry-head" },
+          h("span", { class: "entry-step" }, screen.running),
+          h("span", { class: "badge action-running" }, "running"),
+        ),
+      ),
+    );
   }
   return h("ol", { class: "timeline" }, items);
 }
@@ -808,15 +985,26 @@ function timelineEntry(entry, longest) {
   const action = known(entry.action, ACTIONS, "completed");
   const bar = h("span", { class: "bar" });
   bar.style.setProperty("--share", String(Math.max(0.02, (entry.durationMs || 0) / longest)));
-  return h("li", { class: "entry action-" + action, "data-step": entry.stepId },
-    h("div", { class: "entry-head" },
+  return h(
+    "li",
+    { class: "entry action-" + action, "data-step": entry.stepId },
+    h(
+      "div",
+      { class: "entry-head" },
       h("span", { class: "entry-step" }, entry.stepId),
       h("span", { class: "entry-type" }, entry.stepType),
       h("span", { class: "badge action-" + action }, action),
-      h("span", { class: "entry-duration" }, duration(entry.durationMs))),
-    h("div", { class: "entry-meta" }, bar, h("span", null, when(entry.timestamp) + ((entry.attempt || 0) > 1 ? " · attempt " + entry.attempt : ""))),
+      h("span", { class: "entry-duration" }, duration(entry.durationMs)),
+    ),
+    h(
+      "div",
+      { class: "entry-meta" },
+      bar,
+      h("span", null, when(entry.timestamp) + ((entry.attempt || 0) > 1 ? " · attempt " + entry.attempt : "")),
+    ),
     entry.error ? h("p", { class: "error" }, entry.error) : null,
-    entry.output !== null && entry.output !== undefined ? dataBlock("Output", entry.output, false) : null);
+    entry.output !== null && entry.output !== undefined ? dataBlock("Output", entry.output, false) : null,
+  );
 }
 
 // ---- actions on an execution ----
@@ -859,24 +1047,51 @@ function actionsPanel(screen) {
   /** @type {HTMLButtonElement[]} */
   const top = [];
   if (stuck) {
-    top.push(h("button", { type: "button", class: "recover",
-      onclick: () => act(() => recoverExecution(screen.id, screen.signal), "Handed back to the queue. Waiting for the run to move…") }, "Recover"));
+    top.push(
+      h("button", {
+        type: "button",
+        class: "recover",
+        onclick: () => act(() => recoverExecution(screen.id, screen.signal), "Handed back to the queue. Waiting for the run to move…"),
+      }, "Recover"),
+    );
   }
   if (e.status === "failed") {
-    top.push(h("button", { type: "button", class: "retry",
-      onclick: () => act(() => retryExecution(screen.id, screen.signal), "Retry queued. Waiting for the run to start again…") }, "Retry"));
+    top.push(
+      h("button", {
+        type: "button",
+        class: "retry",
+        onclick: () => act(() => retryExecution(screen.id, screen.signal), "Retry queued. Waiting for the run to start again…"),
+      }, "Retry"),
+    );
   }
   const cancel = CANCELLABLE.includes(e.status) ? cancelForm(screen, ui, act) : null;
   if (cancel) {
-    top.push(h("button", { type: "button", class: "cancel", onclick: () => { cancel.hidden = false; cancel.querySelector("input")?.focus(); } }, "Cancel…"));
+    top.push(h("button", {
+      type: "button",
+      class: "cancel",
+      onclick: () => {
+        cancel.hidden = false;
+        cancel.querySelector("input")?.focus();
+      },
+    }, "Cancel…"));
   }
   if (!top.length) return null;
   ui.buttons.push(...top);
-  return h("section", { class: "card run-actions" + (stuck ? " stuck-panel" : ""), "aria-label": "Actions" },
-    stuck ? h("p", null, "No progress since " + when(stuck) + ": the worker holding this run stopped, or its job was lost. " +
-      "Recover hands it back to the queue now (the sweeper would within a minute).") : null,
+  return h(
+    "section",
+    { class: "card run-actions" + (stuck ? " stuck-panel" : ""), "aria-label": "Actions" },
+    stuck
+      ? h(
+        "p",
+        null,
+        "No progress since " + when(stuck) + ": the worker holding this run stopped, or its job was lost. " +
+          "Recover hands it back to the queue now (the sweeper would within a minute).",
+      )
+      : null,
     h("div", { class: "actions" }, top),
-    cancel, ui.error);
+    cancel,
+    ui.error,
+  );
 }
 
 /**
@@ -888,9 +1103,24 @@ function actionsPanel(screen) {
 function cancelForm(screen, ui, act) {
   const reason = h("input", { id: "cancel-reason", type: "text", maxlength: "500", autocomplete: "off" });
   const confirm = h("button", { type: "submit", class: "reject" }, "Cancel the run");
-  const form = h("form", { id: "cancel-form", class: "stack", hidden: true },
-    h("label", { for: "cancel-reason" }, "Reason (optional)"), reason,
-    h("div", { class: "actions" }, confirm, h("button", { type: "button", class: "secondary", onclick: () => { form.hidden = true; } }, "Keep it")));
+  const form = h(
+    "form",
+    { id: "cancel-form", class: "stack", hidden: true },
+    h("label", { for: "cancel-reason" }, "Reason (optional)"),
+    reason,
+    h(
+      "div",
+      { class: "actions" },
+      confirm,
+      h("button", {
+        type: "button",
+        class: "secondary",
+        onclick: () => {
+          form.hidden = true;
+        },
+      }, "Keep it"),
+    ),
+  );
   ui.buttons.push(confirm);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -904,7 +1134,8 @@ function haltPanel(screen) {
   const data = screen.execution.haltData || {};
   const ui = { buttons: /** @type {HTMLButtonElement[]} */ ([]), error: h("p", { class: "error", role: "alert" }) };
   /** @param {Record<string, unknown>} body */
-  const resume = (body) => sendAction(screen, ui, () => resumeExecution(screen.id, body, screen.signal), "Answer sent. Waiting for the run to continue…");
+  const resume = (body) =>
+    sendAction(screen, ui, () => resumeExecution(screen.id, body, screen.signal), "Answer sent. Waiting for the run to continue…");
   return data.type === "approval" ? approvalPanel(data, ui, resume) : responsePanel(data, ui, resume);
 }
 
@@ -928,13 +1159,16 @@ function approvalPanel(data, ui, resume) {
   const approve = h("button", { type: "button", class: "approve", onclick: () => resume({ approved: true }) }, "Approve");
   const reject = h("button", { type: "button", class: "reject", onclick: () => resume({ approved: false }) }, "Reject");
   ui.buttons.push(approve, reject);
-  return h("section", { class: "card halt approval", "aria-label": "Approval" },
+  return h(
+    "section",
+    { class: "card halt approval", "aria-label": "Approval" },
     h("h2", null, "Waiting for approval"),
     h("p", { class: "prompt" }, String(data.prompt ?? "")),
     haltFacts(data),
     data.context !== undefined ? h("div", null, h("h3", null, "Context"), json(data.context)) : null,
     ui.error,
-    h("div", { class: "actions" }, approve, reject));
+    h("div", { class: "actions" }, approve, reject),
+  );
 }
 
 /**
@@ -948,19 +1182,35 @@ function responsePanel(data, ui, resume) {
   area.value = "{}";
   const button = h("button", { type: "submit" }, "Resume");
   ui.buttons.push(button);
-  const form = h("form", { class: "stack" }, h("label", { for: "resume-response" }, "Response (JSON, available as $response)"), area, ui.error, button);
+  const form = h(
+    "form",
+    { class: "stack" },
+    h("label", { for: "resume-response" }, "Response (JSON, available as $response)"),
+    area,
+    ui.error,
+    button,
+  );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     let response;
-    try { response = JSON.parse(area.value); } catch (err) { ui.error.textContent = "Not valid JSON: " + describe(err); return; }
+    try {
+      response = JSON.parse(area.value);
+    } catch (err) {
+      ui.error.textContent = "Not valid JSON: " + describe(err);
+      return;
+    }
     resume({ response });
   });
-  return h("section", { class: "card halt", "aria-label": "Halted" },
+  return h(
+    "section",
+    { class: "card halt", "aria-label": "Halted" },
     h("h2", null, "Halted"),
     h("p", { class: "prompt" }, String(data.reason ?? "Halted")),
     haltFacts(data),
-    h("h3", null, "Halt data"), json(data),
-    form);
+    h("h3", null, "Halt data"),
+    json(data),
+    form,
+  );
 }
 
 // ---- following an execution live: SSE when the server has it, polling otherwise ----
@@ -976,7 +1226,10 @@ function setLive(screen, mode) {
 /** @param {Screen} screen */
 function scheduleRefresh(screen) {
   if (screen.refreshTimer) return;
-  screen.refreshTimer = setTimeout(() => { screen.refreshTimer = null; refresh(screen); }, 120);
+  screen.refreshTimer = setTimeout(() => {
+    screen.refreshTimer = null;
+    refresh(screen);
+  }, 120);
 }
 
 /** Re-reads the execution and its entries and redraws; null when that failed. @param {Screen} screen */
@@ -1021,7 +1274,10 @@ async function follow(screen) {
     while (!screen.signal.aborted) {
       const outcome = await streamOnce(screen);
       if (screen.signal.aborted || outcome === "unauthorized") break;
-      if (outcome === "unsupported") { await poll(screen); break; }
+      if (outcome === "unsupported") {
+        await poll(screen);
+        break;
+      }
       await refresh(screen);
       if (!stillLive(screen)) break;
       setLive(screen, "reconnecting");
@@ -1045,7 +1301,10 @@ async function streamOnce(screen) {
   } catch (_) {
     return "error";
   }
-  if (response.status === 401) { lock("The server refused the token (401). Enter it again."); return "unauthorized"; }
+  if (response.status === 401) {
+    lock("The server refused the token (401). Enter it again.");
+    return "unauthorized";
+  }
   // 204: the execution has stopped and there is nothing after the last event seen.
   if (response.status === 204) return "ended";
   const type = response.headers.get("content-type") || "";
@@ -1058,7 +1317,11 @@ async function streamOnce(screen) {
     await readEvents(response.body, screen.signal, (message) => {
       if (message.id) screen.lastEventId = message.id;
       let event;
-      try { event = JSON.parse(message.data); } catch (_) { return; }
+      try {
+        event = JSON.parse(message.data);
+      } catch (_) {
+        return;
+      }
       if (event && typeof event === "object") onEvent(screen, Object.assign({}, event, { type: message.event || event.type }));
     });
   } catch (_) {
@@ -1075,7 +1338,9 @@ async function streamOnce(screen) {
  */
 async function readEvents(body, signal, onMessage) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  const cancel = () => { reader.cancel().catch(() => {}); };
+  const cancel = () => {
+    reader.cancel().catch(() => {});
+  };
   signal.addEventListener("abort", cancel, { once: true });
   let buffer = "";
   /** @type {string[]} */
@@ -1155,7 +1420,9 @@ function parseSvg(text) {
   for (const el of root.querySelectorAll("script, foreignObject, iframe, image")) el.remove();
   for (const el of [root, ...root.querySelectorAll("*")]) {
     for (const attr of [...el.attributes]) {
-      if (/^on/i.test(attr.name) || attr.name === "style" || (/href$/i.test(attr.name) && !attr.value.startsWith("#"))) el.removeAttribute(attr.name);
+      if (/^on/i.test(attr.name) || attr.name === "style" || (/href$/i.test(attr.name) && !attr.value.startsWith("#"))) {
+        el.removeAttribute(attr.name);
+      }
     }
   }
   return document.importNode(root, true);

@@ -19,31 +19,46 @@ export const DiagramQuery = z.object({
 });
 
 const redirect = route({
-  method: "get", path: "/", operationId: "root", tags: ["dashboard"],
+  method: "get",
+  path: "/",
+  operationId: "root",
+  tags: ["dashboard"],
   summary: "Redirects to the dashboard",
   responses: { 302: { description: "To /dashboard", headers: { Location: { description: "`/dashboard`", schema: { type: "string" } } } } },
 }, { open: true });
 
 const dashboardPage = route({
-  method: "get", path: "/dashboard", operationId: "dashboard", tags: ["dashboard"],
+  method: "get",
+  path: "/dashboard",
+  operationId: "dashboard",
+  tags: ["dashboard"],
   summary: "The dashboard page (holds no data: its script calls this API with the token the user enters; docs/dashboard.md)",
   responses: { 200: text("text/html", "HTML, with a strict Content-Security-Policy") },
 }, { open: true });
 
 const dashboardScript = route({
-  method: "get", path: "/dashboard/app.js", operationId: "dashboardScript", tags: ["dashboard"],
+  method: "get",
+  path: "/dashboard/app.js",
+  operationId: "dashboardScript",
+  tags: ["dashboard"],
   summary: "The dashboard's script",
   responses: { 200: text("text/javascript", "JavaScript module") },
 }, { open: true });
 
 const dashboardStyle = route({
-  method: "get", path: "/dashboard/app.css", operationId: "dashboardStyle", tags: ["dashboard"],
+  method: "get",
+  path: "/dashboard/app.css",
+  operationId: "dashboardStyle",
+  tags: ["dashboard"],
   summary: "The dashboard's stylesheet",
   responses: { 200: text("text/css", "CSS") },
 }, { open: true });
 
 const diagramSvg = route({
-  method: "get", path: "/dashboard/workflows/{id}/diagram.svg", operationId: "workflowDiagramSvg", tags: ["dashboard"],
+  method: "get",
+  path: "/dashboard/workflows/{id}/diagram.svg",
+  operationId: "workflowDiagramSvg",
+  tags: ["dashboard"],
   summary: "A workflow's graph as SVG, optionally with an execution's path highlighted",
   request: { params: WorkflowParams, query: DiagramQuery },
   responses: { 200: text("image/svg+xml", "SVG document"), 404: problem("Unknown workflow") },
@@ -55,19 +70,22 @@ const diagramSvg = route({
  */
 export function dashboardRoutes(): OpenAPIHono<AppEnv> {
   const routes = api();
-  const page = (assets: string) => new Response(dashboardHtml(assets), {
-    headers: { ...DASHBOARD_HEADERS, "content-type": "text/html; charset=utf-8" },
-  });
+  const page = (assets: string) =>
+    new Response(dashboardHtml(assets), {
+      headers: { ...DASHBOARD_HEADERS, "content-type": "text/html; charset=utf-8" },
+    });
   routes.openapi(redirect, (c) => c.redirect("/dashboard", 302));
   // `/dashboard` loads `dashboard/app.js`; `/dashboard/` (the same page, documented once) loads `app.js`.
   routes.openapi(dashboardPage, () => page("dashboard/"));
   routes.openapi({ ...dashboardPage, path: "/dashboard/", hide: true }, () => page(""));
-  routes.openapi(dashboardScript, () => new Response(DASHBOARD_SCRIPT, {
-    headers: { ...DASHBOARD_HEADERS, "content-type": "text/javascript; charset=utf-8" },
-  }));
-  routes.openapi(dashboardStyle, () => new Response(DASHBOARD_STYLE, {
-    headers: { ...DASHBOARD_HEADERS, "content-type": "text/css; charset=utf-8" },
-  }));
+  routes.openapi(dashboardScript, () =>
+    new Response(DASHBOARD_SCRIPT, {
+      headers: { ...DASHBOARD_HEADERS, "content-type": "text/javascript; charset=utf-8" },
+    }));
+  routes.openapi(dashboardStyle, () =>
+    new Response(DASHBOARD_STYLE, {
+      headers: { ...DASHBOARD_HEADERS, "content-type": "text/css; charset=utf-8" },
+    }));
   return routes;
 }
 

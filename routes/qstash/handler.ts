@@ -2,12 +2,21 @@ import { Receiver } from "@upstash/qstash";
 import { toClock } from "../../src/engine/clock.ts";
 import { z } from "zod";
 import { ConfigError, NotFoundError, StoreError, ValidationError } from "../../src/errors.ts";
-import { QStashAdapter, checkHttpUrl, failureUrlOf, type QStashClient } from "../../src/runners/adapters/qstash.ts";
-import { followUpsOf, parseJob, performJob, PermanentJobError, type Job, type JobOutcome, type PerformOptions, type QueueAdapter } from "../../src/runners/jobs.ts";
+import { checkHttpUrl, failureUrlOf, QStashAdapter, type QStashClient } from "../../src/runners/adapters/qstash.ts";
+import {
+  followUpsOf,
+  type Job,
+  type JobOutcome,
+  parseJob,
+  performJob,
+  type PerformOptions,
+  PermanentJobError,
+  type QueueAdapter,
+} from "../../src/runners/jobs.ts";
 import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
 import { requireStore } from "../../src/runners/runner.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBodyUpTo } from "../body.ts";
-import { problemResponse, RETRY_LATER, type ProblemIssue } from "../problems.ts";
+import { type ProblemIssue, problemResponse, RETRY_LATER } from "../problems.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {
   /** QStash's signing keys (console → QStash → Signing keys). Both are accepted, for key rotation. */
@@ -77,13 +86,17 @@ const FailurePayload = z.looseObject({
  */
 export function createQStashHandler(options: QStashHandlerOptions): QStashHandler {
   const callbackUrl = checkHttpUrl(options.callbackUrl, "createQStashHandler callbackUrl (the URL QStash delivers to)");
-  const failureCallbackUrl = checkHttpUrl(options.failureCallbackUrl ?? failureUrlOf(callbackUrl), "createQStashHandler failureCallbackUrl");
+  const failureCallbackUrl = checkHttpUrl(
+    options.failureCallbackUrl ?? failureUrlOf(callbackUrl),
+    "createQStashHandler failureCallbackUrl",
+  );
   const receiver = options.receiver ?? receiverOf(options);
-  const adapter = options.adapter
-    ?? (options.client ? new QStashAdapter({ client: options.client, callbackUrl, failureCallbackUrl }) : undefined);
+  const adapter = options.adapter ??
+    (options.client ? new QStashAdapter({ client: options.client, callbackUrl, failureCallbackUrl }) : undefined);
   if (!adapter) throw new ConfigError("createQStashHandler needs an adapter (a QStashAdapter) or a client, to enqueue continuations");
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const onGiveUp = options.onGiveUp ?? ((reason: string) => console.warn(`durable-workflow: ${reason}; the execution is left for the sweeper`));
+  const onGiveUp = options.onGiveUp ??
+    ((reason: string) => console.warn(`durable-workflow: ${reason}; the execution is left for the sweeper`));
   const onError = options.onError ?? ((error: unknown) => console.error("durable-workflow: QStash callback failed:", error));
   const perform: PerformOptions = {
     ...options,
@@ -149,7 +162,10 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
       enqueued = await followUps(job, outcome, request.headers.get("upstash-message-id") ?? undefined);
     } catch (error) {
       console.error("durable-workflow: QStash callback could not enqueue a follow-up job:", error);
-      return problemResponse(503, "The follow-up job could not be enqueued; the delivery will be retried.", { kind: "service-unavailable", headers: RETRY_LATER });
+      return problemResponse(503, "The follow-up job could not be enqueued; the delivery will be retried.", {
+        kind: "service-unavailable",
+        headers: RETRY_LATER,
+      });
     }
     return Response.json({
       executionId: job.executionId,
@@ -189,13 +205,15 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
 function giveUpReason(job: Job, payload: z.infer<typeof FailurePayload>, answer: string): string {
   const status = payload.status ? String(payload.status) : "no answer";
   let excerpt = payload.error ?? answer;
-  const detail = (parseJson(excerpt) as { detail?: unknown; error?: unknown } | undefined);
+  const detail = parseJson(excerpt) as { detail?: unknown; error?: unknown } | undefined;
   if (detail && typeof detail.detail === "string") excerpt = detail.detail;
   else if (detail && typeof detail.error === "string") excerpt = detail.error;
   excerpt = excerpt.replace(/\s+/g, " ").trim();
   if (excerpt.length > 200) excerpt = `${excerpt.slice(0, 199)}…`;
   const retries = payload.retried ?? payload.maxRetries ?? 0;
-  return `QStash gave up delivering the ${job.action} job after ${retries} ${retries === 1 ? "retry" : "retries"}: ${status}${excerpt ? ` ${excerpt}` : ""}`;
+  return `QStash gave up delivering the ${job.action} job after ${retries} ${retries === 1 ? "retry" : "retries"}: ${status}${
+    excerpt ? ` ${excerpt}` : ""
+  }`;
 }
 
 function isSweep(value: unknown): boolean {
@@ -218,7 +236,6 @@ function receiverOf(options: QStashHandlerOptions): Receiver {
   }
   return new Receiver({ currentSigningKey, nextSigningKey });
 }
-
 
 function parseJson(text: string): unknown {
   try {

@@ -8,9 +8,17 @@ import { api, problem, route } from "../route.ts";
 import { createQStashHandler, type QStashHandler } from "./handler.ts";
 
 /** A route QStash calls: authenticated by `Upstash-Signature` (checked by the handler), not by the bearer token. */
-function signedRoute<const P extends string, const S extends RouteConfig["responses"]>(path: P, operationId: string, summary: string, responses: S) {
+function signedRoute<const P extends string, const S extends RouteConfig["responses"]>(
+  path: P,
+  operationId: string,
+  summary: string,
+  responses: S,
+) {
   return route({
-    method: "post", path, operationId, tags: ["queue"],
+    method: "post",
+    path,
+    operationId,
+    tags: ["queue"],
     summary: `${summary} (authenticated by \`Upstash-Signature\`, not by the bearer token)`,
     request: {
       headers: z.object({ "Upstash-Signature": z.string().optional().describe("JWT signed with the current or next signing key") }),
@@ -65,7 +73,9 @@ function buildHandler(app: AppContext): QStashHandler {
   const failureCallbackUrl = qstash.failureCallbackUrl ?? (given instanceof QStashAdapter ? given.failureCallbackUrl : undefined);
   let adapter = given;
   if (!adapter) {
-    if (!qstash.token) throw new ConfigError("POST /qstash needs a QStashAdapter as options.adapter, or qstash.token to publish continuations");
+    if (!qstash.token) {
+      throw new ConfigError("POST /qstash needs a QStashAdapter as options.adapter, or qstash.token to publish continuations");
+    }
     adapter = new QStashAdapter({
       client: new Client({ token: qstash.token, ...(qstash.url ? { baseUrl: qstash.url } : {}) }),
       callbackUrl,

@@ -24,7 +24,11 @@ export function checkResumeAnswer(answer: { response?: unknown; approved?: unkno
     else issues.push({ path: ["approved"], message: "must be a boolean" });
   }
   if (answer.response !== undefined) {
-    const copied = copyPlainJson(answer.response, ["response"], { maxDepth: MAX_INPUT_DEPTH, maxValues: MAX_INPUT_VALUES, what: "response" });
+    const copied = copyPlainJson(answer.response, ["response"], {
+      maxDepth: MAX_INPUT_DEPTH,
+      maxValues: MAX_INPUT_VALUES,
+      what: "response",
+    });
     issues.push(...copied.issues);
     out.response = copied.value;
   }

@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.ts";
-import { isPlainObject, setOwn, cloneJson } from "../json.ts";
+import { cloneJson, isPlainObject, setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
 import { formatPath, type RawIssue } from "./issues.ts";
 import { copyPlainJson } from "./plain.ts";
@@ -17,12 +17,18 @@ function jsonTypeOf(value: unknown): string {
 
 function matchesType(type: InputType, value: unknown): boolean {
   switch (type) {
-    case "string": return typeof value === "string";
-    case "integer": return typeof value === "number" && Number.isInteger(value);
-    case "number": return typeof value === "number" && Number.isFinite(value);
-    case "boolean": return typeof value === "boolean";
-    case "array": return Array.isArray(value);
-    case "object": return isPlainObject(value);
+    case "string":
+      return typeof value === "string";
+    case "integer":
+      return typeof value === "number" && Number.isInteger(value);
+    case "number":
+      return typeof value === "number" && Number.isFinite(value);
+    case "boolean":
+      return typeof value === "boolean";
+    case "array":
+      return Array.isArray(value);
+    case "object":
+      return isPlainObject(value);
   }
 }
 
@@ -53,12 +59,20 @@ export function applyInputRules(workflow: Pick<WorkflowDefinition, "id" | "input
   };
   const given = input === undefined ? {} : input;
   if (!isPlainObject(given)) {
-    issues.push({ path: ["input"], message: `the input must be a JSON object (a mapping of input names to values), got ${jsonTypeOf(given)}` });
+    issues.push({
+      path: ["input"],
+      message: `the input must be a JSON object (a mapping of input names to values), got ${jsonTypeOf(given)}`,
+    });
     return fail();
   }
   const copied = copyPlainJson(given, ["input"], { maxDepth: MAX_INPUT_DEPTH, maxValues: MAX_INPUT_VALUES, what: "input" });
   for (const issue of copied.issues) {
-    issues.push({ ...issue, message: issue.message.startsWith("the key") ? `${issue.message.replace(/^the key/, "the input key")}` : `the input is not plain JSON: ${issue.message}` });
+    issues.push({
+      ...issue,
+      message: issue.message.startsWith("the key")
+        ? `${issue.message.replace(/^the key/, "the input key")}`
+        : `the input is not plain JSON: ${issue.message}`,
+    });
   }
   const result = copied.value as JsonObject;
 

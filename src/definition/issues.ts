@@ -149,7 +149,9 @@ export function fromZodIssues(
           if (only?.code === "invalid_value") return only.values.map((v) => JSON.stringify(v)).join(" or ");
           return undefined;
         });
-        const expected = kinds.every((k) => k !== undefined) && kinds.length ? [...new Set(kinds)].join(" or ") : "one of the accepted forms";
+        const expected = kinds.every((k) => k !== undefined) && kinds.length
+          ? [...new Set(kinds)].join(" or ")
+          : "one of the accepted forms";
         out.push({ path, message: `expected ${expected}, got ${describeValue(found)}` });
         break;
       }

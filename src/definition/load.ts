@@ -50,9 +50,7 @@ interface Analysis {
 function finishIssues(raw: RawIssue[], locate: Locate | undefined): ValidationIssue[] {
   const shown = raw.slice(0, MAX_ISSUES).map((issue) => {
     const out: ValidationIssue = { path: formatPath(issue.path), message: issue.message };
-    const position = issue.line !== undefined
-      ? { line: issue.line, column: issue.column ?? 1 }
-      : locate?.(issue.path, issue.atKey);
+    const position = issue.line !== undefined ? { line: issue.line, column: issue.column ?? 1 } : locate?.(issue.path, issue.atKey);
     if (position) {
       out.line = position.line;
       out.column = position.column;
@@ -65,7 +63,10 @@ function finishIssues(raw: RawIssue[], locate: Locate | undefined): ValidationIs
 
 /** Normalises the declared inputs; a null spec means `{ required: true }`. */
 function normaliseInputs(
-  parsed: Record<string, { type?: InputSpec["type"]; required: boolean; default?: unknown; description?: string } | null> | null | undefined,
+  parsed:
+    | Record<string, { type?: InputSpec["type"]; required: boolean; default?: unknown; description?: string } | null>
+    | null
+    | undefined,
   issues: RawIssue[],
 ): Record<string, InputSpec> | null {
   if (!parsed) return null;
@@ -101,7 +102,9 @@ function analyse(source: unknown, registry: StepRegistry): Analysis {
   if (!parsed.success) {
     const own = parsed.error.issues.filter((i) => !(i.path[0] === "steps" && i.path.length > 1));
     issues.push(...fromZodIssues(own, top, [], {
-      where: (local) => (local.length === 0 ? " at the top level" : local[0] === "inputs" && local.length === 2 ? ` in input "${local[1]}"` : ""),
+      where: (
+        local,
+      ) => (local.length === 0 ? " at the top level" : local[0] === "inputs" && local.length === 2 ? ` in input "${local[1]}"` : ""),
       allowedKeys: (local) => allowedKeysAt(workflowSchema, local)?.filter((k) => !isMetaKey(k)),
     }));
   }
@@ -124,7 +127,10 @@ function analyse(source: unknown, registry: StepRegistry): Analysis {
   if (walk.tooMany) {
     return {
       issues: finishIssues(
-        [{ path: ["steps"], message: `the workflow has more than ${MAX_STEPS} steps (nested ones included); split it into child workflows` }],
+        [{
+          path: ["steps"],
+          message: `the workflow has more than ${MAX_STEPS} steps (nested ones included); split it into child workflows`,
+        }],
         read.locate,
       ),
     };
@@ -135,9 +141,7 @@ function analyse(source: unknown, registry: StepRegistry): Analysis {
   if (issues.length || !parsed.success) return { issues: finishIssues(issues, read.locate), id };
 
   const data = parsed.data;
-  const version = typeof data.version === "number"
-    ? (read.versionText ?? String(data.version))
-    : (data.version ?? DEFAULT_VERSION);
+  const version = typeof data.version === "number" ? (read.versionText ?? String(data.version)) : (data.version ?? DEFAULT_VERSION);
   const content: Record<string, unknown> = { id: data.id, name: data.name, version };
   if (data.description !== undefined) content.description = data.description;
   if (data.timeout !== undefined) content.timeout = data.timeout;
@@ -174,7 +178,6 @@ export function validateWorkflow(source: WorkflowSource, options: LoadOptions = 
   const result = safeAnalyse(source, options.registry ?? defaultStepRegistry);
   return { valid: result.issues.length === 0 && result.definition !== undefined, issues: result.issues };
 }
-
 
 // mod.ts takes the whole definition API from this file.
 export { buildWorkflowJsonSchema, workflowJsonSchema } from "./schema.ts";

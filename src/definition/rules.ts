@@ -84,9 +84,7 @@ function producedBy(node: StepNode): Set<string> {
 function ownerLabel(node: StepNode): string {
   const parent = node.parent;
   if (!parent) return "the top level";
-  return parent.body.kind === "branches"
-    ? `a branch of parallel step "${parent.node.id}"`
-    : `the body of loop "${parent.node.id}"`;
+  return parent.body.kind === "branches" ? `a branch of parallel step "${parent.node.id}"` : `the body of loop "${parent.node.id}"`;
 }
 
 interface RuleContext {
@@ -110,7 +108,10 @@ function checkUniqueIds(ctx: RuleContext): boolean {
     const first = seen.get(node.id);
     if (first) {
       unique = false;
-      ctx.issues.push({ path: [...node.path, "id"], message: `duplicate step id "${node.id}" (already used by ${formatPath(first.path)})` });
+      ctx.issues.push({
+        path: [...node.path, "id"],
+        message: `duplicate step id "${node.id}" (already used by ${formatPath(first.path)})`,
+      });
     } else {
       seen.set(node.id, node);
     }
@@ -141,7 +142,8 @@ function checkTargets(ctx: RuleContext, topIds: Map<string, StepNode>): void {
         if (edge.kind !== "target") {
           ctx.issues.push({
             path,
-            message: `step "${node.id}" is a branch of parallel step "${parent.node.id}": a branch is a single step and cannot have "${where}" (for a sequence use a loop or a workflow step)`,
+            message:
+              `step "${node.id}" is a branch of parallel step "${parent.node.id}": a branch is a single step and cannot have "${where}" (for a sequence use a loop or a workflow step)`,
           });
         } else if (target !== FINISHED) {
           ctx.issues.push({ path, message: `inside a parallel branch a target can only be ${FINISHED}, got "${target}"` });
@@ -155,13 +157,17 @@ function checkTargets(ctx: RuleContext, topIds: Map<string, StepNode>): void {
       } else if (!parent) {
         ctx.issues.push({
           path,
-          message: `target "${target}" is a step inside ${ownerLabel(elsewhere)}; a top-level step can only go to a top-level step or ${FINISHED}`,
+          message: `target "${target}" is a step inside ${
+            ownerLabel(elsewhere)
+          }; a top-level step can only go to a top-level step or ${FINISHED}`,
         });
       } else {
         const sameBody = elsewhere.parent?.body === parent.body;
         ctx.issues.push({
           path,
-          message: `target "${target}" ${sameBody ? "does not come after this step in" : "is not a step of"} the body of loop "${parent.node.id}": inside a loop body a target may only name a later step of the same body or ${FINISHED} (body steps run in listed order)`,
+          message: `target "${target}" ${
+            sameBody ? "does not come after this step in" : "is not a step of"
+          } the body of loop "${parent.node.id}": inside a loop body a target may only name a later step of the same body or ${FINISHED} (body steps run in listed order)`,
         });
       }
     }
@@ -273,7 +279,13 @@ function checkReferences(ctx: RuleContext, node: StepNode, available: Set<string
   }
 }
 
-function checkScopeReferences(ctx: RuleContext, scope: StepNode[], entry: Set<string>, topIds: Map<string, StepNode>, everSet: Set<string>): void {
+function checkScopeReferences(
+  ctx: RuleContext,
+  scope: StepNode[],
+  entry: Set<string>,
+  topIds: Map<string, StepNode>,
+  everSet: Set<string>,
+): void {
   const into = availability(scope, entry, topIds);
   for (const node of scope) {
     const available = into.get(node);

@@ -94,8 +94,7 @@ function excessiveNesting(text: string, limit: number): number | undefined {
 /** Walks the YAML tree once: nesting depth, tags, mapping keys. Aliases are not followed (their anchor is walked). */
 function checkTree(doc: Document, position: (offset: number) => { line: number; col: number }): RawIssue[] {
   const issues: RawIssue[] = [];
-  const at = (node: { range?: [number, number, number] | null } | null | undefined) =>
-    node?.range ? position(node.range[0]) : undefined;
+  const at = (node: { range?: [number, number, number] | null } | null | undefined) => node?.range ? position(node.range[0]) : undefined;
   const report = (message: string, node: { range?: [number, number, number] | null } | null | undefined) => {
     const pos = at(node);
     issues.push({ path: [], message, ...(pos ? { line: pos.line, column: pos.col } : {}) });
@@ -148,8 +147,8 @@ function locator(doc: Document, lines: LineCounter): Locate {
       if (isAlias(node)) node = node.resolve(doc);
       if (isMap(node)) {
         const key = String(segment);
-        const pair = node.items.find((p) => keyText(p.key) === key)
-          ?? (SOURCE_ALIASES[key] ? node.items.find((p) => keyText(p.key) === SOURCE_ALIASES[key]) : undefined);
+        const pair = node.items.find((p) => keyText(p.key) === key) ??
+          (SOURCE_ALIASES[key] ? node.items.find((p) => keyText(p.key) === SOURCE_ALIASES[key]) : undefined);
         if (!pair) break;
         if (i === path.length - 1 && atKey) {
           found = pair.key as YamlNode;

@@ -41,7 +41,12 @@ export interface StepWalk {
 }
 
 /** Renames the aliases kept for older workflow files (`next_step`, `method_name`) to the canonical keys the schema knows. */
-function resolveAliases(step: Record<string, unknown>, shape: Record<string, unknown> | undefined, path: Segment[], issues: RawIssue[]): Record<string, unknown> {
+function resolveAliases(
+  step: Record<string, unknown>,
+  shape: Record<string, unknown> | undefined,
+  path: Segment[],
+  issues: RawIssue[],
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(step)) {
     const canonical = KEY_ALIASES[key];
@@ -115,7 +120,9 @@ export function processStep(walk: StepWalk, value: unknown, path: Segment[], par
   node.raw = raw;
 
   if (parent && type.topLevelOnly) {
-    const where = parent.body.kind === "branches" ? `a branch of parallel step "${parent.node.id}"` : `the body of loop "${parent.node.id}"`;
+    const where = parent.body.kind === "branches"
+      ? `a branch of parallel step "${parent.node.id}"`
+      : `the body of loop "${parent.node.id}"`;
     walk.issues.push({
       path: [...path, "type"],
       message: `a "${typeName}" step is not allowed in ${where}: it could not be resumed there (put it at the top level)`,
@@ -128,7 +135,9 @@ export function processStep(walk: StepWalk, value: unknown, path: Segment[], par
   if (!parsed.success) {
     // Problems inside nested steps are reported by their own validation below, with their own type's keys.
     const bodyKeys = new Set(bodies.map((b) => b.key));
-    const own = parsed.error.issues.filter((i) => !(i.path.length >= 2 && bodyKeys.has(String(i.path[0])) && typeof i.path[1] === "number"));
+    const own = parsed.error.issues.filter((i) =>
+      !(i.path.length >= 2 && bodyKeys.has(String(i.path[0])) && typeof i.path[1] === "number")
+    );
     walk.issues.push(...fromZodIssues(own, raw, path, {
       where: () => ` in ${label}`,
       allowedKeys: (local) => allowedKeysAt(schema, local)?.filter((k) => !isMetaKey(k)),

@@ -148,7 +148,9 @@ function detailOf(step: StepDefinition): string {
     case "parallel":
       return `parallel, wait ${text(step.wait ?? "all")}`;
     case "wait":
-      return step.seconds !== undefined ? `wait ${text(step.seconds)}${typeof step.seconds === "number" ? " s" : ""}` : `wait until ${text(step.until)}`;
+      return step.seconds !== undefined
+        ? `wait ${text(step.seconds)}${typeof step.seconds === "number" ? " s" : ""}`
+        : `wait until ${text(step.until)}`;
     default:
       return step.type;
   }

@@ -204,7 +204,8 @@ export function layoutWorkflowGraph(graph: WorkflowGraph): WorkflowLayout {
         x += widthOf(id) + NODE_GAP;
       }
     }
-    const gap = (a: string, b: string) => (widthOf(a) + widthOf(b)) / 2 + (a.startsWith("\u0000") || b.startsWith("\u0000") ? NODE_GAP / 2 : NODE_GAP);
+    const gap = (a: string, b: string) =>
+      (widthOf(a) + widthOf(b)) / 2 + (a.startsWith("\u0000") || b.startsWith("\u0000") ? NODE_GAP / 2 : NODE_GAP);
     const settle = (neighbours: Map<string, string[]>, l: number) => {
       const row = rows[l]!;
       const desired = row.map((id) => {
@@ -260,9 +261,7 @@ export function layoutWorkflowGraph(graph: WorkflowGraph): WorkflowLayout {
     for (const e of local) {
       if (!pairs.has(e.key)) continue;
       const chain = chains.get(e.key);
-      const points: [number, number][] = chain
-        ? chain.slice(1, -1).map((id) => [at(id).x, at(id).y] as [number, number])
-        : [];
+      const points: [number, number][] = chain ? chain.slice(1, -1).map((id) => [at(id).x, at(id).y] as [number, number]) : [];
       routesOut.push({ key: e.key, points, back: !chain });
     }
     return { width, height, place: place2, routes: routesOut };
@@ -329,7 +328,9 @@ export function layoutWorkflowGraph(graph: WorkflowGraph): WorkflowLayout {
       const y2 = to.y + to.height / 2;
       const bulge = Math.max(x1, x2) + BACK_EDGE_ROOM - 8;
       path = from === to
-        ? `M${coord(x1)},${coord(y1 - 8)} C${coord(x1 + 30)},${coord(y1 - 24)} ${coord(x1 + 30)},${coord(y1 + 24)} ${coord(x1)},${coord(y1 + 8)}`
+        ? `M${coord(x1)},${coord(y1 - 8)} C${coord(x1 + 30)},${coord(y1 - 24)} ${coord(x1 + 30)},${coord(y1 + 24)} ${coord(x1)},${
+          coord(y1 + 8)
+        }`
         : `M${coord(x1)},${coord(y1)} C${coord(bulge)},${coord(y1)} ${coord(bulge)},${coord(y2)} ${coord(x2)},${coord(y2)}`;
       labelAt = { x: from === to ? x1 + 26 : bulge - 6, y: (y1 + y2) / 2 };
     } else {
@@ -355,7 +356,8 @@ function centreOf(node: LaidOutNode): [number, number] {
 }
 
 function isInside(inner: LaidOutNode, outer: LaidOutNode): boolean {
-  return inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.width <= outer.x + outer.width && inner.y + inner.height <= outer.y + outer.height;
+  return inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.width <= outer.x + outer.width &&
+    inner.y + inner.height <= outer.y + outer.height;
 }
 
 function labelWidth(node: GraphNode): number {

@@ -1,5 +1,5 @@
 import type { StepRegistry } from "../steps/registry.ts";
-import { type GraphEdge, type GraphEdgeKind, type GraphNode, type GraphSource, type WorkflowGraph, short, workflowGraph } from "./graph.ts";
+import { type GraphEdge, type GraphEdgeKind, type GraphNode, type GraphSource, short, type WorkflowGraph, workflowGraph } from "./graph.ts";
 import { coord, HEADER, type LaidOutNode, layoutWorkflowGraph, MAX_DETAIL, MAX_ID, NODE_HEIGHT, place } from "./layout.ts";
 
 interface Palette {
@@ -66,12 +66,16 @@ export function renderWorkflowSvg(workflow: GraphSource, options: SvgOptions = {
 
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" class="dw-diagram" viewBox="0 0 ${coord(layout.width)} ${coord(layout.height)}" width="${coord(layout.width)}" height="${coord(layout.height)}" role="img" aria-label="${escapeXml(`Diagram of ${title}`)}" font-family="${escapeXml(FONT)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" class="dw-diagram" viewBox="0 0 ${coord(layout.width)} ${coord(layout.height)}" width="${
+      coord(layout.width)
+    }" height="${coord(layout.height)}" role="img" aria-label="${escapeXml(`Diagram of ${title}`)}" font-family="${escapeXml(FONT)}">`,
     `<title>${escapeXml(`Diagram of ${title}`)}</title>`,
     `<defs>`,
   );
   for (const [name, colour] of [["", "#64748b"], ["-taken", TAKEN], ["-error", EDGE_COLOURS.on_error]] as const) {
-    out.push(`<marker id="${prefix}-arrow${name}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${colour}"/></marker>`);
+    out.push(
+      `<marker id="${prefix}-arrow${name}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${colour}"/></marker>`,
+    );
   }
   out.push(`</defs>`);
 
@@ -86,7 +90,13 @@ export function renderWorkflowSvg(workflow: GraphSource, options: SvgOptions = {
     const colour = isTaken ? TAKEN : EDGE_COLOURS[kind];
     const marker = isTaken ? "-taken" : error ? "-error" : "";
     out.push(
-      `<path class="dw-edge dw-edge-${kind}${isTaken ? " dw-taken" : ""}" data-from="${escapeXml(edge.from)}" data-to="${escapeXml(edge.to)}" data-kind="${escapeXml(edge.edges.map((e) => e.kind).join(" "))}" d="${edge.path}" stroke="${colour}" stroke-width="${isTaken ? 2.6 : 1.4}"${error ? ` stroke-dasharray="5 4"` : kind === "body" ? ` stroke-dasharray="2 3"` : ""} marker-end="url(#${prefix}-arrow${marker})"/>`,
+      `<path class="dw-edge dw-edge-${kind}${isTaken ? " dw-taken" : ""}" data-from="${escapeXml(edge.from)}" data-to="${
+        escapeXml(edge.to)
+      }" data-kind="${escapeXml(edge.edges.map((e) => e.kind).join(" "))}" d="${edge.path}" stroke="${colour}" stroke-width="${
+        isTaken ? 2.6 : 1.4
+      }"${
+        error ? ` stroke-dasharray="5 4"` : kind === "body" ? ` stroke-dasharray="2 3"` : ""
+      } marker-end="url(#${prefix}-arrow${marker})"/>`,
     );
   }
   out.push(`</g>`);
@@ -106,13 +116,21 @@ export function renderWorkflowSvg(workflow: GraphSource, options: SvgOptions = {
   }
   for (const row of rows.values()) {
     row.sort((a, b) => a.x - b.x);
-    const xs = place(row.map((l) => String(row.indexOf(l))), row.map((l) => l.x), (a, b) => (row[Number(a)]!.width + row[Number(b)]!.width) / 2 + 6);
+    const xs = place(
+      row.map((l) => String(row.indexOf(l))),
+      row.map((l) => l.x),
+      (a, b) => (row[Number(a)]!.width + row[Number(b)]!.width) / 2 + 6,
+    );
     row.forEach((label, i) => (label.x = xs[i]!));
   }
   for (const { edge, text, width, x, y } of labels) {
     const kind = edge.edges[0]!.kind;
     out.push(
-      `<g class="dw-edge-label" data-from="${escapeXml(edge.from)}" data-to="${escapeXml(edge.to)}"><rect x="${coord(x - width / 2)}" y="${coord(y - 8)}" width="${coord(width)}" height="16" rx="4" fill="#ffffff" fill-opacity="0.92"/><text x="${coord(x)}" y="${coord(y + 3.5)}" text-anchor="middle" fill="${EDGE_COLOURS[kind]}">${escapeXml(text)}</text></g>`,
+      `<g class="dw-edge-label" data-from="${escapeXml(edge.from)}" data-to="${escapeXml(edge.to)}"><rect x="${coord(x - width / 2)}" y="${
+        coord(y - 8)
+      }" width="${coord(width)}" height="16" rx="4" fill="#ffffff" fill-opacity="0.92"/><text x="${coord(x)}" y="${
+        coord(y + 3.5)
+      }" text-anchor="middle" fill="${EDGE_COLOURS[kind]}">${escapeXml(text)}</text></g>`,
     );
   }
   out.push(`</g>`, `</svg>`);
@@ -147,13 +165,22 @@ function paletteOf(type: string): Palette {
 
 function labelsSvg(node: GraphNode, cx: number, top: number, idColour: string, detailColour: string): string {
   return (
-    `<text x="${coord(cx)}" y="${coord(top + 18)}" text-anchor="middle" font-size="12.5" font-weight="600" fill="${idColour}">${escapeXml(short(node.id, MAX_ID))}</text>` +
-    `<text x="${coord(cx)}" y="${coord(top + 33)}" text-anchor="middle" font-size="11" fill="${detailColour}">${escapeXml(short(node.detail, MAX_DETAIL))}</text>`
+    `<text x="${coord(cx)}" y="${coord(top + 18)}" text-anchor="middle" font-size="12.5" font-weight="600" fill="${idColour}">${
+      escapeXml(short(node.id, MAX_ID))
+    }</text>` +
+    `<text x="${coord(cx)}" y="${coord(top + 33)}" text-anchor="middle" font-size="11" fill="${detailColour}">${
+      escapeXml(short(node.detail, MAX_DETAIL))
+    }</text>`
   );
 }
 
 function nodeAttributes(node: LaidOutNode, visited: boolean, current: boolean): string {
-  const classes = ["dw-node", `dw-type-${markerSafe(node.node.type)}`, ...(visited ? ["dw-visited"] : []), ...(current ? ["dw-current"] : [])];
+  const classes = [
+    "dw-node",
+    `dw-type-${markerSafe(node.node.type)}`,
+    ...(visited ? ["dw-visited"] : []),
+    ...(current ? ["dw-current"] : []),
+  ];
   return `class="${classes.join(" ")}" data-step="${escapeXml(node.node.id)}" data-type="${escapeXml(node.node.type)}"`;
 }
 
@@ -164,12 +191,29 @@ function nodeSvg(laid: LaidOutNode, visited: boolean, current: boolean): string 
   const sw = visited ? 2.4 : 1.4;
   const paint = `fill="${p.fill}" stroke="${stroke}" stroke-width="${sw}"`;
   const cx = x + w / 2;
-  const parts: string[] = [`<g ${nodeAttributes(laid, visited, current)}>`, `<title>${escapeXml(`${node.id} (${node.type}): ${node.detail}`)}</title>`];
-  if (current) parts.push(`<rect class="dw-ring" x="${coord(x - 5)}" y="${coord(y - 5)}" width="${coord(w + 10)}" height="${coord(h + 10)}" rx="${coord(Math.min(h / 2 + 5, 12))}" fill="none" stroke="${TAKEN}" stroke-width="2" stroke-dasharray="4 3"/>`);
+  const parts: string[] = [
+    `<g ${nodeAttributes(laid, visited, current)}>`,
+    `<title>${escapeXml(`${node.id} (${node.type}): ${node.detail}`)}</title>`,
+  ];
+  if (current) {
+    parts.push(
+      `<rect class="dw-ring" x="${coord(x - 5)}" y="${coord(y - 5)}" width="${coord(w + 10)}" height="${coord(h + 10)}" rx="${
+        coord(Math.min(h / 2 + 5, 12))
+      }" fill="none" stroke="${TAKEN}" stroke-width="2" stroke-dasharray="4 3"/>`,
+    );
+  }
   switch (node.type) {
     case "finished":
-      parts.push(`<rect x="${coord(x)}" y="${coord(y)}" width="${coord(w)}" height="${coord(h)}" rx="${coord(h / 2)}" fill="${p.fill}" stroke="${stroke}" stroke-width="${sw}"/>`);
-      parts.push(`<text x="${coord(cx)}" y="${coord(y + h / 2 + 4)}" text-anchor="middle" font-size="11" font-weight="600" fill="#ffffff">finished</text>`);
+      parts.push(
+        `<rect x="${coord(x)}" y="${coord(y)}" width="${coord(w)}" height="${coord(h)}" rx="${
+          coord(h / 2)
+        }" fill="${p.fill}" stroke="${stroke}" stroke-width="${sw}"/>`,
+      );
+      parts.push(
+        `<text x="${coord(cx)}" y="${
+          coord(y + h / 2 + 4)
+        }" text-anchor="middle" font-size="11" font-weight="600" fill="#ffffff">finished</text>`,
+      );
       parts.push(`</g>`);
       return parts.join("");
     case "start":
@@ -177,16 +221,30 @@ function nodeSvg(laid: LaidOutNode, visited: boolean, current: boolean): string 
       break;
     case "end":
       parts.push(`<rect x="${coord(x)}" y="${coord(y)}" width="${coord(w)}" height="${coord(h)}" rx="${coord(h / 2)}" ${paint}/>`);
-      parts.push(`<rect x="${coord(x + 3)}" y="${coord(y + 3)}" width="${coord(w - 6)}" height="${coord(h - 6)}" rx="${coord(h / 2 - 3)}" fill="none" stroke="${stroke}" stroke-width="1"/>`);
+      parts.push(
+        `<rect x="${coord(x + 3)}" y="${coord(y + 3)}" width="${coord(w - 6)}" height="${coord(h - 6)}" rx="${
+          coord(h / 2 - 3)
+        }" fill="none" stroke="${stroke}" stroke-width="1"/>`,
+      );
       break;
     case "router": {
       const k = 14;
-      parts.push(`<polygon points="${coord(x + k)},${coord(y)} ${coord(x + w - k)},${coord(y)} ${coord(x + w)},${coord(y + h / 2)} ${coord(x + w - k)},${coord(y + h)} ${coord(x + k)},${coord(y + h)} ${coord(x)},${coord(y + h / 2)}" ${paint}/>`);
+      parts.push(
+        `<polygon points="${coord(x + k)},${coord(y)} ${coord(x + w - k)},${coord(y)} ${coord(x + w)},${coord(y + h / 2)} ${
+          coord(x + w - k)
+        },${coord(y + h)} ${coord(x + k)},${coord(y + h)} ${coord(x)},${coord(y + h / 2)}" ${paint}/>`,
+      );
       break;
     }
     case "halt": {
       const k = 9;
-      parts.push(`<polygon points="${coord(x + k)},${coord(y)} ${coord(x + w - k)},${coord(y)} ${coord(x + w)},${coord(y + k)} ${coord(x + w)},${coord(y + h - k)} ${coord(x + w - k)},${coord(y + h)} ${coord(x + k)},${coord(y + h)} ${coord(x)},${coord(y + h - k)} ${coord(x)},${coord(y + k)}" ${paint}/>`);
+      parts.push(
+        `<polygon points="${coord(x + k)},${coord(y)} ${coord(x + w - k)},${coord(y)} ${coord(x + w)},${coord(y + k)} ${coord(x + w)},${
+          coord(y + h - k)
+        } ${coord(x + w - k)},${coord(y + h)} ${coord(x + k)},${coord(y + h)} ${coord(x)},${coord(y + h - k)} ${coord(x)},${
+          coord(y + k)
+        }" ${paint}/>`,
+      );
       break;
     }
     case "approval":
@@ -195,12 +253,20 @@ function nodeSvg(laid: LaidOutNode, visited: boolean, current: boolean): string 
       break;
     case "workflow":
       parts.push(`<rect x="${coord(x)}" y="${coord(y)}" width="${coord(w)}" height="${coord(h)}" rx="3" ${paint}/>`);
-      parts.push(`<path d="M${coord(x + 8)},${coord(y)} V${coord(y + h)} M${coord(x + w - 8)},${coord(y)} V${coord(y + h)}" stroke="${stroke}" stroke-width="1"/>`);
+      parts.push(
+        `<path d="M${coord(x + 8)},${coord(y)} V${coord(y + h)} M${coord(x + w - 8)},${coord(y)} V${
+          coord(y + h)
+        }" stroke="${stroke}" stroke-width="1"/>`,
+      );
       break;
     case "call":
     case "assign":
     case "transform":
-      parts.push(`<rect x="${coord(x)}" y="${coord(y)}" width="${coord(w)}" height="${coord(h)}" rx="${node.type === "call" ? 4 : 8}" ${paint}${node.type === "transform" ? ` stroke-dasharray="6 2"` : ""}/>`);
+      parts.push(
+        `<rect x="${coord(x)}" y="${coord(y)}" width="${coord(w)}" height="${coord(h)}" rx="${node.type === "call" ? 4 : 8}" ${paint}${
+          node.type === "transform" ? ` stroke-dasharray="6 2"` : ""
+        }/>`,
+      );
       break;
     default:
       parts.push(`<rect x="${coord(x)}" y="${coord(y)}" width="${coord(w)}" height="${coord(h)}" rx="${coord(h / 2 - 4)}" ${paint}/>`);
@@ -216,8 +282,16 @@ function groupSvg(laid: LaidOutNode, visited: boolean, current: boolean): string
   return [
     `<g ${nodeAttributes(laid, visited, current)}>`,
     `<title>${escapeXml(`${node.id} (${node.type}): ${node.detail}`)}</title>`,
-    current ? `<rect class="dw-ring" x="${coord(x - 5)}" y="${coord(y - 5)}" width="${coord(w + 10)}" height="${coord(h + 10)}" rx="14" fill="none" stroke="${TAKEN}" stroke-width="2" stroke-dasharray="4 3"/>` : "",
-    `<rect x="${coord(x)}" y="${coord(y)}" width="${coord(w)}" height="${coord(h)}" rx="10" fill="${p.fill}" stroke="${stroke}" stroke-width="${visited ? 2.4 : 1.4}" stroke-dasharray="${node.type === "parallel" ? "8 3" : "none"}"/>`,
+    current
+      ? `<rect class="dw-ring" x="${coord(x - 5)}" y="${coord(y - 5)}" width="${coord(w + 10)}" height="${
+        coord(h + 10)
+      }" rx="14" fill="none" stroke="${TAKEN}" stroke-width="2" stroke-dasharray="4 3"/>`
+      : "",
+    `<rect x="${coord(x)}" y="${coord(y)}" width="${coord(w)}" height="${
+      coord(h)
+    }" rx="10" fill="${p.fill}" stroke="${stroke}" stroke-width="${visited ? 2.4 : 1.4}" stroke-dasharray="${
+      node.type === "parallel" ? "8 3" : "none"
+    }"/>`,
     `<path d="M${coord(x)},${coord(y + HEADER - 6)} H${coord(x + w)}" stroke="${stroke}" stroke-width="0.8" stroke-opacity="0.5"/>`,
     labelsSvg(node, x + w / 2, y, "#0f172a", p.stroke),
     `</g>`,

@@ -32,7 +32,10 @@ export async function runChild(
   const existing = await store.load(request.childId);
   let result: ExecutionResult;
   if (!existing) {
-    result = await child.run(request.input, { executionId: request.childId, deadline: Number.isFinite(deadline) ? new Date(deadline).toISOString() : null });
+    result = await child.run(request.input, {
+      executionId: request.childId,
+      deadline: Number.isFinite(deadline) ? new Date(deadline).toISOString() : null,
+    });
   } else if (existing.status === "halted" && request.resume) {
     result = await child.resume(request.childId, request.resume);
   } else if (existing.status === "pending") {

@@ -61,7 +61,12 @@ export function toClock(clock?: Clock | (() => Date), sleep?: Clock["sleep"]): C
     ? { now: clock, sleep: systemClock.sleep, setTimer: systemClock.setTimer }
     : clock;
   if (!sleep) return base;
-  return { now: () => base.now(), ...(base.nowMs ? { nowMs: () => base.nowMs!() } : {}), setTimer: (ms, fn) => base.setTimer(ms, fn), sleep };
+  return {
+    now: () => base.now(),
+    ...(base.nowMs ? { nowMs: () => base.nowMs!() } : {}),
+    setTimer: (ms, fn) => base.setTimer(ms, fn),
+    sleep,
+  };
 }
 
 /**

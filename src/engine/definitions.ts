@@ -7,7 +7,7 @@
 import { loadWorkflow } from "../definition/load.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import type { StepRegistry } from "../steps/registry.ts";
-import type { StoredDefinition, Store } from "../store/store.ts";
+import type { Store, StoredDefinition } from "../store/store.ts";
 
 /** Hashes this isolate knows to be stored, per store. */
 const storedHashes = new WeakMap<Store, Set<string>>();
@@ -32,7 +32,7 @@ export function definitionToPin(store: Store, workflow: WorkflowDefinition, now:
 
 export function markStored(store: Store, hash: string): void {
   let hashes = storedHashes.get(store);
-  if (!hashes) storedHashes.set(store, (hashes = new Set()));
+  if (!hashes) storedHashes.set(store, hashes = new Set());
   hashes.add(hash);
 }
 
@@ -40,7 +40,12 @@ export function markStored(store: Store, hash: string): void {
  * The definition an execution started with: `current` when the hashes match, else the stored one (loaded
  * with `registry`, cached), else `current` — an execution started before definitions were stored.
  */
-export async function pinnedDefinition(store: Store, hash: string, current: WorkflowDefinition | undefined, registry?: StepRegistry): Promise<WorkflowDefinition | undefined> {
+export async function pinnedDefinition(
+  store: Store,
+  hash: string,
+  current: WorkflowDefinition | undefined,
+  registry?: StepRegistry,
+): Promise<WorkflowDefinition | undefined> {
   if (current?.hash === hash) return current;
   const cached = loadedByHash.get(hash);
   if (cached) return cached;

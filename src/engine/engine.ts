@@ -2,16 +2,16 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConfigError, ConflictError, ExecutionError, NotFoundError, ValidationError, WorkflowTimeoutError, errorText } from "../errors.ts";
+import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, ValidationError, WorkflowTimeoutError } from "../errors.ts";
 import { deepEqual, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import { FINISHED, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
 import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
 import type { Store } from "../store/store.ts";
-import { isTerminal, type Execution, type ExecutionResult, type JsonObject, type Services } from "../types.ts";
+import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
-import { toClock, type Clock } from "./clock.ts";
+import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { EventHandler } from "./events.ts";
 import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
@@ -142,7 +142,9 @@ export class Engine {
       throw new ConflictError(`Execution "${exec.id}" already exists for workflow "${existing.workflowId}", not "${exec.workflowId}"`);
     }
     if (!deepEqual(existing.input, exec.input)) {
-      throw new ConflictError(`Execution "${exec.id}" already exists with a different input: start it with the same input, or use another executionId`);
+      throw new ConflictError(
+        `Execution "${exec.id}" already exists with a different input: start it with the same input, or use another executionId`,
+      );
     }
     return existing;
   }
@@ -226,7 +228,9 @@ export class Engine {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
     }
     if (options.expectedRevision !== undefined && exec.revision !== options.expectedRevision) {
-      throw new ConflictError(`Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`);
+      throw new ConflictError(
+        `Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`,
+      );
     }
     // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
     const run = this.#newRun(exec, await this.#pinned(exec), true);
@@ -268,7 +272,9 @@ export class Engine {
   async cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
     const exec = await this.#loadOwn(executionId);
     if (isTerminal(exec.status)) {
-      throw new ConflictError(`Execution "${executionId}" is already ${exec.status}: only a pending, running or halted execution can be cancelled`);
+      throw new ConflictError(
+        `Execution "${executionId}" is already ${exec.status}: only a pending, running or halted execution can be cancelled`,
+      );
     }
     const reason = options.reason ?? "Cancelled by an operator";
     const run = this.#newRun(exec, this.workflow, true);
@@ -313,12 +319,20 @@ export class Engine {
     if (exec.status !== "halted" && exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted or pending execution can be migrated`);
     }
-    if (target.id !== exec.workflowId) throw new ConflictError(`Execution "${executionId}" belongs to workflow "${exec.workflowId}", not "${target.id}"`);
+    if (target.id !== exec.workflowId) {
+      throw new ConflictError(`Execution "${executionId}" belongs to workflow "${exec.workflowId}", not "${target.id}"`);
+    }
     const ids = new Set(allStepIds(target.steps));
-    const needed = [exec.currentStep, exec.recoverTo, exec.loop?.stepId, exec.retry?.stepId].filter((id): id is string => !!id && id !== FINISHED);
+    const needed = [exec.currentStep, exec.recoverTo, exec.loop?.stepId, exec.retry?.stepId].filter((id): id is string =>
+      !!id && id !== FINISHED
+    );
     const missing = [...new Set(needed)].filter((id) => !ids.has(id));
     if (missing.length) {
-      throw new ConflictError(`Execution "${executionId}" cannot move to version ${target.version} (${target.hash.slice(0, 12)}): it stands on step${missing.length === 1 ? "" : "s"} ${missing.map((id) => `"${id}"`).join(", ")}, missing there`);
+      throw new ConflictError(
+        `Execution "${executionId}" cannot move to version ${target.version} (${target.hash.slice(0, 12)}): it stands on step${
+          missing.length === 1 ? "" : "s"
+        } ${missing.map((id) => `"${id}"`).join(", ")}, missing there`,
+      );
     }
     const run = this.#newRun(exec, target, true);
     Object.assign(exec, { workflowVersion: target.version, workflowHash: target.hash });
@@ -352,7 +366,7 @@ export class Engine {
 
   #newRun(exec: Execution, workflow: WorkflowDefinition, claimed: boolean): Run {
     let steps = this.#steps.get(workflow);
-    if (!steps) this.#steps.set(workflow, (steps = new Map(workflow.steps.map((step) => [step.id, step]))));
+    if (!steps) this.#steps.set(workflow, steps = new Map(workflow.steps.map((step) => [step.id, step])));
     return new Run(exec, workflow, steps, claimed, {
       store: this.store,
       clock: this.clock,
@@ -379,7 +393,9 @@ export class Engine {
         }
         if (this.#budgetUsed(run) && run.claimed && run.stepsRun > 0) return await this.#yield(run);
         const step = run.steps.get(exec.recoverTo);
-        if (!step) return await this.#fail(run, new ExecutionError(`Step "${exec.recoverTo}" does not exist in workflow "${exec.workflowId}"`));
+        if (!step) {
+          return await this.#fail(run, new ExecutionError(`Step "${exec.recoverTo}" does not exist in workflow "${exec.workflowId}"`));
+        }
         const outcome = await this.#runTopLevel(run, step);
         if (outcome) return outcome;
       }
@@ -530,7 +546,16 @@ export class Engine {
           this.store,
           request,
           lookupWorkflow(this.#options.workflows, request.workflowId),
-          (workflow) => new Engine(workflow, { ...this.#options, clock, store: this.store, services: this.services, registry: this.registry, onEvent: undefined, budgetMs: undefined }),
+          (workflow) =>
+            new Engine(workflow, {
+              ...this.#options,
+              clock,
+              store: this.store,
+              services: this.services,
+              registry: this.registry,
+              onEvent: undefined,
+              budgetMs: undefined,
+            }),
           { parent: exec.deadline, now: clock.now().getTime() },
           resultOf,
         ),
@@ -614,7 +639,7 @@ const labels = new WeakMap<StepDefinition, { id: string; type: string }>();
 /** How a nested step is recorded: `<parent>:<step>` (made once per step definition: a step has one parent). */
 function nestedLabel(parentId: string, step: StepDefinition): { id: string; type: string } {
   let label = labels.get(step);
-  if (!label) labels.set(step, (label = { id: `${parentId}:${step.id}`, type: step.type }));
+  if (!label) labels.set(step, label = { id: `${parentId}:${step.id}`, type: step.type });
   return label;
 }
 
@@ -641,7 +666,10 @@ function allStepIds(steps: readonly StepDefinition[]): string[] {
 
 function checkExecutionId(id: string): void {
   if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError("Invalid execution id", [{ path: "executionId", message: `"${String(id).slice(0, 60)}" ${EXECUTION_ID_RULE}` }]);
+    throw new ValidationError("Invalid execution id", [{
+      path: "executionId",
+      message: `"${String(id).slice(0, 60)}" ${EXECUTION_ID_RULE}`,
+    }]);
   }
 }
 

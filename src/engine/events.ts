@@ -16,11 +16,17 @@ export class WorkflowEvent {
   readonly seq?: number;
 
   constructor(type: EventType, data: JsonObject, timestamp: string | Date, seq?: number) {
-    if (!EVENT_TYPES.includes(type)) throw new ValidationError(`Unknown event type ${JSON.stringify(type)}: use one of ${EVENT_TYPES.join(", ")}`);
-    if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0)) throw new ValidationError(`An event's seq must be a non-negative integer, got ${seq}`);
+    if (!EVENT_TYPES.includes(type)) {
+      throw new ValidationError(`Unknown event type ${JSON.stringify(type)}: use one of ${EVENT_TYPES.join(", ")}`);
+    }
+    if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0)) {
+      throw new ValidationError(`An event's seq must be a non-negative integer, got ${seq}`);
+    }
     const executionId = data?.executionId;
     // The id line of toSSE: a line break in it would end the frame early.
-    if (typeof executionId === "string" && /[\r\n]/.test(executionId)) throw new ValidationError('An event\'s executionId must not contain "\\r" or "\\n"');
+    if (typeof executionId === "string" && /[\r\n]/.test(executionId)) {
+      throw new ValidationError('An event\'s executionId must not contain "\\r" or "\\n"');
+    }
     this.type = type;
     this.data = deepFreeze(cloneJson(data));
     this.timestamp = typeof timestamp === "string" ? timestamp : timestamp.toISOString();

@@ -2,7 +2,7 @@
  * Running one step, the same way at the top level and inside a loop body or a parallel branch: count it,
  * announce it, execute it with its tools, check what it returned, and record the entry and the event.
  */
-import { ExecutionError, errorText } from "../errors.ts";
+import { errorText, ExecutionError } from "../errors.ts";
 import { toJson } from "../json.ts";
 import { BUILT_IN_STEP_TYPES, type StepRegistry } from "../steps/registry.ts";
 import type { StepDefinition, StepOutcome, StepState, StepTools, StepType } from "../steps/step.ts";

@@ -7,20 +7,10 @@ import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { ExecutionError } from "../errors.ts";
 import { jsonSize, setOwn } from "../json.ts";
 import type { StepDefinition, StepTools } from "../steps/step.ts";
-import { MAX_EVENTS_PER_EXECUTION, type StoredDefinition, type Store } from "../store/store.ts";
-import type {
-  Entry,
-  EntryAction,
-  EventType,
-  Execution,
-  ExecutionDelta,
-  Json,
-  JsonObject,
-  LoopCursor,
-  StoredEvent,
-} from "../types.ts";
+import { MAX_EVENTS_PER_EXECUTION, type Store, type StoredDefinition } from "../store/store.ts";
+import type { Entry, EntryAction, EventType, Execution, ExecutionDelta, Json, JsonObject, LoopCursor, StoredEvent } from "../types.ts";
 import type { Clock } from "./clock.ts";
-import { WorkflowEvent, type EventHandler } from "./events.ts";
+import { type EventHandler, WorkflowEvent } from "./events.ts";
 
 /** What a run needs of its engine. */
 export interface RunContext {
@@ -77,7 +67,13 @@ export class Run {
   /** The ISO text of the last time read, reused while the clock stays on the same millisecond. */
   #iso = { ms: NaN, text: "" };
 
-  constructor(exec: Execution, workflow: WorkflowDefinition, steps: ReadonlyMap<string, StepDefinition>, claimed: boolean, context: RunContext) {
+  constructor(
+    exec: Execution,
+    workflow: WorkflowDefinition,
+    steps: ReadonlyMap<string, StepDefinition>,
+    claimed: boolean,
+    context: RunContext,
+  ) {
     this.exec = exec;
     this.workflow = workflow;
     this.steps = steps;
@@ -140,7 +136,13 @@ export class Run {
   }
 
   /** Records a step's history entry, ended at `endedAt` (ms; default: now). */
-  entry(step: { id: string; type: string }, action: EntryAction, startedAt: number, extra: { output?: Json; error?: string; attempt?: number }, endedAt = this.nowMs()): void {
+  entry(
+    step: { id: string; type: string },
+    action: EntryAction,
+    startedAt: number,
+    extra: { output?: Json; error?: string; attempt?: number },
+    endedAt = this.nowMs(),
+  ): void {
     this.#entries.push({
       id: this.#context.ids?.() ?? this.#nextEntryId(),
       executionId: this.exec.id,
@@ -194,12 +196,14 @@ export class Run {
         keys += 1;
         total += measure(key);
       }
-      if (sizes.size > keys) for (const key of [...sizes.keys()]) if (!Object.hasOwn(ctx, key)) sizes.delete(key);
+      if (sizes.size > keys) { for (const key of [...sizes.keys()]) if (!Object.hasOwn(ctx, key)) sizes.delete(key); }
       this.#ctxBytes = total;
     }
     this.#measuredCtx = ctx;
     if (this.#ctxBytes > this.#context.maxCtxBytes) {
-      throw new ExecutionError(`ctx is ${this.#ctxBytes} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, { stepId });
+      throw new ExecutionError(`ctx is ${this.#ctxBytes} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, {
+        stepId,
+      });
     }
   }
 
@@ -209,7 +213,7 @@ export class Run {
    */
   setCtx(ctx: JsonObject, changed?: string[]): void {
     if (ctx === this.exec.ctx) return;
-    if (changed && this.#dirty) for (const key of changed) this.#dirty.add(key);
+    if (changed && this.#dirty) { for (const key of changed) this.#dirty.add(key); }
     else this.#dirty = null;
     this.exec.ctx = ctx;
   }
@@ -284,7 +288,9 @@ function deltaOf(stored: Stored, exec: Execution, dirty: ReadonlySet<string> | n
         changed = true;
       }
     }
-    for (const key of dirty ?? Object.keys(stored.ctx)) if (!Object.hasOwn(exec.ctx, key) && Object.hasOwn(stored.ctx, key)) unset.push(key);
+    for (const key of dirty ?? Object.keys(stored.ctx)) {
+      if (!Object.hasOwn(exec.ctx, key) && Object.hasOwn(stored.ctx, key)) unset.push(key);
+    }
     if (changed) delta.set = set;
     if (unset.length) delta.unset = unset;
   }
@@ -294,7 +300,9 @@ function deltaOf(stored: Stored, exec: Execution, dirty: ReadonlySet<string> | n
   const loop = exec.loop;
   if (loop !== stored.loop || (loop && loop.outputs.length !== stored.loopOutputs)) {
     if (!loop) delta.loop = null;
-    else if (stored.loop && stored.loop.stepId === loop.stepId && stored.loop.before === loop.before && loop.outputs.length >= stored.loopOutputs) {
+    else if (
+      stored.loop && stored.loop.stepId === loop.stepId && stored.loop.before === loop.before && loop.outputs.length >= stored.loopOutputs
+    ) {
       delta.loop = { index: loop.index, append: loop.outputs.slice(stored.loopOutputs) };
     } else delta.loop = loop;
   }

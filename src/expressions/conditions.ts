@@ -1,12 +1,26 @@
 import { z } from "zod";
 import { deepEqual, isPlainObject } from "../json.ts";
 import type { Json } from "../types.ts";
-import { lookup, resolveValue, truthy, type ReferenceScope } from "./references.ts";
+import { lookup, type ReferenceScope, resolveValue, truthy } from "./references.ts";
 
 /** A condition `{ field, op, value }` (router `when`, loop `while`). */
 export const OPERATORS = [
-  "eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "starts_with", "ends_with",
-  "matches", "exists", "empty", "truthy", "falsy",
+  "eq",
+  "neq",
+  "gt",
+  "gte",
+  "lt",
+  "lte",
+  "in",
+  "not_in",
+  "contains",
+  "starts_with",
+  "ends_with",
+  "matches",
+  "exists",
+  "empty",
+  "truthy",
+  "falsy",
 ] as const;
 export const conditionSchema = z.strictObject({
   field: z.string().min(1),
@@ -87,29 +101,44 @@ export function evaluateCondition(condition: Condition, scope: ReferenceScope): 
     const field = lookup(condition.field, scope);
     const value = resolveValue(condition.value ?? null, scope);
     switch (condition.op ?? "eq") {
-      case "eq": return deepEqual(field, value);
-      case "neq": return !deepEqual(field, value);
-      case "gt": return compare(field, value, (x, y) => x > y);
-      case "gte": return compare(field, value, (x, y) => x >= y);
-      case "lt": return compare(field, value, (x, y) => x < y);
-      case "lte": return compare(field, value, (x, y) => x <= y);
-      case "in": return (Array.isArray(value) ? value : [value]).some((v) => deepEqual(v, field));
-      case "not_in": return !(Array.isArray(value) ? value : [value]).some((v) => deepEqual(v, field));
+      case "eq":
+        return deepEqual(field, value);
+      case "neq":
+        return !deepEqual(field, value);
+      case "gt":
+        return compare(field, value, (x, y) => x > y);
+      case "gte":
+        return compare(field, value, (x, y) => x >= y);
+      case "lt":
+        return compare(field, value, (x, y) => x < y);
+      case "lte":
+        return compare(field, value, (x, y) => x <= y);
+      case "in":
+        return (Array.isArray(value) ? value : [value]).some((v) => deepEqual(v, field));
+      case "not_in":
+        return !(Array.isArray(value) ? value : [value]).some((v) => deepEqual(v, field));
       case "contains":
         if (typeof field === "string") return typeof value === "string" && field.includes(value);
         if (Array.isArray(field)) return field.some((v) => deepEqual(v, value));
         if (isPlainObject(field)) return typeof value === "string" && Object.hasOwn(field, value);
         return false;
-      case "starts_with": return typeof field === "string" && typeof value === "string" && field.startsWith(value);
-      case "ends_with": return typeof field === "string" && typeof value === "string" && field.endsWith(value);
+      case "starts_with":
+        return typeof field === "string" && typeof value === "string" && field.startsWith(value);
+      case "ends_with":
+        return typeof field === "string" && typeof value === "string" && field.endsWith(value);
       case "matches":
         return typeof field === "string" && typeof value === "string" && value.length <= MAX_PATTERN_LENGTH &&
           field.length <= MAX_MATCH_SUBJECT && unsafePatternReason(value) === null && regex(value).test(field);
-      case "exists": return field !== null;
-      case "empty": return isEmpty(field);
-      case "truthy": return truthy(field);
-      case "falsy": return !truthy(field);
-      default: return false;
+      case "exists":
+        return field !== null;
+      case "empty":
+        return isEmpty(field);
+      case "truthy":
+        return truthy(field);
+      case "falsy":
+        return !truthy(field);
+      default:
+        return false;
     }
   } catch {
     return false;

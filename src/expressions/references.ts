@@ -1,4 +1,4 @@
-import { getOwn, isPlainObject, setOwn, cloneJson } from "../json.ts";
+import { cloneJson, getOwn, isPlainObject, setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
 
 /** `$root.seg.seg`: a root name, then dot-separated segments (names or indexes). */

@@ -1,7 +1,7 @@
 import { lookupWorkflow } from "../config.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { resultOf } from "../engine/engine.ts";
-import { isTerminal, type ExecutionResult, type ExecutionStatus } from "../types.ts";
+import { type ExecutionResult, type ExecutionStatus, isTerminal } from "../types.ts";
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
 import { recover } from "./recovery.ts";

@@ -3,10 +3,10 @@ import { lookupWorkflow, type WorkflowLookup } from "../config.ts";
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { formatPath } from "../definition/issues.ts";
 import { pinnedDefinition } from "../engine/definitions.ts";
-import { Engine, leaseExpiry, resultOf, DEFAULT_LEASE_MS, type EngineOptions } from "../engine/engine.ts";
+import { DEFAULT_LEASE_MS, Engine, type EngineOptions, leaseExpiry, resultOf } from "../engine/engine.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
 import { executionIdSchema, workflowIdSchema } from "../ids.ts";
-import { isTerminal, type Execution, type ExecutionResult, type Json } from "../types.ts";
+import { type Execution, type ExecutionResult, isTerminal, type Json } from "../types.ts";
 import { requireStore } from "./runner.ts";
 
 export type JobAction = "start" | "resume" | "continue" | "wake";
@@ -105,12 +105,19 @@ export interface FollowUp {
  * ms; `deliveryId` the queue's id of the delivery, when it has one.
  */
 export function followUpsOf(job: Job, outcome: JobOutcome, now: number, deliveryId?: string): FollowUp[] {
-  const base = { workflowId: job.workflowId, executionId: job.executionId, ...(job.workflowVersion ? { workflowVersion: job.workflowVersion } : {}) };
+  const base = {
+    workflowId: job.workflowId,
+    executionId: job.executionId,
+    ...(job.workflowVersion ? { workflowVersion: job.workflowVersion } : {}),
+  };
   const delaySeconds = (iso: string) => Math.max(0, (Date.parse(iso) - now) / 1000);
   const after = deliveryId ? `after-${deliveryId}` : undefined;
   const jobs: FollowUp[] = [];
   if (outcome.busyUntil) {
-    jobs.push({ job: { ...base, action: "continue" }, options: { delaySeconds: delaySeconds(outcome.busyUntil), key: `lease-${Date.parse(outcome.busyUntil)}` } });
+    jobs.push({
+      job: { ...base, action: "continue" },
+      options: { delaySeconds: delaySeconds(outcome.busyUntil), key: `lease-${Date.parse(outcome.busyUntil)}` },
+    });
   }
   if (outcome.continueLater) {
     const notBefore = outcome.result.notBefore;
@@ -152,7 +159,11 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
   }
   const served = lookupWorkflow(options.workflows, exec.workflowId);
   const workflow = await pinnedDefinition(store, exec.workflowHash, served, options.registry);
-  if (!workflow) throw new PermanentJobError(`Workflow "${exec.workflowId}" is not served here and its definition ${exec.workflowHash.slice(0, 12)} is not stored`);
+  if (!workflow) {
+    throw new PermanentJobError(
+      `Workflow "${exec.workflowId}" is not served here and its definition ${exec.workflowHash.slice(0, 12)} is not stored`,
+    );
+  }
   const engine = new Engine(workflow, { ...options, store });
   const outcome = (result: ExecutionResult, duplicate = false): JobOutcome => {
     return { result, duplicate, continueLater: result.status === "pending" && result.yielded === true };
@@ -176,7 +187,9 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
         } catch (error) {
           throw new PermanentJobError(`The answer of this resume job is refused: ${(error as Error).message}`);
         }
-        if (exec.status !== "halted" || (job.revision !== undefined && exec.revision !== job.revision)) return outcome(resultOf(exec), true);
+        if (exec.status !== "halted" || (job.revision !== undefined && exec.revision !== job.revision)) {
+          return outcome(resultOf(exec), true);
+        }
         return outcome(await engine.resume(id, { ...answer, expectedRevision: job.revision, loaded: exec }));
       }
       case "wake":

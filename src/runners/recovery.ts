@@ -3,7 +3,7 @@
  * (an expired lease, a pending execution whose job was lost, an approval whose timer was lost) back to the
  * queue, and `recover` does the same for one execution on an operator's request.
  */
-import { toClock, type Clock } from "../engine/clock.ts";
+import { type Clock, toClock } from "../engine/clock.ts";
 import { DEFAULT_LEASE_MS, leaseExpiry } from "../engine/engine.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import type { Recoverable, Store } from "../store/store.ts";
@@ -83,13 +83,20 @@ export async function recover(
   if (exec.status === "running") {
     const expiry = leaseExpiry(exec, options.leaseMs ?? DEFAULT_LEASE_MS);
     if (expiry > now) {
-      throw new ConflictError(`Execution "${executionId}" is running under a live lease until ${new Date(expiry).toISOString()}: it can be recovered after that`);
+      throw new ConflictError(
+        `Execution "${executionId}" is running under a live lease until ${new Date(expiry).toISOString()}: it can be recovered after that`,
+      );
     }
   } else if (exec.status === "halted" && (exec.answer || (exec.wakeAt && Date.parse(exec.wakeAt) <= now))) {
     // An answer whose resume job was lost (it is applied), or an approval whose timer was lost (it takes on_timeout).
   } else if (exec.status !== "pending") {
-    throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a running execution whose lease has expired, or a pending one, can be recovered`);
+    throw new ConflictError(
+      `Execution "${executionId}" is ${exec.status}: only a running execution whose lease has expired, or a pending one, can be recovered`,
+    );
   }
-  await adapter.enqueue(recoveryJob({ id: exec.id, workflowId: exec.workflowId, status: exec.status as Recoverable["status"], revision: exec.revision }), { key: `recover-${now}` });
+  await adapter.enqueue(
+    recoveryJob({ id: exec.id, workflowId: exec.workflowId, status: exec.status as Recoverable["status"], revision: exec.revision }),
+    { key: `recover-${now}` },
+  );
   return exec;
 }

@@ -32,7 +32,9 @@ export class StreamRunner extends SyncRunner {
     if (typeof handler !== "function") throw new ConfigError("subscribe needs a handler function");
     // A misspelt type would silently never match: refuse it here.
     const unknown = (options.events ?? []).filter((type) => !EVENT_TYPES.includes(type as EventType));
-    if (unknown.length) throw new ConfigError(`Unknown event type ${unknown.map((t) => JSON.stringify(t)).join(", ")}: use ${EVENT_TYPES.join(", ")}`);
+    if (unknown.length) {
+      throw new ConfigError(`Unknown event type ${unknown.map((t) => JSON.stringify(t)).join(", ")}: use ${EVENT_TYPES.join(", ")}`);
+    }
     this.#subscribers.push({ handler, events: options.events ? new Set(options.events) : undefined, failed: false });
     return this;
   }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
 import type { Json, JsonObject } from "../types.ts";
-import { halt, proceed, stepSchema, target, type StepType } from "./step.ts";
+import { halt, proceed, stepSchema, type StepType, target } from "./step.ts";
 
 const schema = stepSchema("approval", {
   prompt: z.string().min(1),

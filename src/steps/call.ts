@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ExecutionError, TimeoutError } from "../errors.ts";
-import { setOwn, toJson, cloneJson } from "../json.ts";
+import { cloneJson, setOwn, toJson } from "../json.ts";
 import type { Json, ServiceMethod } from "../types.ts";
 import { proceed, stepSchema, type StepTools, type StepType } from "./step.ts";
 
@@ -16,7 +16,6 @@ const schema = stepSchema("call", {
 });
 
 export type CallStep = typeof schema._output;
-
 
 function findMethod(step: CallStep, services: Record<string, unknown>): ServiceMethod {
   const service = Object.hasOwn(services, step.service) ? services[step.service] : undefined;
@@ -53,14 +52,18 @@ async function attemptOnce(
   let cancelTimer: (() => void) | undefined;
   try {
     const aborted = new Promise<never>((_, reject) => {
-      const fail = () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new ExecutionError(`Step "${step.id}" was aborted`));
+      const fail = () =>
+        reject(controller.signal.reason instanceof Error ? controller.signal.reason : new ExecutionError(`Step "${step.id}" was aborted`));
       if (controller.signal.aborted) fail();
       controller.signal.addEventListener("abort", fail, { once: true });
     });
     if (step.timeout !== undefined) {
       cancelTimer = setTimer(
         step.timeout * 1000,
-        () => controller.abort(new TimeoutError(`Step "${step.id}" timed out after ${step.timeout}s (attempt ${context.attempt})`, { stepId: step.id })),
+        () =>
+          controller.abort(
+            new TimeoutError(`Step "${step.id}" timed out after ${step.timeout}s (attempt ${context.attempt})`, { stepId: step.id }),
+          ),
       );
     }
     const call = Promise.resolve().then(() =>
@@ -70,7 +73,8 @@ async function attemptOnce(
         attempt: context.attempt,
         signal: controller.signal,
         idempotencyKey: context.idempotencyKey,
-      }));
+      })
+    );
     return await Promise.race([call, aborted]);
   } finally {
     cancelTimer?.();
@@ -122,4 +126,3 @@ export const call: StepType<CallStep> = {
     throw lastError;
   },
 };
-

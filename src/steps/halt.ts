@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isPlainObject } from "../json.ts";
 import type { JsonObject } from "../types.ts";
-import { halt as haltWith, stepSchema, target, type StepType } from "./step.ts";
+import { halt as haltWith, stepSchema, type StepType, target } from "./step.ts";
 
 const schema = stepSchema("halt", {
   reason: z.string().optional(),

@@ -4,7 +4,7 @@ import { truthy } from "../expressions/references.ts";
 import { ExecutionError } from "../errors.ts";
 import { setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
-import { nestedStep, proceed, stepSchema, target, type StepType } from "./step.ts";
+import { nestedStep, proceed, stepSchema, type StepType, target } from "./step.ts";
 
 export const DEFAULT_LOOP_MAX = 100;
 
@@ -54,7 +54,9 @@ export const loop: StepType<LoopStep> = {
     ...(step.over === undefined ? [] : [{ key: "over", kind: "value" as const, value: step.over }]),
     ...(step.while === undefined ? [] : [
       { key: "while.field", kind: "path" as const, value: step.while.field, extraRoots: ["iteration", "break_loop"] },
-      ...(step.while.value === undefined ? [] : [{ key: "while.value", kind: "value" as const, value: step.while.value, extraRoots: ["iteration"] }]),
+      ...(step.while.value === undefined
+        ? []
+        : [{ key: "while.value", kind: "value" as const, value: step.while.value, extraRoots: ["iteration"] }]),
     ]),
   ],
   execute: async (step, state, tools) => {

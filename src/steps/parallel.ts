@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ExecutionError, errorText } from "../errors.ts";
+import { errorText, ExecutionError } from "../errors.ts";
 import { deepEqual, setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
-import { nestedStep, proceed, stepSchema, type NestedRun, type StepDefinition, type StepType } from "./step.ts";
+import { type NestedRun, nestedStep, proceed, type StepDefinition, stepSchema, type StepType } from "./step.ts";
 
 const schema = stepSchema("parallel", {
   branches: z.array(nestedStep).min(1),

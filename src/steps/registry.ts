@@ -17,7 +17,18 @@ import { workflow } from "./workflow.ts";
 
 /** The built-in step types. Adding one: a file in this folder and a line here. */
 export const BUILT_IN_STEP_TYPES: readonly StepType[] = [
-  start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow, wait,
+  start,
+  end,
+  call,
+  assign,
+  router,
+  loop,
+  parallel,
+  transform,
+  halt,
+  approval,
+  workflow,
+  wait,
 ] as unknown as StepType[];
 
 /** What a user gives to add a step type: a zod object schema for its own keys, and an executor. */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { conditionSchema, evaluateCondition } from "../expressions/conditions.ts";
 import { ExecutionError } from "../errors.ts";
-import { proceed, stepSchema, target, type StepType } from "./step.ts";
+import { proceed, stepSchema, type StepType, target } from "./step.ts";
 
 const schema = stepSchema("router", {
   routes: z.array(z.strictObject({ when: conditionSchema, then: target })).default([]),

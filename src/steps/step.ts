@@ -34,7 +34,6 @@ export function stepSchema<T extends z.ZodRawShape>(type: string, shape: T) {
 /** A nested step, checked as a step of its own type by the definition loader. */
 export const nestedStep = z.looseObject({ id: z.string(), type: z.string() });
 
-
 /** What an executor may read: never mutate it, return a new ctx instead. */
 export interface StepState {
   readonly executionId: string;
@@ -108,38 +107,40 @@ export type ChildOutcome =
 
 export type StepOutcome =
   | {
-      /** Go on at `next` (default: the step's `next`) once `until` (ISO) has passed. */
-      kind: "wait";
-      until: string;
-      next?: string;
-      output?: Json;
-      ctx?: JsonObject;
-      changed?: string[];
-    }
+    /** Go on at `next` (default: the step's `next`) once `until` (ISO) has passed. */
+    kind: "wait";
+    until: string;
+    next?: string;
+    output?: Json;
+    ctx?: JsonObject;
+    changed?: string[];
+  }
   | {
-      kind: "continue";
-      /** Where to go; default: the step's `next`, or the end of the run. */
-      next?: string;
-      output?: Json;
-      /** The new ctx when the step changed it. */
-      ctx?: JsonObject;
-      /** The only keys `ctx` set or removed, when the step knows them: the engine then looks at nothing else. */
-      changed?: string[];
-      /** Attempts a call took (1 by default). */
-      attempt?: number;
-    }
+    kind: "continue";
+    /** Where to go; default: the step's `next`, or the end of the run. */
+    next?: string;
+    output?: Json;
+    /** The new ctx when the step changed it. */
+    ctx?: JsonObject;
+    /** The only keys `ctx` set or removed, when the step knows them: the engine then looks at nothing else. */
+    changed?: string[];
+    /** Attempts a call took (1 by default). */
+    attempt?: number;
+  }
   | {
-      kind: "halt";
-      data: JsonObject;
-      prompt?: string;
-      /** Where a resume continues (default: the step's `next`). */
-      resumeStep?: string;
-      ctx?: JsonObject;
-      changed?: string[];
-      output?: Json;
-    };
+    kind: "halt";
+    data: JsonObject;
+    prompt?: string;
+    /** Where a resume continues (default: the step's `next`). */
+    resumeStep?: string;
+    ctx?: JsonObject;
+    changed?: string[];
+    output?: Json;
+  };
 
-export function proceed(options: { next?: string; output?: Json; ctx?: JsonObject; changed?: string[]; attempt?: number } = {}): StepOutcome {
+export function proceed(
+  options: { next?: string; output?: Json; ctx?: JsonObject; changed?: string[]; attempt?: number } = {},
+): StepOutcome {
   // The options object is the caller's own literal: it becomes the outcome (no copy on a hot path).
   return Object.assign(options, { kind: "continue" as const });
 }
@@ -148,7 +149,9 @@ export function waitUntil(options: { until: string; next?: string; output?: Json
   return { kind: "wait", ...options };
 }
 
-export function halt(options: { data: JsonObject; prompt?: string; resumeStep?: string; ctx?: JsonObject; changed?: string[] }): StepOutcome {
+export function halt(
+  options: { data: JsonObject; prompt?: string; resumeStep?: string; ctx?: JsonObject; changed?: string[] },
+): StepOutcome {
   return { kind: "halt", ...options };
 }
 

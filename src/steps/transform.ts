@@ -1,13 +1,29 @@
 import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
-import { deepEqual, isPlainObject, setOwn, FORBIDDEN_KEYS, cloneJson } from "../json.ts";
+import { cloneJson, deepEqual, FORBIDDEN_KEYS, isPlainObject, setOwn } from "../json.ts";
 import { getPath, lookup, splitPath } from "../expressions/references.ts";
 import type { Json, JsonObject } from "../types.ts";
 import { proceed, stepSchema, type StepType } from "./step.ts";
 
 export const TRANSFORM_OPS = [
-  "map", "pluck", "select", "reject", "first", "last", "flatten", "compact", "uniq", "reverse", "sort",
-  "count", "sum", "keys", "values", "pick", "omit", "merge",
+  "map",
+  "pluck",
+  "select",
+  "reject",
+  "first",
+  "last",
+  "flatten",
+  "compact",
+  "uniq",
+  "reverse",
+  "sort",
+  "count",
+  "sum",
+  "keys",
+  "values",
+  "pick",
+  "omit",
+  "merge",
 ] as const;
 export type TransformOp = (typeof TRANSFORM_OPS)[number];
 
@@ -113,8 +129,7 @@ const operations: Record<TransformOp, Operation> = {
     return (items as unknown[]).flat(amount(arg, "flatten", 1, fail)) as Json[];
   },
   compact: (v, _arg, fail) => list(v, "compact", fail).filter((item) => item !== null),
-  uniq: (v, _arg, fail) =>
-    list(v, "uniq", fail).filter((item, i, all) => all.findIndex((other) => deepEqual(other, item)) === i),
+  uniq: (v, _arg, fail) => list(v, "uniq", fail).filter((item, i, all) => all.findIndex((other) => deepEqual(other, item)) === i),
   reverse: (v, _arg, fail) => [...list(v, "reverse", fail)].reverse(),
   sort: (v, arg, fail) => {
     const items = list(v, "sort", fail);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
-import { stepSchema, waitUntil, type StepType } from "./step.ts";
+import { stepSchema, type StepType, waitUntil } from "./step.ts";
 
 const schema = stepSchema("wait", {
   seconds: z.union([z.number().min(0), z.string().startsWith("$")]).optional(),
@@ -35,7 +35,9 @@ export const wait: StepType<WaitStep> = {
     if (step.seconds !== undefined) {
       const seconds = tools.resolve(step.seconds);
       if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
-        throw new ExecutionError(`Wait "${step.id}": \`seconds\` must be a number of seconds ≥ 0, got ${JSON.stringify(seconds)}`, { stepId: step.id });
+        throw new ExecutionError(`Wait "${step.id}": \`seconds\` must be a number of seconds ≥ 0, got ${JSON.stringify(seconds)}`, {
+          stepId: step.id,
+        });
       }
       until = now + seconds * 1000;
     } else {

@@ -27,7 +27,10 @@ export const workflow: StepType<typeof schema._output> = {
       throw new ExecutionError(`Step "${step.id}": the child workflow's input must be a mapping`, { stepId: step.id });
     }
     const resume = state.resumed
-      ? { response: (state.ctx.response ?? null) as Json, approved: typeof state.ctx.approved === "boolean" ? state.ctx.approved : undefined }
+      ? {
+        response: (state.ctx.response ?? null) as Json,
+        approved: typeof state.ctx.approved === "boolean" ? state.ctx.approved : undefined,
+      }
       : undefined;
     const child = await tools.runChild({
       workflowId: step.workflow_id,

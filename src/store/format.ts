@@ -7,14 +7,8 @@
 import { ValidationError } from "../errors.ts";
 import { setOwn } from "../json.ts";
 export { utf8Length } from "../json.ts";
-import {
-  EXECUTION_BODY_FIELDS,
-  type Execution,
-  type ExecutionDelta,
-  type ExecutionHead,
-  type LoopCursor,
-} from "../types.ts";
-import { assertEntryOf, assertExecutionId, assertStatus, createdAtScore, type Commit } from "./store.ts";
+import { type Execution, EXECUTION_BODY_FIELDS, type ExecutionDelta, type ExecutionHead, type LoopCursor } from "../types.ts";
+import { assertEntryOf, assertExecutionId, assertStatus, type Commit, createdAtScore } from "./store.ts";
 
 export type ExecutionBody = Pick<Execution, "input" | "ctx" | "result" | "haltData" | "loop">;
 
@@ -46,8 +40,8 @@ export function bodyOf(execution: Execution): ExecutionBody {
 
 /** Applies one delta to a body in place (the body is the loader's own copy). */
 export function applyDelta(body: ExecutionBody, delta: ExecutionDelta): void {
-  if (delta.set) for (const key of Object.keys(delta.set)) setOwn(body.ctx, key, delta.set[key]!);
-  if (delta.unset) for (const key of delta.unset) delete body.ctx[key];
+  if (delta.set) { for (const key of Object.keys(delta.set)) setOwn(body.ctx, key, delta.set[key]!); }
+  if (delta.unset) { for (const key of delta.unset) delete body.ctx[key]; }
   if (delta.input !== undefined) body.input = delta.input;
   if (delta.result !== undefined) body.result = delta.result;
   if (delta.haltData !== undefined) body.haltData = delta.haltData;

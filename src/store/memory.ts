@@ -2,7 +2,7 @@ import { NotFoundError } from "../errors.ts";
 import { cloneJson } from "../json.ts";
 import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../types.ts";
 import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, utf8Length } from "./format.ts";
-import { byOverdue, claimedScore, type RecoveryRow, recoveryOf, sweepBounds } from "./recovery.ts";
+import { byOverdue, claimedScore, recoveryOf, type RecoveryRow, sweepBounds } from "./recovery.ts";
 import {
   assertDefinition,
   assertDefinitionHash,
@@ -13,16 +13,16 @@ import {
   decodeCursor,
   type DefinitionVersion,
   encodeCursor,
+  findLimit,
   type FindQuery,
   type FindResult,
-  findLimit,
   isAfterCursor,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
   type Store,
-  type StoreFootprint,
   type StoredDefinition,
+  type StoreFootprint,
 } from "./store.ts";
 
 interface Row {
@@ -173,7 +173,9 @@ export class MemoryStore implements Store {
     const found: { id: string; overdue: number; row: Row }[] = [];
     for (const row of this.#rows.values()) {
       const recovery = row.recovery;
-      if (recovery && recovery.score <= due[recovery.queue]) found.push({ id: row.head.id, overdue: due[recovery.queue] - recovery.score, row });
+      if (recovery && recovery.score <= due[recovery.queue]) {
+        found.push({ id: row.head.id, overdue: due[recovery.queue] - recovery.score, row });
+      }
     }
     return found.sort(byOverdue).slice(0, limit).map(({ row }) => {
       const recovery = row.recovery!;
@@ -238,8 +240,10 @@ export class MemoryStore implements Store {
   /** Rows matching the filters, newest first (createdAt desc, then id desc). */
   #sorted(workflowId: string | undefined, status: ExecutionStatus | undefined): Row[] {
     return [...this.#rows.values()]
-      .filter((row) => (workflowId === undefined || row.head.workflowId === workflowId) &&
-        (status === undefined || row.head.status === status))
+      .filter((row) =>
+        (workflowId === undefined || row.head.workflowId === workflowId) &&
+        (status === undefined || row.head.status === status)
+      )
       .sort((a, b) => b.score - a.score || (a.head.id < b.head.id ? 1 : a.head.id > b.head.id ? -1 : 0));
   }
 }

@@ -22,7 +22,9 @@ export interface RecoveryRow {
 export function recoveryOf(head: ExecutionHead): RecoveryRow | null {
   const due = (queue: RecoveryQueue, dueAt: string): RecoveryRow => {
     const score = Date.parse(dueAt);
-    if (!Number.isFinite(score)) throw new ValidationError(`Execution ${JSON.stringify(head.id)} has an invalid time ${JSON.stringify(dueAt)}`);
+    if (!Number.isFinite(score)) {
+      throw new ValidationError(`Execution ${JSON.stringify(head.id)} has an invalid time ${JSON.stringify(dueAt)}`);
+    }
     return { queue, score, dueAt };
   };
   if (head.status === "running") return head.leaseUntil ? due("lease", head.leaseUntil) : due("wake", head.updatedAt);

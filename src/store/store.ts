@@ -1,7 +1,15 @@
 import { ConflictError, ValidationError } from "../errors.ts";
 import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
 export { EXECUTION_STATUSES } from "../types.ts";
-import { EXECUTION_STATUSES, type Entry, type Execution, type ExecutionDelta, type ExecutionHead, type ExecutionStatus, type StoredEvent } from "../types.ts";
+import {
+  type Entry,
+  type Execution,
+  EXECUTION_STATUSES,
+  type ExecutionDelta,
+  type ExecutionHead,
+  type ExecutionStatus,
+  type StoredEvent,
+} from "../types.ts";
 
 /**
  * One atomic checkpoint: the head of the execution, what its body changed, and the entries and events it
@@ -142,7 +150,6 @@ export const MAX_EVENTS_PER_EXECUTION = 1000;
 export { EXECUTION_ID_PATTERN } from "../ids.ts";
 
 // ---- Helpers shared by the store implementations (validation at the boundary, cursor format) ----
-
 
 /** Throws a ValidationError naming `id` unless it matches EXECUTION_ID_PATTERN. */
 export function assertExecutionId(id: unknown, what = "execution id"): asserts id is string {

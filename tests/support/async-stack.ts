@@ -4,15 +4,15 @@
  * the app answers is recorded. Used by tests/async.qstash.test.ts and bench/async.ts.
  */
 import { Client } from "@upstash/qstash";
-import { SignJWT, base64url } from "jose";
+import { base64url, SignJWT } from "jose";
 import {
   DEV_CURRENT_SIGNING_KEY,
   DEV_NEXT_SIGNING_KEY,
   DEV_QSTASH_TOKEN,
-  startQStashDev,
   type QStashDevServer,
+  startQStashDev,
 } from "../../tools/qstash-dev/index.ts";
-import { startRedisStack, type RedisStack } from "./redis.ts";
+import { type RedisStack, startRedisStack } from "./redis.ts";
 
 export { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY };
 
@@ -60,7 +60,14 @@ export async function startAsyncStack(options: { retryDelayMs?: number } = {}): 
       const body = await request.clone().text();
       const response = await app(request);
       const answer = await response.clone().text();
-      const delivery = { path: new URL(request.url).pathname, url: request.url, headers: new Headers(request.headers), body, status: response.status, answer };
+      const delivery = {
+        path: new URL(request.url).pathname,
+        url: request.url,
+        headers: new Headers(request.headers),
+        body,
+        status: response.status,
+        answer,
+      };
       deliveries.push(delivery);
       hook?.(delivery);
       return response;

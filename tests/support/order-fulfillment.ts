@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { exampleSources } from "../../examples/index.ts";
 import { createOrderServices, DECLINED_CARD } from "../../examples/order-fulfillment/services.ts";
-import { Engine, loadWorkflow, SyncRunner, type Store } from "../../mod.ts";
+import { Engine, loadWorkflow, type Store, SyncRunner } from "../../mod.ts";
 import { manualClock, recordingSleep, sequentialIds } from "./engine.ts";
 
 export const orderWorkflow = loadWorkflow(exampleSources.order_fulfillment);
@@ -54,7 +54,7 @@ export function orderFulfillmentSuite(name: string, makeStore: () => Store | Pro
     test("an item out of stock ends with out_of_stock and charges nothing", async () => {
       const { runner, shop } = await setup();
       const result = await runner.run({ ...happyOrder, items: [{ sku: "GIZMO", quantity: 10, price: 9.99 }] });
-      expect(result.output).toMatchObject({ status: "out_of_stock", error: "Out of stock: [\"GIZMO\"]", payment_id: null });
+      expect(result.output).toMatchObject({ status: "out_of_stock", error: 'Out of stock: ["GIZMO"]', payment_id: null });
       expect(shop.charges.size).toBe(0);
     });
 
@@ -98,7 +98,12 @@ export function orderFulfillmentSuite(name: string, makeStore: () => Store | Pro
     test("a declined card ends with payment_failed after the retries", async () => {
       const { runner, shop, options } = await setup();
       const result = await runner.run({ ...happyOrder, payment: { card: DECLINED_CARD } }, { executionId: "declined" });
-      expect(result.output).toMatchObject({ status: "payment_failed", error: "Card declined for order O-1", payment_id: null, tracking_number: null });
+      expect(result.output).toMatchObject({
+        status: "payment_failed",
+        error: "Card declined for order O-1",
+        payment_id: null,
+        tracking_number: null,
+      });
       expect(shop.calls.filter((c) => c.service === "PaymentService.charge").map((c) => c.attempt)).toEqual([1, 2, 3]);
       expect(options.sleep.waits).toEqual([500, 1000]);
     });

@@ -7,7 +7,7 @@ import { StoreError } from "../../src/errors.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import type { Store } from "../../src/store/store.ts";
 import type { Services } from "../../src/types.ts";
-import { createApp, type AppOptions } from "../../routes/app.ts";
+import { type AppOptions, createApp } from "../../routes/app.ts";
 
 export const orderWorkflow: WorkflowDefinition = loadWorkflow(orderYaml);
 
@@ -25,7 +25,7 @@ export const greetingWorkflow: WorkflowDefinition = loadWorkflow({
 /** A clock that moves one second per reading, so every execution gets its own createdAt. */
 export function tickingClock(start = "2026-01-01T00:00:00.000Z") {
   let now = Date.parse(start);
-  return () => new Date((now += 1000));
+  return () => new Date(now += 1000);
 }
 
 export function sequentialIds(prefix = "id") {
@@ -90,6 +90,12 @@ export function unreachableStore(): Store {
 
 /** A problem+json answer: its status, the parsed body, and whether the media type is right. */
 export async function problemOf(response: Response) {
-  const body = await response.json() as { type: string; title: string; status: number; detail: string; errors?: { path: string; message: string }[] };
+  const body = await response.json() as {
+    type: string;
+    title: string;
+    status: number;
+    detail: string;
+    errors?: { path: string; message: string }[];
+  };
   return { status: response.status, contentType: response.headers.get("content-type"), body };
 }

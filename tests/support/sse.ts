@@ -206,7 +206,6 @@ export function trackTimers() {
   };
 }
 
-
 /** The order example's services, with the shipping call held until `shipping.open()`: a run caught mid-way. */
 export function gatedOrderServices(): { services: Services; shipping: ReturnType<typeof gate> } {
   const orders = createOrderServices();

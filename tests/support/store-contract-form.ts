@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConflictError } from "../../src/errors.ts";
 import { utf8Length } from "../../src/store/format.ts";
-import type { Store, StoreFootprint, StoredDefinition } from "../../src/store/store.ts";
+import type { Store, StoredDefinition, StoreFootprint } from "../../src/store/store.ts";
 import type { Execution, ExecutionDelta, ExecutionStatus } from "../../src/types.ts";
 import { makeExecution } from "./store-contract.ts";
 
@@ -78,9 +78,17 @@ export function storedFormContract(makeStore: () => Promise<ContractStore> | Con
         const after = (await store.footprint(exec.id))!;
         if (before.logBytes + deltaBytes(delta) >= before.snapshotBytes) {
           compactions += 1;
-          expect(after).toEqual({ snapshotBytes: utf8Length(JSON.stringify({ input: exec.input, ctx: exec.ctx, result: null, haltData: null, loop: null })), logBytes: 0, deltas: 0 });
+          expect(after).toEqual({
+            snapshotBytes: utf8Length(JSON.stringify({ input: exec.input, ctx: exec.ctx, result: null, haltData: null, loop: null })),
+            logBytes: 0,
+            deltas: 0,
+          });
         } else {
-          expect(after).toEqual({ snapshotBytes: before.snapshotBytes, logBytes: before.logBytes + deltaBytes(delta), deltas: before.deltas + 1 });
+          expect(after).toEqual({
+            snapshotBytes: before.snapshotBytes,
+            logBytes: before.logBytes + deltaBytes(delta),
+            deltas: before.deltas + 1,
+          });
         }
         expect(await store.load(exec.id)).toEqual(exec);
         before = after;
@@ -112,7 +120,7 @@ export function storedFormContract(makeStore: () => Promise<ContractStore> | Con
       const store = await makeStore();
       let exec = await create(store, { ctx: { seed: "s".repeat(300) } });
       const states: Execution[] = [exec];
-      for (let i = 0; ; i++) {
+      for (let i = 0;; i++) {
         const delta = { set: { [`k${i}`]: "x".repeat(50) } };
         const footprint = (await store.footprint(exec.id))!;
         const next = { ...exec, ctx: { ...exec.ctx, ...delta.set } };
@@ -135,8 +143,10 @@ export function storedFormContract(makeStore: () => Promise<ContractStore> | Con
     test("concurrent commits with one expectedRevision: exactly one wins and its state is stored", async () => {
       const store = await makeStore();
       const exec = await create(store, { ctx: { seed: "s".repeat(2_000) } });
-      const attempts = Array.from({ length: 8 }, (_, i) =>
-        step(store, { ...exec, ctx: { ...exec.ctx, winner: i }, currentStep: `s${i}` }, { set: { winner: i } }));
+      const attempts = Array.from(
+        { length: 8 },
+        (_, i) => step(store, { ...exec, ctx: { ...exec.ctx, winner: i }, currentStep: `s${i}` }, { set: { winner: i } }),
+      );
       const settled = await Promise.allSettled(attempts);
       const won = settled.filter((s) => s.status === "fulfilled") as PromiseFulfilledResult<Execution>[];
       expect(won).toHaveLength(1);
@@ -243,7 +253,11 @@ export function storedFormContract(makeStore: () => Promise<ContractStore> | Con
 
   describe("definitions", () => {
     const definition = (hash: string, version: string, workflowId = "wf-def"): StoredDefinition => ({
-      workflowId, version, hash, source: `id: ${workflowId}\nversion: "${version}"\n# 😀 ${hash}\n`, storedAt: "2026-04-01T00:00:00.000Z",
+      workflowId,
+      version,
+      hash,
+      source: `id: ${workflowId}\nversion: "${version}"\n# 😀 ${hash}\n`,
+      storedAt: "2026-04-01T00:00:00.000Z",
     });
 
     test("a definition is stored once under its hash and read back exactly", async () => {
@@ -298,8 +312,14 @@ export function storedFormContract(makeStore: () => Promise<ContractStore> | Con
       const pending = await on("h1", "pending");
       await on("h1", "running");
       await on("h2", "halted");
-      const version = (d: StoredDefinition, current: boolean, counts: { halted: number; pending: number }) =>
-        ({ workflowId: "wf-def", version: d.version, hash: d.hash, storedAt: d.storedAt, current, ...counts });
+      const version = (d: StoredDefinition, current: boolean, counts: { halted: number; pending: number }) => ({
+        workflowId: "wf-def",
+        version: d.version,
+        hash: d.hash,
+        storedAt: d.storedAt,
+        current,
+        ...counts,
+      });
       expect(await store.definitionVersions("wf-def")).toEqual([
         version(v1, false, { halted: 2, pending: 1 }),
         version(v2, true, { halted: 1, pending: 0 }),

@@ -84,11 +84,41 @@ export async function createMany(store: Store, count: number, overrides: (i: num
 
 /** Values that tend to get mangled on the way through JSON, HTTP and Redis. */
 export const TRICKY_STRINGS = [
-  "héllo wörld", "日本語", "😀👍🏽👨‍👩‍👧", "\u0000 nul", "tab\tand\nnewline", "quote \" backslash \\",
-  "\ud83d", "123", "1.0", "-0", "1e5", "true", "false", "null", "[1]", "{}", '{"a":1}', "OK", "", " ",
+  "héllo wörld",
+  "日本語",
+  "😀👍🏽👨‍👩‍👧",
+  "\u0000 nul",
+  "tab\tand\nnewline",
+  'quote " backslash \\',
+  "\ud83d",
+  "123",
+  "1.0",
+  "-0",
+  "1e5",
+  "true",
+  "false",
+  "null",
+  "[1]",
+  "{}",
+  '{"a":1}',
+  "OK",
+  "",
+  " ",
 ];
 
-export const TRICKY_NUMBERS = [0, 1, -1, 0.1, -123.456, 1e-7, 3.141592653589793, 2 ** 53 - 1, -(2 ** 53 - 1), 1.7976931348623157e308, 5e-324];
+export const TRICKY_NUMBERS = [
+  0,
+  1,
+  -1,
+  0.1,
+  -123.456,
+  1e-7,
+  3.141592653589793,
+  2 ** 53 - 1,
+  -(2 ** 53 - 1),
+  1.7976931348623157e308,
+  5e-324,
+];
 
 const BAD_IDS = ["", "a b", "a/b", "a*", "a{b}", "a\nb", "ключ", "x".repeat(201), "a|b", "a,b"];
 

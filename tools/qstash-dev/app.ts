@@ -1,8 +1,8 @@
 /** The QStash v2 REST API (the part the SDKs use) and the loopback-only `/_dev` control routes, as Hono routes. */
-import { Hono, type Context } from "hono";
-import { encodeText, type Bytes } from "./bytes.ts";
+import { type Context, Hono } from "hono";
+import { type Bytes, encodeText } from "./bytes.ts";
 import { QStashDevError } from "./errors.ts";
-import { parsePublish, type Incoming, type Publisher } from "./publish.ts";
+import { type Incoming, parsePublish, type Publisher } from "./publish.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { Schedules } from "./schedules.ts";
 import type { StatsCounter } from "./stats.ts";
@@ -94,7 +94,11 @@ export function createQStashApp(dev: DevParts): Hono<Env> {
   });
 
   app.post("/v2/queues", async (c) => {
-    const body = await jsonBody<{ queueName?: unknown; parallelism?: unknown; paused?: unknown }>(c, "queues", "{ queueName, parallelism?, paused? }");
+    const body = await jsonBody<{ queueName?: unknown; parallelism?: unknown; paused?: unknown }>(
+      c,
+      "queues",
+      "{ queueName, parallelism?, paused? }",
+    );
     if (typeof body.queueName !== "string" || !body.queueName) throw new QStashDevError(400, "queues: queueName is required");
     const parallelism = body.parallelism ?? 1;
     if (typeof parallelism !== "number" || !Number.isInteger(parallelism) || parallelism < 1) {
@@ -149,7 +153,9 @@ export function createQStashApp(dev: DevParts): Hono<Env> {
 
   app.use("/_dev/*", async (c, next) => {
     const address = c.env?.remoteAddress;
-    if (address !== undefined && !isLoopback(address)) throw new QStashDevError(403, "qstash-dev: /_dev routes answer loopback callers only");
+    if (address !== undefined && !isLoopback(address)) {
+      throw new QStashDevError(403, "qstash-dev: /_dev routes answer loopback callers only");
+    }
     await next();
   });
   app.get("/_dev/stats", (c) => c.json(dev.stats.snapshot()));

@@ -43,8 +43,9 @@ export function startQStashDev(options: QStashDevOptions = {}): QStashDevServer 
     port = server.port ?? wanted;
     close = () => server.stop(true);
   } else if (deno) {
-    const server = deno.serve({ port: wanted, hostname, onListen: () => {} }, (req, info) =>
-      dev.fetch(req, { remoteAddress: info.remoteAddr.hostname }),
+    const server = deno.serve(
+      { port: wanted, hostname, onListen: () => {} },
+      (req, info) => dev.fetch(req, { remoteAddress: info.remoteAddr.hostname }),
     );
     port = server.addr.port;
     close = () => server.shutdown();

@@ -46,12 +46,16 @@ export class CronError extends Error {
 export function parseCron(source: string): Cron {
   const text = source.trim();
   if (/^(CRON_TZ|TZ)=/i.test(text)) {
-    throw new CronError(`cron ${JSON.stringify(source)}: time zones (CRON_TZ=...) are not supported by qstash-dev; write the schedule in UTC`);
+    throw new CronError(
+      `cron ${JSON.stringify(source)}: time zones (CRON_TZ=...) are not supported by qstash-dev; write the schedule in UTC`,
+    );
   }
   const expanded = ALIASES[text.toLowerCase()] ?? text;
   const parts = expanded.split(/\s+/);
   if (parts.length !== 5) {
-    throw new CronError(`cron ${JSON.stringify(source)}: expected 5 fields (minute hour day-of-month month day-of-week), got ${parts.length}`);
+    throw new CronError(
+      `cron ${JSON.stringify(source)}: expected 5 fields (minute hour day-of-month month day-of-week), got ${parts.length}`,
+    );
   }
   const [minutes, hours, days, months, weekdays] = parts.map((part, i) => parseField(part, FIELDS[i]!, source)) as [
     Set<number>,

@@ -1,13 +1,13 @@
 /** The in-memory QStash: a Web-standard `fetch(req)` handler plus the scheduler that delivers. Runtime-agnostic. */
-import { createQStashApp, type ConnectionInfo } from "./app.ts";
+import { type ConnectionInfo, createQStashApp } from "./app.ts";
 import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN } from "./defaults.ts";
 import { Publisher } from "./publish.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Schedules, type ScheduleView } from "./schedules.ts";
-import { StatsCounter, type QStashDevStats } from "./stats.ts";
+import { type QStashDevStats, StatsCounter } from "./stats.ts";
 import type { DevMessage, QStashDevOptions } from "./types.ts";
 import { snapshot } from "./views.ts";
-import { WorkflowRuns, type WorkflowRunInfo } from "./workflow.ts";
+import { type WorkflowRunInfo, WorkflowRuns } from "./workflow.ts";
 
 export class QStashDev {
   readonly token: string;

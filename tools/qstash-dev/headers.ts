@@ -26,7 +26,9 @@ export function parseDuration(value: string): number | undefined {
 export function optionalDuration(value: string | null, what: string): number | undefined {
   if (value === null) return undefined;
   const ms = parseDuration(value);
-  if (ms === undefined) throw new QStashDevError(400, `${what}: expected a duration such as 10s, 2m, 1h or 1d, got ${JSON.stringify(value)}`);
+  if (ms === undefined) {
+    throw new QStashDevError(400, `${what}: expected a duration such as 10s, 2m, 1h or 1d, got ${JSON.stringify(value)}`);
+  }
   return ms;
 }
 
@@ -55,7 +57,9 @@ export function parseDestination(raw: string, what: string): string {
   if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:") || !parsed.hostname) {
     throw new QStashDevError(
       400,
-      `${what} ${JSON.stringify(raw)} is not an absolute http:// or https:// URL (qstash-dev delivers to URLs only: no URL groups, no APIs)`,
+      `${what} ${
+        JSON.stringify(raw)
+      } is not an absolute http:// or https:// URL (qstash-dev delivers to URLs only: no URL groups, no APIs)`,
     );
   }
   return destination;

@@ -7,10 +7,10 @@
 export { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_PORT, DEV_QSTASH_TOKEN } from "./defaults.ts";
 export { QStashDev } from "./dev.ts";
 export { QStashDevError } from "./errors.ts";
-export { startQStashDev, type QStashDevServer } from "./cli.ts";
+export { type QStashDevServer, startQStashDev } from "./cli.ts";
 export { parseDuration } from "./headers.ts";
 export { compileRetryDelay } from "./retry-delay.ts";
-export { parseCron, CronError, type Cron } from "./cron.ts";
+export { type Cron, CronError, parseCron } from "./cron.ts";
 export type { ScheduleView } from "./schedules.ts";
 export type { QStashDevStats } from "./stats.ts";
 export type { RawStep, WorkflowRunInfo } from "./workflow.ts";

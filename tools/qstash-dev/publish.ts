@@ -1,15 +1,15 @@
 /** Accepting messages: every header QStash reads, deduplication, and the hand-over to the scheduler. */
-import { encodeText, sha256, toHex, type Bytes } from "./bytes.ts";
+import { type Bytes, encodeText, sha256, toHex } from "./bytes.ts";
 import { DEFAULT_RETRIES } from "./defaults.ts";
 import { QStashDevError } from "./errors.ts";
 import {
-  METHODS,
+  type CallbackSettings,
   callbackSettings,
   forwardedHeaders,
+  METHODS,
   optionalCount,
   optionalDuration,
   parseDestination,
-  type CallbackSettings,
 } from "./headers.ts";
 import { compileRetryDelay } from "./retry-delay.ts";
 import type { Entry, Scheduler } from "./scheduler.ts";
@@ -103,12 +103,11 @@ export class Publisher {
   async publish(p: ParsedPublish): Promise<PublishResult> {
     const clock = this.scheduler.clock();
     for (const [key, seen] of this.dedup) if (seen.expiresAt <= clock) this.dedup.delete(key);
-    const dedupKey =
-      p.deduplicationId !== undefined
-        ? `id:${p.deduplicationId}`
-        : p.contentBased
-          ? `content:${await contentHash(p.destination, p.header, p.bytes)}`
-          : undefined;
+    const dedupKey = p.deduplicationId !== undefined
+      ? `id:${p.deduplicationId}`
+      : p.contentBased
+      ? `content:${await contentHash(p.destination, p.header, p.bytes)}`
+      : undefined;
     const seen = dedupKey ? this.dedup.get(dedupKey) : undefined;
     if (seen) {
       this.options.log(`publish ${seen.result.messageId} → ${p.destination}: duplicate (${dedupKey}), not enqueued`);

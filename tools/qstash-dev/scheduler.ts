@@ -2,8 +2,8 @@
  * Delivery timing: the scheduling clock (`now()` plus what `advanceTime` skipped), due times, queue
  * slots, delivery attempts with retries and backoff, and the callback messages QStash makes from answers.
  */
-import { bodyFields, encodeText, randomId, toBase64, type Bytes } from "./bytes.ts";
-import { headerArrays, type CallbackSettings } from "./headers.ts";
+import { bodyFields, type Bytes, encodeText, randomId, toBase64 } from "./bytes.ts";
+import { type CallbackSettings, headerArrays } from "./headers.ts";
 import { signDelivery } from "./signing.ts";
 import type { StatsCounter } from "./stats.ts";
 import type { DeliveryAttempt, DevMessage, MessageState } from "./types.ts";

@@ -4,10 +4,10 @@
  * carries `Upstash-Schedule-Id`. `advanceTime` fires every tick it skips over.
  */
 import { bodyFields, randomId } from "./bytes.ts";
-import { CronError, parseCron, type Cron } from "./cron.ts";
+import { type Cron, CronError, parseCron } from "./cron.ts";
 import { QStashDevError } from "./errors.ts";
 import { headerArrays } from "./headers.ts";
-import { parsePublish, type Incoming, type ParsedPublish, type Publisher } from "./publish.ts";
+import { type Incoming, type ParsedPublish, parsePublish, type Publisher } from "./publish.ts";
 import type { Scheduler, TimedSource } from "./scheduler.ts";
 
 /** What `schedules.get` / `schedules.list` answer: the SDK's `Schedule` shape (the fields qstash-dev knows). */

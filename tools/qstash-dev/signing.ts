@@ -1,5 +1,5 @@
-import { SignJWT, base64url } from "jose";
-import { randomId, sha256, type Bytes } from "./bytes.ts";
+import { base64url, SignJWT } from "jose";
+import { type Bytes, randomId, sha256 } from "./bytes.ts";
 
 const SIGNATURE_TTL_S = 300;
 

@@ -1,6 +1,6 @@
 /** The JSON shapes the QStash API answers for messages and queues. */
 import { headerArrays } from "./headers.ts";
-import { isSettled, type Entry, type QueueInfo } from "./scheduler.ts";
+import { type Entry, isSettled, type QueueInfo } from "./scheduler.ts";
 import type { DevMessage } from "./types.ts";
 
 /** The SDK's `Message` shape (header values as arrays), plus qstash-dev's `state` and `retried`. */

@@ -6,7 +6,7 @@
 import { encodeText, toBase64 } from "./bytes.ts";
 import { QStashDevError } from "./errors.ts";
 import type { PublishResult } from "./publish.ts";
-import { isSettled, type Entry, type Scheduler } from "./scheduler.ts";
+import { type Entry, isSettled, type Scheduler } from "./scheduler.ts";
 
 /** One element of the array a workflow endpoint receives (and `GET /v2/workflows/runs/:id` answers). */
 export interface RawStep {
@@ -59,7 +59,9 @@ export class WorkflowRuns {
   checkPublishable(w: { runId: string; init: boolean } | undefined): void {
     if (!w || w.init) return;
     const run = this.runs.get(w.runId);
-    if (!run) throw new QStashDevError(400, `workflow run ${JSON.stringify(w.runId)} not found: publish with Upstash-Workflow-Init: true first`);
+    if (!run) {
+      throw new QStashDevError(400, `workflow run ${JSON.stringify(w.runId)} not found: publish with Upstash-Workflow-Init: true first`);
+    }
     if (run.ended) throw new QStashDevError(400, `workflow run ${JSON.stringify(w.runId)} has ended; it takes no more steps`);
   }
 

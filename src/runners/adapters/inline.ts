@@ -1,10 +1,10 @@
 import type { WorkflowLookup } from "../../config.ts";
-import { toClock, type Clock } from "../../engine/clock.ts";
+import { type Clock, toClock } from "../../engine/clock.ts";
 import type { EngineOptions } from "../../engine/engine.ts";
 import type { StepRegistry } from "../../steps/registry.ts";
 import type { Store } from "../../store/store.ts";
 import type { Services } from "../../types.ts";
-import { followUpsOf, performJob, type EnqueueOptions, type Job, type QueueAdapter } from "../jobs.ts";
+import { type EnqueueOptions, followUpsOf, type Job, performJob, type QueueAdapter } from "../jobs.ts";
 import { requireStore } from "../runner.ts";
 
 export interface InlineAdapterOptions extends Omit<EngineOptions, "workflows" | "store"> {

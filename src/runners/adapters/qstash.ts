@@ -2,7 +2,7 @@ import type { Client } from "@upstash/qstash";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { ConfigError } from "../../errors.ts";
-import { jobBody, type EnqueueOptions, type Job, type QueueAdapter } from "../jobs.ts";
+import { type EnqueueOptions, type Job, jobBody, type QueueAdapter } from "../jobs.ts";
 
 /** What the adapter uses of `@upstash/qstash`'s `Client`. */
 export type QStashClient = Pick<Client, "publishJSON" | "queue">;
@@ -50,7 +50,9 @@ export class QStashAdapter implements QueueAdapter {
       ? undefined
       : checkHttpUrl(options.failureCallbackUrl ?? failureUrlOf(this.callbackUrl), "QStashAdapter failureCallbackUrl");
     const retries = options.retries ?? 3;
-    if (!Number.isInteger(retries) || retries < 0) throw new ConfigError(`QStashAdapter retries must be a non-negative integer, got ${retries}`);
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new ConfigError(`QStashAdapter retries must be a non-negative integer, got ${retries}`);
+    }
     this.#options = { ...options, retries };
   }
 

@@ -21,15 +21,15 @@ import {
   decodeCursor,
   type DefinitionVersion,
   encodeCursor,
+  findLimit,
   type FindQuery,
   type FindResult,
-  findLimit,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
   type Store,
-  type StoreFootprint,
   type StoredDefinition,
+  type StoreFootprint,
 } from "../store.ts";
 import { type RedisKeys, redisKeys } from "./keys.ts";
 import * as lua from "./scripts.ts";
@@ -80,7 +80,10 @@ export class UpstashRedisStore implements Store {
     this.#keys = redisKeys(prefix);
     this.#retentionMs = Math.max(1, Math.round(retention * 1000));
     this.#clock = clock;
-    this.#scripts = Object.fromEntries(Object.entries(lua).map(([name, source]) => [name, redis.createScript(source)])) as Record<ScriptName, Script>;
+    this.#scripts = Object.fromEntries(Object.entries(lua).map(([name, source]) => [name, redis.createScript(source)])) as Record<
+      ScriptName,
+      Script
+    >;
   }
 
   async commit(commit: Commit): Promise<{ revision: number }> {
@@ -109,10 +112,26 @@ export class UpstashRedisStore implements Store {
 
     const send = ([mode, text]: string[]) =>
       this.#exec("commit", "COMMIT", [
-        id, expectedRevision === undefined ? "" : String(expectedRevision), execution.status, execution.workflowId,
-        execution.workflowHash, String(score), String(now), String(this.#retentionMs), String(now + this.#retentionMs),
-        String(MAX_EVENTS_PER_EXECUTION), headText, mode!, text!, recovery?.queue ?? "", String(recovery?.score ?? ""),
-        recovery?.dueAt ?? "", ...definitionArgs, String(entries.length), ...entries, ...events,
+        id,
+        expectedRevision === undefined ? "" : String(expectedRevision),
+        execution.status,
+        execution.workflowId,
+        execution.workflowHash,
+        String(score),
+        String(now),
+        String(this.#retentionMs),
+        String(now + this.#retentionMs),
+        String(MAX_EVENTS_PER_EXECUTION),
+        headText,
+        mode!,
+        text!,
+        recovery?.queue ?? "",
+        String(recovery?.score ?? ""),
+        recovery?.dueAt ?? "",
+        ...definitionArgs,
+        String(entries.length),
+        ...entries,
+        ...events,
       ]);
     let reply = numbers(await send(body), "commit");
     if (reply[0] === 2) reply = numbers(await send(snapshot()), "commit");
@@ -175,10 +194,14 @@ export class UpstashRedisStore implements Store {
     // seq > after is seq > floor(after); an `after` that is not a safe integer (NaN, ±Infinity, 1e300) reads
     // the whole list and leaves it to the filter below, which keeps the same answer in every case.
     const from = Math.floor(after);
-    const reply = await this.#run("read events", () =>
-      this.#scripts.EVENTS.exec([this.#keys.events(executionId)], [this.#prefix, Number.isSafeInteger(from) ? String(from) : ""]));
+    const reply = await this.#run(
+      "read events",
+      () => this.#scripts.EVENTS.exec([this.#keys.events(executionId)], [this.#prefix, Number.isSafeInteger(from) ? String(from) : ""]),
+    );
     if (!Array.isArray(reply)) throw new StoreError(`Redis store: unexpected events reply ${JSON.stringify(reply)}`);
-    return (reply as unknown[]).map((item) => parseStored<StoredEvent>(item, `an event of ${executionId}`)).filter((event) => event.seq > after);
+    return (reply as unknown[]).map((item) => parseStored<StoredEvent>(item, `an event of ${executionId}`)).filter((event) =>
+      event.seq > after
+    );
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
@@ -204,12 +227,23 @@ export class UpstashRedisStore implements Store {
 
   async recoverable(query: RecoverableQuery): Promise<Recoverable[]> {
     const { due, claimMs, limit } = sweepBounds(query);
-    const reply = await this.#exec("find recoverable executions", "RECOVERABLE", [String(due.lease), String(due.wake), String(claimMs), String(limit)]);
+    const reply = await this.#exec("find recoverable executions", "RECOVERABLE", [
+      String(due.lease),
+      String(due.wake),
+      String(claimMs),
+      String(limit),
+    ]);
     if (!Array.isArray(reply) || reply.length % 5 !== 0) throw new StoreError("Redis store: unexpected recoverable reply");
     const found: Recoverable[] = [];
     for (let i = 0; i < reply.length; i += 5) {
       const [id, workflowId, status, revision, dueAt] = reply.slice(i, i + 5);
-      found.push({ id: unwrap(id), workflowId: unwrap(workflowId), status: unwrap(status) as Recoverable["status"], revision: Number(revision), dueAt: unwrap(dueAt) });
+      found.push({
+        id: unwrap(id),
+        workflowId: unwrap(workflowId),
+        status: unwrap(status) as Recoverable["status"],
+        revision: Number(revision),
+        dueAt: unwrap(dueAt),
+      });
     }
     return found;
   }
@@ -242,7 +276,15 @@ export class UpstashRedisStore implements Store {
     const versions: DefinitionVersion[] = [];
     for (let i = 1; i < reply.length; i += 3) {
       const { version, hash, storedAt } = parseStored<StoredDefinition>(reply[i], `a definition of ${workflowId}`);
-      versions.push({ workflowId, version, hash, storedAt, current: hash === current, halted: Number(reply[i + 1]), pending: Number(reply[i + 2]) });
+      versions.push({
+        workflowId,
+        version,
+        hash,
+        storedAt,
+        current: hash === current,
+        halted: Number(reply[i + 1]),
+        pending: Number(reply[i + 2]),
+      });
     }
     return versions;
   }
@@ -269,8 +311,14 @@ export class UpstashRedisStore implements Store {
       : k.all;
     const reply = await this.#run(what, () =>
       this.#scripts.FIND.exec([index], [
-        this.#prefix, String(query.limit), position ? String(position.score) : "", position?.id ?? "",
-        status ?? "", workflowId === undefined ? "0" : "1", workflowId ?? "", query.mode,
+        this.#prefix,
+        String(query.limit),
+        position ? String(position.score) : "",
+        position?.id ?? "",
+        status ?? "",
+        workflowId === undefined ? "0" : "1",
+        workflowId ?? "",
+        query.mode,
         String(this.#clock().getTime()),
       ]));
     if (!Array.isArray(reply) || reply.length < 3) throw new StoreError(`Redis store: unexpected ${what} reply`);
