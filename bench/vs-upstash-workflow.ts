@@ -72,6 +72,7 @@ const store = new UpstashRedisStore({ redis: redis.redis, prefix: `vs${Math.rand
 const services = { work: async ({ i }: { i: number }) => stepResult(i, ourSize) };
 const completions = new Map<string, () => void>();
 /** Set once the server's port, hence the callback URL, is known. */
+// deno-lint-ignore prefer-const -- set once the server is listening
 let ourApp: ReturnType<typeof createApp> | undefined;
 const ourServer = Bun.serve({
   hostname: "127.0.0.1",

@@ -1,4 +1,4 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { requireToken } from "./auth.ts";
 import { bodyLimit } from "./body.ts";
 import { dashboardDataRoutes, dashboardRoutes } from "./dashboard/index.ts";

@@ -12,5 +12,5 @@ export const WORKFLOW_ID_RULE = "must be 1 to 100 letters, digits, _ or -";
 export const EXECUTION_ID_PATTERN = /^[A-Za-z0-9_\-.:\[\]]{1,200}$/;
 export const EXECUTION_ID_RULE = "must be 1 to 200 letters, digits and _ - . : [ ]";
 
-export const workflowIdSchema = z.string().regex(WORKFLOW_ID_PATTERN, WORKFLOW_ID_RULE);
-export const executionIdSchema = z.string().regex(EXECUTION_ID_PATTERN, EXECUTION_ID_RULE);
+export const workflowIdSchema: z.ZodString = z.string().regex(WORKFLOW_ID_PATTERN, WORKFLOW_ID_RULE);
+export const executionIdSchema: z.ZodString = z.string().regex(EXECUTION_ID_PATTERN, EXECUTION_ID_RULE);

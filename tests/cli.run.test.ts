@@ -23,7 +23,7 @@ const runOrder = (stdin: string) =>
 
 /** The step lines of the progress display, durations blanked. */
 function stepLines(stdout: string): string[] {
-  return stdout.split("\n").filter((line) => /^  [✓✗⏸] /.test(line)).map((line) => line.replace(/\d+ ms/, "N ms"));
+  return stdout.split("\n").filter((line) => /^ {2}[✓✗⏸] /.test(line)).map((line) => line.replace(/\d+ ms/, "N ms"));
 }
 
 describe("durable-workflow run", () => {
@@ -85,7 +85,7 @@ steps:
     const result = await cli(["run", example("order-fulfillment"), "--input", JSON.stringify(largeOrder)]);
     expect(result.code).toBe(1);
     expect(stepLines(result.stdout)).toContainEqual(
-      expect.stringMatching(/^  ✗ validate \(call\)  N ms  .*Unknown service "OrderService"/),
+      expect.stringMatching(/^ {2}✗ validate \(call\) {2}N ms {2}.*Unknown service "OrderService"/),
     );
     expect(result.stdout).toContain("✗ failed: ");
   });

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- the JSON Schema is walked as untyped JSON
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { buildWorkflowJsonSchema, workflowJsonSchema } from "../src/definition/schema.ts";

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- answers are untyped JSON
 /**
  * The Workers deployment, for real: worker.ts bundled by `wrangler deploy --dry-run` (with wrangler.toml's
  * rules, so the example YAML ships as Text modules), run inside workerd through Miniflare's API, against a

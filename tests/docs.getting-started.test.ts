@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- answers of the guide's commands are untyped JSON
 /**
  * docs/getting-started.md is run as written: its marked fenced blocks are written into a fresh project
  * (```lang file=PATH) and its commands are run there, in order (```sh run: each line; ```sh server port=N:

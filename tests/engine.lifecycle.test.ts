@@ -147,6 +147,7 @@ steps:
   test("a running execution stops at its next checkpoint after a cancel", async () => {
     const store = new MemoryStore();
     const calls: number[] = [];
+    // deno-lint-ignore prefer-const -- assigned once, after the services that use it
     let engine: Engine;
     const services = {
       work: async (input: { n: number }) => {

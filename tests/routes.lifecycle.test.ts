@@ -56,6 +56,7 @@ describe("POST /executions/:id/cancel", () => {
   });
 
   test("cancels a running execution: the service that cancels it mid-run stops it at its next checkpoint", async () => {
+    // deno-lint-ignore prefer-const -- assigned once, after the services that use it
     let app!: ReturnType<typeof setup>["app"];
     let answer: Response | undefined;
     const context = chargeApp(async () => {
@@ -137,6 +138,7 @@ describe("POST /executions/:id/retry", () => {
 
 describe("POST /executions/:id/recover", () => {
   test("answers 409 with the lease's expiry while a worker holds it", async () => {
+    // deno-lint-ignore prefer-const -- assigned once, after the services that use it
     let app!: ReturnType<typeof setup>["app"];
     let problem: Awaited<ReturnType<typeof problemOf>> | undefined;
     const context = chargeApp(async () => {

@@ -21,7 +21,7 @@ if (redisServerAvailable()) {
     await stack?.stop();
   });
 
-  function setup(services: Services = createOrderServices().services as unknown as Services) {
+  const setup = (services: Services = createOrderServices().services as unknown as Services) => {
     const prefix = `sse${++prefixes}`;
     const store = new UpstashRedisStore({ redis: stack.redis, prefix });
     const counted = countingStore(store);
@@ -37,7 +37,7 @@ if (redisServerAvailable()) {
     /** Another isolate: its own store object on the same keys. */
     const elsewhere = () => new UpstashRedisStore({ redis: stack.redis, prefix });
     return { app, store, counted, clock, elsewhere };
-  }
+  };
 
   const postStream = (app: ReturnType<typeof createApp>, body: unknown) =>
     app.request("/workflows/order_fulfillment/executions/stream", {

@@ -1432,7 +1432,7 @@ function parseSvg(text) {
 
 async function start() {
   forgetButton.addEventListener("click", () => lock(""));
-  window.addEventListener("hashchange", render);
+  globalThis.addEventListener("hashchange", render);
   if (!state.token) {
     // An API without a token (local development) needs no gate.
     try {

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- answers are untyped JSON
 // Shared by tests/deploy.*.test.ts: run an entry file as a real server in a child process and stop it by PID.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
