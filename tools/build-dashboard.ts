@@ -1,8 +1,8 @@
 /**
  * Bundles the dashboard's browser modules (routes/dashboard/src/, entry main.js) into the one script the app
  * serves as `/dashboard/app.js`, and writes it into routes/dashboard/app.generated.ts (committed), so every
- * runtime serves it without a filesystem or a build step of its own (`npm run build:dashboard`).
- * tests/dashboard.bundle.test.ts fails when that file is stale.
+ * runtime serves it without a filesystem or a build step of its own (`npm run build:dashboard`; add `-- --watch`
+ * to rebuild on every change while `npm start` runs). tests/dashboard.bundle.test.ts fails when that file is stale.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -12,21 +12,23 @@ const ROOT = resolve(import.meta.dirname, "..");
 export const DASHBOARD_SOURCES = join(ROOT, "routes/dashboard/src");
 export const GENERATED_MODULE = join(ROOT, "routes/dashboard/app.generated.ts");
 
-/** The bundled script: one ES module, unminified (readable in the browser's developer tools). */
+/** One ES module, unminified (readable in the browser's developer tools). */
+const OPTIONS = {
+  absWorkingDir: ROOT,
+  entryPoints: [join(DASHBOARD_SOURCES, "main.js")],
+  bundle: true,
+  write: false,
+  format: "esm",
+  platform: "browser",
+  target: "es2022",
+  charset: "utf8",
+  legalComments: "none",
+  logLevel: "warning",
+} satisfies esbuild.BuildOptions;
+
+/** The bundled script. */
 export async function bundleDashboard(): Promise<string> {
-  const result = await esbuild.build({
-    absWorkingDir: ROOT,
-    entryPoints: [join(DASHBOARD_SOURCES, "main.js")],
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    charset: "utf8",
-    legalComments: "none",
-    logLevel: "warning",
-  });
-  return result.outputFiles[0]!.text;
+  return (await esbuild.build(OPTIONS)).outputFiles[0]!.text;
 }
 
 /** The TypeScript module that holds the script as a template literal (one source line per script line). */
@@ -47,6 +49,18 @@ export async function dashboardIsFresh(): Promise<boolean> {
 }
 
 if (import.meta.main) {
-  await writeFile(GENERATED_MODULE, generatedModule(await bundleDashboard()));
-  console.log("built routes/dashboard/app.generated.ts from routes/dashboard/src/");
+  const write = async (script: string) => {
+    await writeFile(GENERATED_MODULE, generatedModule(script));
+    console.log(`built routes/dashboard/app.generated.ts from routes/dashboard/src/ (${script.length} characters)`);
+  };
+  if (process.argv.includes("--watch")) {
+    const rebuild: esbuild.Plugin = {
+      name: "write-generated-module",
+      setup: (build) => build.onEnd((result) => result.outputFiles?.[0] ? write(result.outputFiles[0].text) : undefined),
+    };
+    await (await esbuild.context({ ...OPTIONS, plugins: [rebuild] })).watch();
+    console.log("watching routes/dashboard/src/ (Ctrl-C stops)");
+  } else {
+    await write(await bundleDashboard());
+  }
 }
