@@ -8,7 +8,7 @@
  *   dist/types/                 declarations (tsc), with `.js` import paths
  *
  * ESM for Node >= 20, Bun, Deno and bundlers; dependencies stay imports. Files imported as text
- * (`with { type: "text" }`: YAML, the dashboard's script and style) are inlined as strings, since Node
+ * (`with { type: "text" }`: YAML, the dashboard's stylesheet) are inlined as strings, since Node
  * cannot import them.
  */
 import { spawnSync } from "node:child_process";
