@@ -60,15 +60,15 @@ describe("durable-workflow lint", () => {
     const dir = tempFiles({ "typos.yaml": TYPOS });
     const result = await cli(["lint", join(dir, "typos.yaml")]);
     expect(result.code).toBe(1);
-    const paths = result.stdout.split("\n").map((line) => line.split("  ")[1]?.split(":")[0]);
+    const paths = result.stdout.split("\n").map((line) => line.split("  ")[1]?.split(":")[0] ?? "");
     expect(paths).toEqual([
       "steps[0].routes[0].when.op",
       "steps[1].prompt",
       "steps[1].promt",
       "steps[1].context",
       "steps[2].result",
-      undefined,
-      undefined,
+      "",
+      "",
     ]);
     expect(result.stdout).toContain("1 of 1 file invalid (5 issues)");
   });
