@@ -43,6 +43,12 @@ const workflow = loadWorkflow("id: t\\nname: T\\nsteps:\\n  - { id: c, type: cal
 const { result, calls } = await testWorkflow(workflow, { services: { Svc: { m: { ok: true } } } });
 console.log(JSON.stringify([result.status, calls.length]));
 `,
+  "client.mjs": `import { app } from "./app.mjs";
+import { createClient } from "durable-workflow-edge/client";
+const client = createClient({ baseUrl: "http://app.test", fetch: (url, init) => app.fetch(new Request(url, init)) });
+const result = await client.start("hi", { mode: "sync" });
+console.log(result.status, JSON.stringify(result.output));
+`,
   "request.mjs": `import { app } from "./app.mjs";
 const response = await app.request("/workflows/hi/executions", {
   method: "POST",
@@ -87,6 +93,8 @@ steps:
   "check.ts": `import { loadWorkflow, MemoryStore, SyncRunner, type ExecutionResult } from "durable-workflow-edge";
 import { createApp, type AppOptions } from "durable-workflow-edge/hono";
 import { testWorkflow, type ServiceCall } from "durable-workflow-edge/testing";
+import { createClient, type ExecutionResult as ClientResult } from "durable-workflow-edge/client";
+export const started: Promise<ClientResult> = createClient({ baseUrl: "http://x" }).start("x", { mode: "sync" });
 const workflow = loadWorkflow("id: x");
 const options: AppOptions = { store: new MemoryStore(), workflows: [workflow] };
 export const app = createApp(options);
@@ -112,6 +120,8 @@ describe("the npm package", () => {
     expect(files).toContain("dist/mod.js");
     expect(files).toContain("dist/hono.js");
     expect(files).toContain("dist/testing.js");
+    expect(files).toContain("dist/client.js");
+    expect(files).toContain("dist/types/client.d.ts");
     expect(files).toContain("dist/cli.js");
     expect(files).toContain("dist/types/src/mod.d.ts");
     expect(files).toContain("dist/types/hono.d.ts");
@@ -141,6 +151,11 @@ describe("the npm package", () => {
   test('"durable-workflow-edge/hono" serves a request from Node', async () => {
     const { project } = await install();
     expect(await sh(["node", "request.mjs"], project)).toBe('200 {"message":"hi"}\n');
+  }, TIMEOUT);
+
+  test('"durable-workflow-edge/client" starts a run from Node', async () => {
+    const { project } = await install();
+    expect(await sh(["node", "client.mjs"], project)).toBe('completed {"message":"hi"}\n');
   }, TIMEOUT);
 
   test("the declarations type-check a consumer (Node's resolution, no skipLibCheck)", async () => {
