@@ -354,9 +354,12 @@ export function checkRules(ctx: RuleContext): void {
   // A step of an unknown type could set any variable: references are checked only when every type is known.
   const sound = unique && ctx.all.every((node) => node.type !== undefined) && ctx.top.length > 0;
   if (!sound) return;
-  checkReachable(ctx, ctx.top, topIds);
-  for (const node of ctx.all) {
-    for (const body of node.bodies) if (body.kind === "sequence") checkReachable(ctx, body.nodes, topIds);
+  // A step that failed its schema may hide a target (a malformed `routes`): "unreachable" would be noise then.
+  if (ctx.all.every((node) => node.step !== undefined)) {
+    checkReachable(ctx, ctx.top, topIds);
+    for (const node of ctx.all) {
+      for (const body of node.bodies) if (body.kind === "sequence") checkReachable(ctx, body.nodes, topIds);
+    }
   }
   const everSet = new Set<string>();
   for (const node of ctx.all) {
