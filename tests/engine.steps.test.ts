@@ -821,11 +821,12 @@ describe("loop iterations that end through on_error", () => {
   - id: each
     type: loop
     over: [1, 2]
+    as: n
     output: outs
     do:
       - id: mark
         type: assign
-        set: { marked: $item }
+        set: { marked: $n }
       - id: work
         type: call
         service: work
