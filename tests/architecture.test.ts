@@ -17,7 +17,7 @@ interface Layer {
 }
 
 /** The rows of the table under "| layer | where | what it holds | may import |". */
-export function layersOf(markdown: string): Layer[] {
+function layersOf(markdown: string): Layer[] {
   const rows = markdown.split("\n").filter((line) => line.startsWith("|")).map((line) => line.split("|").slice(1, -1).map((c) => c.trim()));
   const header = rows.findIndex((cells) => cells[0] === "layer" && cells[3] === "may import");
   if (header < 0) throw new Error("docs/architecture.md has no table with the columns layer | where | what it holds | may import");
@@ -48,7 +48,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Every module a file names: import and export declarations (bare, type-only, re-exports), import() and import types. */
-export function importsOf(file: string): string[] {
+function importsOf(file: string): string[] {
   const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
@@ -69,7 +69,7 @@ export function importsOf(file: string): string[] {
 }
 
 /** The files of src/ and routes/ under `root` that belong to no layer, and every import the table does not allow. */
-export function check(root: string, layers: Layer[]): { unplaced: string[]; wrong: string[] } {
+function check(root: string, layers: Layer[]): { unplaced: string[]; wrong: string[] } {
   const files = ["src", "routes"].flatMap((dir) => sourceFiles(join(root, dir)));
   const unplaced = files.filter((file) => !layerOf(layers, root, file)).map((file) => relative(root, file));
   const wrong: string[] = [];
