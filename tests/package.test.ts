@@ -70,11 +70,14 @@ export default { fetch: (request) => app.fetch(request) };
   "check.ts": `import { loadWorkflow, MemoryStore, SyncRunner, type ExecutionResult } from "durable-workflow-edge";
 import { createApp, type AppOptions } from "durable-workflow-edge/hono";
 import { testWorkflow, type ServiceCall } from "durable-workflow-edge/testing";
+import { jobBody, type JobOutcome, performJob } from "durable-workflow-edge/queue";
 const workflow = loadWorkflow("id: x");
 const options: AppOptions = { store: new MemoryStore(), workflows: [workflow] };
 export const app = createApp(options);
 export const result: Promise<ExecutionResult> = new SyncRunner(workflow, { store: options.store }).run({});
 export const tested: Promise<ServiceCall[]> = testWorkflow(workflow, { services: { Svc: { m: 1 } } }).then((t) => t.calls);
+const job = jobBody({ workflowId: "x", executionId: "e-1", action: "start" });
+export const performed: Promise<JobOutcome> = performJob(job, { store: options.store, workflows: [workflow] });
 // @ts-expect-error: the declarations are there, so steps is not any
 export const wrong: number = workflow.steps;
 `,
@@ -99,6 +102,8 @@ describe("the npm package", () => {
     expect(files).toContain("dist/types/src/mod.d.ts");
     expect(files).toContain("dist/types/hono.d.ts");
     expect(files).toContain("dist/types/src/testing.d.ts");
+    expect(files).toContain("dist/queue.js");
+    expect(files).toContain("dist/types/src/queue.d.ts");
     expect(files.filter((f) => !/^dist\/(\w+\.js|chunks\/[\w-]+\.js|types\/.+\.d\.ts)$/.test(f)).sort()).toEqual([
       "LICENSE",
       "README.md",
