@@ -149,7 +149,7 @@ export function followUpsOf(job: Job, outcome: JobOutcome, now: number, delivery
 }
 
 /** The `wake` timer an approval halt asks for: `{ haltedAt: requested_at, at: expires_at }`, or undefined. */
-export function approvalTimer(result: ExecutionResult): { haltedAt: string; at: string } | undefined {
+function approvalTimer(result: ExecutionResult): { haltedAt: string; at: string } | undefined {
   const data = result.status === "halted" ? result.halt?.data : undefined;
   if (!data || data.type !== "approval" || typeof data.expires_at !== "string") return undefined;
   return { haltedAt: String(data.requested_at), at: data.expires_at };
