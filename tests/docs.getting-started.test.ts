@@ -39,7 +39,7 @@ const blocks = blocksOf(DOC);
 const files = Object.fromEntries(blocks.filter((b) => typeof b.attrs.file === "string").map((b) => [b.attrs.file as string, b.text]));
 const commandsOf = (block: Block) => block.text.split("\n").filter((line) => line.trim() && !line.startsWith("#"));
 const ENV = { DENO_TLS_CA_STORE: "system" };
-const DEV_TOOLS = ["bun", "deno", "wrangler"];
+const DEV_TOOLS = ["bun", "deno", "wrangler", "durable-workflow-edge-dev"];
 const project = tempDir("dw-guide-");
 const servers: { kill(): void }[] = [];
 
@@ -51,7 +51,7 @@ afterAll(() => {
 function linkTool(name: string): void {
   mkdirSync(join(project, "node_modules/.bin"), { recursive: true });
   if (!existsSync(join(project, "node_modules", name))) symlinkSync(join(ROOT, "node_modules", name), join(project, "node_modules", name));
-  if (!existsSync(join(project, "node_modules/.bin", name))) {
+  if (existsSync(join(ROOT, "node_modules/.bin", name)) && !existsSync(join(project, "node_modules/.bin", name))) {
     symlinkSync(join(ROOT, "node_modules/.bin", name), join(project, "node_modules/.bin", name));
   }
 }

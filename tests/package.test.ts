@@ -111,6 +111,37 @@ describe("the npm package", () => {
     ]);
   }, TIMEOUT);
 
+  test("the package's runtime dependencies are the engine's: hono and zod are peers, no dev server and no jose", async () => {
+    const { project } = await install();
+    const manifest = JSON.parse(readFileSync(join(project, "node_modules/durable-workflow-edge/package.json"), "utf8"));
+    expect(Object.keys(manifest.dependencies).sort()).toEqual([
+      "@hono/zod-openapi",
+      "@noble/hashes",
+      "@upstash/qstash",
+      "@upstash/redis",
+      "canonicalize",
+      "yaml",
+    ]);
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(["hono", "zod"]);
+    const dist = join(project, "node_modules/durable-workflow-edge/dist");
+    const bundled = readdirSync(dist, { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".js"))
+      .map((file) => readFileSync(join(dist, file), "utf8")).join("\n");
+    const devServerCode = ["function startQStashDev", "function startBridge", 'from "jose"'].filter((text) => bundled.includes(text));
+    expect(devServerCode).toEqual([]);
+  }, TIMEOUT);
+
+  test("the CLI's dev command names the package it needs when durable-workflow-edge-dev is not installed", async () => {
+    const { project } = await install();
+    const proc = Bun.spawn([process.execPath, "node_modules/.bin/durable-workflow", "dev"], {
+      cwd: project,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("npm install -D durable-workflow-edge-dev");
+  }, TIMEOUT);
+
   test("runs a workflow from Node", async () => {
     const { project } = await install();
     expect(await sh(["node", "run.mjs"], project)).toBe('{"message":"Hello, Ada!"}\n');

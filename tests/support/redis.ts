@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { Redis } from "@upstash/redis";
-import { type BridgeStats, startBridge } from "../../tools/upstash-redis-bridge.ts";
+import { type BridgeStats, startBridge } from "durable-workflow-edge-dev/bridge";
 
 const REDIS_SERVER = process.env.REDIS_SERVER ?? "/usr/bin/redis-server";
 
