@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
-type OptionSpecs = NonNullable<ParseArgsConfig["options"]>;
+export type OptionSpecs = NonNullable<ParseArgsConfig["options"]>;
 
 export interface ParsedArgs {
   values: Record<string, string | boolean | undefined>;
