@@ -166,7 +166,7 @@ describe("call", () => {
     );
     const result = await engine.run({ id: 7 }, { executionId: "ex-1" });
     expect(result.output).toEqual({ ok: true });
-    expect(seen).toEqual([{ id: 7 }, { executionId: "ex-1", stepId: "ask", attempt: 1, signal: true, idempotencyKey: "ex-1:ask" }]);
+    expect(seen).toEqual([{ id: 7 }, { executionId: "ex-1", stepId: "ask", attempt: 1, signal: true, idempotencyKey: "ex-1:ask:1" }]);
   });
 
   test("a plain function service is called without a method", async () => {
@@ -486,7 +486,7 @@ describe("loop", () => {
       { visit: (_: unknown, ctx) => void keys.push(ctx.idempotencyKey) },
     );
     await engine.run({}, { executionId: "L" });
-    expect(keys).toEqual(["L:each[0]:visit", "L:each[1]:visit"]);
+    expect(keys).toEqual(["L:each[0]:visit:1", "L:each[1]:visit:1"]);
     expect((await store.entries("L")).map((e) => e.stepId)).toEqual(["start", "each:visit", "each:visit", "each", "finish"]);
   });
 });

@@ -6,7 +6,7 @@ import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, V
 import { deepEqual, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
-import { FINISHED, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
+import { FINISHED, type HttpOptions, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
 import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
 import type { Store } from "../store/store.ts";
 import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
@@ -55,6 +55,10 @@ export interface EngineOptions {
   maxInlineWaitMs?: number;
   /** How long a claim (`running`) lasts without a checkpoint before another worker may take over (default 60 000 ms). */
   leaseMs?: number;
+  /** Options of `http` steps: fetch, allow-list, private addresses, response body limit. */
+  http?: HttpOptions;
+  /** Values `$secrets.NAME` resolves to in `http` steps, at call time; never stored, redacted from what is. */
+  secrets?: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_MAX_STEPS = 10_000;
@@ -177,6 +181,9 @@ export class Engine {
       leaseUntil: null,
       wakeAt: null,
       answer: null,
+      visits: {},
+      epoch: 0,
+      pinned: null,
     };
   }
 
@@ -304,6 +311,8 @@ export class Engine {
       retry: null,
       loop: null,
       wakeAt: null,
+      epoch: (exec.epoch ?? 0) + 1,
+      pinned: null,
     });
     run.emit("workflow.resumed", { retry: true });
     await run.checkpoint();
@@ -451,6 +460,7 @@ export class Engine {
       input: exec.input,
       ctx: exec.ctx,
       scope: `${exec.id}:${step.id}`,
+      idempotencyKey: `${exec.id}:${step.id}:${visitOf(exec, step.id)}`,
       nested: false,
       resumed,
       loop: cursor,
@@ -459,6 +469,10 @@ export class Engine {
     const result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
     exec.loop = null;
     exec.retry = null;
+    if (!type.pure) {
+      exec.visits = { ...exec.visits, [step.id]: (exec.visits[step.id] ?? 0) + 1 };
+      exec.pinned = null;
+    }
     if (!result.ok) {
       const error = result.error;
       if (error instanceof ConflictError) throw error;
@@ -540,6 +554,16 @@ export class Engine {
         await this.#yield(run, notBefore);
         throw new Yield(notBefore);
       },
+      pin: async (key, make) => {
+        const stored = exec.pinned && Object.hasOwn(exec.pinned, key) ? exec.pinned[key] : undefined;
+        if (stored !== undefined) return stored as ReturnType<typeof make>;
+        const value = make();
+        exec.pinned = { ...exec.pinned, [key]: value };
+        await run.checkpointInTurn();
+        return value;
+      },
+      http: this.#options.http ?? {},
+      secrets: this.#options.secrets ?? {},
       runSteps: (steps, ctx, options) => this.#runNested(run, steps, ctx, options, top, ctxBefore),
       runChild: (request) =>
         runChild(
@@ -562,6 +586,7 @@ export class Engine {
       checkpointLoop: async ({ index, outputs, ctx }) => {
         run.setCtx(ctx);
         exec.loop = { stepId: top.id, index, outputs, before: ctxBefore };
+        exec.pinned = null;
         if (this.#budgetUsed(run)) {
           await this.#yield(run);
           throw new Yield();
@@ -609,6 +634,7 @@ export class Engine {
         input: run.exec.input,
         ctx,
         scope: `${options.scope}:${step.id}`,
+        idempotencyKey: `${options.scope}:${step.id}:${visitOf(run.exec, top.id)}`,
         nested: true,
       };
       const tools = this.#nestedTools(run, signal, top, ctxBefore, ctx);
@@ -632,6 +658,12 @@ export class Engine {
     }
     return { ctx, output, sideEffects };
   }
+}
+
+/** The visit part of a step's idempotency keys: visits ended so far + 1, after operator retries `r<epoch>.<visit>`. */
+function visitOf(exec: Execution, stepId: string): string {
+  const visit = (exec.visits[stepId] ?? 0) + 1;
+  return exec.epoch ? `r${exec.epoch}.${visit}` : `${visit}`;
 }
 
 const labels = new WeakMap<StepDefinition, { id: string; type: string }>();
