@@ -4,7 +4,7 @@ import type { Json, JsonObject, LoopCursor, Services } from "../types.ts";
 /** Options of `http` steps (engine and app option `http`). */
 export interface HttpOptions {
   /** The fetch the steps call (default: the global `fetch`). */
-  fetch?: typeof fetch;
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
   /**
    * When set, the only URLs a step may call: each entry an origin (`https://api.example.com`, `https://*.example.com`)
    * optionally followed by a path prefix (`https://api.example.com/v1/`).
