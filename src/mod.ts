@@ -19,7 +19,8 @@ export { z } from "zod";
 export { BUILT_IN_STEP_TYPES, defaultStepRegistry, registerStepType, StepRegistry } from "./steps/registry.ts";
 export type { CustomStepSpec } from "./steps/registry.ts";
 export { FINISHED, halt, proceed, waitUntil } from "./steps/step.ts";
-export type { StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./steps/step.ts";
+export type { HttpOptions, StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./steps/step.ts";
+export { checkHttpOptions, DEFAULT_HTTP_MAX_BODY_BYTES } from "./steps/http.ts";
 
 // global defaults
 export { configure, getWorkflow, register, resetConfig } from "./config.ts";
@@ -68,7 +69,9 @@ export {
   ConflictError,
   DurableWorkflowError,
   ExecutionError,
+  NonRetryableError,
   NotFoundError,
+  RetryAfterError,
   StoreError,
   TimeoutError,
   ValidationError,

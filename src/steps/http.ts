@@ -400,14 +400,6 @@ function redactJson(value: Json, secrets: Map<string, string>): Json {
   return value;
 }
 
-/** The request as it may be shown (dashboard, API): sensitive header values hidden. */
-export function redactedRequest(request: Json): Json {
-  if (!isPlainObject(request) || !isPlainObject(request.headers)) return request;
-  const headers: JsonObject = {};
-  for (const [name, value] of Object.entries(request.headers)) setOwn(headers, name, SENSITIVE_HEADER.test(name) ? REDACTED : value);
-  return { ...request, headers, url: typeof request.url === "string" ? display(request.url) : request.url };
-}
-
 // ---- addresses -------------------------------------------------------------------------------
 
 /** Loopback, private, link-local, unspecified or carrier-grade NAT: hosts a URL from data may not target by default. */
