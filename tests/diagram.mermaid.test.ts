@@ -191,3 +191,22 @@ steps:
 `);
   expect(workflowDiagram(workflow)).toContain('step_pause[("pause<br/>wait 60 s")]');
 });
+
+test("an http step is drawn with its own shape and says its method and URL", () => {
+  const workflow = loadWorkflow(`
+id: h
+name: H
+steps:
+  - id: start
+    type: start
+    next: fetch
+  - id: fetch
+    type: http
+    method: POST
+    url: https://api.example.com/orders
+    next: finish
+  - id: finish
+    type: end
+`);
+  expect(workflowDiagram(workflow)).toContain('step_fetch(("fetch<br/>POST https://api.example.com/orders"))');
+});

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { loadWorkflow } from "../src/definition/load.ts";
 import { renderWorkflowSvg } from "../src/diagram/svg.ts";
 import { allIds, batch, order } from "./support/diagram.ts";
 
@@ -85,4 +86,24 @@ describe("renderWorkflowSvg", () => {
     const svg = renderWorkflowSvg(batch, { highlight: ["start"] });
     expect(svg).not.toMatch(/\sstyle=|<style/);
   });
+});
+
+test("an http step has its own colours", () => {
+  const workflow = loadWorkflow(`
+id: h
+name: H
+steps:
+  - id: start
+    type: start
+    next: fetch
+  - id: fetch
+    type: http
+    url: https://api.example.com/orders
+    next: finish
+  - id: finish
+    type: end
+`);
+  const svg = renderWorkflowSvg(workflow);
+  expect(svg).toContain("#0e7490");
+  expect(svg).toContain("GET https://api.example.com/orders");
 });
