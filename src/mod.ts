@@ -8,6 +8,7 @@
 export { buildWorkflowJsonSchema, loadWorkflow, validateWorkflow, workflowJsonSchema } from "./definition/load.ts";
 export type { LoadOptions, WorkflowSource } from "./definition/load.ts";
 export { applyInputRules } from "./definition/inputs.ts";
+export { leaseWarnings } from "./definition/warnings.ts";
 export { checkResumeAnswer } from "./definition/answer.ts";
 export type { ResumeAnswer } from "./definition/answer.ts";
 export type { InputSpec, InputType, WorkflowDefinition } from "./definition/workflow.ts";
@@ -27,7 +28,7 @@ export { configure, getWorkflow, register, resetConfig } from "./config.ts";
 export type { GlobalConfig, WorkflowLookup } from "./config.ts";
 
 // engine, time and runners
-export { Engine, resultOf } from "./engine/engine.ts";
+export { DEFAULT_LEASE_MS, Engine, resultOf } from "./engine/engine.ts";
 export type { EngineLimits, EngineOptions } from "./engine/engine.ts";
 export { ManualClock, systemClock } from "./engine/clock.ts";
 export type { Clock } from "./engine/clock.ts";

@@ -4,7 +4,16 @@
  * operator retries, the body cap, the allow-list, the private-address guard and secrets.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { Engine, type EngineOptions, loadWorkflow, ManualClock, MemoryStore, validateWorkflow, type WorkflowEvent } from "../mod.ts";
+import {
+  Engine,
+  type EngineOptions,
+  leaseWarnings,
+  loadWorkflow,
+  ManualClock,
+  MemoryStore,
+  validateWorkflow,
+  type WorkflowEvent,
+} from "../mod.ts";
 import { isPrivateHost } from "../src/steps/http.ts";
 
 interface Seen {
@@ -517,5 +526,64 @@ steps:
     url: https://example.com
 `);
     expect(issues.map((i) => i.path)).toEqual(["steps[1].body", "steps[2].url", "steps[3].method"]);
+  });
+});
+
+describe("lint: what can outlast the lease", () => {
+  const definition = loadWorkflow(`
+id: slow
+name: Slow
+steps:
+  - id: start
+    type: start
+    next: export
+  - id: export
+    type: http
+    url: https://api.example.com/export
+    timeout: 90
+    next: each
+  - id: each
+    type: loop
+    over: [1, 2]
+    do:
+      - id: notify
+        type: http
+        url: https://api.example.com/notify
+        retries: 2
+      - id: charge
+        type: call
+        service: charge
+        retries: 3
+        retry_delay: 30
+    next: done
+  - id: quick
+    type: call
+    service: charge
+    timeout: 10
+    retries: 3
+  - id: done
+    type: end
+`);
+
+  test("a timeout over the lease and retried steps inside a loop are warned about, with the reason", () => {
+    expect(leaseWarnings(definition, 60_000)).toEqual([
+      {
+        path: "steps[1].timeout",
+        message: "an attempt of 90s can outlast the lease (60s): another worker may take the run over while it runs",
+      },
+      {
+        path: "steps[2].do[0].retries",
+        message: "inside a loop body or a parallel branch retry waits are slept in process: a Retry-After wait can outlast the lease (60s)",
+      },
+      {
+        path: "steps[2].do[1].retries",
+        message:
+          "inside a loop body or a parallel branch retry waits are slept in process: its retry wait of up to 120s can outlast the lease (60s)",
+      },
+    ]);
+  });
+
+  test("a longer lease silences the timeout warning", () => {
+    expect(leaseWarnings(definition, 120_000).map((w) => w.path)).toEqual(["steps[2].do[0].retries", "steps[2].do[1].retries"]);
   });
 });
