@@ -14,6 +14,7 @@ import {
   validateWorkflow,
   type WorkflowEvent,
 } from "../mod.ts";
+import { createApp } from "../routes/app.ts";
 import { isPrivateHost } from "../src/steps/http.ts";
 
 interface Seen {
@@ -555,12 +556,13 @@ steps:
         service: charge
         retries: 3
         retry_delay: 30
-    next: done
+    next: quick
   - id: quick
     type: call
     service: charge
     timeout: 10
     retries: 3
+    next: done
   - id: done
     type: end
 `);
@@ -585,5 +587,33 @@ steps:
 
   test("a longer lease silences the timeout warning", () => {
     expect(leaseWarnings(definition, 120_000).map((w) => w.path)).toEqual(["steps[2].do[0].retries", "steps[2].do[1].retries"]);
+  });
+});
+
+describe("http step through the app", () => {
+  test("createApp's http and secrets options reach the step: the secret is sent, the allow-list applies", async () => {
+    reset(async (request) => Response.json({ auth: request.headers.get("authorization") }));
+    const workflow = flow(`
+  - id: call
+    type: http
+    url: ${server.origin}/api/me
+    headers: { Authorization: "Bearer $secrets.TOKEN" }
+    output: me
+    next: finish`);
+    const app = createApp({
+      store: new MemoryStore(),
+      workflows: [workflow],
+      secrets: { TOKEN: "app-secret" },
+      http: { allow: [`${server.origin}/api/`] },
+    });
+    const response = await app.request("/workflows/http_flow/executions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: {}, mode: "sync" }),
+    });
+    const result = await response.json() as { status: string; output: { me: { body: unknown } } };
+    expect(result.status).toBe("completed");
+    expect(server.seen[0]!.headers.authorization).toBe("Bearer app-secret");
+    expect(result.output.me.body).toEqual({ auth: "Bearer [redacted]" });
   });
 });
