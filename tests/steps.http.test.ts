@@ -16,6 +16,7 @@ import {
 } from "../mod.ts";
 import { createApp } from "../routes/app.ts";
 import { isPrivateHost } from "../src/steps/http.ts";
+import { countingStore } from "./support/engine.ts";
 
 interface Seen {
   method: string;
@@ -615,5 +616,31 @@ describe("http step through the app", () => {
     expect(result.status).toBe("completed");
     expect(server.seen[0]!.headers.authorization).toBe("Bearer app-secret");
     expect(result.output.me.body).toEqual({ auth: "Bearer [redacted]" });
+  });
+});
+
+describe("http step: cost", () => {
+  test("an http step costs one commit, like a call: its stored request rides on the checkpoint before it", async () => {
+    reset();
+    const counted = countingStore(new MemoryStore());
+    const engine = new Engine(
+      flow(`
+  - id: one
+    type: http
+    url: ${server.origin}/1
+    next: two
+  - id: two
+    type: http
+    url: ${server.origin}/2
+    next: finish`),
+      { store: counted.store, clock: new ManualClock() },
+    );
+    expect((await engine.run({}, { executionId: "cost" })).status).toBe("completed");
+    expect(counted.counts).toEqual({ commit: 3 });
+    expect(counted.commits.map((c) => [(c.entries ?? []).map((e) => e.stepId), Object.keys(c.execution.pinned ?? {})])).toEqual([
+      [["start"], ["cost:one:1"]],
+      [["one"], ["cost:two:1"]],
+      [["two", "finish"], []],
+    ]);
   });
 });

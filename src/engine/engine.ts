@@ -448,7 +448,7 @@ export class Engine {
       return await this.#fail(run, error);
     }
     // Before a side effect: the claim, and every step run since the last checkpoint, must be stored.
-    if (!type.pure && (!run.claimed || run.unsaved > 0)) await run.checkpoint();
+    if (!type.pure && !type.pins && (!run.claimed || run.unsaved > 0)) await run.checkpoint();
     exec.currentStep = step.id;
     const cursor = exec.loop && exec.loop.stepId === step.id ? exec.loop : null;
     const ctxBefore = cursor ? cursor.before : exec.ctx;
@@ -556,10 +556,9 @@ export class Engine {
       },
       pin: async (key, make) => {
         const stored = exec.pinned && Object.hasOwn(exec.pinned, key) ? exec.pinned[key] : undefined;
-        if (stored !== undefined) return stored as ReturnType<typeof make>;
-        const value = make();
-        exec.pinned = { ...exec.pinned, [key]: value };
-        await run.checkpointInTurn();
+        const value = stored === undefined ? make() : stored as ReturnType<typeof make>;
+        if (stored === undefined) exec.pinned = { ...exec.pinned, [key]: value };
+        if (stored === undefined || !run.claimed || run.unsaved > 0) await run.checkpointInTurn();
         return value;
       },
       http: this.#options.http ?? {},

@@ -75,6 +75,7 @@ const REDACTED = "[redacted]";
 export const http: StepType<HttpStep> = {
   type: "http",
   schema,
+  pins: true,
   outputs: (step) => (step.output ? [step.output] : []),
   references: (step) => {
     const sites: ReferenceSite[] = [{ key: "url", kind: "value", value: step.url, extraRoots: ["secrets"] }];

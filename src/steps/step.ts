@@ -219,6 +219,11 @@ export interface StepType<S extends StepDefinition = StepDefinition> {
   execute: StepExecutor<S>;
   /** No side effects: batched into the next checkpoint instead of costing a store round trip. */
   pure?: boolean;
+  /**
+   * Stores what it is about to do with `tools.pin` before its side effect: that checkpoint replaces the one the engine
+   * makes before a step with side effects, so the step costs no extra commit.
+   */
+  pins?: boolean;
   /** Not allowed inside loop bodies or parallel branches. */
   topLevelOnly?: boolean;
   /** Targets besides `next` and `on_error`: `[{ key: "routes[0].then", target: "x" }]`. */
