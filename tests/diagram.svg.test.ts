@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { loadWorkflow } from "../src/definition/load.ts";
 import { renderWorkflowSvg } from "../src/diagram/svg.ts";
-import { allIds, batch, order } from "./support/diagram.ts";
+import { allIds, batch, httpCall, order } from "./support/diagram.ts";
 
 describe("renderWorkflowSvg", () => {
   test("is one SVG document with a node per step", () => {
@@ -89,21 +88,7 @@ describe("renderWorkflowSvg", () => {
 });
 
 test("an http step has its own colours", () => {
-  const workflow = loadWorkflow(`
-id: h
-name: H
-steps:
-  - id: start
-    type: start
-    next: fetch
-  - id: fetch
-    type: http
-    url: https://api.example.com/orders
-    next: finish
-  - id: finish
-    type: end
-`);
-  const svg = renderWorkflowSvg(workflow);
+  const svg = renderWorkflowSvg(httpCall);
   expect(svg).toContain("#0e7490");
-  expect(svg).toContain("GET https://api.example.com/orders");
+  expect(svg).toContain("POST https://api.example.com/orders");
 });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ConfigError, ExecutionError, NonRetryableError, RetryAfterError } from "../errors.ts";
 import { findReferences } from "../expressions/references.ts";
-import { isPlainObject, setOwn } from "../json.ts";
+import { isPlainObject, readBodyUpTo, setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
 import { attemptKeys, withAttempts } from "./attempts.ts";
 import { type HttpOptions, proceed, type ReferenceSite, stepSchema, type StepState, type StepTools, type StepType } from "./step.ts";
@@ -337,31 +337,8 @@ function retryAfterSeconds(header: string | null, now: Date): number | null {
 async function readBody(response: Response, max: number, step: HttpStep, where: string): Promise<string> {
   const tooLarge = () =>
     stepError(step, `the response to ${where} is larger than ${max} bytes, the limit of a response body kept in ctx (http.maxBodyBytes)`);
-  const declared = Number(response.headers.get("content-length"));
-  if (declared > max) {
-    await response.body?.cancel();
-    throw tooLarge();
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readBodyUpTo(response, max);
+  if (!bytes) throw tooLarge();
   return new TextDecoder().decode(bytes);
 }
 
