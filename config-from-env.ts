@@ -146,8 +146,8 @@ function storeFromEnv(env: Env, extras: EnvExtras, production: boolean) {
   return { store, storeLine: `UpstashRedisStore (${new URL(url).host}, prefix ${prefix ?? "dw"}, retention ${days ?? 30} days)` };
 }
 
-/** Options of `http` steps and the secrets they may name (`DW_SECRET_<NAME>`). */
-function httpFromEnv(env: Env): Pick<AppOptions, "http" | "secrets"> {
+/** Options of `http` steps (`DW_HTTP_*`) and the secrets they may name (`DW_SECRET_<NAME>`); ConfigError for a bad one. */
+export function httpFromEnv(env: Env): Pick<AppOptions, "http" | "secrets"> {
   const allow = text(env, "DW_HTTP_ALLOW")?.split(",").map((entry) => entry.trim()).filter(Boolean);
   const max = number(env, "DW_HTTP_MAX_BODY_BYTES");
   const http: HttpOptions = {

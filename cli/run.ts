@@ -1,3 +1,4 @@
+import { httpFromEnv } from "../config-from-env.ts";
 import { type Json, MemoryStore, type Store, StreamRunner, UpstashRedisStore } from "../src/mod.ts";
 import { askForAnswer, LineReader } from "./answers.ts";
 import { CliError, type Command, UsageError } from "./command.ts";
@@ -35,7 +36,10 @@ Options:
   --input <JSON>        the workflow's input (default {})
   --services <module>   a JS/TS module whose default export (or "services" export) is the services object
   --redis               keep the execution in Upstash Redis (UPSTASH_REDIS_REST_URL and
-                        UPSTASH_REDIS_REST_TOKEN, optional DW_REDIS_PREFIX) instead of in memory`,
+                        UPSTASH_REDIS_REST_TOKEN, optional DW_REDIS_PREFIX) instead of in memory
+
+http steps read DW_HTTP_ALLOW, DW_HTTP_ALLOW_PRIVATE, DW_HTTP_MAX_BODY_BYTES and DW_SECRET_<NAME> (for
+$secrets.<NAME>) from the environment, as the server does.`,
   options: { input: { type: "string" }, services: { type: "string" }, redis: { type: "boolean" } },
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new UsageError("run needs exactly one workflow file");
@@ -45,7 +49,7 @@ Options:
     const store = values.redis ? await redisStore(process.env) : new MemoryStore();
     const tty = process.stdout.isTTY === true;
     const progress = new Progress({ write: (text) => process.stdout.write(text), live: tty, color: tty && !process.env.NO_COLOR });
-    const runner = new StreamRunner(workflow, { store, services }).subscribe(progress.handle);
+    const runner = new StreamRunner(workflow, { store, services, ...httpFromEnv(process.env) }).subscribe(progress.handle);
     const lines = new LineReader(process.stdin);
     try {
       let result = await runner.run(input);
