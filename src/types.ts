@@ -61,7 +61,10 @@ export interface Execution {
    * enqueued, so a lost job loses no answer: the sweeper hands the execution back and the answer is applied.
    */
   answer: PendingAnswer | null;
-  /** Visits of top-level steps with side effects that have ended (completed, failed or halted): the idempotency keys count on from them. */
+  /**
+   * Visits that have ended (completed, failed or halted) of top-level steps with side effects that lie on a cycle of
+   * the definition (only those can be reached twice): the idempotency keys count on from them.
+   */
   visits: Record<string, number>;
   /** Operator retries so far: each starts a new epoch of idempotency keys. */
   epoch: number;

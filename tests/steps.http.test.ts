@@ -323,7 +323,7 @@ describe("http step: idempotency keys", () => {
     expect((await engine.run({}, { executionId: "epoch" })).status).toBe("failed");
     await engine.retry("epoch");
     expect((await engine.continue("epoch")).status).toBe("completed");
-    expect(server.seen.map((r) => r.headers["idempotency-key"])).toEqual(["epoch:charge:1", "epoch:charge:r1.2"]);
+    expect(server.seen.map((r) => r.headers["idempotency-key"])).toEqual(["epoch:charge:1", "epoch:charge:r1.1"]);
   });
 
   test("a key the author sets in headers is sent as given", async () => {
@@ -642,5 +642,29 @@ describe("http step: cost", () => {
       [["one"], ["cost:two:1"]],
       [["two", "finish"], []],
     ]);
+  });
+});
+
+describe("visits", () => {
+  test("only steps on a cycle of the definition are counted: a linear run stores no visits", async () => {
+    reset((_r, n) => Response.json({ done: n >= 3 }));
+    const { engine, store } = setup(flow(`
+  - id: first
+    type: http
+    url: ${server.origin}/first
+    next: poll
+  - id: poll
+    type: http
+    url: ${server.origin}/status
+    output: status
+    next: check
+  - id: check
+    type: router
+    routes:
+      - when: { field: status.body.done, op: eq, value: true }
+        then: finish
+    default: poll`));
+    await engine.run({}, { executionId: "counted" });
+    expect((await store.load("counted"))?.visits).toEqual({ poll: 2 });
   });
 });

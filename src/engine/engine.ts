@@ -16,6 +16,7 @@ import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts"
 import type { EventHandler } from "./events.ts";
 import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
 import { Run } from "./run.ts";
+import { stepsOnCycles, visitOf } from "./visits.ts";
 
 export interface EngineLimits {
   /** Steps executed per execution, loop body steps included (default 10 000). */
@@ -470,7 +471,9 @@ export class Engine {
     exec.loop = null;
     exec.retry = null;
     if (!type.pure) {
-      exec.visits = { ...exec.visits, [step.id]: (exec.visits[step.id] ?? 0) + 1 };
+      if (stepsOnCycles(run.workflow, this.registry).has(step.id)) {
+        exec.visits = { ...exec.visits, [step.id]: (exec.visits[step.id] ?? 0) + 1 };
+      }
       exec.pinned = null;
     }
     if (!result.ok) {
@@ -657,12 +660,6 @@ export class Engine {
     }
     return { ctx, output, sideEffects };
   }
-}
-
-/** The visit part of a step's idempotency keys: visits ended so far + 1, after operator retries `r<epoch>.<visit>`. */
-function visitOf(exec: Execution, stepId: string): string {
-  const visit = (exec.visits[stepId] ?? 0) + 1;
-  return exec.epoch ? `r${exec.epoch}.${visit}` : `${visit}`;
 }
 
 const labels = new WeakMap<StepDefinition, { id: string; type: string }>();
