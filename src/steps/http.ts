@@ -62,6 +62,8 @@ interface HttpResponse {
   body: Json;
 }
 
+/** How much of a failed response's body is read for its error message (of which 300 characters are shown). */
+const ERROR_BODY_BYTES = 64 * 1024;
 const SENSITIVE_HEADER = /^(?:authorization|proxy-authorization|cookie|set-cookie)$|(?:^|-)(?:api-key|token|secret)$/i;
 const REDACTED = "[redacted]";
 
@@ -289,6 +291,7 @@ async function send(
   const status = response.status;
   const ok = step.ok ? step.ok.includes(status) : status >= 200 && status < 300;
   if (!ok) throw await statusError(step, response, where, hide, now);
+  if (request.method === "HEAD") await response.body?.cancel();
   const text = request.method === "HEAD" ? "" : await readBody(response, settings.maxBodyBytes, step, where);
   let body: Json = text === "" ? null : text;
   if (text !== "" && isJsonType(response.headers.get("content-type"))) {
@@ -316,7 +319,7 @@ async function statusError(
     const location = response.headers.get("location");
     return stepError(step, `${message}: redirects are not followed${location ? ` (Location: ${hide(display(location))})` : ""}`);
   }
-  const snippet = await readBody(response, 300, step, where).catch(() => "");
+  const snippet = await readBody(response, ERROR_BODY_BYTES, step, where).catch(() => "");
   if (snippet) message += `: ${hide(snippet.slice(0, 300))}`;
   if (status >= 400 && status < 500 && ![408, 409, 425, 429].includes(status)) return stepError(step, message);
   const wait = status === 429 || status === 503 ? retryAfterSeconds(response.headers.get("retry-after"), now()) : null;
