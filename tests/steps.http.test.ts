@@ -72,6 +72,25 @@ ${steps}
 `);
 }
 
+/** `first` (once), then `poll` until the answer says `done`: poll sits on a cycle, first does not. */
+const polling = () =>
+  flow(`
+  - id: first
+    type: http
+    url: ${server.origin}/first
+    next: poll
+  - id: poll
+    type: http
+    url: ${server.origin}/status
+    output: status
+    next: check
+  - id: check
+    type: router
+    routes:
+      - when: { field: status.body.done, op: eq, value: true }
+        then: finish
+    default: poll`);
+
 function setup(workflow: ReturnType<typeof flow>, options: Partial<EngineOptions> = {}) {
   const store = new MemoryStore();
   const clock = new ManualClock("2026-05-01T00:00:00.000Z", { autoAdvance: true });
@@ -296,21 +315,10 @@ describe("http step: idempotency keys", () => {
   });
 
   test("a router back-edge visits the step again under a new key", async () => {
-    reset((_r, n) => Response.json({ done: n >= 2 }));
-    const { engine } = setup(flow(`
-  - id: poll
-    type: http
-    url: ${server.origin}/status
-    output: status
-    next: check
-  - id: check
-    type: router
-    routes:
-      - when: { field: status.body.done, op: eq, value: true }
-        then: finish
-    default: poll`));
+    reset((_r, n) => Response.json({ done: n >= 3 }));
+    const { engine } = setup(polling());
     await engine.run({}, { executionId: "visits" });
-    expect(server.seen.map((r) => r.headers["idempotency-key"])).toEqual(["visits:poll:1", "visits:poll:2"]);
+    expect(server.seen.map((r) => r.headers["idempotency-key"])).toEqual(["visits:first:1", "visits:poll:1", "visits:poll:2"]);
   });
 
   test("an operator retry starts a new epoch of keys", async () => {
@@ -648,22 +656,7 @@ describe("http step: cost", () => {
 describe("visits", () => {
   test("only steps on a cycle of the definition are counted: a linear run stores no visits", async () => {
     reset((_r, n) => Response.json({ done: n >= 3 }));
-    const { engine, store } = setup(flow(`
-  - id: first
-    type: http
-    url: ${server.origin}/first
-    next: poll
-  - id: poll
-    type: http
-    url: ${server.origin}/status
-    output: status
-    next: check
-  - id: check
-    type: router
-    routes:
-      - when: { field: status.body.done, op: eq, value: true }
-        then: finish
-    default: poll`));
+    const { engine, store } = setup(polling());
     await engine.run({}, { executionId: "counted" });
     expect((await store.load("counted"))?.visits).toEqual({ poll: 2 });
   });
