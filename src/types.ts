@@ -144,7 +144,9 @@ export type EventType =
   | "step.completed"
   | "step.halted"
   | "step.failed"
-  | "step.retrying";
+  | "step.retrying"
+  | "event.received"
+  | "workflow.triggered";
 
 export const EVENT_TYPES: readonly EventType[] = [
   "workflow.started",
@@ -158,6 +160,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   "step.halted",
   "step.failed",
   "step.retrying",
+  "event.received",
+  "workflow.triggered",
 ];
 
 /** An event as stored in the execution's event log (plain JSON). */
