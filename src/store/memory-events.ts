@@ -4,7 +4,7 @@
  */
 import { type SentEvent, UNINDEXED } from "../expressions/events.ts";
 import type { ExecutionHead, JsonObject } from "../types.ts";
-import type { EventCandidate, EventDelivery, EventWait, SendEventOptions, SendEventResult } from "./store.ts";
+import type { EventDelivery, EventWait, SendEventOptions, SendEventResult } from "./store.ts";
 
 interface Waiter {
   wait: EventWait;
