@@ -25,6 +25,9 @@ import type { WorkflowDefinition } from "./src/definition/workflow.ts";
 import { ConfigError } from "./src/errors.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
 import { sweep, type SweepReport } from "./src/runners/recovery.ts";
+import { fireDueTriggers } from "./src/runners/triggers.ts";
+import { syncTriggerSchedules } from "./src/runners/adapters/qstash-schedules.ts";
+import { workflowsOf } from "./src/runners/send-event.ts";
 import { QStashAdapter, type QStashClient } from "./src/runners/adapters/qstash.ts";
 import { MemoryStore } from "./src/store/memory.ts";
 import { type UpstashRedisClient, UpstashRedisStore } from "./src/store/upstash-redis.ts";
@@ -225,9 +228,30 @@ function httpUrl(value: string, name: string): string {
  * files run it on a timer (`npm start`, Bun), from `Deno.cron` (Deno), or from a Cron Trigger (Workers); with
  * QStash, a QStash schedule posting `{ "action": "sweep" }` to /qstash does the same (docs/async.md).
  */
-export async function recoverOnce(options: Pick<AppOptions, "store" | "adapter" | "clock">): Promise<SweepReport> {
+export async function recoverOnce(
+  options: Pick<AppOptions, "store" | "adapter" | "clock"> & { workflows?: AppOptions["workflows"] },
+): Promise<SweepReport> {
   const adapter = options.adapter;
   if (!adapter) throw new ConfigError("recoverOnce needs the app's adapter");
   if (adapter instanceof InlineAdapter) await adapter.runDueTimers();
-  return await sweep({ store: options.store, adapter, ...(options.clock ? { clock: options.clock } : {}) });
+  const clock = options.clock ? { clock: options.clock } : {};
+  const report = await sweep({ store: options.store, adapter, ...clock });
+  if (options.workflows) {
+    const fired = await fireDueTriggers({ store: options.store, workflows: options.workflows, adapter, ...clock });
+    for (const started of fired.started) console.log(JSON.stringify({ msg: "cron trigger started a run", ...started }));
+    for (const failure of fired.failed) console.warn(JSON.stringify({ msg: "cron trigger start failed", ...failure }));
+  }
+  return report;
+}
+
+/**
+ * With QStash configured: a QStash schedule per cron trigger of the served workflows (fixed ids, see
+ * syncTriggerSchedules), and the schedules of removed triggers deleted. main.ts calls it at start-up.
+ */
+export async function syncCronSchedules(env: Env, options: AppOptions): Promise<{ created: string[]; removed: string[] } | null> {
+  const token = text(env, "QSTASH_TOKEN");
+  if (!(options.adapter instanceof QStashAdapter) || !token) return null;
+  const baseUrl = text(env, "QSTASH_URL");
+  const client = new Client({ token, ...(baseUrl ? { baseUrl } : {}) });
+  return await syncTriggerSchedules(client, { callbackUrl: options.adapter.callbackUrl, workflows: workflowsOf(options.workflows) });
 }

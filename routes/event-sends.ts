@@ -10,7 +10,7 @@ const EventParams = z.object({
 });
 
 export const SendEventBody = z.strictObject({
-  payload: z.json().optional().describe("Any JSON (default null): `event` in a wait's match, the waiting run's `<output>.payload`"),
+  payload: z.unknown().optional().describe("Any JSON (default null): `event` in a wait's match, the waiting run's `<output>.payload`"),
   id: z.string().regex(EVENT_ID_PATTERN, EVENT_ID_RULE).optional().describe("Deduplication id: an id sent twice is delivered once"),
 }).describe("An event for the runs waiting for it").openapi("SendEventBody");
 
