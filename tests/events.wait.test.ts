@@ -87,6 +87,14 @@ function suite(name: string, makeStore: () => Store) {
       });
     });
 
+    test("a delivery is an event.received in the run's events", async () => {
+      const { start, send, store } = setup();
+      const { executionId } = await start();
+      await send("payment.received", { order_id: "A1", amount: 1 }, "p-9");
+      const received = (await store.events(executionId)).filter((e) => e.type === "event.received");
+      expect(received.map((e) => e.data)).toEqual([{ executionId, event: "payment.received", eventId: "p-9", stepId: "wait" }]);
+    });
+
     test("an event sent 1 s before the wait starts is received", async () => {
       const { start, send, clock } = setup();
       expect((await send("payment.received", { order_id: "A1", amount: 5 })).delivered).toBe(0);

@@ -88,6 +88,14 @@ describe("fireDueTriggers", () => {
     expect((await store.load("report:cron:202601050900"))!.result).toEqual({ kind: "minutely" });
   });
 
+  test("a cron start's first events are workflow.triggered (naming the trigger and occurrence), then workflow.started", async () => {
+    const { store, a } = instances();
+    await a();
+    const events = await store.events("report:cron:202601050900");
+    expect(events.slice(0, 2).map((e) => e.type)).toEqual(["workflow.triggered", "workflow.started"]);
+    expect(events[0]!.data.trigger).toEqual({ cron: "* * * * *", timezone: "UTC", occurrence: "2026-01-05T09:00:00.000Z" });
+  });
+
   test("after a missed hour only the latest occurrence is started, once", async () => {
     const { clock, a, b } = instances();
     await a();

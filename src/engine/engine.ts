@@ -122,12 +122,21 @@ export class Engine {
    * Saves a new `pending` execution (the async runner's first step) after checking the input; an id that
    * already exists with the same input is left alone (idempotent). Returns the execution as stored.
    */
-  async prepare(input: unknown, options: { executionId?: string } = {}): Promise<Execution> {
+  async prepare(input: unknown, options: { executionId?: string; trigger?: JsonObject } = {}): Promise<Execution> {
     const exec = this.#newExecution(applyInputRules(this.workflow, input ?? {}), options.executionId ?? this.#ids(), undefined);
     exec.status = "pending";
     const definition = definitionToPin(this.store, this.workflow, this.clock.now());
+    // A run started by a trigger tells which one in its first event.
+    const events = options.trigger
+      ? [{
+        seq: ++exec.eventSeq,
+        type: "workflow.triggered" as const,
+        data: { executionId: exec.id, workflowId: exec.workflowId, trigger: options.trigger },
+        timestamp: exec.createdAt,
+      }]
+      : [];
     try {
-      const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, ...(definition ? { definition } : {}) });
+      const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, events, ...(definition ? { definition } : {}) });
       markStored(this.store, this.workflow.hash);
       return { ...exec, revision };
     } catch (error) {
@@ -207,7 +216,7 @@ export class Engine {
     const run = this.#newRun(exec, await this.#pinned(exec), true);
     exec.status = "running";
     exec.wakeAt = null;
-    if (exec.stepsExecuted === 0 && exec.eventSeq === 0) {
+    if (exec.stepsExecuted === 0 && exec.eventSeq <= 1) {
       run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
     }
     await run.checkpoint();

@@ -133,7 +133,8 @@ async function startTriggered(
       ? event.payload
       : { payload: event.payload };
     try {
-      started.push(await runner.run(input, { executionId: `${workflow.id}:event:${event.id}` }));
+      const executionId = `${workflow.id}:event:${event.id}`;
+      started.push(await runner.run(input, { executionId, trigger: { event: event.name, eventId: event.id } }));
     } catch (error) {
       refused.push({ workflowId: workflow.id, error: errorText(error) });
     }

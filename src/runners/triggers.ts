@@ -76,7 +76,10 @@ export async function fireDueTriggers(options: FireOptions): Promise<FireReport>
       try {
         const adapter = options.adapter ??
           new InlineAdapter({ store, workflows: options.workflows as WorkflowLookup, services: options.services, clock });
-        await new AsyncRunner(workflow, { store, adapter, clock }).run((trigger.input ?? {}) as JsonObject, { executionId });
+        await new AsyncRunner(workflow, { store, adapter, clock }).run((trigger.input ?? {}) as JsonObject, {
+          executionId,
+          trigger: { cron: trigger.cron, timezone: trigger.timezone ?? "UTC", occurrence: at },
+        });
         report.started.push({ executionId, workflowId: workflow.id, occurrence: at });
       } catch (error) {
         report.failed.push({ workflowId: workflow.id, occurrence: at, error: errorText(error) });
