@@ -42,6 +42,8 @@ export { InlineAdapter } from "./runners/adapters/inline.ts";
 export { checkEvent, DEFAULT_EVENT_LOOKBACK_SECONDS, sendEvent } from "./runners/send-event.ts";
 export type { SendEventOptions, SendEventOutcome } from "./runners/send-event.ts";
 export { EVENT_NAME_PATTERN, type SentEvent } from "./expressions/events.ts";
+export { cronExecutionId, fireDueTriggers, nextStarts } from "./runners/triggers.ts";
+export type { FireOptions, FireReport } from "./runners/triggers.ts";
 export type { InlineAdapterOptions } from "./runners/adapters/inline.ts";
 export { followUpsOf, jobBody, JobSchema, parseJob, performJob, PermanentJobError } from "./runners/jobs.ts";
 export type { EnqueueOptions, FollowUp, Job, JobAction, JobOutcome, PerformOptions, QueueAdapter } from "./runners/jobs.ts";
