@@ -20,6 +20,7 @@ const PALETTE: Readonly<Record<string, Palette>> = {
   approval: { fill: "#fdeef4", stroke: "#be185d" },
   workflow: { fill: "#eef6ff", stroke: "#334155" },
   wait: { fill: "#f5f3e7", stroke: "#8a6d1d" },
+  wait_for_event: { fill: "#f5f3e7", stroke: "#8a6d1d" },
   finished: { fill: "#334155", stroke: "#334155" },
 };
 const CUSTOM_PALETTE: Palette = { fill: "#fafafa", stroke: "#6b7280" };
