@@ -99,6 +99,10 @@ export const WorkflowDetail = z.object({
   inputs,
   steps: z.array(Step),
   diagram: z.string().describe("The graph as Mermaid `flowchart TD` text"),
+  triggers: z.array(z.record(z.string(), z.unknown())).optional().describe("Cron schedules and events that start runs"),
+  nextStarts: z.array(z.object({ cron: z.string(), timezone: z.string(), next: z.string().nullable() })).describe(
+    "When each cron trigger fires next (ISO), in the order of the triggers",
+  ),
 }).openapi("WorkflowDetail");
 
 export const StoredWorkflow = z.object({

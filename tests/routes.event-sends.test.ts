@@ -77,3 +77,17 @@ describe("POST /events/:name", () => {
     expect((await send(a, "POST", "/events/ping", { payload: {} }, { authorization: `Bearer ${TOKEN}` })).status).toBe(202);
   });
 });
+
+describe("GET /workflows/:id with triggers", () => {
+  test("lists the triggers and when each cron trigger starts next", async () => {
+    const weekly = loadWorkflow({
+      id: "weekly",
+      name: "Weekly report",
+      triggers: [{ cron: "0 9 * * mon", timezone: "Europe/Paris" }, { event: "report.requested" }],
+      steps: [{ id: "start", type: "start", next: "done" }, { id: "done", type: "end" }],
+    });
+    const body = await (await send(setup({ workflows: [weekly] }).app, "GET", "/workflows/weekly")).json();
+    expect(body.triggers).toEqual([{ cron: "0 9 * * mon", timezone: "Europe/Paris" }, { event: "report.requested" }]);
+    expect(body.nextStarts).toEqual([{ cron: "0 9 * * mon", timezone: "Europe/Paris", next: "2026-01-05T08:00:00.000Z" }]);
+  });
+});

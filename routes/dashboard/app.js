@@ -19,10 +19,12 @@
 /** @typedef {"pending" | "running" | "halted" | "completed" | "failed" | "cancelled"} Status */
 /** @typedef {{ type?: string, required?: boolean, description?: string, default?: unknown }} InputSpec */
 /** @typedef {{ id: string, name: string, version: string | number, steps: number, hash: string, description?: string }} WorkflowSummary */
-/** @typedef {{ id: string, name: string, version: string | number, hash: string, description?: string, timeout?: number, inputs?: Record<string, InputSpec> }} WorkflowDetail */
+/** @typedef {{ cron?: string, timezone?: string, input?: unknown, event?: string, match?: unknown }} Trigger */
+/** @typedef {{ cron: string, timezone: string, next: string | null }} NextStart */
+/** @typedef {{ id: string, name: string, version: string | number, hash: string, description?: string, timeout?: number, inputs?: Record<string, InputSpec>, triggers?: Trigger[], nextStarts?: NextStart[] }} WorkflowDetail */
 /**
  * @typedef {{ type?: string, prompt?: unknown, reason?: unknown, approvers?: unknown, context?: unknown,
- *   requested_at?: string, halted_at?: string, expires_at?: string }} HaltData
+ *   requested_at?: string, halted_at?: string, expires_at?: string, events?: string[], match?: unknown }} HaltData
  */
 /**
  * @typedef {{ id: string, workflowId: string, workflowVersion: string | number, status: Status, revision: number,
@@ -372,6 +374,16 @@ async function resumeExecution(id, body, signal) {
   await api(executionPath(id) + "/resume", { method: "POST", body: Object.assign({}, body, { mode: "async" }), signal });
 }
 
+/** POST /events/:name. @param {string} name @param {unknown} payload @param {string} id @param {AbortSignal} signal */
+async function sendEventRequest(name, payload, id, signal) {
+  const body = id ? { payload, id } : { payload };
+  return /** @type {{ id: string, delivered: number }} */ (await api("/events/" + encodeURIComponent(name), {
+    method: "POST",
+    body,
+    signal,
+  }));
+}
+
 /** @param {string} id @param {string} reason @param {AbortSignal} signal */
 async function cancelExecution(id, reason, signal) {
   await api(executionPath(id) + "/cancel", { method: "POST", body: reason ? { reason } : {}, signal });
@@ -604,6 +616,7 @@ async function workflowView(id, signal) {
         "div",
         { class: "column" },
         h("section", { class: "card" }, h("h2", null, "Start a run"), inputsList(w.inputs), runForm(w)),
+        w.triggers && w.triggers.length ? triggersCard(w) : null,
         h("section", { class: "card" }, h("h2", null, "Recent executions"), recent),
         h("section", { class: "card" }, h("h2", null, "Versions"), versions),
       ),
@@ -619,6 +632,31 @@ async function workflowView(id, signal) {
     .catch((e) => {
       if (!signal.aborted) fill(versions, h("p", { class: "error" }, describe(e)));
     });
+}
+
+/**
+ * What starts runs of a workflow by itself: each cron trigger with its time zone and next start, each event trigger
+ * with its match.
+ * @param {WorkflowDetail} w
+ */
+function triggersCard(w) {
+  const starts = w.nextStarts || [];
+  let cron = 0;
+  const items = (w.triggers || []).map((t) => {
+    if (t.event) {
+      return h("li", null, "On event ", h("code", null, t.event), t.match ? [" where ", h("code", null, JSON.stringify(t.match))] : null);
+    }
+    const next = starts[cron++];
+    return h(
+      "li",
+      null,
+      "Cron ",
+      h("code", null, String(t.cron)),
+      " (" + (t.timezone || "UTC") + ")",
+      next ? " · next start " + (next.next ? when(next.next) : "none within a year") : null,
+    );
+  });
+  return h("section", { class: "card triggers", "aria-label": "Triggers" }, h("h2", null, "Triggers"), h("ul", null, items));
 }
 
 /** The definitions stored for a workflow, oldest first, with the runs standing on each. @param {WorkflowVersion[]} list */
@@ -1136,7 +1174,69 @@ function haltPanel(screen) {
   /** @param {Record<string, unknown>} body */
   const resume = (body) =>
     sendAction(screen, ui, () => resumeExecution(screen.id, body, screen.signal), "Answer sent. Waiting for the run to continue…");
+  if (data.type === "event") return eventPanel(data, ui, screen);
   return data.type === "approval" ? approvalPanel(data, ui, resume) : responsePanel(data, ui, resume);
+}
+
+/**
+ * A run waiting in a wait_for_event step: the events it waits for, its match, until when, and a form that sends
+ * one of the events (POST /events/:name) — every run waiting for it whose match holds receives it.
+ * @param {HaltData} data
+ * @param {{ buttons: HTMLButtonElement[], error: HTMLElement }} ui
+ * @param {Screen} screen
+ */
+function eventPanel(data, ui, screen) {
+  const events = Array.isArray(data.events) ? data.events.map(String) : [];
+  const name = h("select", { id: "event-name" }, events.map((e) => h("option", { value: e }, e)));
+  const payload = h("textarea", { id: "event-payload", class: "code", rows: "5", spellcheck: "false" });
+  payload.value = "{}";
+  const id = h("input", { id: "event-id", type: "text", placeholder: "optional: an id sent twice is delivered once" });
+  const button = h("button", { type: "submit" }, "Send event");
+  ui.buttons.push(button);
+  const form = h(
+    "form",
+    { class: "stack" },
+    h("label", { for: "event-name" }, "Event"),
+    name,
+    h("label", { for: "event-payload" }, "Payload (JSON)"),
+    payload,
+    h("label", { for: "event-id" }, "Id"),
+    id,
+    ui.error,
+    button,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    let body;
+    try {
+      body = JSON.parse(payload.value);
+    } catch (err) {
+      ui.error.textContent = "Not valid JSON: " + describe(err);
+      return;
+    }
+    sendAction(
+      screen,
+      ui,
+      () =>
+        sendEventRequest(
+          /** @type {HTMLSelectElement} */ (name).value,
+          body,
+          /** @type {HTMLInputElement} */ (id).value.trim(),
+          screen.signal,
+        ),
+      "Event sent. Waiting for the run to continue…",
+    );
+  });
+  return h(
+    "section",
+    { class: "card halt event", "aria-label": "Waiting for an event" },
+    h("h2", null, "Waiting for an event"),
+    h("p", { class: "prompt" }, events.join(" or ")),
+    data.match ? h("p", null, "Only an event where ", h("code", null, JSON.stringify(data.match))) : null,
+    data.expires_at ? null : h("p", { class: "muted" }, "No timeout: it waits until an event arrives."),
+    haltFacts(data),
+    form,
+  );
 }
 
 /** @param {HaltData} data */
