@@ -101,7 +101,7 @@ try {
   const waitStats = await evalStats();
 
   const rows: Record<string, string | number>[] = [];
-  async function deliver(label: string, prefix: string, n: number) {
+  const deliver = async (label: string, prefix: string, n: number) => {
     reset();
     await raw("CONFIG", "RESETSTAT");
     const started = performance.now();
@@ -126,7 +126,7 @@ try {
       "delivery (send+load+resume commit)": ((calls.sendEvent ?? 0) / n + (calls.load ?? 0) / n + 1).toFixed(2),
       "Redis µs/script": (redis.usec / Math.max(1, redis.calls)).toFixed(1),
     });
-  }
+  };
 
   await deliver(`${WAITERS} waiting, each on its own id`, "o", WAITERS);
   await wait("other", OTHERS);
