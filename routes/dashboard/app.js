@@ -1205,15 +1205,7 @@ function eventPanel(data, ui, screen) {
     ui.error,
     button,
   );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    let body;
-    try {
-      body = JSON.parse(payload.value);
-    } catch (err) {
-      ui.error.textContent = "Not valid JSON: " + describe(err);
-      return;
-    }
+  onJsonSubmit(form, payload, ui, (body) =>
     sendAction(
       screen,
       ui,
@@ -1225,8 +1217,7 @@ function eventPanel(data, ui, screen) {
           screen.signal,
         ),
       "Event sent. Waiting for the run to continue…",
-    );
-  });
+    ));
   return h(
     "section",
     { class: "card halt event", "aria-label": "Waiting for an event" },
@@ -1272,6 +1263,24 @@ function approvalPanel(data, ui, resume) {
 }
 
 /**
+ * Submitting `form` parses `area` as JSON and hands the value to `send`, or says why it is not JSON.
+ * @param {HTMLElement} form @param {HTMLElement} area @param {{ error: HTMLElement }} ui @param {(value: unknown) => void} send
+ */
+function onJsonSubmit(form, area, ui, send) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    let value;
+    try {
+      value = JSON.parse(/** @type {HTMLTextAreaElement} */ (area).value);
+    } catch (err) {
+      ui.error.textContent = "Not valid JSON: " + describe(err);
+      return;
+    }
+    send(value);
+  });
+}
+
+/**
  * Any other halt: its reason and data, and a JSON response form.
  * @param {HaltData} data
  * @param {{ buttons: HTMLButtonElement[], error: HTMLElement }} ui
@@ -1290,17 +1299,7 @@ function responsePanel(data, ui, resume) {
     ui.error,
     button,
   );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    let response;
-    try {
-      response = JSON.parse(area.value);
-    } catch (err) {
-      ui.error.textContent = "Not valid JSON: " + describe(err);
-      return;
-    }
-    resume({ response });
-  });
+  onJsonSubmit(form, area, ui, (response) => resume({ response }));
   return h(
     "section",
     { class: "card halt", "aria-label": "Halted" },
