@@ -7,6 +7,7 @@
  * | UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN | the store (UpstashRedisStore); without them, a MemoryStore (never in production) |
  * | DW_REDIS_PREFIX | first segment of every Redis key (default "dw") |
  * | DW_RETENTION_DAYS | days a completed or failed execution is kept in Redis (default 30) |
+ * | DW_EVENT_LOOKBACK_SECONDS | how long POST /events/:name keeps an event for runs that reach their wait later (default 300) |
  * | DW_LEASE_SECONDS | how long a run's claim lasts without a checkpoint before another worker takes it over (default 60) |
  * | QSTASH_TOKEN + QSTASH_CURRENT_SIGNING_KEY + QSTASH_NEXT_SIGNING_KEY | the async queue (QStashAdapter); without them, in-process (InlineAdapter) |
  * | QSTASH_URL | QStash's base URL (default QStash's own; a local qstash-dev in development) |
@@ -75,6 +76,10 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     throw new ConfigError(`DW_LEASE_SECONDS must be a positive number of seconds, got ${leaseSeconds}`);
   }
   const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
+  const lookbackSeconds = number(env, "DW_EVENT_LOOKBACK_SECONDS");
+  if (lookbackSeconds !== undefined && !(lookbackSeconds >= 0)) {
+    throw new ConfigError(`DW_EVENT_LOOKBACK_SECONDS must be a number of seconds ≥ 0, got ${lookbackSeconds}`);
+  }
 
   const options: AppOptions = {
     store,
@@ -82,6 +87,7 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     version: VERSION,
     ...(extras.services ? { services: extras.services } : {}),
     ...(token ? { token } : {}),
+    ...(lookbackSeconds !== undefined ? { events: { lookbackSeconds } } : {}),
     ...(production ? { production } : {}),
     ...lease,
     // Without QStash: the in-process queue on the same store, services and workflows (createApp's default, made explicit).
