@@ -46,7 +46,18 @@ const strict = loadWorkflow({
   ],
 });
 
-const workflows = [payment, big, strict];
+const twice = loadWorkflow({
+  id: "twice",
+  name: "Two pings",
+  steps: [
+    { id: "start", type: "start", next: "first" },
+    { id: "first", type: "wait_for_event", event: "ping", output: "a", next: "second" },
+    { id: "second", type: "wait_for_event", event: "ping", output: "b", next: "done" },
+    { id: "done", type: "end", result: { a: "$a.id", b: "$b.id" } },
+  ],
+});
+
+const workflows = [payment, big, strict, twice];
 
 function suite(name: string, makeStore: () => Store) {
   describe(`events on ${name}`, () => {
@@ -182,6 +193,15 @@ function suite(name: string, makeStore: () => Store) {
       expect((await send("payment.cancelled", { order_id: "A1" })).delivered).toBe(1);
       expect((await send("payment.received", { order_id: "A1", amount: 3 })).delivered).toBe(0);
       expect((await store.load(executionId))!.result).toEqual(expect.objectContaining({ event: "payment.cancelled" }));
+    });
+
+    test("a run never receives the same event twice: a second wait for the name ignores the one it had", async () => {
+      const { start, send, store } = setup();
+      await send("ping", {}, "p1");
+      const result = await start(twice, {}, "t");
+      expect([result.status, result.halt?.resumeStep]).toEqual(["halted", "second"]);
+      await send("ping", {}, "p2");
+      expect((await store.load("t"))!.result).toEqual({ a: "p1", b: "p2" });
     });
 
     test("an unindexed match is evaluated: only a matching event wakes the run", async () => {
