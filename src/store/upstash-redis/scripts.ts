@@ -398,7 +398,7 @@ end
 /**
  * COMMIT, then (when the commit halts) the wait, in one script. ARGV as COMMIT; KEYS (not keys: the wait's fields,
  * since COMMIT's ARGV ends with a variable list): waitId, key, names (space-separated), match JSON ("" = none), now ms,
- * now ISO. A buffered event found is also handed over as a delivery (so a crash before it is applied loses nothing).
+ * now ISO, ms the waiter is kept ("" = until it receives an event: a wait without timeout). A buffered event found is also handed over as a delivery (so a crash before it is applied loses nothing).
  * Returns COMMIT's reply, followed by "#event", JSON (a delivery or a buffered indexed event: received, not
  * registered) or "#wait", JSON... (registered; for an unindexed key the buffered events not received yet).
  */
@@ -439,8 +439,17 @@ for _, row in ipairs(live) do
   end
   if body then bodies[#bodies + 1] = body end
 end
-redis.call('HSET', k_eventWaiter(id), 'wait', waitId, 'wf', wf, 'rev', rev, 'names', names, 'key', key, 'match', match)
-for name in string.gmatch(names, '%S+') do redis.call('SADD', k_eventWaiters(name, key), id) end
+local waiter, keep = k_eventWaiter(id), KEYS[7]
+redis.call('HSET', waiter, 'wait', waitId, 'wf', wf, 'rev', rev, 'names', names, 'key', key, 'match', match)
+if keep == '' then redis.call('PERSIST', waiter) else redis.call('PEXPIRE', waiter, keep) end
+-- An index set expires once every waiter in it has timed out (a day later); one that waits without a timeout keeps it.
+for name in string.gmatch(names, '%S+') do
+  local set = k_eventWaiters(name, key)
+  redis.call('SADD', set, id)
+  local ttl = redis.call('PTTL', set)
+  if keep == '' then redis.call('PERSIST', set)
+  elseif (ttl == -1 and redis.call('SCARD', set) == 1) or (ttl >= 0 and ttl < tonumber(keep)) then redis.call('PEXPIRE', set, keep) end
+end
 return answer('#wait', bodies)
 `;
 

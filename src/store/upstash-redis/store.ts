@@ -53,6 +53,9 @@ export interface UpstashRedisStoreOptions {
   clock?: () => Date;
 }
 
+/** A registered waiter is kept this long past its timeout (then its index rows expire with it). */
+const WAITER_GRACE_MS = 24 * 60 * 60 * 1000;
+
 export const DEFAULT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
 const PREFIX_PATTERN = /^[A-Za-z0-9_\-.]{1,64}$/;
 
@@ -123,6 +126,7 @@ export class UpstashRedisStore implements Store {
         commit.wait.match ? JSON.stringify(commit.wait.match) : "",
         String(Date.parse(execution.updatedAt)),
         execution.updatedAt,
+        execution.wakeAt ? String(Math.max(0, Date.parse(execution.wakeAt) - Date.parse(execution.updatedAt)) + WAITER_GRACE_MS) : "",
       ]
       : undefined;
     const send = ([mode, text]: string[]) =>
