@@ -3,6 +3,7 @@ import { requireToken } from "./auth.ts";
 import { bodyLimit } from "./body.ts";
 import { dashboardDataRoutes, dashboardRoutes } from "./dashboard/index.ts";
 import { type AppEnv, type AppOptionsInput, contextMiddleware } from "./context.ts";
+import { eventSendRoutes } from "./event-sends.ts";
 import { eventRoutes } from "./events.ts";
 import { executionRoutes } from "./executions.ts";
 import { healthRoutes } from "./health.ts";
@@ -44,6 +45,7 @@ export function createApp(options: AppOptionsInput): OpenAPIHono<AppEnv> {
   app.route("/", executionRoutes());
   app.route("/", lifecycleRoutes());
   app.route("/", eventRoutes());
+  app.route("/", eventSendRoutes());
   app.route("/", dashboardDataRoutes());
   serveOpenApi(app);
 

@@ -156,7 +156,9 @@ export type EventType =
   | "step.completed"
   | "step.halted"
   | "step.failed"
-  | "step.retrying";
+  | "step.retrying"
+  | "event.received"
+  | "workflow.triggered";
 
 export const EVENT_TYPES: readonly EventType[] = [
   "workflow.started",
@@ -170,6 +172,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   "step.halted",
   "step.failed",
   "step.retrying",
+  "event.received",
+  "workflow.triggered",
 ];
 
 /** An event as stored in the execution's event log (plain JSON). */

@@ -14,6 +14,8 @@ import {
   type QueueAdapter,
 } from "../../src/runners/jobs.ts";
 import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
+import { fireDueTriggers } from "../../src/runners/triggers.ts";
+import type { WorkflowDefinition } from "../../src/definition/workflow.ts";
 import { requireStore } from "../../src/runners/runner.ts";
 import { readBodyUpTo } from "../../src/json.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../body.ts";
@@ -42,6 +44,8 @@ export interface QStashHandlerOptions extends PerformOptions {
   maxBodyBytes?: number;
   /** The sweeper run by a signed `{ "action": "sweep" }` delivery (a QStash schedule): its grace and claim times. */
   sweep?: Pick<SweepOptions, "graceMs" | "claimMs" | "pageSize" | "maxPages">;
+  /** The workflows whose cron triggers a sweep delivery fires (see fireDueTriggers). */
+  triggers?: () => readonly WorkflowDefinition[] | Promise<readonly WorkflowDefinition[]>;
   /** Told about unexpected errors (answered 500). Default: console.error. */
   onError?: (error: unknown, job?: Job) => void;
   /** Told when QStash gave up on a job (its failure callback). Default: console.warn. */
@@ -133,7 +137,11 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
   const runSweep = async (): Promise<Response> => {
     try {
       const report = await sweep({ ...options.sweep, store: requireStore(options.store), adapter, clock });
-      return Response.json({ swept: report.enqueued.length, failed: report.failed.length });
+      const fired = options.triggers
+        ? await fireDueTriggers({ store: options.store, workflows: await options.triggers(), adapter, clock })
+        : { started: [], failed: [] };
+      for (const failure of fired.failed) console.warn(JSON.stringify({ msg: "cron trigger start failed", ...failure }));
+      return Response.json({ swept: report.enqueued.length, failed: report.failed.length, triggered: fired.started.length });
     } catch (error) {
       return failed(error, undefined, onError);
     }

@@ -151,7 +151,7 @@ export function followUpsOf(job: Job, outcome: JobOutcome, now: number, delivery
 /** The `wake` timer an approval halt asks for: `{ haltedAt: requested_at, at: expires_at }`, or undefined. */
 function approvalTimer(result: ExecutionResult): { haltedAt: string; at: string } | undefined {
   const data = result.status === "halted" ? result.halt?.data : undefined;
-  if (!data || data.type !== "approval" || typeof data.expires_at !== "string") return undefined;
+  if (!data || (data.type !== "approval" && data.type !== "event") || typeof data.expires_at !== "string") return undefined;
   return { haltedAt: String(data.requested_at), at: data.expires_at };
 }
 
@@ -223,6 +223,8 @@ async function wake(engine: Engine, exec: Execution, job: Job): Promise<[Executi
   const forThisHalt = job.haltedAt !== undefined ? data?.requested_at === job.haltedAt : job.revision === exec.revision;
   if (exec.status !== "halted" || !data || !forThisHalt) return [resultOf(exec), true];
   if (exec.answer) return [await engine.resume(exec.id, { ...exec.answer, expectedRevision: exec.revision, loaded: exec })];
+  // An event wait: its halt is stored again, which applies an event handed to it whose resume job was lost.
+  if (data.type === "event") return [await engine.resume(exec.id, { expectedRevision: exec.revision, loaded: exec })];
   // Early (the queue's clock is ahead of the engine's): leave the halt untouched and ask for the timer again.
   if (typeof data.expires_at !== "string" || Date.parse(data.expires_at) > engine.clock.now().getTime()) return [resultOf(exec)];
   return [await engine.resume(exec.id, { loaded: exec })];
