@@ -8,6 +8,7 @@ import type * as schemas from "./schemas.ts";
 
 export type Accepted = z.output<typeof schemas.Accepted>;
 export type Entry = z.output<typeof schemas.Entry>;
+export type EventSent = z.output<typeof schemas.EventSent>;
 export type Execution = z.output<typeof schemas.Execution>;
 export type ExecutionPage = z.output<typeof schemas.ExecutionPage>;
 export type ExecutionResult = z.output<typeof schemas.ExecutionResult>;
@@ -22,6 +23,7 @@ type Mode = { mode?: "async" } | { mode: "sync" };
 export type StartOptions = Omit<z.input<typeof schemas.RunBody>, "mode">;
 export type ResumeAnswer = Omit<z.input<typeof schemas.ResumeBody>, "mode">;
 export type CancelOptions = z.input<typeof schemas.CancelBody>;
+export type SendEventOptions = Omit<z.input<typeof schemas.SendEventBody>, "payload">;
 
 export interface ClientOptions {
   /** The app's URL, e.g. `https://orders.example.com` (a path prefix is kept). */
@@ -209,6 +211,14 @@ export class DurableWorkflowClient {
   retry(id: string, options?: { mode?: "async" }): Promise<Accepted>;
   retry(id: string, options: Mode = {}): Promise<Accepted | ExecutionResult> {
     return this.#json("POST", `/executions/${encodeURIComponent(id)}/retry`, options);
+  }
+
+  /**
+   * Sends an event: every run waiting for it in a `wait_for_event` step whose match holds receives it once, an `id`
+   * sent twice is delivered once, and `event` triggers start runs.
+   */
+  sendEvent(name: string, payload: unknown = null, options: SendEventOptions = {}): Promise<EventSent> {
+    return this.#json("POST", `/events/${encodeURIComponent(name)}`, { payload, ...options });
   }
 
   /**

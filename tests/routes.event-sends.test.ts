@@ -1,23 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { loadWorkflow } from "../src/definition/load.ts";
-import { problemOf, send, setup, start, TOKEN } from "./support/routes.ts";
-
-const shipping = loadWorkflow({
-  id: "shipping",
-  name: "Wait for the parcel",
-  steps: [
-    { id: "start", type: "start", next: "wait" },
-    {
-      id: "wait",
-      type: "wait_for_event",
-      event: "order:shipped",
-      match: { field: "event.order", value: "$input.order" },
-      output: "parcel",
-      next: "done",
-    },
-    { id: "done", type: "end", result: "$parcel.payload" },
-  ],
-});
+import { problemOf, send, setup, shippingWorkflow as shipping, start, TOKEN } from "./support/routes.ts";
 
 const onSignup = loadWorkflow({
   id: "welcome",
