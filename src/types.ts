@@ -1,9 +1,24 @@
-/** Plain JSON: everything stored or sent is made of this. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+import type { z } from "zod";
+import type {
+  EntrySchema,
+  ExecutionHeadSchema,
+  ExecutionResultSchema,
+  ExecutionSchema,
+  ExecutionStatusSchema,
+  HaltSchema,
+  LoopCursorSchema,
+  PendingAnswerSchema,
+  RetryWaitSchema,
+  StoredEventSchema,
+} from "./schemas.ts";
+import { EVENT_TYPES as EVENT_TYPE_LIST, EXECUTION_BODY_FIELDS as BODY_FIELDS, EXECUTION_STATUSES as STATUSES } from "./schemas.ts";
 
-export type ExecutionStatus = "pending" | "running" | "halted" | "completed" | "failed" | "cancelled";
-export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ["pending", "running", "halted", "completed", "failed", "cancelled"];
+// The shapes are defined once, as zod schemas in schemas.ts; these are their types.
+export type { Json, JsonObject } from "./schemas.ts";
+import type { Json, JsonObject } from "./schemas.ts";
+
+export type ExecutionStatus = z.infer<typeof ExecutionStatusSchema>;
+export const EXECUTION_STATUSES: readonly ExecutionStatus[] = STATUSES;
 
 /** Completed, failed or cancelled: nothing runs any more, and the store's retention applies. */
 export function isTerminal(status: ExecutionStatus): boolean {
@@ -11,69 +26,29 @@ export function isTerminal(status: ExecutionStatus): boolean {
 }
 
 /** Cursor of a top-level loop that checkpoints per iteration, so a continuation resumes at the next iteration. */
-export interface LoopCursor {
-  stepId: string;
-  /** Index of the next iteration to run (foreach) or iterations done (while). */
-  index: number;
-  outputs: Json[];
-  /** ctx as it was before the loop started: restored by on_error, and the source of shadowed loop variables. */
-  before: JsonObject;
-}
-
+export type LoopCursor = z.infer<typeof LoopCursorSchema>;
 /** What the store keeps for one run of a workflow. */
-export interface Execution {
-  id: string;
-  workflowId: string;
-  workflowVersion: string;
-  workflowHash: string;
-  status: ExecutionStatus;
-  input: JsonObject;
-  ctx: JsonObject;
-  /** The step being executed, or the last one executed (the halting or failing step). */
-  currentStep: string | null;
-  result: Json;
-  /** Where a resume or a continuation goes on. */
-  recoverTo: string | null;
-  haltData: JsonObject | null;
-  error: string | null;
-  createdAt: string;
-  updatedAt: string;
-  revision: number;
-  /** ISO time after which the run fails with a workflow timeout (fixed at start), or null. */
-  deadline: string | null;
-  /** Steps executed so far, counted against the run limit. */
-  stepsExecuted: number;
-  /** Sequence number of the last event emitted for this execution. */
-  eventSeq: number;
-  /** Set while a top-level loop is between iterations. */
-  loop: LoopCursor | null;
-  /** Set while a call step waits to retry outside the process (a long retry delay under an async adapter). */
-  retry: RetryWait | null;
-  /** While `running`: the claim's lease (ISO). Renewed by every checkpoint; once past, any worker may take over. */
-  leaseUntil: string | null;
-  /**
-   * While `pending`: not before this time (a `wait` step, a scheduled call retry). While `halted` at an approval
-   * with a timeout: when it expires. Otherwise null.
-   */
-  wakeAt: string | null;
-  /**
-   * While `halted`: an answer accepted for a queued resume and not applied yet. It is stored before the resume is
-   * enqueued, so a lost job loses no answer: the sweeper hands the execution back and the answer is applied.
-   */
-  answer: PendingAnswer | null;
-}
-
+export type Execution = z.infer<typeof ExecutionSchema>;
 /** A resume answer kept on a halted execution until it is applied. */
-export interface PendingAnswer {
-  response?: Json;
-  approved?: boolean;
-}
+export type PendingAnswer = z.infer<typeof PendingAnswerSchema>;
 
 /** The fields of an execution that stay small whatever the run does: stored whole with every checkpoint. */
-export type ExecutionHead = Omit<Execution, ExecutionBodyField>;
+export type ExecutionHead = z.infer<typeof ExecutionHeadSchema>;
 /** The fields that grow with the run: stored as a snapshot plus a log of deltas. */
-export type ExecutionBodyField = "input" | "ctx" | "result" | "haltData" | "loop";
-export const EXECUTION_BODY_FIELDS: readonly ExecutionBodyField[] = ["input", "ctx", "result", "haltData", "loop"];
+export type ExecutionBodyField = (typeof BODY_FIELDS)[number];
+export const EXECUTION_BODY_FIELDS: readonly ExecutionBodyField[] = BODY_FIELDS;
+
+/**
+ * When a pending or halted execution goes on without anyone asking, or null when nothing but an answer moves it
+ * (and for running and ended ones): a pending one at its `wakeAt`, else at once (its last checkpoint); a halted
+ * one at once when an answer waits for it (since it was accepted), else at its halt's own wake time. The engine,
+ * the queue's wake jobs, recovery and the stores' recovery index all read it here.
+ */
+export function dueAt(exec: Pick<Execution, "status" | "wakeAt" | "updatedAt" | "answer">): string | null {
+  if (exec.status === "pending") return exec.wakeAt ?? exec.updatedAt;
+  if (exec.status === "halted") return exec.answer ? exec.updatedAt : exec.wakeAt;
+  return null;
+}
 
 /**
  * What one checkpoint changed in the body of an execution. A store appends it to the execution's log; a load
@@ -92,81 +67,24 @@ export interface ExecutionDelta {
 }
 
 /** A call whose next attempt was scheduled instead of slept for (the time is the execution's `wakeAt`). */
-export interface RetryWait {
-  stepId: string;
-  /** The attempt to run when the execution continues. */
-  attempt: number;
-}
+export type RetryWait = z.infer<typeof RetryWaitSchema>;
 
-export type EntryAction = "completed" | "halted" | "failed";
+export type EntryAction = Entry["action"];
 
 /** History: one per executed step (loop body steps as `<loopId>:<bodyId>`), in order. */
-export interface Entry {
-  id: string;
-  executionId: string;
-  stepId: string;
-  stepType: string;
-  action: EntryAction;
-  attempt: number;
-  durationMs: number;
-  output: Json;
-  error: string | null;
-  timestamp: string;
-}
+export type Entry = z.infer<typeof EntrySchema>;
 
-export interface HaltInfo {
-  data: JsonObject;
-  prompt?: string;
-  resumeStep?: string;
-}
+/** A halt as run/resume report it (`wakeAt`: when it ends by itself). */
+export type HaltInfo = z.infer<typeof HaltSchema>;
 
 /** What run/resume return. */
-export interface ExecutionResult {
-  status: ExecutionStatus;
-  executionId: string;
-  output?: Json;
-  halt?: HaltInfo;
-  error?: string;
-  /** The run used up its time budget and was checkpointed as `pending`: a continuation must be enqueued. */
-  yielded?: boolean;
-  /** With `yielded`: the continuation must not run before this ISO time (a scheduled call retry). */
-  notBefore?: string;
-}
+export type ExecutionResult = z.infer<typeof ExecutionResultSchema>;
 
-export type EventType =
-  | "workflow.started"
-  | "workflow.resumed"
-  | "workflow.completed"
-  | "workflow.halted"
-  | "workflow.failed"
-  | "workflow.cancelled"
-  | "step.started"
-  | "step.completed"
-  | "step.halted"
-  | "step.failed"
-  | "step.retrying";
-
-export const EVENT_TYPES: readonly EventType[] = [
-  "workflow.started",
-  "workflow.resumed",
-  "workflow.completed",
-  "workflow.halted",
-  "workflow.failed",
-  "workflow.cancelled",
-  "step.started",
-  "step.completed",
-  "step.halted",
-  "step.failed",
-  "step.retrying",
-];
+export type EventType = (typeof EVENT_TYPE_LIST)[number];
+export const EVENT_TYPES: readonly EventType[] = EVENT_TYPE_LIST;
 
 /** An event as stored in the execution's event log (plain JSON). */
-export interface StoredEvent {
-  seq: number;
-  type: EventType;
-  data: JsonObject;
-  timestamp: string;
-}
+export type StoredEvent = z.infer<typeof StoredEventSchema>;
 
 /** Context handed to a service method as its second argument. */
 export interface ServiceContext {

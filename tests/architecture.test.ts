@@ -7,7 +7,7 @@ const ROOT = resolve(import.meta.dir, "..");
 
 /** Layers, lowest first: a module may import its own layer and the layers below it, never one above. */
 const LAYERS: { name: string; paths: string[] }[] = [
-  { name: "base", paths: ["src/types.ts", "src/errors.ts", "src/json.ts", "src/ids.ts"] },
+  { name: "base", paths: ["src/types.ts", "src/schemas.ts", "src/errors.ts", "src/json.ts", "src/ids.ts"] },
   { name: "expressions", paths: ["src/expressions/"] },
   { name: "steps", paths: ["src/steps/"] },
   { name: "definition", paths: ["src/definition/"] },

@@ -7,7 +7,7 @@ import { deepEqual, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import { FINISHED, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
-import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
+import { assertExecutionId } from "../ids.ts";
 import type { Store } from "../store/store.ts";
 import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
@@ -150,7 +150,7 @@ export class Engine {
   }
 
   #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined): Execution {
-    checkExecutionId(id);
+    assertExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
     return {
@@ -350,7 +350,7 @@ export class Engine {
    * revision guards the checkpoints that follow.
    */
   async #loadOwn(executionId: string, loaded?: Execution): Promise<Execution> {
-    checkExecutionId(executionId);
+    assertExecutionId(executionId);
     const exec = loaded && loaded.id === executionId ? { ...loaded } : await this.store.load(executionId);
     if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
     if (exec.workflowId !== this.workflow.id) {
@@ -662,15 +662,6 @@ function allStepIds(steps: readonly StepDefinition[]): string[] {
     }
   }
   return ids;
-}
-
-function checkExecutionId(id: string): void {
-  if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError("Invalid execution id", [{
-      path: "executionId",
-      message: `"${String(id).slice(0, 60)}" ${EXECUTION_ID_RULE}`,
-    }]);
-  }
 }
 
 /** What run/resume return for an execution as it is stored. */

@@ -1,42 +1,19 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { lookupWorkflow, type WorkflowLookup } from "../config.ts";
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { formatPath } from "../definition/issues.ts";
 import { pinnedDefinition } from "../engine/definitions.ts";
 import { DEFAULT_LEASE_MS, Engine, type EngineOptions, leaseExpiry, resultOf } from "../engine/engine.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
-import { executionIdSchema, workflowIdSchema } from "../ids.ts";
-import { type Execution, type ExecutionResult, isTerminal, type Json } from "../types.ts";
+import { JobSchema } from "../schemas.ts";
+import { type Execution, type ExecutionResult, isTerminal } from "../types.ts";
 import { requireStore } from "./runner.ts";
 
-export type JobAction = "start" | "resume" | "continue" | "wake";
+export { JobSchema };
 
-/**
- * What a queue carries: small, never the execution's state. `wake` is a timer: it resumes an approval that
- * is still waiting once its timeout has passed (the approval then takes `on_timeout`), or continues an
- * execution whose wait is over.
- */
-export const JobSchema = z.object({
-  workflowId: workflowIdSchema,
-  workflowVersion: z.string().max(100).optional(),
-  executionId: executionIdSchema,
-  action: z.enum(["start", "resume", "continue", "wake"]),
-  response: z.json().optional(),
-  approved: z.boolean().optional(),
-  /** For `wake`: the `requested_at` of the halt the timer was set for. */
-  haltedAt: z.string().max(100).optional(),
-  /**
-   * For `resume` and `wake`: the revision of the halted execution the job is for. A job whose halt was already
-   * answered (the execution moved on to another revision) does nothing.
-   */
-  revision: z.number().int().min(1).optional(),
-  /** For `start`: the execution's `createdAt`, which tells apart two executions that reused one id. */
-  createdAt: z.string().max(100).optional(),
-  queue: z.string().min(1).max(200).optional(),
-  priority: z.number().optional(),
-});
-
-export type Job = Omit<z.infer<typeof JobSchema>, "response"> & { response?: Json };
+/** What a queue carries (see JobSchema). */
+export type Job = z.infer<typeof JobSchema>;
+export type JobAction = Job["action"];
 
 /** A job as published: its own fields only, nothing else (never the execution's state; `priority` has no QStash meaning). */
 export function jobBody(job: Job): Job {
