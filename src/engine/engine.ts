@@ -2,7 +2,7 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, ValidationError, WorkflowTimeoutError } from "../errors.ts";
+import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
 import { deepEqual, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
