@@ -39,15 +39,25 @@ export type ExecutionBodyField = (typeof BODY_FIELDS)[number];
 export const EXECUTION_BODY_FIELDS: readonly ExecutionBodyField[] = BODY_FIELDS;
 
 /**
- * When a pending or halted execution goes on without anyone asking, or null when nothing but an answer moves it
- * (and for running and ended ones): a pending one at its `wakeAt`, else at once (its last checkpoint); a halted
- * one at once when an answer waits for it (since it was accepted), else at its halt's own wake time. The engine,
- * the queue's wake jobs, recovery and the stores' recovery index all read it here.
+ * "When does a waiting run go on", answered once for the engine, the queue's wake jobs, recovery and the stores'
+ * recovery index. A pending execution goes on at its `wakeAt`, or at once (since its last checkpoint) without
+ * one; a halted one at once when an answer waits for it (since it was accepted), else at its halt's own wake
+ * time (an approval's timeout), else only when answered. Running and ended executions are not waiting.
  */
-export function dueAt(exec: Pick<Execution, "status" | "wakeAt" | "updatedAt" | "answer">): string | null {
+type Waiting = Pick<Execution, "status" | "wakeAt" | "updatedAt" | "answer">;
+
+/** The time a waiting execution is due (see above), or null when no time moves it. */
+export function dueAt(exec: Waiting): string | null {
   if (exec.status === "pending") return exec.wakeAt ?? exec.updatedAt;
   if (exec.status === "halted") return exec.answer ? exec.updatedAt : exec.wakeAt;
   return null;
+}
+
+/** True when a waiting execution may go on at `now` (ms): its own time has passed, or it waits for none. */
+export function isDue(exec: Waiting, now: number): boolean {
+  if (exec.status === "pending") return !exec.wakeAt || now >= Date.parse(exec.wakeAt);
+  if (exec.status === "halted") return !!exec.answer || (!!exec.wakeAt && now >= Date.parse(exec.wakeAt));
+  return false;
 }
 
 /**

@@ -9,7 +9,7 @@ import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import { FINISHED, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
 import { assertExecutionId } from "../ids.ts";
 import type { Store } from "../store/store.ts";
-import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
+import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
 import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
@@ -199,8 +199,8 @@ export class Engine {
       }
     } else if (exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}, not pending: it cannot be continued`);
-    } else if (exec.wakeAt && now < Date.parse(exec.wakeAt)) {
-      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt };
+    } else if (!isDue(exec, now)) {
+      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt! };
     }
     const run = this.#newRun(exec, await this.#pinned(exec), true);
     exec.status = "running";
@@ -259,7 +259,7 @@ export class Engine {
     }
     if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
     const run = this.#newRun(exec, this.workflow, true);
-    Object.assign(exec, { answer, wakeAt: this.clock.now().toISOString() });
+    exec.answer = answer;
     await run.checkpoint();
     return exec;
   }
@@ -474,7 +474,7 @@ export class Engine {
       exec.status = "halted";
       exec.haltData = outcome.data;
       exec.recoverTo = outcome.resumeStep ?? step.next ?? FINISHED;
-      exec.wakeAt = typeof outcome.data.expires_at === "string" ? outcome.data.expires_at : null;
+      exec.wakeAt = outcome.wakeAt ?? null;
       const halted = resultOf(exec);
       run.emit("workflow.halted", { halt: halted.halt as unknown as JsonObject });
       await run.checkpoint();
@@ -671,7 +671,12 @@ export function resultOf(exec: Execution): ExecutionResult {
   if (exec.status === "halted") {
     const data = exec.haltData ?? {};
     const prompt = typeof data.prompt === "string" ? data.prompt : typeof data.reason === "string" ? data.reason : undefined;
-    result.halt = { data, ...(prompt === undefined ? {} : { prompt }), ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}) };
+    result.halt = {
+      data,
+      ...(prompt === undefined ? {} : { prompt }),
+      ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}),
+      ...(exec.wakeAt ? { wakeAt: exec.wakeAt } : {}),
+    };
   }
   if ((exec.status === "failed" || exec.status === "cancelled") && exec.error) result.error = exec.error;
   if (exec.status === "pending" && exec.wakeAt) result.notBefore = exec.wakeAt;
