@@ -32,6 +32,7 @@ export { ManualClock, systemClock } from "./engine/clock.ts";
 export type { Clock } from "./engine/clock.ts";
 export { WorkflowEvent } from "./engine/events.ts";
 export type { EventHandler } from "./engine/events.ts";
+export { Catalog } from "./engine/definitions.ts";
 export { SyncRunner } from "./runners/sync.ts";
 export type { HaltAnswer, OnHalt, RunnerOptions } from "./runners/sync.ts";
 export { AsyncRunner } from "./runners/async.ts";
@@ -76,7 +77,8 @@ export {
 export type { ValidationIssue } from "./errors.ts";
 
 // data
-export { EXECUTION_STATUSES, isTerminal } from "./types.ts";
+export { dueAt, EXECUTION_STATUSES, isDue, isTerminal } from "./types.ts";
+export { EntrySchema, ExecutionResultSchema, ExecutionSchema, HaltSchema, StoredEventSchema } from "./schemas.ts";
 export type {
   Entry,
   EventType,
