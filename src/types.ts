@@ -38,6 +38,33 @@ export type ExecutionHead = z.infer<typeof ExecutionHeadSchema>;
 export type ExecutionBodyField = (typeof BODY_FIELDS)[number];
 export const EXECUTION_BODY_FIELDS: readonly ExecutionBodyField[] = BODY_FIELDS;
 
+/** The fields a new execution is given; every other field starts empty (`newExecution`). */
+export type NewExecutionFields = Pick<
+  Execution,
+  "id" | "workflowId" | "workflowVersion" | "workflowHash" | "status" | "input" | "recoverTo" | "createdAt" | "deadline"
+>;
+
+/** A new execution record (revision 0, not stored yet): the given fields, the others null, 0 or empty. */
+export function newExecution(fields: NewExecutionFields): Execution {
+  return {
+    ...fields,
+    ctx: {},
+    currentStep: null,
+    result: null,
+    haltData: null,
+    error: null,
+    updatedAt: fields.createdAt,
+    revision: 0,
+    stepsExecuted: 0,
+    eventSeq: 0,
+    loop: null,
+    retry: null,
+    leaseUntil: null,
+    wakeAt: null,
+    answer: null,
+  };
+}
+
 /**
  * "When does a waiting run go on", answered once for the engine, the queue's wake jobs, recovery and the stores'
  * recovery index. A pending execution goes on at its `wakeAt`, or at once (since its last checkpoint) without

@@ -9,7 +9,7 @@ import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import { FINISHED, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
 import { assertExecutionId } from "../ids.ts";
 import type { Store } from "../store/store.ts";
-import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, type Services } from "../types.ts";
+import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, newExecution, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
 import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
@@ -153,31 +153,17 @@ export class Engine {
     assertExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
-    return {
+    return newExecution({
       id,
       workflowId: this.workflow.id,
       workflowVersion: this.workflow.version,
       workflowHash: this.workflow.hash,
       status: "running",
       input,
-      ctx: {},
-      currentStep: null,
-      result: null,
       recoverTo: this.workflow.steps[0]!.id,
-      haltData: null,
-      error: null,
       createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      revision: 0,
       deadline,
-      stepsExecuted: 0,
-      eventSeq: 0,
-      loop: null,
-      retry: null,
-      leaseUntil: null,
-      wakeAt: null,
-      answer: null,
-    };
+    });
   }
 
   #deadlineFrom(now: Date, workflow: WorkflowDefinition): string | null {

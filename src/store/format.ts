@@ -7,11 +7,18 @@
 import { ValidationError } from "../errors.ts";
 import { setOwn } from "../json.ts";
 export { utf8Length } from "../json.ts";
-import { type Execution, EXECUTION_BODY_FIELDS, type ExecutionDelta, type ExecutionHead, type LoopCursor } from "../types.ts";
+import {
+  type Execution,
+  EXECUTION_BODY_FIELDS,
+  type ExecutionBodyField,
+  type ExecutionDelta,
+  type ExecutionHead,
+  type LoopCursor,
+} from "../types.ts";
 import { assertEntryOf, assertExecutionId, type Commit, createdAtScore } from "./store.ts";
 import { checkShape, EntrySchema, ExecutionHeadSchema } from "../schemas.ts";
 
-export type ExecutionBody = Pick<Execution, "input" | "ctx" | "result" | "haltData" | "loop">;
+export type ExecutionBody = Pick<Execution, ExecutionBodyField>;
 
 /**
  * Checks what every store checks before writing anything (the head's fields and the entries against their schemas;
@@ -39,7 +46,7 @@ export function headOf(execution: Execution): ExecutionHead {
 }
 
 export function bodyOf(execution: Execution): ExecutionBody {
-  return { input: execution.input, ctx: execution.ctx, result: execution.result, haltData: execution.haltData, loop: execution.loop };
+  return Object.fromEntries(EXECUTION_BODY_FIELDS.map((field) => [field, execution[field]])) as ExecutionBody;
 }
 
 /** Applies one delta to a body in place (the body is the loader's own copy). */
