@@ -190,7 +190,7 @@ export const Problem = z.object({
   })).optional(),
 }).describe("RFC 9457 problem details (application/problem+json)").openapi("Problem");
 
-// ---- the answers' types, for clients (the dashboard's JSDoc: `@typedef {import("../schemas.ts").Execution} Execution`) ----
+// ---- the answers' types, for clients: the dashboard's JSDoc imports them from this file ----
 
 export type InputSpec = z.output<typeof InputSpec>;
 export type WorkflowSummary = z.output<typeof WorkflowSummary>;
