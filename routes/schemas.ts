@@ -190,21 +190,6 @@ export const Problem = z.object({
   })).optional(),
 }).describe("RFC 9457 problem details (application/problem+json)").openapi("Problem");
 
-// ---- the answers' types, for clients: the dashboard's JSDoc imports them from this file ----
-
-export type InputSpec = z.output<typeof InputSpec>;
-export type WorkflowSummary = z.output<typeof WorkflowSummary>;
-export type WorkflowDetail = z.output<typeof WorkflowDetail>;
-export type WorkflowVersion = z.output<typeof WorkflowVersion>;
-export type HaltInfo = z.output<typeof HaltInfo>;
-export type ExecutionResult = z.output<typeof ExecutionResult>;
-export type Execution = z.output<typeof Execution>;
-export type ExecutionSummary = z.output<typeof ExecutionSummary>;
-export type ExecutionPage = z.output<typeof ExecutionPage>;
-export type Entry = z.output<typeof Entry>;
-export type WorkflowEvent = z.output<typeof WorkflowEvent>;
-export type Problem = z.output<typeof Problem>;
-
 /** Keeps only the keys a response schema declares (internal bookkeeping fields stay inside). */
 export function pick<S extends z.ZodObject>(schema: S, value: object): z.output<S> {
   const out: Record<string, unknown> = {};

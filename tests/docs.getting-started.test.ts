@@ -39,7 +39,7 @@ const blocks = blocksOf(DOC);
 const files = Object.fromEntries(blocks.filter((b) => typeof b.attrs.file === "string").map((b) => [b.attrs.file as string, b.text]));
 const commandsOf = (block: Block) => block.text.split("\n").filter((line) => line.trim() && !line.startsWith("#"));
 const ENV = { DENO_TLS_CA_STORE: "system" };
-const DEV_TOOLS = ["bun", "deno", "wrangler"];
+const DEV_TOOLS = ["bun", "deno", "wrangler", "typescript"];
 const project = tempDir("dw-guide-");
 const servers: { kill(): void }[] = [];
 
@@ -47,12 +47,17 @@ afterAll(() => {
   for (const server of servers) server.kill();
 });
 
-/** Links the repository's copy of a dev tool into the project, as `npm install -D` would install it. */
+/** Links the repository's copy of a dev tool (and its commands) into the project, as `npm install -D` would install it. */
 function linkTool(name: string): void {
   mkdirSync(join(project, "node_modules/.bin"), { recursive: true });
   if (!existsSync(join(project, "node_modules", name))) symlinkSync(join(ROOT, "node_modules", name), join(project, "node_modules", name));
-  if (!existsSync(join(project, "node_modules/.bin", name))) {
-    symlinkSync(join(ROOT, "node_modules/.bin", name), join(project, "node_modules/.bin", name));
+  const { bin } = JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as {
+    bin?: string | Record<string, string>;
+  };
+  for (const command of typeof bin === "object" ? Object.keys(bin) : [name]) {
+    if (!existsSync(join(project, "node_modules/.bin", command))) {
+      symlinkSync(join(ROOT, "node_modules/.bin", command), join(project, "node_modules/.bin", command));
+    }
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import { lookupWorkflow, type WorkflowLookup } from "../config.ts";
 import { loadWorkflow } from "../definition/load.ts";
+import { ConflictError, type ValidationIssue } from "../errors.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import type { StepRegistry } from "../steps/registry.ts";
 import type { Store, StoredDefinition } from "../store/store.ts";
@@ -71,6 +72,19 @@ function remember(workflow: WorkflowDefinition): WorkflowDefinition {
   return workflow;
 }
 
+/** A definition put under a version string that is stored with another definition (HTTP 409). */
+export class VersionTakenError extends ConflictError {
+  override name = "VersionTakenError";
+  /** The problem, as an issue of the definition's `version`. */
+  readonly issue: ValidationIssue;
+  constructor(workflow: WorkflowDefinition, takenBy: string) {
+    const message = `version "${workflow.version}" of workflow "${workflow.id}" is already stored with another definition ` +
+      `(hash ${takenBy}; this one's is ${workflow.hash}): give the changed definition a new version`;
+    super(`${message[0]!.toUpperCase()}${message.slice(1)}.`);
+    this.issue = { path: "version", message };
+  }
+}
+
 /** Code definitions settled in this isolate, per store and hash (see Catalog). */
 const settled = new WeakMap<Store, Map<string, Promise<StoredDefinition | null>>>();
 
@@ -123,13 +137,18 @@ export class Catalog {
 
   /**
    * Stores `workflow` (loaded from `source`) and makes it current. `created` is false when that hash already
-   * was the current version (nothing changed).
+   * was the current version (nothing changed). A version string stored with another definition is a
+   * VersionTakenError: one version, one definition, so the versions and the executions pinned to them stay unambiguous.
    */
   async put(workflow: WorkflowDefinition, source: string): Promise<{ created: boolean }> {
     // The code's definition first, so that its first use after this PUT does not take it for a redeploy.
     const code = lookupWorkflow(this.#code, workflow.id);
     const current = code ? await this.#settle(code) : await this.#store.currentDefinition(workflow.id);
     if (current?.hash === workflow.hash) return { created: false };
+    const taken = (await this.#store.definitionVersions(workflow.id)).find((v) =>
+      v.version === workflow.version && v.hash !== workflow.hash
+    );
+    if (taken) throw new VersionTakenError(workflow, taken.hash);
     await this.#store.putDefinition(storedDefinition(workflow, this.#clock(), source), { current: true });
     markStored(this.#store, remember(workflow).hash);
     return { created: true };
