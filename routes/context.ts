@@ -105,7 +105,7 @@ export interface AppEnv {
 const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
 /** Throws ConfigError for options the app cannot start with. */
-export function checkOptions(options: AppOptions): void {
+function checkOptions(options: AppOptions): void {
   if (!options || typeof options !== "object") throw new ConfigError("createApp needs options: { store, workflows }");
   if (!options.store) throw new ConfigError("createApp needs a store");
   if (!options.workflows) throw new ConfigError("createApp needs workflows (a list or a lookup)");
@@ -149,7 +149,7 @@ function checkWorkflows(workflows: WorkflowDefinition[], services: Services): vo
   if (problems.length) throw new ConfigError(`createApp: ${problems.join("; ")}`);
 }
 
-export function buildContext(options: AppOptions): AppContext {
+function buildContext(options: AppOptions): AppContext {
   checkOptions(options);
   const source = options.workflows;
   const services = options.services ?? {};

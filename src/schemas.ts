@@ -1,17 +1,33 @@
 /**
  * One zod schema per shape that is stored or sent: the execution record, its history entry, the halt, the
- * result of a run, the queue's job. The TypeScript types (`src/types.ts`), the store's checks
- * (`src/store/format.ts`), the HTTP schemas and so `/openapi.json` (`routes/schemas.ts`) and the dashboard's
- * JSDoc types are all derived from these, so a field is added in one place. Descriptions are zod metadata
- * (`.describe`), which the OpenAPI generator reads; the HTTP layer adds only component names.
+ * result of a run, the stored event, the queue's job. The store's checks (`src/store/format.ts`), the HTTP
+ * schemas and so `/openapi.json` (`routes/schemas.ts`) and the dashboard's JSDoc types derive from these; the
+ * TypeScript types in `src/types.ts` are written out (the JSR package refuses inferred types in its public API)
+ * and proven the same as these at compile time (the end of this file), so neither can drift. Descriptions are
+ * zod metadata (`.describe`), which the OpenAPI generator reads; the HTTP layer adds only component names.
  */
 import { z } from "zod";
 import { ValidationError } from "./errors.ts";
 import { executionIdSchema, workflowIdSchema } from "./ids.ts";
-
-/** Plain JSON: everything stored or sent is made of this. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+import {
+  type Entry,
+  ENTRY_ACTIONS,
+  EVENT_TYPES,
+  type Execution,
+  EXECUTION_BODY_FIELDS,
+  EXECUTION_STATUSES,
+  type ExecutionHead,
+  type ExecutionResult,
+  type HaltInfo,
+  type Job,
+  JOB_ACTIONS,
+  type Json,
+  type JsonObject,
+  type LoopCursor,
+  type PendingAnswer,
+  type RetryWait,
+  type StoredEvent,
+} from "./types.ts";
 
 /**
  * Any JSON value. The schema types it and does not walk it: JSON-ness is checked where a value enters (input
@@ -22,7 +38,6 @@ export const JsonObjectSchema: z.ZodType<JsonObject> = z.record(z.string(), Json
 
 const timestamp = z.string().describe("ISO-8601");
 
-export const EXECUTION_STATUSES = ["pending", "running", "halted", "completed", "failed", "cancelled"] as const;
 export const ExecutionStatusSchema = z.enum(EXECUTION_STATUSES);
 
 /** Cursor of a top-level loop that checkpoints per iteration, so a continuation resumes at the next iteration. */
@@ -82,16 +97,12 @@ export const ExecutionSchema = z.object({
   ),
 });
 
-/** The fields that grow with the run: stored as a snapshot plus a log of deltas. */
-export const EXECUTION_BODY_FIELDS = ["input", "ctx", "result", "haltData", "loop"] as const;
 const bodyMask = Object.fromEntries(EXECUTION_BODY_FIELDS.map((field) => [field, true] as const)) as {
   [F in (typeof EXECUTION_BODY_FIELDS)[number]]: true;
 };
 
 /** The fields of an execution that stay small whatever the run does: stored whole with every checkpoint. */
 export const ExecutionHeadSchema = ExecutionSchema.omit(bodyMask);
-
-export const ENTRY_ACTIONS = ["completed", "halted", "failed"] as const;
 
 /** History: one per executed step (loop body steps as `<loopId>:<bodyId>`), in order. */
 export const EntrySchema = z.object({
@@ -132,20 +143,6 @@ export const ExecutionResultSchema = z.object({
   notBefore: timestamp.optional().describe("When pending: the run goes on at this time (a continuation is queued)"),
 });
 
-export const EVENT_TYPES = [
-  "workflow.started",
-  "workflow.resumed",
-  "workflow.completed",
-  "workflow.halted",
-  "workflow.failed",
-  "workflow.cancelled",
-  "step.started",
-  "step.completed",
-  "step.halted",
-  "step.failed",
-  "step.retrying",
-] as const;
-
 /** An event as stored in the execution's event log (plain JSON). */
 export const StoredEventSchema = z.object({
   type: z.enum(EVENT_TYPES),
@@ -153,8 +150,6 @@ export const StoredEventSchema = z.object({
   timestamp,
   seq: z.number().int().describe("1, 2, ... per execution; the SSE id is `<executionId>:<seq>`"),
 });
-
-export const JOB_ACTIONS = ["start", "resume", "continue", "wake"] as const;
 
 /**
  * What a queue carries: small, never the execution's state. `wake` is a timer: it resumes a halt whose own wake
@@ -192,3 +187,18 @@ export function checkShape<S extends z.ZodType>(schema: S, value: unknown, what:
     result.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
   );
 }
+
+// ---- proof that each schema and its type in types.ts are the same shape (a compile error otherwise) ----
+
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+const same = <A, B>(proof: Same<A, B>): Same<A, B> => proof;
+same<z.output<typeof ExecutionSchema>, Execution>(true);
+same<z.output<typeof ExecutionHeadSchema>, ExecutionHead>(true);
+same<z.output<typeof LoopCursorSchema>, LoopCursor>(true);
+same<z.output<typeof RetryWaitSchema>, RetryWait>(true);
+same<z.output<typeof PendingAnswerSchema>, PendingAnswer>(true);
+same<z.output<typeof EntrySchema>, Entry>(true);
+same<z.output<typeof HaltSchema>, HaltInfo>(true);
+same<z.output<typeof ExecutionResultSchema>, ExecutionResult>(true);
+same<z.output<typeof StoredEventSchema>, StoredEvent>(true);
+same<z.output<typeof JobSchema>, Job>(true);

@@ -1,24 +1,13 @@
-import type { z } from "zod";
-import type {
-  EntrySchema,
-  ExecutionHeadSchema,
-  ExecutionResultSchema,
-  ExecutionSchema,
-  ExecutionStatusSchema,
-  HaltSchema,
-  LoopCursorSchema,
-  PendingAnswerSchema,
-  RetryWaitSchema,
-  StoredEventSchema,
-} from "./schemas.ts";
-import { EVENT_TYPES as EVENT_TYPE_LIST, EXECUTION_BODY_FIELDS as BODY_FIELDS, EXECUTION_STATUSES as STATUSES } from "./schemas.ts";
+/** Plain JSON: everything stored or sent is made of this. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
 
-// The shapes are defined once, as zod schemas in schemas.ts; these are their types.
-export type { Json, JsonObject } from "./schemas.ts";
-import type { Json, JsonObject } from "./schemas.ts";
+// The shapes below are also zod schemas (src/schemas.ts), which the store's checks and the HTTP schemas use;
+// the compiler proves each schema and its type here the same. The types stay written out: the JSR package
+// refuses types inferred from values in its public API.
 
-export type ExecutionStatus = z.infer<typeof ExecutionStatusSchema>;
-export const EXECUTION_STATUSES: readonly ExecutionStatus[] = STATUSES;
+export const EXECUTION_STATUSES = ["pending", "running", "halted", "completed", "failed", "cancelled"] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 /** Completed, failed or cancelled: nothing runs any more, and the store's retention applies. */
 export function isTerminal(status: ExecutionStatus): boolean {
@@ -26,17 +15,69 @@ export function isTerminal(status: ExecutionStatus): boolean {
 }
 
 /** Cursor of a top-level loop that checkpoints per iteration, so a continuation resumes at the next iteration. */
-export type LoopCursor = z.infer<typeof LoopCursorSchema>;
+export interface LoopCursor {
+  stepId: string;
+  /** Index of the next iteration to run (foreach) or iterations done (while). */
+  index: number;
+  outputs: Json[];
+  /** ctx as it was before the loop started: restored by on_error, and the source of shadowed loop variables. */
+  before: JsonObject;
+}
+
 /** What the store keeps for one run of a workflow. */
-export type Execution = z.infer<typeof ExecutionSchema>;
+export interface Execution {
+  id: string;
+  workflowId: string;
+  workflowVersion: string;
+  workflowHash: string;
+  status: ExecutionStatus;
+  input: JsonObject;
+  ctx: JsonObject;
+  /** The step being executed, or the last one executed (the halting or failing step). */
+  currentStep: string | null;
+  result: Json;
+  /** Where a resume or a continuation goes on. */
+  recoverTo: string | null;
+  haltData: JsonObject | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  revision: number;
+  /** ISO time after which the run fails with a workflow timeout (fixed at start), or null. */
+  deadline: string | null;
+  /** Steps executed so far, counted against the run limit. */
+  stepsExecuted: number;
+  /** Sequence number of the last event emitted for this execution. */
+  eventSeq: number;
+  /** Set while a top-level loop is between iterations. */
+  loop: LoopCursor | null;
+  /** Set while a call step waits to retry outside the process (a long retry delay under an async adapter). */
+  retry: RetryWait | null;
+  /** While `running`: the claim's lease (ISO). Renewed by every checkpoint; once past, any worker may take over. */
+  leaseUntil: string | null;
+  /**
+   * While `pending`: not before this time (a `wait` step, a scheduled call retry). While `halted`: when the halt
+   * ends by itself (an approval's timeout), set by the step that halted. Otherwise null.
+   */
+  wakeAt: string | null;
+  /**
+   * While `halted`: an answer accepted for a queued resume and not applied yet. It is stored before the resume is
+   * enqueued, so a lost job loses no answer: the sweeper hands the execution back and the answer is applied.
+   */
+  answer: PendingAnswer | null;
+}
+
 /** A resume answer kept on a halted execution until it is applied. */
-export type PendingAnswer = z.infer<typeof PendingAnswerSchema>;
+export interface PendingAnswer {
+  response?: Json;
+  approved?: boolean;
+}
 
 /** The fields of an execution that stay small whatever the run does: stored whole with every checkpoint. */
-export type ExecutionHead = z.infer<typeof ExecutionHeadSchema>;
+export type ExecutionHead = Omit<Execution, ExecutionBodyField>;
 /** The fields that grow with the run: stored as a snapshot plus a log of deltas. */
-export type ExecutionBodyField = (typeof BODY_FIELDS)[number];
-export const EXECUTION_BODY_FIELDS: readonly ExecutionBodyField[] = BODY_FIELDS;
+export const EXECUTION_BODY_FIELDS = ["input", "ctx", "result", "haltData", "loop"] as const;
+export type ExecutionBodyField = (typeof EXECUTION_BODY_FIELDS)[number];
 
 /** The fields a new execution is given; every other field starts empty (`newExecution`). */
 export type NewExecutionFields = Pick<
@@ -104,24 +145,104 @@ export interface ExecutionDelta {
 }
 
 /** A call whose next attempt was scheduled instead of slept for (the time is the execution's `wakeAt`). */
-export type RetryWait = z.infer<typeof RetryWaitSchema>;
+export interface RetryWait {
+  stepId: string;
+  /** The attempt to run when the execution continues. */
+  attempt: number;
+}
 
-export type EntryAction = Entry["action"];
+export const ENTRY_ACTIONS = ["completed", "halted", "failed"] as const;
+export type EntryAction = (typeof ENTRY_ACTIONS)[number];
 
 /** History: one per executed step (loop body steps as `<loopId>:<bodyId>`), in order. */
-export type Entry = z.infer<typeof EntrySchema>;
+export interface Entry {
+  id: string;
+  executionId: string;
+  stepId: string;
+  stepType: string;
+  action: EntryAction;
+  attempt: number;
+  durationMs: number;
+  output: Json;
+  error: string | null;
+  timestamp: string;
+}
 
-/** A halt as run/resume report it (`wakeAt`: when it ends by itself). */
-export type HaltInfo = z.infer<typeof HaltSchema>;
+/** A halt as run/resume report it. */
+export interface HaltInfo {
+  data: JsonObject;
+  /** The halt's reason or the approval's prompt. */
+  prompt?: string;
+  resumeStep?: string;
+  /** When the halt ends by itself (an approval's timeout), set by the step: the run is woken then. */
+  wakeAt?: string;
+}
 
 /** What run/resume return. */
-export type ExecutionResult = z.infer<typeof ExecutionResultSchema>;
+export interface ExecutionResult {
+  status: ExecutionStatus;
+  executionId: string;
+  output?: Json;
+  halt?: HaltInfo;
+  error?: string;
+  /** The run used up its time budget and was checkpointed as `pending`: a continuation must be enqueued. */
+  yielded?: boolean;
+  /** With `yielded`: the continuation must not run before this ISO time (a scheduled call retry). */
+  notBefore?: string;
+}
 
-export type EventType = (typeof EVENT_TYPE_LIST)[number];
-export const EVENT_TYPES: readonly EventType[] = EVENT_TYPE_LIST;
+export const EVENT_TYPES = [
+  "workflow.started",
+  "workflow.resumed",
+  "workflow.completed",
+  "workflow.halted",
+  "workflow.failed",
+  "workflow.cancelled",
+  "step.started",
+  "step.completed",
+  "step.halted",
+  "step.failed",
+  "step.retrying",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
 
 /** An event as stored in the execution's event log (plain JSON). */
-export type StoredEvent = z.infer<typeof StoredEventSchema>;
+export interface StoredEvent {
+  seq: number;
+  type: EventType;
+  data: JsonObject;
+  timestamp: string;
+}
+
+export const JOB_ACTIONS = ["start", "resume", "continue", "wake"] as const;
+export type JobAction = (typeof JOB_ACTIONS)[number];
+
+/**
+ * What a queue carries: small, never the execution's state. `wake` is a timer: it resumes a halt whose own wake
+ * time has passed (an approval then takes `on_timeout`), applies an answer whose resume job was lost, or
+ * continues an execution whose wait is over.
+ */
+export interface Job {
+  workflowId: string;
+  workflowVersion?: string;
+  executionId: string;
+  action: JobAction;
+  response?: Json;
+  approved?: boolean;
+  /** For `wake`: the wake time of the halt the timer was set for; a timer for another halt does nothing. */
+  wakeAt?: string;
+  /** For `wake`, in jobs queued by older versions: the approval's `requested_at` (such a timer acts if its halt is due). */
+  haltedAt?: string;
+  /**
+   * For `resume` and `wake`: the revision of the halted execution the job is for. A job whose halt was already
+   * answered (the execution moved on to another revision) does nothing.
+   */
+  revision?: number;
+  /** For `start`: the execution's `createdAt`, which tells apart two executions that reused one id. */
+  createdAt?: string;
+  queue?: string;
+  priority?: number;
+}
 
 /** Context handed to a service method as its second argument. */
 export interface ServiceContext {

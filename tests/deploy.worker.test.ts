@@ -17,7 +17,7 @@ import {
   DEV_QSTASH_TOKEN,
   type QStashDevServer,
   startQStashDev,
-} from "../tools/qstash-dev/index.ts";
+} from "durable-workflow-edge-dev/qstash";
 import { signDelivery } from "./support/async-stack.ts";
 import { redisServerAvailable, type RedisStack, startRedisStack } from "./support/redis.ts";
 

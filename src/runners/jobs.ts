@@ -1,4 +1,3 @@
-import type { z } from "zod";
 import { lookupWorkflow, type WorkflowLookup } from "../config.ts";
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { formatPath } from "../definition/issues.ts";
@@ -6,19 +5,15 @@ import { pinnedDefinition } from "../engine/definitions.ts";
 import { DEFAULT_LEASE_MS, Engine, type EngineOptions, leaseExpiry, resultOf } from "../engine/engine.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
 import { JobSchema } from "../schemas.ts";
-import { type Execution, type ExecutionResult, isDue, isTerminal } from "../types.ts";
+import { type Execution, type ExecutionResult, isDue, isTerminal, type Job } from "../types.ts";
 import { requireStore } from "./runner.ts";
 
-export { JobSchema };
-
-/** What a queue carries (see JobSchema). */
-export type Job = z.infer<typeof JobSchema>;
-export type JobAction = Job["action"];
+export type { Job, JobAction } from "../types.ts";
 
 /** A job as published: its own fields only, nothing else (never the execution's state; `priority` has no QStash meaning). */
 export function jobBody(job: Job): Job {
   const { priority: _local, ...fields } = JobSchema.parse(job);
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Job;
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as typeof fields as Job;
 }
 
 /** Reads a job from a queue's message body; a ValidationError naming every problem otherwise. */
