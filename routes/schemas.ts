@@ -139,8 +139,16 @@ export const Accepted = z.object({
   status: status.describe("The status when the answer was sent (an inline queue may already have finished the run)"),
 }).openapi("Accepted");
 
-/** The record as GET /executions/:id shows it: without the engine's bookkeeping (event sequence, loop cursor, retry, answer). */
-const ExecutionFields = ExecutionSchema.omit({ eventSeq: true, loop: true, retry: true, answer: true });
+/** The record as GET /executions/:id shows it: without the engine's bookkeeping (event sequence, loop cursor, retry, answer, visits). */
+const ExecutionFields = ExecutionSchema.omit({
+  eventSeq: true,
+  loop: true,
+  retry: true,
+  answer: true,
+  visits: true,
+  epoch: true,
+  pinned: true,
+});
 
 export const Execution = ExecutionFields.openapi("Execution");
 

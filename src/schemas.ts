@@ -95,6 +95,13 @@ export const ExecutionSchema = z.object({
   answer: PendingAnswerSchema.nullable().describe(
     "While halted: an answer accepted for a queued resume and not applied yet (stored before the resume is enqueued, so a lost job loses no answer)",
   ),
+  visits: z.record(z.string(), z.number().int()).describe(
+    "Ended visits of top-level steps with side effects on a cycle of the definition: the idempotency keys count on from them",
+  ),
+  epoch: z.number().int().describe("Operator retries so far: each starts a new epoch of idempotency keys"),
+  pinned: JsonObjectSchema.nullable().describe(
+    "What the running top-level step stored before a side effect (an http step's resolved request), by idempotency key",
+  ),
 });
 
 const bodyMask = Object.fromEntries(EXECUTION_BODY_FIELDS.map((field) => [field, true] as const)) as {

@@ -59,7 +59,7 @@ describe("the store checks a commit against the shapes", () => {
 
 describe("the HTTP schemas are derived from the shared ones", () => {
   test("the execution record over HTTP has every stored field but the engine's bookkeeping", () => {
-    const internal = ["eventSeq", "loop", "retry", "answer"];
+    const internal = ["eventSeq", "loop", "retry", "answer", "visits", "epoch", "pinned"];
     expect(Object.keys(http.Execution.shape).sort()).toEqual(
       Object.keys(ExecutionSchema.shape).filter((k) => !internal.includes(k)).sort(),
     );

@@ -15,7 +15,8 @@ import {
 } from "../../src/runners/jobs.ts";
 import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
 import { requireStore } from "../../src/runners/runner.ts";
-import { DEFAULT_MAX_BODY_BYTES, readBodyUpTo } from "../body.ts";
+import { readBodyUpTo } from "../../src/json.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "../body.ts";
 import { type ProblemIssue, problemResponse, RETRY_LATER } from "../problems.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {
