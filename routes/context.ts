@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { WorkflowLookup } from "../src/config.ts";
+import { Catalog } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { ConfigError } from "../src/errors.ts";
 import { InlineAdapter } from "../src/runners/adapters/inline.ts";
@@ -10,7 +11,7 @@ import type { HttpOptions } from "../src/steps/step.ts";
 import type { Store } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
-import { Catalog, missingServices } from "./catalog.ts";
+import { missingServices } from "./catalog.ts";
 
 export interface AppOptions {
   store: Store;
@@ -91,6 +92,8 @@ export interface AppContext {
   readonly runnerOptions: {
     store: Store;
     services: Services;
+    /** The routes resolve the current version themselves (`app.workflow`), once per request. */
+    definitions: "as-given";
     workflows: WorkflowLookup;
     clock?: () => Date;
     ids?: () => string;
@@ -162,11 +165,12 @@ function buildContext(options: AppOptions): AppContext {
   checkOptions(options);
   const source = options.workflows;
   const services = options.services ?? {};
-  const catalog = new Catalog(options.store, source, options.clock);
+  const catalog = new Catalog(options.store, source, { clock: options.clock });
   const codeIds = listable(source).map((workflow) => workflow.id);
   const runnerOptions = {
     store: options.store,
     services,
+    definitions: "as-given" as const,
     workflows: (id: string) => catalog.known(id),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.clock ? { clock: options.clock } : {}),

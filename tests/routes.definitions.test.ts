@@ -3,6 +3,8 @@ import { createApp } from "../routes/app.ts";
 import { StoredWorkflow, WorkflowList, WorkflowVersionList } from "../routes/schemas.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { ConfigError } from "../src/errors.ts";
+import { AsyncRunner } from "../src/runners/async.ts";
+import { SyncRunner } from "../src/runners/sync.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import type { Store } from "../src/store/store.ts";
 import { UpstashRedisStore } from "../src/store/upstash-redis.ts";
@@ -193,6 +195,40 @@ describe("the current version", () => {
     await haltedGreeting(app, "second");
     expect(counted.counts).toMatchObject({ currentDefinition: 1 });
     expect(Object.keys(counted.counts).filter((name) => /definition|workflowIds/i.test(name))).toEqual(["currentDefinition"]);
+  });
+});
+
+describe("the current version for runners used as a library", () => {
+  test("a SyncRunner on the app's store runs new executions on the version made current by PUT", async () => {
+    const { app, store } = setup();
+    await put(app, GREETING_V2);
+    const result = await new SyncRunner(greetingWorkflow, { store }).runUntilComplete({ name: "Ada" }, () => ({}));
+    expect(result).toMatchObject({ status: "completed", output: { greeting: "Hey Ada", v: 2 } });
+  });
+
+  test("an AsyncRunner on the app's store starts new executions on the version made current by PUT", async () => {
+    const { app, store } = setup();
+    await put(app, GREETING_V2);
+    const runner = new AsyncRunner(greetingWorkflow, { store });
+    const id = await runner.run({ name: "Ada" });
+    expect((await store.load(id))!.workflowVersion).toBe("2");
+    await runner.resume(id, {});
+    expect(await runner.wait(id, { timeoutMs: 1000 })).toMatchObject({ status: "completed", output: { greeting: "Hey Ada", v: 2 } });
+  });
+
+  test("a runner told to take its workflow as given ignores the store's current version", async () => {
+    const { app, store } = setup();
+    await put(app, GREETING_V2);
+    const result = await new SyncRunner(greetingWorkflow, { store, definitions: "as-given" }).run({ name: "Ada" });
+    expect((await store.load(result.executionId))!.workflowVersion).toBe(greetingWorkflow.version);
+  });
+
+  test("a runner's changed code definition becomes current for the app at its first run", async () => {
+    const { app, store } = setup();
+    await haltedGreeting(app, "v1");
+    const v3 = loadWorkflow(GREETING_V2.replace('version: "2"', 'version: "3"'));
+    await new SyncRunner(v3, { store }).run({ name: "Ada" });
+    expect(await (await app.request("/workflows/greeting")).json()).toMatchObject({ version: "3" });
   });
 });
 

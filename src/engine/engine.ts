@@ -2,14 +2,14 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, ValidationError, WorkflowTimeoutError } from "../errors.ts";
+import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
 import { deepEqual, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import { FINISHED, type HttpOptions, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
-import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
+import { assertExecutionId } from "../ids.ts";
 import type { Store } from "../store/store.ts";
-import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
+import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, newExecution, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
 import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
@@ -155,37 +155,20 @@ export class Engine {
   }
 
   #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined): Execution {
-    checkExecutionId(id);
+    assertExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
-    return {
+    return newExecution({
       id,
       workflowId: this.workflow.id,
       workflowVersion: this.workflow.version,
       workflowHash: this.workflow.hash,
       status: "running",
       input,
-      ctx: {},
-      currentStep: null,
-      result: null,
       recoverTo: this.workflow.steps[0]!.id,
-      haltData: null,
-      error: null,
       createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      revision: 0,
       deadline,
-      stepsExecuted: 0,
-      eventSeq: 0,
-      loop: null,
-      retry: null,
-      leaseUntil: null,
-      wakeAt: null,
-      answer: null,
-      visits: {},
-      epoch: 0,
-      pinned: null,
-    };
+    });
   }
 
   #deadlineFrom(now: Date, workflow: WorkflowDefinition): string | null {
@@ -207,8 +190,8 @@ export class Engine {
       }
     } else if (exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}, not pending: it cannot be continued`);
-    } else if (exec.wakeAt && now < Date.parse(exec.wakeAt)) {
-      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt };
+    } else if (!isDue(exec, now)) {
+      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt! };
     }
     const run = this.#newRun(exec, await this.#pinned(exec), true);
     exec.status = "running";
@@ -267,7 +250,7 @@ export class Engine {
     }
     if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
     const run = this.#newRun(exec, this.workflow, true);
-    Object.assign(exec, { answer, wakeAt: this.clock.now().toISOString() });
+    exec.answer = answer;
     await run.checkpoint();
     return exec;
   }
@@ -360,7 +343,7 @@ export class Engine {
    * revision guards the checkpoints that follow.
    */
   async #loadOwn(executionId: string, loaded?: Execution): Promise<Execution> {
-    checkExecutionId(executionId);
+    assertExecutionId(executionId);
     const exec = loaded && loaded.id === executionId ? { ...loaded } : await this.store.load(executionId);
     if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
     if (exec.workflowId !== this.workflow.id) {
@@ -491,7 +474,7 @@ export class Engine {
       exec.status = "halted";
       exec.haltData = outcome.data;
       exec.recoverTo = outcome.resumeStep ?? step.next ?? FINISHED;
-      exec.wakeAt = typeof outcome.data.expires_at === "string" ? outcome.data.expires_at : null;
+      exec.wakeAt = outcome.wakeAt ?? null;
       const halted = resultOf(exec);
       run.emit("workflow.halted", { halt: halted.halt as unknown as JsonObject });
       await run.checkpoint();
@@ -695,15 +678,6 @@ function allStepIds(steps: readonly StepDefinition[]): string[] {
   return ids;
 }
 
-function checkExecutionId(id: string): void {
-  if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError("Invalid execution id", [{
-      path: "executionId",
-      message: `"${String(id).slice(0, 60)}" ${EXECUTION_ID_RULE}`,
-    }]);
-  }
-}
-
 /** What run/resume return for an execution as it is stored. */
 export function resultOf(exec: Execution): ExecutionResult {
   const result: ExecutionResult = { status: exec.status, executionId: exec.id };
@@ -711,7 +685,12 @@ export function resultOf(exec: Execution): ExecutionResult {
   if (exec.status === "halted") {
     const data = exec.haltData ?? {};
     const prompt = typeof data.prompt === "string" ? data.prompt : typeof data.reason === "string" ? data.reason : undefined;
-    result.halt = { data, ...(prompt === undefined ? {} : { prompt }), ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}) };
+    result.halt = {
+      data,
+      ...(prompt === undefined ? {} : { prompt }),
+      ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}),
+      ...(exec.wakeAt ? { wakeAt: exec.wakeAt } : {}),
+    };
   }
   if ((exec.status === "failed" || exec.status === "cancelled") && exec.error) result.error = exec.error;
   if (exec.status === "pending" && exec.wakeAt) result.notBefore = exec.wakeAt;

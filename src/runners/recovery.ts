@@ -7,7 +7,7 @@ import { type Clock, toClock } from "../engine/clock.ts";
 import { DEFAULT_LEASE_MS, leaseExpiry } from "../engine/engine.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import type { Recoverable, Store } from "../store/store.ts";
-import type { Execution } from "../types.ts";
+import { type Execution, isDue } from "../types.ts";
 import type { Job, QueueAdapter } from "./jobs.ts";
 
 export interface SweepOptions {
@@ -87,7 +87,7 @@ export async function recover(
         `Execution "${executionId}" is running under a live lease until ${new Date(expiry).toISOString()}: it can be recovered after that`,
       );
     }
-  } else if (exec.status === "halted" && (exec.answer || (exec.wakeAt && Date.parse(exec.wakeAt) <= now))) {
+  } else if (exec.status === "halted" && isDue(exec, now)) {
     // An answer whose resume job was lost (it is applied), or an approval whose timer was lost (it takes on_timeout).
   } else if (exec.status !== "pending") {
     throw new ConflictError(

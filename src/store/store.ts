@@ -1,5 +1,5 @@
 import { ConflictError, ValidationError } from "../errors.ts";
-import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
+import { EXECUTION_ID_PATTERN } from "../ids.ts";
 export { EXECUTION_STATUSES } from "../types.ts";
 import {
   type Entry,
@@ -147,16 +147,9 @@ export interface StoreFootprint {
 /** Most events kept per execution; older ones are dropped first. */
 export const MAX_EVENTS_PER_EXECUTION = 1000;
 
-export { EXECUTION_ID_PATTERN } from "../ids.ts";
+export { assertExecutionId, EXECUTION_ID_PATTERN } from "../ids.ts";
 
 // ---- Helpers shared by the store implementations (validation at the boundary, cursor format) ----
-
-/** Throws a ValidationError naming `id` unless it matches EXECUTION_ID_PATTERN. */
-export function assertExecutionId(id: unknown, what = "execution id"): asserts id is string {
-  if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError(`Invalid ${what} ${JSON.stringify(id)}: it ${EXECUTION_ID_RULE}`);
-  }
-}
 
 /** Sort key of an execution in every index: createdAt in epoch milliseconds. */
 export function createdAtScore(execution: Execution): number {

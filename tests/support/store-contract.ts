@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../../src/errors.
 import { headOf } from "../../src/store/format.ts";
 import { type ContractStore, storedFormContract } from "./store-contract-form.ts";
 import { MAX_EVENTS_PER_EXECUTION, type Store } from "../../src/store/store.ts";
-import type { Entry, Execution, Json, JsonObject, StoredEvent } from "../../src/types.ts";
+import { type Entry, type Execution, type Json, type JsonObject, newExecution, type StoredEvent } from "../../src/types.ts";
 
 // ---- factories -------------------------------------------------------------------------------
 
@@ -18,33 +18,11 @@ let sequence = 0;
 export function makeExecution(overrides: Partial<Execution> = {}): Execution {
   sequence += 1;
   const createdAt = new Date(BASE_TIME + sequence * 1000).toISOString();
+  const fields = { workflowId: "wf", workflowVersion: "1.0", workflowHash: "hash-1", status: "running" as const, recoverTo: null };
   return {
-    id: `exec-${sequence}`,
-    workflowId: "wf",
-    workflowVersion: "1.0",
-    workflowHash: "hash-1",
-    status: "running",
-    input: { n: sequence },
+    ...newExecution({ id: `exec-${sequence}`, ...fields, input: { n: sequence }, createdAt, deadline: null }),
     ctx: { input: { n: sequence } },
     currentStep: "start",
-    result: null,
-    recoverTo: null,
-    haltData: null,
-    error: null,
-    createdAt,
-    updatedAt: createdAt,
-    revision: 0,
-    deadline: null,
-    stepsExecuted: 0,
-    eventSeq: 0,
-    loop: null,
-    retry: null,
-    leaseUntil: null,
-    wakeAt: null,
-    answer: null,
-    visits: {},
-    epoch: 0,
-    pinned: null,
     ...overrides,
   };
 }

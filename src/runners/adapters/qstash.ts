@@ -102,7 +102,7 @@ export function checkHttpUrl(value: unknown, what: string): string {
  *
  * - start: the execution's createdAt (`order-1.start.1767225600000`): one message per execution;
  * - resume: the halted revision (`order-1.resume.r4`): one answer per halt, the first wins;
- * - wake: the approval's requested_at (or the halted revision, `r4`): one timer per halt;
+ * - wake: the halt's wake time (older jobs: the approval's requested_at; the sweeper's: the halted revision, `r4`): one timer per halt;
  * - continue: the key (the id of the delivery that yielded): one continuation per delivery.
  *
  * A resume without revision or a continue without key gets no deduplication id (undefined).
@@ -117,11 +117,13 @@ export async function deduplicationIdOf(job: Job, key?: string): Promise<string 
       if (job.revision === undefined) return undefined;
       parts.push(`r${job.revision}`);
       break;
-    case "wake":
-      if (job.haltedAt !== undefined) parts.push(timePart(job.haltedAt));
+    case "wake": {
+      const halt = job.wakeAt ?? job.haltedAt;
+      if (halt !== undefined) parts.push(timePart(halt));
       else if (job.revision !== undefined) parts.push(`r${job.revision}`);
       else return undefined;
       break;
+    }
     case "continue":
       if (key === undefined) return undefined;
       break;
