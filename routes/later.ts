@@ -1,16 +1,23 @@
+import { approvalTimer } from "../src/runners/jobs.ts";
 import type { ExecutionResult } from "../src/types.ts";
 import type { AppContext } from "./context.ts";
 
 /**
  * A sync call that ended `pending` until `notBefore` (a long `wait`, a far call retry) leaves a delayed
- * `continue` job on the app's queue, so the run goes on then without waiting for the sweeper.
+ * `continue` job on the app's queue, so the run goes on then without waiting for the sweeper; one that halted at an
+ * approval with a `timeout` leaves its `wake` job for the approval's expiry, as an async run's delivery does.
  */
 export async function continueWhenDue(app: AppContext, workflowId: string, result: ExecutionResult): Promise<void> {
-  if (result.status !== "pending" || !result.notBefore) return;
-  const at = Date.parse(result.notBefore);
   const now = (app.options.clock?.() ?? new Date()).getTime();
-  await app.adapter.enqueue(
-    { workflowId, executionId: result.executionId, action: "continue" },
-    { delaySeconds: Math.max(0, (at - now) / 1000), key: `at-${at}` },
-  );
+  const delaySeconds = (at: number) => Math.max(0, (at - now) / 1000);
+  const base = { workflowId, executionId: result.executionId };
+  if (result.status === "pending" && result.notBefore) {
+    const at = Date.parse(result.notBefore);
+    await app.adapter.enqueue({ ...base, action: "continue" }, { delaySeconds: delaySeconds(at), key: `at-${at}` });
+  }
+  const timer = approvalTimer(result);
+  if (timer) {
+    const at = Date.parse(timer.at);
+    await app.adapter.enqueue({ ...base, action: "wake", haltedAt: timer.haltedAt }, { delaySeconds: delaySeconds(at), key: String(at) });
+  }
 }

@@ -44,6 +44,8 @@ export { followUpsOf, jobBody, JobSchema, parseJob, performJob, PermanentJobErro
 export type { EnqueueOptions, FollowUp, Job, JobAction, JobOutcome, PerformOptions, QueueAdapter } from "./runners/jobs.ts";
 export { recover, recoveryJob, sweep } from "./runners/recovery.ts";
 export type { SweepOptions, SweepReport } from "./runners/recovery.ts";
+export { startTicker, tick } from "./runners/ticker.ts";
+export type { Ticker, TickerOptions, TickOptions, TickReport } from "./runners/ticker.ts";
 export { QStashAdapter } from "./runners/adapters/qstash.ts";
 export type { QStashAdapterOptions, QStashClient } from "./runners/adapters/qstash.ts";
 
