@@ -39,7 +39,7 @@ export interface AppOptions {
     budgetMs?: number;
     /**
      * With a QStashAdapter, the app makes sure at its first use (or `app.start()`) that a QStash schedule posts
-     * `{"action":"sweep"}` to the callback every minute, under a fixed id (default true).
+     * `{"action":"sweep"}` to the callback every minute, under a fixed id (default: true unless `clock` is injected).
      */
     sweepSchedule?: boolean;
   };

@@ -37,6 +37,13 @@ export function wantsTicker(app: AppContext): boolean {
   return !onWorkers() && !(app.adapter instanceof QStashAdapter) && !app.options.clock;
 }
 
+/** Whether an app makes sure of its QStash sweep schedule (AppOptions.qstash.sweepSchedule). */
+export function wantsSweepSchedule(app: AppContext): app is AppContext & { adapter: QStashAdapter } {
+  const option = app.options.qstash?.sweepSchedule;
+  if (!(app.adapter instanceof QStashAdapter) || !app.options.qstash || option === false) return false;
+  return option === true || !app.options.clock;
+}
+
 /**
  * What makes an app's time fire, started once per AppContext at its first use: the sweep schedule with a
  * QStashAdapter, else the ticker where the runtime lives on (see AppOptions.ticker). `start` resolves when it is in
@@ -49,7 +56,7 @@ export function appTime(): { start(app: AppContext): Promise<void> } {
     if (previous && (previous.failedAt === undefined || Date.now() - previous.failedAt < RETRY_SCHEDULE_MS)) return previous.done;
     const entry: { done: Promise<void>; failedAt?: number } = { done: Promise.resolve() };
     started.set(app, entry);
-    if (app.adapter instanceof QStashAdapter && app.options.qstash && app.options.qstash.sweepSchedule !== false) {
+    if (wantsSweepSchedule(app)) {
       const adapter = app.adapter;
       entry.done = ensureSweepSchedule(adapter).then(
         ({ scheduleId, created }) =>
