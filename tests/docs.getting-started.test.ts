@@ -180,8 +180,8 @@ async function runDevStack(block: Block): Promise<void> {
     expectAnswered(request, answer);
     answers.push(answer);
   }
-  expect(answers[1]).toMatchObject({ executionId: "order-A-2", result: { status: "paid", payment: "PAY-A-2" } });
-  expect(answers[3]).toMatchObject({ executionId: "reminder-dev", result: { status: "lapsed" } });
+  expect(answers[1]).toMatchObject({ id: "order-A-2", result: { status: "paid", payment: "PAY-A-2" } });
+  expect(answers[3]).toMatchObject({ id: "reminder-dev", result: { status: "lapsed" } });
   expect(output).toMatch(/QStash sweep schedule dw-sweep-[0-9a-f]{16} created/);
   expect(output).toMatch(new RegExp(`\\[qstash\\] deliver \\S+ → POST http://127\\.0\\.0\\.1:${port}/qstash .*: 200`));
 

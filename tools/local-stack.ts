@@ -5,6 +5,7 @@
  * stopped by their own PID; nothing else on the machine is touched.
  */
 import { Client } from "@upstash/qstash";
+import { ensureSweepSchedule, QStashAdapter } from "../src/runners/adapters/qstash.ts";
 import { existsSync } from "node:fs";
 import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN } from "./qstash-dev/defaults.ts";
 
@@ -127,16 +128,11 @@ export function stackEnv(bridgeUrl: string, qstashUrl: string, appUrl: string): 
 
 /**
  * The production recovery path: a QStash schedule posting `{"action":"sweep"}` to `<appUrl>/qstash` every minute,
- * created through the SDK as a deployment would. Resolves with its id.
+ * under the fixed id an app with QStash makes sure of itself (so the app finds it in place). Resolves with its id.
  */
 export async function createSweepSchedule(qstashUrl: string, appUrl: string): Promise<string> {
   const client = new Client({ token: DEV_QSTASH_TOKEN, baseUrl: qstashUrl });
-  const { scheduleId } = await client.schedules.create({
-    destination: `${appUrl}/qstash`,
-    cron: "* * * * *",
-    body: JSON.stringify({ action: "sweep" }),
-    headers: { "content-type": "application/json" },
-  });
+  const { scheduleId } = await ensureSweepSchedule(new QStashAdapter({ client, callbackUrl: `${appUrl}/qstash` }));
   return scheduleId;
 }
 
