@@ -4,7 +4,7 @@
  * long-lived runtime (`startTicker`), the Workers Cron Trigger, and a QStash schedule's `{ "action": "sweep" }`.
  */
 import { errorText } from "../errors.ts";
-import { type Clock, toClock } from "../engine/clock.ts";
+import type { Clock } from "../engine/clock.ts";
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
 import { sweep, type SweepOptions, type SweepReport } from "./recovery.ts";
