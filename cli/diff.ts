@@ -1,5 +1,6 @@
 import { FINISHED, type StepDefinition, type WorkflowDefinition } from "../src/mod.ts";
 import { choice, type Command, UsageError } from "./command.ts";
+import { CONFIG_HELP, CONFIG_OPTION, loadConfig } from "./config.ts";
 import { readWorkflow } from "./files.ts";
 
 interface Breaking {
@@ -79,18 +80,21 @@ function describe(diff: WorkflowDiff, before: WorkflowDefinition, after: Workflo
 export const diff: Command = {
   name: "diff",
   summary: "compare two versions of a workflow step by step",
-  help: `Usage: durable-workflow diff <old> <new> [--format text|json]
+  help: `Usage: durable-workflow diff <old> <new> [--format text|json] [--config file]
 
 Lists the steps added (+), removed (-) and changed (~, with the keys that differ), compared by id, and
 the changes that would break executions of the old version that are halted or pending: a step they wait
 at that no longer exists (or has another type), or a resume target that no longer exists. Exits 0.
 
 Options:
-  --format text|json   json prints { added, removed, changed: [{ id, keys }], breaking: [{ stepId, reason }] }`,
-  options: { format: { type: "string" } },
-  async run({ values, positionals }) {
+  --format text|json    json prints { added, removed, changed: [{ id, keys }], breaking: [{ stepId, reason }] }
+${CONFIG_HELP}`,
+  options: { format: { type: "string" }, ...CONFIG_OPTION },
+  async run(args) {
+    const { values, positionals } = args;
     const format = choice(values.format, "format", ["text", "json"], "text");
     if (positionals.length !== 2) throw new UsageError("diff needs two workflow files: <old> <new>");
+    await loadConfig(args);
     const [before, after] = [await readWorkflow(positionals[0]!), await readWorkflow(positionals[1]!)];
     const result = diffWorkflows(before, after);
     const text = format === "json" ? JSON.stringify(result, null, 2) : describe(result, before, after).join("\n");

@@ -1,5 +1,6 @@
 import { validateWorkflow, type ValidationIssue } from "../src/mod.ts";
 import { choice, type Command, UsageError } from "./command.ts";
+import { CONFIG_HELP, CONFIG_OPTION, loadConfig } from "./config.ts";
 import { readText, UnreadableFile } from "./files.ts";
 
 interface FileReport {
@@ -40,18 +41,21 @@ function summary(reports: FileReport[]): string {
 export const lint: Command = {
   name: "lint",
   summary: "check workflow files and list every issue",
-  help: `Usage: durable-workflow lint <files...> [--format text|json]
+  help: `Usage: durable-workflow lint <files...> [--format text|json] [--config file]
 
 Checks each workflow file (YAML or JSON) and prints every issue as
   file:line:col  path: message
-Exits 1 when any file is invalid, 0 otherwise.
+Exits 1 when any file is invalid, 0 otherwise. The project's own step types come from its config module.
 
 Options:
-  --format text|json   json prints [{ file, valid, issues: [{ path, message, line, column }] }]`,
-  options: { format: { type: "string" } },
-  async run({ values, positionals }) {
+  --format text|json    json prints [{ file, valid, issues: [{ path, message, line, column }] }]
+${CONFIG_HELP}`,
+  options: { format: { type: "string" }, ...CONFIG_OPTION },
+  async run(args) {
+    const { values, positionals } = args;
     const format = choice(values.format, "format", ["text", "json"], "text");
     if (!positionals.length) throw new UsageError("lint needs at least one file");
+    await loadConfig(args);
     const reports: FileReport[] = [];
     for (const file of positionals) reports.push(await lintFile(file));
     if (format === "json") process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);

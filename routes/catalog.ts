@@ -6,6 +6,7 @@ import { defaultStepRegistry } from "../src/steps/registry.ts";
 import type { StepDefinition } from "../src/steps/step.ts";
 import type { Store, StoredDefinition } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
+import { HttpProblem } from "./problems.ts";
 
 const MAX_LOADED = 200;
 
@@ -58,13 +59,22 @@ export class Catalog {
 
   /**
    * Stores `workflow` (loaded from `source`) and makes it current. `created` is false when that hash already
-   * was the current version (nothing changed).
+   * was the current version (nothing changed). A version string stored with another definition is a 409: one
+   * version, one definition, so `GET /workflows/:id/versions` and the executions pinned to it stay unambiguous.
    */
   async put(workflow: WorkflowDefinition, source: string): Promise<{ created: boolean }> {
     // The code's definition first, so that its first use after this PUT does not take it for a redeploy.
     const code = lookupWorkflow(this.#code, workflow.id);
     const current = code ? await this.#settle(code) : await this.#store.currentDefinition(workflow.id);
     if (current?.hash === workflow.hash) return { created: false };
+    const taken = (await this.#store.definitionVersions(workflow.id)).find((v) =>
+      v.version === workflow.version && v.hash !== workflow.hash
+    );
+    if (taken) {
+      const message = `version "${workflow.version}" of workflow "${workflow.id}" is already stored with another definition ` +
+        `(hash ${taken.hash}; this one's is ${workflow.hash}): give the changed definition a new version`;
+      throw new HttpProblem(409, `${message[0]!.toUpperCase()}${message.slice(1)}.`, { errors: [{ path: "version", message }] });
+    }
     await this.#store.putDefinition(storedDefinition(workflow, this.#clock(), source), { current: true });
     this.#remember(workflow);
     return { created: true };

@@ -76,7 +76,7 @@ const putWorkflow = route({
   responses: {
     200: json(StoredWorkflow, "That definition already is the current version"),
     201: json(StoredWorkflow, "Stored as the new current version"),
-    409: problem("The definition's `id` is not the one in the path"),
+    409: problem("The definition's `id` is not the one in the path, or its `version` is stored with another definition"),
     422: problem("The definition is invalid (`errors` lists every problem, with line and column), or calls services this app lacks"),
   },
 }, { store: true });

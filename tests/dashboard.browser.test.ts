@@ -18,6 +18,8 @@ const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = "test-output/dashboard";
 const TOKEN = "dashboard-test-token-7c1e";
 const MARKUP = "<script>alert(1)</script>";
+/** A time as the page shows it: in the browser's zone (its offset at that date) or UTC. */
+const TIME = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC(?:[+-]\d{1,2}(?::\d\d)?)?`;
 
 /** Over 1000 in total: the order halts at `manager_approval`. */
 const ORDER = {
@@ -53,6 +55,29 @@ const callOnce = (id: string) =>
 const CHORE = callOnce("chore");
 const HANG = callOnce("hang");
 const FLAKY = callOnce("flaky");
+
+/** A loop whose `weigh` call takes as long as its item says (on a manual clock) and a pure step after it. */
+const TALLY = loadWorkflow({
+  id: "tally",
+  name: "Tally",
+  inputs: { weights: { type: "array" } },
+  steps: [
+    { id: "start", type: "start", next: "each" },
+    {
+      id: "each",
+      type: "loop",
+      over: "$input.weights",
+      as: "ms",
+      output: "weighed",
+      do: [
+        { id: "weigh", type: "call", service: "weigh", input: { ms: "$ms" }, output: "w" },
+        { id: "note", type: "assign", set: { last: "$w" } },
+      ],
+      next: "finish",
+    },
+    { id: "finish", type: "end", result: { weighed: "$weighed" } },
+  ],
+});
 
 /** A day-long wait: pending with its wake time. */
 const NAP = loadWorkflow({
@@ -119,11 +144,16 @@ function gated(services: Services, opened: Promise<void>): Services {
       // The first call never answers: its worker is gone, and its lease runs out.
       hang: () => (++hangCalls === 1 ? new Promise(() => {}) : Promise.resolve("taken over")),
       flaky: () => (++flakyCalls === 1 ? Promise.reject(new Error("upstream is down")) : Promise.resolve("worked")),
+      // Runs started "earlier" only: the call takes `ms` on that app's manual clock.
+      weigh: (input: { ms: number }) => {
+        past.advance(input.ms);
+        return Promise.resolve(input.ms);
+      },
     };
     const runnerOptions = {
       store,
       services: { ...gated(examples.services, services.opened), ...lifecycle },
-      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP],
+      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP, TALLY],
     };
     const inline = new InlineAdapter(runnerOptions);
     // Jobs run in the background, so POST answers 202 at once and the page watches the run happen.
@@ -194,8 +224,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.goto(`${base}/dashboard`);
     await page.locator("#token-input").fill(TOKEN);
     await page.locator("#token-form button").click();
-    await page.locator(".workflow-card .diagram svg").nth(8).waitFor();
-    expect(await page.locator(".workflow-card").count()).toBe(9);
+    await page.locator(".workflow-card .diagram svg").nth(9).waitFor();
+    expect(await page.locator(".workflow-card").count()).toBe(10);
     expect(await page.locator('.workflow-card svg [data-step="manager_approval"]').count()).toBe(1);
     await page.screenshot({ path: `${SHOTS}/workflows.png`, fullPage: true });
   }, 20_000);
@@ -214,7 +244,7 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.locator(".halt.approval").waitFor();
     expect(await status().textContent()).toBe("halted");
     expect(await page.locator(".halt .prompt").textContent()).toBe("Approve order BIG-7 for 1624.91?");
-    expect(await page.locator(".meta .wake").textContent()).toMatch(/^expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(await page.locator(".meta .wake").textContent()).toMatch(new RegExp(`^expires ${TIME}$`));
     expect(await page.locator(".timeline .entry.action-halted .entry-step").textContent()).toBe("manager_approval");
     expect(requests.some((r) => r.url === `${base}/executions/${executionId}/events`)).toBe(true);
     await page.screenshot({ path: `${SHOTS}/execution-halted.png`, fullPage: true });
@@ -290,7 +320,7 @@ function gated(services: Services, opened: Promise<void>): Services {
     const row = page.locator("table.executions tbody tr");
     await row.first().waitFor();
     expect(await row.locator(".badge").textContent()).toBe("pending");
-    expect(await row.locator(".stuck").textContent()).toMatch(/^stuck since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(await row.locator(".stuck").textContent()).toMatch(new RegExp(`^stuck since ${TIME}$`));
     await row.locator("a").click();
     await page.locator(".status-slot .stuck").waitFor();
     await page.screenshot({ path: `${SHOTS}/execution-stuck.png`, fullPage: true });
@@ -375,9 +405,15 @@ function gated(services: Services, opened: Promise<void>): Services {
     const expected = await page.evaluate((iso) => {
       const d = new Date(iso);
       const pad = (n: number) => String(n).padStart(2, "0");
+      const offset = -d.getTimezoneOffset();
+      const zone = offset === 0
+        ? "UTC"
+        : `UTC${offset < 0 ? "-" : "+"}${Math.floor(Math.abs(offset) / 60)}${
+          Math.abs(offset) % 60 ? `:${pad(Math.abs(offset) % 60)}` : ""
+        }`;
       return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${
         pad(d.getSeconds())
-      }`;
+      } ${zone}`;
     }, wakeAt);
     expect(await page.locator(".meta .wake").textContent()).toBe(`waits until ${expected}`);
     expect(await page.locator(".stuck").count()).toBe(0);
@@ -395,8 +431,48 @@ function gated(services: Services, opened: Promise<void>): Services {
     expect(await row.count()).toBe(1);
     const [version, hash, stored, ...rest] = await row.locator("td").allTextContents();
     expect([version, hash, ...rest]).toEqual([`v${nap.version}`, nap.hash.slice(0, 12), "current", "0", "1"]);
-    expect(stored).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(stored).toMatch(new RegExp(`^${TIME}$`));
     await page.screenshot({ path: `${SHOTS}/workflow-versions.png`, fullPage: true });
+  }, 20_000);
+
+  test("every time shows its zone on one line: the browser's by default, UTC once chosen", async () => {
+    const kolkata = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: "Asia/Kolkata" });
+    try {
+      await kolkata.goto(`${base}/dashboard#/workflows/nap`);
+      await kolkata.locator("#token-input").fill(TOKEN);
+      await kolkata.locator("#token-form button").click();
+      const started = kolkata.locator(".recent td[data-label=Started] time").first();
+      await started.waitFor();
+      const iso = (await started.getAttribute("datetime"))!;
+      const text = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+      expect(await started.textContent()).toBe(`${text(Date.parse(iso) + 330 * 60_000)} UTC+5:30`);
+      for (const time of await kolkata.locator("main time").all()) {
+        expect(await time.evaluate((el) => el.getClientRects().length)).toBe(1);
+      }
+      await kolkata.screenshot({ path: `${SHOTS}/workflow-recent-kolkata.png`, fullPage: true });
+      await kolkata.locator("#time-zone").selectOption("utc");
+      await kolkata.locator(".recent td[data-label=Started] time", { hasText: / UTC$/ }).waitFor();
+      expect(await kolkata.locator(".recent td[data-label=Started] time").first().textContent()).toBe(`${text(Date.parse(iso))} UTC`);
+      await kolkata.reload();
+      await kolkata.locator(".recent td[data-label=Started] time", { hasText: / UTC$/ }).waitFor();
+    } finally {
+      await kolkata.close();
+    }
+  }, 20_000);
+
+  test("loop iterations are numbered #1…, and a step under a millisecond draws no bar", async () => {
+    const id = await start("tally", "earlier", { weights: [1500, 0, 0] });
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+    await page.locator(".status-slot .badge.status-completed").waitFor();
+    const entries = (step: string) => page.locator(`.timeline .entry[data-step="${step}"]`);
+    expect(await entries("each:weigh").locator(".entry-iteration").allTextContents()).toEqual(["#1", "#2", "#3"]);
+    expect(await entries("each:note").locator(".entry-iteration").allTextContents()).toEqual(["#1", "#2", "#3"]);
+    expect(await entries("each").locator(".entry-iteration").count()).toBe(0);
+    expect(await entries("each:weigh").locator(".entry-duration").allTextContents()).toEqual(["1.50 s", "< 1 ms", "< 1 ms"]);
+    expect(await entries("each:weigh").locator(".bar").count()).toBe(1);
+    expect(await entries("each:note").locator(".bar").count()).toBe(0);
+    expect(await entries("each:note").locator(".entry-duration").allTextContents()).toEqual(["< 1 ms", "< 1 ms", "< 1 ms"]);
+    await page.screenshot({ path: `${SHOTS}/execution-loop.png`, fullPage: true });
   }, 20_000);
 
   test("on a phone-sized screen the pages fit the width", async () => {

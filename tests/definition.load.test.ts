@@ -189,7 +189,7 @@ steps:
   - id: r
     type: router
     routes:
-      - when: { field: a }
+      - when: { field: input.a }
         then: __FINISHED__
         else: x
 `;

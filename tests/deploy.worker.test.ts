@@ -10,6 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
+import { DASHBOARD_SCRIPT } from "../routes/dashboard/app.generated.ts";
 import {
   DEV_CURRENT_SIGNING_KEY,
   DEV_NEXT_SIGNING_KEY,
@@ -98,8 +99,8 @@ describe.skipIf(!available)("worker.ts in workerd (Miniflare) with Upstash Redis
       // keeps for its (Node-only) dev server, which wrangler leaves in place. The main module comes first.
       modulesRoot: outdir,
       // Every other file wrangler wrote is a Text module by wrangler.toml's rules (the YAML, the dashboard's
-      // app.js and style.css).
-      modules: ["worker.js", ...readdirSync(outdir).filter((file) => /-.+\.(yaml|js|css)$/.test(file))]
+      // style.css).
+      modules: ["worker.js", ...readdirSync(outdir).filter((file) => /-.+\.(yaml|css)$/.test(file))]
         .map((file) => ({
           type: file === "worker.js" ? ("ESModule" as const) : ("Text" as const),
           path: join(outdir, file),
@@ -133,16 +134,15 @@ describe.skipIf(!available)("worker.ts in workerd (Miniflare) with Upstash Redis
     const files = readdirSync(outdir);
     expect(files).toContain("worker.js");
     expect(files.filter((f) => f.endsWith(".yaml"))).toHaveLength(4);
-    expect(files.filter((f) => f.endsWith("-app.js") || f.endsWith("-style.css"))).toHaveLength(2);
+    expect(files.filter((f) => f.endsWith("-style.css"))).toHaveLength(1);
     const size = statSync(join(outdir, "worker.js")).size;
     expect(size).toBeLessThan(3 * 1024 * 1024);
   });
 
-  test("serves the dashboard's app.js and style.css as the files' text (Text modules, not bundled code)", async () => {
-    for (const [path, file] of [["/dashboard/app.js", "app.js"], ["/dashboard/app.css", "style.css"]] as const) {
-      const response = await mf.dispatchFetch(`${PUBLIC_URL}${path}`);
-      expect(await response.text()).toBe(readFileSync(join(ROOT, "routes/dashboard", file), "utf8"));
-    }
+  test("serves the dashboard's bundled script and its style.css (a Text module) as they are", async () => {
+    expect(await (await mf.dispatchFetch(`${PUBLIC_URL}/dashboard/app.js`)).text()).toBe(DASHBOARD_SCRIPT);
+    const style = await mf.dispatchFetch(`${PUBLIC_URL}/dashboard/app.css`);
+    expect(await style.text()).toBe(readFileSync(join(ROOT, "routes/dashboard/style.css"), "utf8"));
   });
 
   test("GET /health answers with the version; the API needs the token (production)", async () => {

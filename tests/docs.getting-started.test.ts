@@ -40,7 +40,7 @@ const blocks = blocksOf(DOC);
 const files = Object.fromEntries(blocks.filter((b) => typeof b.attrs.file === "string").map((b) => [b.attrs.file as string, b.text]));
 const commandsOf = (block: Block) => block.text.split("\n").filter((line) => line.trim() && !line.startsWith("#"));
 const ENV = { DENO_TLS_CA_STORE: "system" };
-const DEV_TOOLS = ["bun", "deno", "wrangler", "esbuild"];
+const DEV_TOOLS = ["bun", "deno", "wrangler", "typescript"];
 /** An execution still on its way (`GET /executions/:id` is asked again until it is not). */
 const UNDER_WAY = ["pending", "running", "halted"];
 /** The bound of a run that waits and times out (3 s + 3 s): a failure bound, not a timing assertion. */
@@ -52,30 +52,29 @@ afterAll(() => {
   for (const server of servers) server.kill();
 });
 
-/** Links the repository's copy of a dev tool into the project, as `npm install -D` would install it. */
+/** Links the repository's copy of a dev tool (and its commands) into the project, as `npm install -D` would install it. */
 function linkTool(name: string): void {
   mkdirSync(join(project, "node_modules/.bin"), { recursive: true });
   if (!existsSync(join(project, "node_modules", name))) symlinkSync(join(ROOT, "node_modules", name), join(project, "node_modules", name));
-  if (!existsSync(join(project, "node_modules/.bin", name))) {
-    symlinkSync(join(ROOT, "node_modules/.bin", name), join(project, "node_modules/.bin", name));
+  const { bin } = JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as {
+    bin?: string | Record<string, string>;
+  };
+  for (const command of typeof bin === "object" ? Object.keys(bin) : [name]) {
+    if (!existsSync(join(project, "node_modules/.bin", command))) {
+      symlinkSync(join(ROOT, "node_modules/.bin", command), join(project, "node_modules/.bin", command));
+    }
   }
 }
-
-const linked = new Set<string>();
 
 async function runLine(line: string): Promise<string> {
   if (line.startsWith("npm install -D ")) {
     const tools = line.slice("npm install -D ".length).split(/\s+/).map((spec) => spec.replace(/@[\d.]+$/, ""));
     expect(tools.every((tool) => DEV_TOOLS.includes(tool))).toBe(true);
-    for (const tool of tools) linked.add(tool);
     tools.forEach(linkTool);
     return "";
   }
   const command = line.startsWith("npm install ") ? line.replace(" durable-workflow-edge", ` ${await tarball()}`) : line;
-  const output = await sh(["sh", "-c", command], project, ENV);
-  // npm removes what it did not install itself: the linked dev tools are linked again, as they would still be installed.
-  if (line.startsWith("npm install ")) linked.forEach(linkTool);
-  return output;
+  return await sh(["sh", "-c", command], project, ENV);
 }
 
 function freePort(): Promise<number> {

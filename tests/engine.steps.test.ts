@@ -781,6 +781,87 @@ describe("on_error", () => {
   });
 });
 
+describe("loop iterations that end through on_error", () => {
+  const quotes = (fallbackNext: string) =>
+    wf(`
+  - id: each
+    type: loop
+    over: [A, B, C]
+    output: quotes
+    do:
+      - id: quote
+        type: call
+        service: quote
+        input: { sku: $item }
+        output: quote
+        on_error: fallback
+        next: __FINISHED__
+      - id: fallback
+        type: assign
+        set: { quote: { sku: $item, price: 0 } }
+        next: ${fallbackNext}
+    next: finish
+  - id: finish
+    type: end
+    result: { quotes: $quotes }
+`);
+  const services = {
+    quote: (input: { sku: string }) => (input.sku === "B" ? Promise.reject(new Error("no price")) : { sku: input.sku, price: 5 }),
+  };
+
+  test("an iteration whose step failed yields null in the loop's output, whatever its on_error handler returns", async () => {
+    const { engine } = setup(quotes("__FINISHED__"), services as Services);
+    const output = (await engine.run({})).output as Record<string, unknown>;
+    expect(output.quotes).toEqual([{ sku: "A", price: 5 }, null, { sku: "C", price: 5 }]);
+  });
+
+  test("an on_error of __FINISHED__ yields null, not the output of the step before the failure", async () => {
+    const { engine } = setup(
+      wf(`
+  - id: each
+    type: loop
+    over: [1, 2]
+    as: n
+    output: outs
+    do:
+      - id: mark
+        type: assign
+        set: { marked: $n }
+      - id: work
+        type: call
+        service: work
+        on_error: __FINISHED__
+    next: finish
+  - id: finish
+    type: end
+    result: $outs
+`),
+      { work: (_input: unknown, ctx) => (ctx.idempotencyKey.includes("[1]") ? Promise.reject(new Error("second")) : "ok") },
+    );
+    expect((await engine.run({})).output).toEqual(["ok", null]);
+  });
+
+  test("sum over a loop output with a failed iteration is an error naming the item", async () => {
+    const { engine } = setup(
+      quotes("__FINISHED__").replace(
+        "    next: finish\n  - id: finish",
+        `    next: total
+  - id: total
+    type: transform
+    input: quotes
+    expression: { sum: price }
+    output: total
+    next: finish
+  - id: finish`,
+      ),
+      services as Services,
+    );
+    const result = await engine.run({});
+    expect(result.status).toBe("failed");
+    expect(result.error).toBe('ExecutionError: Transform "total": "sum" needs numbers, item 1 is null');
+  });
+});
+
 describe("custom step types", () => {
   test("a registered step type validates its keys and runs like a built-in", async () => {
     const registry = new StepRegistry();

@@ -86,6 +86,26 @@ describe("PUT /workflows/:id", () => {
     expect(problem.body.detail).toContain('"greeting"');
   });
 
+  test("answers 409 naming the version and both hashes when another definition reuses a stored version", async () => {
+    const { app } = setup();
+    await put(app, GREETING_V2);
+    const changed = GREETING_V2.replace('"Hey $input.name"', '"Howdy $input.name"');
+    const problem = await problemOf(await put(app, changed));
+    expect(problem.status).toBe(409);
+    expect(problem.body.detail).toBe(
+      `Version "2" of workflow "greeting" is already stored with another definition (hash ${loadWorkflow(GREETING_V2).hash}; ` +
+        `this one's is ${loadWorkflow(changed).hash}): give the changed definition a new version.`,
+    );
+    expect(problem.body.errors).toEqual([{ path: "version", message: expect.stringContaining('version "2"') }]);
+    expect((await put(app, changed.replace('version: "2"', 'version: "3"'))).status).toBe(201);
+  });
+
+  test("a code definition's version counts: PUTting another definition as its version is a 409", async () => {
+    const { app } = setup({ workflows: [greetingWorkflow] });
+    const same = GREETING_V2.replace('version: "2"', `version: "${greetingWorkflow.version}"`);
+    expect((await problemOf(await put(app, same))).status).toBe(409);
+  });
+
   test("answers 422 naming every service and method the app does not have", async () => {
     const { app } = setup({ services: { Known: { ok: () => 1 } } as unknown as Services, workflows: [greetingWorkflow] });
     const calls = `id: calls

@@ -3,12 +3,13 @@
  *
  *   dist/mod.js, dist/hono.js   the entries "durable-workflow-edge" and "durable-workflow-edge/hono"
  *   dist/testing.js             "durable-workflow-edge/testing" (testWorkflow: fake services, a fake clock)
+ *   dist/client.js              "durable-workflow-edge/client" (the typed HTTP client, Web fetch only)
  *   dist/cli.js                 the `durable-workflow` command
  *   dist/chunks/                code the entries share
  *   dist/types/                 declarations (tsc), with `.js` import paths
  *
  * ESM for Node >= 20, Bun, Deno and bundlers; dependencies stay imports. Files imported as text
- * (`with { type: "text" }`: YAML, the dashboard's script and style) are inlined as strings, since Node
+ * (`with { type: "text" }`: YAML, the dashboard's stylesheet) are inlined as strings, since Node
  * cannot import them.
  */
 import { spawnSync } from "node:child_process";
@@ -33,7 +34,7 @@ const inlineTextImports: esbuild.Plugin = {
 async function bundle(): Promise<void> {
   await esbuild.build({
     absWorkingDir: ROOT,
-    entryPoints: { mod: "src/mod.ts", hono: "hono.ts", testing: "src/testing.ts", cli: "cli/main.ts" },
+    entryPoints: { mod: "src/mod.ts", hono: "hono.ts", testing: "src/testing.ts", client: "client.ts", cli: "cli/main.ts" },
     outdir: DIST,
     chunkNames: "chunks/[name]-[hash]",
     bundle: true,
@@ -64,4 +65,4 @@ async function declarations(): Promise<void> {
 await rm(DIST, { recursive: true, force: true });
 await bundle();
 await declarations();
-console.log("built dist/ (mod.js, hono.js, testing.js, cli.js, types/)");
+console.log("built dist/ (mod.js, hono.js, testing.js, client.js, cli.js, types/)");

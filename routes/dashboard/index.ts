@@ -5,7 +5,7 @@ import { api, problem, route, text } from "../route.ts";
 import { WorkflowParams } from "../schemas.ts";
 import { requireWorkflow } from "../workflows.ts";
 import { DASHBOARD_HEADERS, dashboardHtml } from "./page.ts";
-import DASHBOARD_SCRIPT from "./app.js" with { type: "text" };
+import { DASHBOARD_SCRIPT } from "./app.generated.ts";
 import DASHBOARD_STYLE from "./style.css" with { type: "text" };
 
 export { DASHBOARD_CSP } from "./page.ts";

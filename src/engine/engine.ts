@@ -595,6 +595,8 @@ export class Engine {
     let ctx = ctxIn;
     let output: NestedRun["output"] = null;
     let sideEffects = false;
+    /** A step failed and its `on_error` took over: the body's output is null, whatever the handler returns. */
+    let handled = false;
     const signal = options.signal ?? run.signal;
     for (let i = 0; i < steps.length;) {
       const step = steps[i]!;
@@ -617,6 +619,7 @@ export class Engine {
         const error = result.error;
         if (!step.on_error || signal.aborted || error instanceof ConflictError) throw error;
         ctx = { ...ctx, _last_error: lastError(step.id, error) };
+        handled = true;
         if (step.on_error === FINISHED) break;
         i = steps.findIndex((s) => s.id === step.on_error);
         if (i < 0) break;
@@ -630,7 +633,7 @@ export class Engine {
       i = next ? steps.findIndex((s) => s.id === next) : i + 1;
       if (i < 0) break;
     }
-    return { ctx, output, sideEffects };
+    return { ctx, output: handled ? null : output, sideEffects };
   }
 }
 
