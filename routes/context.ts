@@ -68,7 +68,7 @@ export interface AppOptions {
    * the sweeper every `sweepEveryMs` (default 15 000; 0: never). It is not started on Workers (export `app.scheduled`
    * and a Cron Trigger), with a QStashAdapter (QStash delivers delayed jobs; the app makes sure of its sweep
    * schedule instead), nor when `clock` is injected (a test moves time itself: `app.tick()`). `false`: off;
-   * `true`: on, whatever the rest; an object sets the periods (started by the same rules).
+   * `true` or an object (its periods): on wherever timers live on, QStash and injected clocks included.
    */
   ticker?: boolean | { intervalMs?: number; sweepEveryMs?: number };
   /** Id generator for executions and entries (default `crypto.randomUUID`). */

@@ -32,9 +32,10 @@ function onWorkers(): boolean {
 /** Whether an app runs its own ticker (AppOptions.ticker). */
 export function wantsTicker(app: AppContext): boolean {
   const option = app.options.ticker;
-  if (option === false) return false;
-  if (option === true) return true;
-  return !onWorkers() && !(app.adapter instanceof QStashAdapter) && !app.options.clock;
+  // Timers do not outlive a request on Workers: the Cron Trigger (app.scheduled) ticks there.
+  if (option === false || onWorkers()) return false;
+  if (option === true || typeof option === "object") return true;
+  return !(app.adapter instanceof QStashAdapter) && !app.options.clock;
 }
 
 /** Whether an app makes sure of its QStash sweep schedule (AppOptions.qstash.sweepSchedule). */

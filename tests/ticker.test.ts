@@ -108,12 +108,13 @@ describe("the ticker", () => {
     expect(wantsTicker(buildContext(base))).toBe(true);
   });
 
-  test("does not start with ticker: false, with an injected clock, or with QStash as the queue", () => {
+  test("does not start with ticker: false, nor unless asked with an injected clock or with QStash as the queue", () => {
     const qstash = new QStashAdapter({ client: new Client({ token: "t" }), callbackUrl: "https://app.example/qstash" });
     expect(wantsTicker(buildContext({ ...base, ticker: false }))).toBe(false);
     expect(wantsTicker(buildContext({ ...base, clock: () => new Date() }))).toBe(false);
     expect(wantsTicker(buildContext({ ...base, adapter: qstash }))).toBe(false);
     expect(wantsTicker(buildContext({ ...base, clock: () => new Date(), ticker: true }))).toBe(true);
+    expect(wantsTicker(buildContext({ ...base, adapter: qstash, ticker: { sweepEveryMs: 5_000 } }))).toBe(true);
   });
 
   test("refuses a period that is not a positive number of milliseconds", () => {
