@@ -25,7 +25,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startQStashDev } from "../tools/qstash-dev/index.ts";
+import { startQStashDev } from "durable-workflow-edge-dev/qstash";
 import {
   BRIDGE_TOKEN,
   createSweepSchedule,
@@ -36,8 +36,8 @@ import {
   startRedisServer,
   stopChild,
   waitHealthy,
-} from "../tools/local-stack.ts";
-import { startBridge } from "../tools/upstash-redis-bridge.ts";
+} from "durable-workflow-edge-dev/stack";
+import { startBridge } from "durable-workflow-edge-dev/bridge";
 
 const ROOT = join(import.meta.dir, "..");
 

@@ -30,10 +30,26 @@ function underBun(argv: string[]): Promise<number> {
   });
 }
 
+/** The local servers live in their own package, so that an app's runtime dependencies stay what the engine needs. */
+async function devServers() {
+  try {
+    const [qstash, bridge, stack] = await Promise.all([
+      import("durable-workflow-edge-dev/qstash"),
+      import("durable-workflow-edge-dev/bridge"),
+      import("durable-workflow-edge-dev/stack"),
+    ]);
+    return { startQStashDev: qstash.startQStashDev, startBridge: bridge.startBridge, stack };
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    if (code === "ERR_MODULE_NOT_FOUND" || /Cannot find (package|module) .?durable-workflow-edge-dev/.test(message ?? "")) {
+      throw new CliError("dev needs the local servers of durable-workflow-edge-dev: npm install -D durable-workflow-edge-dev");
+    }
+    throw error;
+  }
+}
+
 async function serve({ values }: ParsedArgs): Promise<number> {
-  const { startQStashDev } = await import("../tools/qstash-dev/cli.ts");
-  const { startBridge } = await import("../tools/upstash-redis-bridge.ts");
-  const stack = await import("../tools/local-stack.ts");
+  const { startQStashDev, startBridge, stack } = await devServers();
   const appPath = resolve(typeof values.app === "string" ? values.app : "server.ts");
   const appPort = port(values.port, "port", port(process.env.PORT || undefined, "port (PORT)", 8787));
   const teardown = new stack.Teardown();

@@ -8,7 +8,7 @@ interface Breaking {
   reason: string;
 }
 
-export interface WorkflowDiff {
+interface WorkflowDiff {
   added: string[];
   removed: string[];
   changed: { id: string; keys: string[] }[];
@@ -33,7 +33,7 @@ function resumeTarget(step: StepDefinition): string | undefined {
 }
 
 /** Compares the top-level steps of two versions by id (nested steps count as a change of their parent). */
-export function diffWorkflows(before: WorkflowDefinition, after: WorkflowDefinition): WorkflowDiff {
+function diffWorkflows(before: WorkflowDefinition, after: WorkflowDefinition): WorkflowDiff {
   const old = new Map(before.steps.map((step) => [step.id, step]));
   const now = new Map(after.steps.map((step) => [step.id, step]));
   const added = [...now.keys()].filter((id) => !old.has(id));

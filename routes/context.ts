@@ -116,7 +116,7 @@ export interface AppEnv {
 const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
 /** Throws ConfigError for options the app cannot start with. */
-export function checkOptions(options: AppOptions): void {
+function checkOptions(options: AppOptions): void {
   if (!options || typeof options !== "object") throw new ConfigError("createApp needs options: { store, workflows }");
   if (!options.store) throw new ConfigError("createApp needs a store");
   if (!options.workflows) throw new ConfigError("createApp needs workflows (a list or a lookup)");

@@ -28,7 +28,7 @@ export class ValidationError extends DurableWorkflowError {
   }
 }
 
-export function formatIssue(issue: ValidationIssue): string {
+function formatIssue(issue: ValidationIssue): string {
   const at = issue.line ? ` (line ${issue.line}, column ${issue.column ?? 1})` : "";
   return issue.path ? `${issue.path}: ${issue.message}${at}` : `${issue.message}${at}`;
 }

@@ -26,7 +26,7 @@ export { configure, getWorkflow, register, resetConfig } from "./config.ts";
 export type { GlobalConfig, WorkflowLookup } from "./config.ts";
 
 // engine, time and runners
-export { Engine, resultOf } from "./engine/engine.ts";
+export { Engine } from "./engine/engine.ts";
 export type { EngineLimits, EngineOptions } from "./engine/engine.ts";
 export { ManualClock, systemClock } from "./engine/clock.ts";
 export type { Clock } from "./engine/clock.ts";
@@ -40,9 +40,9 @@ export { StreamRunner } from "./runners/stream.ts";
 export type { StreamRunnerOptions } from "./runners/stream.ts";
 export { InlineAdapter } from "./runners/adapters/inline.ts";
 export type { InlineAdapterOptions } from "./runners/adapters/inline.ts";
-export { followUpsOf, jobBody, JobSchema, parseJob, performJob, PermanentJobError } from "./runners/jobs.ts";
-export type { EnqueueOptions, FollowUp, Job, JobAction, JobOutcome, PerformOptions, QueueAdapter } from "./runners/jobs.ts";
-export { recover, recoveryJob, sweep } from "./runners/recovery.ts";
+// a queue of your own: the job and the adapter's shape here, what performs a delivery in "durable-workflow-edge/queue"
+export type { EnqueueOptions, Job, JobAction, QueueAdapter } from "./runners/jobs.ts";
+export { recover, sweep } from "./runners/recovery.ts";
 export type { SweepOptions, SweepReport } from "./runners/recovery.ts";
 export { startTicker, tick } from "./runners/ticker.ts";
 export type { Ticker, TickerOptions, TickOptions, TickReport } from "./runners/ticker.ts";

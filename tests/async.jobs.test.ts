@@ -1,7 +1,8 @@
 // performJob's rules (duplicates, the halt a resume is for, lease takeover, permanent jobs), and the
 // QStash deduplication ids — on a MemoryStore, with a manual clock.
 import { describe, expect, test } from "bun:test";
-import { Engine, type Job, loadWorkflow, MemoryStore, performJob, PermanentJobError } from "../mod.ts";
+import { Engine, type Job, loadWorkflow, MemoryStore } from "../mod.ts";
+import { performJob, PermanentJobError } from "../src/queue.ts";
 import { deduplicationIdOf } from "../src/runners/adapters/qstash.ts";
 import { manualClock } from "./support/engine.ts";
 

@@ -17,7 +17,7 @@ import {
   DEV_QSTASH_TOKEN,
   type QStashDevServer,
   startQStashDev,
-} from "../tools/qstash-dev/index.ts";
+} from "durable-workflow-edge-dev/qstash";
 import { Client } from "@upstash/qstash";
 import { sweepScheduleIdOf } from "../src/runners/adapters/qstash.ts";
 import { signDelivery } from "./support/async-stack.ts";

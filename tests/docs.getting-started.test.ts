@@ -40,7 +40,7 @@ const blocks = blocksOf(DOC);
 const files = Object.fromEntries(blocks.filter((b) => typeof b.attrs.file === "string").map((b) => [b.attrs.file as string, b.text]));
 const commandsOf = (block: Block) => block.text.split("\n").filter((line) => line.trim() && !line.startsWith("#"));
 const ENV = { DENO_TLS_CA_STORE: "system" };
-const DEV_TOOLS = ["bun", "deno", "wrangler", "typescript"];
+const DEV_TOOLS = ["bun", "deno", "wrangler", "typescript", "durable-workflow-edge-dev"];
 /** An execution still on its way (`GET /executions/:id` is asked again until it is not). */
 const UNDER_WAY = ["pending", "running", "halted"];
 /** The bound of a run that waits and times out (3 s + 3 s): a failure bound, not a timing assertion. */
@@ -60,7 +60,7 @@ function linkTool(name: string): void {
     bin?: string | Record<string, string>;
   };
   for (const command of typeof bin === "object" ? Object.keys(bin) : [name]) {
-    if (!existsSync(join(project, "node_modules/.bin", command))) {
+    if (existsSync(join(ROOT, "node_modules/.bin", command)) && !existsSync(join(project, "node_modules/.bin", command))) {
       symlinkSync(join(ROOT, "node_modules/.bin", command), join(project, "node_modules/.bin", command));
     }
   }

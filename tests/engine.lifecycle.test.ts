@@ -8,12 +8,12 @@ import {
   loadWorkflow,
   ManualClock,
   MemoryStore,
-  performJob,
   type Services,
   StepRegistry,
   SyncRunner,
   ValidationError,
 } from "../mod.ts";
+import { performJob } from "../src/queue.ts";
 import { z } from "zod";
 import { leftRunning } from "./support/engine.ts";
 

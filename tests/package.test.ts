@@ -95,11 +95,14 @@ import { createApp, type AppOptions } from "durable-workflow-edge/hono";
 import { testWorkflow, type ServiceCall } from "durable-workflow-edge/testing";
 import { createClient, type ExecutionResult as ClientResult } from "durable-workflow-edge/client";
 export const started: Promise<ClientResult> = createClient({ baseUrl: "http://x" }).start("x", { mode: "sync" });
+import { jobBody, type JobOutcome, performJob } from "durable-workflow-edge/queue";
 const workflow = loadWorkflow("id: x");
 const options: AppOptions = { store: new MemoryStore(), workflows: [workflow] };
 export const app = createApp(options);
 export const result: Promise<ExecutionResult> = new SyncRunner(workflow, { store: options.store }).run({});
 export const tested: Promise<ServiceCall[]> = testWorkflow(workflow, { services: { Svc: { m: 1 } } }).then((t) => t.calls);
+const job = jobBody({ workflowId: "x", executionId: "e-1", action: "start" });
+export const performed: Promise<JobOutcome> = performJob(job, { store: options.store, workflows: [workflow] });
 // @ts-expect-error: the declarations are there, so steps is not any
 export const wrong: number = workflow.steps;
 `,
@@ -126,11 +129,44 @@ describe("the npm package", () => {
     expect(files).toContain("dist/types/src/mod.d.ts");
     expect(files).toContain("dist/types/hono.d.ts");
     expect(files).toContain("dist/types/src/testing.d.ts");
+    expect(files).toContain("dist/queue.js");
+    expect(files).toContain("dist/types/src/queue.d.ts");
     expect(files.filter((f) => !/^dist\/(\w+\.js|chunks\/[\w-]+\.js|types\/.+\.d\.ts)$/.test(f)).sort()).toEqual([
       "LICENSE",
       "README.md",
       "package.json",
     ]);
+  }, TIMEOUT);
+
+  test("the package's runtime dependencies are the engine's: hono and zod are peers, no dev server and no jose", async () => {
+    const { project } = await install();
+    const manifest = JSON.parse(readFileSync(join(project, "node_modules/durable-workflow-edge/package.json"), "utf8"));
+    expect(Object.keys(manifest.dependencies).sort()).toEqual([
+      "@hono/zod-openapi",
+      "@noble/hashes",
+      "@upstash/qstash",
+      "@upstash/redis",
+      "canonicalize",
+      "yaml",
+    ]);
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(["hono", "zod"]);
+    const dist = join(project, "node_modules/durable-workflow-edge/dist");
+    const bundled = readdirSync(dist, { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".js"))
+      .map((file) => readFileSync(join(dist, file), "utf8")).join("\n");
+    const devServerCode = ["function startQStashDev", "function startBridge", 'from "jose"'].filter((text) => bundled.includes(text));
+    expect(devServerCode).toEqual([]);
+  }, TIMEOUT);
+
+  test("the CLI's dev command names the package it needs when durable-workflow-edge-dev is not installed", async () => {
+    const { project } = await install();
+    const proc = Bun.spawn([process.execPath, "node_modules/.bin/durable-workflow", "dev"], {
+      cwd: project,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("npm install -D durable-workflow-edge-dev");
   }, TIMEOUT);
 
   test("runs a workflow from Node", async () => {

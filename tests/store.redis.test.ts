@@ -11,7 +11,7 @@ import { bodyOf, headOf } from "../src/store/format.ts";
 import { StoredSizesCache } from "../src/store/upstash-redis/sizes.ts";
 import type { Execution } from "../src/types.ts";
 import { redisKeys, UpstashRedisStore, type UpstashRedisStoreOptions } from "../src/store/upstash-redis.ts";
-import { startBridge } from "../tools/upstash-redis-bridge.ts";
+import { startBridge } from "durable-workflow-edge-dev/bridge";
 import { makeEntry, makeEvent, makeExecution, storeContract, TRICKY_NUMBERS, TRICKY_STRINGS } from "./support/store-contract.ts";
 import { freePort, redisServerAvailable, type RedisStack, startRedisStack } from "./support/redis.ts";
 

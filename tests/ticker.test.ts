@@ -15,7 +15,7 @@ import { ConfigError } from "../src/errors.ts";
 import { ensureSweepSchedule, QStashAdapter, sweepScheduleIdOf } from "../src/runners/adapters/qstash.ts";
 import { startTicker } from "../src/runners/ticker.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import { DEV_QSTASH_TOKEN, type QStashDevServer, startQStashDev } from "../tools/qstash-dev/index.ts";
+import { DEV_QSTASH_TOKEN, type QStashDevServer, startQStashDev } from "durable-workflow-edge-dev/qstash";
 
 const pause = loadWorkflow({
   id: "pause",

@@ -17,7 +17,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startQStashDev } from "./qstash-dev/index.ts";
+import { startQStashDev } from "durable-workflow-edge-dev/qstash";
 import {
   BRIDGE_TOKEN,
   createSweepSchedule,
@@ -29,8 +29,8 @@ import {
   startRedisServer,
   stopChild,
   Teardown,
-} from "./local-stack.ts";
-import { startBridge } from "./upstash-redis-bridge.ts";
+} from "durable-workflow-edge-dev/stack";
+import { startBridge } from "durable-workflow-edge-dev/bridge";
 
 const ROOT = join(import.meta.dir, "..");
 

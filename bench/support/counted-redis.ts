@@ -3,7 +3,7 @@
  * for benchmarks that report bytes over the wire (the bridge itself counts requests and commands only).
  */
 import { Redis } from "@upstash/redis";
-import { createBridgeHandler, RespConnection } from "../../tools/upstash-redis-bridge.ts";
+import { createBridgeHandler, RespConnection } from "durable-workflow-edge-dev/bridge";
 import { startRedisStack } from "../../tests/support/redis.ts";
 
 export interface RedisCounts {

@@ -54,9 +54,9 @@ export type QStashHandler = ((request: Request) => Promise<Response>) & {
 };
 
 /** Time budget of one delivery: a run still going after this yields and continues in a new delivery. */
-export const DEFAULT_CALLBACK_BUDGET_MS = 25_000;
+const DEFAULT_CALLBACK_BUDGET_MS = 25_000;
 /** Call retry waits longer than this are scheduled as delayed deliveries instead of slept. */
-export const DEFAULT_SCHEDULE_RETRIES_OVER_MS = 5_000;
+const DEFAULT_SCHEDULE_RETRIES_OVER_MS = 5_000;
 
 /** QStash's failure callback body (the fields used here). */
 const FailurePayload = z.looseObject({

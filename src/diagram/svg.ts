@@ -299,7 +299,7 @@ function groupSvg(laid: LaidOutNode, visited: boolean, current: boolean): string
 }
 
 /** Text for an SVG or HTML document: the five markup characters as entities, control characters replaced. */
-export function escapeXml(value: string): string {
+function escapeXml(value: string): string {
   return value
     // deno-lint-ignore no-control-regex -- control characters are what this replaces
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, "\uFFFD")

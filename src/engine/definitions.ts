@@ -16,7 +16,7 @@ const loadedByHash = new Map<string, WorkflowDefinition>();
 const MAX_CACHED = 500;
 
 /** The source kept for a definition given in code: its normalised content as JSON (loads back to the same hash). */
-export function sourceOf(workflow: WorkflowDefinition): string {
+function sourceOf(workflow: WorkflowDefinition): string {
   const { hash: _hash, ...content } = workflow;
   return JSON.stringify(content);
 }

@@ -57,10 +57,10 @@ export interface EngineOptions {
   leaseMs?: number;
 }
 
-export const DEFAULT_MAX_STEPS = 10_000;
-export const DEFAULT_MAX_CTX_BYTES = 1024 * 1024;
+const DEFAULT_MAX_STEPS = 10_000;
+const DEFAULT_MAX_CTX_BYTES = 1024 * 1024;
 export const DEFAULT_LEASE_MS = 60_000;
-export const DEFAULT_MAX_INLINE_WAIT_MS = 1_000;
+const DEFAULT_MAX_INLINE_WAIT_MS = 1_000;
 
 /**
  * Runs one workflow step by step, checkpointing the execution after each step with a compare-and-set on

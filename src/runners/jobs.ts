@@ -16,32 +16,44 @@ export type JobAction = "start" | "resume" | "continue" | "wake";
  * is still waiting once its timeout has passed (the approval then takes `on_timeout`), or continues an
  * execution whose wait is over.
  */
-export const JobSchema = z.object({
+export interface Job {
+  workflowId: string;
+  workflowVersion?: string;
+  executionId: string;
+  action: JobAction;
+  response?: Json;
+  approved?: boolean;
+  /** For `wake`: the `requested_at` of the halt the timer was set for. */
+  haltedAt?: string;
+  /**
+   * For `resume` and `wake`: the revision of the halted execution the job is for. A job whose halt was already
+   * answered (the execution moved on to another revision) does nothing.
+   */
+  revision?: number;
+  /** For `start`: the execution's `createdAt`, which tells apart two executions that reused one id. */
+  createdAt?: string;
+  queue?: string;
+  priority?: number;
+}
+
+const JobSchema = z.object({
   workflowId: workflowIdSchema,
   workflowVersion: z.string().max(100).optional(),
   executionId: executionIdSchema,
   action: z.enum(["start", "resume", "continue", "wake"]),
   response: z.json().optional(),
   approved: z.boolean().optional(),
-  /** For `wake`: the `requested_at` of the halt the timer was set for. */
   haltedAt: z.string().max(100).optional(),
-  /**
-   * For `resume` and `wake`: the revision of the halted execution the job is for. A job whose halt was already
-   * answered (the execution moved on to another revision) does nothing.
-   */
   revision: z.number().int().min(1).optional(),
-  /** For `start`: the execution's `createdAt`, which tells apart two executions that reused one id. */
   createdAt: z.string().max(100).optional(),
   queue: z.string().min(1).max(200).optional(),
   priority: z.number().optional(),
 });
 
-export type Job = Omit<z.infer<typeof JobSchema>, "response"> & { response?: Json };
-
 /** A job as published: its own fields only, nothing else (never the execution's state; `priority` has no QStash meaning). */
 export function jobBody(job: Job): Job {
   const { priority: _local, ...fields } = JobSchema.parse(job);
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Job;
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as typeof fields as Job;
 }
 
 /** Reads a job from a queue's message body; a ValidationError naming every problem otherwise. */

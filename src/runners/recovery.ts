@@ -31,11 +31,11 @@ export interface SweepReport {
   failed: { item: Recoverable; error: string }[];
 }
 
-export const DEFAULT_SWEEP_GRACE_MS = 60_000;
-export const DEFAULT_SWEEP_CLAIM_MS = 60_000;
+const DEFAULT_SWEEP_GRACE_MS = 60_000;
+const DEFAULT_SWEEP_CLAIM_MS = 60_000;
 
 /** The job that hands a recoverable execution back: continue it (running, pending) or wake it (a due approval). */
-export function recoveryJob(item: Pick<Recoverable, "id" | "workflowId" | "status" | "revision">): Job {
+function recoveryJob(item: Pick<Recoverable, "id" | "workflowId" | "status" | "revision">): Job {
   const base = { workflowId: item.workflowId, executionId: item.id };
   return item.status === "halted" ? { ...base, action: "wake", revision: item.revision } : { ...base, action: "continue" };
 }

@@ -2,7 +2,7 @@ import type { ResumeAnswer } from "../definition/answer.ts";
 import type { ExecutionResult, HaltInfo } from "../types.ts";
 import { Runner } from "./runner.ts";
 
-export { requireStore, type RunnerOptions } from "./runner.ts";
+export type { RunnerOptions } from "./runner.ts";
 
 /** What `onHalt` answers: a response for a halt, a decision for an approval. */
 export type HaltAnswer = ResumeAnswer;

@@ -15,7 +15,7 @@ const schema = stepSchema("call", {
   retry_backoff: z.number().min(1).default(2),
 });
 
-export type CallStep = typeof schema._output;
+type CallStep = typeof schema._output;
 
 function findMethod(step: CallStep, services: Record<string, unknown>): ServiceMethod {
   const service = Object.hasOwn(services, step.service) ? services[step.service] : undefined;

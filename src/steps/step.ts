@@ -13,7 +13,7 @@ export interface StepDefinition {
 /** The target that ends the run (or, inside a loop body, the iteration). */
 export const FINISHED = "__FINISHED__";
 
-export const stepId = z.string().regex(/^[A-Za-z0-9_\-]+$/, "must be letters, digits, _ or -").max(100);
+const stepId = z.string().regex(/^[A-Za-z0-9_\-]+$/, "must be letters, digits, _ or -").max(100);
 export const target = z.string().min(1);
 
 /** Common keys of every step; a step type extends this object with its own keys. */

@@ -8,7 +8,7 @@ import { ValidationError } from "../errors.ts";
 import type { ExecutionHead } from "../types.ts";
 import { findLimit, type RecoverableQuery } from "./store.ts";
 
-export type RecoveryQueue = "lease" | "wake";
+type RecoveryQueue = "lease" | "wake";
 
 export interface RecoveryRow {
   queue: RecoveryQueue;

@@ -175,7 +175,7 @@ export function findLimit(limit: number | undefined, fallback = 50): number {
 }
 
 /** Position after the last row of a page: (createdAt ms, id) of that row. */
-export interface CursorPosition {
+interface CursorPosition {
   score: number;
   id: string;
 }
@@ -207,7 +207,7 @@ export function assertStatus(status: unknown): asserts status is ExecutionStatus
 }
 
 /** Definition hashes: what a content hash is made of (they become the last segment of a key). */
-export const DEFINITION_HASH_PATTERN = /^[A-Za-z0-9_\-.:]{1,200}$/;
+const DEFINITION_HASH_PATTERN = /^[A-Za-z0-9_\-.:]{1,200}$/;
 
 export function assertDefinitionHash(hash: unknown): asserts hash is string {
   if (typeof hash !== "string" || !DEFINITION_HASH_PATTERN.test(hash)) {

@@ -74,7 +74,7 @@ export function makeEvent(seq: number, overrides: Partial<StoredEvent> = {}): St
 }
 
 /** Creates `count` executions one second apart (oldest first) and returns them as stored. */
-export async function createMany(store: Store, count: number, overrides: (i: number) => Partial<Execution> = () => ({})) {
+async function createMany(store: Store, count: number, overrides: (i: number) => Partial<Execution> = () => ({})) {
   const created: Execution[] = [];
   for (let i = 0; i < count; i++) {
     created.push(await store.save(makeExecution(overrides(i)), { expectedRevision: 0 }));

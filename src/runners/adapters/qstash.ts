@@ -19,7 +19,8 @@ export interface QStashAdapterOptions {
   /** Redeliveries after a failed delivery (QStash's `Upstash-Retries`, default 3). */
   retries?: number;
   /**
-   * Where QStash reports a job it gave up on (`Upstash-Failure-Callback`); the app marks the execution failed.
+   * Where QStash reports a job it gave up on (`Upstash-Failure-Callback`); the app logs it and leaves the execution
+   * as it was, for the sweeper to hand back to the queue (a store outage is no reason to fail a run).
    * Default: `<callbackUrl>/failure` (the route the app mounts). `false`: no failure callback.
    */
   failureCallbackUrl?: string | false;

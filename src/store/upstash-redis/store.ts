@@ -48,7 +48,7 @@ export interface UpstashRedisStoreOptions {
   clock?: () => Date;
 }
 
-export const DEFAULT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
+const DEFAULT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
 const PREFIX_PATTERN = /^[A-Za-z0-9_\-.]{1,64}$/;
 
 type Script = ReturnType<UpstashRedisClient["createScript"]>;

@@ -5,7 +5,6 @@
  * stopped by their own PID; nothing else on the machine is touched.
  */
 import { Client } from "@upstash/qstash";
-import { ensureSweepSchedule, QStashAdapter } from "../src/runners/adapters/qstash.ts";
 import { existsSync } from "node:fs";
 import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN } from "./qstash-dev/defaults.ts";
 
@@ -128,11 +127,22 @@ export function stackEnv(bridgeUrl: string, qstashUrl: string, appUrl: string): 
 
 /**
  * The production recovery path: a QStash schedule posting `{"action":"sweep"}` to `<appUrl>/qstash` every minute,
- * under the fixed id an app with QStash makes sure of itself (so the app finds it in place). Resolves with its id.
+ * created through the SDK as a deployment would, under the id an app with QStash makes sure of itself at start
+ * (`dw-sweep-<16 hex of SHA-256(callback URL)>`, durable-workflow-edge's `sweepScheduleIdOf`): the app finds it in
+ * place, so there is one. Resolves with its id.
  */
 export async function createSweepSchedule(qstashUrl: string, appUrl: string): Promise<string> {
   const client = new Client({ token: DEV_QSTASH_TOKEN, baseUrl: qstashUrl });
-  const { scheduleId } = await ensureSweepSchedule(new QStashAdapter({ client, callbackUrl: `${appUrl}/qstash` }));
+  const destination = `${appUrl}/qstash`;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(destination)));
+  const hex = [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  const { scheduleId } = await client.schedules.create({
+    scheduleId: `dw-sweep-${hex.slice(0, 16)}`,
+    destination,
+    cron: "* * * * *",
+    body: JSON.stringify({ action: "sweep" }),
+    headers: { "content-type": "application/json" },
+  });
   return scheduleId;
 }
 
