@@ -127,18 +127,12 @@ export function stackEnv(bridgeUrl: string, qstashUrl: string, appUrl: string): 
 
 /**
  * The production recovery path: a QStash schedule posting `{"action":"sweep"}` to `<appUrl>/qstash` every minute,
- * created through the SDK as a deployment would, under the id an app with QStash makes sure of itself at start
- * (`dw-sweep-<16 hex of SHA-256(callback URL)>`, durable-workflow-edge's `sweepScheduleIdOf`): the app finds it in
- * place, so there is one. Resolves with its id.
+ * created through the SDK as a deployment would. Resolves with its id.
  */
 export async function createSweepSchedule(qstashUrl: string, appUrl: string): Promise<string> {
   const client = new Client({ token: DEV_QSTASH_TOKEN, baseUrl: qstashUrl });
-  const destination = `${appUrl}/qstash`;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(destination)));
-  const hex = [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
   const { scheduleId } = await client.schedules.create({
-    scheduleId: `dw-sweep-${hex.slice(0, 16)}`,
-    destination,
+    destination: `${appUrl}/qstash`,
     cron: "* * * * *",
     body: JSON.stringify({ action: "sweep" }),
     headers: { "content-type": "application/json" },
