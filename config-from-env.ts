@@ -16,6 +16,10 @@
  * | DW_PRODUCTION | "true": refuse to start without Redis or without DW_API_TOKEN |
  * | DW_TICK_SECONDS | the app's ticker on Bun, Deno, Node: seconds between two runs of the in-process queue's due jobs (default 1; 0 turns the ticker off) |
  * | DW_SWEEP_SECONDS | seconds between two sweeps of the ticker (default 15; 0: the ticker does not sweep) |
+ * | DW_HTTP_ALLOW | comma-separated URL prefixes `http` steps may call (default: any) |
+ * | DW_HTTP_ALLOW_PRIVATE | "true": URLs from references may target loopback and private addresses |
+ * | DW_HTTP_MAX_BODY_BYTES | largest `http` response body kept in ctx (default 1 MiB) |
+ * | DW_SECRET_<NAME> | the value of `$secrets.<NAME>` in `http` steps |
  *
  * A half-configured service (a Redis URL without its token, a QStash token without signing keys) is a
  * ConfigError, never a quiet fallback.
@@ -25,6 +29,8 @@ import type { AppOptions } from "./routes/context.ts";
 import type { WorkflowLookup } from "./src/config.ts";
 import type { WorkflowDefinition } from "./src/definition/workflow.ts";
 import { ConfigError } from "./src/errors.ts";
+import { checkHttpOptions } from "./src/steps/http.ts";
+import type { HttpOptions } from "./src/steps/step.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
 import type { SweepReport } from "./src/runners/recovery.ts";
 import { tick } from "./src/runners/ticker.ts";
@@ -75,6 +81,7 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     throw new ConfigError(`DW_LEASE_SECONDS must be a positive number of seconds, got ${leaseSeconds}`);
   }
   const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
+  const engine = { ...lease, ...httpFromEnv(env) };
   const ticker = tickerFromEnv(env);
 
   const options: AppOptions = {
@@ -84,10 +91,10 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     ...(extras.services ? { services: extras.services } : {}),
     ...(token ? { token } : {}),
     ...(production ? { production } : {}),
-    ...lease,
+    ...engine,
     ...(ticker !== undefined ? { ticker } : {}),
     // Without QStash: the in-process queue on the same store, services and workflows (createApp's default, made explicit).
-    adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...lease }),
+    adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...engine }),
     ...(qstash ? { qstash: qstash.routeOptions } : {}),
   };
 
@@ -158,6 +165,24 @@ function storeFromEnv(env: Env, extras: EnvExtras, production: boolean) {
     ...(days !== undefined ? { retention: Math.round(days * 86_400) } : {}),
   });
   return { store, storeLine: `UpstashRedisStore (${new URL(url).host}, prefix ${prefix ?? "dw"}, retention ${days ?? 30} days)` };
+}
+
+/** Options of `http` steps (`DW_HTTP_*`) and the secrets they may name (`DW_SECRET_<NAME>`); ConfigError for a bad one. */
+export function httpFromEnv(env: Env): Pick<AppOptions, "http" | "secrets"> {
+  const allow = text(env, "DW_HTTP_ALLOW")?.split(",").map((entry) => entry.trim()).filter(Boolean);
+  const max = number(env, "DW_HTTP_MAX_BODY_BYTES");
+  const http: HttpOptions = {
+    ...(allow ? { allow } : {}),
+    ...(flag(env, "DW_HTTP_ALLOW_PRIVATE") ? { allowPrivate: true } : {}),
+    ...(max !== undefined ? { maxBodyBytes: max } : {}),
+  };
+  checkHttpOptions(http);
+  const secrets: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    const match = /^DW_SECRET_([A-Za-z0-9_]+)$/.exec(name);
+    if (match && typeof value === "string" && value !== "") secrets[match[1]!] = value;
+  }
+  return { ...(Object.keys(http).length ? { http } : {}), ...(Object.keys(secrets).length ? { secrets } : {}) };
 }
 
 const QSTASH_VARIABLES = ["QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"] as const;

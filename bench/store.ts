@@ -44,6 +44,9 @@ async function bytesWritten(name: string, store: FootprintStore): Promise<Record
     leaseUntil: null,
     wakeAt: null,
     answer: null,
+    visits: {},
+    epoch: 0,
+    pinned: null,
   };
   execution.revision = (await store.commit({ execution, expectedRevision: 0 })).revision;
   let before = (await store.footprint(id))!;

@@ -1,3 +1,4 @@
+import { httpFromEnv } from "../config-from-env.ts";
 import { type Json, MemoryStore, type Store, StreamRunner, UpstashRedisStore } from "../src/mod.ts";
 import { askForAnswer, LineReader } from "./answers.ts";
 import { CliError, type Command, UsageError } from "./command.ts";
@@ -38,6 +39,9 @@ Options:
                         (default: the config module's services)
   --redis               keep the execution in Upstash Redis (UPSTASH_REDIS_REST_URL and
                         UPSTASH_REDIS_REST_TOKEN, optional DW_REDIS_PREFIX) instead of in memory
+
+http steps read DW_HTTP_ALLOW, DW_HTTP_ALLOW_PRIVATE, DW_HTTP_MAX_BODY_BYTES and DW_SECRET_<NAME> (for
+$secrets.<NAME>) from the environment, as the server does.
 ${CONFIG_HELP}`,
   options: { input: { type: "string" }, services: { type: "string" }, redis: { type: "boolean" }, ...CONFIG_OPTION },
   async run(args) {
@@ -50,7 +54,7 @@ ${CONFIG_HELP}`,
     const store = values.redis ? await redisStore(process.env) : new MemoryStore();
     const tty = process.stdout.isTTY === true;
     const progress = new Progress({ write: (text) => process.stdout.write(text), live: tty, color: tty && !process.env.NO_COLOR });
-    const runner = new StreamRunner(workflow, { store, services }).subscribe(progress.handle);
+    const runner = new StreamRunner(workflow, { store, services, ...httpFromEnv(process.env) }).subscribe(progress.handle);
     const lines = new LineReader(process.stdin);
     try {
       let result = await runner.run(input);

@@ -1,42 +1,12 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./context.ts";
+import { readBodyUpTo } from "../src/json.ts";
 import { HttpProblem } from "./problems.ts";
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /** Largest request body accepted by default (AppOptions.limits.maxBodyBytes; QStash's message limit too). */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
-/**
- * The body's bytes, or undefined when it is larger than `max`: at once when `Content-Length` says so, and
- * otherwise while reading the stream (a chunked body, or a Content-Length that lies), never buffering more
- * than the limit.
- */
-export async function readBodyUpTo(request: Request, max: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > max) return undefined;
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
-}
 
 /** Rejects bodies over the app's `maxBodyBytes` with 413; the body read is put back on the request for the handlers. */
 export function bodyLimit(): MiddlewareHandler<AppEnv> {

@@ -5,6 +5,8 @@ import { ConfigError } from "../src/errors.ts";
 import { InlineAdapter } from "../src/runners/adapters/inline.ts";
 import type { QueueAdapter } from "../src/runners/jobs.ts";
 import type { SweepOptions } from "../src/runners/recovery.ts";
+import { checkHttpOptions } from "../src/steps/http.ts";
+import type { HttpOptions } from "../src/steps/step.ts";
 import type { Store } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
@@ -61,6 +63,10 @@ export interface AppOptions {
     /** How often a stream sends a `: heartbeat` comment, so proxies keep it open, in ms (default 15 000). */
     heartbeatMs?: number;
   };
+  /** Options of `http` steps: `allow` (URL prefixes), `allowPrivate`, `maxBodyBytes`, `fetch` (docs/workflow-format.md). */
+  http?: HttpOptions;
+  /** Values of `$secrets.NAME` in `http` steps: resolved when a request is sent, never stored, redacted from what is. */
+  secrets?: Readonly<Record<string, string>>;
   clock?: () => Date;
   /**
    * Time firing by itself (docs/async.md, "Time"). On a long-lived runtime (Bun, Deno, Node) the app runs a ticker
@@ -103,6 +109,8 @@ export interface AppContext {
     clock?: () => Date;
     ids?: () => string;
     leaseMs?: number;
+    http?: HttpOptions;
+    secrets?: Readonly<Record<string, string>>;
   };
 }
 
@@ -150,6 +158,10 @@ function checkOptions(options: AppOptions): void {
   if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
     throw new ConfigError(`limits.maxBodyBytes must be a positive integer, got ${max}`);
   }
+  checkHttpOptions(options.http);
+  for (const [name, value] of Object.entries(options.secrets ?? {})) {
+    if (typeof value !== "string") throw new ConfigError(`secrets.${name} must be a string`);
+  }
   checkWorkflows(listable(options.workflows), options.services ?? {});
 }
 
@@ -181,6 +193,8 @@ export function buildContext(options: AppOptions): AppContext {
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.ids ? { ids: options.ids } : {}),
+    ...(options.http ? { http: options.http } : {}),
+    ...(options.secrets ? { secrets: options.secrets } : {}),
   };
   return {
     options,

@@ -71,3 +71,28 @@ export function errorText(error: unknown): string {
   if (error instanceof Error) return `${error.name || "Error"}: ${error.message}`;
   return `Error: ${String(error)}`;
 }
+
+/**
+ * Thrown by a service (or by an `http` step for a final answer such as a 404): the step fails at once, whatever
+ * attempts it has left; its `on_error` still applies.
+ */
+export class NonRetryableError extends DurableWorkflowError {
+  override name = "NonRetryableError";
+}
+
+/**
+ * Thrown by a service (or by an `http` step for a 429 or 503 with `Retry-After`): the next attempt waits `seconds`
+ * instead of the step's backoff — durably, as a delayed job, when the wait is longer than the engine sleeps in process.
+ * Without attempts left the step fails with this error.
+ */
+export class RetryAfterError extends DurableWorkflowError {
+  override name = "RetryAfterError";
+  readonly seconds: number;
+  constructor(seconds: number, message?: string, options?: { cause?: unknown }) {
+    if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
+      throw new TypeError(`RetryAfterError needs a finite number of seconds >= 0, got ${String(seconds)}`);
+    }
+    super(message ?? `Retry after ${seconds}s`, options);
+    this.seconds = seconds;
+  }
+}

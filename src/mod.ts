@@ -8,6 +8,7 @@
 export { buildWorkflowJsonSchema, loadWorkflow, validateWorkflow, workflowJsonSchema } from "./definition/load.ts";
 export type { LoadOptions, WorkflowSource } from "./definition/load.ts";
 export { applyInputRules } from "./definition/inputs.ts";
+export { leaseWarnings } from "./definition/warnings.ts";
 export { checkResumeAnswer } from "./definition/answer.ts";
 export type { ResumeAnswer } from "./definition/answer.ts";
 export type { InputSpec, InputType, WorkflowDefinition } from "./definition/workflow.ts";
@@ -19,14 +20,15 @@ export { z } from "zod";
 export { BUILT_IN_STEP_TYPES, defaultStepRegistry, registerStepType, StepRegistry } from "./steps/registry.ts";
 export type { CustomStepSpec } from "./steps/registry.ts";
 export { FINISHED, halt, proceed, waitUntil } from "./steps/step.ts";
-export type { StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./steps/step.ts";
+export type { HttpOptions, StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./steps/step.ts";
+export { checkHttpOptions, DEFAULT_HTTP_MAX_BODY_BYTES } from "./steps/http.ts";
 
 // global defaults
 export { configure, getWorkflow, register, resetConfig } from "./config.ts";
 export type { GlobalConfig, WorkflowLookup } from "./config.ts";
 
 // engine, time and runners
-export { Engine } from "./engine/engine.ts";
+export { DEFAULT_LEASE_MS, Engine } from "./engine/engine.ts";
 export type { EngineLimits, EngineOptions } from "./engine/engine.ts";
 export { ManualClock, systemClock } from "./engine/clock.ts";
 export type { Clock } from "./engine/clock.ts";
@@ -70,7 +72,9 @@ export {
   ConflictError,
   DurableWorkflowError,
   ExecutionError,
+  NonRetryableError,
   NotFoundError,
+  RetryAfterError,
   StoreError,
   TimeoutError,
   ValidationError,

@@ -61,6 +61,18 @@ export interface Execution {
    * enqueued, so a lost job loses no answer: the sweeper hands the execution back and the answer is applied.
    */
   answer: PendingAnswer | null;
+  /**
+   * Visits that have ended (completed, failed or halted) of top-level steps with side effects that lie on a cycle of
+   * the definition (only those can be reached twice): the idempotency keys count on from them.
+   */
+  visits: Record<string, number>;
+  /** Operator retries so far: each starts a new epoch of idempotency keys. */
+  epoch: number;
+  /**
+   * What the running top-level step stored before a side effect (an `http` step's resolved request), by idempotency
+   * key, so that an attempt after a wait, a re-delivery or a takeover repeats it exactly. Cleared when the step ends.
+   */
+  pinned: JsonObject | null;
 }
 
 /** A resume answer kept on a halted execution until it is applied. */

@@ -13,8 +13,10 @@ import {
   ConflictError,
   type Job,
   loadWorkflow,
+  NonRetryableError,
   QStashAdapter,
   type QueueAdapter,
+  RetryAfterError,
   type ServiceContext,
   type Services,
   type Store,
@@ -126,6 +128,27 @@ const waitWorkflow = loadWorkflow({
   ],
 });
 
+/** A call with retries left whose service refuses for good (NonRetryableError) or asks for a wait (RetryAfterError). */
+const refusedWorkflow = loadWorkflow({
+  id: "refused_charge",
+  name: "Refused charge",
+  steps: [
+    { id: "start", type: "start", next: "charge" },
+    { id: "charge", type: "call", service: "refuse", retries: 3, output: "charge", next: "finish" },
+    { id: "finish", type: "end", result: { charge: "$charge" } },
+  ],
+});
+
+const rateLimitedWorkflow = loadWorkflow({
+  id: "rate_limited_charge",
+  name: "Rate-limited charge",
+  steps: [
+    { id: "start", type: "start", next: "charge" },
+    { id: "charge", type: "call", service: "limited", retries: 2, retry_delay: 1, output: "charge", next: "finish" },
+    { id: "finish", type: "end", result: { charge: "$charge" } },
+  ],
+});
+
 const retryWorkflow = loadWorkflow({
   id: "flaky_charge",
   name: "Flaky charge",
@@ -149,6 +172,15 @@ function recordingServices() {
     handle: (input: { item: number }, context: ServiceContext) => {
       log(`handle[${input.item}]`, context);
       return input.item * 10;
+    },
+    refuse: (_input: unknown, context: ServiceContext) => {
+      log("refuse", context);
+      throw new NonRetryableError("card declined");
+    },
+    limited: (_input: unknown, context: ServiceContext) => {
+      log("limited", context);
+      if (context.attempt === 1) throw new RetryAfterError(120, "rate limited");
+      return { id: "CH-2", attempt: context.attempt };
     },
     charge: (_input: unknown, context: ServiceContext) => {
       log("charge", context);
@@ -193,7 +225,16 @@ function setup(options: {
   const shop = createOrderServices();
   const recorded = recordingServices();
   const services = options.services ?? { ...shop.services, ...recorded.services };
-  const workflows = options.workflows ?? [orderWorkflow, linear(3), loopWorkflow, retryWorkflow, approvalWorkflow, waitWorkflow];
+  const workflows = options.workflows ?? [
+    orderWorkflow,
+    linear(3),
+    loopWorkflow,
+    retryWorkflow,
+    approvalWorkflow,
+    waitWorkflow,
+    refusedWorkflow,
+    rateLimitedWorkflow,
+  ];
   const adapter = new QStashAdapter({ client: stack.client, callbackUrl: stack.callbackUrl, retries: options.retries ?? 3 });
   const app = createApp({
     store,
@@ -499,6 +540,85 @@ describeStack("time budget and continuations", () => {
     const result = await settle(runner, id);
     expect(result).toEqual({ status: "completed", executionId: id, output: { charge: { id: "CH-1", attempt: 2 } } });
     expect(t.calls.map((c) => c.attempt)).toEqual([1, 2]);
+  });
+});
+
+describeStack("errors services throw, through QStash", () => {
+  test("a NonRetryableError fails the step at its first attempt: no retry, no continuation", async () => {
+    const t = setup();
+    const runner = t.runner(refusedWorkflow);
+    const id = await runner.run({}, { executionId: t.id("refused") });
+    expect(await settle(runner, id)).toEqual({ status: "failed", executionId: id, error: "NonRetryableError: card declined" });
+    expect(t.calls).toEqual([{ step: "refuse", attempt: 1, key: `${id}:charge:1` }]);
+    expect(stack.qstash.messages().filter((m) => m.body?.includes('"continue"'))).toEqual([]);
+  });
+
+  test("a RetryAfterError's wait becomes a delayed continuation of that many seconds, and the next attempt completes", async () => {
+    const t = setup();
+    const runner = t.runner(rateLimitedWorkflow);
+    const id = await runner.run({}, { executionId: t.id("rate-limited") });
+    await stack.qstash.waitIdle();
+    expect(await t.store.load(id)).toMatchObject({
+      status: "pending",
+      wakeAt: "2026-03-01T00:02:00.000Z",
+      retry: { stepId: "charge", attempt: 2 },
+    });
+    const continuation = stack.qstash.messages().find((m) => m.body?.includes('"continue"'))!;
+    expect(delaySeconds(continuation)).toBe(120);
+    t.clock.advance(120_000);
+    stack.qstash.advanceTime(120_000);
+    const result = await settle(runner, id);
+    expect(result).toEqual({ status: "completed", executionId: id, output: { charge: { id: "CH-2", attempt: 2 } } });
+    expect(t.calls.map((c) => [c.attempt, c.key])).toEqual([[1, `${id}:charge:1`], [2, `${id}:charge:1`]]);
+  });
+});
+
+describeStack("http steps through QStash", () => {
+  test("a 429 with Retry-After becomes a delayed continuation, and the retry re-sends the same request under the same key", async () => {
+    const seen: { key: string | null; body: string }[] = [];
+    const api = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: async (request) => {
+        seen.push({ key: request.headers.get("idempotency-key"), body: await request.text() });
+        return seen.length === 1
+          ? new Response("slow down", { status: 429, headers: { "retry-after": "90" } })
+          : Response.json({ id: "P-1" });
+      },
+    });
+    try {
+      const workflow = loadWorkflow({
+        id: "http_charge",
+        name: "HTTP charge",
+        steps: [
+          { id: "start", type: "start", next: "pay" },
+          {
+            id: "pay",
+            type: "http",
+            method: "POST",
+            url: `http://127.0.0.1:${api.port}/payments`,
+            body: { amount: "$input.amount", at: "$now" },
+            retries: 1,
+            output: "payment",
+            next: "finish",
+          },
+          { id: "finish", type: "end", result: "$payment.body" },
+        ],
+      });
+      const t = setup({ workflows: [workflow] });
+      const runner = t.runner(workflow);
+      const id = await runner.run({ amount: 5 }, { executionId: t.id("http-429") });
+      await stack.qstash.waitIdle();
+      const continuation = stack.qstash.messages().find((m) => m.body?.includes('"continue"'))!;
+      expect(delaySeconds(continuation)).toBe(90);
+      t.clock.advance(90_000);
+      stack.qstash.advanceTime(90_000);
+      expect(await settle(runner, id)).toEqual({ status: "completed", executionId: id, output: { id: "P-1" } });
+      expect(seen.map((r) => r.key)).toEqual([`${id}:pay:1`, `${id}:pay:1`]);
+      expect(seen[1]!.body).toBe(seen[0]!.body);
+    } finally {
+      api.stop(true);
+    }
   });
 });
 

@@ -73,6 +73,29 @@ describe("durable-workflow lint", () => {
     expect(result.stdout).toContain("1 of 1 file invalid (5 issues)");
   });
 
+  test("a step that can outlast the lease is a warning line, and the file stays valid", async () => {
+    const dir = tempFiles({
+      "slow.yaml": `id: slow
+name: Slow
+steps:
+  - id: start
+    type: start
+    next: export
+  - id: export
+    type: http
+    url: https://api.example.com/export
+    timeout: 90
+`,
+    });
+    const file = join(dir, "slow.yaml");
+    const result = await cli(["lint", file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      `${file}  warning: steps[1].timeout: an attempt of 90s can outlast the lease (60s): another worker may take the run over while it runs\n1 file valid\n`,
+    );
+    expect((await cli(["lint", "--lease-seconds", "120", file])).stdout).toBe("1 file valid\n");
+  });
+
   test("a missing file is an issue of that file", async () => {
     const result = await cli(["lint", "no/such.yaml"]);
     expect(result.code).toBe(1);

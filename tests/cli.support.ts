@@ -12,8 +12,11 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(args: string[], options: { stdin?: string; cwd?: string } = {}): Promise<CliResult> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
+export async function cli(
+  args: string[],
+  options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  const env: Record<string, string> = { NO_COLOR: "1", ...options.env };
   for (const name of ["PATH", "HOME", "TMPDIR"]) if (process.env[name]) env[name] = process.env[name]!;
   const proc = Bun.spawn([process.execPath, join(ROOT, "cli/main.ts"), ...args], {
     cwd: options.cwd ?? ROOT,

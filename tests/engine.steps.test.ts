@@ -1,6 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
-import { Engine, loadWorkflow, ManualClock, MemoryStore, proceed, type Services, StepRegistry } from "../mod.ts";
+import {
+  Engine,
+  loadWorkflow,
+  ManualClock,
+  MemoryStore,
+  NonRetryableError,
+  proceed,
+  RetryAfterError,
+  type Services,
+  StepRegistry,
+} from "../mod.ts";
 import { manualClock, recordingSleep, sequentialIds } from "./support/engine.ts";
 
 function setup(yaml: string, services: Services = {}, extra: Record<string, unknown> = {}) {
@@ -166,7 +176,7 @@ describe("call", () => {
     );
     const result = await engine.run({ id: 7 }, { executionId: "ex-1" });
     expect(result.output).toEqual({ ok: true });
-    expect(seen).toEqual([{ id: 7 }, { executionId: "ex-1", stepId: "ask", attempt: 1, signal: true, idempotencyKey: "ex-1:ask" }]);
+    expect(seen).toEqual([{ id: 7 }, { executionId: "ex-1", stepId: "ask", attempt: 1, signal: true, idempotencyKey: "ex-1:ask:1" }]);
   });
 
   test("a plain function service is called without a method", async () => {
@@ -229,6 +239,73 @@ describe("call", () => {
     expect(result).toEqual({ status: "failed", executionId: "f1", error: "TypeError: boom 2" });
     const entries = await store.entries("f1");
     expect(entries.at(-1)).toMatchObject({ stepId: "flaky", action: "failed", error: "TypeError: boom 2" });
+  });
+
+  test("a NonRetryableError fails the step at once, whatever attempts are left, and on_error still applies", async () => {
+    const attempts: number[] = [];
+    const { engine, sleep } = setup(
+      wf(`
+  - id: charge
+    type: call
+    service: charge
+    retries: 3
+    on_error: finish
+    next: finish
+  - id: finish
+    type: end
+    result: $_last_error
+`),
+      {
+        charge: (_: unknown, { attempt }) => {
+          attempts.push(attempt);
+          throw new NonRetryableError("card declined");
+        },
+      },
+    );
+    const result = await engine.run({});
+    expect(result.output).toEqual({ step: "charge", message: "card declined", class: "NonRetryableError" });
+    expect(attempts).toEqual([1]);
+    expect(sleep.waits).toEqual([]);
+  });
+
+  test("a RetryAfterError makes the next attempt wait its seconds instead of the backoff", async () => {
+    const { engine, sleep } = setup(
+      wf(`
+  - id: charge
+    type: call
+    service: charge
+    retries: 2
+    retry_delay: 1
+    output: r
+    next: finish
+  - id: finish
+    type: end
+    result: $r
+`),
+      { charge: (_: unknown, { attempt }) => (attempt === 1 ? Promise.reject(new RetryAfterError(45, "rate limited")) : attempt) },
+    );
+    expect((await engine.run({})).output).toBe(2);
+    expect(sleep.waits).toEqual([45_000]);
+  });
+
+  test("a RetryAfterError with no attempt left fails the step with it", async () => {
+    const { engine } = setup(
+      wf(`
+  - id: charge
+    type: call
+    service: charge
+    next: finish
+  - id: finish
+    type: end
+`),
+      { charge: () => Promise.reject(new RetryAfterError(45, "rate limited")) },
+    );
+    expect((await engine.run({}, { executionId: "ra" })).error).toBe("RetryAfterError: rate limited");
+  });
+
+  test("RetryAfterError refuses a wait that is not a finite number of seconds >= 0", () => {
+    expect(() => new RetryAfterError(-1)).toThrow("RetryAfterError needs a finite number of seconds >= 0, got -1");
+    expect(() => new RetryAfterError(Number.NaN)).toThrow(TypeError);
   });
 
   test("an attempt over its timeout is aborted through its signal", async () => {
@@ -486,7 +563,7 @@ describe("loop", () => {
       { visit: (_: unknown, ctx) => void keys.push(ctx.idempotencyKey) },
     );
     await engine.run({}, { executionId: "L" });
-    expect(keys).toEqual(["L:each[0]:visit", "L:each[1]:visit"]);
+    expect(keys).toEqual(["L:each[0]:visit:1", "L:each[1]:visit:1"]);
     expect((await store.entries("L")).map((e) => e.stepId)).toEqual(["start", "each:visit", "each:visit", "each", "finish"]);
   });
 });

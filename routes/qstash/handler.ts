@@ -16,7 +16,8 @@ import {
 import type { SweepOptions } from "../../src/runners/recovery.ts";
 import { tick } from "../../src/runners/ticker.ts";
 import { requireStore } from "../../src/runners/runner.ts";
-import { DEFAULT_MAX_BODY_BYTES, readBodyUpTo } from "../body.ts";
+import { readBodyUpTo } from "../../src/json.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "../body.ts";
 import { type ProblemIssue, problemResponse, RETRY_LATER } from "../problems.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {

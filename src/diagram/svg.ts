@@ -20,6 +20,7 @@ const PALETTE: Readonly<Record<string, Palette>> = {
   approval: { fill: "#fdeef4", stroke: "#be185d" },
   workflow: { fill: "#eef6ff", stroke: "#334155" },
   wait: { fill: "#f5f3e7", stroke: "#8a6d1d" },
+  http: { fill: "#e6f7f9", stroke: "#0e7490" },
   finished: { fill: "#334155", stroke: "#334155" },
 };
 const CUSTOM_PALETTE: Palette = { fill: "#fafafa", stroke: "#6b7280" };

@@ -6,7 +6,7 @@ import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, V
 import { deepEqual, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
-import { FINISHED, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
+import { FINISHED, type HttpOptions, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
 import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
 import type { Store } from "../store/store.ts";
 import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
@@ -16,6 +16,7 @@ import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts"
 import type { EventHandler } from "./events.ts";
 import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
 import { Run } from "./run.ts";
+import { stepsOnCycles, visitOf } from "./visits.ts";
 
 export interface EngineLimits {
   /** Steps executed per execution, loop body steps included (default 10 000). */
@@ -55,6 +56,10 @@ export interface EngineOptions {
   maxInlineWaitMs?: number;
   /** How long a claim (`running`) lasts without a checkpoint before another worker may take over (default 60 000 ms). */
   leaseMs?: number;
+  /** Options of `http` steps: fetch, allow-list, private addresses, response body limit. */
+  http?: HttpOptions;
+  /** Values `$secrets.NAME` resolves to in `http` steps, at call time; never stored, redacted from what is. */
+  secrets?: Readonly<Record<string, string>>;
 }
 
 const DEFAULT_MAX_STEPS = 10_000;
@@ -177,6 +182,9 @@ export class Engine {
       leaseUntil: null,
       wakeAt: null,
       answer: null,
+      visits: {},
+      epoch: 0,
+      pinned: null,
     };
   }
 
@@ -304,6 +312,8 @@ export class Engine {
       retry: null,
       loop: null,
       wakeAt: null,
+      epoch: (exec.epoch ?? 0) + 1,
+      pinned: null,
     });
     run.emit("workflow.resumed", { retry: true });
     await run.checkpoint();
@@ -439,7 +449,7 @@ export class Engine {
       return await this.#fail(run, error);
     }
     // Before a side effect: the claim, and every step run since the last checkpoint, must be stored.
-    if (!type.pure && (!run.claimed || run.unsaved > 0)) await run.checkpoint();
+    if (!type.pure && !type.pins && (!run.claimed || run.unsaved > 0)) await run.checkpoint();
     exec.currentStep = step.id;
     const cursor = exec.loop && exec.loop.stepId === step.id ? exec.loop : null;
     const ctxBefore = cursor ? cursor.before : exec.ctx;
@@ -451,6 +461,7 @@ export class Engine {
       input: exec.input,
       ctx: exec.ctx,
       scope: `${exec.id}:${step.id}`,
+      idempotencyKey: `${exec.id}:${step.id}:${visitOf(exec, step.id)}`,
       nested: false,
       resumed,
       loop: cursor,
@@ -459,6 +470,12 @@ export class Engine {
     const result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
     exec.loop = null;
     exec.retry = null;
+    if (!type.pure) {
+      if (stepsOnCycles(run.workflow, this.registry).has(step.id)) {
+        exec.visits = { ...exec.visits, [step.id]: (exec.visits[step.id] ?? 0) + 1 };
+      }
+      exec.pinned = null;
+    }
     if (!result.ok) {
       const error = result.error;
       if (error instanceof ConflictError) throw error;
@@ -540,6 +557,15 @@ export class Engine {
         await this.#yield(run, notBefore);
         throw new Yield(notBefore);
       },
+      pin: async (key, make) => {
+        const stored = exec.pinned && Object.hasOwn(exec.pinned, key) ? exec.pinned[key] : undefined;
+        const value = stored === undefined ? make() : stored as ReturnType<typeof make>;
+        if (stored === undefined) exec.pinned = { ...exec.pinned, [key]: value };
+        if (stored === undefined || !run.claimed || run.unsaved > 0) await run.checkpointInTurn();
+        return value;
+      },
+      http: this.#options.http ?? {},
+      secrets: this.#options.secrets ?? {},
       runSteps: (steps, ctx, options) => this.#runNested(run, steps, ctx, options, top, ctxBefore),
       runChild: (request) =>
         runChild(
@@ -562,6 +588,7 @@ export class Engine {
       checkpointLoop: async ({ index, outputs, ctx }) => {
         run.setCtx(ctx);
         exec.loop = { stepId: top.id, index, outputs, before: ctxBefore };
+        exec.pinned = null;
         if (this.#budgetUsed(run)) {
           await this.#yield(run);
           throw new Yield();
@@ -611,6 +638,7 @@ export class Engine {
         input: run.exec.input,
         ctx,
         scope: `${options.scope}:${step.id}`,
+        idempotencyKey: `${options.scope}:${step.id}:${visitOf(run.exec, top.id)}`,
         nested: true,
       };
       const tools = this.#nestedTools(run, signal, top, ctxBefore, ctx);

@@ -249,6 +249,15 @@ export class Run {
     }
   }
 
+  #chain: Promise<void> = Promise.resolve();
+
+  /** A checkpoint after those already asked for (parallel branches may ask at once; each commit needs the last revision). */
+  checkpointInTurn(): Promise<void> {
+    const next = this.#chain.then(() => this.checkpoint());
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
   #deliver(event: StoredEvent): void {
     const handler = this.#context.onEvent;
     if (!handler) return;

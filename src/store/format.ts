@@ -68,13 +68,16 @@ export function compactionDue(snapshotBytes: number, logBytes: number): boolean 
 
 /**
  * Fields that executions (whole records or heads) stored by earlier versions lack: `leaseUntil`, `wakeAt` (a scheduled retry kept its
- * time as `retry.notBefore`), `answer`. Applied on every load, so old records run on unchanged.
+ * time as `retry.notBefore`), `answer`, `visits`, `epoch`, `pinned`. Applied on every load, so old records run on unchanged.
  */
 export function upgradeHead<T extends Partial<Execution>>(record: T): T {
   const out = { ...record } as T & { retry?: (Execution["retry"] & { notBefore?: string }) | null };
   if (out.leaseUntil === undefined) out.leaseUntil = null;
   if (out.wakeAt === undefined) out.wakeAt = out.retry?.notBefore ?? null;
   if (out.answer === undefined) out.answer = null;
+  if (out.visits === undefined) out.visits = {};
+  if (out.epoch === undefined) out.epoch = 0;
+  if (out.pinned === undefined) out.pinned = null;
   if (out.retry && "notBefore" in out.retry) {
     const { notBefore: _moved, ...retry } = out.retry;
     out.retry = retry;

@@ -42,6 +42,9 @@ export function makeExecution(overrides: Partial<Execution> = {}): Execution {
     leaseUntil: null,
     wakeAt: null,
     answer: null,
+    visits: {},
+    epoch: 0,
+    pinned: null,
     ...overrides,
   };
 }
