@@ -47,6 +47,8 @@ export type { InlineAdapterOptions } from "./runners/adapters/inline.ts";
 export type { EnqueueOptions, Job, JobAction, QueueAdapter } from "./runners/jobs.ts";
 export { recover, sweep } from "./runners/recovery.ts";
 export type { SweepOptions, SweepReport } from "./runners/recovery.ts";
+export { startTicker, tick } from "./runners/ticker.ts";
+export type { Ticker, TickerOptions, TickOptions, TickReport } from "./runners/ticker.ts";
 export { QStashAdapter } from "./runners/adapters/qstash.ts";
 export type { QStashAdapterOptions, QStashClient } from "./runners/adapters/qstash.ts";
 

@@ -13,7 +13,8 @@ import {
   PermanentJobError,
   type QueueAdapter,
 } from "../../src/runners/jobs.ts";
-import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
+import type { SweepOptions } from "../../src/runners/recovery.ts";
+import { tick } from "../../src/runners/ticker.ts";
 import { requireStore } from "../../src/runners/runner.ts";
 import { readBodyUpTo } from "../../src/json.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../body.ts";
@@ -132,8 +133,14 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
 
   const runSweep = async (): Promise<Response> => {
     try {
-      const report = await sweep({ ...options.sweep, store: requireStore(options.store), adapter, clock });
-      return Response.json({ swept: report.enqueued.length, failed: report.failed.length });
+      // The same tick as the app's ticker and Cron Trigger (with QStash as the queue, it is the sweep).
+      const { sweep: report } = await tick({
+        store: requireStore(options.store),
+        adapter,
+        clock,
+        ...(options.sweep ? { sweep: options.sweep } : {}),
+      });
+      return Response.json({ swept: report!.enqueued.length, failed: report!.failed.length });
     } catch (error) {
       return failed(error, undefined, onError);
     }
