@@ -68,6 +68,7 @@ export {
   ConflictError,
   DurableWorkflowError,
   ExecutionError,
+  LeaseLostError,
   NotFoundError,
   StoreError,
   TimeoutError,

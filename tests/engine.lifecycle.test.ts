@@ -2,7 +2,6 @@
 import { describe, expect, test } from "bun:test";
 import {
   AsyncRunner,
-  ConflictError,
   Engine,
   InlineAdapter,
   loadWorkflow,
@@ -144,7 +143,7 @@ steps:
     expect((await store.load("c2"))?.error).toBe("Cancelled: Cancelled by an operator");
   });
 
-  test("a running execution stops at its next checkpoint after a cancel", async () => {
+  test("a running execution stops at its next checkpoint after a cancel, and its run answers that it was cancelled", async () => {
     const store = new MemoryStore();
     const calls: number[] = [];
     // deno-lint-ignore prefer-const -- assigned once, after the services that use it
@@ -157,7 +156,10 @@ steps:
       },
     };
     engine = new Engine(twoCalls, { store, services });
-    await expect(engine.run({}, { executionId: "c3" })).rejects.toBeInstanceOf(ConflictError);
+    expect(await engine.run({}, { executionId: "c3" })).toMatchObject({
+      status: "cancelled",
+      error: "Cancelled: Cancelled by an operator",
+    });
     expect(calls).toEqual([1]);
     expect((await store.load("c3"))?.status).toBe("cancelled");
   });

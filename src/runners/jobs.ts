@@ -6,10 +6,12 @@ import { pinnedDefinition } from "../engine/definitions.ts";
 import { DEFAULT_LEASE_MS, Engine, type EngineOptions, leaseExpiry, resultOf } from "../engine/engine.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
 import { executionIdSchema, workflowIdSchema } from "../ids.ts";
+import { deepEqual } from "../json.ts";
 import { type Execution, type ExecutionResult, isTerminal, type Json } from "../types.ts";
 import { requireStore } from "./runner.ts";
 
-export type JobAction = "start" | "resume" | "continue" | "wake";
+export const JOB_ACTIONS = ["start", "resume", "continue", "wake"] as const;
+export type JobAction = typeof JOB_ACTIONS[number];
 
 /**
  * What a queue carries: small, never the execution's state. `wake` is a timer: it resumes an approval that
@@ -20,7 +22,7 @@ export const JobSchema = z.object({
   workflowId: workflowIdSchema,
   workflowVersion: z.string().max(100).optional(),
   executionId: executionIdSchema,
-  action: z.enum(["start", "resume", "continue", "wake"]),
+  action: z.enum(JOB_ACTIONS),
   response: z.json().optional(),
   approved: z.boolean().optional(),
   /** For `wake`: the `requested_at` of the halt the timer was set for. */
@@ -34,7 +36,19 @@ export const JobSchema = z.object({
   createdAt: z.string().max(100).optional(),
   queue: z.string().min(1).max(200).optional(),
   priority: z.number().optional(),
+}).refine((job) => job.action !== "wake" || job.haltedAt !== undefined || job.revision !== undefined, {
+  path: ["haltedAt"],
+  message: "a wake job names the halt it is for: `haltedAt` (an approval timer) or `revision` (a sweep)",
 });
+
+/**
+ * A job from a newer version of this app: an action this version does not know. It is answered as retryable, so
+ * that during a rolling deploy an older instance never drops a newer instance's job.
+ */
+export function isUnknownAction(value: unknown): value is { action: string } {
+  const action = typeof value === "object" && value !== null ? (value as { action?: unknown }).action : undefined;
+  return typeof action === "string" && !(JOB_ACTIONS as readonly string[]).includes(action);
+}
 
 export type Job = Omit<z.infer<typeof JobSchema>, "response"> & { response?: Json };
 
@@ -187,8 +201,11 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
         } catch (error) {
           throw new PermanentJobError(`The answer of this resume job is refused: ${(error as Error).message}`);
         }
-        if (exec.status !== "halted" || (job.revision !== undefined && exec.revision !== job.revision)) {
-          return outcome(resultOf(exec), true);
+        if (exec.status !== "halted") return outcome(resultOf(exec), true);
+        if (job.revision !== undefined && exec.revision !== job.revision) {
+          // The halt was changed meanwhile without being answered (a migrate): its answer still waits, and is applied.
+          if (!exec.answer || !deepEqual(exec.answer, answer)) return outcome(resultOf(exec), true);
+          return outcome(await engine.resume(id, { ...answer, expectedRevision: exec.revision, loaded: exec }));
         }
         return outcome(await engine.resume(id, { ...answer, expectedRevision: job.revision, loaded: exec }));
       }

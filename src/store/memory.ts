@@ -7,6 +7,7 @@ import {
   assertDefinition,
   assertDefinitionHash,
   assertExecutionId,
+  assertLease,
   assertStatus,
   type Commit,
   conflictError,
@@ -17,9 +18,11 @@ import {
   type FindQuery,
   type FindResult,
   isAfterCursor,
+  type Lease,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
+  renewRefused,
   type Store,
   type StoredDefinition,
   type StoreFootprint,
@@ -103,6 +106,17 @@ export class MemoryStore implements Store {
     this.#moveWaiting(head, true);
     if (definition) this.#keepDefinition(commit.definition!, definition);
     return { revision: head.revision };
+  }
+
+  async renew(id: string, lease: Lease): Promise<void> {
+    assertLease(id, lease);
+    const row = this.#rows.get(id);
+    const actual = row?.head.revision ?? 0;
+    if (!row || actual !== lease.revision || row.head.status !== "running") {
+      throw renewRefused(id, lease.revision, actual, row?.head.status);
+    }
+    row.head.leaseUntil = lease.leaseUntil;
+    row.recovery = recoveryOf(row.head);
   }
 
   async save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {

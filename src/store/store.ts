@@ -33,6 +33,13 @@ export interface Commit {
   definition?: StoredDefinition;
 }
 
+/** What a heartbeat renews: the claim (the revision it was made at) and the lease's new end. */
+export interface Lease {
+  revision: number;
+  /** ISO-8601. */
+  leaseUntil: string;
+}
+
 export interface FindQuery {
   workflowId?: string;
   status?: ExecutionStatus;
@@ -101,6 +108,12 @@ export interface DefinitionVersion {
 export interface Store {
   /** Writes the head, appends the delta, entries and events, and moves index rows, all or nothing. */
   commit(commit: Commit): Promise<{ revision: number }>;
+  /**
+   * A worker's heartbeat: moves the lease of a `running` execution to `leaseUntil`, without a new revision, only
+   * while it is still `running` at `revision` (else ConflictError, nothing written: another worker took it over,
+   * or it was cancelled). One request.
+   */
+  renew(id: string, lease: Lease): Promise<void>;
   /** `commit({ execution, expectedRevision })` (a whole snapshot); returns the stored copy. */
   save(execution: Execution, options?: { expectedRevision?: number }): Promise<Execution>;
   /** One request: the snapshot and the deltas after it, folded. Executions stored by older versions load too. */
@@ -237,6 +250,22 @@ export function assertEntryOf(entry: Entry, executionId: string): Entry {
     );
   }
   return entry;
+}
+
+/** Throws a ValidationError unless the lease names a revision ≥ 1 and a valid time. */
+export function assertLease(id: string, lease: Lease): void {
+  assertExecutionId(id);
+  if (!Number.isSafeInteger(lease?.revision) || lease.revision < 1 || !Number.isFinite(Date.parse(lease.leaseUntil))) {
+    throw new ValidationError(
+      `Invalid lease ${JSON.stringify(lease)} for execution ${JSON.stringify(id)}: { revision ≥ 1, leaseUntil: ISO time }`,
+    );
+  }
+}
+
+/** The ConflictError of a refused renewal: the execution moved on (another revision) or is no longer running. */
+export function renewRefused(id: string, expected: number, actual: number, status: string | undefined): ConflictError {
+  if (actual !== expected) return conflictError(id, expected, actual);
+  return new ConflictError(`Execution ${JSON.stringify(id)} is ${status ?? "gone"}, not running: its lease cannot be renewed`);
 }
 
 /** The ConflictError of a lost compare-and-set: names the execution and both revisions. */

@@ -129,6 +129,26 @@ return {1, rev, snapshotBytes, logBytes}
 `;
 
 /**
+ * ARGV: prefix, id, revision, leaseUntil (ISO), its ms. Moves the lease of a running execution at that revision
+ * (the head's text and the lease queue); no new revision. Returns {1}, or {0, actual revision, "#" .. status}.
+ */
+export const RENEW = `${PRELUDE}
+local id, lease = ARGV[2], ARGV[4]
+local exec = k_execution(id)
+local cur = redis.call('HMGET', exec, 'revision', 'status', 'head', 'queue')
+local actual = tonumber(cur[1]) or 0
+if actual ~= tonumber(ARGV[3]) or cur[2] ~= 'running' or not cur[3] then return {0, actual, '#' .. (cur[2] or '')} end
+local field = '"leaseUntil":"' .. lease .. '"'
+local head, n = string.gsub(cur[3], '"leaseUntil":"[^"]*"', field, 1)
+if n == 0 then head, n = string.gsub(cur[3], '"leaseUntil":null', field, 1) end
+if n == 0 then head = '{' .. field .. ',' .. string.sub(cur[3], 2) end
+if cur[4] == 'wake' then redis.call('ZREM', queues.wake, id) end
+redis.call('HSET', exec, 'head', head, 'queue', 'lease', 'due', lease)
+redis.call('ZADD', queues.lease, ARGV[5], id)
+return {1}
+`;
+
+/**
  * ARGV: prefix, id. Returns {"#new", snapshotBytes, logBytes, head, snapshot, delta...}, {"#old", json} for a
  * record stored by an older version (the whole execution in the `json` field), or {} when there is none.
  */

@@ -15,6 +15,7 @@ import {
   assertDefinition,
   assertDefinitionHash,
   assertExecutionId,
+  assertLease,
   assertStatus,
   type Commit,
   conflictError,
@@ -24,9 +25,11 @@ import {
   findLimit,
   type FindQuery,
   type FindResult,
+  type Lease,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
+  renewRefused,
   type Store,
   type StoredDefinition,
   type StoreFootprint,
@@ -142,6 +145,21 @@ export class UpstashRedisStore implements Store {
     const [, revision, snapshotBytes, logBytes] = reply as [number, number, number, number];
     this.#sizes.set(id, { revision, snapshotBytes, logBytes });
     return { revision };
+  }
+
+  async renew(id: string, lease: Lease): Promise<void> {
+    assertLease(id, lease);
+    const reply = await this.#exec("renew a lease", "RENEW", [
+      id,
+      String(lease.revision),
+      lease.leaseUntil,
+      String(Date.parse(lease.leaseUntil)),
+    ]);
+    if (Array.isArray(reply) && reply[0] === 1) return;
+    if (!Array.isArray(reply) || typeof reply[1] !== "number") {
+      throw new StoreError(`Redis store: unexpected renew reply ${JSON.stringify(reply)}`);
+    }
+    throw renewRefused(id, lease.revision, reply[1], unwrap(reply[2]) || undefined);
   }
 
   async save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {
