@@ -97,6 +97,35 @@ steps:
     expect(await store.load("refused")).toEqual(stored);
   });
 
+  test("a worker paused after its checkpoint was stored, before it heard back, does not start the next call", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(START);
+    const calls: string[] = [];
+    let worker = "A";
+    const services = { work: (input: { n: number }) => (calls.push(`${worker}:${input.n}`), input.n) };
+    let commits = 0;
+    const slowAnswer = new Proxy(store, {
+      get: (target, key) =>
+        key === "commit"
+          ? async (commit: Parameters<MemoryStore["commit"]>[0]) => {
+            const stored = await target.commit(commit);
+            // The checkpoint before "second" is stored; A is then paused before the answer reaches it.
+            if (++commits === 2) {
+              clock.jump(15_000);
+              worker = "B";
+              await new Engine(twoCalls, { store, clock, services, leaseMs: LEASE_MS }).continue("slow-answer");
+            }
+            return stored;
+          }
+          : Reflect.get(target, key).bind(target),
+    });
+    const result = await new Engine(twoCalls, { store: slowAnswer, clock, services, leaseMs: LEASE_MS }).run({}, {
+      executionId: "slow-answer",
+    });
+    expect(result).toMatchObject({ status: "completed", output: { a: 1, b: 2 } });
+    expect(calls).toEqual(["A:1", "B:2"]);
+  });
+
   test("a step that ends well within its lease costs no renewal request", async () => {
     const clock = new ManualClock(START);
     const counted = countingStore(new MemoryStore());

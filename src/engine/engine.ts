@@ -489,7 +489,11 @@ export class Engine {
     if (!type.pure) {
       const checkpointDue = !run.claimed || run.unsaved > 0;
       await run.fence(step.id, checkpointDue);
-      if (checkpointDue) await run.checkpoint();
+      if (checkpointDue) {
+        await run.checkpoint();
+        // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
+        await run.fence(step.id, true);
+      }
     }
     exec.currentStep = step.id;
     const cursor = exec.loop && exec.loop.stepId === step.id ? exec.loop : null;

@@ -280,19 +280,21 @@ export class Run {
   async fence(stepId: string, checkpointDue = false): Promise<void> {
     if (this.lost) throw this.lost;
     if (!this.claimed || this.exec.status !== "running") return;
-    const now = this.#monotonic();
-    if (now >= this.#lease.end) {
-      throw this.#lose(
-        `its lease ran out ${
-          Math.round(now - this.#lease.end)
-        } ms ago by this worker's clock (margin included): step "${stepId}" was not started`,
-      );
-    }
-    if (checkpointDue || now - this.#lease.sentAt < this.#context.leaseMs / 3) return;
+    this.#checkLease(stepId);
+    if (checkpointDue || this.#monotonic() - this.#lease.sentAt < this.#context.leaseMs / 3) return;
     await this.renew().catch((error) => {
       // A store blip is not a loss: the claim still has time left by this worker's own measure.
       if (error instanceof LeaseLostError) throw error;
     });
+    // The renewal counts from when it was sent: a worker paused while it waited has no more time than before.
+    this.#checkLease(stepId);
+  }
+
+  #checkLease(stepId: string): void {
+    const now = this.#monotonic();
+    if (now < this.#lease.end) return;
+    const late = Math.round(now - this.#lease.end);
+    throw this.#lose(`its lease ran out ${late} ms ago by this worker's clock (margin included): step "${stepId}" was not started`);
   }
 
   /** Extends the claim by a lease from now (one store request, no new revision); a refusal loses it. */
