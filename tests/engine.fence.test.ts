@@ -220,6 +220,36 @@ describe("heartbeat", () => {
     expect(await run).toMatchObject({ status: "completed" });
   });
 
+  test("when the store cannot be reached until the lease runs out by the worker's measure, the call is aborted", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(START);
+    const down = new Proxy(store, {
+      get: (target, key) =>
+        key === "renew"
+          ? () => Promise.reject(new StoreError("Redis store could not renew a lease: fetch failed"))
+          : Reflect.get(target, key).bind(target),
+    });
+    const reasons: unknown[] = [];
+    const services = {
+      work: (_input: unknown, context: { signal: AbortSignal }) =>
+        new Promise((_, reject) => context.signal.addEventListener("abort", () => reject(reasons.push(context.signal.reason)))),
+    };
+    const run = new Engine(twoCalls, { store: down, clock, services, leaseMs: LEASE_MS }).run({}, { executionId: "unreachable" });
+    await settle();
+    for (let ms = 0; ms < 7_000; ms += 1_000) {
+      await clock.advance(1_000);
+      await settle();
+    }
+    expect(reasons).toEqual([]);
+    for (let ms = 0; ms < 2_000; ms += 1_000) {
+      await clock.advance(1_000);
+      await settle();
+    }
+    expect(reasons).toHaveLength(1);
+    expect(String(reasons[0])).toContain("its lease ran out while the store could not be reached");
+    expect(await run).toMatchObject({ status: "running" });
+  });
+
   test("a worker past its lease by its own clock does not start a side effect (LeaseLostError), even before anyone takes over", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock(START);

@@ -4,7 +4,7 @@
  * commit of the head plus what the body changed.
  */
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConflictError, ExecutionError, LeaseLostError } from "../errors.ts";
+import { ConflictError, errorText, ExecutionError, LeaseLostError } from "../errors.ts";
 import { jsonSize, setOwn } from "../json.ts";
 import type { StepDefinition, StepTools } from "../steps/step.ts";
 import { MAX_EVENTS_PER_EXECUTION, type Store, type StoredDefinition } from "../store/store.ts";
@@ -317,7 +317,8 @@ export class Run {
 
   /**
    * Renews the claim every third of the lease while a step with side effects runs; a refused renewal aborts the
-   * run's signal with a LeaseLostError (the call is told to stop), a store blip does not. Returns the stop function.
+   * run's signal with a LeaseLostError (the call is told to stop), a store blip does not (it is retried every tenth
+   * of the lease) unless the lease runs out by this worker's measure meanwhile. Returns the stop function.
    */
   heartbeat(): () => void {
     const clock = this.#context.clock;
@@ -331,8 +332,13 @@ export class Run {
         this.renew().then(
           () => !stopped && arm(),
           (error) => {
+            if (stopped) return;
             if (error instanceof LeaseLostError) this.abort.abort(error);
-            else if (!stopped) arm(leaseMs / 10);
+            // A store blip: try again soon; once the lease has run out by this worker's measure, another worker may
+            // take over, so the call is told to stop.
+            else if (this.#monotonic() >= this.#lease.end) {
+              this.abort.abort(this.#lose(`its lease ran out while the store could not be reached (${errorText(error)})`));
+            } else arm(leaseMs / 10);
           },
         );
       });
