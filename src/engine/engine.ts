@@ -205,6 +205,7 @@ export class Engine {
       return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt };
     }
     const run = this.#newRun(exec, await this.#pinned(exec), true);
+    run.takeover = exec.status === "running";
     exec.status = "running";
     exec.wakeAt = null;
     if (exec.stepsExecuted === 0 && exec.eventSeq === 0) {

@@ -75,6 +75,8 @@ export class Run {
   #commits = 0;
   /** Set when the claim was lost: the worker starts nothing more. */
   lost?: LeaseLostError;
+  /** The next checkpoint takes a running execution over: the store refuses it while the lease is live by its clock. */
+  takeover = false;
 
   constructor(
     exec: Execution,
@@ -247,7 +249,10 @@ export class Run {
       entries: this.#entries,
       events: this.#events,
       ...(definition ? { definition } : {}),
+      ...(exec.status === "running" ? { leaseMs: this.#context.leaseMs } : {}),
+      ...(this.takeover ? { takeover: true } : {}),
     });
+    this.takeover = false;
     exec.revision = revision;
     this.#lease = exec.status === "running" ? this.#leaseFrom(sentAt) : { end: -Infinity, sentAt: -Infinity };
     this.#entries = [];
@@ -304,7 +309,7 @@ export class Run {
     const sentAt = this.#monotonic();
     const leaseUntil = new Date(this.nowMs() + this.#context.leaseMs).toISOString();
     try {
-      await this.#context.store.renew(exec.id, { revision: exec.revision, leaseUntil });
+      await this.#context.store.renew(exec.id, { revision: exec.revision, leaseUntil, leaseMs: this.#context.leaseMs });
     } catch (error) {
       // Our own checkpoint moved the revision meanwhile: that commit renewed the lease itself.
       if (!(error instanceof ConflictError) || commits !== this.#commits) throw error;

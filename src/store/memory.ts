@@ -19,6 +19,7 @@ import {
   type FindResult,
   isAfterCursor,
   type Lease,
+  liveLease,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
@@ -69,6 +70,10 @@ export class MemoryStore implements Store {
     if (expectedRevision !== undefined && expectedRevision !== actual) {
       throw conflictError(execution.id, expectedRevision, actual);
     }
+    const leaseLeft = row?.head.status === "running" && row.head.leaseUntil
+      ? Date.parse(row.head.leaseUntil) - Date.parse(execution.updatedAt)
+      : 0;
+    if (commit.takeover && leaseLeft > 0) throw liveLease(execution.id, leaseLeft);
     // Everything is copied before anything is written, so a value that is not JSON writes nothing.
     const what = `Execution ${JSON.stringify(execution.id)}`;
     const head = cloneJson({ ...headOf(execution), revision: actual + 1 });

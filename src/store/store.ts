@@ -31,11 +31,24 @@ export interface Commit {
   events?: StoredEvent[];
   /** A definition to keep under its hash (pinning), written only if that hash is not stored yet. */
   definition?: StoredDefinition;
+  /**
+   * The lease a `running` execution is claimed for (ms): the store keeps when it ends by its own clock (Redis: the
+   * server's time), for `takeover`. Omitted: no lease by the store's clock (only `leaseUntil`).
+   */
+  leaseMs?: number;
+  /**
+   * A takeover of a `running` execution: refused (ConflictError, nothing written) while its lease is live by the
+   * store's clock — the Redis server's time; the MemoryStore, whose process has one clock, compares the stored
+   * `leaseUntil` with the committed `updatedAt` — never by comparing two machines' clocks.
+   */
+  takeover?: boolean;
 }
 
 /** What a heartbeat renews: the claim (the revision it was made at) and the lease's new end. */
 export interface Lease {
   revision: number;
+  /** The lease's length (ms), counted by the store's clock from when the renewal arrives. */
+  leaseMs: number;
   /** ISO-8601. */
   leaseUntil: string;
 }
@@ -255,9 +268,12 @@ export function assertEntryOf(entry: Entry, executionId: string): Entry {
 /** Throws a ValidationError unless the lease names a revision ≥ 1 and a valid time. */
 export function assertLease(id: string, lease: Lease): void {
   assertExecutionId(id);
-  if (!Number.isSafeInteger(lease?.revision) || lease.revision < 1 || !Number.isFinite(Date.parse(lease.leaseUntil))) {
+  if (
+    !Number.isSafeInteger(lease?.revision) || lease.revision < 1 || !Number.isFinite(Date.parse(lease.leaseUntil)) ||
+    !(lease.leaseMs > 0)
+  ) {
     throw new ValidationError(
-      `Invalid lease ${JSON.stringify(lease)} for execution ${JSON.stringify(id)}: { revision ≥ 1, leaseUntil: ISO time }`,
+      `Invalid lease ${JSON.stringify(lease)} for execution ${JSON.stringify(id)}: { revision ≥ 1, leaseUntil: ISO time, leaseMs > 0 }`,
     );
   }
 }
@@ -266,6 +282,13 @@ export function assertLease(id: string, lease: Lease): void {
 export function renewRefused(id: string, expected: number, actual: number, status: string | undefined): ConflictError {
   if (actual !== expected) return conflictError(id, expected, actual);
   return new ConflictError(`Execution ${JSON.stringify(id)} is ${status ?? "gone"}, not running: its lease cannot be renewed`);
+}
+
+/** The ConflictError of a takeover refused because the lease is still live by the store's clock. */
+export function liveLease(id: string, msLeft: number): ConflictError {
+  return new ConflictError(
+    `Execution ${JSON.stringify(id)} is running under a live lease for ${Math.ceil(msLeft)} ms more (by the store's clock)`,
+  );
 }
 
 /** The ConflictError of a lost compare-and-set: names the execution and both revisions. */

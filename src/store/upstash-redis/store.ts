@@ -26,6 +26,7 @@ import {
   type FindQuery,
   type FindResult,
   type Lease,
+  liveLease,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
@@ -133,11 +134,14 @@ export class UpstashRedisStore implements Store {
         recovery?.dueAt ?? "",
         ...definitionArgs,
         String(entries.length),
+        execution.status === "running" && commit.leaseMs ? String(commit.leaseMs) : "",
+        commit.takeover ? "1" : "",
         ...entries,
         ...events,
       ]);
     let reply = numbers(await send(body), "commit");
     if (reply[0] === 2) reply = numbers(await send(snapshot()), "commit");
+    if (reply[0] === 3) throw liveLease(id, reply[2]!);
     if (reply[0] !== 1) {
       this.#sizes.delete(id);
       throw conflictError(id, expectedRevision ?? 0, reply[1]!);
@@ -154,6 +158,7 @@ export class UpstashRedisStore implements Store {
       String(lease.revision),
       lease.leaseUntil,
       String(Date.parse(lease.leaseUntil)),
+      String(lease.leaseMs),
     ]);
     if (Array.isArray(reply) && reply[0] === 1) return;
     if (!Array.isArray(reply) || typeof reply[1] !== "number") {
