@@ -6,7 +6,6 @@
 
 // definitions
 export { buildWorkflowJsonSchema, loadWorkflow, validateWorkflow, workflowJsonSchema } from "./definition/load.ts";
-export { leaseWarnings } from "./definition/lint.ts";
 export type { LoadOptions, WorkflowSource } from "./definition/load.ts";
 export { applyInputRules } from "./definition/inputs.ts";
 export { checkResumeAnswer } from "./definition/answer.ts";
