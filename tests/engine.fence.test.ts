@@ -3,33 +3,10 @@
 import { describe, expect, test } from "bun:test";
 import { ConflictError, Engine, LeaseLostError, loadWorkflow, ManualClock, MemoryStore, StoreError } from "../mod.ts";
 import { countingStore } from "./support/engine.ts";
+import { twoCalls } from "./support/workflows.ts";
 
 const START = "2026-04-01T00:00:00.000Z";
 const LEASE_MS = 10_000;
-
-const twoCalls = loadWorkflow(`
-id: fenced
-name: Fenced
-steps:
-  - id: start
-    type: start
-    next: first
-  - id: first
-    type: call
-    service: work
-    input: { n: 1 }
-    output: a
-    next: second
-  - id: second
-    type: call
-    service: work
-    input: { n: 2 }
-    output: b
-    next: finish
-  - id: finish
-    type: end
-    result: { a: $a, b: $b }
-`);
 
 /** A promise and its resolve function. */
 function gate<T = void>() {

@@ -17,32 +17,9 @@ import { z } from "zod";
 import type { Commit } from "../src/store/store.ts";
 import type { Job } from "../src/runners/jobs.ts";
 import { leftRunning } from "./support/engine.ts";
+import { twoCalls } from "./support/workflows.ts";
 
 const START = "2026-03-01T00:00:00.000Z";
-
-const twoCalls = loadWorkflow(`
-id: two_calls
-name: Two calls
-steps:
-  - id: start
-    type: start
-    next: first
-  - id: first
-    type: call
-    service: work
-    input: { n: 1 }
-    output: a
-    next: second
-  - id: second
-    type: call
-    service: work
-    input: { n: 2 }
-    output: b
-    next: finish
-  - id: finish
-    type: end
-    result: { a: $a, b: $b }
-`);
 
 function counting(): { services: Services; calls: number[] } {
   const calls: number[] = [];
