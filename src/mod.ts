@@ -73,6 +73,7 @@ export {
   ConflictError,
   DurableWorkflowError,
   ExecutionError,
+  LeaseLostError,
   NonRetryableError,
   NotFoundError,
   RetryAfterError,

@@ -183,6 +183,9 @@ export const JobSchema = z.object({
   createdAt: z.string().max(100).optional(),
   queue: z.string().min(1).max(200).optional(),
   priority: z.number().optional(),
+}).refine((job) => job.action !== "wake" || job.wakeAt !== undefined || job.haltedAt !== undefined || job.revision !== undefined, {
+  path: ["wakeAt"],
+  message: "a wake job names the halt it is for: `wakeAt` (a halt's timer) or `revision` (a sweep)",
 });
 
 /** `value` as `schema` says, or a ValidationError `<what> is not a valid <name>` listing every problem with its path. */

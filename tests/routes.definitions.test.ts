@@ -69,6 +69,43 @@ describe("PUT /workflows/:id", () => {
     expect((await put(app, json, "application/json")).status).toBe(201);
   });
 
+  test("answers 400 for a definition that is not valid UTF-8, and stores nothing", async () => {
+    const { app, store } = setup();
+    const bytes = new Uint8Array([...new TextEncoder().encode(GREETING_V2.replace("Hey", "H")), 0xff]);
+    const response = await app.request("/workflows/greeting", {
+      method: "PUT",
+      headers: { "content-type": "application/yaml" },
+      body: bytes,
+    });
+    const problem = await problemOf(response);
+    expect(problem.status).toBe(400);
+    expect(problem.body.detail).toContain(`not valid UTF-8 (its first bad byte is at offset ${bytes.length - 1})`);
+    expect(await store.definition(loadWorkflow(GREETING_V2.replace("Hey", "H")).hash)).toBeNull();
+  });
+
+  test("answers 400 for a run input that is not valid UTF-8", async () => {
+    const { app } = setup();
+    const text = JSON.stringify({ input: { name: "Ada" }, mode: "sync" });
+    const bytes = new TextEncoder().encode(text);
+    bytes[bytes.indexOf(0x41)] = 0xc3; // "A" → the first byte of a two-byte character, followed by "d"
+    const response = await app.request("/workflows/greeting/executions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: bytes,
+    });
+    expect(response.status).toBe(400);
+  });
+
+  test("answers 422 for a wait of 1e13 seconds, naming the step's key", async () => {
+    const { app } = setup();
+    const problem = await problemOf(
+      await put(app, GREETING_V2.replace("    type: halt\n    reason: Say hey?", "    type: wait\n    seconds: 1e13")),
+    );
+    expect(problem.status).toBe(422);
+    expect(problem.body.errors).toMatchObject([{ path: "steps[2].seconds", line: 15, column: 14 }]);
+    expect(problem.body.errors![0]!.message).toContain("must be at most 8640000000000");
+  });
+
   test("answers 422 listing every problem with its line and column", async () => {
     const { app } = setup();
     const broken = GREETING_V2.replace("next: ask", "next: nowhere").replace("type: end", "type: teleport");

@@ -4,11 +4,21 @@ import { formatPath } from "../definition/issues.ts";
 import { pinnedDefinition } from "../engine/definitions.ts";
 import { DEFAULT_LEASE_MS, Engine, type EngineOptions, leaseExpiry, resultOf } from "../engine/engine.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
+import { deepEqual } from "../json.ts";
 import { JobSchema } from "../schemas.ts";
-import { type Execution, type ExecutionResult, isDue, isTerminal, type Job } from "../types.ts";
+import { type Execution, type ExecutionResult, isDue, isTerminal, type Job, JOB_ACTIONS } from "../types.ts";
 import { requireStore } from "./runner.ts";
 
 export type { Job, JobAction } from "../types.ts";
+
+/**
+ * A job from a newer version of this app: an action this version does not know. It is answered as retryable, so
+ * that during a rolling deploy an older instance never drops a newer instance's job.
+ */
+export function isUnknownAction(value: unknown): value is { action: string } {
+  const action = typeof value === "object" && value !== null ? (value as { action?: unknown }).action : undefined;
+  return typeof action === "string" && !(JOB_ACTIONS as readonly string[]).includes(action);
+}
 
 /** A job as published: its own fields only, nothing else (never the execution's state; `priority` has no QStash meaning). */
 export function jobBody(job: Job): Job {
@@ -152,8 +162,11 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
         } catch (error) {
           throw new PermanentJobError(`The answer of this resume job is refused: ${(error as Error).message}`);
         }
-        if (exec.status !== "halted" || (job.revision !== undefined && exec.revision !== job.revision)) {
-          return outcome(resultOf(exec), true);
+        if (exec.status !== "halted") return outcome(resultOf(exec), true);
+        if (job.revision !== undefined && exec.revision !== job.revision) {
+          // The halt was changed meanwhile without being answered (a migrate): its answer still waits, and is applied.
+          if (!exec.answer || !deepEqual(exec.answer, answer)) return outcome(resultOf(exec), true);
+          return outcome(await engine.resume(id, { ...answer, expectedRevision: exec.revision, loaded: exec }));
         }
         return outcome(await engine.resume(id, { ...answer, expectedRevision: job.revision, loaded: exec }));
       }

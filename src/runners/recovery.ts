@@ -69,7 +69,7 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
 /**
  * An operator's recovery of one execution: a running one whose lease has expired, or a pending one, is handed
  * back to the queue. ConflictError while the lease is live (naming its expiry) or when the execution is not
- * stuck (halted waiting for an answer, or ended).
+ * stuck (halted waiting for an answer, pending until a time still ahead, or ended).
  */
 export async function recover(
   store: Store,
@@ -89,6 +89,10 @@ export async function recover(
     }
   } else if (exec.status === "halted" && isDue(exec, now)) {
     // An answer whose resume job was lost (it is applied), or an approval whose timer was lost (it takes on_timeout).
+  } else if (exec.status === "pending" && exec.wakeAt && Date.parse(exec.wakeAt) > now) {
+    throw new ConflictError(
+      `Execution "${executionId}" is not stuck: it waits until ${exec.wakeAt}, when its timer (or the sweeper) continues it`,
+    );
   } else if (exec.status !== "pending") {
     throw new ConflictError(
       `Execution "${executionId}" is ${exec.status}: only a running execution whose lease has expired, or a pending one, can be recovered`,
