@@ -5,6 +5,7 @@ import { ConfigError, NotFoundError, StoreError, ValidationError } from "../../s
 import { checkHttpUrl, failureUrlOf, QStashAdapter, type QStashClient } from "../../src/runners/adapters/qstash.ts";
 import {
   followUpsOf,
+  isUnknownAction,
   type Job,
   type JobOutcome,
   parseJob,
@@ -13,8 +14,8 @@ import {
   PermanentJobError,
   type QueueAdapter,
 } from "../../src/runners/jobs.ts";
-import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
-import { fireDueTriggers } from "../../src/runners/triggers.ts";
+import type { SweepOptions } from "../../src/runners/recovery.ts";
+import { tick } from "../../src/runners/ticker.ts";
 import type { WorkflowDefinition } from "../../src/definition/workflow.ts";
 import { requireStore } from "../../src/runners/runner.ts";
 import { readBodyUpTo } from "../../src/json.ts";
@@ -84,6 +85,7 @@ const FailurePayload = z.looseObject({
  * - 200 `{ swept }` for `{ "action": "sweep" }` (a QStash schedule): the sweeper ran;
  * - 503: transient (store unreachable, follow-up not enqueued): QStash retries; the execution is unchanged;
  * - 404: unknown execution (retried: a replica may lag);
+ * - 503 for a job whose action this version does not know (a newer instance's, during a rolling deploy): retried;
  * - 489 + `Upstash-NonRetryable-Error: true`: a job that can never succeed (not a job, unknown workflow, a job
  *   for another workflow, a refused answer); QStash does not retry it, and the execution is unchanged.
  *
@@ -136,12 +138,16 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
 
   const runSweep = async (): Promise<Response> => {
     try {
-      const report = await sweep({ ...options.sweep, store: requireStore(options.store), adapter, clock });
-      const fired = options.triggers
-        ? await fireDueTriggers({ store: options.store, workflows: await options.triggers(), adapter, clock })
-        : { started: [], failed: [] };
-      for (const failure of fired.failed) console.warn(JSON.stringify({ msg: "cron trigger start failed", ...failure }));
-      return Response.json({ swept: report.enqueued.length, failed: report.failed.length, triggered: fired.started.length });
+      // The same tick as the app's ticker and Cron Trigger (with QStash as the queue, it is the sweep and the cron triggers).
+      const { sweep: report, triggers } = await tick({
+        store: requireStore(options.store),
+        adapter,
+        clock,
+        ...(options.sweep ? { sweep: options.sweep } : {}),
+        ...(options.triggers ? { triggers: options.triggers } : {}),
+      });
+      for (const failure of triggers?.failed ?? []) console.warn(JSON.stringify({ msg: "cron trigger start failed", ...failure }));
+      return Response.json({ swept: report!.enqueued.length, failed: report!.failed.length, triggered: triggers?.started.length ?? 0 });
     } catch (error) {
       return failed(error, undefined, onError);
     }
@@ -152,6 +158,13 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     if (body instanceof Response) return body;
     const value = parseJson(body);
     if (isSweep(value)) return await runSweep();
+    if (isUnknownAction(value)) {
+      // A newer instance's job (a rolling deploy): retried until an instance that knows the action takes it.
+      return problemResponse(503, `This instance does not know the job action "${value.action}"; the delivery will be retried.`, {
+        kind: "service-unavailable",
+        headers: RETRY_LATER,
+      });
+    }
     let job: Job;
     try {
       job = parseJob(value);

@@ -60,7 +60,13 @@ export const waitForEvent: StepType<WaitForEventStep> = {
         }
         return proceed({ next: step.on_timeout, ctx, changed: ["response"], output: { timed_out: true } });
       }
-      return halt({ data: previous, resumeStep: step.id, ctx, changed: ["response"] });
+      return halt({
+        data: previous,
+        resumeStep: step.id,
+        ...(Number.isNaN(expiresAt) ? {} : { wakeAt: previous.expires_at as string }),
+        ctx,
+        changed: ["response"],
+      });
     }
     const requestedAt = tools.now();
     const events = typeof step.event === "string" ? [step.event] : [...new Set(step.event)];
@@ -74,6 +80,6 @@ export const waitForEvent: StepType<WaitForEventStep> = {
       expires_at: step.timeout ? new Date(requestedAt.getTime() + step.timeout * 1000).toISOString() : null,
       wait_id: `${step.id}@${requestedAt.getTime()}`,
     };
-    return halt({ data, resumeStep: step.id });
+    return halt({ data, resumeStep: step.id, ...(data.expires_at ? { wakeAt: data.expires_at as string } : {}) });
   },
 };

@@ -15,6 +15,7 @@ import {
   assertDefinition,
   assertDefinitionHash,
   assertExecutionId,
+  assertLease,
   assertStatus,
   type Commit,
   type CommitResult,
@@ -26,9 +27,12 @@ import {
   findLimit,
   type FindQuery,
   type FindResult,
+  type Lease,
+  liveLease,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
+  renewRefused,
   type SendEventOptions,
   type SendEventResult,
   type Store,
@@ -151,12 +155,15 @@ export class UpstashRedisStore implements Store {
           recovery?.dueAt ?? "",
           ...definitionArgs,
           String(entries.length),
+          execution.status === "running" && commit.leaseMs ? String(commit.leaseMs) : "",
+          commit.takeover ? "1" : "",
           ...entries,
           ...events,
         ]);
     let raw = await send(body);
     let reply = numbers(Array.isArray(raw) ? raw.slice(0, 4) : raw, "commit");
     if (reply[0] === 2) reply = numbers(Array.isArray(raw = await send(snapshot())) ? raw.slice(0, 4) : raw, "commit");
+    if (reply[0] === 3) throw liveLease(id, reply[2]!);
     if (reply[0] !== 1) {
       this.#sizes.delete(id);
       throw conflictError(id, expectedRevision ?? 0, reply[1]!);
@@ -169,6 +176,22 @@ export class UpstashRedisStore implements Store {
       return { revision, candidates: bodies.map((b) => parseStored<SentEvent>(b, "an event")) };
     }
     return { revision };
+  }
+
+  async renew(id: string, lease: Lease): Promise<void> {
+    assertLease(id, lease);
+    const reply = await this.#exec("renew a lease", "RENEW", [
+      id,
+      String(lease.revision),
+      lease.leaseUntil,
+      String(Date.parse(lease.leaseUntil)),
+      String(lease.leaseMs),
+    ]);
+    if (Array.isArray(reply) && reply[0] === 1) return;
+    if (!Array.isArray(reply) || typeof reply[1] !== "number") {
+      throw new StoreError(`Redis store: unexpected renew reply ${JSON.stringify(reply)}`);
+    }
+    throw renewRefused(id, lease.revision, reply[1], unwrap(reply[2]) || undefined);
   }
 
   async save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {
