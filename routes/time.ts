@@ -6,15 +6,26 @@ import type { AppContext } from "./context.ts";
 /** Retry a failed sweep-schedule check at the next use after this long, not at every request. */
 const RETRY_SCHEDULE_MS = 60_000;
 
-/** One tick of an app: its in-process queue's due jobs and (unless `sweep: false`) the sweeper, with its options. */
-export function tickApp(app: AppContext, options: { sweep?: boolean } = {}): Promise<TickReport> {
-  return tick({
+/** The UTC minute (epoch ms / 60 000) in which an app last fired its cron triggers. */
+const triggersFired = new WeakMap<AppContext, number>();
+
+/**
+ * One tick of an app: its in-process queue's due jobs and (unless `sweep: false`) the sweeper, with its options,
+ * and the due cron triggers of the workflows it serves. Cron times are whole minutes, so an app lists its workflows
+ * and fires them in its first sweeping tick of each minute only (not every sweep: the listing costs store requests).
+ */
+export async function tickApp(app: AppContext, options: { sweep?: boolean } = {}): Promise<TickReport> {
+  const minute = Math.floor((app.options.clock ?? (() => new Date()))().getTime() / 60_000);
+  const firing = options.sweep !== false && triggersFired.get(app) !== minute;
+  const report = await tick({
     store: app.store,
     adapter: app.adapter,
     ...(app.options.clock ? { clock: app.options.clock } : {}),
     ...(app.options.sweep ? { sweep: app.options.sweep } : {}),
-    triggers: () => app.listWorkflows(),
+    ...(firing ? { triggers: () => app.listWorkflows() } : {}),
   }, options);
+  if (firing) triggersFired.set(app, minute);
+  return report;
 }
 
 /** The line an operator reads when a tick did something; undefined when it did nothing. */

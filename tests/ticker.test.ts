@@ -117,12 +117,19 @@ describe("app.tick()", () => {
     expect((await store.load("p-2"))!.status).toBe("completed");
   });
 
-  test("a tick that sweeps starts the due occurrence of a cron trigger, once", async () => {
+  test("a tick that sweeps starts the due occurrence of a cron trigger", async () => {
     const { app, store } = appWith({ workflows: [minutely] });
-    const first = await app.tick();
-    expect(first.triggers!.started.map((s) => s.executionId)).toEqual(["minutely:cron:202601010000"]);
-    expect((await app.tick()).triggers!.started).toEqual([]);
+    expect((await app.tick()).triggers!.started.map((s) => s.executionId)).toEqual(["minutely:cron:202601010000"]);
     expect(await store.load("minutely:cron:202601010000")).toMatchObject({ status: "completed", result: { ran: true } });
+  });
+
+  test("an app fires its cron triggers in its first sweeping tick of a minute only", async () => {
+    const { app, clock } = appWith({ workflows: [minutely] });
+    await app.tick();
+    clock.advance(59_000);
+    expect((await app.tick()).triggers).toBeUndefined();
+    clock.advance(1_000);
+    expect((await app.tick()).triggers!.started.map((s) => s.executionId)).toEqual(["minutely:cron:202601010001"]);
   });
 
   test("a tick that does not sweep starts no cron trigger", async () => {
