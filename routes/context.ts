@@ -63,6 +63,8 @@ export interface AppOptions {
     pollMs?: number;
     /** How often a stream sends a `: heartbeat` comment, so proxies keep it open, in ms (default 15 000). */
     heartbeatMs?: number;
+    /** How long POST /events/:name keeps an event for runs that reach their wait later, in seconds (default 300). */
+    lookbackSeconds?: number;
   };
   /** Options of `http` steps: `allow` (URL prefixes), `allowPrivate`, `maxBodyBytes`, `fetch` (docs/workflow-format.md). */
   http?: HttpOptions;

@@ -1,7 +1,7 @@
 import { lookupWorkflow } from "../config.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { resultOf } from "../engine/engine.ts";
-import { type ExecutionResult, type ExecutionStatus, isTerminal } from "../types.ts";
+import { type ExecutionResult, type ExecutionStatus, isTerminal, type JsonObject } from "../types.ts";
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
 import { recover } from "./recovery.ts";
@@ -27,9 +27,15 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
   }
 
   /** Checks the input, saves a `pending` execution on the workflow's current version, enqueues a start job and returns the id. */
-  async run(input: unknown, options: { executionId?: string; queue?: string; priority?: number } = {}): Promise<string> {
+  async run(
+    input: unknown,
+    options: { executionId?: string; queue?: string; priority?: number; trigger?: JsonObject } = {},
+  ): Promise<string> {
     const workflow = await this.current();
-    const exec = await this.engine({}, workflow).prepare(input, { executionId: options.executionId });
+    const exec = await this.engine({}, workflow).prepare(input, {
+      executionId: options.executionId,
+      ...(options.trigger ? { trigger: options.trigger } : {}),
+    });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
         workflowId: workflow.id,
