@@ -47,6 +47,9 @@ async function bytesWritten(name: string, store: FootprintStore): Promise<Record
     visits: {},
     epoch: 0,
     pinned: null,
+    compensations: [],
+    compensating: null,
+    compensated: null,
   };
   execution.revision = (await store.commit({ execution, expectedRevision: 0 })).revision;
   let before = (await store.footprint(id))!;

@@ -45,6 +45,9 @@ export function makeExecution(overrides: Partial<Execution> = {}): Execution {
     visits: {},
     epoch: 0,
     pinned: null,
+    compensations: [],
+    compensating: null,
+    compensated: null,
     ...overrides,
   };
 }
