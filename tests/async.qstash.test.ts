@@ -746,3 +746,65 @@ describeStack("QStashAdapter", () => {
     expect(() => new QStashAdapter({ client: stack.client, callbackUrl: "/qstash" })).toThrow(ConfigError);
   });
 });
+
+describeStack("compensation through QStash", () => {
+  const saga = loadWorkflow({
+    id: "saga",
+    name: "Saga",
+    steps: [
+      { id: "start", type: "start", next: "book" },
+      {
+        id: "book",
+        type: "call",
+        service: "work",
+        input: { step: "book" },
+        output: "b",
+        compensate: { service: "undo", input: { undo: "$b" } },
+        next: "pay",
+      },
+      {
+        id: "pay",
+        type: "call",
+        service: "work",
+        input: { step: "pay" },
+        output: "p",
+        compensate: { service: "undo", input: { undo: "$p" } },
+        next: "ship",
+      },
+      { id: "ship", type: "call", service: "refuse", next: "finish" },
+      { id: "finish", type: "end" },
+    ],
+  });
+
+  test("a worker that dies mid-compensation is taken over after its lease and the rest is undone under the same keys", async () => {
+    let switched!: ReturnType<typeof switchableStore>;
+    const undone: { undo: string; key: string }[] = [];
+    const recorded = recordingServices();
+    const services: Services = {
+      ...recorded.services,
+      undo: (input: { undo: string }, context: ServiceContext) => {
+        undone.push({ undo: input.undo, key: context.idempotencyKey });
+        // The worker's store goes away after the first compensation: its checkpoint fails and the delivery ends 503.
+        if (undone.length === 1) switched.state.down = true;
+        return "undone";
+      },
+    };
+    const t = setup({ workflows: [saga], services, wrap: (store) => (switched = switchableStore(store)).store });
+    stack.onAnswer((d) => {
+      if (d.path === "/qstash") switched.state.down = false;
+    });
+    const runner = t.runner(saga);
+    const id = await runner.run({}, { executionId: t.id("saga") });
+    await stack.qstash.waitIdle();
+    expect(callbacks().map((d) => [d.status, d.status === 200 ? answer(d).status : null])).toEqual([[503, null], [200, "running"]]);
+    expect(await t.store.load(id)).toMatchObject({ status: "running", compensating: { status: "failed" } });
+    t.clock.advance(60_000);
+    stack.qstash.advanceTime(60_000);
+    expect(await settle(runner, id)).toMatchObject({ status: "failed", error: "NonRetryableError: card declined", compensated: true });
+    expect(undone).toEqual([
+      { undo: "did pay", key: `${id}:pay:1:compensate` },
+      { undo: "did pay", key: `${id}:pay:1:compensate` },
+      { undo: "did book", key: `${id}:book:1:compensate` },
+    ]);
+  });
+});
