@@ -131,6 +131,10 @@ export const ExecutionResult = z.object({
   halt: HaltInfo.optional(),
   error: z.string().optional().describe("`<ErrorName>: <message>`, when failed or cancelled"),
   notBefore: timestamp.optional().describe("When pending: the run goes on at this time (a continuation is queued)"),
+  compensating: z.enum(["failed", "cancelled"]).optional().describe(
+    "While the compensations of a failed or cancelled run run (status `running` or `pending`): how it will end",
+  ),
+  compensated: z.boolean().optional().describe("Failed or cancelled after compensations ran: true when every one succeeded"),
 }).openapi("ExecutionResult");
 
 export const Accepted = z.object({
@@ -160,6 +164,13 @@ const ExecutionFields = z.object({
   wakeAt: z.string().nullable().describe(
     "While pending: not before this time (a wait, a scheduled retry); while halted at an approval: its expiry",
   ),
+  compensations: z.array(z.looseObject({ stepId: z.string(), stepType: z.string(), key: z.string() })).optional().describe(
+    "The compensations of completed steps with `compensate:`, resolved when each completed; undone newest first",
+  ),
+  compensating: z.looseObject({ status: z.enum(["failed", "cancelled"]), error: z.string() }).nullable().optional().describe(
+    "Set while a failed or cancelled run runs its compensations (it is not terminal yet)",
+  ),
+  compensated: z.boolean().nullable().optional().describe("After compensations ran: true when every one succeeded; else null"),
 });
 
 export const Execution = ExecutionFields.openapi("Execution");
@@ -179,6 +190,8 @@ export const ExecutionSummary = ExecutionFields.pick({
   revision: true,
   leaseUntil: true,
   wakeAt: true,
+  compensating: true,
+  compensated: true,
 }).openapi("ExecutionSummary");
 
 export const ExecutionPage = z.object({
@@ -191,7 +204,7 @@ export const Entry = z.object({
   executionId: z.string(),
   stepId: z.string().describe("Loop body steps as `<loopId>:<bodyId>`"),
   stepType: z.string(),
-  action: z.enum(["completed", "halted", "failed"]),
+  action: z.enum(["completed", "halted", "failed", "compensated", "compensation_failed"]),
   attempt: z.number().int(),
   durationMs: z.number(),
   output: json,
@@ -205,7 +218,7 @@ export const WorkflowEvent = z.object({
   type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
   data: z.looseObject({ executionId: z.string() })
     .describe(
-      "`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error; step events: stepId, stepType, and output (completed, halted) or error (failed)",
+      "`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error (and compensated); `workflow.compensating`: status, error; step events: stepId, stepType, and output (completed, halted, compensated) or error (failed, compensation_failed)",
     ),
   timestamp,
   seq: z.number().int().describe("1, 2, ... per execution; the SSE id is `<executionId>:<seq>`"),

@@ -1,6 +1,17 @@
 // Compensation (sagas): `compensate:` on call and http steps, run newest first after a failure or a cancel.
 import { describe, expect, test } from "bun:test";
-import { ConflictError, Engine, loadWorkflow, ManualClock, MemoryStore, type Services, ValidationError } from "../mod.ts";
+import {
+  ConflictError,
+  Engine,
+  leaseWarnings,
+  loadWorkflow,
+  ManualClock,
+  MemoryStore,
+  type Services,
+  ValidationError,
+  workflowDiagram,
+} from "../mod.ts";
+import { workflowGraph } from "../src/diagram/graph.ts";
 import type { Json } from "../src/types.ts";
 
 const START = "2026-03-01T00:00:00.000Z";
@@ -338,5 +349,25 @@ steps:
     compensate: { service: payments }
 `)
     ).toThrow(ValidationError);
+  });
+
+  test("a compensation whose backoff can outlast the lease is warned about; one that cannot is not", () => {
+    const slow = loadWorkflow({
+      id: "slow_undo",
+      name: "Slow undo",
+      steps: [
+        { id: "start", type: "start", next: "pay" },
+        { id: "pay", type: "call", service: "p", compensate: { service: "p", retries: 8, retry_delay: 1, timeout: 90 }, next: "ok" },
+        { id: "ok", type: "call", service: "p", compensate: { service: "p", retries: 2 } },
+      ],
+    });
+    expect(leaseWarnings(slow, 60_000).map((w) => w.path)).toEqual(["steps[1].compensate.timeout", "steps[1].compensate.retries"]);
+  });
+
+  test("the diagram marks a step with a compensation and names what undoes it", () => {
+    const node = workflowGraph(booking).nodes.find((n) => n.id === "charge");
+    expect(node?.compensation).toBe("payments.refund");
+    expect(workflowGraph(booking).nodes.find((n) => n.id === "ship")?.compensation).toBeUndefined();
+    expect(workflowDiagram(booking)).toContain("#8634; payments.refund");
   });
 });
