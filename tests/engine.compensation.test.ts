@@ -118,6 +118,15 @@ describe("compensation after a failure", () => {
     ]);
   });
 
+  test("a completed run keeps no compensations", async () => {
+    const store = new MemoryStore();
+    const engine = new Engine(booking, { store, services: services({ calls: [] }), clock: new ManualClock(START) });
+    await engine.run({ nights: 2 }, { executionId: "b9" });
+    const result = await engine.resume("b9", { approved: true });
+    expect(result.status).toBe("completed");
+    expect((await store.load("b9"))?.compensations).toEqual([]);
+  });
+
   test("a compensation that fails once is retried and the run ends compensated", async () => {
     const store = new MemoryStore();
     const log: Log = { calls: [] };

@@ -543,6 +543,7 @@ export class Engine {
     exec.status = "completed";
     exec.recoverTo = null;
     exec.wakeAt = null;
+    if (exec.compensations.length) exec.compensations = [];
     exec.result = Object.hasOwn(exec.ctx, "result") ? exec.ctx.result! : null;
     run.emit("workflow.completed", { output: exec.result });
     await run.checkpoint();
