@@ -252,6 +252,51 @@ describe("compensation after a cancel", () => {
       ["refund", { payment: "charge-1" }],
       ["release", { room: "reserve-1" }],
     ]);
+    const entries = (await store.entries("c3")).map((e) => [e.stepId, e.action]);
+    expect(entries.slice(-3)).toEqual([["charge", "completed"], ["charge", "compensated"], ["reserve", "compensated"]]);
+    const seqs = (await store.events("c3")).map((e) => e.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+  });
+
+  test("a worker whose run was taken over after a cancel does not join it: its checkpoint's ConflictError stands", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(START);
+    const log: Log = { calls: [] };
+    // deno-lint-ignore prefer-const -- assigned once, after the services that use it
+    let engine: Engine;
+    const overrides = {
+      charge: async () => {
+        await engine.cancel("c5");
+        await clock.advance(30_001);
+        const other = new Engine(booking, { store, services: services(log), clock, leaseMs: 30_000 });
+        expect(await other.continue("c5")).toMatchObject({ status: "cancelled", compensated: true });
+        return { id: "charge-1" };
+      },
+    };
+    engine = new Engine(booking, { store, services: services(log, overrides), clock, leaseMs: 30_000 });
+    await expect(engine.run({ nights: 2 }, { executionId: "c5" })).rejects.toBeInstanceOf(ConflictError);
+    expect(log.calls.map((c) => c.name)).toEqual(["reserve", "charge", "release"]);
+  });
+
+  test("a worker and a takeover racing for a cancelled run: the claim decides, and each compensation runs once", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(START);
+    const log: Log = { calls: [] };
+    // deno-lint-ignore prefer-const -- assigned once, after the services that use it
+    let engine: Engine;
+    const overrides = {
+      charge: async () => {
+        await engine.cancel("c6");
+        await clock.advance(60_001);
+        const other = new Engine(booking, { store, services: services(log), clock, leaseMs: 60_000 });
+        await other.continue("c6").catch((error) => expect(error).toBeInstanceOf(ConflictError));
+        return { id: "charge-1" };
+      },
+    };
+    engine = new Engine(booking, { store, services: services(log, overrides), clock, leaseMs: 60_000 });
+    await engine.run({ nights: 2 }, { executionId: "c6" }).catch((error) => expect(error).toBeInstanceOf(ConflictError));
+    expect(log.calls.map((c) => c.name)).toEqual(["reserve", "charge", "release"]);
+    expect(await engine.result("c6")).toMatchObject({ status: "cancelled", compensated: true });
   });
 
   test("a run being compensated cannot be cancelled again", async () => {
@@ -270,6 +315,52 @@ describe("compensation after a cancel", () => {
     await engine.cancel("c4");
     expect(again).toBeInstanceOf(ConflictError);
     expect((again as Error).message).toMatch(/already being compensated/);
+  });
+});
+
+describe("compensation inside a loop", () => {
+  test("each item's step is compensated, last item first, under its own key", async () => {
+    const store = new MemoryStore();
+    const undone: [Json, string][] = [];
+    const workflow = loadWorkflow({
+      id: "batch_pay",
+      name: "Batch pay",
+      inputs: { items: { type: "array" } },
+      steps: [
+        { id: "start", type: "start", next: "each" },
+        {
+          id: "each",
+          type: "loop",
+          over: "$input.items",
+          as: "item",
+          do: [{
+            id: "pay",
+            type: "call",
+            service: "pay",
+            input: "$item",
+            output: "paid",
+            compensate: { service: "refund", input: "$paid" },
+          }],
+          next: "fail",
+        },
+        { id: "fail", type: "call", service: "boom" },
+      ],
+    });
+    const engine = new Engine(workflow, {
+      store,
+      clock: new ManualClock(START),
+      services: {
+        pay: (item: string) => `paid ${item}`,
+        refund: (input: Json, context: { idempotencyKey: string }) => void undone.push([input, context.idempotencyKey]),
+        boom: () => {
+          throw new Error("boom");
+        },
+      },
+    });
+    const result = await engine.run({ items: ["a", "b"] }, { executionId: "l1" });
+    expect(result).toMatchObject({ status: "failed", compensated: true });
+    expect(undone).toEqual([["paid b", "l1:each[1]:pay:1:compensate"], ["paid a", "l1:each[0]:pay:1:compensate"]]);
+    expect((await store.entries("l1")).filter((e) => e.action === "compensated").map((e) => e.stepId)).toEqual(["each:pay", "each:pay"]);
   });
 });
 

@@ -300,7 +300,7 @@ export class Engine {
     if (hasCompensation(workflow)) {
       const inFlight = exec.status === "running" && leaseExpiry(exec, this.#leaseMs) > this.clock.now().getTime();
       Object.assign(exec, { status: "running", error, wakeAt: null, retry: null, answer: null });
-      exec.compensating = { status: "cancelled", error, reason, ok: true };
+      exec.compensating = { status: "cancelled", error, reason, ok: true, cancelRevision: inFlight ? exec.revision + 1 : null };
       run.emit("workflow.compensating", { status: "cancelled", error });
       await run.checkpoint();
       return inFlight ? resultOf(exec) : await this.#drive(run);
@@ -556,7 +556,7 @@ export class Engine {
     exec.loop = null;
     exec.wakeAt = null;
     if (exec.compensations.length) {
-      exec.compensating = { status: "failed", error: exec.error, reason: null, ok: true };
+      exec.compensating = { status: "failed", error: exec.error, reason: null, ok: true, cancelRevision: null };
       run.emit("workflow.compensating", { status: "failed", error: exec.error });
       await run.checkpoint();
       return await this.#compensate(run);
@@ -577,17 +577,20 @@ export class Engine {
 
   /**
    * After this worker's checkpoint lost: when the only commit since its last one is a cancel that left the compensations
-   * to the lease holder, the run goes on from the cancelled execution, with the compensations of the steps this worker
-   * completed meanwhile added. Null otherwise (the ConflictError stands).
+   * to the lease holder (and nothing was committed after it: no takeover), the run goes on from the cancelled execution, with the compensations of the steps this worker
+   * completed meanwhile added (and their entries and events). Null otherwise (the ConflictError stands).
    */
   async #joinCancel(run: Run): Promise<Run | null> {
     const stored = await this.store.load(run.exec.id);
-    if (stored?.status !== "running" || stored.compensating?.status !== "cancelled" || stored.revision !== run.exec.revision + 1) {
-      return null;
-    }
+    const cancel = stored?.compensating?.cancelRevision;
+    if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== run.exec.revision + 1) return null;
     const known = new Set(stored.compensations.map((item) => item.key));
     stored.compensations = [...stored.compensations, ...run.exec.compensations.filter((item) => !known.has(item.key))];
-    return this.#newRun(stored, run.workflow, true);
+    const joined = this.#newRun(stored, run.workflow, true);
+    joined.adopt(run);
+    // The claim is stored before any compensation runs: a worker that took the run over meanwhile wins here.
+    await joined.checkpoint();
+    return joined;
   }
 
   /** The tools of one step; `given.ctx` is the ctx the step was given (references resolve against it). */

@@ -249,6 +249,15 @@ export class Run {
     }
   }
 
+  /**
+   * Takes over what `from`, a run of the same execution whose checkpoint lost, had not stored: its entries, and its
+   * events renumbered after this run's (not delivered again to `onEvent`).
+   */
+  adopt(from: Run): void {
+    this.#entries.push(...from.#entries);
+    for (const event of from.#events) this.#events.push({ ...event, seq: ++this.exec.eventSeq });
+  }
+
   #chain: Promise<void> = Promise.resolve();
 
   /** A checkpoint after those already asked for (parallel branches may ask at once; each commit needs the last revision). */
