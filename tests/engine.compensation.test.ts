@@ -258,24 +258,35 @@ describe("compensation after a cancel", () => {
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   });
 
-  test("a worker whose run was taken over after a cancel does not join it: its checkpoint's ConflictError stands", async () => {
+  test("a call longer than a third of the lease, in flight when a cancel lands, keeps its claim and is compensated", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock(START);
     const log: Log = { calls: [] };
     // deno-lint-ignore prefer-const -- assigned once, after the services that use it
     let engine: Engine;
+    let signal: AbortSignal | undefined;
     const overrides = {
       charge: async () => {
         await engine.cancel("c5");
-        await clock.advance(30_001);
-        const other = new Engine(booking, { store, services: services(log), clock, leaseMs: 30_000 });
-        expect(await other.continue("c5")).toMatchObject({ status: "cancelled", compensated: true });
+        // The heartbeat renews the claim a third of the lease in: refused (the cancel moved the revision), taken on.
+        await clock.advance(25_000);
         return { id: "charge-1" };
       },
     };
-    engine = new Engine(booking, { store, services: services(log, overrides), clock, leaseMs: 30_000 });
-    await expect(engine.run({ nights: 2 }, { executionId: "c5" })).rejects.toBeInstanceOf(ConflictError);
-    expect(log.calls.map((c) => c.name)).toEqual(["reserve", "charge", "release"]);
+    const base = services(log, overrides);
+    const payments = base.payments as Record<string, (input: Json, context: { signal: AbortSignal; idempotencyKey: string }) => unknown>;
+    const charge = payments.charge!;
+    payments.charge = (input, context) => {
+      signal = context.signal;
+      return charge(input, context);
+    };
+    engine = new Engine(booking, { store, services: base, clock, leaseMs: 60_000 });
+    const result = await engine.run({ nights: 2 }, { executionId: "c5" });
+    expect(result).toMatchObject({ status: "cancelled", compensated: true });
+    expect(signal?.aborted).toBe(false);
+    expect(log.calls.map((c) => c.name)).toEqual(["reserve", "charge", "refund", "release"]);
+    const seqs = (await store.events("c5")).map((e) => e.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   });
 
   test("a worker and a takeover racing for a cancelled run: the claim decides, and each compensation runs once", async () => {
