@@ -411,9 +411,9 @@ describe("definitions", () => {
     expect(booking.steps.find((s) => s.id === "charge")?.compensate).toMatchObject({ service: "payments", method: "refund" });
   });
 
-  test("a compensation with an unknown key is rejected", () => {
-    expect(() =>
-      loadWorkflow(`
+  /** start → one step of `type` with the given `compensate:` (a YAML flow mapping). */
+  const withCompensate = (type: string, compensate: string) =>
+    loadWorkflow(`
 id: bad
 name: Bad
 steps:
@@ -421,45 +421,23 @@ steps:
     type: start
     next: pay
   - id: pay
-    type: call
-    service: payments
-    compensate: { service: payments, undo: true }
-`)
-    ).toThrow(ValidationError);
+    type: ${type}
+    ${type === "call" ? "service: payments" : "set: { a: 1 }"}
+    compensate: ${compensate}
+`);
+
+  test("a compensation with an unknown key is rejected", () => {
+    expect(() => withCompensate("call", "{ service: payments, undo: true }")).toThrow(ValidationError);
   });
 
   test("a compensation referencing a variable no step sets is rejected", () => {
-    expect(() =>
-      loadWorkflow(`
-id: bad
-name: Bad
-steps:
-  - id: start
-    type: start
-    next: pay
-  - id: pay
-    type: call
-    service: payments
-    compensate: { service: payments, input: { id: $nowhere.id } }
-`)
-    ).toThrow(/"\$nowhere.id" but no step sets "nowhere"/);
+    expect(() => withCompensate("call", "{ service: payments, input: { id: $nowhere.id } }")).toThrow(
+      /"\$nowhere.id" but no step sets "nowhere"/,
+    );
   });
 
   test("compensate is refused on a step type that has none", () => {
-    expect(() =>
-      loadWorkflow(`
-id: bad
-name: Bad
-steps:
-  - id: start
-    type: start
-    next: calc
-  - id: calc
-    type: assign
-    set: { a: 1 }
-    compensate: { service: payments }
-`)
-    ).toThrow(ValidationError);
+    expect(() => withCompensate("assign", "{ service: payments }")).toThrow(ValidationError);
   });
 
   test("a compensation whose backoff can outlast the lease is warned about; one that cannot is not", () => {
