@@ -36,6 +36,8 @@ export type ExecutionSummary = Pick<
   | "revision"
   | "leaseUntil"
   | "wakeAt"
+  | "compensating"
+  | "compensated"
 >;
 
 /** One page of executions. */

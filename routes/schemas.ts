@@ -184,6 +184,8 @@ export const ExecutionSummary = ExecutionFields.pick({
   revision: true,
   leaseUntil: true,
   wakeAt: true,
+  compensating: true,
+  compensated: true,
 }).openapi("ExecutionSummary");
 
 export const ExecutionPage = z.object({
@@ -198,7 +200,7 @@ export const EntryList = z.object({ entries: z.array(Entry).describe("In executi
 export const WorkflowEvent = StoredEventSchema.extend({
   data: z.looseObject({ executionId: z.string() })
     .describe(
-      "`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error; step events: stepId, stepType, and output (completed, halted) or error (failed)",
+      "`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error (and compensated); `workflow.compensating`: status, error; step events: stepId, stepType, and output (completed, halted, compensated) or error (failed, compensation_failed)",
     ),
 }).describe("The JSON of each SSE `data:` line").openapi("WorkflowEvent");
 

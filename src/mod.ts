@@ -91,6 +91,8 @@ export type { ValidationIssue } from "./errors.ts";
 // data
 export { EXECUTION_STATUSES, isTerminal } from "./types.ts";
 export type {
+  Compensating,
+  Compensation,
   Entry,
   EventType,
   Execution,

@@ -10,6 +10,8 @@ import { z } from "zod";
 import { ValidationError } from "./errors.ts";
 import { executionIdSchema, workflowIdSchema } from "./ids.ts";
 import {
+  type Compensating,
+  type Compensation,
   type Entry,
   ENTRY_ACTIONS,
   EVENT_TYPES,
@@ -62,6 +64,29 @@ export const PendingAnswerSchema = z.object({
   approved: z.boolean().optional(),
 });
 
+/** A step's compensation as stored when the step completed (`compensate:`). */
+export const CompensationSchema = z.object({
+  stepId: z.string().describe("The step (`<loop>:<body step>` inside a loop body or a parallel branch)"),
+  stepType: z.string(),
+  key: z.string().describe("Its idempotency key: the step's key + `:compensate`"),
+  compensate: JsonObjectSchema.describe("The `compensate:` of the step as defined"),
+  resolved: JsonSchema.describe(
+    "What was resolved from it when the step completed (a call's input, an http request with secret placeholders)",
+  ),
+  error: z.string().nullable().describe("Why it could not be resolved: the compensation then fails with this"),
+});
+
+/** A failed or cancelled run undoing its completed steps. */
+export const CompensatingSchema = z.object({
+  status: z.enum(["failed", "cancelled"]).describe("The status the run ends with once compensations ran"),
+  error: z.string().describe("The error it ends with"),
+  reason: z.string().nullable().describe("A cancel's reason"),
+  ok: z.boolean().describe("False once a compensation failed after its retries (the others still run)"),
+  cancelRevision: z.number().int().nullable().describe(
+    "A cancel that left the compensations to the worker holding a live lease: the revision its commit wrote",
+  ),
+});
+
 /** What the store keeps for one run of a workflow. */
 export const ExecutionSchema = z.object({
   id: executionIdSchema,
@@ -101,6 +126,15 @@ export const ExecutionSchema = z.object({
   epoch: z.number().int().describe("Operator retries so far: each starts a new epoch of idempotency keys"),
   pinned: JsonObjectSchema.nullable().describe(
     "What the running top-level step stored before a side effect (an http step's resolved request), by idempotency key",
+  ),
+  compensations: z.array(CompensationSchema).describe(
+    "The compensations of completed steps with `compensate:`, in the order the steps completed (undone in reverse)",
+  ),
+  compensating: CompensatingSchema.nullable().describe(
+    "Set while a failed or cancelled run runs its compensations: the status stays `running` (or `pending`) until they end",
+  ),
+  compensated: z.boolean().nullable().describe(
+    "Once compensations ran: true when every one succeeded, false when one failed after its retries; else null",
   ),
 });
 
@@ -148,6 +182,10 @@ export const ExecutionResultSchema = z.object({
     "The run used up its time budget and was checkpointed as `pending`: a continuation must be enqueued",
   ),
   notBefore: timestamp.optional().describe("When pending: the run goes on at this time (a continuation is queued)"),
+  compensating: z.enum(["failed", "cancelled"]).optional().describe(
+    "While the compensations of a failed or cancelled run run (status `running`): how it will end",
+  ),
+  compensated: z.boolean().optional().describe("Failed or cancelled after compensations ran: true when every one succeeded"),
 });
 
 /** An event as stored in the execution's event log (plain JSON). */
@@ -212,3 +250,5 @@ same<z.output<typeof HaltSchema>, HaltInfo>(true);
 same<z.output<typeof ExecutionResultSchema>, ExecutionResult>(true);
 same<z.output<typeof StoredEventSchema>, StoredEvent>(true);
 same<z.output<typeof JobSchema>, Job>(true);
+same<z.output<typeof CompensationSchema>, Compensation>(true);
+same<z.output<typeof CompensatingSchema>, Compensating>(true);

@@ -77,6 +77,47 @@ export interface Execution {
    * key, so that an attempt after a wait, a re-delivery or a takeover repeats it exactly. Cleared when the step ends.
    */
   pinned: JsonObject | null;
+  /** The compensations of completed steps with `compensate:`, in the order the steps completed (undone in reverse). */
+  compensations: Compensation[];
+  /**
+   * Set while a failed or cancelled run runs its compensations: the status stays `running` (or `pending`) until
+   * they end, so the run is not terminal yet, keeps its lease and is taken over after a crash.
+   */
+  compensating: Compensating | null;
+  /** Once compensations ran: true when every one succeeded, false when one failed after its retries; else null. */
+  compensated: boolean | null;
+}
+
+/** A step's compensation as stored when the step completed: its definition and what was resolved from it. */
+export interface Compensation {
+  /** The step (`<loop>:<body step>` inside a loop body or a parallel branch). */
+  stepId: string;
+  stepType: string;
+  /** Its idempotency key: the step's key + `:compensate`. */
+  key: string;
+  /** The `compensate:` of the step as defined. */
+  compensate: JsonObject;
+  /** What the step type resolved (a call's input, an http request with secret placeholders); null with `error`. */
+  resolved: Json;
+  /** Why it could not be resolved: the compensation then fails with this. */
+  error: string | null;
+}
+
+/** A failed or cancelled run undoing its completed steps. */
+export interface Compensating {
+  /** The status the run ends with once compensations ran. */
+  status: "failed" | "cancelled";
+  /** The error it ends with. */
+  error: string;
+  /** A cancel's reason. */
+  reason: string | null;
+  /**
+   * A cancel that left the compensations to a worker holding a live lease: the revision its commit wrote. While the
+   * execution is still at it, that worker may join (engine.ts #joinCancel); null otherwise.
+   */
+  cancelRevision: number | null;
+  /** False once a compensation failed after its retries (the others still run). */
+  ok: boolean;
 }
 
 /** A resume answer kept on a halted execution until it is applied. */
@@ -118,6 +159,9 @@ export function newExecution(fields: NewExecutionFields): Execution {
     visits: {},
     epoch: 0,
     pinned: null,
+    compensations: [],
+    compensating: null,
+    compensated: null,
   };
 }
 
@@ -166,7 +210,7 @@ export interface RetryWait {
   attempt: number;
 }
 
-export const ENTRY_ACTIONS = ["completed", "halted", "failed"] as const;
+export const ENTRY_ACTIONS = ["completed", "halted", "failed", "compensated", "compensation_failed"] as const;
 export type EntryAction = (typeof ENTRY_ACTIONS)[number];
 
 /** History: one per executed step (loop body steps as `<loopId>:<bodyId>`), in order. */
@@ -204,6 +248,10 @@ export interface ExecutionResult {
   yielded?: boolean;
   /** With `yielded`: the continuation must not run before this ISO time (a scheduled call retry). */
   notBefore?: string;
+  /** While compensations run: the status the run will end with. */
+  compensating?: "failed" | "cancelled";
+  /** Failed or cancelled after compensations ran: true when every one succeeded. */
+  compensated?: boolean;
 }
 
 export const EVENT_TYPES = [
@@ -213,6 +261,7 @@ export const EVENT_TYPES = [
   "workflow.halted",
   "workflow.failed",
   "workflow.cancelled",
+  "workflow.compensating",
   "step.started",
   "step.completed",
   "step.halted",
@@ -220,6 +269,8 @@ export const EVENT_TYPES = [
   "step.retrying",
   "event.received",
   "workflow.triggered",
+  "step.compensated",
+  "step.compensation_failed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

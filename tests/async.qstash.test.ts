@@ -216,6 +216,7 @@ function setup(options: {
   services?: Services;
   budgetMs?: number;
   retries?: number;
+  leaseMs?: number;
   wrap?: (store: Store) => Store;
 } = {}) {
   const prefix = `aq${++prefixes}`;
@@ -242,6 +243,7 @@ function setup(options: {
     services,
     adapter,
     clock,
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     qstash: {
       currentSigningKey: DEV_CURRENT_SIGNING_KEY,
       nextSigningKey: DEV_NEXT_SIGNING_KEY,
@@ -761,5 +763,69 @@ describeStack("QStashAdapter", () => {
 
   test("a callbackUrl that is not an absolute http(s) URL is a ConfigError", () => {
     expect(() => new QStashAdapter({ client: stack.client, callbackUrl: "/qstash" })).toThrow(ConfigError);
+  });
+});
+
+describeStack("compensation through QStash", () => {
+  const saga = loadWorkflow({
+    id: "saga",
+    name: "Saga",
+    steps: [
+      { id: "start", type: "start", next: "book" },
+      {
+        id: "book",
+        type: "call",
+        service: "work",
+        input: { step: "book" },
+        output: "b",
+        compensate: { service: "undo", input: { undo: "$b" } },
+        next: "pay",
+      },
+      {
+        id: "pay",
+        type: "call",
+        service: "work",
+        input: { step: "pay" },
+        output: "p",
+        compensate: { service: "undo", input: { undo: "$p" } },
+        next: "ship",
+      },
+      { id: "ship", type: "call", service: "refuse", next: "finish" },
+      { id: "finish", type: "end" },
+    ],
+  });
+
+  test("a worker that dies mid-compensation is taken over after its lease and the rest is undone under the same keys", async () => {
+    let switched!: ReturnType<typeof switchableStore>;
+    const undone: { undo: string; key: string }[] = [];
+    const recorded = recordingServices();
+    const services: Services = {
+      ...recorded.services,
+      undo: (input: { undo: string }, context: ServiceContext) => {
+        undone.push({ undo: input.undo, key: context.idempotencyKey });
+        // The worker's store goes away after the first compensation: its checkpoint fails and the delivery ends 503.
+        if (undone.length === 1) switched.state.down = true;
+        return "undone";
+      },
+    };
+    // A short lease: Redis decides a takeover by its own clock, so the lease must also run out in real time.
+    const t = setup({ workflows: [saga], services, leaseMs: 200, wrap: (store) => (switched = switchableStore(store)).store });
+    stack.onAnswer((d) => {
+      if (d.path === "/qstash") switched.state.down = false;
+    });
+    const runner = t.runner(saga);
+    const id = await runner.run({}, { executionId: t.id("saga") });
+    await stack.qstash.waitIdle();
+    expect(callbacks().map((d) => [d.status, d.status === 200 ? answer(d).status : null])).toEqual([[503, null], [200, "running"]]);
+    expect(await t.store.load(id)).toMatchObject({ status: "running", compensating: { status: "failed" } });
+    await Bun.sleep(250);
+    t.clock.advance(1_000);
+    stack.qstash.advanceTime(1_000);
+    expect(await settle(runner, id)).toMatchObject({ status: "failed", error: "NonRetryableError: card declined", compensated: true });
+    expect(undone).toEqual([
+      { undo: "did pay", key: `${id}:pay:1:compensate` },
+      { undo: "did pay", key: `${id}:pay:1:compensate` },
+      { undo: "did book", key: `${id}:book:1:compensate` },
+    ]);
   });
 });

@@ -79,6 +79,18 @@ const TALLY = loadWorkflow({
   ],
 });
 
+/** A booking undone after the next step fails: its compensation shows in the timeline. */
+const SAGA = loadWorkflow({
+  id: "saga",
+  name: "Saga",
+  steps: [
+    { id: "start", type: "start", next: "book" },
+    { id: "book", type: "call", service: "book", output: "booking", compensate: { service: "unbook", input: "$booking" }, next: "pay" },
+    { id: "pay", type: "call", service: "decline", next: "finish" },
+    { id: "finish", type: "end" },
+  ],
+});
+
 /** A day-long wait: pending with its wake time. */
 const NAP = loadWorkflow({
   id: "nap",
@@ -165,6 +177,9 @@ function gated(services: Services, opened: Promise<void>): Services {
       // The first call never answers: its worker is gone, and its lease runs out.
       hang: () => (++hangCalls === 1 ? new Promise(() => {}) : Promise.resolve("taken over")),
       flaky: () => (++flakyCalls === 1 ? Promise.reject(new Error("upstream is down")) : Promise.resolve("worked")),
+      book: () => Promise.resolve("B-1"),
+      unbook: (input: string) => Promise.resolve(`released ${input}`),
+      decline: () => Promise.reject(new Error("card declined")),
       // Runs started "earlier" only: the call takes `ms` on that app's manual clock.
       weigh: (input: { ms: number }) => {
         past.advance(input.ms);
@@ -174,7 +189,7 @@ function gated(services: Services, opened: Promise<void>): Services {
     const runnerOptions = {
       store,
       services: { ...gated(examples.services, services.opened), ...lifecycle },
-      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP, TALLY, PARCEL],
+      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP, TALLY, PARCEL, SAGA],
     };
     const inline = new InlineAdapter(runnerOptions);
     // Jobs run in the background, so POST answers 202 at once and the page watches the run happen.
@@ -254,8 +269,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.goto(`${base}/dashboard`);
     await page.locator("#token-input").fill(TOKEN);
     await page.locator("#token-form button").click();
-    await page.locator(".workflow-card .diagram svg").nth(10).waitFor();
-    expect(await page.locator(".workflow-card").count()).toBe(11);
+    await page.locator(".workflow-card .diagram svg").nth(11).waitFor();
+    expect(await page.locator(".workflow-card").count()).toBe(12);
     expect(await page.locator('.workflow-card svg [data-step="manager_approval"]').count()).toBe(1);
     await page.screenshot({ path: `${SHOTS}/workflows.png`, fullPage: true });
   }, 20_000);
@@ -425,6 +440,17 @@ function gated(services: Services, opened: Promise<void>): Services {
     expect(flakyCalls).toBe(2);
     const result = JSON.parse((await page.locator(".data-slot details[open] pre.json").first().textContent())!);
     expect(result).toEqual({ done: "worked" });
+  }, 20_000);
+
+  test("a failed run's compensations show in its timeline, the run says compensated and offers no Retry", async () => {
+    const id = await start("saga", "now");
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+    await page.locator(".status-slot .badge.compensated").waitFor();
+    expect(await page.locator(".status-slot .badge.status-failed").count()).toBe(1);
+    const undo = page.locator('.timeline .entry.action-compensated[data-step="book"]');
+    expect(await undo.locator(".badge").textContent()).toBe("compensated");
+    expect(await undo.locator("pre.json").textContent()).toContain("released B-1");
+    expect(await page.locator("button.retry").count()).toBe(0);
   }, 20_000);
 
   test("a waiting run shows when it wakes, and is not stuck", async () => {

@@ -70,6 +70,43 @@ describe("POST /executions/:id/cancel", () => {
     expect(stored).toMatchObject({ status: "cancelled", error: "Cancelled: stop" });
   });
 
+  test("cancels a halted execution whose workflow compensates: the answer says compensated", async () => {
+    const refunded: unknown[] = [];
+    const services = {
+      Payments: { charge: () => ({ id: "ch-1" }), refund: (input: unknown) => void refunded.push(input) },
+    } as unknown as Services;
+    const workflow = loadWorkflow({
+      id: "charge_then_ask",
+      name: "Charge then ask",
+      steps: [
+        { id: "start", type: "start", next: "charge" },
+        {
+          id: "charge",
+          type: "call",
+          service: "Payments",
+          method: "charge",
+          output: "receipt",
+          compensate: { service: "Payments", method: "refund", input: { id: "$receipt.id" } },
+          next: "ask",
+        },
+        { id: "ask", type: "approval", prompt: "ok?", next: "finish" },
+        { id: "finish", type: "end" },
+      ],
+    });
+    const { app } = setup({ workflows: [workflow], services });
+    await start(app, {}, { executionId: "s-1", mode: "sync" }, "charge_then_ask");
+    const response = await send(app, "POST", "/executions/s-1/cancel", { reason: "changed my mind" });
+    expect(ExecutionResult.strict().parse(await response.json())).toEqual({
+      status: "cancelled",
+      executionId: "s-1",
+      error: "Cancelled: changed my mind",
+      compensated: true,
+    });
+    expect(refunded).toEqual([{ id: "ch-1" }]);
+    const execution = Execution.parse(await (await send(app, "GET", "/executions/s-1")).json());
+    expect([execution.compensated, execution.compensating, execution.compensations]).toEqual([true, null, []]);
+  });
+
   test("answers 409 for an execution that has already ended", async () => {
     const { app } = chargeApp(() => "paid");
     await start(app, {}, { executionId: "c-3", mode: "sync" }, "charge");

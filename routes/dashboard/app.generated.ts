@@ -391,6 +391,20 @@ function stuckBadge(e) {
     when(since)
   );
 }
+function compensationNote(e) {
+  if (e.compensating) {
+    return h(
+      "span",
+      { class: "badge compensating", title: "Undoing its completed steps, newest first" },
+      "compensating → " + e.compensating.status
+    );
+  }
+  if (e.compensated === true) return h("span", { class: "badge compensated", title: "Every compensation succeeded" }, "compensated");
+  if (e.compensated === false) {
+    return h("span", { class: "badge compensation-failed", title: "A compensation failed after its retries" }, "compensation failed");
+  }
+  return null;
+}
 function wakeNote(e) {
   if (!e.wakeAt) return null;
   if (e.status === "pending") return h("span", { class: "wake" }, "waits until ", when(e.wakeAt));
@@ -590,7 +604,7 @@ function actionsPanel(screen) {
       )
     );
   }
-  if (e.status === "failed") {
+  if (e.status === "failed" && e.compensated == null) {
     top.push(
       button(
         "retry",
@@ -599,7 +613,7 @@ function actionsPanel(screen) {
       )
     );
   }
-  const cancel = CANCELLABLE.includes(e.status) ? cancelForm(screen, ui, act) : null;
+  const cancel = CANCELLABLE.includes(e.status) && !e.compensating ? cancelForm(screen, ui, act) : null;
   if (cancel) {
     top.push(button("cancel", "Cancel…", () => {
       cancel.hidden = false;
@@ -753,7 +767,7 @@ function responsePanel(data, ui, resume) {
 }
 
 // routes/dashboard/src/execution/timeline.js
-var ACTIONS = ["completed", "halted", "failed"];
+var ACTIONS = ["completed", "halted", "failed", "compensated", "compensation_failed"];
 function splitLabel(label) {
   const cut = label.lastIndexOf(":");
   return cut < 0 ? [null, label] : [label.slice(0, cut), label.slice(cut + 1)];
@@ -888,14 +902,14 @@ function update(screen) {
   const e = screen.execution;
   const els = screen.els;
   document.title = e.status + " · " + e.workflowId + " · durable-workflow";
-  fill(els.status, badge(e.status), stuckBadge(e));
+  fill(els.status, badge(e.status), compensationNote(e), stuckBadge(e));
   fill(els.meta, executionMeta(e));
   const haltKey = e.status === "halted" ? e.revision + ":" + JSON.stringify(e.haltData) : "";
   if (haltKey !== screen.haltKey) {
     screen.haltKey = haltKey;
     fill(els.halt, e.status === "halted" ? haltPanel(screen) : null);
   }
-  const actionsKey = e.status + (stuckSince(e) ? ":stuck" : "");
+  const actionsKey = e.status + (stuckSince(e) ? ":stuck" : "") + (e.compensating ? ":compensating" : "");
   if (actionsKey !== screen.actionsKey) {
     screen.actionsKey = actionsKey;
     fill(els.actions, actionsPanel(screen));
@@ -943,7 +957,7 @@ function highlightOf(screen) {
 // routes/dashboard/src/views/executions.js
 var PAGE_SIZE = 25;
 var COLUMNS = {
-  status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), stuckBadge(e), wakeNote(e))],
+  status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), compensationNote(e), stuckBadge(e), wakeNote(e))],
   execution: ["Execution", (e) => link(["executions", e.id], e.id, "mono")],
   workflow: ["Workflow", (e) => e.workflowId],
   step: ["Step", (e) => h("code", null, e.currentStep || "—")],

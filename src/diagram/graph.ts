@@ -33,6 +33,8 @@ export interface GraphNode {
   parent: string | null;
   /** Which of the parent's bodies holds this step (`do`, `branches`); absent at the top level. */
   body?: string;
+  /** What undoes the step (`compensate:`) in a few words, like `detail`; absent without one. */
+  compensation?: string;
 }
 
 export interface GraphEdge {
@@ -88,7 +90,15 @@ export function workflowGraph(workflow: GraphSource, options: { registry?: StepR
       const detail = parent === null && index === 0 && workflow.triggers?.length
         ? [detailOf(step), ...workflow.triggers.map(triggerLabel)].join(" · ")
         : detailOf(step);
-      nodes.push({ id: step.id, type: step.type, detail, parent, ...(bodyKey === null ? {} : { body: bodyKey }) });
+      const compensate = step.compensate && typeof step.compensate === "object" ? step.compensate : undefined;
+      nodes.push({
+        id: step.id,
+        type: step.type,
+        detail,
+        parent,
+        ...(bodyKey === null ? {} : { body: bodyKey }),
+        ...(compensate ? { compensation: detailOf({ ...compensate, id: step.id, type: step.type }) } : {}),
+      });
       const str = (key: string) => (typeof step[key] === "string" ? (step[key] as string) : undefined);
 
       // A router always leaves by a route or its default; `end` ends the run.

@@ -13,6 +13,7 @@ import type { Condition } from "../expressions/conditions.ts";
 import { eventMatches, matchKey, type SentEvent } from "../expressions/events.ts";
 import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, newExecution, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
+import { hasCompensation, runCompensations } from "./compensation.ts";
 import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { EventHandler } from "./events.ts";
@@ -307,7 +308,9 @@ export class Engine {
   /**
    * Cancels a pending, running or halted execution: it becomes `cancelled` (terminal) at once; a worker still
    * running it stops at its next checkpoint (its compare-and-set loses), and jobs that arrive later do nothing.
-   * ConflictError when it has already ended.
+   * When the workflow declares compensations, the execution is `running` with `compensating` instead: its compensations
+   * run here, or, while a worker holds a live lease, in that worker once its next checkpoint loses (so a step it had in
+   * flight is compensated too). ConflictError when it has already ended or is being compensated.
    */
   async cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
     const exec = await this.#loadOwn(executionId);
@@ -316,9 +319,22 @@ export class Engine {
         `Execution "${executionId}" is already ${exec.status}: only a pending, running or halted execution can be cancelled`,
       );
     }
+    if (exec.compensating) {
+      throw new ConflictError(`Execution "${executionId}" is already being compensated (it ends ${exec.compensating.status})`);
+    }
     const reason = options.reason ?? "Cancelled by an operator";
-    const run = this.#newRun(exec, this.workflow, true);
-    Object.assign(exec, { status: "cancelled", error: `Cancelled: ${reason}`, wakeAt: null, retry: null, answer: null });
+    const workflow = await this.#pinned(exec);
+    const run = this.#newRun(exec, workflow, true);
+    const error = `Cancelled: ${reason}`;
+    if (hasCompensation(workflow)) {
+      const inFlight = exec.status === "running" && leaseExpiry(exec, this.#leaseMs) > this.clock.now().getTime();
+      Object.assign(exec, { status: "running", error, wakeAt: null, retry: null, answer: null });
+      exec.compensating = { status: "cancelled", error, reason, ok: true, cancelRevision: inFlight ? exec.revision + 1 : null };
+      run.emit("workflow.compensating", { status: "cancelled", error });
+      await run.checkpoint();
+      return inFlight ? resultOf(exec) : await this.#drive(run);
+    }
+    Object.assign(exec, { status: "cancelled", error, wakeAt: null, retry: null, answer: null });
     run.emit("workflow.cancelled", { reason });
     await run.checkpoint();
     return resultOf(exec);
@@ -333,6 +349,9 @@ export class Engine {
     const exec = await this.#loadOwn(executionId);
     if (exec.status !== "failed") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a failed execution can be retried`);
+    }
+    if (exec.compensated !== null) {
+      throw new ConflictError(`Execution "${executionId}" was compensated (its completed steps were undone): start a new execution`);
     }
     const workflow = await this.#pinned(exec);
     const run = this.#newRun(exec, workflow, true);
@@ -442,6 +461,7 @@ export class Engine {
       cancelTimer = this.clock.setTimer(Math.max(0, left), () => run.abort.abort(this.#timeoutError(run)));
     }
     try {
+      if (exec.compensating) return await this.#compensate(run);
       while (exec.recoverTo && exec.recoverTo !== FINISHED) {
         if (exec.deadline && this.clock.now().getTime() >= Date.parse(exec.deadline)) {
           return await this.#fail(run, this.#timeoutError(run));
@@ -453,10 +473,17 @@ export class Engine {
         }
         const outcome = await this.#runTopLevel(run, step);
         if (outcome) return outcome;
+        // A cancel landed while the step ran and this worker took it on (Run.renew): the claim first, then the undoing.
+        if (exec.compensating) {
+          await run.checkpoint();
+          return await this.#compensate(run);
+        }
       }
       return await this.#complete(run);
     } catch (error) {
       if (error instanceof Yield) return yielded(run, error.notBefore);
+      const joined = error instanceof ConflictError && run.claimed ? await this.#joinCancel(run) : null;
+      if (joined) return await this.#drive(joined);
       throw error;
     } finally {
       cancelTimer?.();
@@ -598,6 +625,7 @@ export class Engine {
     exec.status = "completed";
     exec.recoverTo = null;
     exec.wakeAt = null;
+    if (exec.compensations.length) exec.compensations = [];
     exec.result = Object.hasOwn(exec.ctx, "result") ? exec.ctx.result! : null;
     run.emit("workflow.completed", { output: exec.result });
     await run.checkpoint();
@@ -606,13 +634,51 @@ export class Engine {
 
   async #fail(run: Run, error: unknown): Promise<ExecutionResult> {
     const exec = run.exec;
-    exec.status = "failed";
     exec.error = errorText(error);
     exec.loop = null;
     exec.wakeAt = null;
+    if (exec.compensating) {
+      // A cancel this worker took on while the step ran (Run.renew): the run ends cancelled, as the cancel said.
+      exec.error = exec.compensating.error;
+      await run.checkpoint();
+      return await this.#compensate(run);
+    }
+    if (exec.compensations.length) {
+      exec.compensating = { status: "failed", error: exec.error, reason: null, ok: true, cancelRevision: null };
+      run.emit("workflow.compensating", { status: "failed", error: exec.error });
+      await run.checkpoint();
+      return await this.#compensate(run);
+    }
+    exec.status = "failed";
     run.emit("workflow.failed", { error: exec.error });
     await run.checkpoint();
     return resultOf(exec);
+  }
+
+  /** Runs the compensations of a failed or cancelled run (compensation.ts), on a signal the workflow deadline does not abort. */
+  async #compensate(run: Run): Promise<ExecutionResult> {
+    const ctx = run.exec.ctx;
+    const tools = this.#tools(run, new AbortController().signal, { id: "", type: "" }, ctx, { ctx });
+    await runCompensations(run, this.registry, tools);
+    return resultOf(run.exec);
+  }
+
+  /**
+   * After this worker's checkpoint lost: when the only commit since its last one is a cancel that left the compensations
+   * to the lease holder (and nothing was committed after it: no takeover), the run goes on from the cancelled execution, with the compensations of the steps this worker
+   * completed meanwhile added (and their entries and events). Null otherwise (the ConflictError stands).
+   */
+  async #joinCancel(run: Run): Promise<Run | null> {
+    const stored = await this.store.load(run.exec.id);
+    const cancel = stored?.compensating?.cancelRevision;
+    if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== run.exec.revision + 1) return null;
+    const known = new Set(stored.compensations.map((item) => item.key));
+    stored.compensations = [...stored.compensations, ...run.exec.compensations.filter((item) => !known.has(item.key))];
+    const joined = this.#newRun(stored, run.workflow, true);
+    joined.adopt(run);
+    // The claim is stored before any compensation runs: a worker that took the run over meanwhile wins here.
+    await joined.checkpoint();
+    return joined;
   }
 
   /** The tools of one step; `given.ctx` is the ctx the step was given (references resolve against it). */
@@ -810,6 +876,8 @@ export function resultOf(exec: Execution): ExecutionResult {
     };
   }
   if ((exec.status === "failed" || exec.status === "cancelled") && exec.error) result.error = exec.error;
+  if (exec.compensating) Object.assign(result, { compensating: exec.compensating.status, error: exec.compensating.error });
+  if (exec.compensated !== null) result.compensated = exec.compensated;
   if (exec.status === "pending" && exec.wakeAt) result.notBefore = exec.wakeAt;
   return result;
 }

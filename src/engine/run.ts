@@ -268,6 +268,32 @@ export class Run {
     return committed;
   }
 
+  /**
+   * After a refused renewal: when the only commit since this worker's last one is a cancel that left the compensations
+   * to it (`compensating.cancelRevision`), the run takes that cancel on instead of losing its claim — the step in flight
+   * goes on, and the engine compensates once it ends. Events not stored yet are renumbered after the cancel's.
+   */
+  async #takeCancel(): Promise<boolean> {
+    const exec = this.exec;
+    const stored = await this.#context.store.load(exec.id);
+    const cancel = stored?.compensating?.cancelRevision;
+    if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== exec.revision + 1) return false;
+    const known = new Set(stored.compensations.map((item) => item.key));
+    exec.compensations = [...stored.compensations, ...exec.compensations.filter((item) => !known.has(item.key))];
+    Object.assign(exec, { revision: stored.revision, compensating: stored.compensating, error: stored.error, eventSeq: stored.eventSeq });
+    for (const event of this.#events) event.seq = ++exec.eventSeq;
+    return true;
+  }
+
+  /**
+   * Takes over what `from`, a run of the same execution whose checkpoint lost, had not stored: its entries, and its
+   * events renumbered after this run's (not delivered again to `onEvent`).
+   */
+  adopt(from: Run): void {
+    this.#entries.push(...from.#entries);
+    for (const event of from.#events) this.#events.push({ ...event, seq: ++this.exec.eventSeq });
+  }
+
   #chain: Promise<void> = Promise.resolve();
 
   /** A checkpoint after those already asked for (parallel branches may ask at once; each commit needs the last revision). */
@@ -326,6 +352,7 @@ export class Run {
     } catch (error) {
       // Our own checkpoint moved the revision meanwhile: that commit renewed the lease itself.
       if (!(error instanceof ConflictError) || commits !== this.#commits) throw error;
+      if (await this.#takeCancel()) return await this.renew();
       throw this.#lose(`its renewal was refused (${error.message})`);
     }
     if (commits !== this.#commits || this.exec.status !== "running") return;

@@ -236,4 +236,12 @@ export interface StepType<S extends StepDefinition = StepDefinition> {
   outputs?(step: S): string[];
   /** Values whose `$references` must be available when the step runs (checked at load). */
   references?(step: S): ReferenceSite[];
+  /**
+   * `compensate:` (call, http): `resolve` runs when the step completed (`state.ctx` is the ctx after it, `state.idempotencyKey`
+   * the compensation's key) and gives what is stored; `run` undoes the step from it after a failure or a cancel.
+   */
+  compensation?: {
+    resolve(step: S, state: StepState, tools: StepTools): Json;
+    run(step: S, resolved: Json, state: StepState, tools: StepTools): Promise<Json>;
+  };
 }

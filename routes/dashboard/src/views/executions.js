@@ -2,7 +2,7 @@
 /** `#/executions?workflow=&status=&limit=`: executions newest first, filtered, paged with the API's cursor. */
 import { describe, listExecutions, listWorkflows } from "../api.js";
 import { errorText, fill, h, link, loading, pageHead } from "../dom.js";
-import { badge, STATUSES, stuckBadge, wakeNote } from "../status.js";
+import { badge, compensationNote, STATUSES, stuckBadge, wakeNote } from "../status.js";
 import { when } from "../time.js";
 
 /** @typedef {import("../types.js").ExecutionSummary} ExecutionSummary */
@@ -14,7 +14,7 @@ const PAGE_SIZE = 25;
 
 /** The columns an execution table may have: heading and cell. @type {Record<Column, [string, (e: ExecutionSummary) => Child]>} */
 const COLUMNS = {
-  status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), stuckBadge(e), wakeNote(e))],
+  status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), compensationNote(e), stuckBadge(e), wakeNote(e))],
   execution: ["Execution", (e) => link(["executions", e.id], e.id, "mono")],
   workflow: ["Workflow", (e) => e.workflowId],
   step: ["Step", (e) => h("code", null, e.currentStep || "—")],
