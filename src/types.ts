@@ -61,6 +61,20 @@ export interface Execution {
    * enqueued, so a lost job loses no answer: the sweeper hands the execution back and the answer is applied.
    */
   answer: PendingAnswer | null;
+  /** Flow control (workflows with `concurrency`, `rate`, `priority` or `debounce`): see FlowMark. */
+  flow?: FlowMark | null;
+}
+
+/** What flow control keeps on an execution. */
+export interface FlowMark {
+  /** The start's priority (the runner's `priority` option, else the definition's), higher first. */
+  priority?: number;
+  /** Why it waits, for people: `waiting for a concurrency slot of key C-7 (5/5)`, `rate limited until …`. */
+  waiting?: string;
+  /** It was admitted once (its start counted against `rate`): later admissions only take a slot. */
+  admitted?: boolean;
+  /** Debounce: the run starts no later than this (ISO), however often it is pushed back. */
+  latest?: string;
 }
 
 /** A resume answer kept on a halted execution until it is applied. */
@@ -131,6 +145,8 @@ export interface ExecutionResult {
   yielded?: boolean;
   /** With `yielded`: the continuation must not run before this ISO time (a scheduled call retry). */
   notBefore?: string;
+  /** Flow control: executions waiting for the slot this call released, to be continued (the async runner enqueues them). */
+  flowStart?: string[];
 }
 
 export type EventType =
@@ -144,7 +160,9 @@ export type EventType =
   | "step.completed"
   | "step.halted"
   | "step.failed"
-  | "step.retrying";
+  | "step.retrying"
+  | "flow.queued"
+  | "flow.started";
 
 export const EVENT_TYPES: readonly EventType[] = [
   "workflow.started",
@@ -158,6 +176,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   "step.halted",
   "step.failed",
   "step.retrying",
+  "flow.queued",
+  "flow.started",
 ];
 
 /** An event as stored in the execution's event log (plain JSON). */

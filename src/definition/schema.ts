@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { deepFreeze } from "../json.ts";
 import { defaultStepRegistry, StepRegistry } from "../steps/registry.ts";
+import { concurrencySchema, debounceSchema, prioritySchema, rateSchema } from "../steps/flow.ts";
 import { nestedStep } from "../steps/step.ts";
 import { INPUT_TYPES } from "./workflow.ts";
 
@@ -26,6 +27,10 @@ export const workflowSchema = z.strictObject({
   timeout: z.number().positive().optional(),
   inputs: z.record(z.string().min(1).max(100), inputSpecSchema.nullable()).nullable().optional(),
   steps: z.array(stepPlaceholder).min(1),
+  concurrency: concurrencySchema.optional(),
+  rate: rateSchema.optional(),
+  priority: prioritySchema.optional(),
+  debounce: debounceSchema.optional(),
 });
 
 /** Key aliases kept for older workflow files: alias → canonical key. */

@@ -1,3 +1,4 @@
+import type { ConcurrencySpec, DebounceSpec, RateSpec } from "../steps/flow.ts";
 import type { StepDefinition } from "../steps/step.ts";
 import type { Json } from "../types.ts";
 
@@ -25,6 +26,11 @@ export interface WorkflowDefinition {
   readonly inputs: Readonly<Record<string, InputSpec>> | null;
   /** Normalised steps (aliases resolved, `x-` keys removed, defaults applied by the step schemas). */
   readonly steps: readonly StepDefinition[];
+  /** Flow control (issue 20): at most `limit` running per key, at most `limit` starts per period, the start order, debouncing. */
+  readonly concurrency?: Readonly<ConcurrencySpec>;
+  readonly rate?: Readonly<RateSpec>;
+  readonly priority?: number | string;
+  readonly debounce?: Readonly<DebounceSpec>;
   /** Content hash (SHA-256 hex of the canonical JSON, stable over key order). */
   readonly hash: string;
 }

@@ -15,6 +15,7 @@ import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { EventHandler } from "./events.ts";
 import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
+import { acquireRequest, flowKey, flowStoreOf, isGated, waitingText } from "./flow.ts";
 import { Run } from "./run.ts";
 
 export interface EngineLimits {
@@ -55,6 +56,11 @@ export interface EngineOptions {
   maxInlineWaitMs?: number;
   /** How long a claim (`running`) lasts without a checkpoint before another worker may take over (default 60 000 ms). */
   leaseMs?: number;
+  /**
+   * Admit runs of workflows with `concurrency` / `rate` through the store (default true). Child workflows run
+   * inside their parent's slot: their engines pass false.
+   */
+  flowControl?: boolean;
 }
 
 export const DEFAULT_MAX_STEPS = 10_000;
@@ -102,6 +108,11 @@ export class Engine {
    * started with another input (ConflictError).
    */
   async run(input: unknown, options: { executionId?: string; deadline?: string | null } = {}): Promise<ExecutionResult> {
+    if (this.#gated(this.workflow)) {
+      // Admission comes before the claim: the run is stored pending first, like an async start.
+      const stored = await this.prepare(input, { executionId: options.executionId });
+      return stored.status === "pending" ? await this.continue(stored.id, { loaded: stored }) : resultOf(stored);
+    }
     const checked = applyInputRules(this.workflow, input ?? {});
     const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline);
     const run = this.#newRun(exec, this.workflow, false);
@@ -120,9 +131,10 @@ export class Engine {
    * Saves a new `pending` execution (the async runner's first step) after checking the input; an id that
    * already exists with the same input is left alone (idempotent). Returns the execution as stored.
    */
-  async prepare(input: unknown, options: { executionId?: string } = {}): Promise<Execution> {
+  async prepare(input: unknown, options: { executionId?: string; priority?: number } = {}): Promise<Execution> {
     const exec = this.#newExecution(applyInputRules(this.workflow, input ?? {}), options.executionId ?? this.#ids(), undefined);
     exec.status = "pending";
+    if (options.priority !== undefined) exec.flow = { priority: options.priority };
     const definition = definitionToPin(this.store, this.workflow, this.clock.now());
     try {
       const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, ...(definition ? { definition } : {}) });
@@ -202,12 +214,20 @@ export class Engine {
     } else if (exec.wakeAt && now < Date.parse(exec.wakeAt)) {
       return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt };
     }
-    const run = this.#newRun(exec, await this.#pinned(exec), true);
+    const workflow = await this.#pinned(exec);
+    const waited = exec.flow?.waiting !== undefined;
+    if (this.#gated(workflow)) {
+      const queued = await this.#admit(exec, workflow);
+      if (queued) return queued;
+    }
+    const run = this.#newRun(exec, workflow, true);
     exec.status = "running";
     exec.wakeAt = null;
-    if (exec.stepsExecuted === 0 && exec.eventSeq === 0) {
+    // Never started before (a run that waited for flow control has its `flow.queued` event).
+    if (exec.stepsExecuted === 0 && exec.eventSeq === (waited ? 1 : 0)) {
       run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
     }
+    if (waited) run.emit("flow.started", {});
     await run.checkpoint();
     return await this.#drive(run);
   }
@@ -232,8 +252,16 @@ export class Engine {
         `Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`,
       );
     }
+    const workflow = await this.#pinned(exec);
+    const waited = exec.flow?.waiting !== undefined;
+    if (this.#gated(workflow)) {
+      // Without a slot the answer is kept (as `accept` does) and the run waits, ahead of new starts.
+      const queued = await this.#admit(exec, workflow, answer);
+      if (queued) return queued;
+    }
     // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
-    const run = this.#newRun(exec, await this.#pinned(exec), true);
+    const run = this.#newRun(exec, workflow, true);
+    if (waited) run.emit("flow.started", {});
     const ctx = { ...exec.ctx };
     if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
     if (answer.approved !== undefined) ctx.approved = answer.approved;
@@ -281,7 +309,7 @@ export class Engine {
     Object.assign(exec, { status: "cancelled", error: `Cancelled: ${reason}`, wakeAt: null, retry: null, answer: null });
     run.emit("workflow.cancelled", { reason });
     await run.checkpoint();
-    return resultOf(exec);
+    return await this.#release(run, resultOf(exec));
   }
 
   /**
@@ -380,6 +408,58 @@ export class Engine {
   }
 
   async #drive(run: Run): Promise<ExecutionResult> {
+    const result = await this.#driveSteps(run);
+    const exec = run.exec;
+    const waiting = exec.status === "halted" || (exec.status === "pending" && exec.wakeAt !== null);
+    return isTerminal(exec.status) || waiting ? await this.#release(run, result) : result;
+  }
+
+  #gated(workflow: WorkflowDefinition): boolean {
+    return this.#options.flowControl !== false && isGated(workflow);
+  }
+
+  /**
+   * Asks the store for a slot (and a start under `rate`). Admitted: undefined, the execution marked so. Refused:
+   * the execution stays pending (or halted, keeping `answer` for its resume) with why it waits, and the call ends
+   * — a released slot starts it; a rate wait asks for a continuation at the time the rate allows.
+   */
+  async #admit(exec: Execution, workflow: WorkflowDefinition, answer?: Execution["answer"]): Promise<ExecutionResult | undefined> {
+    const now = this.clock.now().getTime();
+    const admission = await flowStoreOf(this.store).flowAcquire(acquireRequest(workflow, exec, now, this.#leaseMs));
+    if (admission.admitted) {
+      const { waiting: _, ...mark } = exec.flow ?? {};
+      exec.flow = { ...mark, admitted: true };
+      return undefined;
+    }
+    const waiting = waitingText(admission);
+    const wakeAt = admission.reason === "rate" ? new Date(admission.retryAt).toISOString() : exec.status === "halted" ? exec.wakeAt : null;
+    const first = exec.flow?.waiting === undefined;
+    if (exec.flow?.waiting !== waiting || exec.wakeAt !== wakeAt || (answer && !exec.answer)) {
+      const run = this.#newRun(exec, workflow, true);
+      Object.assign(exec, { flow: { ...exec.flow, waiting }, wakeAt, ...(answer && !exec.answer ? { answer } : {}) });
+      if (first) run.emit("flow.queued", { reason: admission.reason, key: admission.key, waiting });
+      await run.checkpoint();
+    }
+    return exec.status === "halted" ? resultOf(exec) : { ...resultOf(exec), ...(wakeAt ? { yielded: true, notBefore: wakeAt } : {}) };
+  }
+
+  /** After a call leaves `running` for good (ended, halted, waiting for a time): frees the slot; the result names the waiters to start. */
+  async #release(run: Run, result: ExecutionResult): Promise<ExecutionResult> {
+    const workflow = run.workflow;
+    if (!this.#gated(workflow) || !workflow.concurrency) return result;
+    const exec = run.exec;
+    const start = await flowStoreOf(this.store).flowRelease({
+      workflowId: exec.workflowId,
+      executionId: exec.id,
+      now: this.clock.now().getTime(),
+      concurrency: { key: flowKey(workflow.concurrency.key, exec.input), limit: workflow.concurrency.limit },
+      staleMs: this.#leaseMs,
+    });
+    return start.length ? { ...result, flowStart: start } : result;
+  }
+
+  /** The drive loop: steps until the call ends. */
+  async #driveSteps(run: Run): Promise<ExecutionResult> {
     const exec = run.exec;
     let cancelTimer: (() => void) | undefined;
     if (exec.deadline) {
@@ -555,6 +635,7 @@ export class Engine {
               registry: this.registry,
               onEvent: undefined,
               budgetMs: undefined,
+              flowControl: false,
             }),
           { parent: exec.deadline, now: clock.now().getTime() },
           resultOf,

@@ -28,7 +28,7 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
 
   /** Checks the input, saves a `pending` execution, enqueues a start job and returns the id. */
   async run(input: unknown, options: { executionId?: string; queue?: string; priority?: number } = {}): Promise<string> {
-    const exec = await this.engine().prepare(input, { executionId: options.executionId });
+    const exec = await this.engine().prepare(input, { executionId: options.executionId, priority: options.priority });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
         workflowId: this.workflow.id,

@@ -126,6 +126,10 @@ export function followUpsOf(job: Job, outcome: JobOutcome, now: number, delivery
       options: notBefore ? { delaySeconds: delaySeconds(notBefore), key: `at-${Date.parse(notBefore)}` } : { key: after },
     });
   }
+  // Flow control: the waiters a released slot lets start (keyed by the releasing execution and time: each release is new).
+  for (const id of outcome.result.flowStart ?? []) {
+    jobs.push({ job: { ...base, executionId: id, action: "continue" }, options: { key: `flow-${job.executionId}-${now}` } });
+  }
   const timer = approvalTimer(outcome.result);
   if (timer) {
     // A wake that came early asks for itself again: that message must not be deduplicated against its own id.
@@ -178,6 +182,10 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
     switch (job.action) {
       case "start":
       case "continue":
+        // A resume that waited for a flow-control slot keeps its answer on the halted execution.
+        if (exec.status === "halted" && exec.answer && exec.flow?.waiting !== undefined) {
+          return outcome(await engine.resume(id, { ...exec.answer, expectedRevision: exec.revision, loaded: exec }));
+        }
         if (exec.status !== "pending") return outcome(resultOf(exec), true);
         return outcome(await engine.continue(id, { loaded: exec }));
       case "resume": {

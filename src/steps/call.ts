@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ExecutionError, TimeoutError } from "../errors.ts";
 import { cloneJson, setOwn, toJson } from "../json.ts";
 import type { Json, ServiceMethod } from "../types.ts";
+import { rateSchema } from "./flow.ts";
 import { proceed, stepSchema, type StepTools, type StepType } from "./step.ts";
 
 const schema = stepSchema("call", {
@@ -13,6 +14,8 @@ const schema = stepSchema("call", {
   retries: z.number().int().min(0).max(100).default(0),
   retry_delay: z.number().min(0).default(1),
   retry_backoff: z.number().min(1).default(2),
+  /** Calls of this step across all executions, per key, held to `limit` per `period` seconds (a service's quota). */
+  rate: rateSchema.optional(),
 });
 
 export type CallStep = typeof schema._output;

@@ -2,6 +2,7 @@ import { NotFoundError } from "../errors.ts";
 import { cloneJson } from "../json.ts";
 import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../types.ts";
 import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, utf8Length } from "./format.ts";
+import { type FlowAcquire, type FlowAdmission, FlowBook, type FlowKeyState, type FlowRelease, type FlowStore } from "./flow.ts";
 import { byOverdue, claimedScore, recoveryOf, type RecoveryRow, sweepBounds } from "./recovery.ts";
 import {
   assertDefinition,
@@ -48,7 +49,7 @@ const WAITING: readonly ExecutionStatus[] = ["halted", "pending"];
  * Redis store: a head, a JSON snapshot plus a log of JSON deltas, compare-and-set on the revision, atomic commits,
  * copies in and out. Nothing survives the process.
  */
-export class MemoryStore implements Store {
+export class MemoryStore implements Store, FlowStore {
   readonly #rows = new Map<string, Row>();
   /** hash → the definition's JSON text. */
   readonly #definitions = new Map<string, string>();
@@ -57,6 +58,19 @@ export class MemoryStore implements Store {
   readonly #current = new Map<string, string>();
   /** "<status> <hash>" → ids of the executions on that version in that status (halted, pending). */
   readonly #waiting = new Map<string, Set<string>>();
+  readonly #flow = new FlowBook((id) => this.#rows.get(id)?.head.status);
+
+  async flowAcquire(request: FlowAcquire): Promise<FlowAdmission> {
+    return await this.#flow.flowAcquire(request);
+  }
+
+  async flowRelease(request: FlowRelease): Promise<string[]> {
+    return await this.#flow.flowRelease(request);
+  }
+
+  async flowState(workflowId: string, now: number): Promise<FlowKeyState[]> {
+    return await this.#flow.flowState(workflowId, now);
+  }
 
   async commit(commit: Commit): Promise<{ revision: number }> {
     const score = checkCommit(commit);

@@ -1,0 +1,316 @@
+/**
+ * Flow control (issue 20) through the engine and the async path, against any store: the MemoryStore and the
+ * Redis store (tests/flow.memory.test.ts, tests/flow.redis.test.ts) run the same tests.
+ */
+import { describe, expect, test } from "bun:test";
+import { loadWorkflow } from "../../src/definition/load.ts";
+import type { WorkflowDefinition } from "../../src/definition/workflow.ts";
+import { ManualClock } from "../../src/engine/clock.ts";
+import { AsyncRunner } from "../../src/runners/async.ts";
+import { type EnqueueOptions, followUpsOf, type Job, performJob, type QueueAdapter } from "../../src/runners/jobs.ts";
+import { sweep } from "../../src/runners/recovery.ts";
+import type { FlowStore } from "../../src/store/flow.ts";
+import type { Store } from "../../src/store/store.ts";
+import type { Services } from "../../src/types.ts";
+
+export type FlowTestStore = Store & FlowStore;
+
+const START = "2026-05-01T00:00:00.000Z";
+
+/** A queue the test drives: due jobs are performed in parallel batches, delayed ones wait for the clock. */
+export class TestQueue implements QueueAdapter {
+  readonly due: Job[] = [];
+  readonly later: { job: Job; at: number }[] = [];
+  constructor(readonly store: Store, readonly clock: ManualClock, readonly services: Services, readonly workflows: WorkflowDefinition[]) {}
+
+  enqueue(job: Job, options: EnqueueOptions = {}): Promise<void> {
+    if (options.delaySeconds && options.delaySeconds > 0) this.later.push({ job, at: this.clock.nowMs() + options.delaySeconds * 1000 });
+    else this.due.push(job);
+    return Promise.resolve();
+  }
+
+  async perform(job: Job): Promise<void> {
+    const outcome = await performJob(job, {
+      store: this.store,
+      clock: this.clock,
+      services: this.services,
+      workflows: (id) => this.workflows.find((w) => w.id === id),
+    });
+    for (const next of followUpsOf(job, outcome, this.clock.nowMs())) await this.enqueue(next.job, next.options);
+  }
+
+  /** Performs due jobs (all at once, as many workers would) until none is left; then the delayed ones that are due. */
+  async drain(): Promise<void> {
+    for (;;) {
+      const now = this.clock.nowMs();
+      for (const timer of this.later.filter((t) => t.at <= now)) {
+        this.later.splice(this.later.indexOf(timer), 1);
+        this.due.push(timer.job);
+      }
+      if (!this.due.length) return;
+      await Promise.all(this.due.splice(0).map((job) => this.perform(job)));
+    }
+  }
+}
+
+/** Lets the event loop run (real I/O of a remote store included) without reading any clock. */
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function limited(id: string, flow: string, steps = "") {
+  return loadWorkflow(`
+id: ${id}
+name: ${id}
+${flow}
+steps:
+  - id: start
+    type: start
+    next: work
+  - id: work
+    type: call
+    service: work
+    input: { key: "$input.key", n: "$input.n" }
+    output: done
+    next: ${steps ? "pause" : "finish"}
+${steps}
+  - id: finish
+    type: end
+    result: "$done"
+`);
+}
+
+export function flowContract(name: string, makeStore: (clock: ManualClock) => Promise<FlowTestStore> | FlowTestStore): void {
+  describe(`${name} (flow control)`, () => {
+    test("50 starts with concurrency 3 per key over 4 keys never exceed 3 running per key at any commit, and all 50 complete", async () => {
+      const clock = new ManualClock(START);
+      const inner = await makeStore(clock);
+      const running = new Map<string, string>();
+      let worst = 0;
+      const store = new Proxy(inner, {
+        get(target, key, receiver) {
+          const value = Reflect.get(target, key, receiver);
+          if (key !== "commit") return typeof value === "function" ? value.bind(target) : value;
+          return async (commit: Parameters<Store["commit"]>[0]) => {
+            const result = await target.commit(commit);
+            const exec = commit.execution;
+            if (exec.status === "running") running.set(exec.id, String(exec.input.key));
+            else running.delete(exec.id);
+            const perKey = new Map<string, number>();
+            for (const k of running.values()) perKey.set(k, (perKey.get(k) ?? 0) + 1);
+            worst = Math.max(worst, ...perKey.values());
+            return result;
+          };
+        },
+      });
+      const workflow = limited("fifty", "concurrency: { limit: 3, key: $input.key }");
+      const services = { work: async (input: unknown) => (await tick(), input) };
+      const queue = new TestQueue(store, clock, services, [workflow]);
+      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
+      const ids: string[] = [];
+      for (let n = 0; n < 50; n++) ids.push(await runner.run({ key: `k${n % 4}`, n }, { executionId: `fifty-${n}` }));
+      await queue.drain();
+      const statuses = await Promise.all(ids.map(async (id) => (await store.load(id))!.status));
+      expect(statuses.filter((s) => s === "completed").length).toBe(50);
+      expect(worst).toBe(3);
+      const state = await store.flowState("fifty", clock.nowMs());
+      expect(state.map((s) => [s.key, s.holders.length, s.waiting]).sort()).toEqual([["k0", 0, 0], ["k1", 0, 0], ["k2", 0, 0], [
+        "k3",
+        0,
+        0,
+      ]]);
+    });
+
+    test("a waiting execution says why it waits, and emits flow.queued then flow.started", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const workflow = limited("why", "concurrency: { limit: 1, key: $input.key }");
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const services = { work: async (input: { n: number }) => (input.n === 1 && await gate, input) };
+      const queue = new TestQueue(store, clock, services, [workflow]);
+      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
+      await runner.run({ key: "C-7", n: 1 }, { executionId: "why-1" });
+      await runner.run({ key: "C-7", n: 2 }, { executionId: "why-2" });
+      const first = queue.perform(queue.due.shift()!);
+      while ((await store.load("why-1"))!.status !== "running") await tick();
+      await queue.perform(queue.due.shift()!);
+      const waiting = (await store.load("why-2"))!;
+      expect(waiting.status).toBe("pending");
+      expect(waiting.flow?.waiting).toBe("waiting for a concurrency slot of key C-7 (1/1), position 1");
+      open();
+      await first;
+      await queue.drain();
+      const done = (await store.load("why-2"))!;
+      expect(done.status).toBe("completed");
+      expect(done.flow?.waiting).toBeUndefined();
+      const types = (await store.events("why-2")).map((e) => e.type);
+      expect(types.slice(0, 3)).toEqual(["flow.queued", "workflow.started", "flow.started"]);
+    });
+
+    test("a crashed holder's slot is freed by lease expiry: the sweeper takes it over, it ends, the waiter starts", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const workflow = limited("crash", "concurrency: { limit: 1 }");
+      let crashed = true;
+      const services = { work: (input: unknown) => (crashed ? new Promise(() => {}) : input) };
+      const queue = new TestQueue(store, clock, services, [workflow]);
+      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
+      await runner.run({ key: "a", n: 1 }, { executionId: "crash-1" });
+      await runner.run({ key: "a", n: 2 }, { executionId: "crash-2" });
+      void queue.perform(queue.due.shift()!); // its worker dies inside the call
+      while ((await store.load("crash-1"))!.status !== "running") await tick();
+      await queue.drain();
+      expect((await store.load("crash-2"))!.status).toBe("pending");
+      crashed = false;
+      await clock.advance(61_000);
+      await sweep({ store, adapter: queue, clock });
+      await queue.drain();
+      expect((await store.load("crash-1"))!.status).toBe("completed");
+      expect((await store.load("crash-2"))!.status).toBe("completed");
+    });
+
+    test("rate 10 per 1 s starts 30 runs over at least 2 s of the clock, none dropped, never more than 10 in a second", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const workflow = limited("rated", "rate: { limit: 10, period: 1 }");
+      const starts: number[] = [];
+      const services = { work: (input: unknown) => (starts.push(clock.nowMs()), input) };
+      const queue = new TestQueue(store, clock, services, [workflow]);
+      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
+      for (let n = 0; n < 30; n++) await runner.run({ key: "x", n }, { executionId: `rated-${n}` });
+      await queue.drain();
+      expect(starts.length).toBe(10);
+      const held = (await store.load("rated-29"))!;
+      expect(held.status).toBe("pending");
+      expect(held.flow?.waiting).toStartWith("rate limited until 2026-05-01T00:00:01.000Z");
+      for (let second = 0; second < 3 && starts.length < 30; second++) {
+        await clock.advance(1000);
+        await queue.drain();
+      }
+      expect(starts.length).toBe(30);
+      expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(2000);
+      for (const at of starts) expect(starts.filter((t) => t >= at && t < at + 1000).length).toBeLessThanOrEqual(10);
+    });
+
+    test("among waiters the higher priority starts first (the runner's priority option)", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const workflow = limited("prio", "concurrency: { limit: 1 }");
+      const order: number[] = [];
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const services = { work: async (input: { n: number }) => (order.push(input.n), input.n === 0 && await gate, input) };
+      const queue = new TestQueue(store, clock, services, [workflow]);
+      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
+      await runner.run({ key: "x", n: 0 }, { executionId: "prio-0" });
+      const holder = queue.perform(queue.due.shift()!);
+      while (order.length === 0) await tick();
+      for (const [n, priority] of [[1, 0], [2, 5], [3, 3]] as const) {
+        await runner.run({ key: "x", n }, { executionId: `prio-${n}`, priority });
+      }
+      await queue.drain();
+      open();
+      await holder;
+      await queue.drain();
+      expect(order).toEqual([0, 2, 3, 1]);
+    });
+
+    test("a waiting run's priority ages: one that waited long enough goes before a newer, higher one", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const workflow = limited("aging", "concurrency: { limit: 1 }");
+      const order: number[] = [];
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const services = { work: async (input: { n: number }) => (order.push(input.n), input.n === 0 && await gate, input) };
+      const queue = new TestQueue(store, clock, services, [workflow]);
+      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
+      await runner.run({ key: "x", n: 0 }, { executionId: "aging-0" });
+      const holder = queue.perform(queue.due.shift()!);
+      while (order.length === 0) await tick();
+      await runner.run({ key: "x", n: 1 }, { executionId: "aging-1", priority: 0 });
+      await queue.drain();
+      await clock.advance(3 * 60_000); // three minutes waited are worth three priority points
+      await runner.run({ key: "x", n: 2 }, { executionId: "aging-2", priority: 2 });
+      await queue.drain();
+      open();
+      await holder;
+      await queue.drain();
+      expect(order).toEqual([0, 1, 2]);
+    });
+
+    test("a halted run holds no slot, and when resumed it waits ahead of new starts", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const workflow = limited(
+        "halts",
+        "concurrency: { limit: 1 }",
+        `  - id: pause
+    type: halt
+    reason: wait
+    next: finish`,
+      );
+      const order: string[] = [];
+      const gates = new Map<number, () => void>();
+      const services = {
+        work: async (input: { n: number }) => {
+          order.push(`work ${input.n}`);
+          if (input.n === 2) await new Promise<void>((resolve) => gates.set(2, resolve));
+          return input;
+        },
+      };
+      const queue = new TestQueue(store, clock, services, [workflow]);
+      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
+      await runner.run({ key: "x", n: 1 }, { executionId: "halts-1" });
+      await queue.drain();
+      expect((await store.load("halts-1"))!.status).toBe("halted");
+      await runner.run({ key: "x", n: 2 }, { executionId: "halts-2" }); // takes the slot the halt freed
+      const second = queue.perform(queue.due.shift()!);
+      while (!gates.has(2)) await tick();
+      await runner.run({ key: "x", n: 3 }, { executionId: "halts-3" });
+      await queue.drain();
+      await runner.resume("halts-1", { response: "go" });
+      await queue.drain();
+      const resumed = (await store.load("halts-1"))!;
+      expect(resumed.status).toBe("halted");
+      expect(resumed.flow?.waiting).toStartWith("waiting for a concurrency slot");
+      gates.get(2)!();
+      await second;
+      await queue.drain();
+      expect((await store.load("halts-1"))!.status).toBe("completed");
+      expect((await store.load("halts-1"))!.ctx.response).toBe("go");
+      expect(order).toEqual(["work 1", "work 2", "work 3"]);
+      const events = (await store.events("halts-3")).map((e) => e.seq);
+      expect(events.length).toBeGreaterThan(0);
+    });
+
+    test("a child workflow on its parent's key runs inside the parent's slot (no deadlock)", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const child = limited("kid", "concurrency: { limit: 1, key: $input.key }");
+      const parent = loadWorkflow(`
+id: parent
+name: parent
+concurrency: { limit: 1, key: $input.key }
+steps:
+  - id: start
+    type: start
+    next: child
+  - id: child
+    type: workflow
+    workflow_id: kid
+    input: { key: "$input.key", n: 1 }
+    output: got
+    next: finish
+  - id: finish
+    type: end
+    result: "$got"
+`);
+      const services = { work: (input: unknown) => input };
+      const queue = new TestQueue(store, clock, services, [parent, child]);
+      const runner = new AsyncRunner(parent, { store, adapter: queue, clock });
+      await runner.run({ key: "same" }, { executionId: "parent-1" });
+      await queue.drain();
+      expect((await store.load("parent-1"))!.status).toBe("completed");
+    });
+  });
+}
