@@ -32,6 +32,8 @@ import {
   type StoreFootprint,
 } from "../store.ts";
 import { type RedisKeys, redisKeys } from "./keys.ts";
+import type { FlowAcquire, FlowAdmission, FlowKeyState, FlowRelease, FlowStore } from "../flow.ts";
+import * as flowLua from "./flow-scripts.ts";
 import * as lua from "./scripts.ts";
 import { StoredSizesCache } from "./sizes.ts";
 
@@ -52,9 +54,9 @@ export const DEFAULT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
 const PREFIX_PATTERN = /^[A-Za-z0-9_\-.]{1,64}$/;
 
 type Script = ReturnType<UpstashRedisClient["createScript"]>;
-type ScriptName = keyof typeof lua;
+type ScriptName = keyof typeof lua | keyof typeof flowLua;
 
-export class UpstashRedisStore implements Store {
+export class UpstashRedisStore implements Store, FlowStore {
   readonly #prefix: string;
   readonly #keys: RedisKeys;
   readonly #retentionMs: number;
@@ -80,7 +82,9 @@ export class UpstashRedisStore implements Store {
     this.#keys = redisKeys(prefix);
     this.#retentionMs = Math.max(1, Math.round(retention * 1000));
     this.#clock = clock;
-    this.#scripts = Object.fromEntries(Object.entries(lua).map(([name, source]) => [name, redis.createScript(source)])) as Record<
+    this.#scripts = Object.fromEntries(
+      Object.entries({ ...lua, ...flowLua }).map(([name, source]) => [name, redis.createScript(source)]),
+    ) as Record<
       ScriptName,
       Script
     >;
@@ -325,6 +329,58 @@ export class UpstashRedisStore implements Store {
     const [more, score, lastId, ...items] = reply as [unknown, unknown, unknown, ...unknown[]];
     const cursor = more === 1 ? encodeCursor({ score: Number(score), id: unwrap(lastId) }) : undefined;
     return { items, cursor };
+  }
+
+  async flowAcquire(request: FlowAcquire): Promise<FlowAdmission> {
+    const { concurrency, rate } = request;
+    const reply = await this.#exec("admit a start", "FLOW_ACQUIRE", [
+      request.workflowId,
+      request.executionId,
+      String(request.now),
+      String(request.order),
+      String(request.staleMs),
+      concurrency?.key ?? "",
+      String(concurrency?.limit ?? 0),
+      rate?.key ?? "",
+      String(rate?.limit ?? 0),
+      String(rate?.periodMs ?? 0),
+      rate?.member ?? "",
+    ]);
+    const [admitted, reason, a, b, c] = numbers([...(reply as number[]), 0], "flow admission");
+    if (admitted === 1) return { admitted: true };
+    if (reason === 2) return { admitted: false, reason: "rate", key: rate!.key, retryAt: a! };
+    return { admitted: false, reason: "concurrency", key: concurrency!.key, holders: a!, limit: b!, position: c! };
+  }
+
+  async flowRelease(request: FlowRelease): Promise<string[]> {
+    const reply = await this.#exec("release a slot", "FLOW_RELEASE", [
+      request.workflowId,
+      request.executionId,
+      String(request.now),
+      String(request.staleMs),
+      request.concurrency.key,
+      String(request.concurrency.limit),
+    ]);
+    return (reply as unknown[]).map(unwrap);
+  }
+
+  async flowState(workflowId: string, now: number): Promise<FlowKeyState[]> {
+    const reply = (await this.#exec("read flow control", "FLOW_STATE", [workflowId, String(now)])) as unknown[];
+    const states: FlowKeyState[] = [];
+    for (let i = 0; i < reply.length;) {
+      const kind = unwrap(reply[i]) === "c" ? "concurrency" : "rate";
+      const [key, limit, periodMs, waiting, count] = [unwrap(reply[i + 1]), ...reply.slice(i + 2, i + 6).map(Number)] as [
+        string,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const holders = reply.slice(i + 6, i + 6 + count).map(unwrap).sort();
+      states.push({ kind, key, limit, ...(kind === "rate" ? { period: periodMs / 1000 } : {}), holders, waiting });
+      i += 6 + count;
+    }
+    return states;
   }
 
   /** Runs one of the scripts that take only ARGV (the prefix first). */
