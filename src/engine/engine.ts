@@ -15,6 +15,7 @@ import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { EventHandler } from "./events.ts";
 import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
+import type { RateSpec } from "../steps/flow.ts";
 import { acquireRequest, flowKey, flowStoreOf, isGated, waitingText } from "./flow.ts";
 import { Run } from "./run.ts";
 
@@ -458,6 +459,36 @@ export class Engine {
     return start.length ? { ...result, flowStart: start } : result;
   }
 
+  /**
+   * A step's `rate` (a service's quota, across all executions): waits for its turn before the call. A wait the
+   * engine would not sleep in process (over `maxInlineWaitMs`) ends a top-level call `pending` until then.
+   */
+  async #stepRate(run: Run, step: StepDefinition, scope: string, topLevel: boolean, signal = run.signal): Promise<void> {
+    const rate = step.rate as RateSpec;
+    const exec = run.exec;
+    const key = `step:${step.id}:${flowKey(rate.key, exec.input)}`;
+    const member = `${scope}:${exec.stepsExecuted}`;
+    for (;;) {
+      const now = this.clock.now().getTime();
+      const admission = await flowStoreOf(this.store).flowAcquire({
+        workflowId: exec.workflowId,
+        executionId: exec.id,
+        now,
+        order: now,
+        staleMs: this.#leaseMs,
+        rate: { key, limit: rate.limit, periodMs: rate.period * 1000, member },
+      });
+      if (admission.admitted || admission.reason !== "rate") return;
+      const wait = admission.retryAt - now;
+      if (topLevel && run.claimed && wait > (this.#options.maxInlineWaitMs ?? DEFAULT_MAX_INLINE_WAIT_MS)) {
+        const notBefore = new Date(admission.retryAt).toISOString();
+        await this.#yield(run, notBefore);
+        throw new Yield(notBefore);
+      }
+      await this.clock.sleep(wait, signal);
+    }
+  }
+
   /** The drive loop: steps until the call ends. */
   async #driveSteps(run: Run): Promise<ExecutionResult> {
     const exec = run.exec;
@@ -536,6 +567,7 @@ export class Engine {
       loop: cursor,
       retryAttempt: exec.retry && exec.retry.stepId === step.id ? exec.retry.attempt : undefined,
     };
+    if (step.rate) await this.#stepRate(run, step, state.scope, true);
     const result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
     exec.loop = null;
     exec.retry = null;
@@ -693,6 +725,7 @@ export class Engine {
         nested: true,
       };
       const tools = this.#nestedTools(run, signal, top, ctxBefore, ctx);
+      if (step.rate) await this.#stepRate(run, step, state.scope, false, signal);
       const result = await executeStep(run, step, type, nestedLabel(options.parentId, step), state, tools);
       if (!result.ok) {
         const error = result.error;

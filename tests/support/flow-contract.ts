@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { loadWorkflow } from "../../src/definition/load.ts";
 import type { WorkflowDefinition } from "../../src/definition/workflow.ts";
 import { ManualClock } from "../../src/engine/clock.ts";
+import { Engine } from "../../src/engine/engine.ts";
 import { AsyncRunner } from "../../src/runners/async.ts";
 import { type EnqueueOptions, followUpsOf, type Job, performJob, type QueueAdapter } from "../../src/runners/jobs.ts";
 import { sweep } from "../../src/runners/recovery.ts";
@@ -281,6 +282,40 @@ export function flowContract(name: string, makeStore: (clock: ManualClock) => Pr
       expect(order).toEqual(["work 1", "work 2", "work 3"]);
       const events = (await store.events("halts-3")).map((e) => e.seq);
       expect(events.length).toBeGreaterThan(0);
+    });
+
+    test("a step's rate holds the calls of two engine instances together to the quota", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const workflow = loadWorkflow(`
+id: quota
+name: quota
+steps:
+  - id: start
+    type: start
+    next: charge
+  - id: charge
+    type: call
+    service: work
+    input: { n: "$input.n" }
+    rate: { limit: 2, period: 1, key: $input.account }
+    next: finish
+  - id: finish
+    type: end
+`);
+      const calls: [number, number][] = [];
+      const services = { work: (input: { n: number }) => (calls.push([input.n, clock.nowMs() - Date.parse(START)]), input) };
+      const engines = [new Engine(workflow, { store, clock, services }), new Engine(workflow, { store, clock, services })];
+      const runs = [0, 1, 2, 3, 4].map((n) => engines[n % 2]!.run({ n, account: "A" }, { executionId: `quota-${n}` }));
+      await clock.waitForTimers(3);
+      expect(calls.length).toBe(2);
+      await clock.advance(1000);
+      await clock.waitForTimers(1);
+      expect(calls.length).toBe(4);
+      await clock.advance(1000);
+      const results = await Promise.all(runs);
+      expect(results.map((r) => r.status)).toEqual(["completed", "completed", "completed", "completed", "completed"]);
+      expect(calls.map(([, at]) => at)).toEqual([0, 0, 1000, 1000, 2000]);
     });
 
     test("a child workflow on its parent's key runs inside the parent's slot (no deadlock)", async () => {
