@@ -15,7 +15,7 @@ import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { EventHandler } from "./events.ts";
 import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
-import type { RateSpec } from "../steps/flow.ts";
+import type { DebounceSpec, RateSpec } from "../steps/flow.ts";
 import { acquireRequest, flowKey, flowStoreOf, isGated, waitingText } from "./flow.ts";
 import { Run } from "./run.ts";
 
@@ -109,8 +109,8 @@ export class Engine {
    * started with another input (ConflictError).
    */
   async run(input: unknown, options: { executionId?: string; deadline?: string | null } = {}): Promise<ExecutionResult> {
-    if (this.#gated(this.workflow)) {
-      // Admission comes before the claim: the run is stored pending first, like an async start.
+    if (this.#gated(this.workflow) || (this.#options.flowControl !== false && this.workflow.debounce)) {
+      // Admission (and debouncing) come before the claim: the run is stored pending first, like an async start.
       const stored = await this.prepare(input, { executionId: options.executionId });
       return stored.status === "pending" ? await this.continue(stored.id, { loaded: stored }) : resultOf(stored);
     }
@@ -136,6 +136,7 @@ export class Engine {
     const exec = this.#newExecution(applyInputRules(this.workflow, input ?? {}), options.executionId ?? this.#ids(), undefined);
     exec.status = "pending";
     if (options.priority !== undefined) exec.flow = { priority: options.priority };
+    if (this.#options.flowControl !== false && this.workflow.debounce) return await this.#debounce(exec, this.workflow.debounce);
     const definition = definitionToPin(this.store, this.workflow, this.clock.now());
     try {
       const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, ...(definition ? { definition } : {}) });
@@ -145,6 +146,47 @@ export class Engine {
       if (!(error instanceof ConflictError)) throw error;
       return await this.#existing(exec, error);
     }
+  }
+
+  /**
+   * Debounce: a start within `period` of the previous one with the same key replaces the input of the run that
+   * has not started yet (the last input wins) and pushes its start back, never past `max` after the first start;
+   * the answer is that run. A start after that run began (or ended) makes a new one.
+   */
+  async #debounce(exec: Execution, debounce: DebounceSpec): Promise<Execution> {
+    const flow = flowStoreOf(this.store);
+    const request = { workflowId: exec.workflowId, key: flowKey(debounce.key, exec.input), executionId: exec.id };
+    const now = this.clock.now().getTime();
+    let current: string | undefined = await flow.flowDebounce(request);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      if (current === exec.id) {
+        const latest = now + (debounce.max ?? Infinity) * 1000;
+        exec.wakeAt = new Date(Math.min(now + debounce.period * 1000, latest)).toISOString();
+        if (Number.isFinite(latest)) exec.flow = { ...exec.flow, latest: new Date(latest).toISOString() };
+        const definition = definitionToPin(this.store, this.workflow, this.clock.now());
+        const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, ...(definition ? { definition } : {}) });
+        markStored(this.store, this.workflow.hash);
+        return { ...exec, revision };
+      }
+      const gathering = current ? await this.store.load(current) : null;
+      if (gathering && gathering.status === "pending" && gathering.stepsExecuted === 0 && gathering.workflowId === exec.workflowId) {
+        const run = this.#newRun(gathering, this.workflow, true);
+        const latest = gathering.flow?.latest ? Date.parse(gathering.flow.latest) : Infinity;
+        Object.assign(gathering, {
+          input: exec.input,
+          wakeAt: new Date(Math.min(now + debounce.period * 1000, latest)).toISOString(),
+        });
+        try {
+          await run.checkpoint();
+          return gathering;
+        } catch (error) {
+          if (!(error instanceof ConflictError)) throw error;
+          continue; // it started (or took another input) meanwhile: look again
+        }
+      }
+      current = (await flow.flowDebounce({ ...request, ...(current ? { expected: current } : {}) })) || undefined;
+    }
+    throw new ConflictError(`Debounce of workflow "${exec.workflowId}" key ${request.key}: too many concurrent starts, try again`);
   }
 
   /** The execution stored under a new execution's id: same workflow and input, or a ConflictError naming the id. */

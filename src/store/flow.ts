@@ -52,6 +52,11 @@ export interface FlowStore {
   flowAcquire(request: FlowAcquire): Promise<FlowAdmission>;
   /** Frees the execution's slot (and its place in the queue); returns the waiters that may start now, in order. */
   flowRelease(request: FlowRelease): Promise<string[]>;
+  /**
+   * Debounce: the execution that gathers the starts of a key. Sets it to `executionId` when it is `expected`
+   * (undefined: when none is set) and returns `executionId`; otherwise returns the one that is set.
+   */
+  flowDebounce(request: { workflowId: string; key: string; executionId: string; expected?: string }): Promise<string>;
   /** Every key the workflow used, with holders and queue lengths. */
   flowState(workflowId: string, now: number): Promise<FlowKeyState[]>;
 }
@@ -85,6 +90,7 @@ export class FlowBook implements FlowStore {
   readonly #slots = new Map<string, Map<string, Slots>>();
   readonly #windows = new Map<string, Map<string, Window>>();
   readonly #statusOf: (id: string) => ExecutionStatus | undefined;
+  readonly #debounced = new Map<string, string>();
 
   constructor(statusOf: (id: string) => ExecutionStatus | undefined) {
     this.#statusOf = statusOf;
@@ -165,6 +171,14 @@ export class FlowBook implements FlowStore {
     slots.waiters.delete(request.executionId);
     this.#purge(slots, request.now, request.staleMs);
     return Promise.resolve(this.#next(slots, slots.limit - slots.holders.size));
+  }
+
+  flowDebounce(request: { workflowId: string; key: string; executionId: string; expected?: string }): Promise<string> {
+    const slot = JSON.stringify([request.workflowId, request.key]);
+    const current = this.#debounced.get(slot);
+    if (current !== request.expected) return Promise.resolve(current!);
+    this.#debounced.set(slot, request.executionId);
+    return Promise.resolve(request.executionId);
   }
 
   flowState(workflowId: string, now: number): Promise<FlowKeyState[]> {

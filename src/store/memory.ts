@@ -68,6 +68,10 @@ export class MemoryStore implements Store, FlowStore {
     return await this.#flow.flowRelease(request);
   }
 
+  async flowDebounce(request: { workflowId: string; key: string; executionId: string; expected?: string }): Promise<string> {
+    return await this.#flow.flowDebounce(request);
+  }
+
   async flowState(workflowId: string, now: number): Promise<FlowKeyState[]> {
     return await this.#flow.flowState(workflowId, now);
   }

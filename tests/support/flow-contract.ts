@@ -318,6 +318,45 @@ steps:
       expect(calls.map(([, at]) => at)).toEqual([0, 0, 1000, 1000, 2000]);
     });
 
+    test("debounce: starts within the period are one run with the last input, started after the quiet period", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const workflow = limited("sync_account", "debounce: { period: 2, key: $input.key }");
+      const seen: number[] = [];
+      const services = { work: (input: { n: number }) => (seen.push(input.n), input) };
+      const queue = new TestQueue(store, clock, services, [workflow]);
+      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
+      const ids = [];
+      for (const n of [1, 2, 3]) {
+        ids.push(await runner.run({ key: "acct-9", n }, { executionId: `sync-${n}` }));
+        await queue.drain();
+        await clock.advance(500);
+      }
+      expect(ids).toEqual(["sync-1", "sync-1", "sync-1"]);
+      expect(seen).toEqual([]);
+      await clock.advance(2000);
+      await queue.drain();
+      expect(seen).toEqual([3]);
+      expect(await runner.run({ key: "acct-9", n: 4 }, { executionId: "sync-4" })).toBe("sync-4");
+      expect(await runner.run({ key: "other", n: 5 }, { executionId: "sync-5" })).toBe("sync-5");
+    });
+
+    test("debounce with max: a run pushed back again and again starts no later than max after the first start", async () => {
+      const clock = new ManualClock(START);
+      const store = await makeStore(clock);
+      const workflow = limited("busy", "debounce: { period: 2, key: $input.key, max: 3 }");
+      const seen: [number, number][] = [];
+      const services = { work: (input: { n: number }) => (seen.push([input.n, clock.nowMs() - Date.parse(START)]), input) };
+      const queue = new TestQueue(store, clock, services, [workflow]);
+      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
+      for (let n = 0; n < 5; n++) {
+        await runner.run({ key: "k", n }, { executionId: `busy-${n}` });
+        await clock.advance(1000);
+        await queue.drain();
+      }
+      expect(seen).toEqual([[2, 3000]]);
+    });
+
     test("a child workflow on its parent's key runs inside the parent's slot (no deadlock)", async () => {
       const clock = new ManualClock(START);
       const store = await makeStore(clock);

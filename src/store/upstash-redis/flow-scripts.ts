@@ -126,3 +126,12 @@ for i = 1, #fields, 2 do
 end
 return out
 `;
+
+/** ARGV: prefix, workflowId, key, execution id, expected id ("" = none set). Returns the id that is set ("#"-prefixed). */
+export const FLOW_DEBOUNCE = `${FLOW_PRELUDE}
+local k = prefix .. ':flow:d:' .. wf
+local current = redis.call('HGET', k, ARGV[3]) or ''
+if current ~= ARGV[5] then return '#' .. current end
+redis.call('HSET', k, ARGV[3], ARGV[4])
+return '#' .. ARGV[4]
+`;

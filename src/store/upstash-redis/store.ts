@@ -364,6 +364,11 @@ export class UpstashRedisStore implements Store, FlowStore {
     return (reply as unknown[]).map(unwrap);
   }
 
+  async flowDebounce(request: { workflowId: string; key: string; executionId: string; expected?: string }): Promise<string> {
+    const args = [request.workflowId, request.key, request.executionId, request.expected ?? ""];
+    return unwrap(await this.#exec("debounce a start", "FLOW_DEBOUNCE", args));
+  }
+
   async flowState(workflowId: string, now: number): Promise<FlowKeyState[]> {
     const reply = (await this.#exec("read flow control", "FLOW_STATE", [workflowId, String(now)])) as unknown[];
     const states: FlowKeyState[] = [];
