@@ -28,6 +28,7 @@ const RunFields = z.strictObject({
   executionId: executionId.optional()
     .describe("Id of the new execution (default: a UUID). Starting an id that exists is idempotent: its current state is returned"),
   mode,
+  priority: z.number().finite().optional().describe("Among runs waiting for a flow-control slot, the higher priority starts first"),
 });
 
 export const RunBody = RunFields.describe("Starts an execution").openapi("RunBody");
@@ -138,6 +139,15 @@ export const Accepted = z.object({
   status: status.describe("The status when the answer was sent (an inline queue may already have finished the run)"),
 }).openapi("Accepted");
 
+const FlowMark = z.object({
+  priority: z.number().optional(),
+  waiting: z.string().optional().describe(
+    "Why it waits: `waiting for a concurrency slot of key C-7 (5/5), position 2`, `rate limited until …`",
+  ),
+  admitted: z.boolean().optional(),
+  latest: z.string().optional().describe("Debounce: it starts no later than this"),
+}).openapi("FlowMark");
+
 const ExecutionFields = z.object({
   id: z.string(),
   workflowId: z.string(),
@@ -160,9 +170,28 @@ const ExecutionFields = z.object({
   wakeAt: z.string().nullable().describe(
     "While pending: not before this time (a wait, a scheduled retry); while halted at an approval: its expiry",
   ),
+  flow: FlowMark.nullable().optional().describe("Flow control: the start's priority and, while it waits, why"),
 });
 
 export const Execution = ExecutionFields.openapi("Execution");
+
+export const FlowKeyState = z.object({
+  kind: z.enum(["concurrency", "rate"]),
+  key: z.string().describe("The key's value (`*`: the whole workflow; `step:<id>:<value>`: a step's rate)"),
+  limit: z.number().int(),
+  period: z.number().optional().describe("Rate keys: the window in seconds"),
+  holders: z.array(z.string()).describe("Concurrency: the executions holding a slot; rate: the starts counted in the window"),
+  waiting: z.number().int().describe("Concurrency: executions waiting for a slot"),
+}).openapi("FlowKeyState");
+
+export const WorkflowFlow = z.object({
+  workflowId: z.string(),
+  concurrency: z.record(z.string(), z.unknown()).nullable().describe("The definition's limits as declared"),
+  rate: z.record(z.string(), z.unknown()).nullable(),
+  priority: z.union([z.number(), z.string()]).nullable(),
+  debounce: z.record(z.string(), z.unknown()).nullable(),
+  keys: z.array(FlowKeyState).describe("Every key in use, with holders and queue lengths"),
+}).openapi("WorkflowFlow");
 
 /** What the list shows of an execution: the record without its data (input, ctx, result, halt data). */
 export const ExecutionSummary = ExecutionFields.pick({
@@ -179,6 +208,7 @@ export const ExecutionSummary = ExecutionFields.pick({
   revision: true,
   leaseUntil: true,
   wakeAt: true,
+  flow: true,
 }).openapi("ExecutionSummary");
 
 export const ExecutionPage = z.object({

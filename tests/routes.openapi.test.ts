@@ -41,6 +41,7 @@ const SPEC_ROUTES = [
   "get /openapi.json",
   "put /workflows/{id}",
   "get /workflows/{id}/versions",
+  "get /workflows/{id}/flow",
   "post /executions/{id}/cancel",
   "post /executions/{id}/retry",
   "post /executions/{id}/recover",
