@@ -80,3 +80,30 @@ export function flowStoreOf(store: Store): FlowStore {
   }
   return store as Store & FlowStore;
 }
+
+/**
+ * The queue-side flow control of a start job (QStash `flowControl`): the concurrency limit as `parallelism` and the
+ * rate as `rate` per `period` — the rate only when it shares the concurrency's key (a message has one key). Key:
+ * `<workflow id>.<key value>`, escaped to letters, digits, `-` and `_`.
+ */
+export function queueFlowControl(workflow: WorkflowDefinition, input: JsonObject): { flowControl?: QueueFlowControl } {
+  const { concurrency, rate } = workflow;
+  if (!concurrency && !rate) return {};
+  const keyRef = concurrency ? concurrency.key : rate!.key;
+  const withRate = rate && (!concurrency || rate.key === concurrency.key);
+  const key = `${workflow.id}.${flowKey(keyRef, input)}`.replace(/[^A-Za-z0-9_.-]/g, (c) => `_${c.charCodeAt(0).toString(16)}`);
+  return {
+    flowControl: {
+      key: key.slice(0, 200),
+      ...(concurrency ? { parallelism: concurrency.limit } : {}),
+      ...(withRate ? { rate: rate.limit, period: rate.period } : {}),
+    },
+  };
+}
+
+export interface QueueFlowControl {
+  key: string;
+  parallelism?: number;
+  rate?: number;
+  period?: number;
+}

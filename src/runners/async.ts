@@ -5,6 +5,7 @@ import { type ExecutionResult, type ExecutionStatus, isTerminal } from "../types
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
 import { recover } from "./recovery.ts";
+import { queueFlowControl } from "../engine/flow.ts";
 import { Runner, type RunnerOptions } from "./runner.ts";
 import type { HaltAnswer } from "./sync.ts";
 
@@ -38,6 +39,7 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
         createdAt: exec.createdAt,
         ...(options.queue ? { queue: options.queue } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        ...queueFlowControl(this.workflow, exec.input),
       });
     }
     return exec.id;

@@ -34,13 +34,23 @@ export const JobSchema = z.object({
   createdAt: z.string().max(100).optional(),
   queue: z.string().min(1).max(200).optional(),
   priority: z.number().optional(),
+  /**
+   * For `start`: the queue's own flow control for the workflow's limits (QStash `flowControl`), so deliveries are
+   * spread rather than refused; the store's admission stays the source of truth. Never on continuations.
+   */
+  flowControl: z.object({
+    key: z.string().min(1).max(200),
+    parallelism: z.number().int().min(1).optional(),
+    rate: z.number().int().min(1).optional(),
+    period: z.number().positive().optional(),
+  }).optional(),
 });
 
 export type Job = Omit<z.infer<typeof JobSchema>, "response"> & { response?: Json };
 
 /** A job as published: its own fields only, nothing else (never the execution's state; `priority` has no QStash meaning). */
 export function jobBody(job: Job): Job {
-  const { priority: _local, ...fields } = JobSchema.parse(job);
+  const { priority: _local, flowControl: _queue, ...fields } = JobSchema.parse(job);
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Job;
 }
 
