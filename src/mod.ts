@@ -85,6 +85,7 @@ export type {
   ExecutionHead,
   ExecutionResult,
   ExecutionStatus,
+  FlowMark,
   HaltInfo,
   Json,
   JsonObject,
@@ -93,3 +94,5 @@ export type {
   Services,
   StoredEvent,
 } from "./types.ts";
+export type { FlowAcquire, FlowAdmission, FlowKeyState, FlowRelease, FlowStore } from "./store/flow.ts";
+export { PRIORITY_AGING_MS } from "./engine/flow.ts";
