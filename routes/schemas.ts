@@ -100,6 +100,10 @@ export const WorkflowDetail = z.object({
   inputs,
   steps: z.array(Step),
   diagram: z.string().describe("The graph as Mermaid `flowchart TD` text"),
+  concurrency: z.object({ limit: z.number(), key: z.string().optional() }).optional().describe("Flow control, as declared"),
+  rate: z.object({ limit: z.number(), period: z.number(), key: z.string().optional() }).optional(),
+  priority: z.union([z.number(), z.string()]).optional(),
+  debounce: z.object({ period: z.number(), key: z.string().optional(), max: z.number().optional() }).optional(),
 }).openapi("WorkflowDetail");
 
 export const StoredWorkflow = z.object({

@@ -13,6 +13,7 @@
 /** @typedef {Out<Schemas["WorkflowDetail"]>} WorkflowDetail */
 /** @typedef {Out<Schemas["Step"]>} Step */
 /** @typedef {Out<Schemas["WorkflowVersion"]>} WorkflowVersion */
+/** @typedef {Out<Schemas["WorkflowFlow"]>} WorkflowFlow */
 /** @typedef {Out<Schemas["Execution"]>} Execution */
 /** @typedef {Out<Schemas["ExecutionSummary"]>} ExecutionSummary */
 /** @typedef {Out<Schemas["ExecutionPage"]>} ExecutionPage */
