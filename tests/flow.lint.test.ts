@@ -1,6 +1,7 @@
 // Flow-control keys in definitions: what lint refuses, and what a valid definition keeps (issue 20).
 import { describe, expect, test } from "bun:test";
 import { loadWorkflow, validateWorkflow } from "../src/definition/load.ts";
+import { workflowGraph } from "../src/diagram/graph.ts";
 
 function source(flow: string, extraSteps = "", inputs = ""): string {
   return `id: flowed
@@ -72,5 +73,17 @@ describe("flow-control lint", () => {
     expect(issues(source("", "    rate: { limit: 0, period: 1 }"))).toEqual([
       { path: "steps[1].rate.limit", message: expect.stringContaining("at least 1") },
     ]);
+  });
+});
+
+describe("flow control in the diagram", () => {
+  test("the workflow's limits are drawn on its first step, a step's rate on that step", () => {
+    const workflow = loadWorkflow(source(
+      "concurrency: { limit: 5, key: $input.customer_id }\nrate: { limit: 100, period: 60 }",
+      "    rate: { limit: 10, period: 1 }",
+    ));
+    const nodes = workflowGraph(workflow).nodes;
+    expect(nodes.find((n) => n.id === "start")!.detail).toBe("start · ≤ 5 running per $input.customer_id · ≤ 100 per 60 s");
+    expect(nodes.find((n) => n.id === "work")!.detail).toBe("svc · ≤ 10 per 1 s");
   });
 });
