@@ -7,38 +7,17 @@
  *   2. throughput of 1 000 runs through `concurrency: { limit: 10 }` with 20 workers on one queue.
  *   npx bun bench/flow.ts            (RUNS=300 for more runs per case)
  */
-import { loadWorkflow } from "../src/definition/load.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { followUpsOf, type Job, performJob, type QueueAdapter } from "../src/runners/jobs.ts";
 import { UpstashRedisStore } from "../src/store/upstash-redis.ts";
 import { startRedisStack } from "../tests/support/redis.ts";
 import { RespConnection } from "../tools/upstash-redis-bridge.ts";
+import { limited } from "../tests/support/flow-contract.ts";
 import { table } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 200);
 const stack = await startRedisStack();
 const resp = new RespConnection(stack.redisUrl);
-
-function definition(id: string, flow: string) {
-  return loadWorkflow(`
-id: ${id}
-name: ${id}
-${flow}
-steps:
-  - id: start
-    type: start
-    next: work
-  - id: work
-    type: call
-    service: work
-    input: { n: "$input.n" }
-    output: done
-    next: finish
-  - id: finish
-    type: end
-    result: "$done"
-`);
-}
 
 /** A queue the bench drains itself: `workers` jobs at a time. */
 class Queue implements QueueAdapter {
@@ -51,7 +30,7 @@ class Queue implements QueueAdapter {
 
 const services = { work: (input: unknown) => Promise.resolve(input) };
 
-async function drain(queue: Queue, store: UpstashRedisStore, workflows: ReturnType<typeof definition>[], workers: number) {
+async function drain(queue: Queue, store: UpstashRedisStore, workflows: ReturnType<typeof limited>[], workers: number) {
   const worker = async () => {
     for (let job = queue.jobs.shift(); job; job = queue.jobs.shift()) {
       const outcome = await performJob(job, { store, services, workflows: (id) => workflows.find((w) => w.id === id) });
@@ -74,24 +53,24 @@ const rows: Record<string, string | number>[] = [];
 try {
   const cases: [string, string][] = [
     ["no flow control", ""],
-    ["concurrency (never full)", "concurrency: { limit: 100000, key: $input.k }"],
-    ["concurrency + rate", "concurrency: { limit: 100000, key: $input.k }\nrate: { limit: 100000, period: 60, key: $input.k }"],
+    ["concurrency (never full)", "concurrency: { limit: 100000, key: $input.key }"],
+    ["concurrency + rate", "concurrency: { limit: 100000, key: $input.key }\nrate: { limit: 100000, period: 60, key: $input.key }"],
   ];
   let base: { requests: number; usec: number } | undefined;
   // The first pass warms up (JIT, scripts, connections) and is not reported.
   for (const [pass, [name, flow]] of [...cases.map((c) => [0, c] as const), ...cases.map((c) => [1, c] as const)]) {
-    const workflow = definition(`bench_${rows.length}`, flow);
+    const workflow = limited(`bench_${rows.length}`, flow);
     const store = new UpstashRedisStore({ redis: stack.redis, prefix: `flowbench${rows.length}` });
     const queue = new Queue();
     const runner = new AsyncRunner(workflow, { store, adapter: queue });
     // warm-up: scripts loaded, definition stored
-    await runner.run({ k: "warm", n: 0 });
+    await runner.run({ key: "warm", n: 0 });
     await drain(queue, store, [workflow], 1);
     stack.resetBridgeStats();
     await resp.send([["CONFIG", "RESETSTAT"]]);
     const started = performance.now();
     for (let n = 0; n < RUNS; n++) {
-      await runner.run({ k: `k${n % 10}`, n });
+      await runner.run({ key: `k${n % 10}`, n });
       await drain(queue, store, [workflow], 1);
     }
     const elapsed = performance.now() - started;
@@ -112,7 +91,24 @@ try {
   console.log(`Admission cost per run (${RUNS} runs each, async path: AsyncRunner.run + start job, one worker)`);
   console.log(table(rows));
 
-  const workflow = definition("through_ten", "concurrency: { limit: 10 }");
+  // The flow scripts alone: one acquire and one release per start, Redis server µs per call.
+  {
+    const store = new UpstashRedisStore({ redis: stack.redis, prefix: "flowbenchS" });
+    const request = (n: number) => ({ workflowId: "alone", executionId: `alone-${n}`, now: Date.now(), staleMs: 60_000 });
+    // The ids name no stored execution: the purge drops them as holders, so this is a key with no other holder.
+    const concurrency = { key: "k", limit: 100_000 };
+    await store.flowAcquire({ ...request(-1), order: 0, concurrency }); // loads the script
+    await resp.send([["CONFIG", "RESETSTAT"]]);
+    for (let n = 0; n < RUNS; n++) {
+      await store.flowAcquire({ ...request(n), order: n, concurrency });
+      await store.flowRelease({ ...request(n), concurrency });
+    }
+    const { calls, usec } = await evalshaStats();
+    console.log(`\nFlow scripts alone (${RUNS} acquire + release pairs)`);
+    console.log(table([{ "EVALSHA calls": calls, "Redis µs per call": (usec / calls).toFixed(1) }]));
+  }
+
+  const workflow = limited("through_ten", "concurrency: { limit: 10 }");
   const store = new UpstashRedisStore({ redis: stack.redis, prefix: "flowbenchT" });
   const queue = new Queue();
   const runner = new AsyncRunner(workflow, { store, adapter: queue });

@@ -57,7 +57,8 @@ export class TestQueue implements QueueAdapter {
 /** Lets the event loop run (real I/O of a remote store included) without reading any clock. */
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-function limited(id: string, flow: string, steps = "") {
+/** start → call `work` (with the input's key and n) → end, under the given flow-control keys. */
+export function limited(id: string, flow: string, steps = "") {
   return loadWorkflow(`
 id: ${id}
 name: ${id}
@@ -192,50 +193,46 @@ export function flowContract(name: string, makeStore: (clock: ManualClock) => Pr
       for (const at of starts) expect(starts.filter((t) => t >= at && t < at + 1000).length).toBeLessThanOrEqual(10);
     });
 
-    test("among waiters the higher priority starts first (the runner's priority option)", async () => {
+    /** Run 0 of a `concurrency: 1` workflow holds the slot until `finish()`; `order` lists the runs as they call. */
+    async function slotHeld(id: string) {
       const clock = new ManualClock(START);
       const store = await makeStore(clock);
-      const workflow = limited("prio", "concurrency: { limit: 1 }");
+      const workflow = limited(id, "concurrency: { limit: 1 }");
       const order: number[] = [];
       let open!: () => void;
       const gate = new Promise<void>((resolve) => (open = resolve));
       const services = { work: async (input: { n: number }) => (order.push(input.n), input.n === 0 && await gate, input) };
       const queue = new TestQueue(store, clock, services, [workflow]);
       const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
-      await runner.run({ key: "x", n: 0 }, { executionId: "prio-0" });
+      await runner.run({ key: "x", n: 0 }, { executionId: `${id}-0` });
       const holder = queue.perform(queue.due.shift()!);
       while (order.length === 0) await tick();
+      const finish = async () => {
+        open();
+        await holder;
+        await queue.drain();
+      };
+      return { clock, queue, runner, order, finish };
+    }
+
+    test("among waiters the higher priority starts first (the runner's priority option)", async () => {
+      const { queue, runner, order, finish } = await slotHeld("prio");
       for (const [n, priority] of [[1, 0], [2, 5], [3, 3]] as const) {
         await runner.run({ key: "x", n }, { executionId: `prio-${n}`, priority });
       }
       await queue.drain();
-      open();
-      await holder;
-      await queue.drain();
+      await finish();
       expect(order).toEqual([0, 2, 3, 1]);
     });
 
     test("a waiting run's priority ages: one that waited long enough goes before a newer, higher one", async () => {
-      const clock = new ManualClock(START);
-      const store = await makeStore(clock);
-      const workflow = limited("aging", "concurrency: { limit: 1 }");
-      const order: number[] = [];
-      let open!: () => void;
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const services = { work: async (input: { n: number }) => (order.push(input.n), input.n === 0 && await gate, input) };
-      const queue = new TestQueue(store, clock, services, [workflow]);
-      const runner = new AsyncRunner(workflow, { store, adapter: queue, clock });
-      await runner.run({ key: "x", n: 0 }, { executionId: "aging-0" });
-      const holder = queue.perform(queue.due.shift()!);
-      while (order.length === 0) await tick();
+      const { clock, queue, runner, order, finish } = await slotHeld("aging");
       await runner.run({ key: "x", n: 1 }, { executionId: "aging-1", priority: 0 });
       await queue.drain();
       await clock.advance(3 * 60_000); // three minutes waited are worth three priority points
       await runner.run({ key: "x", n: 2 }, { executionId: "aging-2", priority: 2 });
       await queue.drain();
-      open();
-      await holder;
-      await queue.drain();
+      await finish();
       expect(order).toEqual([0, 1, 2]);
     });
 

@@ -64,7 +64,7 @@ if ckey ~= '' then
   redis.call('ZADD', qk, 'NX', order, id)
   local holders = redis.call('ZCARD', hk)
   local _, found = next_waiters(qk, climit - holders, id)
-  if not found then return {0, 1, holders, climit, redis.call('ZRANK', qk, id) + 1} end
+  if not found then return {0, 1, holders, climit, (redis.call('ZRANK', qk, id) or 0) + 1} end
 end
 if rkey ~= '' then
   local rk = fk('r', rkey)
