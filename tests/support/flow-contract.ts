@@ -212,7 +212,7 @@ export function flowContract(name: string, makeStore: (clock: ManualClock) => Pr
         await holder;
         await queue.drain();
       };
-      return { clock, queue, runner, order, finish };
+      return { clock, store, workflow, queue, runner, order, finish };
     }
 
     test("among waiters the higher priority starts first (the runner's priority option)", async () => {
@@ -223,6 +223,17 @@ export function flowContract(name: string, makeStore: (clock: ManualClock) => Pr
       await queue.drain();
       await finish();
       expect(order).toEqual([0, 2, 3, 1]);
+    });
+
+    test("cancelling the slot holder frees its slot: the result names the waiter to start", async () => {
+      const { clock, store, workflow, queue, runner, order } = await slotHeld("cancelled");
+      await runner.run({ key: "x", n: 1 }, { executionId: "cancelled-1" });
+      await queue.drain();
+      const result = await new Engine(workflow, { store, clock }).cancel("cancelled-0");
+      expect(result.flowStart).toEqual(["cancelled-1"]);
+      await queue.perform({ workflowId: workflow.id, executionId: "cancelled-1", action: "continue" });
+      expect(order).toEqual([0, 1]);
+      expect((await store.load("cancelled-1"))!.status).toBe("completed");
     });
 
     test("a waiting run's priority ages: one that waited long enough goes before a newer, higher one", async () => {
