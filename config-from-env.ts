@@ -14,6 +14,12 @@
  * | QSTASH_CALLBACK_URL | the callback URL itself, when it is not `<DW_PUBLIC_URL>/qstash` |
  * | DW_API_TOKEN | bearer token of the API (all routes but /health and /qstash) |
  * | DW_PRODUCTION | "true": refuse to start without Redis or without DW_API_TOKEN |
+ * | DW_TICK_SECONDS | the app's ticker on Bun, Deno, Node: seconds between two runs of the in-process queue's due jobs (default 1; 0 turns the ticker off) |
+ * | DW_SWEEP_SECONDS | seconds between two sweeps of the ticker (default 15; 0: the ticker does not sweep) |
+ * | DW_HTTP_ALLOW | comma-separated URL prefixes `http` steps may call (default: any) |
+ * | DW_HTTP_ALLOW_PRIVATE | "true": URLs from references may target loopback and private addresses |
+ * | DW_HTTP_MAX_BODY_BYTES | largest `http` response body kept in ctx (default 1 MiB) |
+ * | DW_SECRET_<NAME> | the value of `$secrets.<NAME>` in `http` steps |
  *
  * A half-configured service (a Redis URL without its token, a QStash token without signing keys) is a
  * ConfigError, never a quiet fallback.
@@ -23,8 +29,11 @@ import type { AppOptions } from "./routes/context.ts";
 import type { WorkflowLookup } from "./src/config.ts";
 import type { WorkflowDefinition } from "./src/definition/workflow.ts";
 import { ConfigError } from "./src/errors.ts";
+import { checkHttpOptions } from "./src/steps/http.ts";
+import type { HttpOptions } from "./src/steps/step.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
-import { sweep, type SweepReport } from "./src/runners/recovery.ts";
+import type { SweepReport } from "./src/runners/recovery.ts";
+import { tick } from "./src/runners/ticker.ts";
 import { QStashAdapter, type QStashClient } from "./src/runners/adapters/qstash.ts";
 import { MemoryStore } from "./src/store/memory.ts";
 import { type UpstashRedisClient, UpstashRedisStore } from "./src/store/upstash-redis.ts";
@@ -72,6 +81,8 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     throw new ConfigError(`DW_LEASE_SECONDS must be a positive number of seconds, got ${leaseSeconds}`);
   }
   const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
+  const engine = { ...lease, ...httpFromEnv(env) };
+  const ticker = tickerFromEnv(env);
 
   const options: AppOptions = {
     store,
@@ -80,9 +91,10 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     ...(extras.services ? { services: extras.services } : {}),
     ...(token ? { token } : {}),
     ...(production ? { production } : {}),
-    ...lease,
+    ...engine,
+    ...(ticker !== undefined ? { ticker } : {}),
     // Without QStash: the in-process queue on the same store, services and workflows (createApp's default, made explicit).
-    adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...lease }),
+    adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...engine }),
     ...(qstash ? { qstash: qstash.routeOptions } : {}),
   };
 
@@ -101,6 +113,22 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
       `auth ${token ? "bearer token" : "off"}${production ? "; production" : ""}`,
   );
   return options;
+}
+
+function tickerFromEnv(env: Env): AppOptions["ticker"] {
+  const seconds = (name: string) => {
+    const value = number(env, name);
+    if (value !== undefined && !(value >= 0)) throw new ConfigError(`${name} must be a number of seconds ≥ 0, got ${value}`);
+    return value;
+  };
+  const tick = seconds("DW_TICK_SECONDS");
+  const sweep = seconds("DW_SWEEP_SECONDS");
+  if (tick === 0) return false;
+  if (tick === undefined && sweep === undefined) return undefined;
+  return {
+    ...(tick !== undefined ? { intervalMs: Math.round(tick * 1000) } : {}),
+    ...(sweep !== undefined ? { sweepEveryMs: Math.round(sweep * 1000) } : {}),
+  };
 }
 
 function storeFromEnv(env: Env, extras: EnvExtras, production: boolean) {
@@ -137,6 +165,24 @@ function storeFromEnv(env: Env, extras: EnvExtras, production: boolean) {
     ...(days !== undefined ? { retention: Math.round(days * 86_400) } : {}),
   });
   return { store, storeLine: `UpstashRedisStore (${new URL(url).host}, prefix ${prefix ?? "dw"}, retention ${days ?? 30} days)` };
+}
+
+/** Options of `http` steps (`DW_HTTP_*`) and the secrets they may name (`DW_SECRET_<NAME>`); ConfigError for a bad one. */
+export function httpFromEnv(env: Env): Pick<AppOptions, "http" | "secrets"> {
+  const allow = text(env, "DW_HTTP_ALLOW")?.split(",").map((entry) => entry.trim()).filter(Boolean);
+  const max = number(env, "DW_HTTP_MAX_BODY_BYTES");
+  const http: HttpOptions = {
+    ...(allow ? { allow } : {}),
+    ...(flag(env, "DW_HTTP_ALLOW_PRIVATE") ? { allowPrivate: true } : {}),
+    ...(max !== undefined ? { maxBodyBytes: max } : {}),
+  };
+  checkHttpOptions(http);
+  const secrets: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    const match = /^DW_SECRET_([A-Za-z0-9_]+)$/.exec(name);
+    if (match && typeof value === "string" && value !== "") secrets[match[1]!] = value;
+  }
+  return { ...(Object.keys(http).length ? { http } : {}), ...(Object.keys(secrets).length ? { secrets } : {}) };
 }
 
 const QSTASH_VARIABLES = ["QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"] as const;
@@ -220,14 +266,17 @@ function httpUrl(value: string, name: string): string {
 }
 
 /**
- * One round of recovery for an app's options: the sweeper (expired leases, lost jobs, lost approval timers) and,
- * for the in-process queue, the delayed jobs that have come due (waits, approval timeouts, busy leases). The entry
- * files run it on a timer (`npm start`, Bun), from `Deno.cron` (Deno), or from a Cron Trigger (Workers); with
- * QStash, a QStash schedule posting `{ "action": "sweep" }` to /qstash does the same (docs/async.md).
+ * One round of recovery for an app's options: the in-process queue's due jobs, then the sweeper (`tick`, which the
+ * app's own ticker, `app.scheduled` and a QStash sweep schedule all run). Kept for code written before `app.tick()`.
  */
-export async function recoverOnce(options: Pick<AppOptions, "store" | "adapter" | "clock">): Promise<SweepReport> {
+export async function recoverOnce(options: Pick<AppOptions, "store" | "adapter" | "clock" | "sweep">): Promise<SweepReport> {
   const adapter = options.adapter;
   if (!adapter) throw new ConfigError("recoverOnce needs the app's adapter");
-  if (adapter instanceof InlineAdapter) await adapter.runDueTimers();
-  return await sweep({ store: options.store, adapter, ...(options.clock ? { clock: options.clock } : {}) });
+  const report = await tick({
+    store: options.store,
+    adapter,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.sweep ? { sweep: options.sweep } : {}),
+  });
+  return report.sweep!;
 }

@@ -11,7 +11,7 @@ import { AsyncRunner } from "../src/runners/async.ts";
 import { followUpsOf, type Job, performJob, type QueueAdapter } from "../src/runners/jobs.ts";
 import { UpstashRedisStore } from "../src/store/upstash-redis.ts";
 import { startRedisStack } from "../tests/support/redis.ts";
-import { RespConnection } from "../tools/upstash-redis-bridge.ts";
+import { RespConnection } from "durable-workflow-edge-dev/bridge";
 import { limited } from "../tests/support/flow-contract.ts";
 import { table } from "./workflows.ts";
 

@@ -13,7 +13,7 @@ import { serve } from "@upstash/workflow/hono";
 import { Hono } from "hono";
 import { AsyncRunner, QStashAdapter, UpstashRedisStore } from "../mod.ts";
 import { createApp } from "../routes/app.ts";
-import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev } from "../tools/qstash-dev/index.ts";
+import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev } from "durable-workflow-edge-dev/qstash";
 import { freePort } from "../tests/support/redis.ts";
 import { startCountedRedis } from "./support/counted-redis.ts";
 import { medianOf, timed, type Timing } from "./support/timing.ts";

@@ -1,5 +1,6 @@
 import { FINISHED, type StepDefinition, type WorkflowDefinition } from "../src/mod.ts";
 import { choice, type Command, UsageError } from "./command.ts";
+import { CONFIG_HELP, CONFIG_OPTION, loadConfig } from "./config.ts";
 import { readWorkflow } from "./files.ts";
 
 interface Breaking {
@@ -7,7 +8,7 @@ interface Breaking {
   reason: string;
 }
 
-export interface WorkflowDiff {
+interface WorkflowDiff {
   added: string[];
   removed: string[];
   changed: { id: string; keys: string[] }[];
@@ -32,7 +33,7 @@ function resumeTarget(step: StepDefinition): string | undefined {
 }
 
 /** Compares the top-level steps of two versions by id (nested steps count as a change of their parent). */
-export function diffWorkflows(before: WorkflowDefinition, after: WorkflowDefinition): WorkflowDiff {
+function diffWorkflows(before: WorkflowDefinition, after: WorkflowDefinition): WorkflowDiff {
   const old = new Map(before.steps.map((step) => [step.id, step]));
   const now = new Map(after.steps.map((step) => [step.id, step]));
   const added = [...now.keys()].filter((id) => !old.has(id));
@@ -79,18 +80,21 @@ function describe(diff: WorkflowDiff, before: WorkflowDefinition, after: Workflo
 export const diff: Command = {
   name: "diff",
   summary: "compare two versions of a workflow step by step",
-  help: `Usage: durable-workflow diff <old> <new> [--format text|json]
+  help: `Usage: durable-workflow diff <old> <new> [--format text|json] [--config file]
 
 Lists the steps added (+), removed (-) and changed (~, with the keys that differ), compared by id, and
 the changes that would break executions of the old version that are halted or pending: a step they wait
 at that no longer exists (or has another type), or a resume target that no longer exists. Exits 0.
 
 Options:
-  --format text|json   json prints { added, removed, changed: [{ id, keys }], breaking: [{ stepId, reason }] }`,
-  options: { format: { type: "string" } },
-  async run({ values, positionals }) {
+  --format text|json    json prints { added, removed, changed: [{ id, keys }], breaking: [{ stepId, reason }] }
+${CONFIG_HELP}`,
+  options: { format: { type: "string" }, ...CONFIG_OPTION },
+  async run(args) {
+    const { values, positionals } = args;
     const format = choice(values.format, "format", ["text", "json"], "text");
     if (positionals.length !== 2) throw new UsageError("diff needs two workflow files: <old> <new>");
+    await loadConfig(args);
     const [before, after] = [await readWorkflow(positionals[0]!), await readWorkflow(positionals[1]!)];
     const result = diffWorkflows(before, after);
     const text = format === "json" ? JSON.stringify(result, null, 2) : describe(result, before, after).join("\n");

@@ -1,6 +1,6 @@
 import type { WorkflowEvent } from "../src/mod.ts";
 
-export interface ProgressOptions {
+interface ProgressOptions {
   write(text: string): void;
   /** A terminal: a "running" line shows the step in progress and is replaced when it ends. */
   live: boolean;

@@ -1,16 +1,10 @@
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { Services } from "../src/mod.ts";
 import { CliError } from "./command.ts";
+import { importModule } from "./modules.ts";
 
-/** The services object of a module: its default export, or its `services` export. */
+/** The services object of a module (JavaScript or TypeScript): its default export, or its `services` export. */
 export async function loadServices(path: string): Promise<Services> {
-  let module: { default?: unknown; services?: unknown };
-  try {
-    module = await import(pathToFileURL(resolve(path)).href);
-  } catch (error) {
-    throw new CliError(`--services ${path}: cannot import it (${error instanceof Error ? error.message : String(error)})`);
-  }
+  const module = await importModule(path, "--services");
   const services = module.default ?? module.services;
   if (!services || typeof services !== "object") {
     throw new CliError(`--services ${path}: the module must export the services object as its default export or as "services"`);

@@ -15,9 +15,9 @@ import { EventsQuery, ExecutionParams, StreamBody, WorkflowEvent as WorkflowEven
 import { requireWorkflow } from "./workflows.ts";
 
 /** How often a followed execution is read from the store (AppOptions.events.pollMs). */
-export const DEFAULT_POLL_MS = 500;
+const DEFAULT_POLL_MS = 500;
 /** How often a stream sends `: heartbeat` (AppOptions.events.heartbeatMs). */
-export const DEFAULT_HEARTBEAT_MS = 15_000;
+const DEFAULT_HEARTBEAT_MS = 15_000;
 
 /** A comment line: EventSources ignore it; `writeSSE` writes messages only, so it is written as is. */
 const HEARTBEAT = ": heartbeat\n\n";
@@ -30,7 +30,7 @@ const STOPPED: ReadonlySet<ExecutionStatus> = new Set(["completed", "failed", "c
  * reconnects, so it wins) or `?after=`, as `<executionId>:<seq>` or a bare `<seq>`; 0 without either.
  * Execution ids may contain `:`, so the seq is what follows the last one.
  */
-export function replayCursor(executionId: string, header: string | undefined, query: string | undefined): number {
+function replayCursor(executionId: string, header: string | undefined, query: string | undefined): number {
   const [value, where] = header?.trim() ? [header.trim(), "Last-Event-ID"] : query !== undefined ? [query.trim(), "after"] : ["", ""];
   if (value === "") return 0;
   const colon = value.lastIndexOf(":");

@@ -7,7 +7,7 @@ import { ConfigError, ConflictError, NotFoundError, StoreError, ValidationError 
  * `https://durable-workflow.dev/problems/<slug>`: one stable URI per kind of problem (listed in KINDS),
  * so a client can branch on it without parsing `title` or `detail`. The URIs identify; they need not resolve.
  */
-export const PROBLEM_BASE = "https://durable-workflow.dev/problems/";
+const PROBLEM_BASE = "https://durable-workflow.dev/problems/";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
@@ -32,8 +32,8 @@ const KINDS = {
   "service-unavailable": [503, "Service unavailable"],
 } as const;
 
-export type ProblemKind = keyof typeof KINDS;
-export type ProblemStatus = (typeof KINDS)[ProblemKind][0];
+type ProblemKind = keyof typeof KINDS;
+type ProblemStatus = (typeof KINDS)[ProblemKind][0];
 
 function kindOf(status: ProblemStatus): ProblemKind {
   return (Object.keys(KINDS) as ProblemKind[]).find((kind) => KINDS[kind][0] === status)!;
@@ -50,7 +50,7 @@ export interface ProblemIssue {
   column?: number;
 }
 
-export interface Problem {
+interface Problem {
   type: string;
   title: string;
   status: number;
@@ -58,7 +58,7 @@ export interface Problem {
   errors?: ProblemIssue[];
 }
 
-export interface ProblemOptions {
+interface ProblemOptions {
   errors?: ProblemIssue[];
   headers?: Record<string, string>;
   /** Another kind of the same status (default: the status's first kind). */
@@ -84,7 +84,7 @@ export class HttpProblem extends Error {
   }
 }
 
-export function problemBody(status: ProblemStatus, detail: string, options: ProblemOptions = {}): Problem {
+function problemBody(status: ProblemStatus, detail: string, options: ProblemOptions = {}): Problem {
   const kind = options.kind ?? kindOf(status);
   return {
     type: PROBLEM_BASE + kind,

@@ -17,7 +17,7 @@ export function api(): OpenAPIHono<AppEnv> {
 type Responses = RouteConfig["responses"];
 
 /** A response with a body of `mediaType` described by `schema`. */
-export function body<M extends string, S extends z.ZodType>(mediaType: M, schema: S, description: string) {
+function body<M extends string, S extends z.ZodType>(mediaType: M, schema: S, description: string) {
   return { description, content: { [mediaType]: { schema } } as Record<M, { schema: S }> };
 }
 
@@ -34,7 +34,7 @@ export function problem(description: string, headers?: Record<string, { descript
   return { ...body(PROBLEM_CONTENT_TYPE, Problem, description), ...(headers ? { headers } : {}) };
 }
 
-export interface RouteTraits {
+interface RouteTraits {
   /** Needs no bearer token. The app mounts such routes before its token check (routes/app.ts). */
   open?: boolean;
   /** Reads or writes the store, so may answer 503. */

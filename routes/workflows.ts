@@ -2,6 +2,7 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { loadWorkflow, validateWorkflow } from "../src/definition/load.ts";
 import { workflowDiagram } from "../src/diagram/mermaid.ts";
+import { VersionTakenError } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { flowStoreOf, isGated } from "../src/engine/flow.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
@@ -78,7 +79,7 @@ const putWorkflow = route({
   responses: {
     200: json(StoredWorkflow, "That definition already is the current version"),
     201: json(StoredWorkflow, "Stored as the new current version"),
-    409: problem("The definition's `id` is not the one in the path"),
+    409: problem("The definition's `id` is not the one in the path, or its `version` is stored with another definition"),
     422: problem("The definition is invalid (`errors` lists every problem, with line and column), or calls services this app lacks"),
   },
 }, { store: true });
@@ -157,7 +158,10 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
         errors: missing.map((name) => ({ path: "steps", message: `service "${name}" is not provided by this app` })),
       });
     }
-    const { created } = await app.catalog.put(workflow, source);
+    const { created } = await app.catalog.put(workflow, source).catch((error) => {
+      if (error instanceof VersionTakenError) throw new HttpProblem(409, error.message, { errors: [error.issue] });
+      throw error;
+    });
     return c.json({ id, version: workflow.version, hash: workflow.hash }, created ? 201 : 200);
   });
 

@@ -28,7 +28,7 @@ export class ValidationError extends DurableWorkflowError {
   }
 }
 
-export function formatIssue(issue: ValidationIssue): string {
+function formatIssue(issue: ValidationIssue): string {
   const at = issue.line ? ` (line ${issue.line}, column ${issue.column ?? 1})` : "";
   return issue.path ? `${issue.path}: ${issue.message}${at}` : `${issue.message}${at}`;
 }
@@ -56,6 +56,14 @@ export class ConflictError extends DurableWorkflowError {
   override name = "ConflictError";
 }
 
+/**
+ * A worker's claim on a running execution ran out (by its own clock) or another worker took it over: the worker
+ * stops without starting another side effect, and its next commit would be refused anyway.
+ */
+export class LeaseLostError extends ConflictError {
+  override name = "LeaseLostError";
+}
+
 /** An unknown execution or workflow. */
 export class NotFoundError extends DurableWorkflowError {
   override name = "NotFoundError";
@@ -70,4 +78,29 @@ export class StoreError extends DurableWorkflowError {
 export function errorText(error: unknown): string {
   if (error instanceof Error) return `${error.name || "Error"}: ${error.message}`;
   return `Error: ${String(error)}`;
+}
+
+/**
+ * Thrown by a service (or by an `http` step for a final answer such as a 404): the step fails at once, whatever
+ * attempts it has left; its `on_error` still applies.
+ */
+export class NonRetryableError extends DurableWorkflowError {
+  override name = "NonRetryableError";
+}
+
+/**
+ * Thrown by a service (or by an `http` step for a 429 or 503 with `Retry-After`): the next attempt waits `seconds`
+ * instead of the step's backoff — durably, as a delayed job, when the wait is longer than the engine sleeps in process.
+ * Without attempts left the step fails with this error.
+ */
+export class RetryAfterError extends DurableWorkflowError {
+  override name = "RetryAfterError";
+  readonly seconds: number;
+  constructor(seconds: number, message?: string, options?: { cause?: unknown }) {
+    if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
+      throw new TypeError(`RetryAfterError needs a finite number of seconds >= 0, got ${String(seconds)}`);
+    }
+    super(message ?? `Retry after ${seconds}s`, options);
+    this.seconds = seconds;
+  }
 }

@@ -119,3 +119,34 @@ export function utf8Length(text: string): number {
   }
   return bytes;
 }
+
+/**
+ * The body's bytes (of a request or a response), or undefined when it is larger than `max`: at once when `Content-Length` says so, and
+ * otherwise while reading the stream (a chunked body, or a Content-Length that lies), never buffering more
+ * than the limit.
+ */
+export async function readBodyUpTo(message: Request | Response, max: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const declared = message.headers.get("content-length");
+  if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > max) return undefined;
+  if (!message.body) return new Uint8Array(0);
+  const reader = message.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}

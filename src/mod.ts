@@ -8,6 +8,7 @@
 export { buildWorkflowJsonSchema, loadWorkflow, validateWorkflow, workflowJsonSchema } from "./definition/load.ts";
 export type { LoadOptions, WorkflowSource } from "./definition/load.ts";
 export { applyInputRules } from "./definition/inputs.ts";
+export { leaseWarnings } from "./definition/warnings.ts";
 export { checkResumeAnswer } from "./definition/answer.ts";
 export type { ResumeAnswer } from "./definition/answer.ts";
 export type { InputSpec, InputType, WorkflowDefinition } from "./definition/workflow.ts";
@@ -19,19 +20,21 @@ export { z } from "zod";
 export { BUILT_IN_STEP_TYPES, defaultStepRegistry, registerStepType, StepRegistry } from "./steps/registry.ts";
 export type { CustomStepSpec } from "./steps/registry.ts";
 export { FINISHED, halt, proceed, waitUntil } from "./steps/step.ts";
-export type { StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./steps/step.ts";
+export type { HttpOptions, StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./steps/step.ts";
+export { checkHttpOptions, DEFAULT_HTTP_MAX_BODY_BYTES } from "./steps/http.ts";
 
 // global defaults
 export { configure, getWorkflow, register, resetConfig } from "./config.ts";
 export type { GlobalConfig, WorkflowLookup } from "./config.ts";
 
 // engine, time and runners
-export { Engine, resultOf } from "./engine/engine.ts";
+export { DEFAULT_LEASE_MS, Engine } from "./engine/engine.ts";
 export type { EngineLimits, EngineOptions } from "./engine/engine.ts";
 export { ManualClock, systemClock } from "./engine/clock.ts";
 export type { Clock } from "./engine/clock.ts";
 export { WorkflowEvent } from "./engine/events.ts";
 export type { EventHandler } from "./engine/events.ts";
+export { Catalog } from "./engine/definitions.ts";
 export { SyncRunner } from "./runners/sync.ts";
 export type { HaltAnswer, OnHalt, RunnerOptions } from "./runners/sync.ts";
 export { AsyncRunner } from "./runners/async.ts";
@@ -40,10 +43,12 @@ export { StreamRunner } from "./runners/stream.ts";
 export type { StreamRunnerOptions } from "./runners/stream.ts";
 export { InlineAdapter } from "./runners/adapters/inline.ts";
 export type { InlineAdapterOptions } from "./runners/adapters/inline.ts";
-export { followUpsOf, jobBody, JobSchema, parseJob, performJob, PermanentJobError } from "./runners/jobs.ts";
-export type { EnqueueOptions, FollowUp, Job, JobAction, JobOutcome, PerformOptions, QueueAdapter } from "./runners/jobs.ts";
-export { recover, recoveryJob, sweep } from "./runners/recovery.ts";
+// a queue of your own: the job and the adapter's shape here, what performs a delivery in "durable-workflow-edge/queue"
+export type { EnqueueOptions, Job, JobAction, QueueAdapter } from "./runners/jobs.ts";
+export { recover, sweep } from "./runners/recovery.ts";
 export type { SweepOptions, SweepReport } from "./runners/recovery.ts";
+export { startTicker, tick } from "./runners/ticker.ts";
+export type { Ticker, TickerOptions, TickOptions, TickReport } from "./runners/ticker.ts";
 export { QStashAdapter } from "./runners/adapters/qstash.ts";
 export type { QStashAdapterOptions, QStashClient } from "./runners/adapters/qstash.ts";
 
@@ -68,7 +73,10 @@ export {
   ConflictError,
   DurableWorkflowError,
   ExecutionError,
+  LeaseLostError,
+  NonRetryableError,
   NotFoundError,
+  RetryAfterError,
   StoreError,
   TimeoutError,
   ValidationError,

@@ -17,12 +17,12 @@ import type { EngineLimits } from "./engine/engine.ts";
 import { type HaltAnswer, SyncRunner } from "./runners/sync.ts";
 import type { StepRegistry } from "./steps/registry.ts";
 import { MemoryStore } from "./store/memory.ts";
-import type { Entry, Execution, ExecutionResult, HaltInfo, ServiceContext, ServiceMethod, Services, StoredEvent } from "./types.ts";
+import type { Entry, Execution, ExecutionResult, HaltInfo, Json, ServiceContext, ServiceMethod, Services, StoredEvent } from "./types.ts";
 
 export { ManualClock } from "./engine/clock.ts";
 
 /** A fake service method: a function (it may throw, or look at `context.attempt`), or the value to return. */
-export type FakeMethod = ServiceMethod | unknown;
+export type FakeMethod = ServiceMethod | Json;
 /**
  * `{ PaymentService: { charge: fn | value } }` for calls with a method, `{ notify: fn | value }` for calls
  * without one (a plain object given to a service the workflow calls without a method is the value it returns).

@@ -1,18 +1,8 @@
 // AsyncRunner with the InlineAdapter: jobs are performed in the same process, awaited.
 import { describe, expect, test } from "bun:test";
 import { createOrderServices } from "../examples/order-fulfillment/services.ts";
-import {
-  AsyncRunner,
-  ConflictError,
-  Engine,
-  InlineAdapter,
-  type Job,
-  loadWorkflow,
-  MemoryStore,
-  NotFoundError,
-  performJob,
-  PermanentJobError,
-} from "../mod.ts";
+import { AsyncRunner, ConflictError, Engine, InlineAdapter, type Job, loadWorkflow, MemoryStore, NotFoundError } from "../mod.ts";
+import { performJob, PermanentJobError } from "../src/queue.ts";
 import { manualClock } from "./support/engine.ts";
 import { happyOrder, largeOrder, orderWorkflow } from "./support/order-fulfillment.ts";
 

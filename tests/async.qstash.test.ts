@@ -13,8 +13,10 @@ import {
   ConflictError,
   type Job,
   loadWorkflow,
+  NonRetryableError,
   QStashAdapter,
   type QueueAdapter,
+  RetryAfterError,
   type ServiceContext,
   type Services,
   type Store,
@@ -126,6 +128,27 @@ const waitWorkflow = loadWorkflow({
   ],
 });
 
+/** A call with retries left whose service refuses for good (NonRetryableError) or asks for a wait (RetryAfterError). */
+const refusedWorkflow = loadWorkflow({
+  id: "refused_charge",
+  name: "Refused charge",
+  steps: [
+    { id: "start", type: "start", next: "charge" },
+    { id: "charge", type: "call", service: "refuse", retries: 3, output: "charge", next: "finish" },
+    { id: "finish", type: "end", result: { charge: "$charge" } },
+  ],
+});
+
+const rateLimitedWorkflow = loadWorkflow({
+  id: "rate_limited_charge",
+  name: "Rate-limited charge",
+  steps: [
+    { id: "start", type: "start", next: "charge" },
+    { id: "charge", type: "call", service: "limited", retries: 2, retry_delay: 1, output: "charge", next: "finish" },
+    { id: "finish", type: "end", result: { charge: "$charge" } },
+  ],
+});
+
 const retryWorkflow = loadWorkflow({
   id: "flaky_charge",
   name: "Flaky charge",
@@ -149,6 +172,15 @@ function recordingServices() {
     handle: (input: { item: number }, context: ServiceContext) => {
       log(`handle[${input.item}]`, context);
       return input.item * 10;
+    },
+    refuse: (_input: unknown, context: ServiceContext) => {
+      log("refuse", context);
+      throw new NonRetryableError("card declined");
+    },
+    limited: (_input: unknown, context: ServiceContext) => {
+      log("limited", context);
+      if (context.attempt === 1) throw new RetryAfterError(120, "rate limited");
+      return { id: "CH-2", attempt: context.attempt };
     },
     charge: (_input: unknown, context: ServiceContext) => {
       log("charge", context);
@@ -193,7 +225,16 @@ function setup(options: {
   const shop = createOrderServices();
   const recorded = recordingServices();
   const services = options.services ?? { ...shop.services, ...recorded.services };
-  const workflows = options.workflows ?? [orderWorkflow, linear(3), loopWorkflow, retryWorkflow, approvalWorkflow, waitWorkflow];
+  const workflows = options.workflows ?? [
+    orderWorkflow,
+    linear(3),
+    loopWorkflow,
+    retryWorkflow,
+    approvalWorkflow,
+    waitWorkflow,
+    refusedWorkflow,
+    rateLimitedWorkflow,
+  ];
   const adapter = new QStashAdapter({ client: stack.client, callbackUrl: stack.callbackUrl, retries: options.retries ?? 3 });
   const app = createApp({
     store,
@@ -298,11 +339,15 @@ describeStack("async runs through QStash", () => {
     const answers = await Promise.all([deliver(stack.callbackUrl, body, signature), deliver(stack.callbackUrl, body, signature)]);
     const results = await Promise.all(answers.map(async (r) => ({ status: r.status, body: await r.json() as Record<string, unknown> })));
     expect(t.calls.map((c) => c.step).sort()).toEqual(["s1", "s2", "s3"]);
-    const winners = results.filter((r) => r.status === 200 && r.body.duplicate === false);
+    const winners = results.filter((r) => r.body.status === "completed" && r.body.duplicate === false);
     expect(winners).toEqual([{ status: 200, body: { executionId: id, status: "completed", duplicate: false } }]);
-    // The other one lost the claim (duplicate) or found the run in progress (busy: QStash would retry it).
+    // The other one lost the claim or came after the run ended (a duplicate), or found it running under the
+    // winner's live lease (busy: it enqueued a continue for the lease's expiry, which will find the run done).
     const loser = results.find((r) => r !== winners[0])!;
-    expect(loser.status === 200 ? loser.body.duplicate : loser.body.busy).toBe(true);
+    const duplicate = { executionId: id, status: expect.stringMatching(/^(running|completed)$/), duplicate: true };
+    const busy = { executionId: id, status: "running", duplicate: false, busyUntil: expect.any(String), enqueued: ["continue"] };
+    expect(loser.status).toBe(200);
+    expect(loser.body).toEqual(loser.body.duplicate ? duplicate : busy);
     expect((await t.store.load(id))?.status).toBe("completed");
   });
 });
@@ -365,6 +410,23 @@ describeStack("the callback's signature check", () => {
     const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
     expect(response.status).toBe(489);
     expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
+  });
+
+  test("a wake job that names no halt (no wakeAt, no revision) is answered 489 naming wakeAt", async () => {
+    setup();
+    const body = JSON.stringify({ workflowId: "linear", executionId: "no-halt", action: "wake" });
+    const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
+    expect(response.status).toBe(489);
+    expect(JSON.stringify(await response.json())).toContain("wakeAt");
+  });
+
+  test("a job with an action this version does not know (a newer instance's) is answered 503, which QStash retries", async () => {
+    setup();
+    const body = JSON.stringify({ workflowId: "linear", executionId: "newer", action: "compensate" });
+    const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
+    expect(response.status).toBe(503);
+    expect(response.headers.get("upstash-nonretryable-error")).toBeNull();
+    expect(((await response.json()) as { detail: string }).detail).toContain(`does not know the job action "compensate"`);
   });
 });
 
@@ -495,6 +557,85 @@ describeStack("time budget and continuations", () => {
     const result = await settle(runner, id);
     expect(result).toEqual({ status: "completed", executionId: id, output: { charge: { id: "CH-1", attempt: 2 } } });
     expect(t.calls.map((c) => c.attempt)).toEqual([1, 2]);
+  });
+});
+
+describeStack("errors services throw, through QStash", () => {
+  test("a NonRetryableError fails the step at its first attempt: no retry, no continuation", async () => {
+    const t = setup();
+    const runner = t.runner(refusedWorkflow);
+    const id = await runner.run({}, { executionId: t.id("refused") });
+    expect(await settle(runner, id)).toEqual({ status: "failed", executionId: id, error: "NonRetryableError: card declined" });
+    expect(t.calls).toEqual([{ step: "refuse", attempt: 1, key: `${id}:charge:1` }]);
+    expect(stack.qstash.messages().filter((m) => m.body?.includes('"continue"'))).toEqual([]);
+  });
+
+  test("a RetryAfterError's wait becomes a delayed continuation of that many seconds, and the next attempt completes", async () => {
+    const t = setup();
+    const runner = t.runner(rateLimitedWorkflow);
+    const id = await runner.run({}, { executionId: t.id("rate-limited") });
+    await stack.qstash.waitIdle();
+    expect(await t.store.load(id)).toMatchObject({
+      status: "pending",
+      wakeAt: "2026-03-01T00:02:00.000Z",
+      retry: { stepId: "charge", attempt: 2 },
+    });
+    const continuation = stack.qstash.messages().find((m) => m.body?.includes('"continue"'))!;
+    expect(delaySeconds(continuation)).toBe(120);
+    t.clock.advance(120_000);
+    stack.qstash.advanceTime(120_000);
+    const result = await settle(runner, id);
+    expect(result).toEqual({ status: "completed", executionId: id, output: { charge: { id: "CH-2", attempt: 2 } } });
+    expect(t.calls.map((c) => [c.attempt, c.key])).toEqual([[1, `${id}:charge:1`], [2, `${id}:charge:1`]]);
+  });
+});
+
+describeStack("http steps through QStash", () => {
+  test("a 429 with Retry-After becomes a delayed continuation, and the retry re-sends the same request under the same key", async () => {
+    const seen: { key: string | null; body: string }[] = [];
+    const api = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: async (request) => {
+        seen.push({ key: request.headers.get("idempotency-key"), body: await request.text() });
+        return seen.length === 1
+          ? new Response("slow down", { status: 429, headers: { "retry-after": "90" } })
+          : Response.json({ id: "P-1" });
+      },
+    });
+    try {
+      const workflow = loadWorkflow({
+        id: "http_charge",
+        name: "HTTP charge",
+        steps: [
+          { id: "start", type: "start", next: "pay" },
+          {
+            id: "pay",
+            type: "http",
+            method: "POST",
+            url: `http://127.0.0.1:${api.port}/payments`,
+            body: { amount: "$input.amount", at: "$now" },
+            retries: 1,
+            output: "payment",
+            next: "finish",
+          },
+          { id: "finish", type: "end", result: "$payment.body" },
+        ],
+      });
+      const t = setup({ workflows: [workflow] });
+      const runner = t.runner(workflow);
+      const id = await runner.run({ amount: 5 }, { executionId: t.id("http-429") });
+      await stack.qstash.waitIdle();
+      const continuation = stack.qstash.messages().find((m) => m.body?.includes('"continue"'))!;
+      expect(delaySeconds(continuation)).toBe(90);
+      t.clock.advance(90_000);
+      stack.qstash.advanceTime(90_000);
+      expect(await settle(runner, id)).toEqual({ status: "completed", executionId: id, output: { id: "P-1" } });
+      expect(seen.map((r) => r.key)).toEqual([`${id}:pay:1`, `${id}:pay:1`]);
+      expect(seen[1]!.body).toBe(seen[0]!.body);
+    } finally {
+      api.stop(true);
+    }
   });
 });
 

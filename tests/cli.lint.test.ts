@@ -14,6 +14,28 @@ steps:
     type: bogus
 `;
 
+// A bad op, a typo of a required key, and two references to nothing: all five issues at once.
+const TYPOS = `id: typos
+name: Typos
+inputs:
+  total: { type: number }
+steps:
+  - id: check
+    type: router
+    routes:
+      - when: { field: input.total, op: bigger, value: 1000 }
+        then: approve
+    default: approve
+  - id: approve
+    type: approval
+    promt: Approve?
+    context: { who: $nobody.name }
+    next: done
+  - id: done
+    type: end
+    result: { total: $input.missing }
+`;
+
 describe("durable-workflow lint", () => {
   test("valid files print a summary and exit 0", async () => {
     const result = await cli(["lint", example("greeting"), example("order-fulfillment")]);
@@ -32,6 +54,46 @@ describe("durable-workflow lint", () => {
       "1 of 2 files invalid (2 issues)",
       "",
     ]);
+  });
+
+  test("one pass reports a step's schema issues together with the references and targets of the whole file", async () => {
+    const dir = tempFiles({ "typos.yaml": TYPOS });
+    const result = await cli(["lint", join(dir, "typos.yaml")]);
+    expect(result.code).toBe(1);
+    const paths = result.stdout.split("\n").map((line) => line.split("  ")[1]?.split(":")[0] ?? "");
+    expect(paths).toEqual([
+      "steps[0].routes[0].when.op",
+      "steps[1].prompt",
+      "steps[1].promt",
+      "steps[1].context",
+      "steps[2].result",
+      "",
+      "",
+    ]);
+    expect(result.stdout).toContain("1 of 1 file invalid (5 issues)");
+  });
+
+  test("a step that can outlast the lease is a warning line, and the file stays valid", async () => {
+    const dir = tempFiles({
+      "slow.yaml": `id: slow
+name: Slow
+steps:
+  - id: start
+    type: start
+    next: export
+  - id: export
+    type: http
+    url: https://api.example.com/export
+    timeout: 90
+`,
+    });
+    const file = join(dir, "slow.yaml");
+    const result = await cli(["lint", file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      `${file}  warning: steps[1].timeout: an attempt of 90s can outlast the lease (60s): another worker may take the run over while it runs\n1 file valid\n`,
+    );
+    expect((await cli(["lint", "--lease-seconds", "120", file])).stdout).toBe("1 file valid\n");
   });
 
   test("a missing file is an issue of that file", async () => {

@@ -114,3 +114,44 @@ steps:
     expect(result.stderr).toStartWith(`durable-workflow: --services ${join(dir, "empty.ts")}: the module must export`);
   });
 });
+
+describe("durable-workflow run with an http step", () => {
+  test("DW_SECRET_<NAME> from the environment is sent and redacted from the output", async () => {
+    const seen: string[] = [];
+    const api = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (request) => {
+        seen.push(request.headers.get("authorization") ?? "");
+        return Response.json({ auth: request.headers.get("authorization") });
+      },
+    });
+    try {
+      const dir = tempFiles({
+        "call.yaml": `id: call_api
+name: Call API
+steps:
+  - id: start
+    type: start
+    next: me
+  - id: me
+    type: http
+    url: http://127.0.0.1:${api.port}/me
+    headers: { Authorization: "Bearer $secrets.TOKEN" }
+    output: me
+    next: finish
+  - id: finish
+    type: end
+    result: $me.body
+`,
+      });
+      const result = await cli(["run", join(dir, "call.yaml")], { env: { DW_SECRET_TOKEN: "cli-secret" } });
+      expect(result.code).toBe(0);
+      expect(seen).toEqual(["Bearer cli-secret"]);
+      expect(result.stdout).toEndWith('{\n  "auth": "Bearer [redacted]"\n}\n');
+      expect(result.stdout).not.toContain("cli-secret");
+    } finally {
+      api.stop(true);
+    }
+  });
+});

@@ -12,11 +12,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(args: string[], options: { stdin?: string } = {}): Promise<CliResult> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
+export async function cli(
+  args: string[],
+  options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  const env: Record<string, string> = { NO_COLOR: "1", ...options.env };
   for (const name of ["PATH", "HOME", "TMPDIR"]) if (process.env[name]) env[name] = process.env[name]!;
   const proc = Bun.spawn([process.execPath, join(ROOT, "cli/main.ts"), ...args], {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env,
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
     stdout: "pipe",

@@ -71,7 +71,7 @@ describe("rule 2: registered step types", () => {
     expect(only(wf("  - id: a\n    type: teleport\n"))).toEqual({
       path: "steps[0].type",
       message:
-        'unknown step type "teleport" (known: start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow, wait)',
+        'unknown step type "teleport" (known: start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow, wait, http)',
     });
   });
 
@@ -841,5 +841,45 @@ describe("all rules together", () => {
       "inputs:\n  order_id: { type: string }\n",
     ));
     expect(workflow.steps).toHaveLength(7);
+  });
+});
+
+describe("one pass", () => {
+  test("a step that fails its schema still has its references checked, in the same report", () => {
+    const issues = issuesOf(wf(`
+  - id: ask
+    type: approval
+    promt: Approve?
+    context: { who: $nobody }
+    next: done
+  - id: done
+    type: end
+`));
+    expect(issues.map((i) => i.path)).toEqual(["steps[0].prompt", "steps[0].promt", "steps[0].context"]);
+    expect(issues[2]!.message).toBe('step "ask" references "$nobody" but no step sets "nobody"');
+  });
+
+  test("a step whose targets cannot be read does not make the steps after it unreachable", () => {
+    const issues = issuesOf(wf(`
+  - id: pick
+    type: router
+    routes: { then: later }
+  - id: later
+    type: end
+`));
+    expect(issues.map((i) => i.path)).toEqual(["steps[0].routes"]);
+  });
+
+  test("references are not checked while a step type is unknown: it could set any variable", () => {
+    const issues = issuesOf(wf(`
+  - id: slug
+    type: slugify
+    output: handle
+    next: done
+  - id: done
+    type: end
+    result: $handle
+`));
+    expect(issues.map((i) => i.path)).toEqual(["steps[0].type"]);
   });
 });

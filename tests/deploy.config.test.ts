@@ -219,3 +219,34 @@ describe("DW_LEASE_SECONDS", () => {
     expect(() => build({ DW_LEASE_SECONDS: "soon" })).toThrow(/DW_LEASE_SECONDS must be a number/);
   });
 });
+
+describe("http steps from the environment", () => {
+  test("DW_HTTP_* and DW_SECRET_* become the http options and secrets of the app and of the in-process queue", () => {
+    const { options } = build({
+      DW_HTTP_ALLOW: "https://api.example.com/v1/, https://*.example.org",
+      DW_HTTP_ALLOW_PRIVATE: "true",
+      DW_HTTP_MAX_BODY_BYTES: "2048",
+      DW_SECRET_SHOP_TOKEN: "s3cret",
+    });
+    const http = { allow: ["https://api.example.com/v1/", "https://*.example.org"], allowPrivate: true, maxBodyBytes: 2048 };
+    expect(options.http).toEqual(http);
+    expect(options.secrets).toEqual({ SHOP_TOKEN: "s3cret" });
+  });
+
+  test("without them there are no http options and no secrets", () => {
+    const { options } = build({});
+    expect(options.http).toBeUndefined();
+    expect(options.secrets).toBeUndefined();
+  });
+
+  test("a bad DW_HTTP_ALLOW entry or body limit is a ConfigError naming it", () => {
+    expect(() => build({ DW_HTTP_ALLOW: "api.example.com" })).toThrow('http.allow: "api.example.com" is not an http(s) origin');
+    expect(() => build({ DW_HTTP_MAX_BODY_BYTES: "0" })).toThrow("http.maxBodyBytes must be a positive integer, got 0");
+  });
+
+  test("createApp refuses bad http options and a secret that is not text", () => {
+    const base = { store: new MemoryStore(), workflows: [] };
+    expect(() => createApp({ ...base, http: { allow: ["ftp://x"] } })).toThrow(ConfigError);
+    expect(() => createApp({ ...base, secrets: { TOKEN: 1 as unknown as string } })).toThrow("secrets.TOKEN must be a string");
+  });
+});

@@ -6,7 +6,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEV_QSTASH_TOKEN } from "../tools/qstash-dev/index.ts";
+import { DEV_QSTASH_TOKEN } from "durable-workflow-edge-dev/qstash";
 import { freePort, redisServerAvailable } from "./support/redis.ts";
 import { alive, cleanEnv, type ServerProcess, startServer } from "./support/deploy.ts";
 

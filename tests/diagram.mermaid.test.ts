@@ -6,6 +6,7 @@ import { workflowGraph } from "../src/diagram/graph.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { BUILT_IN_STEP_TYPES, StepRegistry } from "../src/steps/registry.ts";
 import { proceed, type StepDefinition, type StepType } from "../src/steps/step.ts";
+import { httpCall } from "./support/diagram.ts";
 
 const diagram = (steps: StepDefinition[]) => workflowDiagram({ steps });
 const lines = (text: string) => text.split("\n").map((line) => line.trim());
@@ -190,4 +191,8 @@ steps:
     type: end
 `);
   expect(workflowDiagram(workflow)).toContain('step_pause[("pause<br/>wait 60 s")]');
+});
+
+test("an http step is drawn with its own shape and says its method and URL", () => {
+  expect(workflowDiagram(httpCall)).toContain('step_fetch(("fetch<br/>POST https://api.example.com/orders"))');
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { renderWorkflowSvg } from "../src/diagram/svg.ts";
-import { allIds, batch, order } from "./support/diagram.ts";
+import { allIds, batch, httpCall, order } from "./support/diagram.ts";
 
 describe("renderWorkflowSvg", () => {
   test("is one SVG document with a node per step", () => {
@@ -85,4 +85,10 @@ describe("renderWorkflowSvg", () => {
     const svg = renderWorkflowSvg(batch, { highlight: ["start"] });
     expect(svg).not.toMatch(/\sstyle=|<style/);
   });
+});
+
+test("an http step has its own colours", () => {
+  const svg = renderWorkflowSvg(httpCall);
+  expect(svg).toContain("#0e7490");
+  expect(svg).toContain("POST https://api.example.com/orders");
 });

@@ -1,6 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
-import { Engine, loadWorkflow, ManualClock, MemoryStore, proceed, type Services, StepRegistry } from "../mod.ts";
+import {
+  Engine,
+  loadWorkflow,
+  ManualClock,
+  MemoryStore,
+  NonRetryableError,
+  proceed,
+  RetryAfterError,
+  type Services,
+  StepRegistry,
+} from "../mod.ts";
 import { manualClock, recordingSleep, sequentialIds } from "./support/engine.ts";
 
 function setup(yaml: string, services: Services = {}, extra: Record<string, unknown> = {}) {
@@ -166,7 +176,7 @@ describe("call", () => {
     );
     const result = await engine.run({ id: 7 }, { executionId: "ex-1" });
     expect(result.output).toEqual({ ok: true });
-    expect(seen).toEqual([{ id: 7 }, { executionId: "ex-1", stepId: "ask", attempt: 1, signal: true, idempotencyKey: "ex-1:ask" }]);
+    expect(seen).toEqual([{ id: 7 }, { executionId: "ex-1", stepId: "ask", attempt: 1, signal: true, idempotencyKey: "ex-1:ask:1" }]);
   });
 
   test("a plain function service is called without a method", async () => {
@@ -229,6 +239,73 @@ describe("call", () => {
     expect(result).toEqual({ status: "failed", executionId: "f1", error: "TypeError: boom 2" });
     const entries = await store.entries("f1");
     expect(entries.at(-1)).toMatchObject({ stepId: "flaky", action: "failed", error: "TypeError: boom 2" });
+  });
+
+  test("a NonRetryableError fails the step at once, whatever attempts are left, and on_error still applies", async () => {
+    const attempts: number[] = [];
+    const { engine, sleep } = setup(
+      wf(`
+  - id: charge
+    type: call
+    service: charge
+    retries: 3
+    on_error: finish
+    next: finish
+  - id: finish
+    type: end
+    result: $_last_error
+`),
+      {
+        charge: (_: unknown, { attempt }) => {
+          attempts.push(attempt);
+          throw new NonRetryableError("card declined");
+        },
+      },
+    );
+    const result = await engine.run({});
+    expect(result.output).toEqual({ step: "charge", message: "card declined", class: "NonRetryableError" });
+    expect(attempts).toEqual([1]);
+    expect(sleep.waits).toEqual([]);
+  });
+
+  test("a RetryAfterError makes the next attempt wait its seconds instead of the backoff", async () => {
+    const { engine, sleep } = setup(
+      wf(`
+  - id: charge
+    type: call
+    service: charge
+    retries: 2
+    retry_delay: 1
+    output: r
+    next: finish
+  - id: finish
+    type: end
+    result: $r
+`),
+      { charge: (_: unknown, { attempt }) => (attempt === 1 ? Promise.reject(new RetryAfterError(45, "rate limited")) : attempt) },
+    );
+    expect((await engine.run({})).output).toBe(2);
+    expect(sleep.waits).toEqual([45_000]);
+  });
+
+  test("a RetryAfterError with no attempt left fails the step with it", async () => {
+    const { engine } = setup(
+      wf(`
+  - id: charge
+    type: call
+    service: charge
+    next: finish
+  - id: finish
+    type: end
+`),
+      { charge: () => Promise.reject(new RetryAfterError(45, "rate limited")) },
+    );
+    expect((await engine.run({}, { executionId: "ra" })).error).toBe("RetryAfterError: rate limited");
+  });
+
+  test("RetryAfterError refuses a wait that is not a finite number of seconds >= 0", () => {
+    expect(() => new RetryAfterError(-1)).toThrow("RetryAfterError needs a finite number of seconds >= 0, got -1");
+    expect(() => new RetryAfterError(Number.NaN)).toThrow(TypeError);
   });
 
   test("an attempt over its timeout is aborted through its signal", async () => {
@@ -486,7 +563,7 @@ describe("loop", () => {
       { visit: (_: unknown, ctx) => void keys.push(ctx.idempotencyKey) },
     );
     await engine.run({}, { executionId: "L" });
-    expect(keys).toEqual(["L:each[0]:visit", "L:each[1]:visit"]);
+    expect(keys).toEqual(["L:each[0]:visit:1", "L:each[1]:visit:1"]);
     expect((await store.entries("L")).map((e) => e.stepId)).toEqual(["start", "each:visit", "each:visit", "each", "finish"]);
   });
 });
@@ -643,6 +720,7 @@ describe("approval", () => {
       },
       prompt: "Approve lunch?",
       resumeStep: "approve",
+      wakeAt: "2026-01-01T00:01:00.000Z",
     });
   });
 
@@ -778,6 +856,87 @@ describe("on_error", () => {
     const output = (await engine.run({})).output as Record<string, unknown>;
     expect(Object.keys(output).sort()).toEqual(["_last_error", "input"]);
     expect(output._last_error).toMatchObject({ step: "each" });
+  });
+});
+
+describe("loop iterations that end through on_error", () => {
+  const quotes = (fallbackNext: string) =>
+    wf(`
+  - id: each
+    type: loop
+    over: [A, B, C]
+    output: quotes
+    do:
+      - id: quote
+        type: call
+        service: quote
+        input: { sku: $item }
+        output: quote
+        on_error: fallback
+        next: __FINISHED__
+      - id: fallback
+        type: assign
+        set: { quote: { sku: $item, price: 0 } }
+        next: ${fallbackNext}
+    next: finish
+  - id: finish
+    type: end
+    result: { quotes: $quotes }
+`);
+  const services = {
+    quote: (input: { sku: string }) => (input.sku === "B" ? Promise.reject(new Error("no price")) : { sku: input.sku, price: 5 }),
+  };
+
+  test("an iteration whose step failed yields null in the loop's output, whatever its on_error handler returns", async () => {
+    const { engine } = setup(quotes("__FINISHED__"), services as Services);
+    const output = (await engine.run({})).output as Record<string, unknown>;
+    expect(output.quotes).toEqual([{ sku: "A", price: 5 }, null, { sku: "C", price: 5 }]);
+  });
+
+  test("an on_error of __FINISHED__ yields null, not the output of the step before the failure", async () => {
+    const { engine } = setup(
+      wf(`
+  - id: each
+    type: loop
+    over: [1, 2]
+    as: n
+    output: outs
+    do:
+      - id: mark
+        type: assign
+        set: { marked: $n }
+      - id: work
+        type: call
+        service: work
+        on_error: __FINISHED__
+    next: finish
+  - id: finish
+    type: end
+    result: $outs
+`),
+      { work: (_input: unknown, ctx) => (ctx.idempotencyKey.includes("[1]") ? Promise.reject(new Error("second")) : "ok") },
+    );
+    expect((await engine.run({})).output).toEqual(["ok", null]);
+  });
+
+  test("sum over a loop output with a failed iteration is an error naming the item", async () => {
+    const { engine } = setup(
+      quotes("__FINISHED__").replace(
+        "    next: finish\n  - id: finish",
+        `    next: total
+  - id: total
+    type: transform
+    input: quotes
+    expression: { sum: price }
+    output: total
+    next: finish
+  - id: finish`,
+      ),
+      services as Services,
+    );
+    const result = await engine.run({});
+    expect(result.status).toBe("failed");
+    expect(result.error).toBe('ExecutionError: Transform "total": "sum" needs numbers, item 1 is null');
   });
 });
 

@@ -9,7 +9,7 @@ import {
   parseCron,
   type QStashDevServer,
   startQStashDev,
-} from "../tools/qstash-dev/index.ts";
+} from "durable-workflow-edge-dev/qstash";
 import { type Received, signature, startDestination } from "./support/qstash-destination.ts";
 
 const MINUTE_MS = 60_000;

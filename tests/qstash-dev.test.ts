@@ -11,7 +11,7 @@ import {
   parseDuration,
   type QStashDevServer,
   startQStashDev,
-} from "../tools/qstash-dev/index.ts";
+} from "durable-workflow-edge-dev/qstash";
 import { type Received, signature, startDestination } from "./support/qstash-destination.ts";
 
 let qstash: QStashDevServer;

@@ -11,7 +11,7 @@ import {
   DEV_QSTASH_TOKEN,
   type QStashDevServer,
   startQStashDev,
-} from "../tools/qstash-dev/index.ts";
+} from "durable-workflow-edge-dev/qstash";
 
 const DAY_MS = 86_400_000;
 

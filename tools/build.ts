@@ -3,6 +3,8 @@
  *
  *   dist/mod.js, dist/hono.js   the entries "durable-workflow-edge" and "durable-workflow-edge/hono"
  *   dist/testing.js             "durable-workflow-edge/testing" (testWorkflow: fake services, a fake clock)
+ *   dist/client.js              "durable-workflow-edge/client" (the typed HTTP client, Web fetch only)
+ *   dist/queue.js               "durable-workflow-edge/queue" (performJob and friends, for a queue adapter of your own)
  *   dist/cli.js                 the `durable-workflow` command
  *   dist/chunks/                code the entries share
  *   dist/types/                 declarations (tsc), with `.js` import paths
@@ -33,7 +35,14 @@ const inlineTextImports: esbuild.Plugin = {
 async function bundle(): Promise<void> {
   await esbuild.build({
     absWorkingDir: ROOT,
-    entryPoints: { mod: "src/mod.ts", hono: "hono.ts", testing: "src/testing.ts", cli: "cli/main.ts" },
+    entryPoints: {
+      mod: "src/mod.ts",
+      hono: "hono.ts",
+      testing: "src/testing.ts",
+      queue: "src/queue.ts",
+      client: "client.ts",
+      cli: "cli/main.ts",
+    },
     outdir: DIST,
     chunkNames: "chunks/[name]-[hash]",
     bundle: true,
@@ -64,4 +73,4 @@ async function declarations(): Promise<void> {
 await rm(DIST, { recursive: true, force: true });
 await bundle();
 await declarations();
-console.log("built dist/ (mod.js, hono.js, testing.js, cli.js, types/)");
+console.log("built dist/ (mod.js, hono.js, testing.js, client.js, queue.js, cli.js, types/)");

@@ -3,7 +3,7 @@
  * for benchmarks that report bytes over the wire (the bridge itself counts requests and commands only).
  */
 import { Redis } from "@upstash/redis";
-import { createBridgeHandler, RespConnection } from "../../tools/upstash-redis-bridge.ts";
+import { createBridgeHandler, RespConnection } from "durable-workflow-edge-dev/bridge";
 import { startRedisStack } from "../../tests/support/redis.ts";
 
 export interface RedisCounts {
@@ -20,6 +20,8 @@ export interface CountedRedis {
   redis: Redis;
   counts(): RedisCounts;
   reset(): void;
+  /** Redis's own `INFO commandstats`: per command, calls and server µs per call (since the last reset). */
+  commandStats(): Promise<Record<string, { calls: number; usecPerCall: number }>>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,16 @@ export async function startCountedRedis(): Promise<CountedRedis> {
     reset() {
       Object.assign(stats, { requests: 0, commands: 0, byPath: {}, byCommand: {} });
       bytes = 0;
+      void connection.send([["CONFIG", "RESETSTAT"]]);
+    },
+    async commandStats() {
+      const [reply] = await connection.send([["INFO", "commandstats"]]);
+      const text = reply instanceof Uint8Array ? new TextDecoder().decode(reply) : String(reply);
+      const out: Record<string, { calls: number; usecPerCall: number }> = {};
+      for (const match of text.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=\d+,usec_per_call=([\d.]+)/gm)) {
+        out[match[1]!] = { calls: Number(match[2]), usecPerCall: Number(match[3]) };
+      }
+      return out;
     },
     async stop() {
       await server.stop(true);

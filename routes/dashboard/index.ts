@@ -13,7 +13,7 @@ export { DASHBOARD_CSP } from "./page.ts";
 /** Most step ids a diagram highlights (the path of a long run is cut to its last steps by the page). */
 const MAX_HIGHLIGHT = 1000;
 
-export const DiagramQuery = z.object({
+const DiagramQuery = z.object({
   highlight: z.string().max(64_000).optional()
     .describe("Comma-separated step ids the execution went through, in order (loop body steps as `<loopId>:<bodyId>`)"),
 });

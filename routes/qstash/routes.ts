@@ -32,12 +32,18 @@ function signedRoute<const P extends string, const S extends RouteConfig["respon
 }
 
 const callback = signedRoute("/", "qstashCallback", "QStash delivery of a job", {
-  200: { description: "Done, or a duplicate delivery of a job already done" },
+  200: {
+    description: "Done (completed, halted, failed, or yielded with its continuation enqueued); a duplicate that changed nothing; " +
+      "busy under another worker's live lease (`busyUntil`: a continue at its expiry was enqueued); or `{ swept }` for a sweep job",
+  },
   489: problem("Not a job: QStash does not retry it (`Upstash-NonRetryable-Error: true`)"),
 });
 
 const failureCallback = signedRoute("/failure", "qstashFailureCallback", "QStash failure callback", {
-  200: { description: "Recorded: the execution is failed with the reason, or the callback is ignored" },
+  200: {
+    description: "Logged: the execution is left as it was (`abandoned: false`) for the sweeper to hand back to the queue; " +
+      "or ignored (`ignored`) when the body is not a failure callback for a job",
+  },
 });
 
 /**

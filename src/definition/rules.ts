@@ -14,7 +14,7 @@
 import { MAX_PATTERN_LENGTH, unsafePatternReason } from "../expressions/conditions.ts";
 import { findReferences, splitPath } from "../expressions/references.ts";
 import { isPlainObject } from "../json.ts";
-import { FINISHED } from "../steps/step.ts";
+import { FINISHED, type StepDefinition } from "../steps/step.ts";
 import { formatPath, type RawIssue, type Segment, valueAt } from "./issues.ts";
 import type { StepNode } from "./steps.ts";
 
@@ -52,13 +52,22 @@ function safe<T>(fn: () => T | undefined, fallback: T): T {
   }
 }
 
+/**
+ * The step as the rules read it: parsed, or, when its keys failed their schema, as written, so that one pass
+ * reports its targets and references together with its schema issues (the type's functions are called in `safe`).
+ */
+function readable(node: StepNode): StepDefinition | undefined {
+  return node.step ?? (node.type ? node.raw as StepDefinition : undefined);
+}
+
 function edgesOf(node: StepNode): Edge[] {
   const source = (node.step ?? node.raw) as Record<string, unknown>;
+  const step = readable(node);
   const edges: Edge[] = [];
   if (typeof source.next === "string") edges.push({ key: ["next"], target: source.next, kind: "next" });
   if (typeof source.on_error === "string") edges.push({ key: ["on_error"], target: source.on_error, kind: "error" });
-  if (node.step && node.type?.targets) {
-    for (const t of safe(() => node.type!.targets!(node.step!), [])) {
+  if (step && node.type?.targets) {
+    for (const t of safe(() => node.type!.targets!(step), [])) {
       if (typeof t.target === "string") edges.push({ key: parseKey(t.key), target: t.target, kind: "target" });
     }
   }
@@ -66,8 +75,9 @@ function edgesOf(node: StepNode): Edge[] {
 }
 
 function outputsOf(node: StepNode): string[] {
-  if (!node.step || !node.type?.outputs) return [];
-  return safe(() => node.type!.outputs!(node.step!), []).filter((o) => typeof o === "string");
+  const step = readable(node);
+  if (!step || !node.type?.outputs) return [];
+  return safe(() => node.type!.outputs!(step), []).filter((o) => typeof o === "string");
 }
 
 /** What the step leaves in ctx when it continues: its outputs plus those of its nested steps (minus loop variables). */
@@ -244,8 +254,9 @@ function availability(scope: StepNode[], entry: Set<string>, topIds: Map<string,
 
 /** Rule 5 for one step: the root of each reference must be available on every path into it. */
 function checkReferences(ctx: RuleContext, node: StepNode, available: Set<string>, everSet: Set<string>): void {
-  if (!node.step || !node.type?.references) return;
-  const sites = safe(() => node.type!.references!(node.step!), []);
+  const step = readable(node);
+  if (!step || !node.type?.references) return;
+  const sites = safe(() => node.type!.references!(step), []);
   const reported = new Set<string>();
   for (const site of sites) {
     const refs = site.kind === "value"
@@ -302,11 +313,12 @@ function checkScopeReferences(
 /** Rule 7 (patterns): a literal `matches` pattern of a condition compiles and is at most 256 characters. */
 function checkPatterns(ctx: RuleContext): void {
   for (const node of ctx.all) {
-    if (!node.step || !node.type?.references) continue;
-    for (const site of safe(() => node.type!.references!(node.step!), [])) {
+    const step = readable(node);
+    if (!step || !node.type?.references) continue;
+    for (const site of safe(() => node.type!.references!(step), [])) {
       if (site.kind !== "path" || !site.key.endsWith(".field")) continue;
       const conditionKey = parseKey(site.key.slice(0, -".field".length));
-      const condition = valueAt(node.step, conditionKey);
+      const condition = valueAt(step, conditionKey);
       if (!isPlainObject(condition) || condition.op !== "matches") continue;
       const path = [...node.path, ...conditionKey, "value"];
       const pattern = condition.value;
@@ -339,11 +351,15 @@ export function checkRules(ctx: RuleContext): void {
   for (const node of ctx.top) if (node.id !== undefined && !topIds.has(node.id)) topIds.set(node.id, node);
   checkTargets(ctx, topIds);
   checkPatterns(ctx);
-  const sound = unique && ctx.all.every((node) => node.step !== undefined) && ctx.top.length > 0;
+  // A step of an unknown type could set any variable: references are checked only when every type is known.
+  const sound = unique && ctx.all.every((node) => node.type !== undefined) && ctx.top.length > 0;
   if (!sound) return;
-  checkReachable(ctx, ctx.top, topIds);
-  for (const node of ctx.all) {
-    for (const body of node.bodies) if (body.kind === "sequence") checkReachable(ctx, body.nodes, topIds);
+  // A step that failed its schema may hide a target (a malformed `routes`): "unreachable" would be noise then.
+  if (ctx.all.every((node) => node.step !== undefined)) {
+    checkReachable(ctx, ctx.top, topIds);
+    for (const node of ctx.all) {
+      for (const body of node.bodies) if (body.kind === "sequence") checkReachable(ctx, body.nodes, topIds);
+    }
   }
   const everSet = new Set<string>();
   for (const node of ctx.all) {

@@ -169,6 +169,8 @@ function baseDetailOf(step: StepDefinition): string {
       return step.while !== undefined ? `loop while ${conditionLabel(step.while)}` : `loop over ${text(step.over)}`;
     case "parallel":
       return `parallel, wait ${text(step.wait ?? "all")}`;
+    case "http":
+      return `${str("method") ?? "GET"} ${text(step.url)}`;
     case "wait":
       return step.seconds !== undefined
         ? `wait ${text(step.seconds)}${typeof step.seconds === "number" ? " s" : ""}`

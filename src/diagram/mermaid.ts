@@ -16,6 +16,7 @@ const SHAPES: Readonly<Record<string, readonly [string, string]>> = {
   approval: ["[\\", "/]"],
   workflow: ["[[", "]]"],
   wait: ["[(", ")]"],
+  http: ["((", "))"],
 };
 const CUSTOM_SHAPE = ["(", ")"] as const;
 

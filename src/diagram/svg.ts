@@ -20,6 +20,7 @@ const PALETTE: Readonly<Record<string, Palette>> = {
   approval: { fill: "#fdeef4", stroke: "#be185d" },
   workflow: { fill: "#eef6ff", stroke: "#334155" },
   wait: { fill: "#f5f3e7", stroke: "#8a6d1d" },
+  http: { fill: "#e6f7f9", stroke: "#0e7490" },
   finished: { fill: "#334155", stroke: "#334155" },
 };
 const CUSTOM_PALETTE: Palette = { fill: "#fafafa", stroke: "#6b7280" };
@@ -299,7 +300,7 @@ function groupSvg(laid: LaidOutNode, visited: boolean, current: boolean): string
 }
 
 /** Text for an SVG or HTML document: the five markup characters as entities, control characters replaced. */
-export function escapeXml(value: string): string {
+function escapeXml(value: string): string {
   return value
     // deno-lint-ignore no-control-regex -- control characters are what this replaces
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, "\uFFFD")

@@ -9,7 +9,7 @@ import type { Store } from "../store/store.ts";
 import type { ExecutionResult } from "../types.ts";
 
 /** What a child run needs of an engine for the child workflow. */
-export interface ChildEngine {
+interface ChildEngine {
   run(input: unknown, options: { executionId: string; deadline: string | null }): Promise<ExecutionResult>;
   resume(id: string, answer: NonNullable<ChildRequest["resume"]>): Promise<ExecutionResult>;
   continue(id: string): Promise<ExecutionResult>;
@@ -47,7 +47,8 @@ export async function runChild(
   if (result.status === "failed" || result.status === "cancelled") throw new ExecutionError(`${name} ${result.status}: ${result.error}`);
   if (result.status === "halted") {
     if (!request.mayHalt) throw new ExecutionError(`${name} halted, but a step inside a loop body or a parallel branch cannot halt`);
-    return { status: "halted", halt: { data: result.halt?.data ?? {}, prompt: result.halt?.prompt } };
+    const { resumeStep: _child, ...halt } = result.halt ?? { data: {} };
+    return { status: "halted", halt };
   }
   if (result.status !== "completed") throw new ExecutionError(`${name} is ${result.status}, still in progress elsewhere`);
   return { status: "completed", output: result.output ?? null };

@@ -2,14 +2,14 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, ValidationError, WorkflowTimeoutError } from "../errors.ts";
+import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
 import { deepEqual, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
-import { FINISHED, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
-import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
+import { FINISHED, type HttpOptions, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
+import { assertExecutionId } from "../ids.ts";
 import type { Store } from "../store/store.ts";
-import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
+import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, newExecution, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
 import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
@@ -18,6 +18,7 @@ import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
 import type { DebounceSpec, RateSpec } from "../steps/flow.ts";
 import { acquireRequest, flowKey, flowStoreOf, isGated, waitingText } from "./flow.ts";
 import { Run } from "./run.ts";
+import { stepsOnCycles, visitOf } from "./visits.ts";
 
 export interface EngineLimits {
   /** Steps executed per execution, loop body steps included (default 10 000). */
@@ -57,6 +58,10 @@ export interface EngineOptions {
   maxInlineWaitMs?: number;
   /** How long a claim (`running`) lasts without a checkpoint before another worker may take over (default 60 000 ms). */
   leaseMs?: number;
+  /** Options of `http` steps: fetch, allow-list, private addresses, response body limit. */
+  http?: HttpOptions;
+  /** Values `$secrets.NAME` resolves to in `http` steps, at call time; never stored, redacted from what is. */
+  secrets?: Readonly<Record<string, string>>;
   /**
    * Admit runs of workflows with `concurrency` / `rate` through the store (default true). Child workflows run
    * inside their parent's slot: their engines pass false.
@@ -64,10 +69,12 @@ export interface EngineOptions {
   flowControl?: boolean;
 }
 
-export const DEFAULT_MAX_STEPS = 10_000;
-export const DEFAULT_MAX_CTX_BYTES = 1024 * 1024;
+const DEFAULT_MAX_STEPS = 10_000;
+const DEFAULT_MAX_CTX_BYTES = 1024 * 1024;
 export const DEFAULT_LEASE_MS = 60_000;
 export const DEFAULT_MAX_INLINE_WAIT_MS = 1_000;
+/** A resume (or a kept answer) that loses its store race to another change of the same halt tries this often. */
+const HALT_CHANGE_ATTEMPTS = 5;
 
 /**
  * Runs one workflow step by step, checkpointing the execution after each step with a compare-and-set on
@@ -119,7 +126,7 @@ export class Engine {
     const run = this.#newRun(exec, this.workflow, false);
     run.emit("workflow.started", { workflowId: this.workflow.id, input: checked });
     try {
-      return await this.#drive(run);
+      return await this.#driveApplied(run);
     } catch (error) {
       if (!(error instanceof ConflictError) || run.claimed) throw error;
       const existing = await this.#existing(exec, error);
@@ -205,34 +212,20 @@ export class Engine {
   }
 
   #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined): Execution {
-    checkExecutionId(id);
+    assertExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
-    return {
+    return newExecution({
       id,
       workflowId: this.workflow.id,
       workflowVersion: this.workflow.version,
       workflowHash: this.workflow.hash,
       status: "running",
       input,
-      ctx: {},
-      currentStep: null,
-      result: null,
       recoverTo: this.workflow.steps[0]!.id,
-      haltData: null,
-      error: null,
       createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      revision: 0,
       deadline,
-      stepsExecuted: 0,
-      eventSeq: 0,
-      loop: null,
-      retry: null,
-      leaseUntil: null,
-      wakeAt: null,
-      answer: null,
-    };
+    });
   }
 
   #deadlineFrom(now: Date, workflow: WorkflowDefinition): string | null {
@@ -254,8 +247,8 @@ export class Engine {
       }
     } else if (exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}, not pending: it cannot be continued`);
-    } else if (exec.wakeAt && now < Date.parse(exec.wakeAt)) {
-      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt };
+    } else if (!isDue(exec, now)) {
+      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt! };
     }
     const workflow = await this.#pinned(exec);
     const waited = exec.flow?.waiting !== undefined;
@@ -264,6 +257,7 @@ export class Engine {
       if (queued) return queued;
     }
     const run = this.#newRun(exec, workflow, true);
+    run.takeover = exec.status === "running";
     exec.status = "running";
     exec.wakeAt = null;
     // Never started before (a run that waited for flow control has its `flow.queued` event).
@@ -286,34 +280,65 @@ export class Engine {
     options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution } = {},
   ): Promise<ExecutionResult> {
     const answer = checkResumeAnswer(options);
-    const exec = await this.#loadOwn(executionId, options.loaded);
-    if (exec.status !== "halted") {
-      throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
+    const claimed = await this.#changeHalt(executionId, options, async (exec) => {
+      const workflow = await this.#pinned(exec);
+      const waited = exec.flow?.waiting !== undefined;
+      if (this.#gated(workflow)) {
+        // Without a slot the answer is kept (as `accept` does) and the run waits, ahead of new starts.
+        const queued = await this.#admit(exec, workflow, answer);
+        if (queued) return queued;
+      }
+      // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
+      const run = this.#newRun(exec, workflow, true);
+      if (waited) run.emit("flow.started", {});
+      const ctx = { ...exec.ctx };
+      if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
+      if (answer.approved !== undefined) ctx.approved = answer.approved;
+      run.setCtx(ctx, ["response", "approved"]);
+      if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
+      Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
+      run.emit("workflow.resumed", {});
+      await run.checkpoint();
+      return run;
+    });
+    return claimed instanceof Run ? await this.#driveApplied(claimed) : claimed;
+  }
+
+  /**
+   * Loads a halted execution and stores `change` to it (a resume's claim, a kept answer). When something else was
+   * stored between the load and the change (a migrate, say), the same halt is changed again on what is stored now;
+   * a halt answered meanwhile is a ConflictError. With `expectedRevision` (a queued job's), nothing is retried.
+   */
+  async #changeHalt<T>(
+    executionId: string,
+    options: { loaded?: Execution; expectedRevision?: number; refuse?: (exec: Execution) => void },
+    change: (exec: Execution) => Promise<T>,
+  ): Promise<T> {
+    let loaded = options.loaded;
+    let halt: Pick<Execution, "currentStep" | "haltData"> | undefined;
+    for (let attempt = 1;; attempt++) {
+      const exec = await this.#loadOwn(executionId, loaded);
+      loaded = undefined;
+      if (exec.status !== "halted") {
+        throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
+      }
+      if (options.expectedRevision !== undefined && exec.revision !== options.expectedRevision) {
+        throw new ConflictError(
+          `Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`,
+        );
+      }
+      if (halt && (halt.currentStep !== exec.currentStep || !deepEqual(halt.haltData, exec.haltData))) {
+        throw new ConflictError(`Execution "${executionId}" was answered and halted again meanwhile: that halt was already answered`);
+      }
+      halt = { currentStep: exec.currentStep, haltData: exec.haltData };
+      options.refuse?.(exec);
+      try {
+        return await change(exec);
+      } catch (error) {
+        if (error instanceof ConflictError && options.expectedRevision === undefined && attempt < HALT_CHANGE_ATTEMPTS) continue;
+        throw error;
+      }
     }
-    if (options.expectedRevision !== undefined && exec.revision !== options.expectedRevision) {
-      throw new ConflictError(
-        `Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`,
-      );
-    }
-    const workflow = await this.#pinned(exec);
-    const waited = exec.flow?.waiting !== undefined;
-    if (this.#gated(workflow)) {
-      // Without a slot the answer is kept (as `accept` does) and the run waits, ahead of new starts.
-      const queued = await this.#admit(exec, workflow, answer);
-      if (queued) return queued;
-    }
-    // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
-    const run = this.#newRun(exec, workflow, true);
-    if (waited) run.emit("flow.started", {});
-    const ctx = { ...exec.ctx };
-    if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
-    if (answer.approved !== undefined) ctx.approved = answer.approved;
-    run.setCtx(ctx, ["response", "approved"]);
-    if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
-    Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
-    run.emit("workflow.resumed", {});
-    await run.checkpoint();
-    return await this.#drive(run);
   }
 
   /**
@@ -324,15 +349,15 @@ export class Engine {
    */
   async accept(executionId: string, options: { response?: unknown; approved?: unknown } = {}): Promise<Execution> {
     const answer = checkResumeAnswer(options);
-    const exec = await this.#loadOwn(executionId);
-    if (exec.status !== "halted") {
-      throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
-    }
-    if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
-    const run = this.#newRun(exec, this.workflow, true);
-    Object.assign(exec, { answer, wakeAt: this.clock.now().toISOString() });
-    await run.checkpoint();
-    return exec;
+    const refuse = (exec: Execution) => {
+      if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
+    };
+    return await this.#changeHalt(executionId, { refuse }, async (exec) => {
+      const run = this.#newRun(exec, this.workflow, true);
+      exec.answer = answer;
+      await run.checkpoint();
+      return exec;
+    });
   }
 
   /**
@@ -375,6 +400,8 @@ export class Engine {
       retry: null,
       loop: null,
       wakeAt: null,
+      epoch: (exec.epoch ?? 0) + 1,
+      pinned: null,
     });
     run.emit("workflow.resumed", { retry: true });
     await run.checkpoint();
@@ -421,7 +448,7 @@ export class Engine {
    * revision guards the checkpoints that follow.
    */
   async #loadOwn(executionId: string, loaded?: Execution): Promise<Execution> {
-    checkExecutionId(executionId);
+    assertExecutionId(executionId);
     const exec = loaded && loaded.id === executionId ? { ...loaded } : await this.store.load(executionId);
     if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
     if (exec.workflowId !== this.workflow.id) {
@@ -448,6 +475,19 @@ export class Engine {
       maxCtxBytes: this.#maxCtxBytes,
       definition: claimed ? undefined : definitionToPin(this.store, workflow, this.clock.now()),
     });
+  }
+
+  /**
+   * Drives a run whose claim is stored (the caller's input or answer applied): a race lost later on (a cancel, a
+   * takeover after a lost lease) answers what is stored now instead of a ConflictError.
+   */
+  async #driveApplied(run: Run): Promise<ExecutionResult> {
+    try {
+      return await this.#drive(run);
+    } catch (error) {
+      if (!(error instanceof ConflictError) || !run.claimed) throw error;
+      return resultOf(await this.#loadOwn(run.exec.id));
+    }
   }
 
   async #drive(run: Run): Promise<ExecutionResult> {
@@ -591,8 +631,19 @@ export class Engine {
     } catch (error) {
       return await this.#fail(run, error);
     }
-    // Before a side effect: the claim, and every step run since the last checkpoint, must be stored.
-    if (!type.pure && (!run.claimed || run.unsaved > 0)) await run.checkpoint();
+    // A step's rate: its turn comes before the fence, so the claim is checked after the wait.
+    if (step.rate) await this.#stepRate(run, step, `${exec.id}:${step.id}`, true);
+    // Before a side effect: the claim must be live by this worker's clock, and stored with every step run since
+    // the last checkpoint (a step that pins a value stores it with its own checkpoint, and fences after it).
+    if (!type.pure) {
+      const checkpointDue = !type.pins && (!run.claimed || run.unsaved > 0);
+      await run.fence(step.id, checkpointDue);
+      if (checkpointDue) {
+        await run.checkpoint();
+        // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
+        await run.fence(step.id, true);
+      }
+    }
     exec.currentStep = step.id;
     const cursor = exec.loop && exec.loop.stepId === step.id ? exec.loop : null;
     const ctxBefore = cursor ? cursor.before : exec.ctx;
@@ -604,15 +655,28 @@ export class Engine {
       input: exec.input,
       ctx: exec.ctx,
       scope: `${exec.id}:${step.id}`,
+      idempotencyKey: `${exec.id}:${step.id}:${visitOf(exec, step.id)}`,
       nested: false,
       resumed,
       loop: cursor,
       retryAttempt: exec.retry && exec.retry.stepId === step.id ? exec.retry.attempt : undefined,
     };
-    if (step.rate) await this.#stepRate(run, step, state.scope, true);
-    const result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
+    const stopHeartbeat = type.pure ? undefined : run.heartbeat();
+    let result;
+    try {
+      result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
+    } finally {
+      stopHeartbeat?.();
+    }
+    if (run.lost) throw run.lost;
     exec.loop = null;
     exec.retry = null;
+    if (!type.pure) {
+      if (stepsOnCycles(run.workflow, this.registry).has(step.id)) {
+        exec.visits = { ...exec.visits, [step.id]: (exec.visits[step.id] ?? 0) + 1 };
+      }
+      exec.pinned = null;
+    }
     if (!result.ok) {
       const error = result.error;
       if (error instanceof ConflictError) throw error;
@@ -628,7 +692,7 @@ export class Engine {
       exec.status = "halted";
       exec.haltData = outcome.data;
       exec.recoverTo = outcome.resumeStep ?? step.next ?? FINISHED;
-      exec.wakeAt = typeof outcome.data.expires_at === "string" ? outcome.data.expires_at : null;
+      exec.wakeAt = outcome.wakeAt ?? null;
       const halted = resultOf(exec);
       run.emit("workflow.halted", { halt: halted.halt as unknown as JsonObject });
       await run.checkpoint();
@@ -694,6 +758,20 @@ export class Engine {
         await this.#yield(run, notBefore);
         throw new Yield(notBefore);
       },
+      pin: async (key, make) => {
+        const stored = exec.pinned && Object.hasOwn(exec.pinned, key) ? exec.pinned[key] : undefined;
+        const value = stored === undefined ? make() : stored as ReturnType<typeof make>;
+        if (stored === undefined) exec.pinned = { ...exec.pinned, [key]: value };
+        if (stored === undefined || !run.claimed || run.unsaved > 0) {
+          await run.fence(top.id, true);
+          await run.checkpointInTurn();
+          // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
+          await run.fence(top.id, true);
+        }
+        return value;
+      },
+      http: this.#options.http ?? {},
+      secrets: this.#options.secrets ?? {},
       runSteps: (steps, ctx, options) => this.#runNested(run, steps, ctx, options, top, ctxBefore),
       runChild: (request) =>
         runChild(
@@ -717,6 +795,7 @@ export class Engine {
       checkpointLoop: async ({ index, outputs, ctx }) => {
         run.setCtx(ctx);
         exec.loop = { stepId: top.id, index, outputs, before: ctxBefore };
+        exec.pinned = null;
         if (this.#budgetUsed(run)) {
           await this.#yield(run);
           throw new Yield();
@@ -750,6 +829,8 @@ export class Engine {
     let ctx = ctxIn;
     let output: NestedRun["output"] = null;
     let sideEffects = false;
+    /** A step failed and its `on_error` took over: the body's output is null, whatever the handler returns. */
+    let handled = false;
     const signal = options.signal ?? run.signal;
     for (let i = 0; i < steps.length;) {
       const step = steps[i]!;
@@ -757,13 +838,17 @@ export class Engine {
       if (run.exec.deadline && this.clock.now().getTime() >= Date.parse(run.exec.deadline)) throw this.#timeoutError(run);
       run.countStep();
       const type = stepTypeOf(this.registry, step);
-      if (!type.pure) sideEffects = true;
+      if (!type.pure) {
+        sideEffects = true;
+        await run.fence(step.id);
+      }
       const state: StepState = {
         executionId: run.exec.id,
         workflowId: run.exec.workflowId,
         input: run.exec.input,
         ctx,
         scope: `${options.scope}:${step.id}`,
+        idempotencyKey: `${options.scope}:${step.id}:${visitOf(run.exec, top.id)}`,
         nested: true,
       };
       const tools = this.#nestedTools(run, signal, top, ctxBefore, ctx);
@@ -773,6 +858,7 @@ export class Engine {
         const error = result.error;
         if (!step.on_error || signal.aborted || error instanceof ConflictError) throw error;
         ctx = { ...ctx, _last_error: lastError(step.id, error) };
+        handled = true;
         if (step.on_error === FINISHED) break;
         i = steps.findIndex((s) => s.id === step.on_error);
         if (i < 0) break;
@@ -786,7 +872,7 @@ export class Engine {
       i = next ? steps.findIndex((s) => s.id === next) : i + 1;
       if (i < 0) break;
     }
-    return { ctx, output, sideEffects };
+    return { ctx, output: handled ? null : output, sideEffects };
   }
 }
 
@@ -820,15 +906,6 @@ function allStepIds(steps: readonly StepDefinition[]): string[] {
   return ids;
 }
 
-function checkExecutionId(id: string): void {
-  if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError("Invalid execution id", [{
-      path: "executionId",
-      message: `"${String(id).slice(0, 60)}" ${EXECUTION_ID_RULE}`,
-    }]);
-  }
-}
-
 /** What run/resume return for an execution as it is stored. */
 export function resultOf(exec: Execution): ExecutionResult {
   const result: ExecutionResult = { status: exec.status, executionId: exec.id };
@@ -836,7 +913,12 @@ export function resultOf(exec: Execution): ExecutionResult {
   if (exec.status === "halted") {
     const data = exec.haltData ?? {};
     const prompt = typeof data.prompt === "string" ? data.prompt : typeof data.reason === "string" ? data.reason : undefined;
-    result.halt = { data, ...(prompt === undefined ? {} : { prompt }), ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}) };
+    result.halt = {
+      data,
+      ...(prompt === undefined ? {} : { prompt }),
+      ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}),
+      ...(exec.wakeAt ? { wakeAt: exec.wakeAt } : {}),
+    };
   }
   if ((exec.status === "failed" || exec.status === "cancelled") && exec.error) result.error = exec.error;
   if (exec.status === "pending" && exec.wakeAt) result.notBefore = exec.wakeAt;

@@ -27,19 +27,20 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
     });
   }
 
-  /** Checks the input, saves a `pending` execution, enqueues a start job and returns the id. */
+  /** Checks the input, saves a `pending` execution on the workflow's current version, enqueues a start job and returns the id. */
   async run(input: unknown, options: { executionId?: string; queue?: string; priority?: number } = {}): Promise<string> {
-    const exec = await this.engine().prepare(input, { executionId: options.executionId, priority: options.priority });
+    const workflow = await this.current();
+    const exec = await this.engine({}, workflow).prepare(input, { executionId: options.executionId, priority: options.priority });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
-        workflowId: this.workflow.id,
-        workflowVersion: this.workflow.version,
+        workflowId: workflow.id,
+        workflowVersion: workflow.version,
         executionId: exec.id,
         action: "start",
         createdAt: exec.createdAt,
         ...(options.queue ? { queue: options.queue } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
-        ...queueFlowControl(this.workflow, exec.input),
+        ...queueFlowControl(workflow, exec.input),
       });
     }
     return exec.id;

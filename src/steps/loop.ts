@@ -6,7 +6,7 @@ import { setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
 import { nestedStep, proceed, stepSchema, type StepType, target } from "./step.ts";
 
-export const DEFAULT_LOOP_MAX = 100;
+const DEFAULT_LOOP_MAX = 100;
 
 const schema = stepSchema("loop", {
   over: z.unknown().optional(),

@@ -6,6 +6,7 @@ import { assign } from "./assign.ts";
 import { call } from "./call.ts";
 import { end } from "./end.ts";
 import { halt } from "./halt.ts";
+import { http } from "./http.ts";
 import { loop } from "./loop.ts";
 import { parallel } from "./parallel.ts";
 import { router } from "./router.ts";
@@ -29,6 +30,7 @@ export const BUILT_IN_STEP_TYPES: readonly StepType[] = [
   approval,
   workflow,
   wait,
+  http,
 ] as unknown as StepType[];
 
 /** What a user gives to add a step type: a zod object schema for its own keys, and an executor. */

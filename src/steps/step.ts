@@ -1,5 +1,20 @@
 import { z } from "zod";
-import type { Json, JsonObject, LoopCursor, Services } from "../types.ts";
+import type { HaltInfo, Json, JsonObject, LoopCursor, Services } from "../types.ts";
+
+/** Options of `http` steps (engine and app option `http`). */
+export interface HttpOptions {
+  /** The fetch the steps call (default: the global `fetch`). */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /**
+   * When set, the only URLs a step may call: each entry an origin (`https://api.example.com`, `https://*.example.com`)
+   * optionally followed by a path prefix (`https://api.example.com/v1/`).
+   */
+  allow?: readonly string[];
+  /** Lets URLs that come from a reference target loopback, private and link-local addresses (default false). */
+  allowPrivate?: boolean;
+  /** Largest response body kept in ctx, in bytes (default 1 MiB); a larger one fails the step. */
+  maxBodyBytes?: number;
+}
 
 /** The keys every step has. Step-specific keys are declared by each step type's schema. */
 export interface StepDefinition {
@@ -13,7 +28,7 @@ export interface StepDefinition {
 /** The target that ends the run (or, inside a loop body, the iteration). */
 export const FINISHED = "__FINISHED__";
 
-export const stepId = z.string().regex(/^[A-Za-z0-9_\-]+$/, "must be letters, digits, _ or -").max(100);
+const stepId = z.string().regex(/^[A-Za-z0-9_\-]+$/, "must be letters, digits, _ or -").max(100);
 export const target = z.string().min(1);
 
 /** Common keys of every step; a step type extends this object with its own keys. */
@@ -42,6 +57,11 @@ export interface StepState {
   readonly ctx: Readonly<JsonObject>;
   /** `<executionId>:<stepId>`, or inside a loop body `<executionId>:<loopId>[<index>]:<stepId>`. */
   readonly scope: string;
+  /**
+   * `<scope>:<visit>`: the same across attempts, re-deliveries and takeovers of one visit of the step; a new visit
+   * (a router back-edge, an `on_error` loop) counts up, and after an operator retry it reads `r<epoch>.<visit>`.
+   */
+  readonly idempotencyKey: string;
   /** True inside a loop body or a parallel branch (where nothing may halt). */
   readonly nested: boolean;
   /** Set when a resume re-enters this step (approval, workflow): the halt data it left with. */
@@ -71,6 +91,15 @@ export interface StepTools {
    * checkpoints the execution and ends this run; the continuation runs `attempt` after the wait.
    */
   waitToRetry(ms: number, attempt: number, error: unknown): Promise<void>;
+  /**
+   * Stores the value `make` gives under `key` (an idempotency key) with a checkpoint, before a side effect that
+   * must be repeated exactly; when the step is run again for the same key (an attempt after a scheduled wait, a
+   * re-delivery, a takeover) it returns the stored value instead. Cleared when the top-level step ends.
+   */
+  pin<T extends Json>(key: string, make: () => T): Promise<T>;
+  /** Options of `http` steps (fetch, allow-list, body limit) and the secrets `$secrets.NAME` may name. */
+  http: HttpOptions;
+  secrets: Readonly<Record<string, string>>;
   /** Runs the steps of a loop body or a parallel branch from `ctx`; returns the ctx after and the last output. */
   runSteps(
     steps: StepDefinition[],
@@ -103,7 +132,7 @@ export interface ChildRequest {
 
 export type ChildOutcome =
   | { status: "completed"; output: Json }
-  | { status: "halted"; halt: { data: JsonObject; prompt?: string } };
+  | { status: "halted"; halt: Omit<HaltInfo, "resumeStep"> };
 
 export type StepOutcome =
   | {
@@ -133,6 +162,8 @@ export type StepOutcome =
     prompt?: string;
     /** Where a resume continues (default: the step's `next`). */
     resumeStep?: string;
+    /** When the halt ends by itself (ISO): the run is woken then and the step resumed without an answer. */
+    wakeAt?: string;
     ctx?: JsonObject;
     changed?: string[];
     output?: Json;
@@ -150,7 +181,7 @@ export function waitUntil(options: { until: string; next?: string; output?: Json
 }
 
 export function halt(
-  options: { data: JsonObject; prompt?: string; resumeStep?: string; ctx?: JsonObject; changed?: string[] },
+  options: { data: JsonObject; prompt?: string; resumeStep?: string; wakeAt?: string; ctx?: JsonObject; changed?: string[] },
 ): StepOutcome {
   return { kind: "halt", ...options };
 }
@@ -190,6 +221,11 @@ export interface StepType<S extends StepDefinition = StepDefinition> {
   execute: StepExecutor<S>;
   /** No side effects: batched into the next checkpoint instead of costing a store round trip. */
   pure?: boolean;
+  /**
+   * Stores what it is about to do with `tools.pin` before its side effect: that checkpoint replaces the one the engine
+   * makes before a step with side effects, so the step costs no extra commit.
+   */
+  pins?: boolean;
   /** Not allowed inside loop bodies or parallel branches. */
   topLevelOnly?: boolean;
   /** Targets besides `next` and `on_error`: `[{ key: "routes[0].then", target: "x" }]`. */

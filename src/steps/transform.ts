@@ -25,7 +25,7 @@ export const TRANSFORM_OPS = [
   "omit",
   "merge",
 ] as const;
-export type TransformOp = (typeof TRANSFORM_OPS)[number];
+type TransformOp = (typeof TRANSFORM_OPS)[number];
 
 /** `expression` is a mapping op → argument applied in order, or a list of one-key mappings (to repeat an op). */
 const expression = z.union([

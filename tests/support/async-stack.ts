@@ -11,7 +11,7 @@ import {
   DEV_QSTASH_TOKEN,
   type QStashDevServer,
   startQStashDev,
-} from "../../tools/qstash-dev/index.ts";
+} from "durable-workflow-edge-dev/qstash";
 import { type RedisStack, startRedisStack } from "./redis.ts";
 
 export { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY };

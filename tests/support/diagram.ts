@@ -6,6 +6,22 @@ import type { StepDefinition } from "../../src/steps/step.ts";
 export const order = loadWorkflow(exampleSources.order_fulfillment);
 export const batch = loadWorkflow(exampleSources.batch_pricing);
 export const fanOut = loadWorkflow(exampleSources.customer_profile);
+/** start → one POST http step → end. */
+export const httpCall = loadWorkflow(`
+id: h
+name: H
+steps:
+  - id: start
+    type: start
+    next: fetch
+  - id: fetch
+    type: http
+    method: POST
+    url: https://api.example.com/orders
+    next: finish
+  - id: finish
+    type: end
+`);
 
 /** Every step id of a definition, nested ones included. */
 export const allIds = (steps: readonly StepDefinition[]): string[] =>

@@ -4,9 +4,9 @@
  */
 import { existsSync } from "node:fs";
 import { Redis } from "@upstash/redis";
-import { type BridgeStats, startBridge } from "../../tools/upstash-redis-bridge.ts";
+import { type BridgeStats, startBridge } from "durable-workflow-edge-dev/bridge";
 
-export const REDIS_SERVER = process.env.REDIS_SERVER ?? "/usr/bin/redis-server";
+const REDIS_SERVER = process.env.REDIS_SERVER ?? "/usr/bin/redis-server";
 
 /**
  * Whether the Redis tests can run. Without redis-server they are skipped with a loud message, except on

@@ -3,7 +3,7 @@
  * use are both generated from it. `P` (the prefix) comes first; `{name}` is a variable segment. Ids, workflow
  * ids and hashes are always the last segment, after fixed segments, so no two keys can collide.
  */
-export const KEY_LAYOUT = {
+const KEY_LAYOUT = {
   /** hash: revision, status, workflowId, hash, head, snapshot, snapshotBytes, logBytes, queue, due. */
   execution: "exec:{id}",
   /** list: the deltas written after the snapshot, JSON text each. */

@@ -1,5 +1,5 @@
 /** What a commit or load reply told this client about an execution's stored form. */
-export interface StoredSizes {
+interface StoredSizes {
   revision: number;
   snapshotBytes: number;
   logBytes: number;

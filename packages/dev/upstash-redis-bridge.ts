@@ -1,7 +1,7 @@
 /**
  * A local Upstash-REST endpoint over a real redis-server, for tests, benchmarks and local dev.
  *
- *   bun tools/upstash-redis-bridge.ts --port 8079 --redis redis://127.0.0.1:6379 --token dev-token
+ *   bun packages/dev/upstash-redis-bridge.ts --port 8079 --redis redis://127.0.0.1:6379 --token dev-token
  *
  * Speaks what @upstash/redis 1.39 needs (see shared notes/toolchain.md):
  * - every request is POST with `Authorization: Bearer <token>` (else 401 `{"error":"Unauthorized"}`);

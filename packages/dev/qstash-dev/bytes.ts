@@ -4,7 +4,7 @@ export function encodeText(text: string): Bytes {
   return new TextEncoder().encode(text);
 }
 
-export function utf8(bytes: Bytes): string | undefined {
+function utf8(bytes: Bytes): string | undefined {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {

@@ -1,7 +1,7 @@
 /**
  * qstash-dev — a local QStash for development and tests (see docs/qstash-dev.md).
  *
- *   npx bun tools/qstash-dev/cli.ts --port 8080
+ *   npx bun packages/dev/qstash-dev/cli.ts --port 8080
  */
 import { DEV_QSTASH_PORT } from "./defaults.ts";
 import { QStashDev } from "./dev.ts";

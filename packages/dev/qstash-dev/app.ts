@@ -10,7 +10,7 @@ import { messageView, queueView } from "./views.ts";
 import type { WorkflowRuns } from "./workflow.ts";
 
 /** What the routes work on: the parts of a `QStashDev`. */
-export interface DevParts {
+interface DevParts {
   token: string;
   currentSigningKey: string;
   nextSigningKey: string;

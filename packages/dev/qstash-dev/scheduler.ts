@@ -27,7 +27,7 @@ export interface Entry {
   holdsQueueSlot: boolean;
 }
 
-export interface NewEntry {
+interface NewEntry {
   kind: DevMessage["kind"];
   url: string;
   method: string;
@@ -63,7 +63,7 @@ export interface TimedSource {
   nextDue(): number;
 }
 
-export interface SchedulerOptions {
+interface SchedulerOptions {
   send: (url: string, init: RequestInit) => Promise<Response>;
   now: () => number;
   retryDelayMs: number;
