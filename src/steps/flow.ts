@@ -1,6 +1,6 @@
 /**
  * The flow-control keys of a definition (issue 20): `concurrency`, `rate`, `priority`, `debounce` at the top level,
- * `rate` on a `call` step. Their zod schemas live here so that step schemas and the workflow schema share them.
+ * `rate` on a `call` or `http` step. Their zod schemas live here so that step schemas and the workflow schema share them.
  */
 import { z } from "zod";
 

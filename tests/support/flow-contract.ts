@@ -297,10 +297,20 @@ export function flowContract(name: string, makeStore: (clock: ManualClock) => Pr
       expect(events.length).toBeGreaterThan(0);
     });
 
-    test("a step's rate holds the calls of two engine instances together to the quota", async () => {
-      const clock = new ManualClock(START);
-      const store = await makeStore(clock);
-      const workflow = loadWorkflow(`
+    const quotaSteps = {
+      call: `type: call
+    service: work
+    input: { n: "$input.n" }`,
+      http: `type: http
+    method: POST
+    url: https://api.example.com/charge
+    body: { n: "$input.n" }`,
+    };
+    for (const [type, step] of Object.entries(quotaSteps)) {
+      test(`a${type === "http" ? "n" : ""} ${type} step's rate holds the calls of two engine instances together to the quota`, async () => {
+        const clock = new ManualClock(START);
+        const store = await makeStore(clock);
+        const workflow = loadWorkflow(`
 id: quota
 name: quota
 steps:
@@ -308,30 +318,32 @@ steps:
     type: start
     next: charge
   - id: charge
-    type: call
-    service: work
-    input: { n: "$input.n" }
+    ${step}
     rate: { limit: 2, period: 1, key: $input.account }
     next: finish
   - id: finish
     type: end
 `);
-      const calls: [number, number][] = [];
-      const services = { work: (input: { n: number }) => (calls.push([input.n, clock.nowMs() - Date.parse(START)]), input) };
-      const engines = [new Engine(workflow, { store, clock, services }), new Engine(workflow, { store, clock, services })];
-      const runs = [0, 1, 2, 3, 4].map((n) => engines[n % 2]!.run({ n, account: "A" }, { executionId: `quota-${n}` }));
-      // Two calls made, three runs asleep until the rate allows (a side effect's heartbeat is a timer too, so the
-      // calls are counted first).
-      while (calls.length < 2 || clock.pending < 3) await tick();
-      expect(calls.length).toBe(2);
-      await clock.advance(1000);
-      while (calls.length < 4 || clock.pending < 1) await tick();
-      expect(calls.length).toBe(4);
-      await clock.advance(1000);
-      const results = await Promise.all(runs);
-      expect(results.map((r) => r.status)).toEqual(["completed", "completed", "completed", "completed", "completed"]);
-      expect(calls.map(([, at]) => at)).toEqual([0, 0, 1000, 1000, 2000]);
-    });
+        const calls: [number, number][] = [];
+        const record = (n: number) => calls.push([n, clock.nowMs() - Date.parse(START)]);
+        const services = { work: (input: { n: number }) => (record(input.n), input) };
+        const fetch = async (_url: string, init: RequestInit) => (record(JSON.parse(String(init.body)).n), Response.json({ ok: true }));
+        const options = { store, clock, services, http: { fetch } };
+        const engines = [new Engine(workflow, options), new Engine(workflow, options)];
+        const runs = [0, 1, 2, 3, 4].map((n) => engines[n % 2]!.run({ n, account: "A" }, { executionId: `quota-${n}` }));
+        // Two calls made, three runs asleep until the rate allows (a side effect's heartbeat is a timer too, so the
+        // calls are counted first).
+        while (calls.length < 2 || clock.pending < 3) await tick();
+        expect(calls.length).toBe(2);
+        await clock.advance(1000);
+        while (calls.length < 4 || clock.pending < 1) await tick();
+        expect(calls.length).toBe(4);
+        await clock.advance(1000);
+        const results = await Promise.all(runs);
+        expect(results.map((r) => r.status)).toEqual(["completed", "completed", "completed", "completed", "completed"]);
+        expect(calls.map(([, at]) => at)).toEqual([0, 0, 1000, 1000, 2000]);
+      });
+    }
 
     test("debounce: starts within the period are one run with the last input, started after the quiet period", async () => {
       const clock = new ManualClock(START);
