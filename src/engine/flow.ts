@@ -8,7 +8,7 @@ import { ConfigError } from "../errors.ts";
 import { resolveValue } from "../expressions/references.ts";
 import type { FlowAcquire, FlowAdmission, FlowStore } from "../store/flow.ts";
 import type { Store } from "../store/store.ts";
-import type { Execution, Json, JsonObject } from "../types.ts";
+import type { Execution, JobFlowControl, Json, JsonObject } from "../types.ts";
 
 /** A waiting run's effective priority grows by one per this many ms waited, so no run starves. */
 export const PRIORITY_AGING_MS = 60_000;
@@ -86,7 +86,7 @@ export function flowStoreOf(store: Store): FlowStore {
  * rate as `rate` per `period` — the rate only when it shares the concurrency's key (a message has one key). Key:
  * `<workflow id>.<key value>`, escaped to letters, digits, `-` and `_`.
  */
-export function queueFlowControl(workflow: WorkflowDefinition, input: JsonObject): { flowControl?: QueueFlowControl } {
+export function queueFlowControl(workflow: WorkflowDefinition, input: JsonObject): { flowControl?: JobFlowControl } {
   const { concurrency, rate } = workflow;
   if (!concurrency && !rate) return {};
   const keyRef = concurrency ? concurrency.key : rate!.key;
@@ -99,11 +99,4 @@ export function queueFlowControl(workflow: WorkflowDefinition, input: JsonObject
       ...(withRate ? { rate: rate.limit, period: rate.period } : {}),
     },
   };
-}
-
-export interface QueueFlowControl {
-  key: string;
-  parallelism?: number;
-  rate?: number;
-  period?: number;
 }
