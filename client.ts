@@ -14,6 +14,8 @@ export type {
   ExecutionResult,
   ExecutionStatus,
   ExecutionSummary,
+  FlowKeyState,
+  FlowMark,
   HaltInfo,
   InputSpec,
   Json,
@@ -26,5 +28,6 @@ export type {
   Step,
   WorkflowDetail,
   WorkflowEvent,
+  WorkflowFlow,
   WorkflowSummary,
 } from "./routes/client.ts";

@@ -8,7 +8,7 @@
 import type { InputType } from "../src/definition/workflow.ts";
 import type { Entry, Execution as StoredExecution, ExecutionResult as RunResult, ExecutionStatus, StoredEvent } from "../src/types.ts";
 
-export type { Entry, ExecutionStatus, HaltInfo, Json, JsonObject } from "../src/types.ts";
+export type { Entry, ExecutionStatus, FlowMark, HaltInfo, Json, JsonObject } from "../src/types.ts";
 
 /** The answer to an async start, resume or retry (202). */
 export interface Accepted {
@@ -121,6 +121,30 @@ export interface WorkflowDetail extends Omit<WorkflowSummary, "steps"> {
   rate?: { limit: number; period: number; key?: string };
   priority?: number | string;
   debounce?: { period: number; key?: string; max?: number };
+}
+
+/** One flow-control key in use. */
+export interface FlowKeyState {
+  kind: "concurrency" | "rate";
+  /** The key's value (`*`: the whole workflow; `step:<id>:<value>`: a step's rate). */
+  key: string;
+  limit: number;
+  /** Rate keys: the window in seconds. */
+  period?: number;
+  /** Concurrency: the executions holding a slot; rate: the starts counted in the window. */
+  holders: string[];
+  /** Concurrency: executions waiting for a slot. */
+  waiting: number;
+}
+
+/** A workflow's flow-control limits as declared, and every key in use. */
+export interface WorkflowFlow {
+  workflowId: string;
+  concurrency: Record<string, unknown> | null;
+  rate: Record<string, unknown> | null;
+  priority: number | string | null;
+  debounce: Record<string, unknown> | null;
+  keys: FlowKeyState[];
 }
 
 /** The JSON of each SSE `data:` line. */
@@ -291,6 +315,11 @@ export class DurableWorkflowClient {
   /** One workflow at its current version, with its steps and diagram. */
   workflow(id: string): Promise<WorkflowDetail> {
     return this.#json("GET", `/workflows/${encodeURIComponent(id)}`);
+  }
+
+  /** A workflow's flow-control limits and the keys in use (holders, rate windows, waiting runs). */
+  flow(id: string): Promise<WorkflowFlow> {
+    return this.#json("GET", `/workflows/${encodeURIComponent(id)}/flow`);
   }
 
   /** Starts an execution: async (default) answers at once; `mode: "sync"` runs it to its end or next halt. */

@@ -728,8 +728,8 @@ describeStack("flow control through QStash", () => {
     const second = await runner.run({ account: "A 1", n: 2 }, { executionId: t.id("second") });
     while ((await t.store.load(second))?.flow?.waiting === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
     open();
-    expect((await settle(runner, first)).status).toBe("completed");
-    expect((await settle(runner, second)).status).toBe("completed");
+    expect((await settle(runner, first))?.status).toBe("completed");
+    expect((await settle(runner, second))?.status).toBe("completed");
     const published = stack.qstash.messages().filter((m) => m.kind === "message").map((m) => ({
       job: JSON.parse(m.body!) as Job,
       flowControl: m.flowControl,
