@@ -222,8 +222,9 @@ export function checkShape<S extends z.ZodType>(schema: S, value: unknown, what:
 
 // ---- proof that each schema and its type in types.ts are the same shape (a compile error otherwise) ----
 
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
-const same = <A, B>(proof: Same<A, B>): Same<A, B> => proof;
+/** True when A and B are the same type; `same<A, B>(true)` fails to compile otherwise. */
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+export const same = <A, B>(proof: Same<A, B>): Same<A, B> => proof;
 same<z.output<typeof ExecutionSchema>, Execution>(true);
 same<z.output<typeof ExecutionHeadSchema>, ExecutionHead>(true);
 same<z.output<typeof LoopCursorSchema>, LoopCursor>(true);

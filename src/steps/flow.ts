@@ -3,6 +3,7 @@
  * `rate` on a `call` or `http` step. Their zod schemas live here so that step schemas and the workflow schema share them.
  */
 import { z } from "zod";
+import { same } from "../schemas.ts";
 
 /** A flow key is one `$input…` reference: it is resolved when the run starts (the ctx is still empty then). */
 export const flowKeySchema = z.string().regex(
@@ -22,6 +23,27 @@ export const debounceSchema = z.strictObject({ period, key: flowKeySchema.option
 /** A number, or a reference to the input that resolves to one. */
 export const prioritySchema = z.union([z.number(), flowKeySchema]);
 
-export type ConcurrencySpec = z.infer<typeof concurrencySchema>;
-export type RateSpec = z.infer<typeof rateSchema>;
-export type DebounceSpec = z.infer<typeof debounceSchema>;
+/** At most `limit` executions running at once per key (`$input…`; none: the whole workflow). */
+export interface ConcurrencySpec {
+  limit: number;
+  key?: string;
+}
+
+/** At most `limit` starts (or a step's calls) per `period` seconds per key. */
+export interface RateSpec {
+  limit: number;
+  period: number;
+  key?: string;
+}
+
+/** Starts within `period` seconds with one key are one run (the last input wins), at most `max` seconds late. */
+export interface DebounceSpec {
+  period: number;
+  key?: string;
+  max?: number;
+}
+
+// The types above are written out (JSR refuses inferred types in a public API); proven equal to the schemas here.
+same<z.output<typeof concurrencySchema>, ConcurrencySpec>(true);
+same<z.output<typeof rateSchema>, RateSpec>(true);
+same<z.output<typeof debounceSchema>, DebounceSpec>(true);
