@@ -6,9 +6,11 @@
  * answer.
  */
 import type { InputType } from "../src/definition/workflow.ts";
+import type { FlowKeyState } from "../src/store/flow.ts";
 import type { Entry, Execution as StoredExecution, ExecutionResult as RunResult, ExecutionStatus, StoredEvent } from "../src/types.ts";
 
 export type { Entry, ExecutionStatus, FlowMark, HaltInfo, Json, JsonObject } from "../src/types.ts";
+export type { FlowKeyState } from "../src/store/flow.ts";
 
 /** The answer to an async start, resume or retry (202). */
 export interface Accepted {
@@ -121,20 +123,6 @@ export interface WorkflowDetail extends Omit<WorkflowSummary, "steps"> {
   rate?: { limit: number; period: number; key?: string };
   priority?: number | string;
   debounce?: { period: number; key?: string; max?: number };
-}
-
-/** One flow-control key in use. */
-export interface FlowKeyState {
-  kind: "concurrency" | "rate";
-  /** The key's value (`*`: the whole workflow; `step:<id>:<value>`: a step's rate). */
-  key: string;
-  limit: number;
-  /** Rate keys: the window in seconds. */
-  period?: number;
-  /** Concurrency: the executions holding a slot; rate: the starts counted in the window. */
-  holders: string[];
-  /** Concurrency: executions waiting for a slot. */
-  waiting: number;
 }
 
 /** A workflow's flow-control limits as declared, and every key in use. */
