@@ -59,8 +59,10 @@ try {
   let base: { requests: number; usec: number } | undefined;
   // The first pass warms up (JIT, scripts, connections) and is not reported.
   for (const [pass, [name, flow]] of [...cases.map((c) => [0, c] as const), ...cases.map((c) => [1, c] as const)]) {
-    const workflow = limited(`bench_${rows.length}`, flow);
-    const store = new UpstashRedisStore({ redis: stack.redis, prefix: `flowbench${rows.length}` });
+    // A prefix per pass and case: a runner starts runs on the workflow's current version as stored, so two
+    // definitions of one id under one prefix would run the newer one.
+    const workflow = limited(`bench_${pass}_${rows.length}`, flow);
+    const store = new UpstashRedisStore({ redis: stack.redis, prefix: `flowbench${pass}_${rows.length}` });
     const queue = new Queue();
     const runner = new AsyncRunner(workflow, { store, adapter: queue });
     // warm-up: scripts loaded, definition stored
