@@ -15,6 +15,8 @@ export type {
   ExecutionResult,
   ExecutionStatus,
   ExecutionSummary,
+  FlowKeyState,
+  FlowMark,
   HaltInfo,
   InputSpec,
   Json,
@@ -28,5 +30,6 @@ export type {
   Step,
   WorkflowDetail,
   WorkflowEvent,
+  WorkflowFlow,
   WorkflowSummary,
 } from "./routes/client.ts";

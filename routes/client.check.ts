@@ -24,6 +24,8 @@ same<z.output<typeof schemas.Step>, client.Step>(true);
 same<z.output<typeof schemas.WorkflowDetail>, client.WorkflowDetail>(true);
 same<z.output<typeof schemas.WorkflowEvent>, client.WorkflowEvent>(true);
 same<z.output<typeof schemas.WorkflowSummary>, client.WorkflowSummary>(true);
+same<z.output<typeof schemas.WorkflowFlow>, client.WorkflowFlow>(true);
+same<z.output<typeof schemas.FlowKeyState>, client.FlowKeyState>(true);
 same<Omit<z.input<typeof schemas.RunBody>, "mode">, client.StartOptions>(true);
 same<Omit<z.input<typeof schemas.ResumeBody>, "mode">, client.ResumeAnswer>(true);
 same<z.input<typeof schemas.CancelBody>, client.CancelOptions>(true);

@@ -6,9 +6,11 @@
  * answer.
  */
 import type { InputType } from "../src/definition/workflow.ts";
+import type { FlowKeyState } from "../src/store/flow.ts";
 import type { Entry, Execution as StoredExecution, ExecutionResult as RunResult, ExecutionStatus, StoredEvent } from "../src/types.ts";
 
-export type { Entry, ExecutionStatus, HaltInfo, Json, JsonObject } from "../src/types.ts";
+export type { Entry, ExecutionStatus, FlowMark, HaltInfo, Json, JsonObject } from "../src/types.ts";
+export type { FlowKeyState } from "../src/store/flow.ts";
 
 /** The answer to an async start, resume or retry (202). */
 export interface Accepted {
@@ -38,6 +40,7 @@ export type ExecutionSummary = Pick<
   | "wakeAt"
   | "compensating"
   | "compensated"
+  | "flow"
 >;
 
 /** One page of executions. */
@@ -49,7 +52,7 @@ export interface ExecutionPage {
 }
 
 /** What a sync start, resume or retry and a cancel return. */
-export type ExecutionResult = Omit<RunResult, "yielded">;
+export type ExecutionResult = Omit<RunResult, "yielded" | "flowStart">;
 
 /** The filters of `list`. */
 export interface ListFilters {
@@ -121,6 +124,11 @@ export interface WorkflowDetail extends Omit<WorkflowSummary, "steps"> {
   triggers?: Record<string, unknown>[];
   /** When each cron trigger fires next (ISO), in the order of the triggers. */
   nextStarts: NextStart[];
+  /** Flow control, as declared. */
+  concurrency?: { limit: number; key?: string };
+  rate?: { limit: number; period: number; key?: string };
+  priority?: number | string;
+  debounce?: { period: number; key?: string; max?: number };
 }
 
 /** When a cron trigger fires next. */
@@ -129,6 +137,16 @@ export interface NextStart {
   timezone: string;
   /** ISO-8601, or null when it never fires again. */
   next: string | null;
+}
+
+/** A workflow's flow-control limits as declared, and every key in use. */
+export interface WorkflowFlow {
+  workflowId: string;
+  concurrency: Record<string, unknown> | null;
+  rate: Record<string, unknown> | null;
+  priority: number | string | null;
+  debounce: Record<string, unknown> | null;
+  keys: FlowKeyState[];
 }
 
 /** The JSON of each SSE `data:` line. */
@@ -146,6 +164,8 @@ export interface StartOptions {
   input?: Record<string, unknown>;
   /** Id of the new execution (default: a UUID). Starting an id that exists is idempotent: its current state is returned. */
   executionId?: string;
+  /** Among runs waiting for a flow-control slot, the higher priority starts first. */
+  priority?: number;
 }
 
 /** The body of a resume, without `mode` (the method's overloads take it). */
@@ -315,6 +335,11 @@ export class DurableWorkflowClient {
   /** One workflow at its current version, with its steps and diagram. */
   workflow(id: string): Promise<WorkflowDetail> {
     return this.#json("GET", `/workflows/${encodeURIComponent(id)}`);
+  }
+
+  /** A workflow's flow-control limits and the keys in use (holders, rate windows, waiting runs). */
+  flow(id: string): Promise<WorkflowFlow> {
+    return this.#json("GET", `/workflows/${encodeURIComponent(id)}/flow`);
   }
 
   /** Starts an execution: async (default) answers at once; `mode: "sync"` runs it to its end or next halt. */

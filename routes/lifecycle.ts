@@ -82,7 +82,9 @@ export function lifecycleRoutes(): OpenAPIHono<AppEnv> {
     const app = c.get("app");
     const { id } = c.req.valid("param");
     const { reason } = c.req.valid("json");
-    const result = await new SyncRunner(await workflowOf(app, id), app.runnerOptions).cancel(id, reason === undefined ? {} : { reason });
+    const workflow = await workflowOf(app, id);
+    const result = await new SyncRunner(workflow, app.runnerOptions).cancel(id, reason === undefined ? {} : { reason });
+    await continueWhenDue(app, workflow.id, result); // the waiters a freed flow-control slot lets start
     return c.json(pick(ExecutionResult, result), 200);
   });
 

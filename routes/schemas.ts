@@ -30,6 +30,7 @@ const RunFields = z.strictObject({
   executionId: executionId.optional()
     .describe("Id of the new execution (default: a UUID). Starting an id that exists is idempotent: its current state is returned"),
   mode,
+  priority: z.number().finite().optional().describe("Among runs waiting for a flow-control slot, the higher priority starts first"),
 });
 
 export const RunBody = RunFields.describe("Starts an execution").openapi("RunBody");
@@ -117,6 +118,10 @@ export const WorkflowDetail = z.object({
   nextStarts: z.array(z.object({ cron: z.string(), timezone: z.string(), next: z.string().nullable() })).describe(
     "When each cron trigger fires next (ISO), in the order of the triggers",
   ),
+  concurrency: z.object({ limit: z.number(), key: z.string().optional() }).optional().describe("Flow control, as declared"),
+  rate: z.object({ limit: z.number(), period: z.number(), key: z.string().optional() }).optional(),
+  priority: z.union([z.number(), z.string()]).optional(),
+  debounce: z.object({ period: z.number(), key: z.string().optional(), max: z.number().optional() }).optional(),
 }).openapi("WorkflowDetail");
 
 export const StoredWorkflow = z.object({
@@ -146,8 +151,8 @@ function component<S extends z.ZodObject>(schema: S, name: string): S {
 
 export const HaltInfo = component(HaltSchema, "HaltInfo");
 
-/** What run/resume return, without the engine's own `yielded` flag. */
-export const ExecutionResult = ExecutionResultSchema.omit({ yielded: true }).extend({ halt: HaltInfo.optional() }).openapi(
+/** What run/resume return, without the engine's own `yielded` flag and flow-control follow-ups. */
+export const ExecutionResult = ExecutionResultSchema.omit({ yielded: true, flowStart: true }).extend({ halt: HaltInfo.optional() }).openapi(
   "ExecutionResult",
 );
 
@@ -169,6 +174,24 @@ const ExecutionFields = ExecutionSchema.omit({
 
 export const Execution = ExecutionFields.openapi("Execution");
 
+export const FlowKeyState = z.object({
+  kind: z.enum(["concurrency", "rate"]),
+  key: z.string().describe("The key's value (`*`: the whole workflow; `step:<id>:<value>`: a step's rate)"),
+  limit: z.number().int(),
+  period: z.number().optional().describe("Rate keys: the window in seconds"),
+  holders: z.array(z.string()).describe("Concurrency: the executions holding a slot; rate: the starts counted in the window"),
+  waiting: z.number().int().describe("Concurrency: executions waiting for a slot"),
+}).openapi("FlowKeyState");
+
+export const WorkflowFlow = z.object({
+  workflowId: z.string(),
+  concurrency: z.record(z.string(), z.unknown()).nullable().describe("The definition's limits as declared"),
+  rate: z.record(z.string(), z.unknown()).nullable(),
+  priority: z.union([z.number(), z.string()]).nullable(),
+  debounce: z.record(z.string(), z.unknown()).nullable(),
+  keys: z.array(FlowKeyState).describe("Every key in use, with holders and queue lengths"),
+}).openapi("WorkflowFlow");
+
 /** What the list shows of an execution: the record without its data (input, ctx, result, halt data). */
 export const ExecutionSummary = ExecutionFields.pick({
   id: true,
@@ -186,6 +209,7 @@ export const ExecutionSummary = ExecutionFields.pick({
   wakeAt: true,
   compensating: true,
   compensated: true,
+  flow: true,
 }).openapi("ExecutionSummary");
 
 export const ExecutionPage = z.object({

@@ -4,6 +4,7 @@ import { loadWorkflow, validateWorkflow } from "../src/definition/load.ts";
 import { workflowDiagram } from "../src/diagram/mermaid.ts";
 import { VersionTakenError } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
+import { flowStoreOf, isGated } from "../src/engine/flow.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import { rawJsonField } from "./body.ts";
@@ -20,6 +21,7 @@ import {
   RunBody,
   StoredWorkflow,
   WorkflowDetail,
+  WorkflowFlow,
   WorkflowList,
   WorkflowParams,
   WorkflowSummary,
@@ -91,6 +93,16 @@ const listVersions = route({
   summary: "Every stored version of a workflow, with how many executions are halted or pending on each",
   request: { params: WorkflowParams },
   responses: { 200: json(WorkflowVersionList, "The versions"), 404: problem("No version of this workflow is stored") },
+}, { store: true });
+
+const getFlow = route({
+  method: "get",
+  path: "/workflows/{id}/flow",
+  operationId: "getWorkflowFlow",
+  tags: ["workflows"],
+  summary: "Flow control of a workflow: its limits, and every key in use with holders and queue lengths",
+  request: { params: WorkflowParams },
+  responses: { 200: json(WorkflowFlow, "The limits and their usage"), 404: problem("Unknown workflow") },
 }, { store: true });
 
 const startExecution = route({
@@ -172,10 +184,26 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     }, 200);
   });
 
+  routes.openapi(getFlow, async (c) => {
+    const app = c.get("app");
+    const workflow = await requireWorkflow(app, c.req.valid("param").id);
+    const gated = isGated(workflow) || workflow.debounce !== undefined || workflow.steps.some((step) => step.rate !== undefined);
+    const now = (app.options.clock?.() ?? new Date()).getTime();
+    const keys = gated ? await flowStoreOf(app.store).flowState(workflow.id, now) : [];
+    return c.json({
+      workflowId: workflow.id,
+      concurrency: workflow.concurrency ?? null,
+      rate: workflow.rate ?? null,
+      priority: workflow.priority ?? null,
+      debounce: workflow.debounce ?? null,
+      keys,
+    }, 200);
+  });
+
   routes.openapi(startExecution, async (c) => {
     const app = c.get("app");
     const workflow = await requireWorkflow(app, c.req.valid("param").id);
-    const { executionId, mode } = c.req.valid("json");
+    const { executionId, mode, priority } = c.req.valid("json");
     const input = (await rawJsonField(c, "input")) ?? {};
     if (executionId !== undefined) {
       // Starting an existing id is idempotent, but only for the same workflow.
@@ -190,7 +218,7 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-    const id = await runner.run(input, { executionId });
+    const id = await runner.run(input, { executionId, priority });
     const status = await runner.status(id);
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
   });

@@ -100,6 +100,7 @@ export type {
   ExecutionHead,
   ExecutionResult,
   ExecutionStatus,
+  FlowMark,
   HaltInfo,
   Json,
   JsonObject,
@@ -108,3 +109,5 @@ export type {
   Services,
   StoredEvent,
 } from "./types.ts";
+export type { FlowAcquire, FlowAdmission, FlowKeyState, FlowRelease, FlowStore } from "./store/flow.ts";
+export { PRIORITY_AGING_MS } from "./engine/flow.ts";

@@ -20,9 +20,11 @@ import {
   EXECUTION_STATUSES,
   type ExecutionHead,
   type ExecutionResult,
+  type FlowMark,
   type HaltInfo,
   type Job,
   JOB_ACTIONS,
+  type JobFlowControl,
   type Json,
   type JsonObject,
   type LoopCursor,
@@ -87,6 +89,16 @@ export const CompensatingSchema = z.object({
   ),
 });
 
+/** What flow control keeps on an execution (workflows with `concurrency`, `rate`, `priority` or `debounce`). */
+export const FlowMarkSchema = z.object({
+  priority: z.number().optional().describe("The start's priority (the runner's `priority` option, else the definition's), higher first"),
+  waiting: z.string().optional().describe(
+    "Why it waits: `waiting for a concurrency slot of key C-7 (5/5), position 2`, `rate limited until …`",
+  ),
+  admitted: z.boolean().optional().describe("It was admitted once (its start counted against `rate`)"),
+  latest: z.string().optional().describe("Debounce: it starts no later than this"),
+});
+
 /** What the store keeps for one run of a workflow. */
 export const ExecutionSchema = z.object({
   id: executionIdSchema,
@@ -136,6 +148,7 @@ export const ExecutionSchema = z.object({
   compensated: z.boolean().nullable().describe(
     "Once compensations ran: true when every one succeeded, false when one failed after its retries; else null",
   ),
+  flow: FlowMarkSchema.nullable().optional().describe("Flow control: the start's priority and, while it waits, why"),
 });
 
 const bodyMask = Object.fromEntries(EXECUTION_BODY_FIELDS.map((field) => [field, true] as const)) as {
@@ -186,6 +199,9 @@ export const ExecutionResultSchema = z.object({
     "While the compensations of a failed or cancelled run run (status `running`): how it will end",
   ),
   compensated: z.boolean().optional().describe("Failed or cancelled after compensations ran: true when every one succeeded"),
+  flowStart: z.array(z.string()).optional().describe(
+    "Flow control: executions waiting for the slot this call released, to be continued (the async runner enqueues them)",
+  ),
 });
 
 /** An event as stored in the execution's event log (plain JSON). */
@@ -221,6 +237,12 @@ export const JobSchema = z.object({
   createdAt: z.string().max(100).optional(),
   queue: z.string().min(1).max(200).optional(),
   priority: z.number().optional(),
+  flowControl: z.object({
+    key: z.string().min(1).max(200),
+    parallelism: z.number().int().min(1).optional(),
+    rate: z.number().int().min(1).optional(),
+    period: z.number().positive().optional(),
+  }).optional(),
 }).refine((job) => job.action !== "wake" || job.wakeAt !== undefined || job.haltedAt !== undefined || job.revision !== undefined, {
   path: ["wakeAt"],
   message: "a wake job names the halt it is for: `wakeAt` (a halt's timer) or `revision` (a sweep)",
@@ -238,8 +260,9 @@ export function checkShape<S extends z.ZodType>(schema: S, value: unknown, what:
 
 // ---- proof that each schema and its type in types.ts are the same shape (a compile error otherwise) ----
 
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
-const same = <A, B>(proof: Same<A, B>): Same<A, B> => proof;
+/** True when A and B are the same type; `same<A, B>(true)` fails to compile otherwise. */
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+export const same = <A, B>(proof: Same<A, B>): Same<A, B> => proof;
 same<z.output<typeof ExecutionSchema>, Execution>(true);
 same<z.output<typeof ExecutionHeadSchema>, ExecutionHead>(true);
 same<z.output<typeof LoopCursorSchema>, LoopCursor>(true);
@@ -252,3 +275,5 @@ same<z.output<typeof StoredEventSchema>, StoredEvent>(true);
 same<z.output<typeof JobSchema>, Job>(true);
 same<z.output<typeof CompensationSchema>, Compensation>(true);
 same<z.output<typeof CompensatingSchema>, Compensating>(true);
+same<z.output<typeof FlowMarkSchema>, FlowMark>(true);
+same<NonNullable<z.output<typeof JobSchema>["flowControl"]>, JobFlowControl>(true);

@@ -86,6 +86,8 @@ export interface Execution {
   compensating: Compensating | null;
   /** Once compensations ran: true when every one succeeded, false when one failed after its retries; else null. */
   compensated: boolean | null;
+  /** Flow control (workflows with `concurrency`, `rate`, `priority` or `debounce`): see FlowMark. */
+  flow?: FlowMark | null;
 }
 
 /** A step's compensation as stored when the step completed: its definition and what was resolved from it. */
@@ -118,6 +120,18 @@ export interface Compensating {
   cancelRevision: number | null;
   /** False once a compensation failed after its retries (the others still run). */
   ok: boolean;
+}
+
+/** What flow control keeps on an execution. */
+export interface FlowMark {
+  /** The start's priority (the runner's `priority` option, else the definition's), higher first. */
+  priority?: number;
+  /** Why it waits, for people: `waiting for a concurrency slot of key C-7 (5/5)`, `rate limited until …`. */
+  waiting?: string;
+  /** It was admitted once (its start counted against `rate`): later admissions only take a slot. */
+  admitted?: boolean;
+  /** Debounce: the run starts no later than this (ISO), however often it is pushed back. */
+  latest?: string;
 }
 
 /** A resume answer kept on a halted execution until it is applied. */
@@ -252,6 +266,8 @@ export interface ExecutionResult {
   compensating?: "failed" | "cancelled";
   /** Failed or cancelled after compensations ran: true when every one succeeded. */
   compensated?: boolean;
+  /** Flow control: executions waiting for the slot this call released, to be continued (the async runner enqueues them). */
+  flowStart?: string[];
 }
 
 export const EVENT_TYPES = [
@@ -271,6 +287,8 @@ export const EVENT_TYPES = [
   "workflow.triggered",
   "step.compensated",
   "step.compensation_failed",
+  "flow.queued",
+  "flow.started",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -310,6 +328,19 @@ export interface Job {
   createdAt?: string;
   queue?: string;
   priority?: number;
+  /**
+   * For `start`: the queue's own flow control for the workflow's limits (QStash `flowControl`), so deliveries are
+   * spread rather than refused; the store's admission stays the source of truth. Never on continuations.
+   */
+  flowControl?: JobFlowControl;
+}
+
+/** A start job's flow control for the queue: one key, the concurrency as `parallelism`, the rate per `period` seconds. */
+export interface JobFlowControl {
+  key: string;
+  parallelism?: number;
+  rate?: number;
+  period?: number;
 }
 
 /** Context handed to a service method as its second argument. */

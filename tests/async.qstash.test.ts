@@ -706,6 +706,47 @@ describeStack("approval timers", () => {
   });
 });
 
+describeStack("flow control through QStash", () => {
+  const oneAtATime = loadWorkflow({
+    id: "one_at_a_time",
+    name: "One at a time",
+    concurrency: { limit: 1, key: "$input.account" },
+    steps: [
+      { id: "start", type: "start", next: "charge" },
+      { id: "charge", type: "call", service: "charge", input: { n: "$input.n" }, next: "finish" },
+      { id: "finish", type: "end" },
+    ],
+  });
+
+  test("start jobs carry QStash flow control (key, parallelism); the continuation a released slot publishes does not", async () => {
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const charged: number[] = [];
+    const services = { charge: async (input: { n: number }) => (charged.push(input.n), input.n === 1 && await gate, input) };
+    const t = setup({ workflows: [oneAtATime], services });
+    const runner = t.runner(oneAtATime);
+    const first = await runner.run({ account: "A 1", n: 1 }, { executionId: t.id("first") });
+    while (!charged.includes(1)) await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await runner.run({ account: "A 1", n: 2 }, { executionId: t.id("second") });
+    while ((await t.store.load(second))?.flow?.waiting === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    open();
+    expect((await settle(runner, first))?.status).toBe("completed");
+    expect((await settle(runner, second))?.status).toBe("completed");
+    const published = stack.qstash.messages().filter((m) => m.kind === "message").map((m) => ({
+      job: JSON.parse(m.body!) as Job,
+      flowControl: m.flowControl,
+    }));
+    const starts = published.filter((m) => m.job.action === "start");
+    const continues = published.filter((m) => m.job.action === "continue");
+    expect(starts.map((m) => m.flowControl)).toEqual([
+      { key: "one_at_a_time.A_201", parallelism: 1 },
+      { key: "one_at_a_time.A_201", parallelism: 1 },
+    ]);
+    expect(continues.map((m) => [m.job.executionId, m.flowControl])).toEqual([[second, undefined]]);
+    expect(published.every((m) => !("flowControl" in m.job))).toBe(true);
+  });
+});
+
 describeStack("QStashAdapter", () => {
   const job = (executionId: string): Job => ({
     workflowId: "linear_3",

@@ -119,6 +119,18 @@ describe("durable-workflow-edge/client", () => {
     expect((await client.workflow("greeting")).steps.map((s) => s.id)).toEqual(["start", "wait", "finish"]);
   });
 
+  test("flow answers a workflow's flow-control limits and the keys in use", async () => {
+    expect(await client.flow("greeting")).toEqual({
+      workflowId: "greeting",
+      concurrency: null,
+      rate: null,
+      priority: null,
+      debounce: null,
+      keys: [],
+    });
+    expect(await client.flow("nope").catch((e) => e.status)).toBe(404);
+  });
+
   test("start in sync mode answers the result; async answers the id and status", async () => {
     const result: ExecutionResult = await client.start("greeting", { input: { name: "Ada" }, executionId: "c-sync", mode: "sync" });
     expect(result).toMatchObject({ status: "halted", executionId: "c-sync", halt: { prompt: "Say hello?" } });

@@ -123,6 +123,18 @@ const PARCEL = loadWorkflow({
   ],
 });
 
+/** One run at a time: its call never returns, so a second run waits for the slot. */
+const LINE = loadWorkflow({
+  id: "line",
+  name: "Line",
+  concurrency: { limit: 1 },
+  steps: [
+    { id: "start", type: "start", next: "hold" },
+    { id: "hold", type: "call", service: "hold", next: "finish" },
+    { id: "finish", type: "end" },
+  ],
+});
+
 const available = existsSync(CHROMIUM);
 if (!available && !process.env.CI) {
   console.warn(`\n!!! ${CHROMIUM} is missing: SKIPPING the dashboard browser tests (apt-get install -y chromium) !!!\n`);
@@ -174,6 +186,7 @@ function gated(services: Services, opened: Promise<void>): Services {
     const examples = loadExamples();
     const lifecycle: Services = {
       chore: () => Promise.resolve("chore done"),
+      hold: () => new Promise(() => {}),
       // The first call never answers: its worker is gone, and its lease runs out.
       hang: () => (++hangCalls === 1 ? new Promise(() => {}) : Promise.resolve("taken over")),
       flaky: () => (++flakyCalls === 1 ? Promise.reject(new Error("upstream is down")) : Promise.resolve("worked")),
@@ -189,7 +202,7 @@ function gated(services: Services, opened: Promise<void>): Services {
     const runnerOptions = {
       store,
       services: { ...gated(examples.services, services.opened), ...lifecycle },
-      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP, TALLY, PARCEL, SAGA],
+      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP, TALLY, PARCEL, SAGA, LINE],
     };
     const inline = new InlineAdapter(runnerOptions);
     // Jobs run in the background, so POST answers 202 at once and the page watches the run happen.
@@ -269,8 +282,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.goto(`${base}/dashboard`);
     await page.locator("#token-input").fill(TOKEN);
     await page.locator("#token-form button").click();
-    await page.locator(".workflow-card .diagram svg").nth(11).waitFor();
-    expect(await page.locator(".workflow-card").count()).toBe(12);
+    await page.locator(".workflow-card .diagram svg").nth(12).waitFor();
+    expect(await page.locator(".workflow-card").count()).toBe(13);
     expect(await page.locator('.workflow-card svg [data-step="manager_approval"]').count()).toBe(1);
     await page.screenshot({ path: `${SHOTS}/workflows.png`, fullPage: true });
   }, 20_000);
@@ -489,6 +502,22 @@ function gated(services: Services, opened: Promise<void>): Services {
     expect([version, hash, ...rest]).toEqual([`v${nap.version}`, nap.hash.slice(0, 12), "current", "0", "1"]);
     expect(stored).toMatch(new RegExp(`^${TIME}$`));
     await page.screenshot({ path: `${SHOTS}/workflow-versions.png`, fullPage: true });
+  }, 20_000);
+
+  test("a workflow with a limit shows each key's usage, and a waiting run says why it waits", async () => {
+    await start("line", "now");
+    const second = await start("line", "now");
+    for (let i = 0; i < 200 && !(await store.load(second))?.flow?.waiting; i++) await new Promise((r) => setTimeout(r, 10));
+    await page.goto(`${base}/dashboard#/workflows/line`);
+    const row = page.locator("table.flow tbody tr");
+    await row.first().waitFor();
+    expect(await row.first().locator("td").allTextContents()).toEqual(["concurrency", "*", "1 / 1", "1"]);
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(second)}`);
+    await page.locator(".flow-waiting").waitFor();
+    expect(await page.locator(".flow-waiting").textContent()).toBe(
+      "Flow control: waiting for a concurrency slot of key * (1/1), position 1",
+    );
+    await page.screenshot({ path: `${SHOTS}/workflow-flow.png`, fullPage: true });
   }, 20_000);
 
   test("every time shows its zone on one line: the browser's by default, UTC once chosen", async () => {

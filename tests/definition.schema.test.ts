@@ -25,7 +25,20 @@ describe("workflow JSON Schema", () => {
     expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     expect(schema.type).toBe("object");
     expect(schema.required).toEqual(["id", "name", "steps"]);
-    expect(Object.keys(schema.properties)).toEqual(["id", "name", "version", "description", "timeout", "inputs", "steps", "triggers"]);
+    expect(Object.keys(schema.properties)).toEqual(["id", "name", "version", "description", "timeout", "inputs", "steps", "triggers", "concurrency", "rate", "priority", "debounce"]);
+    expect(Object.keys(schema.properties)).toEqual([
+      "id",
+      "name",
+      "version",
+      "description",
+      "timeout",
+      "inputs",
+      "steps",
+      "concurrency",
+      "rate",
+      "priority",
+      "debounce",
+    ]);
   });
 
   test("steps are a oneOf with one entry per built-in step type, told apart by a const type", () => {

@@ -42,6 +42,7 @@ const SPEC_ROUTES = [
   "put /workflows/{id}",
   "get /workflows/{id}/versions",
   "post /events/{name}",
+  "get /workflows/{id}/flow",
   "post /executions/{id}/cancel",
   "post /executions/{id}/retry",
   "post /executions/{id}/recover",

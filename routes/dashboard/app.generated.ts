@@ -150,6 +150,12 @@ async function listVersions(workflowId, signal) {
     (await api(workflowPath(workflowId) + "/versions", { signal })).versions
   );
 }
+async function getFlow(workflowId, signal) {
+  return (
+    /** @type {WorkflowFlow} */
+    await api(workflowPath(workflowId) + "/flow", { signal })
+  );
+}
 async function getDiagram(workflowId, highlight, signal) {
   const query = highlight.length ? "?highlight=" + encodeURIComponent(highlight.join(",")) : "";
   return await api("/dashboard" + workflowPath(workflowId) + "/diagram.svg" + query, { signal, accept: "image/svg+xml" });
@@ -942,6 +948,7 @@ function executionMeta(e) {
 function executionData(e) {
   return [
     (e.status === "failed" || e.status === "cancelled") && e.error ? h("p", { class: "error failure" }, e.error) : null,
+    e.flow?.waiting ? h("p", { class: "flow-waiting muted" }, "Flow control: " + e.flow.waiting) : null,
     e.status === "completed" ? dataBlock("Result", e.result, true) : null,
     dataBlock("Input", e.input, e.status !== "completed"),
     dataBlock("Context (ctx)", e.ctx, false)
@@ -1053,6 +1060,8 @@ async function show3({ params: [id = ""], root: root2, signal }) {
   loadDiagram(diagram, w.id, [], signal);
   const recent = h("div", { class: "recent" }, loading());
   const versions = h("div", { class: "versions-slot" }, loading());
+  const limited = w.concurrency || w.rate || w.debounce || w.priority !== void 0;
+  const flow = limited ? h("div", { class: "flow-slot" }, loading()) : null;
   fill(
     root2,
     pageHead(w.name, h("span", { class: "pill" }, "v" + w.version)),
@@ -1075,6 +1084,7 @@ async function show3({ params: [id = ""], root: root2, signal }) {
         h("section", { class: "card" }, h("h2", null, "Start a run"), inputsList(w.inputs), runForm(w)),
         w.triggers && w.triggers.length ? triggersCard(w) : null,
         h("section", { class: "card" }, h("h2", null, "Recent executions"), recent),
+        flow ? h("section", { class: "card" }, h("h2", null, "Flow control"), flow) : null,
         h("section", { class: "card" }, h("h2", null, "Versions"), versions)
       )
     )
@@ -1087,6 +1097,34 @@ async function show3({ params: [id = ""], root: root2, signal }) {
     listExecutions(new URLSearchParams({ limit: "10", workflowId: w.id }), signal).then((page) => executionTable(page.executions, RECENT))
   );
   settle(versions, listVersions(w.id, signal).then(versionTable));
+  if (flow) settle(flow, getFlow(w.id, signal).then(flowTable));
+}
+function flowTable(f) {
+  const limits = [
+    f.concurrency ? "concurrency " + JSON.stringify(f.concurrency) : null,
+    f.rate ? "rate " + JSON.stringify(f.rate) : null,
+    f.priority !== null ? "priority " + JSON.stringify(f.priority) : null,
+    f.debounce ? "debounce " + JSON.stringify(f.debounce) : null
+  ].filter(Boolean).join(" · ");
+  const rows2 = f.keys.map(
+    (k) => h(
+      "tr",
+      { "data-key": k.key },
+      h("td", { "data-label": "Kind" }, k.kind),
+      h("td", { "data-label": "Key" }, h("code", null, k.key)),
+      h("td", { "data-label": "Usage" }, k.holders.length + " / " + k.limit + (k.period ? " per " + k.period + " s" : "")),
+      h("td", { "data-label": "Waiting" }, String(k.waiting))
+    )
+  );
+  return [
+    h("p", { class: "meta" }, limits),
+    rows2.length ? h(
+      "table",
+      { class: "executions flow" },
+      h("thead", null, h("tr", null, ["Kind", "Key", "Usage", "Waiting"].map((t) => h("th", null, t)))),
+      h("tbody", null, rows2)
+    ) : h("p", { class: "muted" }, "No key in use yet.")
+  ];
 }
 var RECENT = ["status", "execution", "started"];
 function triggersCard(w) {

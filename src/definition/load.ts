@@ -21,6 +21,7 @@ import type { Json, JsonObject } from "../types.ts";
 import { contentHash } from "./hash.ts";
 import { inputTypeError } from "./inputs.ts";
 import { formatPath, fromZodIssues, type RawIssue } from "./issues.ts";
+import { checkFlowRules, FLOW_KEYS } from "./flow.ts";
 import { checkRules } from "./rules.ts";
 import { workflowSchema } from "./schema.ts";
 import { allowedKeysAt, isMetaKey, stripMetaKeys } from "./shape.ts";
@@ -136,6 +137,7 @@ function analyse(source: unknown, registry: StepRegistry): Analysis {
     };
   }
   checkRules({ top: topNodes, all: walk.all, inputs: declaredInputs, issues });
+  checkFlowRules(top, walk.all, declaredInputs, issues);
 
   const id = typeof top.id === "string" ? top.id : undefined;
   if (issues.length || !parsed.success) return { issues: finishIssues(issues, read.locate), id };
@@ -148,6 +150,7 @@ function analyse(source: unknown, registry: StepRegistry): Analysis {
   content.inputs = inputs;
   content.steps = steps;
   if (data.triggers?.length) content.triggers = data.triggers;
+  for (const key of FLOW_KEYS) if (data[key] !== undefined) content[key] = data[key];
   const definition = { ...content, hash: contentHash(content) } as unknown as WorkflowDefinition;
   return { issues: [], definition: deepFreeze(definition), id };
 }

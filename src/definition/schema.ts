@@ -2,6 +2,7 @@ import { z } from "zod";
 import { workflowIdSchema } from "../ids.ts";
 import { deepFreeze } from "../json.ts";
 import { defaultStepRegistry, StepRegistry } from "../steps/registry.ts";
+import { concurrencySchema, debounceSchema, prioritySchema, rateSchema } from "../steps/flow.ts";
 import { nestedStep } from "../steps/step.ts";
 import { checkTimeZone, parseCron } from "../expressions/cron.ts";
 import { eventMatchSchema, eventNameSchema } from "../expressions/events.ts";
@@ -52,6 +53,10 @@ export const workflowSchema = z.strictObject({
   inputs: z.record(z.string().min(1).max(100), inputSpecSchema.nullable()).nullable().optional(),
   steps: z.array(stepPlaceholder).min(1),
   triggers: z.array(z.union([cronTriggerSchema, eventTriggerSchema])).max(20).optional(),
+  concurrency: concurrencySchema.optional(),
+  rate: rateSchema.optional(),
+  priority: prioritySchema.optional(),
+  debounce: debounceSchema.optional(),
 });
 
 /** Key aliases kept for older workflow files: alias → canonical key. */

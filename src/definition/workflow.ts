@@ -1,3 +1,4 @@
+import type { ConcurrencySpec, DebounceSpec, RateSpec } from "../steps/flow.ts";
 import type { StepDefinition } from "../steps/step.ts";
 import type { Condition } from "../expressions/conditions.ts";
 import type { Json, JsonObject } from "../types.ts";
@@ -33,6 +34,11 @@ export interface WorkflowDefinition {
   readonly steps: readonly StepDefinition[];
   /** Schedules and events that start runs (absent when none is declared). */
   readonly triggers?: readonly Trigger[];
+  /** Flow control (issue 20): at most `limit` running per key, at most `limit` starts per period, the start order, debouncing. */
+  readonly concurrency?: Readonly<ConcurrencySpec>;
+  readonly rate?: Readonly<RateSpec>;
+  readonly priority?: number | string;
+  readonly debounce?: Readonly<DebounceSpec>;
   /** Content hash (SHA-256 hex of the canonical JSON, stable over key order). */
   readonly hash: string;
 }

@@ -8,6 +8,9 @@ export interface GraphSource {
   readonly steps: readonly StepDefinition[];
   /** Shown on the first step's node: what starts runs by itself. */
   readonly triggers?: readonly ({ cron: string; timezone?: string } | { event: string })[];
+  /** Flow control: drawn on the first step (the run's entry), a step's `rate` on that step. */
+  readonly concurrency?: { readonly limit: number; readonly key?: string };
+  readonly rate?: { readonly limit: number; readonly period: number; readonly key?: string };
 }
 
 /** How one step leads to another. `body` goes from a loop or parallel step into its nested steps. */
@@ -142,6 +145,12 @@ export function workflowGraph(workflow: GraphSource, options: { registry?: StepR
 
   visit(workflow.steps, null, null);
   if (usesFinished) nodes.push({ id: FINISHED, type: "finished", detail: "end of run", parent: null });
+  const entry = nodes.find((node) => node.parent === null);
+  const limits = [
+    workflow.concurrency ? `≤ ${workflow.concurrency.limit} running${perKey(workflow.concurrency.key)}` : "",
+    workflow.rate ? rateLabel(workflow.rate) : "",
+  ].filter(Boolean);
+  if (entry && limits.length) entry.detail = `${entry.detail} · ${limits.join(" · ")}`;
   return { nodes, edges };
 }
 
@@ -157,7 +166,20 @@ function isStep(value: unknown): value is StepDefinition {
   return !!value && typeof value === "object" && typeof (value as StepDefinition).id === "string";
 }
 
+function perKey(key: string | undefined): string {
+  return key ? ` per ${key}` : "";
+}
+
+function rateLabel(rate: { limit: number; period: number; key?: string }): string {
+  return `≤ ${rate.limit} per ${rate.period} s${perKey(rate.key)}`;
+}
+
 function detailOf(step: StepDefinition): string {
+  const quota = step.rate && typeof step.rate === "object" ? ` · ${rateLabel(step.rate as { limit: number; period: number })}` : "";
+  return baseDetailOf(step) + quota;
+}
+
+function baseDetailOf(step: StepDefinition): string {
   const str = (key: string) => (typeof step[key] === "string" ? (step[key] as string) : undefined);
   switch (step.type) {
     case "call":

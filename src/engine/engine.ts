@@ -18,6 +18,8 @@ import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { EventHandler } from "./events.ts";
 import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
+import type { DebounceSpec, RateSpec } from "../steps/flow.ts";
+import { acquireRequest, flowKey, flowStoreOf, isGated, waitingText } from "./flow.ts";
 import { Run } from "./run.ts";
 import { stepsOnCycles, visitOf } from "./visits.ts";
 
@@ -63,6 +65,11 @@ export interface EngineOptions {
   http?: HttpOptions;
   /** Values `$secrets.NAME` resolves to in `http` steps, at call time; never stored, redacted from what is. */
   secrets?: Readonly<Record<string, string>>;
+  /**
+   * Admit runs of workflows with `concurrency` / `rate` through the store (default true). Child workflows run
+   * inside their parent's slot: their engines pass false.
+   */
+  flowControl?: boolean;
 }
 
 const DEFAULT_MAX_STEPS = 10_000;
@@ -112,6 +119,11 @@ export class Engine {
    * started with another input (ConflictError).
    */
   async run(input: unknown, options: { executionId?: string; deadline?: string | null } = {}): Promise<ExecutionResult> {
+    if (this.#gated(this.workflow) || (this.#options.flowControl !== false && this.workflow.debounce)) {
+      // Admission (and debouncing) come before the claim: the run is stored pending first, like an async start.
+      const stored = await this.prepare(input, { executionId: options.executionId });
+      return stored.status === "pending" ? await this.continue(stored.id, { loaded: stored }) : resultOf(stored);
+    }
     const checked = applyInputRules(this.workflow, input ?? {});
     const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline);
     const run = this.#newRun(exec, this.workflow, false);
@@ -130,9 +142,11 @@ export class Engine {
    * Saves a new `pending` execution (the async runner's first step) after checking the input; an id that
    * already exists with the same input is left alone (idempotent). Returns the execution as stored.
    */
-  async prepare(input: unknown, options: { executionId?: string; trigger?: JsonObject } = {}): Promise<Execution> {
+  async prepare(input: unknown, options: { executionId?: string; trigger?: JsonObject; priority?: number } = {}): Promise<Execution> {
     const exec = this.#newExecution(applyInputRules(this.workflow, input ?? {}), options.executionId ?? this.#ids(), undefined);
     exec.status = "pending";
+    if (options.priority !== undefined) exec.flow = { priority: options.priority };
+    if (this.#options.flowControl !== false && this.workflow.debounce) return await this.#debounce(exec, this.workflow.debounce);
     const definition = definitionToPin(this.store, this.workflow, this.clock.now());
     // A run started by a trigger tells which one in its first event.
     const events = options.trigger
@@ -151,6 +165,47 @@ export class Engine {
       if (!(error instanceof ConflictError)) throw error;
       return await this.#existing(exec, error);
     }
+  }
+
+  /**
+   * Debounce: a start within `period` of the previous one with the same key replaces the input of the run that
+   * has not started yet (the last input wins) and pushes its start back, never past `max` after the first start;
+   * the answer is that run. A start after that run began (or ended) makes a new one.
+   */
+  async #debounce(exec: Execution, debounce: DebounceSpec): Promise<Execution> {
+    const flow = flowStoreOf(this.store);
+    const request = { workflowId: exec.workflowId, key: flowKey(debounce.key, exec.input), executionId: exec.id };
+    const now = this.clock.now().getTime();
+    let current: string | undefined = await flow.flowDebounce(request);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      if (current === exec.id) {
+        const latest = now + (debounce.max ?? Infinity) * 1000;
+        exec.wakeAt = new Date(Math.min(now + debounce.period * 1000, latest)).toISOString();
+        if (Number.isFinite(latest)) exec.flow = { ...exec.flow, latest: new Date(latest).toISOString() };
+        const definition = definitionToPin(this.store, this.workflow, this.clock.now());
+        const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, ...(definition ? { definition } : {}) });
+        markStored(this.store, this.workflow.hash);
+        return { ...exec, revision };
+      }
+      const gathering = current ? await this.store.load(current) : null;
+      if (gathering && gathering.status === "pending" && gathering.stepsExecuted === 0 && gathering.workflowId === exec.workflowId) {
+        const run = this.#newRun(gathering, this.workflow, true);
+        const latest = gathering.flow?.latest ? Date.parse(gathering.flow.latest) : Infinity;
+        Object.assign(gathering, {
+          input: exec.input,
+          wakeAt: new Date(Math.min(now + debounce.period * 1000, latest)).toISOString(),
+        });
+        try {
+          await run.checkpoint();
+          return gathering;
+        } catch (error) {
+          if (!(error instanceof ConflictError)) throw error;
+          continue; // it started (or took another input) meanwhile: look again
+        }
+      }
+      current = (await flow.flowDebounce({ ...request, ...(current ? { expected: current } : {}) })) || undefined;
+    }
+    throw new ConflictError(`Debounce of workflow "${exec.workflowId}" key ${request.key}: too many concurrent starts, try again`);
   }
 
   /** The execution stored under a new execution's id: same workflow and input, or a ConflictError naming the id. */
@@ -207,13 +262,21 @@ export class Engine {
     } else if (!isDue(exec, now)) {
       return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt! };
     }
-    const run = this.#newRun(exec, await this.#pinned(exec), true);
+    const workflow = await this.#pinned(exec);
+    const waited = exec.flow?.waiting !== undefined;
+    if (this.#gated(workflow)) {
+      const queued = await this.#admit(exec, workflow);
+      if (queued) return queued;
+    }
+    const run = this.#newRun(exec, workflow, true);
     run.takeover = exec.status === "running";
     exec.status = "running";
     exec.wakeAt = null;
-    if (exec.stepsExecuted === 0 && exec.eventSeq <= 1) {
+    // Never started before: its only events can be `workflow.triggered` (a trigger started it) and `flow.queued`.
+    if (exec.stepsExecuted === 0 && exec.eventSeq <= 1 + (waited ? 1 : 0)) {
       run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
     }
+    if (waited) run.emit("flow.started", {});
     await run.checkpoint();
     return await this.#drive(run);
   }
@@ -229,24 +292,32 @@ export class Engine {
     options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution } = {},
   ): Promise<ExecutionResult> {
     const answer = checkResumeAnswer(options);
-    const run = await this.#changeHalt(executionId, options, async (exec) => {
+    const claimed = await this.#changeHalt(executionId, options, async (exec) => {
+      const workflow = await this.#pinned(exec);
+      const waited = exec.flow?.waiting !== undefined;
+      if (this.#gated(workflow)) {
+        // Without a slot the answer is kept (as `accept` does) and the run waits, ahead of new starts.
+        const queued = await this.#admit(exec, workflow, answer);
+        if (queued) return queued;
+      }
       // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
-      const run = this.#newRun(exec, await this.#pinned(exec), true);
+      const run = this.#newRun(exec, workflow, true);
+      if (waited) run.emit("flow.started", {});
       const ctx = { ...exec.ctx };
       if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
       if (answer.approved !== undefined) ctx.approved = answer.approved;
       run.setCtx(ctx, ["response", "approved"]);
       if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
-      const waited = exec.haltData && eventWaitOf(exec.haltData);
+      const eventWait = exec.haltData && eventWaitOf(exec.haltData);
       Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
       run.emit("workflow.resumed", {});
-      if (waited && isPlainObject(answer.response) && typeof answer.response.name === "string") {
+      if (eventWait && isPlainObject(answer.response) && typeof answer.response.name === "string") {
         run.emit("event.received", { event: answer.response.name, eventId: answer.response.id ?? null, stepId: exec.currentStep });
       }
       await run.checkpoint();
       return run;
     });
-    return await this.#driveApplied(run);
+    return claimed instanceof Run ? await this.#driveApplied(claimed) : claimed;
   }
 
   /**
@@ -337,7 +408,7 @@ export class Engine {
     Object.assign(exec, { status: "cancelled", error, wakeAt: null, retry: null, answer: null });
     run.emit("workflow.cancelled", { reason });
     await run.checkpoint();
-    return resultOf(exec);
+    return await this.#release(run, resultOf(exec));
   }
 
   /**
@@ -454,6 +525,88 @@ export class Engine {
   }
 
   async #drive(run: Run): Promise<ExecutionResult> {
+    const result = await this.#driveSteps(run);
+    const exec = run.exec;
+    const waiting = exec.status === "halted" || (exec.status === "pending" && exec.wakeAt !== null);
+    return isTerminal(exec.status) || waiting ? await this.#release(run, result) : result;
+  }
+
+  #gated(workflow: WorkflowDefinition): boolean {
+    return this.#options.flowControl !== false && isGated(workflow);
+  }
+
+  /**
+   * Asks the store for a slot (and a start under `rate`). Admitted: undefined, the execution marked so. Refused:
+   * the execution stays pending (or halted, keeping `answer` for its resume) with why it waits, and the call ends
+   * — a released slot starts it; a rate wait asks for a continuation at the time the rate allows.
+   */
+  async #admit(exec: Execution, workflow: WorkflowDefinition, answer?: Execution["answer"]): Promise<ExecutionResult | undefined> {
+    const now = this.clock.now().getTime();
+    const admission = await flowStoreOf(this.store).flowAcquire(acquireRequest(workflow, exec, now, this.#leaseMs));
+    if (admission.admitted) {
+      const { waiting: _, ...mark } = exec.flow ?? {};
+      exec.flow = { ...mark, admitted: true };
+      return undefined;
+    }
+    const waiting = waitingText(admission);
+    const wakeAt = admission.reason === "rate" ? new Date(admission.retryAt).toISOString() : exec.status === "halted" ? exec.wakeAt : null;
+    const first = exec.flow?.waiting === undefined;
+    if (exec.flow?.waiting !== waiting || exec.wakeAt !== wakeAt || (answer && !exec.answer)) {
+      const run = this.#newRun(exec, workflow, true);
+      Object.assign(exec, { flow: { ...exec.flow, waiting }, wakeAt, ...(answer && !exec.answer ? { answer } : {}) });
+      if (first) run.emit("flow.queued", { reason: admission.reason, key: admission.key, waiting });
+      await run.checkpoint();
+    }
+    return exec.status === "halted" ? resultOf(exec) : { ...resultOf(exec), ...(wakeAt ? { yielded: true, notBefore: wakeAt } : {}) };
+  }
+
+  /** After a call leaves `running` for good (ended, halted, waiting for a time): frees the slot; the result names the waiters to start. */
+  async #release(run: Run, result: ExecutionResult): Promise<ExecutionResult> {
+    const workflow = run.workflow;
+    if (!this.#gated(workflow) || !workflow.concurrency) return result;
+    const exec = run.exec;
+    const start = await flowStoreOf(this.store).flowRelease({
+      workflowId: exec.workflowId,
+      executionId: exec.id,
+      now: this.clock.now().getTime(),
+      concurrency: { key: flowKey(workflow.concurrency.key, exec.input), limit: workflow.concurrency.limit },
+      staleMs: this.#leaseMs,
+    });
+    return start.length ? { ...result, flowStart: start } : result;
+  }
+
+  /**
+   * A step's `rate` (a service's quota, across all executions): waits for its turn before the call. A wait the
+   * engine would not sleep in process (over `maxInlineWaitMs`) ends a top-level call `pending` until then.
+   */
+  async #stepRate(run: Run, step: StepDefinition, scope: string, topLevel: boolean, signal = run.signal): Promise<void> {
+    const rate = step.rate as RateSpec;
+    const exec = run.exec;
+    const key = `step:${step.id}:${flowKey(rate.key, exec.input)}`;
+    const member = `${scope}:${exec.stepsExecuted}`;
+    for (;;) {
+      const now = this.clock.now().getTime();
+      const admission = await flowStoreOf(this.store).flowAcquire({
+        workflowId: exec.workflowId,
+        executionId: exec.id,
+        now,
+        order: now,
+        staleMs: this.#leaseMs,
+        rate: { key, limit: rate.limit, periodMs: rate.period * 1000, member },
+      });
+      if (admission.admitted || admission.reason !== "rate") return;
+      const wait = admission.retryAt - now;
+      if (topLevel && run.claimed && wait > (this.#options.maxInlineWaitMs ?? DEFAULT_MAX_INLINE_WAIT_MS)) {
+        const notBefore = new Date(admission.retryAt).toISOString();
+        await this.#yield(run, notBefore);
+        throw new Yield(notBefore);
+      }
+      await this.clock.sleep(wait, signal);
+    }
+  }
+
+  /** The drive loop: steps until the call ends. */
+  async #driveSteps(run: Run): Promise<ExecutionResult> {
     const exec = run.exec;
     let cancelTimer: (() => void) | undefined;
     if (exec.deadline) {
@@ -520,6 +673,8 @@ export class Engine {
     } catch (error) {
       return await this.#fail(run, error);
     }
+    // A step's rate: its turn comes before the fence, so the claim is checked after the wait.
+    if (step.rate) await this.#stepRate(run, step, `${exec.id}:${step.id}`, true);
     // Before a side effect: the claim must be live by this worker's clock, and stored with every step run since
     // the last checkpoint (a step that pins a value stores it with its own checkpoint, and fences after it).
     if (!type.pure) {
@@ -732,6 +887,7 @@ export class Engine {
               registry: this.registry,
               onEvent: undefined,
               budgetMs: undefined,
+              flowControl: false,
             }),
           { parent: exec.deadline, now: clock.now().getTime() },
           resultOf,
@@ -796,6 +952,7 @@ export class Engine {
         nested: true,
       };
       const tools = this.#nestedTools(run, signal, top, ctxBefore, ctx);
+      if (step.rate) await this.#stepRate(run, step, state.scope, false, signal);
       const result = await executeStep(run, step, type, nestedLabel(options.parentId, step), state, tools);
       if (!result.ok) {
         const error = result.error;

@@ -5,6 +5,7 @@ import { type ExecutionResult, type ExecutionStatus, isTerminal, type JsonObject
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
 import { recover } from "./recovery.ts";
+import { queueFlowControl } from "../engine/flow.ts";
 import { Runner, type RunnerOptions } from "./runner.ts";
 import type { HaltAnswer } from "./sync.ts";
 
@@ -34,6 +35,7 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
     const workflow = await this.current();
     const exec = await this.engine({}, workflow).prepare(input, {
       executionId: options.executionId,
+      priority: options.priority,
       ...(options.trigger ? { trigger: options.trigger } : {}),
     });
     if (exec.status === "pending") {
@@ -45,6 +47,7 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
         createdAt: exec.createdAt,
         ...(options.queue ? { queue: options.queue } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        ...queueFlowControl(workflow, exec.input),
       });
     }
     return exec.id;

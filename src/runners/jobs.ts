@@ -22,7 +22,7 @@ export function isUnknownAction(value: unknown): value is { action: string } {
 
 /** A job as published: its own fields only, nothing else (never the execution's state; `priority` has no QStash meaning). */
 export function jobBody(job: Job): Job {
-  const { priority: _local, ...fields } = JobSchema.parse(job);
+  const { priority: _local, flowControl: _queue, ...fields } = JobSchema.parse(job);
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as typeof fields as Job;
 }
 
@@ -108,6 +108,10 @@ export function followUpsOf(job: Job, outcome: JobOutcome, now: number, delivery
       options: notBefore ? { delaySeconds: delaySeconds(notBefore), key: `at-${Date.parse(notBefore)}` } : { key: after },
     });
   }
+  // Flow control: the waiters a released slot lets start (keyed by the releasing execution and time: each release is new).
+  for (const id of outcome.result.flowStart ?? []) {
+    jobs.push({ job: { ...base, executionId: id, action: "continue" }, options: { key: `flow-${job.executionId}-${now}` } });
+  }
   const wakeAt = outcome.result.status === "halted" ? outcome.result.halt?.wakeAt : undefined;
   if (wakeAt) {
     // A wake that came early asks for itself again: that message must not be deduplicated against its own id.
@@ -153,6 +157,10 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
     switch (job.action) {
       case "start":
       case "continue":
+        // A resume that waited for a flow-control slot keeps its answer on the halted execution.
+        if (exec.status === "halted" && exec.answer && exec.flow?.waiting !== undefined) {
+          return outcome(await engine.resume(id, { ...exec.answer, expectedRevision: exec.revision, loaded: exec }));
+        }
         if (exec.status !== "pending") return outcome(resultOf(exec), true);
         return outcome(await engine.continue(id, { loaded: exec }));
       case "resume": {

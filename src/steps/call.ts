@@ -4,6 +4,7 @@ import { attemptKeys, withAttempts } from "./attempts.ts";
 import { cloneJson, setOwn, toJson } from "../json.ts";
 import type { Json, ServiceMethod } from "../types.ts";
 import { proceed, type ReferenceSite, stepSchema, type StepState, type StepTools, type StepType } from "./step.ts";
+import { rateSchema } from "./flow.ts";
 
 const target = {
   service: z.string().min(1),
@@ -16,6 +17,8 @@ const schema = stepSchema("call", {
   ...target,
   output: z.string().min(1).optional(),
   compensate: z.strictObject(target).optional(),
+  /** Calls of this step across all executions, per key, held to `limit` per `period` seconds (a service's quota). */
+  rate: rateSchema.optional(),
 });
 
 type CallStep = typeof schema._output;

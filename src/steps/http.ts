@@ -4,6 +4,7 @@ import { findReferences } from "../expressions/references.ts";
 import { isPlainObject, readBodyUpTo, setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
 import { attemptKeys, withAttempts } from "./attempts.ts";
+import { rateSchema } from "./flow.ts";
 import { type HttpOptions, proceed, type ReferenceSite, stepSchema, type StepState, type StepTools, type StepType } from "./step.ts";
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -42,6 +43,8 @@ const schema = stepSchema("http", {
   ...request,
   output: z.string().min(1).optional(),
   compensate: z.strictObject(request).superRefine(checkRequest).optional(),
+  /** Requests of this step across all executions, per key, held to `limit` per `period` seconds (an API's quota). */
+  rate: rateSchema.optional(),
 }).superRefine(checkRequest);
 
 export type HttpStep = typeof schema._output;

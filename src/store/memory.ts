@@ -4,6 +4,7 @@ import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, 
 import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, utf8Length } from "./format.ts";
 import { assertSentEvent, type SentEvent } from "../expressions/events.ts";
 import { MemoryEvents } from "./memory-events.ts";
+import { type FlowAcquire, type FlowAdmission, FlowBook, type FlowKeyState, type FlowRelease, type FlowStore } from "./flow.ts";
 import { byOverdue, claimedScore, recoveryOf, type RecoveryRow, sweepBounds } from "./recovery.ts";
 import {
   assertDefinition,
@@ -58,7 +59,7 @@ const WAITING: readonly ExecutionStatus[] = ["halted", "pending"];
  * Redis store: a head, a JSON snapshot plus a log of JSON deltas, compare-and-set on the revision, atomic commits,
  * copies in and out. Nothing survives the process.
  */
-export class MemoryStore implements Store {
+export class MemoryStore implements Store, FlowStore {
   readonly #rows = new Map<string, Row>();
   /** hash → the definition's JSON text. */
   readonly #definitions = new Map<string, string>();
@@ -74,6 +75,23 @@ export class MemoryStore implements Store {
       if (row) row.recovery = { queue: "wake", score: at, dueAt: new Date(at).toISOString() };
     },
   });
+  readonly #flow = new FlowBook((id) => this.#rows.get(id)?.head.status);
+
+  async flowAcquire(request: FlowAcquire): Promise<FlowAdmission> {
+    return await this.#flow.flowAcquire(request);
+  }
+
+  async flowRelease(request: FlowRelease): Promise<string[]> {
+    return await this.#flow.flowRelease(request);
+  }
+
+  async flowDebounce(request: { workflowId: string; key: string; executionId: string; expected?: string }): Promise<string> {
+    return await this.#flow.flowDebounce(request);
+  }
+
+  async flowState(workflowId: string, now: number): Promise<FlowKeyState[]> {
+    return await this.#flow.flowState(workflowId, now);
+  }
 
   async commit(commit: Commit): Promise<CommitResult> {
     const score = checkCommit(commit);

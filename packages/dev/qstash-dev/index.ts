@@ -14,4 +14,4 @@ export { type Cron, CronError, parseCron } from "./cron.ts";
 export type { ScheduleView } from "./schedules.ts";
 export type { QStashDevStats } from "./stats.ts";
 export type { RawStep, WorkflowRunInfo } from "./workflow.ts";
-export type { DeliveryAttempt, DevMessage, MessageState, QStashDevOptions } from "./types.ts";
+export type { DeliveryAttempt, DevFlowControl, DevMessage, MessageState, QStashDevOptions } from "./types.ts";

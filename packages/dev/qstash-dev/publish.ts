@@ -13,6 +13,7 @@ import {
 } from "./headers.ts";
 import { compileRetryDelay } from "./retry-delay.ts";
 import type { Entry, Scheduler } from "./scheduler.ts";
+import type { DevFlowControl } from "./types.ts";
 import type { WorkflowRuns } from "./workflow.ts";
 
 export interface Incoming {
@@ -44,6 +45,7 @@ export interface ParsedPublish {
   bytes: Bytes;
   queueName?: string;
   workflow?: { runId: string; init: boolean };
+  flowControl?: DevFlowControl;
 }
 
 /** Checks a publish where it enters: every header QStash reads, the destination and the callbacks. */
@@ -71,6 +73,7 @@ export function parsePublish(message: Incoming, where: string): ParsedPublish {
   const contentType = h.get("content-type");
   if (contentType !== null) header["content-type"] = contentType;
   const runId = h.get("upstash-workflow-runid");
+  const flowControl = parseFlowControl(h, where);
   return {
     destination,
     method,
@@ -87,7 +90,29 @@ export function parsePublish(message: Incoming, where: string): ParsedPublish {
     bytes: message.bytes,
     queueName: message.queueName,
     workflow: runId ? { runId, init: h.get("upstash-workflow-init") === "true" } : undefined,
+    ...(flowControl ? { flowControl } : {}),
   };
+}
+
+/** `Upstash-Flow-Control-Key` with `Upstash-Flow-Control-Value` (`parallelism=5, rate=100, period=60s`): both or neither. */
+function parseFlowControl(h: Headers, where: string): DevFlowControl | undefined {
+  const key = h.get("upstash-flow-control-key");
+  const value = h.get("upstash-flow-control-value");
+  if (key === null && value === null) return undefined;
+  if (!key || !value) {
+    throw new QStashDevError(400, `${where}: Upstash-Flow-Control-Key and Upstash-Flow-Control-Value go together`);
+  }
+  const control: DevFlowControl = { key };
+  for (const part of value.split(",")) {
+    const [name, raw = ""] = part.trim().split("=").map((s) => s.trim()) as [string, string?];
+    if (name === "period" && raw) control.period = raw;
+    else if ((name === "parallelism" || name === "rate") && /^[1-9][0-9]*$/.test(raw)) control[name] = Number(raw);
+    else {throw new QStashDevError(
+        400,
+        `${where}: Upstash-Flow-Control-Value part ${JSON.stringify(part.trim())} is not parallelism=N, rate=N or period=D`,
+      );}
+  }
+  return control;
 }
 
 export class Publisher {
@@ -142,6 +167,7 @@ export class Publisher {
       deduplicationId: p.deduplicationId,
       scheduleId: extra.scheduleId,
       workflowRunId: p.workflow?.runId,
+      flowControl: p.flowControl,
     });
     if (p.workflow) this.runs.attach(p.workflow, entry);
     const origin = extra.scheduleId ? ` (schedule ${extra.scheduleId})` : p.queueName ? ` (queue ${p.queueName})` : "";

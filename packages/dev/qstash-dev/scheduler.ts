@@ -45,6 +45,7 @@ interface NewEntry {
   sourceMessageId?: string;
   scheduleId?: string;
   workflowRunId?: string;
+  flowControl?: DevMessage["flowControl"];
 }
 
 export interface QueueInfo {
@@ -126,6 +127,7 @@ export class Scheduler {
       sourceMessageId: m.sourceMessageId,
       scheduleId: m.scheduleId,
       workflowRunId: m.workflowRunId,
+      ...(m.flowControl ? { flowControl: m.flowControl } : {}),
       attempts: [],
     };
     const entry: Entry = {

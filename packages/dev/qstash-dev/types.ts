@@ -54,7 +54,18 @@ export interface DevMessage {
   scheduleId?: string;
   /** For messages of an Upstash Workflow run. */
   workflowRunId?: string;
+  /** The publish's flow control (`Upstash-Flow-Control-Key` / `-Value`), as recorded: qstash-dev does not enforce it. */
+  flowControl?: DevFlowControl;
   attempts: DeliveryAttempt[];
+}
+
+/** `Upstash-Flow-Control-Value: parallelism=5, rate=100, period=60s` under its key. */
+export interface DevFlowControl {
+  key: string;
+  parallelism?: number;
+  rate?: number;
+  /** As sent (`60s`, `1m`). */
+  period?: string;
 }
 
 export interface DeliveryAttempt {

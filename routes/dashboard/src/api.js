@@ -16,6 +16,7 @@ import { session } from "./session.js";
 /** @typedef {import("./types.js").WorkflowDetail} WorkflowDetail */
 /** @typedef {import("./types.js").WorkflowSummary} WorkflowSummary */
 /** @typedef {import("./types.js").WorkflowVersion} WorkflowVersion */
+/** @typedef {import("./types.js").WorkflowFlow} WorkflowFlow */
 
 /** Where the API is: the page is `<base>/dashboard`. */
 const apiBase = location.pathname.replace(/\/dashboard\/?$/, "");
@@ -183,6 +184,11 @@ export async function recoverExecution(id, signal) {
 /** @param {string} workflowId @param {AbortSignal} signal */
 export async function listVersions(workflowId, signal) {
   return (/** @type {{ versions: WorkflowVersion[] }} */ (await api(workflowPath(workflowId) + "/versions", { signal }))).versions;
+}
+
+/** Flow control of a workflow: its limits and each key's usage. @param {string} workflowId @param {AbortSignal} signal */
+export async function getFlow(workflowId, signal) {
+  return /** @type {WorkflowFlow} */ (await api(workflowPath(workflowId) + "/flow", { signal }));
 }
 
 /** The workflow's SVG, the steps in `highlight` marked. @param {string} workflowId @param {string[]} highlight @param {AbortSignal} signal */

@@ -15,6 +15,7 @@
 /** When a cron trigger fires next. @typedef {WorkflowDetail["nextStarts"][number]} NextStart */
 /** @typedef {Out<Schemas["Step"]>} Step */
 /** @typedef {Out<Schemas["WorkflowVersion"]>} WorkflowVersion */
+/** @typedef {Out<Schemas["WorkflowFlow"]>} WorkflowFlow */
 /** @typedef {Out<Schemas["Execution"]>} Execution */
 /** @typedef {Out<Schemas["ExecutionSummary"]>} ExecutionSummary */
 /** @typedef {Out<Schemas["ExecutionPage"]>} ExecutionPage */

@@ -32,6 +32,8 @@ export interface QStashAdapterOptions {
   headers?: Record<string, string>;
 }
 
+type FlowControlOption = NonNullable<Parameters<QStashClient["publishJSON"]>[0]["flowControl"]>;
+
 /** Deduplication ids longer than this are replaced by a hash. */
 const MAX_DEDUPLICATION_ID = 200;
 
@@ -74,6 +76,8 @@ export class QStashAdapter implements QueueAdapter {
       ...(this.#options.retryDelay ? { retryDelay: this.#options.retryDelay } : {}),
       ...(this.#options.timeoutSeconds ? { timeout: this.#options.timeoutSeconds } : {}),
       ...(this.#options.headers ? { headers: this.#options.headers } : {}),
+      // QStash's own flow control spreads start deliveries; continuations never wait behind new starts.
+      ...(job.action === "start" && job.flowControl ? { flowControl: job.flowControl as FlowControlOption } : {}),
     };
     if (job.queue && !delay) await this.client.queue({ queueName: job.queue }).enqueueJSON(request);
     else await this.client.publishJSON(request);

@@ -41,6 +41,8 @@ import {
 } from "../store.ts";
 import { assertSentEvent, type SentEvent, UNINDEXED } from "../../expressions/events.ts";
 import { type RedisKeys, redisKeys } from "./keys.ts";
+import type { FlowAcquire, FlowAdmission, FlowKeyState, FlowRelease, FlowStore } from "../flow.ts";
+import * as flowLua from "./flow-scripts.ts";
 import * as lua from "./scripts.ts";
 import { StoredSizesCache } from "./sizes.ts";
 
@@ -64,9 +66,9 @@ const DEFAULT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
 const PREFIX_PATTERN = /^[A-Za-z0-9_\-.]{1,64}$/;
 
 type Script = ReturnType<UpstashRedisClient["createScript"]>;
-type ScriptName = keyof typeof lua;
+type ScriptName = keyof typeof lua | keyof typeof flowLua;
 
-export class UpstashRedisStore implements Store {
+export class UpstashRedisStore implements Store, FlowStore {
   readonly #prefix: string;
   readonly #keys: RedisKeys;
   readonly #retentionMs: number;
@@ -92,7 +94,9 @@ export class UpstashRedisStore implements Store {
     this.#keys = redisKeys(prefix);
     this.#retentionMs = Math.max(1, Math.round(retention * 1000));
     this.#clock = clock;
-    this.#scripts = Object.fromEntries(Object.entries(lua).map(([name, source]) => [name, redis.createScript(source)])) as Record<
+    this.#scripts = Object.fromEntries(
+      Object.entries({ ...lua, ...flowLua }).map(([name, source]) => [name, redis.createScript(source)]),
+    ) as Record<
       ScriptName,
       Script
     >;
@@ -423,6 +427,63 @@ export class UpstashRedisStore implements Store {
     if (!Array.isArray(reply) || reply.length !== 2) throw new StoreError("Redis store: unexpected cursor reply");
     const previous = unwrap(reply[1]);
     return { moved: reply[0] === 1, previous: previous === "" ? null : Number(previous) };
+  }
+
+  async flowAcquire(request: FlowAcquire): Promise<FlowAdmission> {
+    const { concurrency, rate } = request;
+    const reply = await this.#exec("admit a start", "FLOW_ACQUIRE", [
+      request.workflowId,
+      request.executionId,
+      String(request.now),
+      String(request.order),
+      String(request.staleMs),
+      concurrency?.key ?? "",
+      String(concurrency?.limit ?? 0),
+      rate?.key ?? "",
+      String(rate?.limit ?? 0),
+      String(rate?.periodMs ?? 0),
+      rate?.member ?? "",
+    ]);
+    const [admitted, reason, a, b, c] = numbers([...(reply as number[]), 0], "flow admission");
+    if (admitted === 1) return { admitted: true };
+    if (reason === 2) return { admitted: false, reason: "rate", key: rate!.key, retryAt: a! };
+    return { admitted: false, reason: "concurrency", key: concurrency!.key, holders: a!, limit: b!, position: c! };
+  }
+
+  async flowRelease(request: FlowRelease): Promise<string[]> {
+    const reply = await this.#exec("release a slot", "FLOW_RELEASE", [
+      request.workflowId,
+      request.executionId,
+      String(request.now),
+      String(request.staleMs),
+      request.concurrency.key,
+      String(request.concurrency.limit),
+    ]);
+    return (reply as unknown[]).map(unwrap);
+  }
+
+  async flowDebounce(request: { workflowId: string; key: string; executionId: string; expected?: string }): Promise<string> {
+    const args = [request.workflowId, request.key, request.executionId, request.expected ?? ""];
+    return unwrap(await this.#exec("debounce a start", "FLOW_DEBOUNCE", args));
+  }
+
+  async flowState(workflowId: string, now: number): Promise<FlowKeyState[]> {
+    const reply = (await this.#exec("read flow control", "FLOW_STATE", [workflowId, String(now)])) as unknown[];
+    const states: FlowKeyState[] = [];
+    for (let i = 0; i < reply.length;) {
+      const kind = unwrap(reply[i]) === "c" ? "concurrency" : "rate";
+      const [key, limit, periodMs, waiting, count] = [unwrap(reply[i + 1]), ...reply.slice(i + 2, i + 6).map(Number)] as [
+        string,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const holders = reply.slice(i + 6, i + 6 + count).map(unwrap).sort();
+      states.push({ kind, key, limit, ...(kind === "rate" ? { period: periodMs / 1000 } : {}), holders, waiting });
+      i += 6 + count;
+    }
+    return states;
   }
 
   /** Runs one of the scripts that take only ARGV (the prefix first). */

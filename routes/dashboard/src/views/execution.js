@@ -129,6 +129,7 @@ function executionMeta(e) {
 function executionData(e) {
   return [
     (e.status === "failed" || e.status === "cancelled") && e.error ? h("p", { class: "error failure" }, e.error) : null,
+    e.flow?.waiting ? h("p", { class: "flow-waiting muted" }, "Flow control: " + e.flow.waiting) : null,
     e.status === "completed" ? dataBlock("Result", e.result, true) : null,
     dataBlock("Input", e.input, e.status !== "completed"),
     dataBlock("Context (ctx)", e.ctx, false),

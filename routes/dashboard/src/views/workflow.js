@@ -3,7 +3,7 @@
  * `#/workflows/<id>`: the diagram, the inputs and a form to start a run, the triggers, the recent executions, the
  * stored versions.
  */
-import { describe, getWorkflow, listExecutions, listVersions, startExecution } from "../api.js";
+import { describe, getFlow, getWorkflow, listExecutions, listVersions, startExecution } from "../api.js";
 import { diagramBox, loadDiagram } from "../diagram.js";
 import { errorText, fill, h, loading, pageHead, route } from "../dom.js";
 import { when } from "../time.js";
@@ -20,6 +20,8 @@ export async function show({ params: [id = ""], root, signal }) {
   loadDiagram(diagram, w.id, [], signal);
   const recent = h("div", { class: "recent" }, loading());
   const versions = h("div", { class: "versions-slot" }, loading());
+  const limited = w.concurrency || w.rate || w.debounce || w.priority !== undefined;
+  const flow = limited ? h("div", { class: "flow-slot" }, loading()) : null;
   fill(
     root,
     pageHead(w.name, h("span", { class: "pill" }, "v" + w.version)),
@@ -42,6 +44,7 @@ export async function show({ params: [id = ""], root, signal }) {
         h("section", { class: "card" }, h("h2", null, "Start a run"), inputsList(w.inputs), runForm(w)),
         w.triggers && w.triggers.length ? triggersCard(w) : null,
         h("section", { class: "card" }, h("h2", null, "Recent executions"), recent),
+        flow ? h("section", { class: "card" }, h("h2", null, "Flow control"), flow) : null,
         h("section", { class: "card" }, h("h2", null, "Versions"), versions),
       ),
     ),
@@ -56,6 +59,38 @@ export async function show({ params: [id = ""], root, signal }) {
     listExecutions(new URLSearchParams({ limit: "10", workflowId: w.id }), signal).then((page) => executionTable(page.executions, RECENT)),
   );
   settle(versions, listVersions(w.id, signal).then(versionTable));
+  if (flow) settle(flow, getFlow(w.id, signal).then(flowTable));
+}
+
+/** The workflow's limits, then each key in use: holders of its slots (or starts in the rate's window) and waiters. @param {import("../types.js").WorkflowFlow} f */
+function flowTable(f) {
+  const limits = [
+    f.concurrency ? "concurrency " + JSON.stringify(f.concurrency) : null,
+    f.rate ? "rate " + JSON.stringify(f.rate) : null,
+    f.priority !== null ? "priority " + JSON.stringify(f.priority) : null,
+    f.debounce ? "debounce " + JSON.stringify(f.debounce) : null,
+  ].filter(Boolean).join(" · ");
+  const rows = f.keys.map((k) =>
+    h(
+      "tr",
+      { "data-key": k.key },
+      h("td", { "data-label": "Kind" }, k.kind),
+      h("td", { "data-label": "Key" }, h("code", null, k.key)),
+      h("td", { "data-label": "Usage" }, k.holders.length + " / " + k.limit + (k.period ? " per " + k.period + " s" : "")),
+      h("td", { "data-label": "Waiting" }, String(k.waiting)),
+    )
+  );
+  return [
+    h("p", { class: "meta" }, limits),
+    rows.length
+      ? h(
+        "table",
+        { class: "executions flow" },
+        h("thead", null, h("tr", null, ["Kind", "Key", "Usage", "Waiting"].map((t) => h("th", null, t)))),
+        h("tbody", null, rows),
+      )
+      : h("p", { class: "muted" }, "No key in use yet."),
+  ];
 }
 
 /** The recent executions of one workflow, in a narrow column: no workflow, step or update time. @type {import("./executions.js").Column[]} */
