@@ -25,7 +25,6 @@ describe("workflow JSON Schema", () => {
     expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     expect(schema.type).toBe("object");
     expect(schema.required).toEqual(["id", "name", "steps"]);
-    expect(Object.keys(schema.properties)).toEqual(["id", "name", "version", "description", "timeout", "inputs", "steps", "triggers", "concurrency", "rate", "priority", "debounce"]);
     expect(Object.keys(schema.properties)).toEqual([
       "id",
       "name",
@@ -34,6 +33,7 @@ describe("workflow JSON Schema", () => {
       "timeout",
       "inputs",
       "steps",
+      "triggers",
       "concurrency",
       "rate",
       "priority",
