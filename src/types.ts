@@ -73,6 +73,11 @@ export interface Execution {
    * key, so that an attempt after a wait, a re-delivery or a takeover repeats it exactly. Cleared when the step ends.
    */
   pinned: JsonObject | null;
+  /**
+   * The execution's trace: the W3C `traceparent` of its start (see src/engine/tracing.ts); every run segment's span
+   * is its child, so one execution is one trace across deliveries. Absent when it started with no trace.
+   */
+  trace?: { traceparent: string } | null;
 }
 
 /** A resume answer kept on a halted execution until it is applied. */

@@ -16,6 +16,7 @@ import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts"
 import type { EventHandler } from "./events.ts";
 import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
 import { Run } from "./run.ts";
+import { instruments, startSegment, startTrace, timed } from "./tracing.ts";
 import { stepsOnCycles, visitOf } from "./visits.ts";
 
 export interface EngineLimits {
@@ -60,6 +61,11 @@ export interface EngineOptions {
   http?: HttpOptions;
   /** Values `$secrets.NAME` resolves to in `http` steps, at call time; never stored, redacted from what is. */
   secrets?: Readonly<Record<string, string>>;
+  /**
+   * W3C `traceparent` of what asked for this call (a queued job's publisher): each run segment's span links to it
+   * (its parent is the execution's own trace, see docs/observability.md).
+   */
+  traceparent?: string;
 }
 
 const DEFAULT_MAX_STEPS = 10_000;
@@ -84,6 +90,8 @@ export class Engine {
   readonly #maxCtxBytes: number;
   readonly #leaseMs: number;
   readonly #steps = new WeakMap<WorkflowDefinition, Map<string, StepDefinition>>();
+  /** W3C traceparent of the last run segment this engine traced (follow-up jobs carry it); undefined untraced. */
+  lastTraceparent: string | undefined;
 
   constructor(workflow: WorkflowDefinition, options: EngineOptions = {}) {
     const config = currentConfig();
@@ -106,13 +114,16 @@ export class Engine {
    * is claimed and run; any other existing execution is returned as it is (idempotent start), unless it was
    * started with another input (ConflictError).
    */
-  async run(input: unknown, options: { executionId?: string; deadline?: string | null } = {}): Promise<ExecutionResult> {
+  async run(
+    input: unknown,
+    options: { executionId?: string; deadline?: string | null; traceparent?: string } = {},
+  ): Promise<ExecutionResult> {
     const checked = applyInputRules(this.workflow, input ?? {});
-    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline);
+    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline, options.traceparent);
     const run = this.#newRun(exec, this.workflow, false);
     run.emit("workflow.started", { workflowId: this.workflow.id, input: checked });
     try {
-      return await this.#drive(run);
+      return await this.#drive(run, "run");
     } catch (error) {
       if (!(error instanceof ConflictError) || run.claimed) throw error;
       const existing = await this.#existing(exec, error);
@@ -123,10 +134,12 @@ export class Engine {
 
   /**
    * Saves a new `pending` execution (the async runner's first step) after checking the input; an id that
-   * already exists with the same input is left alone (idempotent). Returns the execution as stored.
+   * already exists with the same input is left alone (idempotent). Returns the execution as stored. `traceparent`:
+   * the start request's, the parent of the execution's trace.
    */
-  async prepare(input: unknown, options: { executionId?: string } = {}): Promise<Execution> {
-    const exec = this.#newExecution(applyInputRules(this.workflow, input ?? {}), options.executionId ?? this.#ids(), undefined);
+  async prepare(input: unknown, options: { executionId?: string; traceparent?: string } = {}): Promise<Execution> {
+    const checked = applyInputRules(this.workflow, input ?? {});
+    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), undefined, options.traceparent);
     exec.status = "pending";
     const definition = definitionToPin(this.store, this.workflow, this.clock.now());
     try {
@@ -154,11 +167,11 @@ export class Engine {
     return existing;
   }
 
-  #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined): Execution {
+  #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined, traceparent?: string): Execution {
     checkExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
-    return {
+    const exec: Execution = {
       id,
       workflowId: this.workflow.id,
       workflowVersion: this.workflow.version,
@@ -186,6 +199,9 @@ export class Engine {
       epoch: 0,
       pinned: null,
     };
+    const trace = startTrace(exec, traceparent);
+    if (trace) exec.trace = trace;
+    return exec;
   }
 
   #deadlineFrom(now: Date, workflow: WorkflowDefinition): string | null {
@@ -216,8 +232,7 @@ export class Engine {
     if (exec.stepsExecuted === 0 && exec.eventSeq === 0) {
       run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
     }
-    await run.checkpoint();
-    return await this.#drive(run);
+    return await this.#drive(run, "continue", true);
   }
 
   /**
@@ -249,8 +264,7 @@ export class Engine {
     if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
     Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
     run.emit("workflow.resumed", {});
-    await run.checkpoint();
-    return await this.#drive(run);
+    return await this.#drive(run, "resume", true);
   }
 
   /**
@@ -361,7 +375,9 @@ export class Engine {
    */
   async #loadOwn(executionId: string, loaded?: Execution): Promise<Execution> {
     checkExecutionId(executionId);
-    const exec = loaded && loaded.id === executionId ? { ...loaded } : await this.store.load(executionId);
+    const exec = loaded && loaded.id === executionId
+      ? { ...loaded }
+      : await timed(instruments(), "load", () => this.store.load(executionId));
     if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
     if (exec.workflowId !== this.workflow.id) {
       throw new ConflictError(`Execution "${executionId}" belongs to workflow "${exec.workflowId}", not "${this.workflow.id}"`);
@@ -389,7 +405,26 @@ export class Engine {
     });
   }
 
-  async #drive(run: Run): Promise<ExecutionResult> {
+  /**
+   * One run segment (`kind`: run, continue, resume), traced as one span when an SDK records; `claim`: its first
+   * checkpoint (the claim of a stored execution) is part of it.
+   */
+  async #drive(run: Run, kind: string, claim = false): Promise<ExecutionResult> {
+    const segment = startSegment(run.exec, kind, this.#options.traceparent);
+    run.trace = segment;
+    if (segment) this.lastTraceparent = segment.traceparent;
+    try {
+      if (claim) await run.checkpoint();
+      const result = await this.#driveSteps(run);
+      segment?.end(result);
+      return result;
+    } catch (error) {
+      segment?.end(undefined, error);
+      throw error;
+    }
+  }
+
+  async #driveSteps(run: Run): Promise<ExecutionResult> {
     const exec = run.exec;
     let cancelTimer: (() => void) | undefined;
     if (exec.deadline) {

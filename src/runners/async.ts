@@ -26,9 +26,15 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
     });
   }
 
-  /** Checks the input, saves a `pending` execution, enqueues a start job and returns the id. */
-  async run(input: unknown, options: { executionId?: string; queue?: string; priority?: number } = {}): Promise<string> {
-    const exec = await this.engine().prepare(input, { executionId: options.executionId });
+  /**
+   * Checks the input, saves a `pending` execution, enqueues a start job and returns the id. `traceparent`: the start
+   * request's W3C trace context, the parent of the execution's trace.
+   */
+  async run(
+    input: unknown,
+    options: { executionId?: string; queue?: string; priority?: number; traceparent?: string } = {},
+  ): Promise<string> {
+    const exec = await this.engine().prepare(input, { executionId: options.executionId, traceparent: options.traceparent });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
         workflowId: this.workflow.id,
@@ -38,6 +44,7 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
         createdAt: exec.createdAt,
         ...(options.queue ? { queue: options.queue } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        ...(exec.trace ? { traceparent: exec.trace.traceparent } : {}),
       });
     }
     return exec.id;
