@@ -84,7 +84,8 @@ function eventAttributes(data: JsonObject): Attributes {
 export class SegmentTrace {
   readonly span: Span;
   readonly #context: Context;
-  readonly #exec: Execution;
+  /** The execution's attributes, put on every span of the segment. */
+  readonly #attributes: Attributes;
   /** The running top-level step's span and context: nested steps are its children. */
   #top: { span: Span; context: Context } | undefined;
   /** Store requests made by this segment so far (Run counts them). */
@@ -93,7 +94,7 @@ export class SegmentTrace {
   constructor(span: Span, exec: Execution) {
     this.span = span;
     this.#context = trace.setSpan(ROOT_CONTEXT, span);
-    this.#exec = exec;
+    this.#attributes = EXECUTION_ATTRIBUTES(exec);
   }
 
   /** W3C traceparent of the segment: follow-up jobs carry it, so the next segment links to this one. */
@@ -104,7 +105,7 @@ export class SegmentTrace {
   startStep(step: { id: string; type: string }, nested: boolean): StepSpan {
     const parent = nested && this.#top ? this.#top.context : this.#context;
     const span = tracer().startSpan(`step ${step.id}`, {
-      attributes: { ...EXECUTION_ATTRIBUTES(this.#exec), "step.id": step.id, "step.type": step.type },
+      attributes: { ...this.#attributes, "step.id": step.id, "step.type": step.type },
     }, parent);
     const stepSpan = new StepSpan(span, this.storeRequests);
     if (!nested) this.#top = { span, context: trace.setSpan(ROOT_CONTEXT, span) };
@@ -204,12 +205,8 @@ export function instruments(): Instruments | undefined {
 }
 
 /** Runs one store request, recording its duration (a monotonic clock's, not the engine's) when metrics are on. */
-export async function timed<T>(meter: Instruments | undefined, operation: string, request: () => Promise<T>): Promise<T> {
-  if (!meter) return await request();
+export function timed<T>(meter: Instruments | undefined, operation: string, request: () => Promise<T>): Promise<T> {
+  if (!meter) return request();
   const start = performance.now();
-  try {
-    return await request();
-  } finally {
-    meter.storeDuration.record(performance.now() - start, { "store.operation": operation });
-  }
+  return request().finally(() => meter.storeDuration.record(performance.now() - start, { "store.operation": operation }));
 }
