@@ -160,6 +160,9 @@ const ExecutionFields = z.object({
   wakeAt: z.string().nullable().describe(
     "While pending: not before this time (a wait, a scheduled retry); while halted at an approval: its expiry",
   ),
+  trace: z.object({ traceparent: z.string() }).nullable().optional().describe(
+    "The execution's OpenTelemetry trace: the W3C traceparent of its start (every run segment's span is its child)",
+  ),
 });
 
 export const Execution = ExecutionFields.openapi("Execution");
