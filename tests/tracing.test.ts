@@ -202,6 +202,59 @@ describe("the start request's trace", () => {
   });
 });
 
+describe("links and nested traces", () => {
+  test("a sync resume request's traceparent is linked from the segment that applies the answer", async () => {
+    const workflow = loadWorkflow({
+      id: "asked",
+      name: "Asked",
+      steps: [
+        { id: "start", type: "start", next: "ask" },
+        { id: "ask", type: "approval", prompt: "Ship it?", next: "finish" },
+        { id: "finish", type: "end", result: "done" },
+      ],
+    });
+    const app = createApp({ store: new MemoryStore(), workflows: [workflow], clock: manualClock() });
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      app.request(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+    await post("/workflows/asked/executions", { executionId: "a-1", mode: "sync" });
+    const resumed = await post("/executions/a-1/resume", { approved: true, mode: "sync" }, { traceparent: REQUEST_TRACEPARENT });
+    expect(resumed.status).toBe(200);
+    const [segment] = named(telemetry.spans(), "workflow.resume");
+    expect(segment!.links.map((l) => l.context.spanId)).toEqual([REQUEST_SPAN]);
+    const [begin] = named(telemetry.spans(), "workflow.start");
+    expect(segment!.parentSpanContext?.spanId).toBe(begin!.spanContext().spanId);
+  });
+
+  test("a child workflow's trace hangs under its workflow step's span", async () => {
+    const child = loadWorkflow({
+      id: "child",
+      name: "Child",
+      steps: [{ id: "start", type: "start", next: "finish" }, { id: "finish", type: "end", result: "ok" }],
+    });
+    const parent = loadWorkflow({
+      id: "parent",
+      name: "Parent",
+      steps: [
+        { id: "start", type: "start", next: "sub" },
+        { id: "sub", type: "workflow", workflow_id: "child", next: "finish" },
+        { id: "finish", type: "end", result: "done" },
+      ],
+    });
+    const result = await new Engine(parent, {
+      store: new MemoryStore(),
+      clock: manualClock(),
+      workflows: (id) => id === "child" ? child : undefined,
+    })
+      .run({}, { executionId: "p-1" });
+    expect(result.status).toBe("completed");
+    const spans = telemetry.spans();
+    const [sub] = named(spans, "step sub");
+    const [childStart] = named(spans, "workflow.start child");
+    expect(childStart!.parentSpanContext?.spanId).toBe(sub!.spanContext().spanId);
+    expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(1);
+  });
+});
+
 describe("traceparent values", () => {
   test("a W3C traceparent is read back as it was written", () => {
     expect(formatTraceparent(parseTraceparent(REQUEST_TRACEPARENT)!)).toBe(REQUEST_TRACEPARENT);

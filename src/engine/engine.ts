@@ -616,6 +616,7 @@ export class Engine {
               registry: this.registry,
               onEvent: undefined,
               budgetMs: undefined,
+              traceparent: undefined,
             }),
           { parent: exec.deadline, now: clock.now().getTime() },
           resultOf,

@@ -53,9 +53,10 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
   /**
    * Checks the answer (ValidationError) and that the execution is halted (ConflictError otherwise, also when
    * another answer is already waiting; NotFoundError if unknown), stores it on the execution, then enqueues a
-   * resume: an answer that would be refused is never queued, and one that is accepted is never lost.
+   * resume: an answer that would be refused is never queued, and one that is accepted is never lost. `traceparent`:
+   * the resume request's trace context, which the segment applying the answer links to.
    */
-  async resume(executionId: string, options: HaltAnswer & { queue?: string } = {}): Promise<string> {
+  async resume(executionId: string, options: HaltAnswer & { queue?: string; traceparent?: string } = {}): Promise<string> {
     const exec = await this.engine().accept(executionId, { response: options.response, approved: options.approved });
     await this.adapter.enqueue({
       workflowId: exec.workflowId,
@@ -65,6 +66,7 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
       revision: exec.revision,
       ...exec.answer,
       ...(options.queue ? { queue: options.queue } : {}),
+      ...(options.traceparent ? { traceparent: options.traceparent } : {}),
     });
     return executionId;
   }

@@ -130,6 +130,8 @@ export interface ChildRequest {
   resume?: { response?: Json; approved?: boolean };
   /** False inside loop bodies and parallel branches: a halting child fails the step. */
   mayHalt: boolean;
+  /** The `workflow` step span's traceparent, when traced: the parent of the child's trace. */
+  traceparent?: string;
 }
 
 export type ChildOutcome =
