@@ -49,6 +49,17 @@ const services = {
   },
 };
 
+/** Halts at an approval. */
+const approval = loadWorkflow({
+  id: "quick",
+  name: "Quick",
+  steps: [
+    { id: "start", type: "start", next: "ask" },
+    { id: "ask", type: "approval", prompt: "Ship it?", next: "finish" },
+    { id: "finish", type: "end", result: "done" },
+  ],
+});
+
 const named = (spans: ReadableSpan[], prefix: string) => spans.filter((s) => s.name.startsWith(prefix));
 const childrenOf = (spans: ReadableSpan[], parent: ReadableSpan) =>
   spans.filter((s) => s.parentSpanContext?.spanId === parent.spanContext().spanId);
@@ -153,15 +164,7 @@ describeStack("traces across QStash deliveries", () => {
 });
 
 describe("the start request's trace", () => {
-  const workflow = loadWorkflow({
-    id: "quick",
-    name: "Quick",
-    steps: [
-      { id: "start", type: "start", next: "ask" },
-      { id: "ask", type: "approval", prompt: "Ship it?", next: "finish" },
-      { id: "finish", type: "end", result: "done" },
-    ],
-  });
+  const workflow = approval;
   const start = async (app: ReturnType<typeof createApp>, headers: Record<string, string>) => {
     const response = await app.request("/workflows/quick/executions", {
       method: "POST",
@@ -204,19 +207,10 @@ describe("the start request's trace", () => {
 
 describe("links and nested traces", () => {
   test("a sync resume request's traceparent is linked from the segment that applies the answer", async () => {
-    const workflow = loadWorkflow({
-      id: "asked",
-      name: "Asked",
-      steps: [
-        { id: "start", type: "start", next: "ask" },
-        { id: "ask", type: "approval", prompt: "Ship it?", next: "finish" },
-        { id: "finish", type: "end", result: "done" },
-      ],
-    });
-    const app = createApp({ store: new MemoryStore(), workflows: [workflow], clock: manualClock() });
+    const app = createApp({ store: new MemoryStore(), workflows: [approval], clock: manualClock() });
     const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
       app.request(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
-    await post("/workflows/asked/executions", { executionId: "a-1", mode: "sync" });
+    await post("/workflows/quick/executions", { executionId: "a-1", mode: "sync" });
     const resumed = await post("/executions/a-1/resume", { approved: true, mode: "sync" }, { traceparent: REQUEST_TRACEPARENT });
     expect(resumed.status).toBe(200);
     const [segment] = named(telemetry.spans(), "workflow.resume");
