@@ -21,6 +21,7 @@ import {
   ListQuery,
   pick,
   ResumeBody,
+  TraceHeaders,
 } from "./schemas.ts";
 import { requireWorkflow } from "./workflows.ts";
 
@@ -66,7 +67,7 @@ const resumeExecution = route({
   operationId: "resumeExecution",
   tags: ["executions"],
   summary: "Resume a halted execution with a response or an approval decision",
-  request: { params: ExecutionParams, body: { content: { "application/json": { schema: ResumeBody } } } },
+  request: { params: ExecutionParams, headers: TraceHeaders, body: { content: { "application/json": { schema: ResumeBody } } } },
   responses: {
     200: json(ExecutionResult, "mode sync: the result"),
     202: json(Accepted, "mode async: the resume is queued (or already done by an inline queue)"),

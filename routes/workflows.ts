@@ -17,6 +17,7 @@ import {
   pick,
   RunBody,
   StoredWorkflow,
+  TraceHeaders,
   WorkflowDetail,
   WorkflowList,
   WorkflowParams,
@@ -97,7 +98,7 @@ const startExecution = route({
   operationId: "startExecution",
   tags: ["executions"],
   summary: "Start an execution on the workflow's current version (async by default)",
-  request: { params: WorkflowParams, body: { content: { "application/json": { schema: RunBody } } } },
+  request: { params: WorkflowParams, headers: TraceHeaders, body: { content: { "application/json": { schema: RunBody } } } },
   responses: {
     200: json(
       ExecutionResult,
