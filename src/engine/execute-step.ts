@@ -87,25 +87,25 @@ export async function executeStep(
     const ended = run.nowMs();
     run.entry(label, "failed", startedAt, { error: text, attempt }, ended);
     run.emitStep("step.failed", label, ended, "error", text);
-    observe(run, span, label, "failed", startedAt, ended, attempt, text);
+    if (span || run.meter) observe(run, span, label, "failed", startedAt, ended, attempt, text);
     return { ok: false, error };
   }
   const ended = run.nowMs();
   if (outcome.kind === "halt") {
     run.entry(label, "halted", startedAt, { output: outcome.data }, ended);
     run.emitStep("step.halted", label, ended, "output", outcome.data);
-    observe(run, span, label, "halted", startedAt, ended, attempt);
+    if (span || run.meter) observe(run, span, label, "halted", startedAt, ended, attempt);
   } else {
     const output = outcome.output ?? null;
     const attempts = outcome.kind === "continue" ? outcome.attempt ?? attempt : attempt;
     run.entry(label, "completed", startedAt, { output, attempt: attempts }, ended);
     run.emitStep("step.completed", label, ended, "output", output);
-    observe(run, span, label, "completed", startedAt, ended, attempts);
+    if (span || run.meter) observe(run, span, label, "completed", startedAt, ended, attempts);
   }
   return { ok: true, outcome };
 }
 
-/** Ends the step's span and records its duration and attempts, when an SDK is wired (else two checks). */
+/** Ends the step's span and records its duration and attempts (called only when an SDK is wired). */
 function observe(
   run: Run,
   span: StepSpan | undefined,
