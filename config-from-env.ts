@@ -14,6 +14,8 @@
  * | QSTASH_CALLBACK_URL | the callback URL itself, when it is not `<DW_PUBLIC_URL>/qstash` |
  * | DW_API_TOKEN | bearer token of the API (all routes but /health and /qstash) |
  * | DW_PRODUCTION | "true": refuse to start without Redis or without DW_API_TOKEN |
+ * | DW_TICK_SECONDS | the app's ticker on Bun, Deno, Node: seconds between two runs of the in-process queue's due jobs (default 1; 0 turns the ticker off) |
+ * | DW_SWEEP_SECONDS | seconds between two sweeps of the ticker (default 15; 0: the ticker does not sweep) |
  * | DW_HTTP_ALLOW | comma-separated URL prefixes `http` steps may call (default: any) |
  * | DW_HTTP_ALLOW_PRIVATE | "true": URLs from references may target loopback and private addresses |
  * | DW_HTTP_MAX_BODY_BYTES | largest `http` response body kept in ctx (default 1 MiB) |
@@ -30,7 +32,8 @@ import { ConfigError } from "./src/errors.ts";
 import { checkHttpOptions } from "./src/steps/http.ts";
 import type { HttpOptions } from "./src/steps/step.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
-import { sweep, type SweepReport } from "./src/runners/recovery.ts";
+import type { SweepReport } from "./src/runners/recovery.ts";
+import { tick } from "./src/runners/ticker.ts";
 import { QStashAdapter, type QStashClient } from "./src/runners/adapters/qstash.ts";
 import { MemoryStore } from "./src/store/memory.ts";
 import { type UpstashRedisClient, UpstashRedisStore } from "./src/store/upstash-redis.ts";
@@ -79,6 +82,7 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   }
   const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
   const engine = { ...lease, ...httpFromEnv(env) };
+  const ticker = tickerFromEnv(env);
 
   const options: AppOptions = {
     store,
@@ -88,6 +92,7 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     ...(token ? { token } : {}),
     ...(production ? { production } : {}),
     ...engine,
+    ...(ticker !== undefined ? { ticker } : {}),
     // Without QStash: the in-process queue on the same store, services and workflows (createApp's default, made explicit).
     adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...engine }),
     ...(qstash ? { qstash: qstash.routeOptions } : {}),
@@ -108,6 +113,22 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
       `auth ${token ? "bearer token" : "off"}${production ? "; production" : ""}`,
   );
   return options;
+}
+
+function tickerFromEnv(env: Env): AppOptions["ticker"] {
+  const seconds = (name: string) => {
+    const value = number(env, name);
+    if (value !== undefined && !(value >= 0)) throw new ConfigError(`${name} must be a number of seconds ≥ 0, got ${value}`);
+    return value;
+  };
+  const tick = seconds("DW_TICK_SECONDS");
+  const sweep = seconds("DW_SWEEP_SECONDS");
+  if (tick === 0) return false;
+  if (tick === undefined && sweep === undefined) return undefined;
+  return {
+    ...(tick !== undefined ? { intervalMs: Math.round(tick * 1000) } : {}),
+    ...(sweep !== undefined ? { sweepEveryMs: Math.round(sweep * 1000) } : {}),
+  };
 }
 
 function storeFromEnv(env: Env, extras: EnvExtras, production: boolean) {
@@ -245,14 +266,17 @@ function httpUrl(value: string, name: string): string {
 }
 
 /**
- * One round of recovery for an app's options: the sweeper (expired leases, lost jobs, lost approval timers) and,
- * for the in-process queue, the delayed jobs that have come due (waits, approval timeouts, busy leases). The entry
- * files run it on a timer (`npm start`, Bun), from `Deno.cron` (Deno), or from a Cron Trigger (Workers); with
- * QStash, a QStash schedule posting `{ "action": "sweep" }` to /qstash does the same (docs/async.md).
+ * One round of recovery for an app's options: the in-process queue's due jobs, then the sweeper (`tick`, which the
+ * app's own ticker, `app.scheduled` and a QStash sweep schedule all run). Kept for code written before `app.tick()`.
  */
-export async function recoverOnce(options: Pick<AppOptions, "store" | "adapter" | "clock">): Promise<SweepReport> {
+export async function recoverOnce(options: Pick<AppOptions, "store" | "adapter" | "clock" | "sweep">): Promise<SweepReport> {
   const adapter = options.adapter;
   if (!adapter) throw new ConfigError("recoverOnce needs the app's adapter");
-  if (adapter instanceof InlineAdapter) await adapter.runDueTimers();
-  return await sweep({ store: options.store, adapter, ...(options.clock ? { clock: options.clock } : {}) });
+  const report = await tick({
+    store: options.store,
+    adapter,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.sweep ? { sweep: options.sweep } : {}),
+  });
+  return report.sweep!;
 }

@@ -1,27 +1,154 @@
 /**
  * `durable-workflow-edge/client`: a typed client of the HTTP API on Web `fetch` only (browsers, Workers, Deno,
- * Bun, Node 20). Its types are the route schemas' own (`routes/schemas.ts`), imported as types only, so the
- * client carries none of the server. Errors are `ProblemError`s holding the problem+json answer.
+ * Bun, Node 20). Its types are written out (the JSR package refuses types inferred from the route schemas) and
+ * imported as types only, so the client carries none of the server; `routes/client.check.ts` proves each the same
+ * as its route schema (`routes/schemas.ts`) at compile time. Errors are `ProblemError`s holding the problem+json
+ * answer.
  */
-import type { z } from "@hono/zod-openapi";
-import type * as schemas from "./schemas.ts";
+import type { InputType } from "../src/definition/workflow.ts";
+import type { Entry, Execution as StoredExecution, ExecutionResult as RunResult, ExecutionStatus, StoredEvent } from "../src/types.ts";
 
-export type Accepted = z.output<typeof schemas.Accepted>;
-export type Entry = z.output<typeof schemas.Entry>;
-export type Execution = z.output<typeof schemas.Execution>;
-export type ExecutionPage = z.output<typeof schemas.ExecutionPage>;
-export type ExecutionResult = z.output<typeof schemas.ExecutionResult>;
-export type ExecutionSummary = z.output<typeof schemas.ExecutionSummary>;
-export type ListFilters = z.input<typeof schemas.ListQuery>;
-export type Problem = z.output<typeof schemas.Problem>;
-export type WorkflowDetail = z.output<typeof schemas.WorkflowDetail>;
-export type WorkflowEvent = z.output<typeof schemas.WorkflowEvent>;
-export type WorkflowSummary = z.output<typeof schemas.WorkflowSummary>;
+export type { Entry, ExecutionStatus, HaltInfo, Json, JsonObject } from "../src/types.ts";
+
+/** The answer to an async start, resume or retry (202). */
+export interface Accepted {
+  executionId: string;
+  /** The status when the answer was sent (an inline queue may already have finished the run). */
+  status: ExecutionStatus;
+}
+
+/** An execution's record as GET /executions/:id shows it: without the engine's bookkeeping. */
+export type Execution = Omit<StoredExecution, "eventSeq" | "loop" | "retry" | "answer" | "visits" | "epoch" | "pinned">;
+
+/** What the list shows of an execution: the record without its data (input, ctx, result, halt data). */
+export type ExecutionSummary = Pick<
+  Execution,
+  | "id"
+  | "workflowId"
+  | "workflowVersion"
+  | "workflowHash"
+  | "status"
+  | "currentStep"
+  | "recoverTo"
+  | "error"
+  | "createdAt"
+  | "updatedAt"
+  | "revision"
+  | "leaseUntil"
+  | "wakeAt"
+>;
+
+/** One page of executions. */
+export interface ExecutionPage {
+  /** Newest first. */
+  executions: ExecutionSummary[];
+  /** Present when there may be more: pass it as `cursor` for the next page. */
+  cursor?: string;
+}
+
+/** What a sync start, resume or retry and a cancel return. */
+export type ExecutionResult = Omit<RunResult, "yielded">;
+
+/** The filters of `list`. */
+export interface ListFilters {
+  /** Only executions of this workflow. */
+  workflowId?: string;
+  /** Only executions in this status. */
+  status?: ExecutionStatus;
+  /** Page size (default 50, at most 1000). */
+  limit?: number;
+  /** The `cursor` of the previous page. */
+  cursor?: string;
+}
+
+/** RFC 9457 problem details (application/problem+json). */
+export interface Problem {
+  /** `https://durable-workflow.dev/problems/<slug>` */
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: ProblemItem[];
+}
+
+/** One problem of a Problem's `errors`, with its path. */
+export interface ProblemItem {
+  path: string;
+  message: string;
+  /** In a workflow definition's source: where the problem is. */
+  line?: number;
+  column?: number;
+}
+
+/** One declared input of a workflow. */
+export interface InputSpec {
+  type?: InputType;
+  required: boolean;
+  default?: unknown;
+  description?: string;
+}
+
+/** A workflow at its current version, as the list shows it. */
+export interface WorkflowSummary {
+  id: string;
+  name: string;
+  version: string;
+  description?: string;
+  /** SHA-256 of the definition's canonical JSON. */
+  hash: string;
+  /** Declared inputs by name, or null when the workflow declares none. */
+  inputs: Record<string, InputSpec> | null;
+  /** Number of top-level steps. */
+  steps: number;
+}
+
+/** A step, keys as in the definition format. */
+export interface Step {
+  id: string;
+  type: string;
+  [key: string]: unknown;
+}
+
+/** A workflow at its current version, with its steps and diagram. */
+export interface WorkflowDetail extends Omit<WorkflowSummary, "steps"> {
+  timeout?: number;
+  steps: Step[];
+  /** The graph as Mermaid `flowchart TD` text. */
+  diagram: string;
+}
+
+/** The JSON of each SSE `data:` line. */
+export interface WorkflowEvent extends Omit<StoredEvent, "data"> {
+  /**
+   * `workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`:
+   * error; step events: stepId, stepType, and output (completed, halted) or error (failed).
+   */
+  data: { executionId: string; [key: string]: unknown };
+}
+
+/** The body of a start, without `mode` (the method's overloads take it). */
+export interface StartOptions {
+  /** The run input, checked against the workflow's input rules. */
+  input?: Record<string, unknown>;
+  /** Id of the new execution (default: a UUID). Starting an id that exists is idempotent: its current state is returned. */
+  executionId?: string;
+}
+
+/** The body of a resume, without `mode` (the method's overloads take it). */
+export interface ResumeAnswer {
+  /** Any JSON; available to the workflow as `$response`. */
+  response?: unknown;
+  /** The decision of an approval step; available as `$approved`. */
+  approved?: boolean;
+}
+
+/** The body of a cancel. */
+export interface CancelOptions {
+  /** Why (at most 500 characters); kept in the execution's `error` as `Cancelled: <reason>`. */
+  reason?: string;
+}
 
 type Mode = { mode?: "async" } | { mode: "sync" };
-export type StartOptions = Omit<z.input<typeof schemas.RunBody>, "mode">;
-export type ResumeAnswer = Omit<z.input<typeof schemas.ResumeBody>, "mode">;
-export type CancelOptions = z.input<typeof schemas.CancelBody>;
 
 export interface ClientOptions {
   /** The app's URL, e.g. `https://orders.example.com` (a path prefix is kept). */

@@ -2,6 +2,7 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { loadWorkflow, validateWorkflow } from "../src/definition/load.ts";
 import { workflowDiagram } from "../src/diagram/mermaid.ts";
+import { VersionTakenError } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
@@ -146,7 +147,10 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
         errors: missing.map((name) => ({ path: "steps", message: `service "${name}" is not provided by this app` })),
       });
     }
-    const { created } = await app.catalog.put(workflow, source);
+    const { created } = await app.catalog.put(workflow, source).catch((error) => {
+      if (error instanceof VersionTakenError) throw new HttpProblem(409, error.message, { errors: [error.issue] });
+      throw error;
+    });
     return c.json({ id, version: workflow.version, hash: workflow.hash }, created ? 201 : 200);
   });
 

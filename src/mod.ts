@@ -35,6 +35,7 @@ export type { Clock } from "./engine/clock.ts";
 export { WorkflowEvent } from "./engine/events.ts";
 export type { EventHandler } from "./engine/events.ts";
 export { formatTraceparent, parseTraceparent } from "./engine/tracing.ts";
+export { Catalog } from "./engine/definitions.ts";
 export { SyncRunner } from "./runners/sync.ts";
 export type { HaltAnswer, OnHalt, RunnerOptions } from "./runners/sync.ts";
 export { AsyncRunner } from "./runners/async.ts";
@@ -47,6 +48,8 @@ export type { InlineAdapterOptions } from "./runners/adapters/inline.ts";
 export type { EnqueueOptions, Job, JobAction, QueueAdapter } from "./runners/jobs.ts";
 export { recover, sweep } from "./runners/recovery.ts";
 export type { SweepOptions, SweepReport } from "./runners/recovery.ts";
+export { startTicker, tick } from "./runners/ticker.ts";
+export type { Ticker, TickerOptions, TickOptions, TickReport } from "./runners/ticker.ts";
 export { QStashAdapter } from "./runners/adapters/qstash.ts";
 export type { QStashAdapterOptions, QStashClient } from "./runners/adapters/qstash.ts";
 
@@ -71,6 +74,7 @@ export {
   ConflictError,
   DurableWorkflowError,
   ExecutionError,
+  LeaseLostError,
   NonRetryableError,
   NotFoundError,
   RetryAfterError,

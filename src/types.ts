@@ -2,8 +2,12 @@
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-export type ExecutionStatus = "pending" | "running" | "halted" | "completed" | "failed" | "cancelled";
-export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ["pending", "running", "halted", "completed", "failed", "cancelled"];
+// The shapes below are also zod schemas (src/schemas.ts), which the store's checks and the HTTP schemas use;
+// the compiler proves each schema and its type here the same. The types stay written out: the JSR package
+// refuses types inferred from values in its public API.
+
+export const EXECUTION_STATUSES = ["pending", "running", "halted", "completed", "failed", "cancelled"] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 /** Completed, failed or cancelled: nothing runs any more, and the store's retention applies. */
 export function isTerminal(status: ExecutionStatus): boolean {
@@ -52,8 +56,8 @@ export interface Execution {
   /** While `running`: the claim's lease (ISO). Renewed by every checkpoint; once past, any worker may take over. */
   leaseUntil: string | null;
   /**
-   * While `pending`: not before this time (a `wait` step, a scheduled call retry). While `halted` at an approval
-   * with a timeout: when it expires. Otherwise null.
+   * While `pending`: not before this time (a `wait` step, a scheduled call retry). While `halted`: when the halt
+   * ends by itself (an approval's timeout), set by the step that halted. Otherwise null.
    */
   wakeAt: string | null;
   /**
@@ -89,8 +93,60 @@ export interface PendingAnswer {
 /** The fields of an execution that stay small whatever the run does: stored whole with every checkpoint. */
 export type ExecutionHead = Omit<Execution, ExecutionBodyField>;
 /** The fields that grow with the run: stored as a snapshot plus a log of deltas. */
-export type ExecutionBodyField = "input" | "ctx" | "result" | "haltData" | "loop";
-export const EXECUTION_BODY_FIELDS: readonly ExecutionBodyField[] = ["input", "ctx", "result", "haltData", "loop"];
+export const EXECUTION_BODY_FIELDS = ["input", "ctx", "result", "haltData", "loop"] as const;
+export type ExecutionBodyField = (typeof EXECUTION_BODY_FIELDS)[number];
+
+/** The fields a new execution is given; every other field starts empty (`newExecution`). */
+export type NewExecutionFields = Pick<
+  Execution,
+  "id" | "workflowId" | "workflowVersion" | "workflowHash" | "status" | "input" | "recoverTo" | "createdAt" | "deadline"
+>;
+
+/** A new execution record (revision 0, not stored yet): the given fields, the others null, 0 or empty. */
+export function newExecution(fields: NewExecutionFields): Execution {
+  return {
+    ...fields,
+    ctx: {},
+    currentStep: null,
+    result: null,
+    haltData: null,
+    error: null,
+    updatedAt: fields.createdAt,
+    revision: 0,
+    stepsExecuted: 0,
+    eventSeq: 0,
+    loop: null,
+    retry: null,
+    leaseUntil: null,
+    wakeAt: null,
+    answer: null,
+    visits: {},
+    epoch: 0,
+    pinned: null,
+  };
+}
+
+/**
+ * "When does a waiting run go on", answered once for the engine, the queue's wake jobs, recovery and the stores'
+ * recovery index. A pending execution goes on at its `wakeAt`, or at once (since its last checkpoint) without
+ * one; a halted one at once when an answer waits for it (since it was accepted), else at its halt's own wake
+ * time (an approval's timeout), else only when answered. Running and ended executions are not waiting.
+ */
+type Waiting = Pick<Execution, "status" | "wakeAt" | "updatedAt" | "answer">;
+
+/** The time a waiting execution is due (see above), or null when no time moves it. */
+export function dueAt(exec: Waiting): string | null {
+  if (exec.status === "pending") return exec.wakeAt ?? exec.updatedAt;
+  if (exec.status === "halted") return exec.answer ? exec.updatedAt : exec.wakeAt;
+  return null;
+}
+
+/** True when a waiting execution may go on at `now` (ms): its own time has passed, or it waits for none. */
+export function isDue(exec: Waiting, now: number): boolean {
+  if (exec.status === "pending") return !exec.wakeAt || now >= Date.parse(exec.wakeAt);
+  if (exec.status === "halted") return !!exec.answer || (!!exec.wakeAt && now >= Date.parse(exec.wakeAt));
+  return false;
+}
 
 /**
  * What one checkpoint changed in the body of an execution. A store appends it to the execution's log; a load
@@ -115,7 +171,8 @@ export interface RetryWait {
   attempt: number;
 }
 
-export type EntryAction = "completed" | "halted" | "failed";
+export const ENTRY_ACTIONS = ["completed", "halted", "failed"] as const;
+export type EntryAction = (typeof ENTRY_ACTIONS)[number];
 
 /** History: one per executed step (loop body steps as `<loopId>:<bodyId>`), in order. */
 export interface Entry {
@@ -131,10 +188,14 @@ export interface Entry {
   timestamp: string;
 }
 
+/** A halt as run/resume report it. */
 export interface HaltInfo {
   data: JsonObject;
+  /** The halt's reason or the approval's prompt. */
   prompt?: string;
   resumeStep?: string;
+  /** When the halt ends by itself (an approval's timeout), set by the step: the run is woken then. */
+  wakeAt?: string;
 }
 
 /** What run/resume return. */
@@ -150,20 +211,7 @@ export interface ExecutionResult {
   notBefore?: string;
 }
 
-export type EventType =
-  | "workflow.started"
-  | "workflow.resumed"
-  | "workflow.completed"
-  | "workflow.halted"
-  | "workflow.failed"
-  | "workflow.cancelled"
-  | "step.started"
-  | "step.completed"
-  | "step.halted"
-  | "step.failed"
-  | "step.retrying";
-
-export const EVENT_TYPES: readonly EventType[] = [
+export const EVENT_TYPES = [
   "workflow.started",
   "workflow.resumed",
   "workflow.completed",
@@ -175,7 +223,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   "step.halted",
   "step.failed",
   "step.retrying",
-];
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
 
 /** An event as stored in the execution's event log (plain JSON). */
 export interface StoredEvent {
@@ -183,6 +232,38 @@ export interface StoredEvent {
   type: EventType;
   data: JsonObject;
   timestamp: string;
+}
+
+export const JOB_ACTIONS = ["start", "resume", "continue", "wake"] as const;
+export type JobAction = (typeof JOB_ACTIONS)[number];
+
+/**
+ * What a queue carries: small, never the execution's state. `wake` is a timer: it resumes a halt whose own wake
+ * time has passed (an approval then takes `on_timeout`), applies an answer whose resume job was lost, or
+ * continues an execution whose wait is over.
+ */
+export interface Job {
+  workflowId: string;
+  workflowVersion?: string;
+  executionId: string;
+  action: JobAction;
+  response?: Json;
+  approved?: boolean;
+  /** For `wake`: the wake time of the halt the timer was set for; a timer for another halt does nothing. */
+  wakeAt?: string;
+  /** For `wake`, in jobs queued by older versions: the approval's `requested_at` (such a timer acts if its halt is due). */
+  haltedAt?: string;
+  /**
+   * For `resume` and `wake`: the revision of the halted execution the job is for. A job whose halt was already
+   * answered (the execution moved on to another revision) does nothing.
+   */
+  revision?: number;
+  /** For `start`: the execution's `createdAt`, which tells apart two executions that reused one id. */
+  createdAt?: string;
+  queue?: string;
+  priority?: number;
+  /** W3C `traceparent` of what enqueued the job (the run segment, or the start): the segment performing it links to it. */
+  traceparent?: string;
 }
 
 /** Context handed to a service method as its second argument. */

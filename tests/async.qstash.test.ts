@@ -411,6 +411,23 @@ describeStack("the callback's signature check", () => {
     expect(response.status).toBe(489);
     expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
   });
+
+  test("a wake job that names no halt (no wakeAt, no revision) is answered 489 naming wakeAt", async () => {
+    setup();
+    const body = JSON.stringify({ workflowId: "linear", executionId: "no-halt", action: "wake" });
+    const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
+    expect(response.status).toBe(489);
+    expect(JSON.stringify(await response.json())).toContain("wakeAt");
+  });
+
+  test("a job with an action this version does not know (a newer instance's) is answered 503, which QStash retries", async () => {
+    setup();
+    const body = JSON.stringify({ workflowId: "linear", executionId: "newer", action: "compensate" });
+    const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
+    expect(response.status).toBe(503);
+    expect(response.headers.get("upstash-nonretryable-error")).toBeNull();
+    expect(((await response.json()) as { detail: string }).detail).toContain(`does not know the job action "compensate"`);
+  });
 });
 
 describeStack("transient failures and QStash's retries", () => {

@@ -173,6 +173,27 @@ describe("POST /executions/:id/recover", () => {
     expect(queue.jobs.at(-1)!.job).toMatchObject({ executionId: "v-3", action: "continue" });
   });
 
+  test("answers 409 for a run waiting until a time still ahead, naming that time, and queues nothing", async () => {
+    const queue = recordingQueue();
+    const waiting = loadWorkflow({
+      id: "eleven_days",
+      name: "Eleven days",
+      steps: [
+        { id: "start", type: "start", next: "pause" },
+        { id: "pause", type: "wait", seconds: 11 * 86_400, next: "finish" },
+        { id: "finish", type: "end" },
+      ],
+    });
+    const { app } = setup({ workflows: [waiting], adapter: queue.adapter });
+    const started = await (await start(app, {}, { executionId: "w-11", mode: "sync" }, "eleven_days")).json();
+    expect(started.status).toBe("pending");
+    const queued = queue.jobs.length;
+    const problem = await problemOf(await send(app, "POST", "/executions/w-11/recover"));
+    expect(problem.status).toBe(409);
+    expect(problem.body.detail).toContain(`is not stuck: it waits until ${started.notBefore}`);
+    expect(queue.jobs).toHaveLength(queued);
+  });
+
   test("answers 409 for a halted execution, 404 for an unknown one", async () => {
     const { app } = setup();
     await greetingHalted(app);

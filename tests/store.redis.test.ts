@@ -44,6 +44,35 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 if (available) storeContract("UpstashRedisStore", () => fresh().store);
 
+describeRedis("UpstashRedisStore leases by the server's clock", () => {
+  test("a takeover is refused while the lease is live by the Redis server's time, even when the taker's clock says it ended", async () => {
+    const { store } = fresh();
+    const claimed = await store.commit({
+      execution: makeExecution({ leaseUntil: "2020-01-01T00:00:00.000Z" }),
+      expectedRevision: 0,
+      leaseMs: 60_000,
+    });
+    const exec = (await store.find()).executions[0]!;
+    const aheadOfTheServer = new Date(Date.now() + DAY_MS).toISOString();
+    const takeover = store.commit({
+      execution: { ...(await store.load(exec.id))!, updatedAt: aheadOfTheServer },
+      expectedRevision: claimed.revision,
+      takeover: true,
+    });
+    await expect(takeover).rejects.toThrow(/live lease for \d+ ms more \(by the store's clock\)/);
+  });
+
+  test("a renewal moves the lease's end by the server's time", async () => {
+    const { store } = fresh();
+    const claimed = await store.commit({ execution: makeExecution(), expectedRevision: 0, leaseMs: 1 });
+    const id = (await store.find()).executions[0]!.id;
+    await store.renew(id, { revision: claimed.revision, leaseUntil: "2020-01-01T00:00:00.000Z", leaseMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const takeover = store.commit({ execution: (await store.load(id))!, expectedRevision: claimed.revision, takeover: true });
+    await expect(takeover).rejects.toThrow(/live lease/);
+  });
+});
+
 describeRedis("UpstashRedisStore round trips", () => {
   /** Runs `action` once to load the scripts, then counts the HTTP requests of a second run. */
   async function requestsOf(action: () => Promise<unknown>) {

@@ -5,6 +5,7 @@ import { ConfigError, NotFoundError, StoreError, ValidationError } from "../../s
 import { checkHttpUrl, failureUrlOf, QStashAdapter, type QStashClient } from "../../src/runners/adapters/qstash.ts";
 import {
   followUpsOf,
+  isUnknownAction,
   type Job,
   type JobOutcome,
   parseJob,
@@ -13,7 +14,8 @@ import {
   PermanentJobError,
   type QueueAdapter,
 } from "../../src/runners/jobs.ts";
-import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
+import type { SweepOptions } from "../../src/runners/recovery.ts";
+import { tick } from "../../src/runners/ticker.ts";
 import { requireStore } from "../../src/runners/runner.ts";
 import { readBodyUpTo } from "../../src/json.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../body.ts";
@@ -80,6 +82,7 @@ const FailurePayload = z.looseObject({
  * - 200 `{ swept }` for `{ "action": "sweep" }` (a QStash schedule): the sweeper ran;
  * - 503: transient (store unreachable, follow-up not enqueued): QStash retries; the execution is unchanged;
  * - 404: unknown execution (retried: a replica may lag);
+ * - 503 for a job whose action this version does not know (a newer instance's, during a rolling deploy): retried;
  * - 489 + `Upstash-NonRetryable-Error: true`: a job that can never succeed (not a job, unknown workflow, a job
  *   for another workflow, a refused answer); QStash does not retry it, and the execution is unchanged.
  *
@@ -132,8 +135,14 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
 
   const runSweep = async (): Promise<Response> => {
     try {
-      const report = await sweep({ ...options.sweep, store: requireStore(options.store), adapter, clock });
-      return Response.json({ swept: report.enqueued.length, failed: report.failed.length });
+      // The same tick as the app's ticker and Cron Trigger (with QStash as the queue, it is the sweep).
+      const { sweep: report } = await tick({
+        store: requireStore(options.store),
+        adapter,
+        clock,
+        ...(options.sweep ? { sweep: options.sweep } : {}),
+      });
+      return Response.json({ swept: report!.enqueued.length, failed: report!.failed.length });
     } catch (error) {
       return failed(error, undefined, onError);
     }
@@ -144,6 +153,13 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     if (body instanceof Response) return body;
     const value = parseJson(body);
     if (isSweep(value)) return await runSweep();
+    if (isUnknownAction(value)) {
+      // A newer instance's job (a rolling deploy): retried until an instance that knows the action takes it.
+      return problemResponse(503, `This instance does not know the job action "${value.action}"; the delivery will be retried.`, {
+        kind: "service-unavailable",
+        headers: RETRY_LATER,
+      });
+    }
     let job: Job;
     try {
       job = parseJob(value);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { workflowIdSchema } from "../ids.ts";
 import { deepFreeze } from "../json.ts";
 import { defaultStepRegistry, StepRegistry } from "../steps/registry.ts";
 import { nestedStep } from "../steps/step.ts";
@@ -17,7 +18,7 @@ const stepPlaceholder = z.unknown();
 
 /** The top-level keys of a definition (`x-` keys are removed before this schema sees them). */
 export const workflowSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9_-]+$/, "must be letters, digits, _ or -").max(100),
+  id: workflowIdSchema,
   name: z.string().min(1),
   /** A number keeps its source text: `version: 1.0` → "1.0". */
   version: z.union([z.string().min(1).max(100), z.number()]).optional(),

@@ -2,21 +2,21 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, ValidationError, WorkflowTimeoutError } from "../errors.ts";
+import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
 import { deepEqual, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import { FINISHED, type HttpOptions, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
-import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
+import { assertExecutionId } from "../ids.ts";
 import type { Store } from "../store/store.ts";
-import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
+import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, newExecution, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
 import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { EventHandler } from "./events.ts";
 import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
 import { Run } from "./run.ts";
-import { instruments, startSegment, startTrace, timed } from "./tracing.ts";
+import { instruments, type Outcome, type SegmentTrace, startSegment, startTrace, timed } from "./tracing.ts";
 import { stepsOnCycles, visitOf } from "./visits.ts";
 
 export interface EngineLimits {
@@ -71,7 +71,9 @@ export interface EngineOptions {
 const DEFAULT_MAX_STEPS = 10_000;
 const DEFAULT_MAX_CTX_BYTES = 1024 * 1024;
 export const DEFAULT_LEASE_MS = 60_000;
-const DEFAULT_MAX_INLINE_WAIT_MS = 1_000;
+export const DEFAULT_MAX_INLINE_WAIT_MS = 1_000;
+/** A resume (or a kept answer) that loses its store race to another change of the same halt tries this often. */
+const HALT_CHANGE_ATTEMPTS = 5;
 
 /**
  * Runs one workflow step by step, checkpointing the execution after each step with a compare-and-set on
@@ -122,8 +124,9 @@ export class Engine {
     const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline, options.traceparent);
     const run = this.#newRun(exec, this.workflow, false);
     run.emit("workflow.started", { workflowId: this.workflow.id, input: checked });
+    run.trace = this.#startSegment(exec, "run");
     try {
-      return await this.#drive(run, "run");
+      return await this.#within(run.trace, () => this.#driveApplied(run));
     } catch (error) {
       if (!(error instanceof ConflictError) || run.claimed) throw error;
       const existing = await this.#existing(exec, error);
@@ -168,37 +171,20 @@ export class Engine {
   }
 
   #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined, traceparent?: string): Execution {
-    checkExecutionId(id);
+    assertExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
-    const exec: Execution = {
+    const exec = newExecution({
       id,
       workflowId: this.workflow.id,
       workflowVersion: this.workflow.version,
       workflowHash: this.workflow.hash,
       status: "running",
       input,
-      ctx: {},
-      currentStep: null,
-      result: null,
       recoverTo: this.workflow.steps[0]!.id,
-      haltData: null,
-      error: null,
       createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      revision: 0,
       deadline,
-      stepsExecuted: 0,
-      eventSeq: 0,
-      loop: null,
-      retry: null,
-      leaseUntil: null,
-      wakeAt: null,
-      answer: null,
-      visits: {},
-      epoch: 0,
-      pinned: null,
-    };
+    });
     const trace = startTrace(exec, traceparent);
     if (trace) exec.trace = trace;
     return exec;
@@ -223,16 +209,21 @@ export class Engine {
       }
     } else if (exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}, not pending: it cannot be continued`);
-    } else if (exec.wakeAt && now < Date.parse(exec.wakeAt)) {
-      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt };
+    } else if (!isDue(exec, now)) {
+      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt! };
     }
     const run = this.#newRun(exec, await this.#pinned(exec), true);
+    run.takeover = exec.status === "running";
     exec.status = "running";
     exec.wakeAt = null;
     if (exec.stepsExecuted === 0 && exec.eventSeq === 0) {
       run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
     }
-    return await this.#drive(run, "continue", true);
+    run.trace = this.#startSegment(exec, "continue");
+    return await this.#within(run.trace, async () => {
+      await run.checkpoint();
+      return await this.#drive(run);
+    });
   }
 
   /**
@@ -246,25 +237,67 @@ export class Engine {
     options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution } = {},
   ): Promise<ExecutionResult> {
     const answer = checkResumeAnswer(options);
-    const exec = await this.#loadOwn(executionId, options.loaded);
-    if (exec.status !== "halted") {
-      throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
+    // One span for the claim (retried or not) and the run that follows.
+    let segment: SegmentTrace | undefined;
+    const claim = this.#changeHalt(executionId, options, async (exec) => {
+      // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
+      const run = this.#newRun(exec, await this.#pinned(exec), true);
+      run.trace = segment ??= this.#startSegment(exec, "resume");
+      const ctx = { ...exec.ctx };
+      if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
+      if (answer.approved !== undefined) ctx.approved = answer.approved;
+      run.setCtx(ctx, ["response", "approved"]);
+      if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
+      Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
+      run.emit("workflow.resumed", {});
+      await run.checkpoint();
+      return run;
+    });
+    let run: Run;
+    try {
+      run = await claim;
+    } catch (error) {
+      segment?.end(undefined, error);
+      throw error;
     }
-    if (options.expectedRevision !== undefined && exec.revision !== options.expectedRevision) {
-      throw new ConflictError(
-        `Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`,
-      );
+    return await this.#within(segment, () => this.#driveApplied(run));
+  }
+
+  /**
+   * Loads a halted execution and stores `change` to it (a resume's claim, a kept answer). When something else was
+   * stored between the load and the change (a migrate, say), the same halt is changed again on what is stored now;
+   * a halt answered meanwhile is a ConflictError. With `expectedRevision` (a queued job's), nothing is retried.
+   */
+  async #changeHalt<T>(
+    executionId: string,
+    options: { loaded?: Execution; expectedRevision?: number; refuse?: (exec: Execution) => void },
+    change: (exec: Execution) => Promise<T>,
+  ): Promise<T> {
+    let loaded = options.loaded;
+    let halt: Pick<Execution, "currentStep" | "haltData"> | undefined;
+    for (let attempt = 1;; attempt++) {
+      const exec = await this.#loadOwn(executionId, loaded);
+      loaded = undefined;
+      if (exec.status !== "halted") {
+        throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
+      }
+      if (options.expectedRevision !== undefined && exec.revision !== options.expectedRevision) {
+        throw new ConflictError(
+          `Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`,
+        );
+      }
+      if (halt && (halt.currentStep !== exec.currentStep || !deepEqual(halt.haltData, exec.haltData))) {
+        throw new ConflictError(`Execution "${executionId}" was answered and halted again meanwhile: that halt was already answered`);
+      }
+      halt = { currentStep: exec.currentStep, haltData: exec.haltData };
+      options.refuse?.(exec);
+      try {
+        return await change(exec);
+      } catch (error) {
+        if (error instanceof ConflictError && options.expectedRevision === undefined && attempt < HALT_CHANGE_ATTEMPTS) continue;
+        throw error;
+      }
     }
-    // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
-    const run = this.#newRun(exec, await this.#pinned(exec), true);
-    const ctx = { ...exec.ctx };
-    if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
-    if (answer.approved !== undefined) ctx.approved = answer.approved;
-    run.setCtx(ctx, ["response", "approved"]);
-    if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
-    Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
-    run.emit("workflow.resumed", {});
-    return await this.#drive(run, "resume", true);
   }
 
   /**
@@ -275,15 +308,15 @@ export class Engine {
    */
   async accept(executionId: string, options: { response?: unknown; approved?: unknown } = {}): Promise<Execution> {
     const answer = checkResumeAnswer(options);
-    const exec = await this.#loadOwn(executionId);
-    if (exec.status !== "halted") {
-      throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
-    }
-    if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
-    const run = this.#newRun(exec, this.workflow, true);
-    Object.assign(exec, { answer, wakeAt: this.clock.now().toISOString() });
-    await run.checkpoint();
-    return exec;
+    const refuse = (exec: Execution) => {
+      if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
+    };
+    return await this.#changeHalt(executionId, { refuse }, async (exec) => {
+      const run = this.#newRun(exec, this.workflow, true);
+      exec.answer = answer;
+      await run.checkpoint();
+      return exec;
+    });
   }
 
   /**
@@ -374,7 +407,7 @@ export class Engine {
    * revision guards the checkpoints that follow.
    */
   async #loadOwn(executionId: string, loaded?: Execution): Promise<Execution> {
-    checkExecutionId(executionId);
+    assertExecutionId(executionId);
     const exec = loaded && loaded.id === executionId
       ? { ...loaded }
       : await timed(instruments(), "load", () => this.store.load(executionId));
@@ -405,26 +438,40 @@ export class Engine {
     });
   }
 
-  /**
-   * One run segment (`kind`: run, continue, resume), traced as one span when an SDK records; `claim`: its first
-   * checkpoint (the claim of a stored execution) is part of it.
-   */
-  async #drive(run: Run, kind: string, claim = false): Promise<ExecutionResult> {
-    const segment = startSegment(run.exec, kind, this.#options.traceparent);
-    run.trace = segment;
+  /** The span of one run segment (`kind`: run, continue, resume), when an SDK records. */
+  #startSegment(exec: Execution, kind: string): SegmentTrace | undefined {
+    const segment = startSegment(exec, kind, this.#options.traceparent);
     if (segment) this.lastTraceparent = segment.traceparent;
+    return segment;
+  }
+
+  /** Does `work` within `segment`, which ends with its outcome. */
+  async #within<T extends Outcome>(segment: SegmentTrace | undefined, work: () => Promise<T>): Promise<T> {
+    if (!segment) return await work();
     try {
-      if (claim) await run.checkpoint();
-      const result = await this.#driveSteps(run);
-      segment?.end(result);
+      const result = await work();
+      segment.end(result);
       return result;
     } catch (error) {
-      segment?.end(undefined, error);
+      segment.end(undefined, error);
       throw error;
     }
   }
 
-  async #driveSteps(run: Run): Promise<ExecutionResult> {
+  /**
+   * Drives a run whose claim is stored (the caller's input or answer applied): a race lost later on (a cancel, a
+   * takeover after a lost lease) answers what is stored now instead of a ConflictError.
+   */
+  async #driveApplied(run: Run): Promise<ExecutionResult> {
+    try {
+      return await this.#drive(run);
+    } catch (error) {
+      if (!(error instanceof ConflictError) || !run.claimed) throw error;
+      return resultOf(await this.#loadOwn(run.exec.id));
+    }
+  }
+
+  async #drive(run: Run): Promise<ExecutionResult> {
     const exec = run.exec;
     let cancelTimer: (() => void) | undefined;
     if (exec.deadline) {
@@ -483,8 +530,17 @@ export class Engine {
     } catch (error) {
       return await this.#fail(run, error);
     }
-    // Before a side effect: the claim, and every step run since the last checkpoint, must be stored.
-    if (!type.pure && !type.pins && (!run.claimed || run.unsaved > 0)) await run.checkpoint();
+    // Before a side effect: the claim must be live by this worker's clock, and stored with every step run since
+    // the last checkpoint (a step that pins a value stores it with its own checkpoint, and fences after it).
+    if (!type.pure) {
+      const checkpointDue = !type.pins && (!run.claimed || run.unsaved > 0);
+      await run.fence(step.id, checkpointDue);
+      if (checkpointDue) {
+        await run.checkpoint();
+        // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
+        await run.fence(step.id, true);
+      }
+    }
     exec.currentStep = step.id;
     const cursor = exec.loop && exec.loop.stepId === step.id ? exec.loop : null;
     const ctxBefore = cursor ? cursor.before : exec.ctx;
@@ -502,7 +558,14 @@ export class Engine {
       loop: cursor,
       retryAttempt: exec.retry && exec.retry.stepId === step.id ? exec.retry.attempt : undefined,
     };
-    const result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
+    const stopHeartbeat = type.pure ? undefined : run.heartbeat();
+    let result;
+    try {
+      result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
+    } finally {
+      stopHeartbeat?.();
+    }
+    if (run.lost) throw run.lost;
     exec.loop = null;
     exec.retry = null;
     if (!type.pure) {
@@ -526,7 +589,7 @@ export class Engine {
       exec.status = "halted";
       exec.haltData = outcome.data;
       exec.recoverTo = outcome.resumeStep ?? step.next ?? FINISHED;
-      exec.wakeAt = typeof outcome.data.expires_at === "string" ? outcome.data.expires_at : null;
+      exec.wakeAt = outcome.wakeAt ?? null;
       const halted = resultOf(exec);
       run.emit("workflow.halted", { halt: halted.halt as unknown as JsonObject });
       await run.checkpoint();
@@ -596,7 +659,12 @@ export class Engine {
         const stored = exec.pinned && Object.hasOwn(exec.pinned, key) ? exec.pinned[key] : undefined;
         const value = stored === undefined ? make() : stored as ReturnType<typeof make>;
         if (stored === undefined) exec.pinned = { ...exec.pinned, [key]: value };
-        if (stored === undefined || !run.claimed || run.unsaved > 0) await run.checkpointInTurn();
+        if (stored === undefined || !run.claimed || run.unsaved > 0) {
+          await run.fence(top.id, true);
+          await run.checkpointInTurn();
+          // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
+          await run.fence(top.id, true);
+        }
         return value;
       },
       http: this.#options.http ?? {},
@@ -667,7 +735,10 @@ export class Engine {
       if (run.exec.deadline && this.clock.now().getTime() >= Date.parse(run.exec.deadline)) throw this.#timeoutError(run);
       run.countStep();
       const type = stepTypeOf(this.registry, step);
-      if (!type.pure) sideEffects = true;
+      if (!type.pure) {
+        sideEffects = true;
+        await run.fence(step.id);
+      }
       const state: StepState = {
         executionId: run.exec.id,
         workflowId: run.exec.workflowId,
@@ -731,15 +802,6 @@ function allStepIds(steps: readonly StepDefinition[]): string[] {
   return ids;
 }
 
-function checkExecutionId(id: string): void {
-  if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError("Invalid execution id", [{
-      path: "executionId",
-      message: `"${String(id).slice(0, 60)}" ${EXECUTION_ID_RULE}`,
-    }]);
-  }
-}
-
 /** What run/resume return for an execution as it is stored. */
 export function resultOf(exec: Execution): ExecutionResult {
   const result: ExecutionResult = { status: exec.status, executionId: exec.id };
@@ -747,7 +809,12 @@ export function resultOf(exec: Execution): ExecutionResult {
   if (exec.status === "halted") {
     const data = exec.haltData ?? {};
     const prompt = typeof data.prompt === "string" ? data.prompt : typeof data.reason === "string" ? data.reason : undefined;
-    result.halt = { data, ...(prompt === undefined ? {} : { prompt }), ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}) };
+    result.halt = {
+      data,
+      ...(prompt === undefined ? {} : { prompt }),
+      ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}),
+      ...(exec.wakeAt ? { wakeAt: exec.wakeAt } : {}),
+    };
   }
   if ((exec.status === "failed" || exec.status === "cancelled") && exec.error) result.error = exec.error;
   if (exec.status === "pending" && exec.wakeAt) result.notBefore = exec.wakeAt;

@@ -4,7 +4,7 @@
  * commit of the head plus what the body changed.
  */
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ExecutionError } from "../errors.ts";
+import { ConflictError, errorText, ExecutionError, LeaseLostError } from "../errors.ts";
 import { jsonSize, setOwn } from "../json.ts";
 import type { StepDefinition, StepTools } from "../steps/step.ts";
 import { MAX_EVENTS_PER_EXECUTION, type Store, type StoredDefinition } from "../store/store.ts";
@@ -71,6 +71,17 @@ export class Run {
   #sizes = new Map<string, { value: Json; size: number }>();
   /** The ISO text of the last time read, reused while the clock stays on the same millisecond. */
   #iso = { ms: NaN, text: "" };
+  /**
+   * This worker's claim, measured on the monotonic clock from when the claim (or its last renewal) was sent:
+   * `end` is when it runs out by that measure minus a margin; `sentAt` when it was sent. -Infinity: no claim.
+   */
+  #lease = { end: -Infinity, sentAt: -Infinity };
+  /** Checkpoints started (a renewal refused while one of them moved the revision is not a loss). */
+  #commits = 0;
+  /** Set when the claim was lost: the worker starts nothing more. */
+  lost?: LeaseLostError;
+  /** The next checkpoint takes a running execution over: the store refuses it while the lease is live by its clock. */
+  takeover = false;
 
   constructor(
     exec: Execution,
@@ -229,6 +240,8 @@ export class Run {
    */
   async checkpoint(): Promise<void> {
     const exec = this.exec;
+    this.#commits += 1;
+    const sentAt = this.#monotonic();
     const now = this.now();
     exec.updatedAt = now.toISOString();
     exec.leaseUntil = exec.status === "running" ? new Date(now.getTime() + this.#context.leaseMs).toISOString() : null;
@@ -241,10 +254,14 @@ export class Run {
       entries: this.#entries,
       events: this.#events,
       ...(definition ? { definition } : {}),
+      ...(exec.status === "running" ? { leaseMs: this.#context.leaseMs } : {}),
+      ...(this.takeover ? { takeover: true } : {}),
     };
     if (this.trace) this.trace.storeRequests += 1;
     const { revision } = await timed(this.meter, "commit", () => this.#context.store.commit(commit));
+    this.takeover = false;
     exec.revision = revision;
+    this.#lease = exec.status === "running" ? this.#leaseFrom(sentAt) : { end: -Infinity, sentAt: -Infinity };
     this.#entries = [];
     this.#events = [];
     this.#stored = storedOf(exec);
@@ -263,6 +280,100 @@ export class Run {
     const next = this.#chain.then(() => this.checkpoint());
     this.#chain = next.catch(() => undefined);
     return next;
+  }
+
+  #monotonic(): number {
+    const clock = this.#context.clock;
+    return clock.monotonicMs ? clock.monotonicMs() : performance.now();
+  }
+
+  #leaseFrom(sentAt: number): { end: number; sentAt: number } {
+    const leaseMs = this.#context.leaseMs;
+    return { end: sentAt + leaseMs - leaseMargin(leaseMs), sentAt };
+  }
+
+  /**
+   * The fence before a side effect: throws a LeaseLostError (starting nothing) when this worker's claim has run
+   * out by its own clock, and renews the claim when a third of the lease has passed since it was last renewed
+   * (so a step that starts and ends well within the lease costs no extra request). With `checkpointDue`, the
+   * caller checkpoints next (which renews anyway).
+   */
+  async fence(stepId: string, checkpointDue = false): Promise<void> {
+    if (this.lost) throw this.lost;
+    if (!this.claimed || this.exec.status !== "running") return;
+    this.#checkLease(stepId);
+    if (checkpointDue || this.#monotonic() - this.#lease.sentAt < this.#context.leaseMs / 3) return;
+    await this.renew().catch((error) => {
+      // A store blip is not a loss: the claim still has time left by this worker's own measure.
+      if (error instanceof LeaseLostError) throw error;
+    });
+    // The renewal counts from when it was sent: a worker paused while it waited has no more time than before.
+    this.#checkLease(stepId);
+  }
+
+  #checkLease(stepId: string): void {
+    const now = this.#monotonic();
+    if (now < this.#lease.end) return;
+    const late = Math.round(now - this.#lease.end);
+    throw this.#lose(`its lease ran out ${late} ms ago by this worker's clock (margin included): step "${stepId}" was not started`);
+  }
+
+  /** Extends the claim by a lease from now (one store request, no new revision); a refusal loses it. */
+  async renew(): Promise<void> {
+    const exec = this.exec;
+    const commits = this.#commits;
+    const sentAt = this.#monotonic();
+    const leaseUntil = new Date(this.nowMs() + this.#context.leaseMs).toISOString();
+    try {
+      await this.#context.store.renew(exec.id, { revision: exec.revision, leaseUntil, leaseMs: this.#context.leaseMs });
+    } catch (error) {
+      // Our own checkpoint moved the revision meanwhile: that commit renewed the lease itself.
+      if (!(error instanceof ConflictError) || commits !== this.#commits) throw error;
+      throw this.#lose(`its renewal was refused (${error.message})`);
+    }
+    if (commits !== this.#commits || this.exec.status !== "running") return;
+    exec.leaseUntil = leaseUntil;
+    this.#lease = this.#leaseFrom(sentAt);
+  }
+
+  /**
+   * Renews the claim every third of the lease while a step with side effects runs; a refused renewal aborts the
+   * run's signal with a LeaseLostError (the call is told to stop), a store blip does not (it is retried every tenth
+   * of the lease) unless the lease runs out by this worker's measure meanwhile. Returns the stop function.
+   */
+  heartbeat(): () => void {
+    const clock = this.#context.clock;
+    let stopped = false;
+    let cancel = () => {};
+    const leaseMs = this.#context.leaseMs;
+    const arm = (atLeast = 0) => {
+      const wait = Math.max(atLeast, this.#lease.sentAt + leaseMs / 3 - this.#monotonic());
+      cancel = clock.setTimer(wait, () => {
+        if (stopped) return;
+        this.renew().then(
+          () => !stopped && arm(),
+          (error) => {
+            if (stopped) return;
+            if (error instanceof LeaseLostError) this.abort.abort(error);
+            // A store blip: try again soon; once the lease has run out by this worker's measure, another worker may
+            // take over, so the call is told to stop.
+            else if (this.#monotonic() >= this.#lease.end) {
+              this.abort.abort(this.#lose(`its lease ran out while the store could not be reached (${errorText(error)})`));
+            } else arm(leaseMs / 10);
+          },
+        );
+      });
+    };
+    if (this.claimed && this.exec.status === "running") arm();
+    return () => {
+      stopped = true;
+      cancel();
+    };
+  }
+
+  #lose(why: string): LeaseLostError {
+    this.lost ??= new LeaseLostError(`This worker lost its claim on execution "${this.exec.id}": ${why}`);
+    return this.lost;
   }
 
   #deliver(event: StoredEvent): void {
@@ -289,6 +400,11 @@ export class Run {
       meter.finished.add(1, { ...workflow, "execution.status": type.slice("workflow.".length) });
     }
   }
+}
+
+/** How much of a lease a holder does not count on (clock drift, the request's way back): 10%, at least 2 s, at most half. */
+export function leaseMargin(leaseMs: number): number {
+  return Math.min(leaseMs / 2, Math.max(leaseMs / 10, 2_000));
 }
 
 function storedOf(exec: Execution): Stored {

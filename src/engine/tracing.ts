@@ -80,6 +80,9 @@ function eventAttributes(data: JsonObject): Attributes {
   return attributes;
 }
 
+/** How a segment ended: an execution result, or the execution an operator's change stored. */
+export type Outcome = Pick<ExecutionResult, "status"> & { error?: string | null };
+
 /** The spans of one run segment; made only when an SDK records (see `startSegment`). */
 export class SegmentTrace {
   readonly span: Span;
@@ -129,7 +132,7 @@ export class SegmentTrace {
     this.span.addEvent(type, eventAttributes(data));
   }
 
-  end(result: ExecutionResult | undefined, error?: unknown): void {
+  end(result: Outcome | undefined, error?: unknown): void {
     const span = this.span;
     span.setAttributes({ "store.requests": this.storeRequests, "execution.status": result?.status ?? "error" });
     if (result?.status === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: result.error ?? "failed" });

@@ -27,18 +27,19 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
   }
 
   /**
-   * Checks the input, saves a `pending` execution, enqueues a start job and returns the id. `traceparent`: the start
-   * request's W3C trace context, the parent of the execution's trace.
+   * Checks the input, saves a `pending` execution on the workflow's current version, enqueues a start job and returns
+   * the id. `traceparent`: the start request's W3C trace context, the parent of the execution's trace.
    */
   async run(
     input: unknown,
     options: { executionId?: string; queue?: string; priority?: number; traceparent?: string } = {},
   ): Promise<string> {
-    const exec = await this.engine().prepare(input, { executionId: options.executionId, traceparent: options.traceparent });
+    const workflow = await this.current();
+    const exec = await this.engine({}, workflow).prepare(input, { executionId: options.executionId, traceparent: options.traceparent });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
-        workflowId: this.workflow.id,
-        workflowVersion: this.workflow.version,
+        workflowId: workflow.id,
+        workflowVersion: workflow.version,
         executionId: exec.id,
         action: "start",
         createdAt: exec.createdAt,

@@ -11,9 +11,12 @@ export type OnHalt = (halt: HaltInfo, result: ExecutionResult) => HaltAnswer | P
 
 /** Runs a workflow to completion or to its next halt (or long wait), and returns the result. */
 export class SyncRunner extends Runner {
-  /** `traceparent`: the start request's W3C trace context, the parent of the execution's trace. */
-  run(input: unknown, options: { executionId?: string; traceparent?: string } = {}): Promise<ExecutionResult> {
-    return this.engine().run(input, options);
+  /**
+   * Starts a run on the workflow's current version (see RunnerOptions.definitions). `traceparent`: the start
+   * request's W3C trace context, the parent of the execution's trace.
+   */
+  async run(input: unknown, options: { executionId?: string; traceparent?: string } = {}): Promise<ExecutionResult> {
+    return await this.engine({}, await this.current()).run(input, options);
   }
 
   resume(executionId: string, options: HaltAnswer = {}): Promise<ExecutionResult> {

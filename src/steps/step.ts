@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Json, JsonObject, LoopCursor, Services } from "../types.ts";
+import type { HaltInfo, Json, JsonObject, LoopCursor, Services } from "../types.ts";
 
 /** Options of `http` steps (engine and app option `http`). */
 export interface HttpOptions {
@@ -136,7 +136,7 @@ export interface ChildRequest {
 
 export type ChildOutcome =
   | { status: "completed"; output: Json }
-  | { status: "halted"; halt: { data: JsonObject; prompt?: string } };
+  | { status: "halted"; halt: Omit<HaltInfo, "resumeStep"> };
 
 export type StepOutcome =
   | {
@@ -166,6 +166,8 @@ export type StepOutcome =
     prompt?: string;
     /** Where a resume continues (default: the step's `next`). */
     resumeStep?: string;
+    /** When the halt ends by itself (ISO): the run is woken then and the step resumed without an answer. */
+    wakeAt?: string;
     ctx?: JsonObject;
     changed?: string[];
     output?: Json;
@@ -183,7 +185,7 @@ export function waitUntil(options: { until: string; next?: string; output?: Json
 }
 
 export function halt(
-  options: { data: JsonObject; prompt?: string; resumeStep?: string; ctx?: JsonObject; changed?: string[] },
+  options: { data: JsonObject; prompt?: string; resumeStep?: string; wakeAt?: string; ctx?: JsonObject; changed?: string[] },
 ): StepOutcome {
   return { kind: "halt", ...options };
 }

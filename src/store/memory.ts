@@ -7,6 +7,7 @@ import {
   assertDefinition,
   assertDefinitionHash,
   assertExecutionId,
+  assertLease,
   assertStatus,
   type Commit,
   conflictError,
@@ -17,9 +18,12 @@ import {
   type FindQuery,
   type FindResult,
   isAfterCursor,
+  type Lease,
+  liveLease,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
+  renewRefused,
   type Store,
   type StoredDefinition,
   type StoreFootprint,
@@ -66,6 +70,10 @@ export class MemoryStore implements Store {
     if (expectedRevision !== undefined && expectedRevision !== actual) {
       throw conflictError(execution.id, expectedRevision, actual);
     }
+    const leaseLeft = row?.head.status === "running" && row.head.leaseUntil
+      ? Date.parse(row.head.leaseUntil) - Date.parse(execution.updatedAt)
+      : 0;
+    if (commit.takeover && leaseLeft > 0) throw liveLease(execution.id, leaseLeft);
     // Everything is copied before anything is written, so a value that is not JSON writes nothing.
     const what = `Execution ${JSON.stringify(execution.id)}`;
     const head = cloneJson({ ...headOf(execution), revision: actual + 1 });
@@ -103,6 +111,17 @@ export class MemoryStore implements Store {
     this.#moveWaiting(head, true);
     if (definition) this.#keepDefinition(commit.definition!, definition);
     return { revision: head.revision };
+  }
+
+  async renew(id: string, lease: Lease): Promise<void> {
+    assertLease(id, lease);
+    const row = this.#rows.get(id);
+    const actual = row?.head.revision ?? 0;
+    if (!row || actual !== lease.revision || row.head.status !== "running") {
+      throw renewRefused(id, lease.revision, actual, row?.head.status);
+    }
+    row.head.leaseUntil = lease.leaseUntil;
+    row.recovery = recoveryOf(row.head);
   }
 
   async save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {

@@ -1,5 +1,5 @@
 import { ConflictError, ValidationError } from "../errors.ts";
-import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
+import { assertExecutionId, EXECUTION_ID_PATTERN } from "../ids.ts";
 export { EXECUTION_STATUSES } from "../types.ts";
 import {
   type Entry,
@@ -31,6 +31,26 @@ export interface Commit {
   events?: StoredEvent[];
   /** A definition to keep under its hash (pinning), written only if that hash is not stored yet. */
   definition?: StoredDefinition;
+  /**
+   * The lease a `running` execution is claimed for (ms): the store keeps when it ends by its own clock (Redis: the
+   * server's time), for `takeover`. Omitted: no lease by the store's clock (only `leaseUntil`).
+   */
+  leaseMs?: number;
+  /**
+   * A takeover of a `running` execution: refused (ConflictError, nothing written) while its lease is live by the
+   * store's clock — the Redis server's time; the MemoryStore, whose process has one clock, compares the stored
+   * `leaseUntil` with the committed `updatedAt` — never by comparing two machines' clocks.
+   */
+  takeover?: boolean;
+}
+
+/** What a heartbeat renews: the claim (the revision it was made at) and the lease's new end. */
+export interface Lease {
+  revision: number;
+  /** The lease's length (ms), counted by the store's clock from when the renewal arrives. */
+  leaseMs: number;
+  /** ISO-8601. */
+  leaseUntil: string;
 }
 
 export interface FindQuery {
@@ -101,6 +121,12 @@ export interface DefinitionVersion {
 export interface Store {
   /** Writes the head, appends the delta, entries and events, and moves index rows, all or nothing. */
   commit(commit: Commit): Promise<{ revision: number }>;
+  /**
+   * A worker's heartbeat: moves the lease of a `running` execution to `leaseUntil`, without a new revision, only
+   * while it is still `running` at `revision` (else ConflictError, nothing written: another worker took it over,
+   * or it was cancelled). One request.
+   */
+  renew(id: string, lease: Lease): Promise<void>;
   /** `commit({ execution, expectedRevision })` (a whole snapshot); returns the stored copy. */
   save(execution: Execution, options?: { expectedRevision?: number }): Promise<Execution>;
   /** One request: the snapshot and the deltas after it, folded. Executions stored by older versions load too. */
@@ -147,16 +173,9 @@ export interface StoreFootprint {
 /** Most events kept per execution; older ones are dropped first. */
 export const MAX_EVENTS_PER_EXECUTION = 1000;
 
-export { EXECUTION_ID_PATTERN } from "../ids.ts";
+export { assertExecutionId, EXECUTION_ID_PATTERN } from "../ids.ts";
 
 // ---- Helpers shared by the store implementations (validation at the boundary, cursor format) ----
-
-/** Throws a ValidationError naming `id` unless it matches EXECUTION_ID_PATTERN. */
-export function assertExecutionId(id: unknown, what = "execution id"): asserts id is string {
-  if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError(`Invalid ${what} ${JSON.stringify(id)}: it ${EXECUTION_ID_RULE}`);
-  }
-}
 
 /** Sort key of an execution in every index: createdAt in epoch milliseconds. */
 export function createdAtScore(execution: Execution): number {
@@ -237,6 +256,32 @@ export function assertEntryOf(entry: Entry, executionId: string): Entry {
     );
   }
   return entry;
+}
+
+/** Throws a ValidationError unless the lease names a revision ≥ 1 and a valid time. */
+export function assertLease(id: string, lease: Lease): void {
+  assertExecutionId(id);
+  if (
+    !Number.isSafeInteger(lease?.revision) || lease.revision < 1 || !Number.isFinite(Date.parse(lease.leaseUntil)) ||
+    !(lease.leaseMs > 0)
+  ) {
+    throw new ValidationError(
+      `Invalid lease ${JSON.stringify(lease)} for execution ${JSON.stringify(id)}: { revision ≥ 1, leaseUntil: ISO time, leaseMs > 0 }`,
+    );
+  }
+}
+
+/** The ConflictError of a refused renewal: the execution moved on (another revision) or is no longer running. */
+export function renewRefused(id: string, expected: number, actual: number, status: string | undefined): ConflictError {
+  if (actual !== expected) return conflictError(id, expected, actual);
+  return new ConflictError(`Execution ${JSON.stringify(id)} is ${status ?? "gone"}, not running: its lease cannot be renewed`);
+}
+
+/** The ConflictError of a takeover refused because the lease is still live by the store's clock. */
+export function liveLease(id: string, msLeft: number): ConflictError {
+  return new ConflictError(
+    `Execution ${JSON.stringify(id)} is running under a live lease for ${Math.ceil(msLeft)} ms more (by the store's clock)`,
+  );
 }
 
 /** The ConflictError of a lost compare-and-set: names the execution and both revisions. */

@@ -17,6 +17,10 @@ ${luaKeyFunctions()}
 local queues = { lease = k_lease(), wake = k_wake() }
 local function terminal(s) return ${luaStatusTest(EXECUTION_STATUSES.filter(isTerminal))} end
 local function waiting(s) return s == 'halted' or s == 'pending' end
+local function server_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function keep_definition(hash, wf, text)
   if not redis.call('SET', k_definition(hash), text, 'NX') then return 0 end
   local versions = k_versions(wf)
@@ -53,22 +57,25 @@ end
  * ARGV: prefix, id, expectedRevision ("" = unconditional), status, workflowId, workflowHash, score (createdAt
  * ms), now ms, retention ms, expire-at ms, event cap, head JSON without revision, mode ("snapshot" | "delta"),
  * the snapshot or delta JSON, recovery queue ("lease" | "wake" | ""), its score, its due time, definition hash
- * ("" = none), its workflowId, its JSON, entry count, then the entries' JSON, then the events' JSON.
+ * ("" = none), its workflowId, its JSON, entry count, lease ms ("" = none: the lease's end by the server's clock
+ * is then forgotten), takeover ("1": refused while the stored lease is live by the server's clock), then the
+ * entries' JSON, then the events' JSON.
  * Returns {1, revision, snapshotBytes, logBytes}; {0, actual} on a lost compare-and-set; {2, actual} when a
- * delta was sent but the record has no snapshot to apply it to (new, or stored by an older version). Nothing
- * is written in the last two cases.
+ * delta was sent but the record has no snapshot to apply it to (new, or stored by an older version); {3, actual,
+ * ms left} for a takeover of a live lease. Nothing is written in the last three cases.
  */
 export const COMMIT = `${PRELUDE}
 local id, expected, status, wf, hash = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local score, now, retention, expireAt, cap = ARGV[7], ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
 local head, mode, body = ARGV[12], ARGV[13], ARGV[14]
 local queue, queueScore, due = ARGV[15], ARGV[16], ARGV[17]
-local nEntries = tonumber(ARGV[21])
+local nEntries, leaseMs = tonumber(ARGV[21]), tonumber(ARGV[22])
 local exec, log = k_execution(id), k_log(id)
-local cur = redis.call('HMGET', exec, 'revision', 'status', 'workflowId', 'hash', 'snapshotBytes', 'logBytes', 'queue')
+local cur = redis.call('HMGET', exec, 'revision', 'status', 'workflowId', 'hash', 'snapshotBytes', 'logBytes', 'queue', 'leaseEnd')
 local actual = tonumber(cur[1]) or 0
 if expected ~= '' and tonumber(expected) ~= actual then return {0, actual} end
 if mode == 'delta' and not cur[5] then return {2, actual} end
+if ARGV[23] == '1' and cur[8] and tonumber(cur[8]) > server_ms() then return {3, actual, tonumber(cur[8]) - server_ms()} end
 local rev = actual + 1
 local snapshotBytes, logBytes
 if mode == 'delta' then
@@ -96,6 +103,11 @@ redis.call('ZADD', k_byWorkflow(wf), score, id)
 redis.call('ZADD', k_byStatus(status), score, id)
 redis.call('ZADD', k_byStatusAndWorkflow(status, wf), score, id)
 if waiting(status) then redis.call('ZADD', k_byStatusAndHash(status, hash), score, id) end
+if status == 'running' and leaseMs then
+  redis.call('HSET', exec, 'leaseEnd', server_ms() + leaseMs)
+else
+  redis.call('HDEL', exec, 'leaseEnd')
+end
 if queue == '' then
   redis.call('HDEL', exec, 'queue', 'due')
 else
@@ -110,7 +122,7 @@ local function push(key, from, to)
     i = j + 1
   end
 end
-local first = 22
+local first = 24
 push(k_entries(id), first, first + nEntries - 1)
 if #ARGV >= first + nEntries then
   push(k_events(id), first + nEntries, #ARGV)
@@ -126,6 +138,27 @@ end
 if ARGV[18] ~= '' then keep_definition(ARGV[18], ARGV[19], ARGV[20]) end
 sweep(now, ${SWEEP_BATCH})
 return {1, rev, snapshotBytes, logBytes}
+`;
+
+/**
+ * ARGV: prefix, id, revision, leaseUntil (ISO), its ms, lease ms. Moves the lease of a running execution at that
+ * revision (the head's text, the lease queue, and its end by the server's clock); no new revision. Returns {1}, or
+ * {0, actual revision, "#" .. status}.
+ */
+export const RENEW = `${PRELUDE}
+local id, lease = ARGV[2], ARGV[4]
+local exec = k_execution(id)
+local cur = redis.call('HMGET', exec, 'revision', 'status', 'head', 'queue')
+local actual = tonumber(cur[1]) or 0
+if actual ~= tonumber(ARGV[3]) or cur[2] ~= 'running' or not cur[3] then return {0, actual, '#' .. (cur[2] or '')} end
+local field = '"leaseUntil":"' .. lease .. '"'
+local head, n = string.gsub(cur[3], '"leaseUntil":"[^"]*"', field, 1)
+if n == 0 then head, n = string.gsub(cur[3], '"leaseUntil":null', field, 1) end
+if n == 0 then head = '{' .. field .. ',' .. string.sub(cur[3], 2) end
+if cur[4] == 'wake' then redis.call('ZREM', queues.wake, id) end
+redis.call('HSET', exec, 'head', head, 'queue', 'lease', 'due', lease, 'leaseEnd', server_ms() + tonumber(ARGV[6]))
+redis.call('ZADD', queues.lease, ARGV[5], id)
+return {1}
 `;
 
 /**

@@ -15,6 +15,7 @@ import {
   assertDefinition,
   assertDefinitionHash,
   assertExecutionId,
+  assertLease,
   assertStatus,
   type Commit,
   conflictError,
@@ -24,9 +25,12 @@ import {
   findLimit,
   type FindQuery,
   type FindResult,
+  type Lease,
+  liveLease,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
+  renewRefused,
   type Store,
   type StoredDefinition,
   type StoreFootprint,
@@ -130,11 +134,14 @@ export class UpstashRedisStore implements Store {
         recovery?.dueAt ?? "",
         ...definitionArgs,
         String(entries.length),
+        execution.status === "running" && commit.leaseMs ? String(commit.leaseMs) : "",
+        commit.takeover ? "1" : "",
         ...entries,
         ...events,
       ]);
     let reply = numbers(await send(body), "commit");
     if (reply[0] === 2) reply = numbers(await send(snapshot()), "commit");
+    if (reply[0] === 3) throw liveLease(id, reply[2]!);
     if (reply[0] !== 1) {
       this.#sizes.delete(id);
       throw conflictError(id, expectedRevision ?? 0, reply[1]!);
@@ -142,6 +149,22 @@ export class UpstashRedisStore implements Store {
     const [, revision, snapshotBytes, logBytes] = reply as [number, number, number, number];
     this.#sizes.set(id, { revision, snapshotBytes, logBytes });
     return { revision };
+  }
+
+  async renew(id: string, lease: Lease): Promise<void> {
+    assertLease(id, lease);
+    const reply = await this.#exec("renew a lease", "RENEW", [
+      id,
+      String(lease.revision),
+      lease.leaseUntil,
+      String(Date.parse(lease.leaseUntil)),
+      String(lease.leaseMs),
+    ]);
+    if (Array.isArray(reply) && reply[0] === 1) return;
+    if (!Array.isArray(reply) || typeof reply[1] !== "number") {
+      throw new StoreError(`Redis store: unexpected renew reply ${JSON.stringify(reply)}`);
+    }
+    throw renewRefused(id, lease.revision, reply[1], unwrap(reply[2]) || undefined);
   }
 
   async save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {
