@@ -249,6 +249,45 @@ describe("links and nested traces", () => {
   });
 });
 
+describe("operator calls", () => {
+  test("cancel, migrate and retry each record one short span under the execution's start span, with their event", async () => {
+    const store = new MemoryStore();
+    const engine = new Engine(approval, { store, clock: manualClock() });
+    await engine.run({}, { executionId: "op-1" });
+    await engine.migrate("op-1");
+    await engine.cancel("op-1", { reason: "not needed" });
+    const failing = loadWorkflow({
+      id: "flaky",
+      name: "Flaky",
+      steps: [{ id: "start", type: "start", next: "call" }, { id: "call", type: "call", service: "down", next: "finish" }, {
+        id: "finish",
+        type: "end",
+        result: "ok",
+      }],
+    });
+    const flaky = new Engine(failing, { store, clock: manualClock(), services: { down: () => Promise.reject(new Error("down")) } });
+    expect((await flaky.run({}, { executionId: "op-2" })).status).toBe("failed");
+    await flaky.retry("op-2");
+    const spans = telemetry.spans();
+    const startOf = (workflowId: string) => named(spans, `workflow.start ${workflowId}`)[0]!.spanContext().spanId;
+    const operations = ["workflow.migrate quick", "workflow.cancel quick", "workflow.retry flaky"].map((name) => {
+      const [span] = named(spans, name);
+      return {
+        name,
+        parent: span!.parentSpanContext?.spanId === startOf(span!.attributes["workflow.id"] as string),
+        events: span!.events.map((e) => e.name),
+        status: span!.attributes["execution.status"],
+        requests: span!.attributes["store.requests"],
+      };
+    });
+    expect(operations).toEqual([
+      { name: "workflow.migrate quick", parent: true, events: [], status: "halted", requests: 1 },
+      { name: "workflow.cancel quick", parent: true, events: ["workflow.cancelled"], status: "cancelled", requests: 1 },
+      { name: "workflow.retry flaky", parent: true, events: ["workflow.resumed"], status: "pending", requests: 1 },
+    ]);
+  });
+});
+
 describe("traceparent values", () => {
   test("a W3C traceparent is read back as it was written", () => {
     expect(formatTraceparent(parseTraceparent(REQUEST_TRACEPARENT)!)).toBe(REQUEST_TRACEPARENT);

@@ -335,7 +335,7 @@ export class Engine {
     const run = this.#newRun(exec, this.workflow, true);
     Object.assign(exec, { status: "cancelled", error: `Cancelled: ${reason}`, wakeAt: null, retry: null, answer: null });
     run.emit("workflow.cancelled", { reason });
-    await run.checkpoint();
+    await this.#operate(run, "cancel");
     return resultOf(exec);
   }
 
@@ -363,8 +363,7 @@ export class Engine {
       pinned: null,
     });
     run.emit("workflow.resumed", { retry: true });
-    await run.checkpoint();
-    return exec;
+    return await this.#operate(run, "retry");
   }
 
   /**
@@ -393,8 +392,7 @@ export class Engine {
     }
     const run = this.#newRun(exec, target, true);
     Object.assign(exec, { workflowVersion: target.version, workflowHash: target.hash });
-    await run.checkpoint();
-    return exec;
+    return await this.#operate(run, "migrate");
   }
 
   /** The result of an execution as it is stored. */
@@ -438,7 +436,7 @@ export class Engine {
     });
   }
 
-  /** The span of one run segment (`kind`: run, continue, resume), when an SDK records. */
+  /** The span of one run segment (`kind`: run, continue, resume, or an operator's cancel, retry, migrate), when an SDK records. */
   #startSegment(exec: Execution, kind: string): SegmentTrace | undefined {
     const segment = startSegment(exec, kind, this.#options.traceparent);
     if (segment) this.lastTraceparent = segment.traceparent;
@@ -456,6 +454,15 @@ export class Engine {
       segment.end(undefined, error);
       throw error;
     }
+  }
+
+  /** An operator's change (cancel, retry, migrate): one checkpoint, traced as a short segment of its own. */
+  async #operate(run: Run, kind: string): Promise<Execution> {
+    run.trace = this.#startSegment(run.exec, kind);
+    return await this.#within(run.trace, async () => {
+      await run.checkpoint();
+      return run.exec;
+    });
   }
 
   /**
