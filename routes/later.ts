@@ -1,3 +1,4 @@
+import { toClock } from "../src/engine/clock.ts";
 import type { ExecutionResult } from "../src/types.ts";
 import type { AppContext } from "./context.ts";
 
@@ -7,7 +8,7 @@ import type { AppContext } from "./context.ts";
  * time (an approval's `timeout`) leaves its `wake` job for then, as an async run's delivery does.
  */
 export async function continueWhenDue(app: AppContext, workflowId: string, result: ExecutionResult): Promise<void> {
-  const now = (app.options.clock?.() ?? new Date()).getTime();
+  const now = toClock(app.options.clock).now().getTime();
   const delaySeconds = (at: number) => Math.max(0, (at - now) / 1000);
   const base = { workflowId, executionId: result.executionId };
   if (result.status === "pending" && result.notBefore) {
