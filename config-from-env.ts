@@ -7,6 +7,7 @@
  * | UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN | the store (UpstashRedisStore); without them, a MemoryStore (never in production) |
  * | DW_REDIS_PREFIX | first segment of every Redis key (default "dw") |
  * | DW_RETENTION_DAYS | days a completed or failed execution is kept in Redis (default 30) |
+ * | DW_EVENT_LOOKBACK_SECONDS | how long POST /events/:name keeps an event for runs that reach their wait later (default 300) |
  * | DW_LEASE_SECONDS | how long a run's claim lasts without a checkpoint before another worker takes it over (default 60) |
  * | QSTASH_TOKEN + QSTASH_CURRENT_SIGNING_KEY + QSTASH_NEXT_SIGNING_KEY | the async queue (QStashAdapter); without them, in-process (InlineAdapter) |
  * | QSTASH_URL | QStash's base URL (default QStash's own; a local qstash-dev in development) |
@@ -34,6 +35,8 @@ import type { HttpOptions } from "./src/steps/step.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
 import type { SweepReport } from "./src/runners/recovery.ts";
 import { tick } from "./src/runners/ticker.ts";
+import { syncTriggerSchedules } from "./src/runners/adapters/qstash-schedules.ts";
+import { workflowsOf } from "./src/runners/send-event.ts";
 import { QStashAdapter, type QStashClient } from "./src/runners/adapters/qstash.ts";
 import { MemoryStore } from "./src/store/memory.ts";
 import { type UpstashRedisClient, UpstashRedisStore } from "./src/store/upstash-redis.ts";
@@ -82,6 +85,10 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   }
   const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
   const engine = { ...lease, ...httpFromEnv(env) };
+  const lookbackSeconds = number(env, "DW_EVENT_LOOKBACK_SECONDS");
+  if (lookbackSeconds !== undefined && !(lookbackSeconds >= 0)) {
+    throw new ConfigError(`DW_EVENT_LOOKBACK_SECONDS must be a number of seconds ≥ 0, got ${lookbackSeconds}`);
+  }
   const ticker = tickerFromEnv(env);
 
   const options: AppOptions = {
@@ -90,6 +97,7 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     version: VERSION,
     ...(extras.services ? { services: extras.services } : {}),
     ...(token ? { token } : {}),
+    ...(lookbackSeconds !== undefined ? { events: { lookbackSeconds } } : {}),
     ...(production ? { production } : {}),
     ...engine,
     ...(ticker !== undefined ? { ticker } : {}),
@@ -269,14 +277,31 @@ function httpUrl(value: string, name: string): string {
  * One round of recovery for an app's options: the in-process queue's due jobs, then the sweeper (`tick`, which the
  * app's own ticker, `app.scheduled` and a QStash sweep schedule all run). Kept for code written before `app.tick()`.
  */
-export async function recoverOnce(options: Pick<AppOptions, "store" | "adapter" | "clock" | "sweep">): Promise<SweepReport> {
+export async function recoverOnce(
+  options: Pick<AppOptions, "store" | "adapter" | "clock" | "sweep"> & { workflows?: AppOptions["workflows"] },
+): Promise<SweepReport> {
   const adapter = options.adapter;
   if (!adapter) throw new ConfigError("recoverOnce needs the app's adapter");
+  const workflows = options.workflows;
   const report = await tick({
     store: options.store,
     adapter,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.sweep ? { sweep: options.sweep } : {}),
+    ...(workflows ? { triggers: () => workflowsOf(workflows) } : {}),
   });
   return report.sweep!;
+}
+
+/**
+ * With QStash configured: a QStash schedule per cron trigger of the served workflows (fixed ids, see
+ * syncTriggerSchedules; the app's sweep schedule is another, kept by the app), and the schedules of removed triggers
+ * deleted. main.ts calls it at start-up.
+ */
+export async function syncCronSchedules(env: Env, options: AppOptions): Promise<{ created: string[]; removed: string[] } | null> {
+  const token = text(env, "QSTASH_TOKEN");
+  if (!(options.adapter instanceof QStashAdapter) || !token) return null;
+  const baseUrl = text(env, "QSTASH_URL");
+  const client = new Client({ token, ...(baseUrl ? { baseUrl } : {}) });
+  return await syncTriggerSchedules(client, { callbackUrl: options.adapter.callbackUrl, workflows: workflowsOf(options.workflows) });
 }

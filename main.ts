@@ -11,7 +11,7 @@
 import { Redis } from "@upstash/redis";
 import { loadExamples } from "./examples/index.ts";
 import { ConfigError, createApp } from "./mod.ts";
-import { appOptionsFromEnv, VERSION } from "./config-from-env.ts";
+import { appOptionsFromEnv, syncCronSchedules, VERSION } from "./config-from-env.ts";
 
 interface RuntimeGlobals {
   Deno?: {
@@ -71,6 +71,11 @@ if (cron && options.ticker !== false) {
     () => app.tick().then(() => undefined, (error) => console.error(`durable-workflow: tick failed: ${error}`)),
   );
 }
+// With QStash: a schedule per cron trigger (created at start-up, removed with its trigger).
+syncCronSchedules(env, options).then(
+  (synced) => synced && console.log(JSON.stringify({ msg: "cron trigger schedules synced", ...synced })),
+  (error) => console.error(JSON.stringify({ msg: "cron trigger schedules could not be synced", error: String(error) })),
+);
 
 /** How to try it: printed once the server listens. */
 function banner(base: string): string {

@@ -25,6 +25,6 @@ export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Response | Promise<Response> {
     return app.fetch(request, env, ctx);
   },
-  /** The Cron Trigger of wrangler.toml ([triggers] crons): one tick per minute (due jobs, the sweeper). */
+  /** The Cron Trigger of wrangler.toml ([triggers] crons): one tick per minute (due jobs, the sweeper, cron triggers). */
   scheduled: app.scheduled,
 };

@@ -3,6 +3,7 @@ import { requireToken } from "./auth.ts";
 import { bodyLimit } from "./body.ts";
 import { dashboardDataRoutes, dashboardRoutes } from "./dashboard/index.ts";
 import { type AppEnv, type AppOptionsInput, contextMiddleware, contextResolver } from "./context.ts";
+import { eventSendRoutes } from "./event-sends.ts";
 import { eventRoutes } from "./events.ts";
 import { executionRoutes } from "./executions.ts";
 import { healthRoutes } from "./health.ts";
@@ -73,6 +74,7 @@ export function createApp(options: AppOptionsInput): App {
   app.route("/", executionRoutes());
   app.route("/", lifecycleRoutes());
   app.route("/", eventRoutes());
+  app.route("/", eventSendRoutes());
   app.route("/", dashboardDataRoutes());
   serveOpenApi(app);
 

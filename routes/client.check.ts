@@ -11,6 +11,7 @@ type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ?
 const same = <A, B>(proof: Same<A, B>): Same<A, B> => proof;
 same<z.output<typeof schemas.Accepted>, client.Accepted>(true);
 same<z.output<typeof schemas.Entry>, client.Entry>(true);
+same<z.output<typeof schemas.EventSent>, client.EventSent>(true);
 same<z.output<typeof schemas.Execution>, client.Execution>(true);
 same<z.output<typeof schemas.ExecutionPage>, client.ExecutionPage>(true);
 same<z.output<typeof schemas.ExecutionResult>, client.ExecutionResult>(true);
@@ -26,3 +27,4 @@ same<z.output<typeof schemas.WorkflowSummary>, client.WorkflowSummary>(true);
 same<Omit<z.input<typeof schemas.RunBody>, "mode">, client.StartOptions>(true);
 same<Omit<z.input<typeof schemas.ResumeBody>, "mode">, client.ResumeAnswer>(true);
 same<z.input<typeof schemas.CancelBody>, client.CancelOptions>(true);
+same<Omit<z.input<typeof schemas.SendEventBody>, "payload">, client.SendEventOptions>(true);

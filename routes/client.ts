@@ -115,6 +115,18 @@ export interface WorkflowDetail extends Omit<WorkflowSummary, "steps"> {
   steps: Step[];
   /** The graph as Mermaid `flowchart TD` text. */
   diagram: string;
+  /** Cron schedules and events that start runs. */
+  triggers?: Record<string, unknown>[];
+  /** When each cron trigger fires next (ISO), in the order of the triggers. */
+  nextStarts: NextStart[];
+}
+
+/** When a cron trigger fires next. */
+export interface NextStart {
+  cron: string;
+  timezone: string;
+  /** ISO-8601, or null when it never fires again. */
+  next: string | null;
 }
 
 /** The JSON of each SSE `data:` line. */
@@ -146,6 +158,24 @@ export interface ResumeAnswer {
 export interface CancelOptions {
   /** Why (at most 500 characters); kept in the execution's `error` as `Cancelled: <reason>`. */
   reason?: string;
+}
+
+/** The options of `sendEvent`: the body of POST /events/:name without its payload. */
+export interface SendEventOptions {
+  /** Deduplication id: an id sent twice is delivered once. */
+  id?: string;
+}
+
+/** What POST /events/:name answers. */
+export interface EventSent {
+  /** The event's id (the one given, or a new UUID). */
+  id: string;
+  /** Waiting executions it woke (0 for an id sent before). */
+  delivered: number;
+  /** The id was sent before: nothing was delivered again. */
+  duplicate: boolean;
+  /** Executions started by `event` triggers. */
+  started: string[];
 }
 
 type Mode = { mode?: "async" } | { mode: "sync" };
@@ -336,6 +366,14 @@ export class DurableWorkflowClient {
   retry(id: string, options?: { mode?: "async" }): Promise<Accepted>;
   retry(id: string, options: Mode = {}): Promise<Accepted | ExecutionResult> {
     return this.#json("POST", `/executions/${encodeURIComponent(id)}/retry`, options);
+  }
+
+  /**
+   * Sends an event: every run waiting for it in a `wait_for_event` step whose match holds receives it once, an `id`
+   * sent twice is delivered once, and `event` triggers start runs.
+   */
+  sendEvent(name: string, payload: unknown = null, options: SendEventOptions = {}): Promise<EventSent> {
+    return this.#json("POST", `/events/${encodeURIComponent(name)}`, { payload, ...options });
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { WorkflowLookup } from "../src/config.ts";
-import type { Clock } from "../src/engine/clock.ts";
+import { type Clock, toClock } from "../src/engine/clock.ts";
 import { Catalog } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { ConfigError } from "../src/errors.ts";
@@ -64,6 +64,8 @@ export interface AppOptions {
     pollMs?: number;
     /** How often a stream sends a `: heartbeat` comment, so proxies keep it open, in ms (default 15 000). */
     heartbeatMs?: number;
+    /** How long POST /events/:name keeps an event for runs that reach their wait later, in seconds (default 300). */
+    lookbackSeconds?: number;
   };
   /** Options of `http` steps: `allow` (URL prefixes), `allowPrivate`, `maxBodyBytes`, `fetch` (docs/workflow-format.md). */
   http?: HttpOptions;
@@ -183,6 +185,11 @@ function checkWorkflows(workflows: WorkflowDefinition[], services: Services): vo
     }
   }
   if (problems.length) throw new ConfigError(`createApp: ${problems.join("; ")}`);
+}
+
+/** The app's time now (its injected clock's, a function or a Clock). */
+export function appNow(app: AppContext): Date {
+  return toClock(app.options.clock).now();
 }
 
 export function buildContext(options: AppOptions): AppContext {

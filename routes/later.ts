@@ -1,6 +1,5 @@
-import { toClock } from "../src/engine/clock.ts";
 import type { ExecutionResult } from "../src/types.ts";
-import type { AppContext } from "./context.ts";
+import { type AppContext, appNow } from "./context.ts";
 
 /**
  * A sync call that ended `pending` until `notBefore` (a long `wait`, a far call retry) leaves a delayed
@@ -8,7 +7,7 @@ import type { AppContext } from "./context.ts";
  * time (an approval's `timeout`) leaves its `wake` job for then, as an async run's delivery does.
  */
 export async function continueWhenDue(app: AppContext, workflowId: string, result: ExecutionResult): Promise<void> {
-  const now = toClock(app.options.clock).now().getTime();
+  const now = appNow(app).getTime();
   const delaySeconds = (at: number) => Math.max(0, (at - now) / 1000);
   const base = { workflowId, executionId: result.executionId };
   if (result.status === "pending" && result.notBefore) {

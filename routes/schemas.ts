@@ -5,6 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { INPUT_TYPES } from "../src/definition/workflow.ts";
+import { EVENT_ID_PATTERN, EVENT_ID_RULE } from "../src/expressions/events.ts";
 import { executionIdSchema as executionId, workflowIdSchema as workflowId } from "../src/ids.ts";
 import {
   EntrySchema,
@@ -57,6 +58,18 @@ export const CancelBody = z.strictObject({
   reason: z.string().max(500).optional().describe("Why (at most 500 characters); kept in the execution's `error` as `Cancelled: <reason>`"),
 }).describe("Cancels an execution").openapi("CancelBody");
 
+export const SendEventBody = z.strictObject({
+  payload: z.unknown().optional().describe("Any JSON (default null): `event` in a wait's match, the waiting run's `<output>.payload`"),
+  id: z.string().regex(EVENT_ID_PATTERN, EVENT_ID_RULE).optional().describe("Deduplication id: an id sent twice is delivered once"),
+}).describe("An event for the runs waiting for it").openapi("SendEventBody");
+
+export const EventSent = z.object({
+  id: z.string().describe("The event's id (the one given, or a new UUID)"),
+  delivered: z.number().int().describe("Waiting executions it woke (0 for an id sent before)"),
+  duplicate: z.boolean().describe("The id was sent before: nothing was delivered again"),
+  started: z.array(z.string()).describe("Executions started by `event` triggers"),
+}).openapi("EventSent");
+
 export const RetryBody = z.strictObject({ mode }).describe("Retries a failed execution").openapi("RetryBody");
 
 export const ListQuery = z.object({
@@ -106,6 +119,10 @@ export const WorkflowDetail = z.object({
   inputs,
   steps: z.array(Step),
   diagram: z.string().describe("The graph as Mermaid `flowchart TD` text"),
+  triggers: z.array(z.record(z.string(), z.unknown())).optional().describe("Cron schedules and events that start runs"),
+  nextStarts: z.array(z.object({ cron: z.string(), timezone: z.string(), next: z.string().nullable() })).describe(
+    "When each cron trigger fires next (ISO), in the order of the triggers",
+  ),
 }).openapi("WorkflowDetail");
 
 export const StoredWorkflow = z.object({

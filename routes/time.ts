@@ -1,28 +1,44 @@
 import { errorText } from "../src/errors.ts";
 import { ensureSweepSchedule, QStashAdapter } from "../src/runners/adapters/qstash.ts";
 import { startTicker, tick, type TickReport } from "../src/runners/ticker.ts";
-import type { AppContext } from "./context.ts";
+import { type AppContext, appNow } from "./context.ts";
 
 /** Retry a failed sweep-schedule check at the next use after this long, not at every request. */
 const RETRY_SCHEDULE_MS = 60_000;
 
-/** One tick of an app: its in-process queue's due jobs and (unless `sweep: false`) the sweeper, with its options. */
-export function tickApp(app: AppContext, options: { sweep?: boolean } = {}): Promise<TickReport> {
-  return tick({
+/** The UTC minute (epoch ms / 60 000) in which an app last fired its cron triggers. */
+const triggersFired = new WeakMap<AppContext, number>();
+
+/**
+ * One tick of an app: its in-process queue's due jobs and (unless `sweep: false`) the sweeper, with its options,
+ * and the due cron triggers of the workflows it serves. Cron times are whole minutes, so an app lists its workflows
+ * and fires them in its first sweeping tick of each minute only (not every sweep: the listing costs store requests).
+ */
+export async function tickApp(app: AppContext, options: { sweep?: boolean } = {}): Promise<TickReport> {
+  const minute = Math.floor(appNow(app).getTime() / 60_000);
+  const firing = options.sweep !== false && triggersFired.get(app) !== minute;
+  const report = await tick({
     store: app.store,
     adapter: app.adapter,
     ...(app.options.clock ? { clock: app.options.clock } : {}),
     ...(app.options.sweep ? { sweep: app.options.sweep } : {}),
+    ...(firing ? { triggers: () => app.listWorkflows() } : {}),
   }, options);
+  if (firing) triggersFired.set(app, minute);
+  return report;
 }
 
 /** The line an operator reads when a tick did something; undefined when it did nothing. */
 export function tickLine(report: TickReport): string | undefined {
   const handedBack = report.sweep?.enqueued.length ?? 0;
   const failed = report.sweep?.failed.length ?? 0;
-  if (!report.timers && !handedBack && !failed) return undefined;
+  const started = report.triggers?.started.length ?? 0;
+  const notStarted = report.triggers?.failed ?? [];
+  if (!report.timers && !handedBack && !failed && !started && !notStarted.length) return undefined;
   return `durable-workflow: tick: ${report.timers} due job(s) run, ${handedBack} execution(s) handed back by the sweeper` +
-    (failed ? `, ${failed} could not be enqueued (retried after the claim time)` : "");
+    (failed ? `, ${failed} could not be enqueued (retried after the claim time)` : "") +
+    (started ? `, ${started} cron trigger run(s) started` : "") +
+    notStarted.map((f) => `; cron trigger of ${f.workflowId} at ${f.occurrence} not started: ${f.error}`).join("");
 }
 
 function onWorkers(): boolean {

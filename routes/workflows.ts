@@ -8,8 +8,9 @@ import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import { rawJsonField } from "./body.ts";
 import { missingServices } from "./catalog.ts";
-import type { AppContext, AppEnv } from "./context.ts";
+import { type AppContext, type AppEnv, appNow } from "./context.ts";
 import { continueWhenDue } from "./later.ts";
+import { nextStarts } from "../src/runners/triggers.ts";
 import { HttpProblem } from "./problems.ts";
 import { api, json, problem, route } from "./route.ts";
 import {
@@ -125,8 +126,10 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
   routes.openapi(listWorkflows, async (c) => c.json({ workflows: (await c.get("app").listWorkflows()).map(summary) }, 200));
 
   routes.openapi(getWorkflow, async (c) => {
-    const workflow = await requireWorkflow(c.get("app"), c.req.valid("param").id);
-    return c.json(pick(WorkflowDetail, { ...workflow, diagram: workflowDiagram(workflow) }), 200);
+    const app = c.get("app");
+    const workflow = await requireWorkflow(app, c.req.valid("param").id);
+    const now = appNow(app);
+    return c.json(pick(WorkflowDetail, { ...workflow, diagram: workflowDiagram(workflow), nextStarts: nextStarts(workflow, now) }), 200);
   });
 
   routes.openapi({ ...putWorkflow, middleware: [keepSource] }, async (c) => {

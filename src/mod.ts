@@ -43,6 +43,11 @@ export type { AsyncRunnerOptions } from "./runners/async.ts";
 export { StreamRunner } from "./runners/stream.ts";
 export type { StreamRunnerOptions } from "./runners/stream.ts";
 export { InlineAdapter } from "./runners/adapters/inline.ts";
+export { checkEvent, DEFAULT_EVENT_LOOKBACK_SECONDS, sendEvent } from "./runners/send-event.ts";
+export type { SendEventOptions, SendEventOutcome } from "./runners/send-event.ts";
+export { EVENT_NAME_PATTERN, type SentEvent } from "./expressions/events.ts";
+export { cronExecutionId, fireDueTriggers, nextStarts } from "./runners/triggers.ts";
+export type { FireOptions, FireReport } from "./runners/triggers.ts";
 export type { InlineAdapterOptions } from "./runners/adapters/inline.ts";
 // a queue of your own: the job and the adapter's shape here, what performs a delivery in "durable-workflow-edge/queue"
 export type { EnqueueOptions, Job, JobAction, QueueAdapter } from "./runners/jobs.ts";

@@ -223,6 +223,8 @@ export const EVENT_TYPES = [
   "step.halted",
   "step.failed",
   "step.retrying",
+  "event.received",
+  "workflow.triggered",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -473,7 +473,7 @@ describeStack("transient failures and QStash's retries", () => {
     t.clock.advance(60_000);
     const body = JSON.stringify({ action: "sweep" });
     const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
-    expect(await response.json()).toEqual({ swept: 1, failed: 0 });
+    expect(await response.json()).toEqual({ swept: 1, failed: 0, triggered: 0 });
     const runner = t.runner(linear(3));
     expect((await settle(runner, id))?.status).toBe("completed");
   });

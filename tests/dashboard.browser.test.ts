@@ -90,6 +90,27 @@ const NAP = loadWorkflow({
   ],
 });
 
+/** A run that waits for its parcel to ship; also started by a schedule and by an event. */
+const PARCEL = loadWorkflow({
+  id: "parcel",
+  name: "Parcel",
+  inputs: { order: { type: "string" } },
+  triggers: [{ cron: "0 9 * * mon", timezone: "Europe/Paris", input: { order: "weekly" } }, { event: "order:placed" }],
+  steps: [
+    { id: "start", type: "start", next: "shipped" },
+    {
+      id: "shipped",
+      type: "wait_for_event",
+      event: ["order:shipped", "order:lost"],
+      match: { field: "event.order", value: "$input.order" },
+      timeout: 86_400,
+      output: "parcel",
+      next: "finish",
+    },
+    { id: "finish", type: "end", result: "$parcel.payload" },
+  ],
+});
+
 const available = existsSync(CHROMIUM);
 if (!available && !process.env.CI) {
   console.warn(`\n!!! ${CHROMIUM} is missing: SKIPPING the dashboard browser tests (apt-get install -y chromium) !!!\n`);
@@ -153,7 +174,7 @@ function gated(services: Services, opened: Promise<void>): Services {
     const runnerOptions = {
       store,
       services: { ...gated(examples.services, services.opened), ...lifecycle },
-      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP, TALLY],
+      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP, TALLY, PARCEL],
     };
     const inline = new InlineAdapter(runnerOptions);
     // Jobs run in the background, so POST answers 202 at once and the page watches the run happen.
@@ -233,8 +254,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.goto(`${base}/dashboard`);
     await page.locator("#token-input").fill(TOKEN);
     await page.locator("#token-form button").click();
-    await page.locator(".workflow-card .diagram svg").nth(9).waitFor();
-    expect(await page.locator(".workflow-card").count()).toBe(10);
+    await page.locator(".workflow-card .diagram svg").nth(10).waitFor();
+    expect(await page.locator(".workflow-card").count()).toBe(11);
     expect(await page.locator('.workflow-card svg [data-step="manager_approval"]').count()).toBe(1);
     await page.screenshot({ path: `${SHOTS}/workflows.png`, fullPage: true });
   }, 20_000);
@@ -482,6 +503,28 @@ function gated(services: Services, opened: Promise<void>): Services {
     expect(await entries("each:note").locator(".bar").count()).toBe(0);
     expect(await entries("each:note").locator(".entry-duration").allTextContents()).toEqual(["< 1 ms", "< 1 ms", "< 1 ms"]);
     await page.screenshot({ path: `${SHOTS}/execution-loop.png`, fullPage: true });
+  }, 20_000);
+
+  test("a run waiting for an event shows what it waits for and until when; the send-event form wakes it", async () => {
+    const id = await start("parcel", "now", { order: "A-1" });
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+    await page.locator(".halt.event").waitFor();
+    expect(await page.locator(".halt.event .prompt").textContent()).toBe("order:shipped or order:lost");
+    expect(await page.locator(".halt.event dt").allTextContents()).toEqual(["Requested", "Expires"]);
+    expect(await page.locator("#event-name option").allTextContents()).toEqual(["order:shipped", "order:lost"]);
+    await page.locator("#event-payload").fill('{ "order": "A-1", "carrier": "DHL" }');
+    await page.locator(".halt.event form button").click();
+    await page.locator(".status-slot .badge.status-completed").waitFor();
+    expect((await store.load(id))!.result).toEqual({ order: "A-1", carrier: "DHL" });
+  }, 20_000);
+
+  test("a workflow's page lists its triggers with the next start of each schedule", async () => {
+    await page.goto(`${base}/dashboard#/workflows/parcel`);
+    const items = page.locator(".triggers li");
+    await items.first().waitFor();
+    const [cron, event] = await items.allTextContents();
+    expect(cron).toMatch(/^Cron 0 9 \* \* mon \(Europe\/Paris\) · next start \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\S*$/);
+    expect(event).toBe("On event order:placed");
   }, 20_000);
 
   test("on a phone-sized screen the pages fit the width", async () => {

@@ -41,6 +41,7 @@ const SPEC_ROUTES = [
   "get /openapi.json",
   "put /workflows/{id}",
   "get /workflows/{id}/versions",
+  "post /events/{name}",
   "post /executions/{id}/cancel",
   "post /executions/{id}/retry",
   "post /executions/{id}/recover",

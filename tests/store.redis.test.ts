@@ -697,3 +697,20 @@ describeRedis("Upstash REST bridge protocol", () => {
     expect(stack.bridgeStats()).toMatchObject({ requests: 0, commands: 0 });
   });
 });
+
+describeRedis("UpstashRedisStore event waiters", () => {
+  const wait = { waitId: "w@1", events: ["ping"], key: 'n="1"', match: null };
+  const halted = (id: string, wakeAt: string | null) =>
+    makeExecution({ id, status: "halted", updatedAt: "2026-01-01T00:00:00.000Z", wakeAt });
+
+  test("a waiter with a timeout expires a day after it (with its index row); one without never does", async () => {
+    const { store, keys } = fresh();
+    await store.commit({ execution: halted("timed", "2026-01-01T01:00:00.000Z"), expectedRevision: 0, wait });
+    const hour = 3600_000, day = 24 * hour;
+    expect(await stack.redis.pttl(keys.eventWaiter("timed"))).toBeWithin(day + hour - 5000, day + hour + 1);
+    expect(await stack.redis.pttl(keys.eventWaiters("ping", 'n="1"'))).toBeWithin(day + hour - 5000, day + hour + 1);
+    await store.commit({ execution: halted("forever", null), expectedRevision: 0, wait });
+    expect(await stack.redis.pttl(keys.eventWaiter("forever"))).toBe(-1);
+    expect(await stack.redis.pttl(keys.eventWaiters("ping", 'n="1"'))).toBe(-1);
+  });
+});

@@ -8,7 +8,7 @@ import { Client } from "@upstash/qstash";
 import { appOptionsFromEnv } from "../config-from-env.ts";
 import { type AppOptions, createApp } from "../routes/app.ts";
 import { buildContext } from "../routes/context.ts";
-import { wantsTicker } from "../routes/time.ts";
+import { tickApp, wantsTicker } from "../routes/time.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { ManualClock } from "../src/engine/clock.ts";
 import { ConfigError } from "../src/errors.ts";
@@ -34,6 +34,23 @@ const confirm = loadWorkflow({
     { id: "expired", type: "end", result: { status: "expired" } },
     { id: "done", type: "end", result: { status: "confirmed" } },
   ],
+});
+
+const payment = loadWorkflow({
+  id: "payment",
+  name: "Payment",
+  steps: [
+    { id: "paid", type: "wait_for_event", event: "payment.received", timeout: 3, on_timeout: "expired", next: "done" },
+    { id: "expired", type: "end", result: { status: "expired" } },
+    { id: "done", type: "end", result: { status: "paid" } },
+  ],
+});
+
+const minutely = loadWorkflow({
+  id: "minutely",
+  name: "Minutely",
+  triggers: [{ cron: "* * * * *" }],
+  steps: [{ id: "done", type: "end", result: { ran: true } }],
 });
 
 function appWith(options: Partial<AppOptions> = {}) {
@@ -71,6 +88,16 @@ describe("app.tick()", () => {
     expect(await store.load("c-1")).toMatchObject({ status: "completed", result: { status: "expired" } });
   });
 
+  test("a wait_for_event with a 3 s timeout takes on_timeout at the first tick after its expiry", async () => {
+    const { app, clock, store, start } = appWith({ workflows: [payment] });
+    await start("payment", "e-1");
+    const halted = (await store.load("e-1"))!;
+    expect(halted.wakeAt).toBe(halted.haltData!.expires_at as string);
+    clock.advance(3_000);
+    await app.tick();
+    expect(await store.load("e-1")).toMatchObject({ status: "completed", result: { status: "expired" } });
+  });
+
   test("a sync start that halts at an approval with a timeout leaves its wake job too", async () => {
     const { app, clock, store, start } = appWith();
     expect(await start("confirm", "c-2", "sync")).toMatchObject({ status: "halted" });
@@ -88,6 +115,29 @@ describe("app.tick()", () => {
     const report = await other.tick();
     expect(report.sweep!.enqueued.map((item) => item.id)).toEqual(["p-2"]);
     expect((await store.load("p-2"))!.status).toBe("completed");
+  });
+
+  test("a tick that sweeps starts the due occurrence of a cron trigger", async () => {
+    const { app, store } = appWith({ workflows: [minutely] });
+    expect((await app.tick()).triggers!.started.map((s) => s.executionId)).toEqual(["minutely:cron:202601010000"]);
+    expect(await store.load("minutely:cron:202601010000")).toMatchObject({ status: "completed", result: { ran: true } });
+  });
+
+  test("an app fires its cron triggers in its first sweeping tick of a minute only", async () => {
+    const { app, clock } = appWith({ workflows: [minutely] });
+    await app.tick();
+    clock.advance(59_000);
+    expect((await app.tick()).triggers).toBeUndefined();
+    clock.advance(1_000);
+    expect((await app.tick()).triggers!.started.map((s) => s.executionId)).toEqual(["minutely:cron:202601010001"]);
+  });
+
+  test("a tick that does not sweep starts no cron trigger", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const context = buildContext({ store, workflows: [minutely], clock: () => clock.now() });
+    expect((await tickApp(context, { sweep: false })).triggers).toBeUndefined();
+    expect(await store.load("minutely:cron:202601010000")).toBeNull();
   });
 
   test("app.scheduled, the Workers Cron Trigger handler, ticks (and hands its work to waitUntil)", async () => {

@@ -128,6 +128,13 @@ async function getEntries(id, signal) {
 async function resumeExecution(id, body, signal) {
   await api(executionPath(id) + "/resume", { method: "POST", body: { ...body, mode: "async" }, signal });
 }
+async function sendEventRequest(name, payload, id, signal) {
+  const body = id ? { payload, id } : { payload };
+  return (
+    /** @type {EventSent} */
+    await api("/events/" + encodeURIComponent(name), { method: "POST", body, signal })
+  );
+}
 async function cancelExecution(id, reason, signal) {
   await api(executionPath(id) + "/cancel", { method: "POST", body: reason ? { reason } : {}, signal });
 }
@@ -643,7 +650,58 @@ function haltPanel(screen) {
   const data = screen.execution.haltData || {};
   const ui = actionUi();
   const resume = (body) => sendAction(screen, ui, () => resumeExecution(screen.id, body, screen.signal), "Answer sent. Waiting for the run to continue…");
+  if (data.type === "event") return eventPanel(data, ui, screen);
   return data.type === "approval" ? approvalPanel(data, ui, resume) : responsePanel(data, ui, resume);
+}
+function eventPanel(data, ui, screen) {
+  const events = Array.isArray(data.events) ? data.events.map(String) : [];
+  const name = h("select", { id: "event-name" }, events.map((e) => h("option", { value: e }, e)));
+  const payload = h("textarea", { id: "event-payload", class: "code", rows: "5", spellcheck: "false" });
+  payload.value = "{}";
+  const id = h("input", { id: "event-id", type: "text", placeholder: "optional: an id sent twice is delivered once" });
+  const button = h("button", { type: "submit" }, "Send event");
+  ui.buttons.push(button);
+  const form = h(
+    "form",
+    { class: "stack" },
+    h("label", { for: "event-name" }, "Event"),
+    name,
+    h("label", { for: "event-payload" }, "Payload (JSON)"),
+    payload,
+    h("label", { for: "event-id" }, "Id"),
+    id,
+    ui.error,
+    button
+  );
+  onJsonSubmit(form, payload, ui, (body) => sendAction(
+    screen,
+    ui,
+    () => sendEventRequest(name.value, body, id.value.trim(), screen.signal),
+    "Event sent. Waiting for the run to continue…"
+  ));
+  return h(
+    "section",
+    { class: "card halt event", "aria-label": "Waiting for an event" },
+    h("h2", null, "Waiting for an event"),
+    h("p", { class: "prompt" }, events.join(" or ")),
+    data.match ? h("p", null, "Only an event where ", h("code", null, JSON.stringify(data.match))) : null,
+    data.expires_at ? null : h("p", { class: "muted" }, "No timeout: it waits until an event arrives."),
+    haltFacts(data),
+    form
+  );
+}
+function onJsonSubmit(form, area, ui, send2) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    let value;
+    try {
+      value = JSON.parse(area.value);
+    } catch (err) {
+      ui.error.textContent = "Not valid JSON: " + describe(err);
+      return;
+    }
+    send2(value);
+  });
 }
 function haltFacts(data) {
   const facts = [];
@@ -681,17 +739,7 @@ function responsePanel(data, ui, resume) {
     ui.error,
     button
   );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    let response;
-    try {
-      response = JSON.parse(area.value);
-    } catch (err) {
-      ui.error.textContent = "Not valid JSON: " + describe(err);
-      return;
-    }
-    resume({ response });
-  });
+  onJsonSubmit(form, area, ui, (response) => resume({ response }));
   return h(
     "section",
     { class: "card halt", "aria-label": "Halted" },
@@ -1012,6 +1060,7 @@ async function show3({ params: [id = ""], root: root2, signal }) {
         "div",
         { class: "column" },
         h("section", { class: "card" }, h("h2", null, "Start a run"), inputsList(w.inputs), runForm(w)),
+        w.triggers && w.triggers.length ? triggersCard(w) : null,
         h("section", { class: "card" }, h("h2", null, "Recent executions"), recent),
         h("section", { class: "card" }, h("h2", null, "Versions"), versions)
       )
@@ -1027,6 +1076,31 @@ async function show3({ params: [id = ""], root: root2, signal }) {
   settle(versions, listVersions(w.id, signal).then(versionTable));
 }
 var RECENT = ["status", "execution", "started"];
+function triggersCard(w) {
+  const starts = w.nextStarts || [];
+  let cron = 0;
+  const items = (w.triggers || []).map((t) => {
+    if (t.event) {
+      return h(
+        "li",
+        null,
+        "On event ",
+        h("code", null, String(t.event)),
+        t.match ? [" where ", h("code", null, JSON.stringify(t.match))] : null
+      );
+    }
+    const next = starts[cron++];
+    return h(
+      "li",
+      null,
+      "Cron ",
+      h("code", null, String(t.cron)),
+      " (" + (t.timezone || "UTC") + ")",
+      next ? [" · next start ", next.next ? when(next.next) : "none within a year"] : null
+    );
+  });
+  return h("section", { class: "card triggers", "aria-label": "Triggers" }, h("h2", null, "Triggers"), h("ul", null, items));
+}
 function versionTable(list) {
   if (!list.length) return h("p", { class: "muted" }, "No version stored yet.");
   return h(

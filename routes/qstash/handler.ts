@@ -16,6 +16,7 @@ import {
 } from "../../src/runners/jobs.ts";
 import type { SweepOptions } from "../../src/runners/recovery.ts";
 import { tick } from "../../src/runners/ticker.ts";
+import type { WorkflowDefinition } from "../../src/definition/workflow.ts";
 import { requireStore } from "../../src/runners/runner.ts";
 import { readBodyUpTo } from "../../src/json.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../body.ts";
@@ -44,6 +45,8 @@ export interface QStashHandlerOptions extends PerformOptions {
   maxBodyBytes?: number;
   /** The sweeper run by a signed `{ "action": "sweep" }` delivery (a QStash schedule): its grace and claim times. */
   sweep?: Pick<SweepOptions, "graceMs" | "claimMs" | "pageSize" | "maxPages">;
+  /** The workflows whose cron triggers a sweep delivery fires (see fireDueTriggers). */
+  triggers?: () => readonly WorkflowDefinition[] | Promise<readonly WorkflowDefinition[]>;
   /** Told about unexpected errors (answered 500). Default: console.error. */
   onError?: (error: unknown, job?: Job) => void;
   /** Told when QStash gave up on a job (its failure callback). Default: console.warn. */
@@ -135,14 +138,16 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
 
   const runSweep = async (): Promise<Response> => {
     try {
-      // The same tick as the app's ticker and Cron Trigger (with QStash as the queue, it is the sweep).
-      const { sweep: report } = await tick({
+      // The same tick as the app's ticker and Cron Trigger (with QStash as the queue, it is the sweep and the cron triggers).
+      const { sweep: report, triggers } = await tick({
         store: requireStore(options.store),
         adapter,
         clock,
         ...(options.sweep ? { sweep: options.sweep } : {}),
+        ...(options.triggers ? { triggers: options.triggers } : {}),
       });
-      return Response.json({ swept: report!.enqueued.length, failed: report!.failed.length });
+      for (const failure of triggers?.failed ?? []) console.warn(JSON.stringify({ msg: "cron trigger start failed", ...failure }));
+      return Response.json({ swept: report!.enqueued.length, failed: report!.failed.length, triggered: triggers?.started.length ?? 0 });
     } catch (error) {
       return failed(error, undefined, onError);
     }

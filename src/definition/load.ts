@@ -147,6 +147,7 @@ function analyse(source: unknown, registry: StepRegistry): Analysis {
   if (data.timeout !== undefined) content.timeout = data.timeout;
   content.inputs = inputs;
   content.steps = steps;
+  if (data.triggers?.length) content.triggers = data.triggers;
   const definition = { ...content, hash: contentHash(content) } as unknown as WorkflowDefinition;
   return { issues: [], definition: deepFreeze(definition), id };
 }

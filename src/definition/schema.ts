@@ -3,6 +3,8 @@ import { workflowIdSchema } from "../ids.ts";
 import { deepFreeze } from "../json.ts";
 import { defaultStepRegistry, StepRegistry } from "../steps/registry.ts";
 import { nestedStep } from "../steps/step.ts";
+import { checkTimeZone, parseCron } from "../expressions/cron.ts";
+import { eventMatchSchema, eventNameSchema } from "../expressions/events.ts";
 import { INPUT_TYPES } from "./workflow.ts";
 
 /** One declared input. A null spec (`order_id:`) means `{ required: true }`. */
@@ -12,6 +14,28 @@ export const inputSpecSchema = z.strictObject({
   default: z.unknown().optional(),
   description: z.string().optional(),
 });
+
+/** A cron trigger: `cron` (5 fields), `timezone` (IANA, default UTC), `input` of the runs it starts. */
+export const cronTriggerSchema = z.strictObject({
+  cron: z.string().superRefine((text, ctx) => {
+    try {
+      parseCron(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  }),
+  timezone: z.string().superRefine((zone, ctx) => {
+    try {
+      checkTimeZone(zone);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  }).optional(),
+  input: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** An event trigger: a matching event starts a run with its payload as input. */
+export const eventTriggerSchema = z.strictObject({ event: eventNameSchema, match: eventMatchSchema.optional() });
 
 /** Stands for one step in the workflow schema: steps are checked one by one with their own type's schema. */
 const stepPlaceholder = z.unknown();
@@ -27,6 +51,7 @@ export const workflowSchema = z.strictObject({
   timeout: z.number().positive().optional(),
   inputs: z.record(z.string().min(1).max(100), inputSpecSchema.nullable()).nullable().optional(),
   steps: z.array(stepPlaceholder).min(1),
+  triggers: z.array(z.union([cronTriggerSchema, eventTriggerSchema])).max(20).optional(),
 });
 
 /** Key aliases kept for older workflow files: alias → canonical key. */

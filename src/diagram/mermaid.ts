@@ -17,6 +17,7 @@ const SHAPES: Readonly<Record<string, readonly [string, string]>> = {
   workflow: ["[[", "]]"],
   wait: ["[(", ")]"],
   http: ["((", "))"],
+  wait_for_event: [">", "]"],
 };
 const CUSTOM_SHAPE = ["(", ")"] as const;
 

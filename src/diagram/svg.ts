@@ -21,6 +21,7 @@ const PALETTE: Readonly<Record<string, Palette>> = {
   workflow: { fill: "#eef6ff", stroke: "#334155" },
   wait: { fill: "#f5f3e7", stroke: "#8a6d1d" },
   http: { fill: "#e6f7f9", stroke: "#0e7490" },
+  wait_for_event: { fill: "#f5f3e7", stroke: "#8a6d1d" },
   finished: { fill: "#334155", stroke: "#334155" },
 };
 const CUSTOM_PALETTE: Palette = { fill: "#fafafa", stroke: "#6b7280" };

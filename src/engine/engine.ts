@@ -3,12 +3,14 @@ import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
-import { deepEqual, setOwn } from "../json.ts";
+import { deepEqual, isPlainObject, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import { FINISHED, type HttpOptions, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
 import { assertExecutionId } from "../ids.ts";
-import type { Store } from "../store/store.ts";
+import type { EventWait, Store } from "../store/store.ts";
+import type { Condition } from "../expressions/conditions.ts";
+import { eventMatches, matchKey, type SentEvent } from "../expressions/events.ts";
 import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, newExecution, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
 import { type Clock, toClock } from "./clock.ts";
@@ -140,13 +142,22 @@ export class Engine {
    * already exists with the same input is left alone (idempotent). Returns the execution as stored. `traceparent`:
    * the start request's, the parent of the execution's trace.
    */
-  async prepare(input: unknown, options: { executionId?: string; traceparent?: string } = {}): Promise<Execution> {
+  async prepare(input: unknown, options: { executionId?: string; trigger?: JsonObject; traceparent?: string } = {}): Promise<Execution> {
     const checked = applyInputRules(this.workflow, input ?? {});
     const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), undefined, options.traceparent);
     exec.status = "pending";
     const definition = definitionToPin(this.store, this.workflow, this.clock.now());
+    // A run started by a trigger tells which one in its first event.
+    const events = options.trigger
+      ? [{
+        seq: ++exec.eventSeq,
+        type: "workflow.triggered" as const,
+        data: { executionId: exec.id, workflowId: exec.workflowId, trigger: options.trigger },
+        timestamp: exec.createdAt,
+      }]
+      : [];
     try {
-      const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, ...(definition ? { definition } : {}) });
+      const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, events, ...(definition ? { definition } : {}) });
       markStored(this.store, this.workflow.hash);
       return { ...exec, revision };
     } catch (error) {
@@ -216,7 +227,7 @@ export class Engine {
     run.takeover = exec.status === "running";
     exec.status = "running";
     exec.wakeAt = null;
-    if (exec.stepsExecuted === 0 && exec.eventSeq === 0) {
+    if (exec.stepsExecuted === 0 && exec.eventSeq <= 1) {
       run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
     }
     run.trace = this.#startSegment(exec, "continue");
@@ -248,8 +259,12 @@ export class Engine {
       if (answer.approved !== undefined) ctx.approved = answer.approved;
       run.setCtx(ctx, ["response", "approved"]);
       if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
+      const waited = exec.haltData && eventWaitOf(exec.haltData);
       Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
       run.emit("workflow.resumed", {});
+      if (waited && isPlainObject(answer.response) && typeof answer.response.name === "string") {
+        run.emit("event.received", { event: answer.response.name, eventId: answer.response.id ?? null, stepId: exec.currentStep });
+      }
       await run.checkpoint();
       return run;
     });
@@ -599,11 +614,30 @@ export class Engine {
       exec.wakeAt = outcome.wakeAt ?? null;
       const halted = resultOf(exec);
       run.emit("workflow.halted", { halt: halted.halt as unknown as JsonObject });
+      const wait = eventWaitOf(outcome.data);
+      const committed = await run.checkpoint(wait);
+      const event = wait && (committed.event ?? await this.#claimCandidate(exec, wait, committed.candidates));
+      if (!event) return halted;
+      // The event was sent before the wait began (within its lookback): the run goes on at once.
+      run.resumed = { stepId: step.id, haltData: exec.haltData };
+      Object.assign(exec, { status: "running", haltData: null, wakeAt: null });
+      run.setCtx({ ...exec.ctx, response: receivedRecord(event) }, ["response"]);
+      run.emit("event.received", { event: event.name, eventId: event.id, stepId: step.id });
       await run.checkpoint();
-      return halted;
+      return undefined;
     }
     exec.recoverTo = outcome.next ?? step.next ?? FINISHED;
     if (outcome.kind === "wait") return await this.#wait(run, outcome.until);
+    return undefined;
+  }
+
+  /** The first buffered event (in send order) that an unindexed wait's match accepts, handed to this execution. */
+  async #claimCandidate(exec: Execution, wait: EventWait, candidates: SentEvent[] = []): Promise<SentEvent | undefined> {
+    for (const event of candidates) {
+      if (eventMatches(wait.match as Condition | null, event.payload) && await this.store.claimEvent(exec.id, wait.waitId, event)) {
+        return event;
+      }
+    }
     return undefined;
   }
 
@@ -807,6 +841,18 @@ function allStepIds(steps: readonly StepDefinition[]): string[] {
     }
   }
   return ids;
+}
+
+/** The store's view of a `wait_for_event` halt, or undefined for any other halt. */
+export function eventWaitOf(data: JsonObject): EventWait | undefined {
+  if (data.type !== "event" || !Array.isArray(data.events) || typeof data.wait_id !== "string") return undefined;
+  const match = isPlainObject(data.match) ? data.match : null;
+  return { waitId: data.wait_id, events: data.events as string[], key: matchKey(match as Condition | null), match };
+}
+
+/** What a waiting run receives of an event (its `ctx.response` on resume, then the step's output). */
+export function receivedRecord(event: SentEvent): JsonObject {
+  return { name: event.name, payload: event.payload, id: event.id, received_at: event.sentAt };
 }
 
 /** What run/resume return for an execution as it is stored. */

@@ -7,7 +7,7 @@ import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { ConflictError, errorText, ExecutionError, LeaseLostError } from "../errors.ts";
 import { jsonSize, setOwn } from "../json.ts";
 import type { StepDefinition, StepTools } from "../steps/step.ts";
-import { MAX_EVENTS_PER_EXECUTION, type Store, type StoredDefinition } from "../store/store.ts";
+import { type CommitResult, type EventWait, MAX_EVENTS_PER_EXECUTION, type Store, type StoredDefinition } from "../store/store.ts";
 import type { Entry, EntryAction, EventType, Execution, ExecutionDelta, Json, JsonObject, LoopCursor, StoredEvent } from "../types.ts";
 import type { Clock } from "./clock.ts";
 import { type EventHandler, WorkflowEvent } from "./events.ts";
@@ -238,7 +238,7 @@ export class Run {
    * One store round trip: the head, what the body changed since the last checkpoint, the new entries and
    * events; creates the execution on the first checkpoint of a new run. A `running` execution's lease is renewed.
    */
-  async checkpoint(): Promise<void> {
+  async checkpoint(wait?: EventWait): Promise<CommitResult> {
     const exec = this.exec;
     this.#commits += 1;
     const sentAt = this.#monotonic();
@@ -254,13 +254,14 @@ export class Run {
       entries: this.#entries,
       events: this.#events,
       ...(definition ? { definition } : {}),
+      ...(wait ? { wait } : {}),
       ...(exec.status === "running" ? { leaseMs: this.#context.leaseMs } : {}),
       ...(this.takeover ? { takeover: true } : {}),
     };
     if (this.trace) this.trace.storeRequests += 1;
-    const { revision } = await timed(this.meter, "commit", () => this.#context.store.commit(commit));
+    const committed = await timed(this.meter, "commit", () => this.#context.store.commit(commit));
     this.takeover = false;
-    exec.revision = revision;
+    exec.revision = committed.revision;
     this.#lease = exec.status === "running" ? this.#leaseFrom(sentAt) : { end: -Infinity, sentAt: -Infinity };
     this.#entries = [];
     this.#events = [];
@@ -271,13 +272,16 @@ export class Run {
       this.#delivering = true;
       for (const event of this.#held.splice(0)) this.#deliver(event);
     }
+    return committed;
   }
 
   #chain: Promise<void> = Promise.resolve();
 
   /** A checkpoint after those already asked for (parallel branches may ask at once; each commit needs the last revision). */
   checkpointInTurn(): Promise<void> {
-    const next = this.#chain.then(() => this.checkpoint());
+    const next = this.#chain.then(async () => {
+      await this.checkpoint();
+    });
     this.#chain = next.catch(() => undefined);
     return next;
   }

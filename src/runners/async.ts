@@ -1,7 +1,7 @@
 import { lookupWorkflow } from "../config.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { resultOf } from "../engine/engine.ts";
-import { type ExecutionResult, type ExecutionStatus, isTerminal } from "../types.ts";
+import { type ExecutionResult, type ExecutionStatus, isTerminal, type JsonObject } from "../types.ts";
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
 import { recover } from "./recovery.ts";
@@ -32,10 +32,14 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
    */
   async run(
     input: unknown,
-    options: { executionId?: string; queue?: string; priority?: number; traceparent?: string } = {},
+    options: { executionId?: string; queue?: string; priority?: number; trigger?: JsonObject; traceparent?: string } = {},
   ): Promise<string> {
     const workflow = await this.current();
-    const exec = await this.engine({}, workflow).prepare(input, { executionId: options.executionId, traceparent: options.traceparent });
+    const exec = await this.engine({}, workflow).prepare(input, {
+      executionId: options.executionId,
+      ...(options.trigger ? { trigger: options.trigger } : {}),
+      traceparent: options.traceparent,
+    });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
         workflowId: workflow.id,

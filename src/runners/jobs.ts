@@ -2,7 +2,7 @@ import { lookupWorkflow, type WorkflowLookup } from "../config.ts";
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { formatPath } from "../definition/issues.ts";
 import { pinnedDefinition } from "../engine/definitions.ts";
-import { DEFAULT_LEASE_MS, Engine, type EngineOptions, leaseExpiry, resultOf } from "../engine/engine.ts";
+import { DEFAULT_LEASE_MS, Engine, type EngineOptions, eventWaitOf, leaseExpiry, resultOf } from "../engine/engine.ts";
 import { instruments, timed } from "../engine/tracing.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
 import { deepEqual } from "../json.ts";
@@ -197,13 +197,18 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
 
 /**
  * A timer: continues a pending execution whose wait is over, applies an answer that waits on a halted execution
- * (its resume job was lost), or resumes a halt whose own wake time has passed (an approval takes `on_timeout`).
+ * (its resume job was lost), stores an event wait's halt again (which applies an event handed to it whose resume job
+ * was lost), or resumes a halt whose own wake time has passed (an approval takes `on_timeout`).
  * A timer names its halt by the halt's wake time (the sweeper's by the revision); one for another halt does nothing.
  */
 async function wake(engine: Engine, exec: Execution, job: Job): Promise<[ExecutionResult, boolean?]> {
   if (exec.status === "pending") return [await engine.continue(exec.id, { loaded: exec })];
   const forThisHalt = job.revision !== undefined ? job.revision === exec.revision : job.wakeAt === undefined || job.wakeAt === exec.wakeAt;
   if (exec.status !== "halted" || !forThisHalt) return [resultOf(exec), true];
+  // An event wait: its halt is stored again (the step times it), which applies an event handed to it whose resume job was lost.
+  if (!exec.answer && exec.haltData && eventWaitOf(exec.haltData)) {
+    return [await engine.resume(exec.id, { expectedRevision: exec.revision, loaded: exec })];
+  }
   // Early (the queue's clock is ahead of the engine's): leave the halt untouched and ask for the timer again.
   if (!isDue(exec, engine.clock.now().getTime())) return [resultOf(exec)];
   return [await engine.resume(exec.id, { ...exec.answer, expectedRevision: exec.revision, loaded: exec })];

@@ -1,14 +1,16 @@
 /**
  * Time firing by itself. One `tick` does what is due: the in-process queue's delayed jobs (waits, approval timeouts,
- * retries, busy leases) and the sweeper. Every way a deployment keeps time calls it: the app's own ticker on a
+ * retries, busy leases), the sweeper and, with the sweep, the due occurrences of cron triggers. Every way a deployment keeps time calls it: the app's own ticker on a
  * long-lived runtime (`startTicker`), the Workers Cron Trigger, and a QStash schedule's `{ "action": "sweep" }`.
  */
 import { errorText } from "../errors.ts";
+import type { WorkflowDefinition } from "../definition/workflow.ts";
 import type { Clock } from "../engine/clock.ts";
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
 import { sweep, type SweepOptions, type SweepReport } from "./recovery.ts";
 import type { Store } from "../store/store.ts";
+import { fireDueTriggers, type FireReport } from "./triggers.ts";
 
 export interface TickOptions {
   store: Store;
@@ -16,6 +18,8 @@ export interface TickOptions {
   clock?: Clock | (() => Date);
   /** The sweeper's options. */
   sweep?: Pick<SweepOptions, "graceMs" | "claimMs" | "pageSize" | "maxPages">;
+  /** The served workflows, listed when the tick sweeps: their cron triggers' due occurrences start then. */
+  triggers?: () => readonly WorkflowDefinition[] | Promise<readonly WorkflowDefinition[]>;
 }
 
 export interface TickReport {
@@ -23,6 +27,8 @@ export interface TickReport {
   timers: number;
   /** The sweep's report, when this tick swept. */
   sweep?: SweepReport;
+  /** The cron trigger runs started (and the starts that failed), when this tick swept with `triggers`. */
+  triggers?: FireReport;
 }
 
 /**
@@ -32,19 +38,22 @@ export interface TickReport {
  */
 export const IN_PROCESS_SWEEP_GRACE_MS = 1_000;
 
-/** One tick: the in-process queue's due timers, then (unless `sweep: false`) the sweeper. */
+/** One tick: the in-process queue's due timers, then (unless `sweep: false`) the sweeper and the due cron triggers. */
 export async function tick(options: TickOptions, { sweep: sweeping = true }: { sweep?: boolean } = {}): Promise<TickReport> {
   const inProcess = options.adapter instanceof InlineAdapter;
   const timers = inProcess ? await (options.adapter as InlineAdapter).runDueTimers() : 0;
   if (!sweeping) return { timers };
+  const clock = options.clock ? { clock: options.clock } : {};
   const report = await sweep({
     ...(inProcess ? { graceMs: IN_PROCESS_SWEEP_GRACE_MS } : {}),
     ...options.sweep,
     store: options.store,
     adapter: options.adapter,
-    ...(options.clock ? { clock: options.clock } : {}),
+    ...clock,
   });
-  return { timers, sweep: report };
+  if (!options.triggers) return { timers, sweep: report };
+  const triggers = await fireDueTriggers({ store: options.store, adapter: options.adapter, workflows: await options.triggers(), ...clock });
+  return { timers, sweep: report, triggers };
 }
 
 export interface TickerOptions {

@@ -2,6 +2,8 @@ import { NotFoundError } from "../errors.ts";
 import { cloneJson } from "../json.ts";
 import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../types.ts";
 import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, utf8Length } from "./format.ts";
+import { assertSentEvent, type SentEvent } from "../expressions/events.ts";
+import { MemoryEvents } from "./memory-events.ts";
 import { byOverdue, claimedScore, recoveryOf, type RecoveryRow, sweepBounds } from "./recovery.ts";
 import {
   assertDefinition,
@@ -10,10 +12,12 @@ import {
   assertLease,
   assertStatus,
   type Commit,
+  type CommitResult,
   conflictError,
   decodeCursor,
   type DefinitionVersion,
   encodeCursor,
+  type EventDelivery,
   findLimit,
   type FindQuery,
   type FindResult,
@@ -24,6 +28,8 @@ import {
   type Recoverable,
   type RecoverableQuery,
   renewRefused,
+  type SendEventOptions,
+  type SendEventResult,
   type Store,
   type StoredDefinition,
   type StoreFootprint,
@@ -61,8 +67,15 @@ export class MemoryStore implements Store {
   readonly #current = new Map<string, string>();
   /** "<status> <hash>" → ids of the executions on that version in that status (halted, pending). */
   readonly #waiting = new Map<string, Set<string>>();
+  readonly #events = new MemoryEvents({
+    head: (id) => this.#rows.get(id)?.head,
+    due: (id, at) => {
+      const row = this.#rows.get(id);
+      if (row) row.recovery = { queue: "wake", score: at, dueAt: new Date(at).toISOString() };
+    },
+  });
 
-  async commit(commit: Commit): Promise<{ revision: number }> {
+  async commit(commit: Commit): Promise<CommitResult> {
     const score = checkCommit(commit);
     const { execution, expectedRevision, delta } = commit;
     const row = this.#rows.get(execution.id);
@@ -110,6 +123,10 @@ export class MemoryStore implements Store {
     this.#rows.set(execution.id, next);
     this.#moveWaiting(head, true);
     if (definition) this.#keepDefinition(commit.definition!, definition);
+    if (commit.wait && head.status === "halted") {
+      const found = this.#events.wait(head.id, head.workflowId, head.revision, commit.wait, Date.parse(head.updatedAt));
+      return { revision: head.revision, ...found };
+    }
     return { revision: head.revision };
   }
 
@@ -179,6 +196,7 @@ export class MemoryStore implements Store {
     assertExecutionId(id);
     const row = this.#rows.get(id);
     if (row) this.#moveWaiting(row.head, false);
+    this.#events.forget(id);
     return this.#rows.delete(id);
   }
 
@@ -202,6 +220,21 @@ export class MemoryStore implements Store {
       const { id, workflowId, status, revision } = row.head;
       return { id, workflowId, status: status as Recoverable["status"], revision, dueAt: recovery.dueAt };
     });
+  }
+
+  async sendEvent(event: SentEvent, options: SendEventOptions): Promise<SendEventResult> {
+    assertSentEvent(event);
+    return this.#events.send(event, options);
+  }
+
+  async claimEvent(executionId: string, waitId: string, event: SentEvent): Promise<EventDelivery | null> {
+    assertExecutionId(executionId);
+    assertSentEvent(event);
+    return this.#events.claim(executionId, waitId, event, Date.parse(event.sentAt));
+  }
+
+  async advanceCursor(name: string, at: number): Promise<{ moved: boolean; previous: number | null }> {
+    return this.#events.advanceCursor(name, at);
   }
 
   async putDefinition(definition: StoredDefinition, options: { current?: boolean } = {}): Promise<{ stored: boolean; current: boolean }> {

@@ -1,5 +1,6 @@
 import { ConflictError, ValidationError } from "../errors.ts";
 import { assertExecutionId, EXECUTION_ID_PATTERN } from "../ids.ts";
+import type { SentEvent } from "../expressions/events.ts";
 export { EXECUTION_STATUSES } from "../types.ts";
 import {
   type Entry,
@@ -8,6 +9,7 @@ import {
   type ExecutionDelta,
   type ExecutionHead,
   type ExecutionStatus,
+  type JsonObject,
   type StoredEvent,
 } from "../types.ts";
 
@@ -42,6 +44,62 @@ export interface Commit {
    * `leaseUntil` with the committed `updatedAt` — never by comparing two machines' clocks.
    */
   takeover?: boolean;
+  /**
+   * The execution halts waiting for events: in the same atomic step the store looks for one already sent (within
+   * its lookback, not received by this execution yet) and, finding none, registers the execution as a waiter.
+   */
+  wait?: EventWait;
+}
+
+/** A run waiting for events (a `wait_for_event` halt). */
+export interface EventWait {
+  /** Tells this wait apart from the execution's other waits (kept when the same halt is stored again). */
+  waitId: string;
+  events: string[];
+  /** `matchKey(match)`: where the waiter is indexed (the same for every name). */
+  key: string;
+  /** The resolved match, evaluated by the caller for unindexed waiters. */
+  match: JsonObject | null;
+}
+
+/** What a commit came to. */
+export interface CommitResult {
+  revision: number;
+  /** With `wait`: an event already sent that matches (indexed), now received by this execution (not registered). */
+  event?: SentEvent;
+  /** With an unindexed `wait`: the events sent within their lookback that the caller must evaluate (registered). */
+  candidates?: SentEvent[];
+}
+
+/** A waiting execution that received an event: resume it at `revision` with the event. */
+export interface EventDelivery {
+  executionId: string;
+  workflowId: string;
+  revision: number;
+}
+
+/** A waiting execution whose match the store does not index: deliver with `claimEvent` if the match holds. */
+export interface EventCandidate extends EventDelivery {
+  waitId: string;
+  match: JsonObject | null;
+}
+
+export interface SendEventOptions {
+  /** `payloadKeys(payload)`: the index keys the event satisfies. */
+  keys: string[];
+  /** How long the event is kept for runs that start waiting later, from `event.sentAt`. */
+  lookbackMs: number;
+  /** How long its id is remembered (a second send with it delivers nothing). */
+  dedupMs: number;
+}
+
+export interface SendEventResult {
+  /** The id was sent before: nothing was done. */
+  duplicate: boolean;
+  /** Indexed waiters that received it (each removed from the waiters, atomically). */
+  delivered: EventDelivery[];
+  /** Unindexed waiters of its name. */
+  candidates: EventCandidate[];
 }
 
 /** What a heartbeat renews: the claim (the revision it was made at) and the lease's new end. */
@@ -120,7 +178,7 @@ export interface DefinitionVersion {
  */
 export interface Store {
   /** Writes the head, appends the delta, entries and events, and moves index rows, all or nothing. */
-  commit(commit: Commit): Promise<{ revision: number }>;
+  commit(commit: Commit): Promise<CommitResult>;
   /**
    * A worker's heartbeat: moves the lease of a `running` execution to `leaseUntil`, without a new revision, only
    * while it is still `running` at `revision` (else ConflictError, nothing written: another worker took it over,
@@ -160,6 +218,19 @@ export interface Store {
   definitionVersions(workflowId: string): Promise<DefinitionVersion[]>;
   /** Ids of the workflows that have a current version, sorted. */
   workflowIds(): Promise<string[]>;
+  /**
+   * Sends an event, in one atomic step: remembers its id, keeps it for the lookback, and hands it to every indexed
+   * waiter whose key it satisfies (each at most once: it is removed from the waiters, its execution is put in the
+   * recovery queue as due, and `eventDelivery` gives the event to the wait's next halt). Unindexed waiters are listed.
+   */
+  sendEvent(event: SentEvent, options: SendEventOptions): Promise<SendEventResult>;
+  /** Hands an event to one waiter (an unindexed one whose match held): null when it is no longer waiting for this wait. */
+  claimEvent(executionId: string, waitId: string, event: SentEvent): Promise<EventDelivery | null>;
+  /**
+   * The cursor of a trigger (epoch ms of its last started occurrence) moves to `at` if it is behind, atomically:
+   * `moved` tells the one caller that moved it; `previous` is where it was (null: never set). Kept beyond retention.
+   */
+  advanceCursor(name: string, at: number): Promise<{ moved: boolean; previous: number | null }>;
 }
 
 /** How an execution's body is stored now (both stores have `footprint(id)`; not part of Store). */

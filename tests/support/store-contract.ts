@@ -688,5 +688,47 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
         expect((await store.load("p"))?.id).toBe("p");
       });
     });
+
+    describe("events and trigger cursors", () => {
+      const event = { name: "payment.received", id: "ev-1", payload: { order_id: "A1" }, sentAt: "2026-01-01T00:00:00.000Z" };
+      const options = { keys: ['order_id="A1"'], lookbackMs: 300_000, dedupMs: 86_400_000 };
+      const wait = { waitId: "w@1", events: ["payment.received"], key: 'order_id="A1"', match: null };
+
+      async function halted(store: Store, id: string) {
+        const execution = makeExecution({ id, status: "halted", updatedAt: "2026-01-01T00:00:01.000Z" });
+        return await store.commit({ execution, expectedRevision: 0, wait });
+      }
+
+      test("a halt finds an event sent within the lookback, and registers no waiter then", async () => {
+        const store = await makeStore();
+        await store.sendEvent(event, options);
+        expect((await halted(store, "x")).event).toEqual(event);
+        expect((await store.sendEvent({ ...event, id: "ev-2" }, options)).delivered).toEqual([]);
+      });
+
+      test("an event is delivered to a registered waiter once, and an id sent twice is a duplicate", async () => {
+        const store = await makeStore();
+        expect((await halted(store, "x")).event).toBeUndefined();
+        expect((await store.sendEvent(event, options)).delivered).toEqual([{ executionId: "x", workflowId: "wf", revision: 1 }]);
+        expect((await store.sendEvent(event, options)).duplicate).toBe(true);
+        expect((await store.sendEvent({ ...event, id: "ev-3" }, options)).delivered).toEqual([]);
+      });
+
+      test("a waiter whose execution moved on receives nothing", async () => {
+        const store = await makeStore();
+        await halted(store, "x");
+        const moved = { ...(await store.load("x"))!, status: "running" as const };
+        await store.commit({ execution: moved, expectedRevision: 1 });
+        expect((await store.sendEvent(event, options)).delivered).toEqual([]);
+      });
+
+      test("a trigger cursor moves forward once per occurrence", async () => {
+        const store = await makeStore();
+        expect(await store.advanceCursor("wf:cron:0", 1000)).toEqual({ moved: true, previous: null });
+        expect(await store.advanceCursor("wf:cron:0", 1000)).toEqual({ moved: false, previous: 1000 });
+        expect(await store.advanceCursor("wf:cron:0", 500)).toEqual({ moved: false, previous: 1000 });
+        expect(await store.advanceCursor("wf:cron:0", 2000)).toEqual({ moved: true, previous: 1000 });
+      });
+    });
   });
 }
