@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { WorkflowLookup } from "../src/config.ts";
+import { type Clock, toClock } from "../src/engine/clock.ts";
 import { Catalog } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { ConfigError } from "../src/errors.ts";
@@ -70,7 +71,8 @@ export interface AppOptions {
   http?: HttpOptions;
   /** Values of `$secrets.NAME` in `http` steps: resolved when a request is sent, never stored, redacted from what is. */
   secrets?: Readonly<Record<string, string>>;
-  clock?: () => Date;
+  /** The app's time: a `Clock` (a `ManualClock` in tests: its timers too) or a function giving the time. */
+  clock?: Clock | (() => Date);
   /**
    * Time firing by itself (docs/async.md, "Time"). On a long-lived runtime (Bun, Deno, Node) the app runs a ticker
    * from its first request (or `app.start()`): the in-process queue's due jobs every `intervalMs` (default 1 000),
@@ -111,7 +113,7 @@ export interface AppContext {
     /** The routes resolve the current version themselves (`app.workflow`), once per request. */
     definitions: "as-given";
     workflows: WorkflowLookup;
-    clock?: () => Date;
+    clock?: Clock | (() => Date);
     ids?: () => string;
     leaseMs?: number;
     http?: HttpOptions;
@@ -183,6 +185,11 @@ function checkWorkflows(workflows: WorkflowDefinition[], services: Services): vo
     }
   }
   if (problems.length) throw new ConfigError(`createApp: ${problems.join("; ")}`);
+}
+
+/** The app's time now (its injected clock's, a function or a Clock). */
+export function appNow(app: AppContext): Date {
+  return toClock(app.options.clock).now();
 }
 
 export function buildContext(options: AppOptions): AppContext {

@@ -21,6 +21,7 @@ import {
   ListQuery,
   pick,
   ResumeBody,
+  TraceHeaders,
 } from "./schemas.ts";
 import { requireWorkflow } from "./workflows.ts";
 
@@ -66,7 +67,7 @@ const resumeExecution = route({
   operationId: "resumeExecution",
   tags: ["executions"],
   summary: "Resume a halted execution with a response or an approval decision",
-  request: { params: ExecutionParams, body: { content: { "application/json": { schema: ResumeBody } } } },
+  request: { params: ExecutionParams, headers: TraceHeaders, body: { content: { "application/json": { schema: ResumeBody } } } },
   responses: {
     200: json(ExecutionResult, "mode sync: the result"),
     202: json(Accepted, "mode async: the resume is queued (or already done by an inline queue)"),
@@ -129,13 +130,15 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
     const answer = checkResumeAnswer({ response: await rawJsonField(c, "response"), approved: await rawJsonField(c, "approved") });
     const execution = await requireExecution(app, id);
     const workflow = await requireWorkflow(app, execution.workflowId);
+    // The resume request's W3C trace context: the segment that applies the answer links to it (docs/observability.md).
+    const traceparent = c.req.header("traceparent");
     if (mode === "sync") {
-      const result = await new SyncRunner(workflow, app.runnerOptions).resume(id, answer);
+      const result = await new SyncRunner(workflow, { ...app.runnerOptions, traceparent }).resume(id, answer);
       await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-    await runner.resume(id, answer);
+    await runner.resume(id, { ...answer, traceparent });
     const status = await runner.status(id);
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
   });

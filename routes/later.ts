@@ -1,5 +1,5 @@
 import type { ExecutionResult } from "../src/types.ts";
-import type { AppContext } from "./context.ts";
+import { type AppContext, appNow } from "./context.ts";
 
 /**
  * A sync call that ended `pending` until `notBefore` (a long `wait`, a far call retry) leaves a delayed
@@ -8,7 +8,7 @@ import type { AppContext } from "./context.ts";
  * flow-control slot the call released get their `continue` jobs.
  */
 export async function continueWhenDue(app: AppContext, workflowId: string, result: ExecutionResult): Promise<void> {
-  const now = (app.options.clock?.() ?? new Date()).getTime();
+  const now = appNow(app).getTime();
   const delaySeconds = (at: number) => Math.max(0, (at - now) / 1000);
   const base = { workflowId, executionId: result.executionId };
   // Flow control: the waiters the sync run's released slot lets start.

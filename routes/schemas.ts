@@ -24,6 +24,12 @@ const timestamp = z.string().describe("ISO-8601");
 
 export const WorkflowParams = z.object({ id: workflowId.describe("Workflow id") });
 export const ExecutionParams = z.object({ id: executionId.describe("Execution id") });
+/** The W3C trace context a start or a resume request may carry (docs/observability.md); a malformed one is ignored. */
+export const TraceHeaders = z.object({
+  traceparent: z.string().optional().describe(
+    "W3C trace context: the parent of the execution's trace (start), or linked from the segment applying the answer (resume)",
+  ),
+});
 
 const RunFields = z.strictObject({
   input: z.record(z.string(), z.unknown()).optional().describe("The run input, checked against the workflow's input rules"),

@@ -1,7 +1,7 @@
 import { errorText } from "../src/errors.ts";
 import { ensureSweepSchedule, QStashAdapter } from "../src/runners/adapters/qstash.ts";
 import { startTicker, tick, type TickReport } from "../src/runners/ticker.ts";
-import type { AppContext } from "./context.ts";
+import { type AppContext, appNow } from "./context.ts";
 
 /** Retry a failed sweep-schedule check at the next use after this long, not at every request. */
 const RETRY_SCHEDULE_MS = 60_000;
@@ -15,7 +15,7 @@ const triggersFired = new WeakMap<AppContext, number>();
  * and fires them in its first sweeping tick of each minute only (not every sweep: the listing costs store requests).
  */
 export async function tickApp(app: AppContext, options: { sweep?: boolean } = {}): Promise<TickReport> {
-  const minute = Math.floor((app.options.clock ?? (() => new Date()))().getTime() / 60_000);
+  const minute = Math.floor(appNow(app).getTime() / 60_000);
   const firing = options.sweep !== false && triggersFired.get(app) !== minute;
   const report = await tick({
     store: app.store,

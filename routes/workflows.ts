@@ -9,7 +9,7 @@ import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import { rawJsonField } from "./body.ts";
 import { missingServices } from "./catalog.ts";
-import type { AppContext, AppEnv } from "./context.ts";
+import { type AppContext, type AppEnv, appNow } from "./context.ts";
 import { continueWhenDue } from "./later.ts";
 import { nextStarts } from "../src/runners/triggers.ts";
 import { HttpProblem } from "./problems.ts";
@@ -20,6 +20,7 @@ import {
   pick,
   RunBody,
   StoredWorkflow,
+  TraceHeaders,
   WorkflowDetail,
   WorkflowFlow,
   WorkflowList,
@@ -111,7 +112,7 @@ const startExecution = route({
   operationId: "startExecution",
   tags: ["executions"],
   summary: "Start an execution on the workflow's current version (async by default)",
-  request: { params: WorkflowParams, body: { content: { "application/json": { schema: RunBody } } } },
+  request: { params: WorkflowParams, headers: TraceHeaders, body: { content: { "application/json": { schema: RunBody } } } },
   responses: {
     200: json(
       ExecutionResult,
@@ -139,7 +140,7 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
   routes.openapi(getWorkflow, async (c) => {
     const app = c.get("app");
     const workflow = await requireWorkflow(app, c.req.valid("param").id);
-    const now = app.runnerOptions.clock?.() ?? new Date();
+    const now = appNow(app);
     return c.json(pick(WorkflowDetail, { ...workflow, diagram: workflowDiagram(workflow), nextStarts: nextStarts(workflow, now) }), 200);
   });
 
@@ -188,7 +189,7 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     const app = c.get("app");
     const workflow = await requireWorkflow(app, c.req.valid("param").id);
     const gated = isGated(workflow) || workflow.debounce !== undefined || workflow.steps.some((step) => step.rate !== undefined);
-    const now = (app.options.clock?.() ?? new Date()).getTime();
+    const now = appNow(app).getTime();
     const keys = gated ? await flowStoreOf(app.store).flowState(workflow.id, now) : [];
     return c.json({
       workflowId: workflow.id,
@@ -204,6 +205,8 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     const app = c.get("app");
     const workflow = await requireWorkflow(app, c.req.valid("param").id);
     const { executionId, mode, priority } = c.req.valid("json");
+    // The start request's W3C trace context becomes the parent of the execution's trace (docs/observability.md).
+    const traceparent = c.req.header("traceparent");
     const input = (await rawJsonField(c, "input")) ?? {};
     if (executionId !== undefined) {
       // Starting an existing id is idempotent, but only for the same workflow.
@@ -213,12 +216,12 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
       }
     }
     if (mode === "sync") {
-      const result = await new SyncRunner(workflow, app.runnerOptions).run(input, { executionId });
+      const result = await new SyncRunner(workflow, app.runnerOptions).run(input, { executionId, traceparent });
       await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-    const id = await runner.run(input, { executionId, priority });
+    const id = await runner.run(input, { executionId, priority, traceparent });
     const status = await runner.status(id);
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
   });

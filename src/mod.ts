@@ -34,6 +34,7 @@ export { ManualClock, systemClock } from "./engine/clock.ts";
 export type { Clock } from "./engine/clock.ts";
 export { WorkflowEvent } from "./engine/events.ts";
 export type { EventHandler } from "./engine/events.ts";
+export { formatTraceparent, parseTraceparent } from "./engine/tracing.ts";
 export { Catalog } from "./engine/definitions.ts";
 export { SyncRunner } from "./runners/sync.ts";
 export type { HaltAnswer, OnHalt, RunnerOptions } from "./runners/sync.ts";

@@ -149,6 +149,9 @@ export const ExecutionSchema = z.object({
     "Once compensations ran: true when every one succeeded, false when one failed after its retries; else null",
   ),
   flow: FlowMarkSchema.nullable().optional().describe("Flow control: the start's priority and, while it waits, why"),
+  trace: z.object({ traceparent: z.string().max(100) }).nullable().optional().describe(
+    "The execution's OpenTelemetry trace: the W3C traceparent of its start (every run segment's span is its child)",
+  ),
 });
 
 const bodyMask = Object.fromEntries(EXECUTION_BODY_FIELDS.map((field) => [field, true] as const)) as {
@@ -243,6 +246,8 @@ export const JobSchema = z.object({
     rate: z.number().int().min(1).optional(),
     period: z.number().positive().optional(),
   }).optional(),
+  /** W3C `traceparent` of what enqueued the job (the run segment, or the start): the segment performing it links to it. */
+  traceparent: z.string().max(100).optional(),
 }).refine((job) => job.action !== "wake" || job.wakeAt !== undefined || job.haltedAt !== undefined || job.revision !== undefined, {
   path: ["wakeAt"],
   message: "a wake job names the halt it is for: `wakeAt` (a halt's timer) or `revision` (a sweep)",

@@ -88,6 +88,11 @@ export interface Execution {
   compensated: boolean | null;
   /** Flow control (workflows with `concurrency`, `rate`, `priority` or `debounce`): see FlowMark. */
   flow?: FlowMark | null;
+  /**
+   * The execution's trace: the W3C `traceparent` of its start (see src/engine/tracing.ts); every run segment's span
+   * is its child, so one execution is one trace across deliveries. Absent when it started with no trace.
+   */
+  trace?: { traceparent: string } | null;
 }
 
 /** A step's compensation as stored when the step completed: its definition and what was resolved from it. */
@@ -333,6 +338,8 @@ export interface Job {
    * spread rather than refused; the store's admission stays the source of truth. Never on continuations.
    */
   flowControl?: JobFlowControl;
+  /** W3C `traceparent` of what enqueued the job (the run segment, or the start): the segment performing it links to it. */
+  traceparent?: string;
 }
 
 /** A start job's flow control for the queue: one key, the concurrency as `parallelism`, the rate per `period` seconds. */

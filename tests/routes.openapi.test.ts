@@ -175,7 +175,7 @@ describe("GET /openapi.json", () => {
       "query:limit",
       "query:cursor",
     ]);
-    expect(run.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(["path:id"]);
+    expect(run.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(["path:id", "header:traceparent"]);
   });
 
   test("defines the response schemas of ExecutionResult, Execution, Entry and Problem", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Accepted, ExecutionResult, Health, WorkflowDetail, WorkflowList } from "../routes/schemas.ts";
+import { ManualClock } from "../src/engine/clock.ts";
 import { orderWorkflow, problemOf, send, setup, smallOrder, start } from "./support/routes.ts";
 
 describe("GET /health", () => {
@@ -183,5 +184,17 @@ describe("POST /workflows/:id/executions", () => {
     const problem = await problemOf(await start(app, smallOrder, { executionId: "a/b" }));
     expect(problem.status).toBe(400);
     expect(problem.body.errors).toEqual([{ path: "executionId", message: expect.any(String) }]);
+  });
+});
+
+describe("an injected clock", () => {
+  test("createApp takes a ManualClock: an execution and the stored definition are stamped with its time", async () => {
+    const { app, store } = setup({ clock: new ManualClock("2026-05-01T00:00:00.000Z") });
+    const response = await start(app, smallOrder, { executionId: "on-manual-clock", mode: "sync" });
+    expect(response.status).toBe(200);
+    const exec = await store.load("on-manual-clock");
+    expect(exec?.createdAt).toBe("2026-05-01T00:00:00.000Z");
+    const definition = await store.currentDefinition("order_fulfillment");
+    expect(definition?.storedAt).toBe("2026-05-01T00:00:00.000Z");
   });
 });

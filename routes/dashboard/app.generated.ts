@@ -942,7 +942,8 @@ function executionMeta(e) {
     when(e.updatedAt),
     Number.isFinite(elapsed) ? " · " + duration(elapsed) : "",
     e.currentStep ? [" · step ", h("code", null, e.currentStep)] : null,
-    wake ? [" · ", wake] : null
+    wake ? [" · ", wake] : null,
+    e.trace ? [" · trace ", h("code", { title: "traceparent " + e.trace.traceparent }, e.trace.traceparent.split("-")[1] ?? "")] : null
   ];
 }
 function executionData(e) {

@@ -10,7 +10,7 @@ import type { ExecutionResult } from "../types.ts";
 
 /** What a child run needs of an engine for the child workflow. */
 interface ChildEngine {
-  run(input: unknown, options: { executionId: string; deadline: string | null }): Promise<ExecutionResult>;
+  run(input: unknown, options: { executionId: string; deadline: string | null; traceparent?: string }): Promise<ExecutionResult>;
   resume(id: string, answer: NonNullable<ChildRequest["resume"]>): Promise<ExecutionResult>;
   continue(id: string): Promise<ExecutionResult>;
 }
@@ -35,6 +35,7 @@ export async function runChild(
     result = await child.run(request.input, {
       executionId: request.childId,
       deadline: Number.isFinite(deadline) ? new Date(deadline).toISOString() : null,
+      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
     });
   } else if (existing.status === "halted" && request.resume) {
     result = await child.resume(request.childId, request.resume);

@@ -14,6 +14,7 @@ import { ConflictError, type ValidationIssue } from "../errors.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import type { StepRegistry } from "../steps/registry.ts";
 import type { Store, StoredDefinition } from "../store/store.ts";
+import { type Clock, toClock } from "./clock.ts";
 
 /** Hashes this isolate knows to be stored, per store. */
 const storedHashes = new WeakMap<Store, Set<string>>();
@@ -100,14 +101,14 @@ const settled = new WeakMap<Store, Map<string, Promise<StoredDefinition | null>>
 export class Catalog {
   readonly #store: Store;
   readonly #code: WorkflowLookup;
-  readonly #clock: () => Date;
+  readonly #clock: Clock;
   readonly #registry: StepRegistry | undefined;
   readonly #latest = new Map<string, WorkflowDefinition>();
 
-  constructor(store: Store, code: WorkflowLookup, options: { clock?: () => Date; registry?: StepRegistry } = {}) {
+  constructor(store: Store, code: WorkflowLookup, options: { clock?: Clock | (() => Date); registry?: StepRegistry } = {}) {
     this.#store = store;
     this.#code = code;
-    this.#clock = options.clock ?? (() => new Date());
+    this.#clock = toClock(options.clock);
     this.#registry = options.registry;
   }
 
@@ -149,7 +150,7 @@ export class Catalog {
       v.version === workflow.version && v.hash !== workflow.hash
     );
     if (taken) throw new VersionTakenError(workflow, taken.hash);
-    await this.#store.putDefinition(storedDefinition(workflow, this.#clock(), source), { current: true });
+    await this.#store.putDefinition(storedDefinition(workflow, this.#clock.now(), source), { current: true });
     markStored(this.#store, remember(workflow).hash);
     return { created: true };
   }
@@ -170,7 +171,7 @@ export class Catalog {
     const current = await this.#store.currentDefinition(code.id);
     if (current?.hash === code.hash) return current;
     if (current && (await this.#store.definition(code.hash))) return current;
-    const stored = storedDefinition(code, this.#clock());
+    const stored = storedDefinition(code, this.#clock.now());
     await this.#store.putDefinition(stored, { current: true });
     markStored(this.#store, code.hash);
     return stored;

@@ -21,6 +21,7 @@ import { executeStep, lastError, stepTypeOf, Yield } from "./execute-step.ts";
 import type { DebounceSpec, RateSpec } from "../steps/flow.ts";
 import { acquireRequest, flowKey, flowStoreOf, isGated, waitingText } from "./flow.ts";
 import { Run } from "./run.ts";
+import { instruments, type Outcome, type SegmentTrace, startSegment, startTrace, timed } from "./tracing.ts";
 import { stepsOnCycles, visitOf } from "./visits.ts";
 
 export interface EngineLimits {
@@ -70,6 +71,11 @@ export interface EngineOptions {
    * inside their parent's slot: their engines pass false.
    */
   flowControl?: boolean;
+  /**
+   * W3C `traceparent` of what asked for this call (a queued job's publisher): each run segment's span links to it
+   * (its parent is the execution's own trace, see docs/observability.md).
+   */
+  traceparent?: string;
 }
 
 const DEFAULT_MAX_STEPS = 10_000;
@@ -96,6 +102,8 @@ export class Engine {
   readonly #maxCtxBytes: number;
   readonly #leaseMs: number;
   readonly #steps = new WeakMap<WorkflowDefinition, Map<string, StepDefinition>>();
+  /** W3C traceparent of the last run segment this engine traced (follow-up jobs carry it); undefined untraced. */
+  lastTraceparent: string | undefined;
 
   constructor(workflow: WorkflowDefinition, options: EngineOptions = {}) {
     const config = currentConfig();
@@ -118,18 +126,22 @@ export class Engine {
    * is claimed and run; any other existing execution is returned as it is (idempotent start), unless it was
    * started with another input (ConflictError).
    */
-  async run(input: unknown, options: { executionId?: string; deadline?: string | null } = {}): Promise<ExecutionResult> {
+  async run(
+    input: unknown,
+    options: { executionId?: string; deadline?: string | null; traceparent?: string } = {},
+  ): Promise<ExecutionResult> {
     if (this.#gated(this.workflow) || (this.#options.flowControl !== false && this.workflow.debounce)) {
       // Admission (and debouncing) come before the claim: the run is stored pending first, like an async start.
-      const stored = await this.prepare(input, { executionId: options.executionId });
+      const stored = await this.prepare(input, { executionId: options.executionId, traceparent: options.traceparent });
       return stored.status === "pending" ? await this.continue(stored.id, { loaded: stored }) : resultOf(stored);
     }
     const checked = applyInputRules(this.workflow, input ?? {});
-    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline);
+    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline, options.traceparent);
     const run = this.#newRun(exec, this.workflow, false);
     run.emit("workflow.started", { workflowId: this.workflow.id, input: checked });
+    run.trace = this.#startSegment(exec, "run");
     try {
-      return await this.#driveApplied(run);
+      return await this.#within(run.trace, () => this.#driveApplied(run));
     } catch (error) {
       if (!(error instanceof ConflictError) || run.claimed) throw error;
       const existing = await this.#existing(exec, error);
@@ -140,10 +152,15 @@ export class Engine {
 
   /**
    * Saves a new `pending` execution (the async runner's first step) after checking the input; an id that
-   * already exists with the same input is left alone (idempotent). Returns the execution as stored.
+   * already exists with the same input is left alone (idempotent). Returns the execution as stored. `traceparent`:
+   * the start request's, the parent of the execution's trace.
    */
-  async prepare(input: unknown, options: { executionId?: string; trigger?: JsonObject; priority?: number } = {}): Promise<Execution> {
-    const exec = this.#newExecution(applyInputRules(this.workflow, input ?? {}), options.executionId ?? this.#ids(), undefined);
+  async prepare(
+    input: unknown,
+    options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string } = {},
+  ): Promise<Execution> {
+    const checked = applyInputRules(this.workflow, input ?? {});
+    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), undefined, options.traceparent);
     exec.status = "pending";
     if (options.priority !== undefined) exec.flow = { priority: options.priority };
     if (this.#options.flowControl !== false && this.workflow.debounce) return await this.#debounce(exec, this.workflow.debounce);
@@ -223,11 +240,11 @@ export class Engine {
     return existing;
   }
 
-  #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined): Execution {
+  #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined, traceparent?: string): Execution {
     assertExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
-    return newExecution({
+    const exec = newExecution({
       id,
       workflowId: this.workflow.id,
       workflowVersion: this.workflow.version,
@@ -238,6 +255,9 @@ export class Engine {
       createdAt: now.toISOString(),
       deadline,
     });
+    const trace = startTrace(exec, traceparent);
+    if (trace) exec.trace = trace;
+    return exec;
   }
 
   #deadlineFrom(now: Date, workflow: WorkflowDefinition): string | null {
@@ -277,8 +297,11 @@ export class Engine {
       run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
     }
     if (waited) run.emit("flow.started", {});
-    await run.checkpoint();
-    return await this.#drive(run);
+    run.trace = this.#startSegment(exec, "continue");
+    return await this.#within(run.trace, async () => {
+      await run.checkpoint();
+      return await this.#drive(run);
+    });
   }
 
   /**
@@ -292,7 +315,9 @@ export class Engine {
     options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution } = {},
   ): Promise<ExecutionResult> {
     const answer = checkResumeAnswer(options);
-    const claimed = await this.#changeHalt(executionId, options, async (exec) => {
+    // One span for the claim (retried or not) and the run that follows.
+    let segment: SegmentTrace | undefined;
+    const claim = this.#changeHalt(executionId, options, async (exec) => {
       const workflow = await this.#pinned(exec);
       const waited = exec.flow?.waiting !== undefined;
       if (this.#gated(workflow)) {
@@ -302,6 +327,7 @@ export class Engine {
       }
       // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
       const run = this.#newRun(exec, workflow, true);
+      run.trace = segment ??= this.#startSegment(exec, "resume");
       if (waited) run.emit("flow.started", {});
       const ctx = { ...exec.ctx };
       if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
@@ -317,7 +343,19 @@ export class Engine {
       await run.checkpoint();
       return run;
     });
-    return claimed instanceof Run ? await this.#driveApplied(claimed) : claimed;
+    let claimed: Run | ExecutionResult;
+    try {
+      claimed = await claim;
+    } catch (error) {
+      segment?.end(undefined, error);
+      throw error;
+    }
+    if (!(claimed instanceof Run)) {
+      segment?.end(claimed);
+      return claimed;
+    }
+    const run = claimed;
+    return await this.#within(segment, () => this.#driveApplied(run));
   }
 
   /**
@@ -407,7 +445,7 @@ export class Engine {
     }
     Object.assign(exec, { status: "cancelled", error, wakeAt: null, retry: null, answer: null });
     run.emit("workflow.cancelled", { reason });
-    await run.checkpoint();
+    await this.#operate(run, "cancel");
     return await this.#release(run, resultOf(exec));
   }
 
@@ -438,8 +476,7 @@ export class Engine {
       pinned: null,
     });
     run.emit("workflow.resumed", { retry: true });
-    await run.checkpoint();
-    return exec;
+    return await this.#operate(run, "retry");
   }
 
   /**
@@ -468,8 +505,7 @@ export class Engine {
     }
     const run = this.#newRun(exec, target, true);
     Object.assign(exec, { workflowVersion: target.version, workflowHash: target.hash });
-    await run.checkpoint();
-    return exec;
+    return await this.#operate(run, "migrate");
   }
 
   /** The result of an execution as it is stored. */
@@ -483,7 +519,9 @@ export class Engine {
    */
   async #loadOwn(executionId: string, loaded?: Execution): Promise<Execution> {
     assertExecutionId(executionId);
-    const exec = loaded && loaded.id === executionId ? { ...loaded } : await this.store.load(executionId);
+    const exec = loaded && loaded.id === executionId
+      ? { ...loaded }
+      : await timed(instruments(), "load", () => this.store.load(executionId));
     if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
     if (exec.workflowId !== this.workflow.id) {
       throw new ConflictError(`Execution "${executionId}" belongs to workflow "${exec.workflowId}", not "${this.workflow.id}"`);
@@ -508,6 +546,35 @@ export class Engine {
       maxSteps: this.#maxSteps,
       maxCtxBytes: this.#maxCtxBytes,
       definition: claimed ? undefined : definitionToPin(this.store, workflow, this.clock.now()),
+    });
+  }
+
+  /** The span of one run segment (`kind`: run, continue, resume, or an operator's cancel, retry, migrate), when an SDK records. */
+  #startSegment(exec: Execution, kind: string): SegmentTrace | undefined {
+    const segment = startSegment(exec, kind, this.#options.traceparent);
+    if (segment) this.lastTraceparent = segment.traceparent;
+    return segment;
+  }
+
+  /** Does `work` within `segment`, which ends with its outcome. */
+  async #within<T extends Outcome>(segment: SegmentTrace | undefined, work: () => Promise<T>): Promise<T> {
+    if (!segment) return await work();
+    try {
+      const result = await work();
+      segment.end(result);
+      return result;
+    } catch (error) {
+      segment.end(undefined, error);
+      throw error;
+    }
+  }
+
+  /** An operator's change (cancel, retry, migrate): one checkpoint, traced as a short segment of its own. */
+  async #operate(run: Run, kind: string): Promise<Execution> {
+    run.trace = this.#startSegment(run.exec, kind);
+    return await this.#within(run.trace, async () => {
+      await run.checkpoint();
+      return run.exec;
     });
   }
 
@@ -888,6 +955,7 @@ export class Engine {
               onEvent: undefined,
               budgetMs: undefined,
               flowControl: false,
+              traceparent: undefined,
             }),
           { parent: exec.deadline, now: clock.now().getTime() },
           resultOf,

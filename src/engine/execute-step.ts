@@ -9,6 +9,7 @@ import type { StepDefinition, StepOutcome, StepState, StepTools, StepType } from
 import type { JsonObject } from "../types.ts";
 import { recordCompensation } from "./compensation.ts";
 import type { Run } from "./run.ts";
+import type { StepSpan } from "./tracing.ts";
 
 /** Thrown to end a run at a checkpoint: the time budget is used up, a call retry or a wait was scheduled. */
 export class Yield extends Error {
@@ -54,10 +55,14 @@ export async function executeStep(
   const startedAt = run.nowMs();
   let attempt = state.retryAttempt ?? 1;
   run.emitStep("step.started", label, startedAt);
+  const span = run.trace?.startStep(label, state.nested);
+  if (span) state = { ...state, traceparent: span.traceparent };
   // The step's own view of the tools: the same object underneath, with its retries counted and announced.
   const counted: StepTools = Object.create(tools);
   counted.waitToRetry = (ms, next, error) => {
-    run.emit("step.retrying", { stepId: label.id, stepType: label.type, attempt: next, error: errorText(error), delayMs: ms });
+    const data = { stepId: label.id, stepType: label.type, attempt: next, error: errorText(error), delayMs: ms };
+    run.emit("step.retrying", data);
+    span?.event("step.retrying", data);
     attempt = next;
     return tools.waitToRetry(ms, next, error);
   };
@@ -75,23 +80,47 @@ export async function executeStep(
     }
     if (outcome.ctx) run.checkCtxSize(outcome.ctx, step.id, outcome.changed && { from: state.ctx, changed: outcome.changed });
   } catch (error) {
-    if (error instanceof Yield) throw error;
+    if (error instanceof Yield) {
+      if (span) run.trace!.endStep(span, "yielded", attempt);
+      throw error;
+    }
     const text = errorText(error);
     const ended = run.nowMs();
     run.entry(label, "failed", startedAt, { error: text, attempt }, ended);
     run.emitStep("step.failed", label, ended, "error", text);
+    if (span || run.meter) observe(run, span, label, "failed", startedAt, ended, attempt, text);
     return { ok: false, error };
   }
   const ended = run.nowMs();
   if (outcome.kind === "halt") {
     run.entry(label, "halted", startedAt, { output: outcome.data }, ended);
     run.emitStep("step.halted", label, ended, "output", outcome.data);
+    if (span || run.meter) observe(run, span, label, "halted", startedAt, ended, attempt);
   } else {
     const output = outcome.output ?? null;
     const attempts = outcome.kind === "continue" ? outcome.attempt ?? attempt : attempt;
     run.entry(label, "completed", startedAt, { output, attempt: attempts }, ended);
     run.emitStep("step.completed", label, ended, "output", output);
     if (step.compensate !== undefined) recordCompensation(run, step, type, label, state, tools, outcome);
+    if (span || run.meter) observe(run, span, label, "completed", startedAt, ended, attempts);
   }
   return { ok: true, outcome };
+}
+
+/** Ends the step's span and records its duration and attempts (called only when an SDK is wired). */
+function observe(
+  run: Run,
+  span: StepSpan | undefined,
+  label: { id: string; type: string },
+  outcome: string,
+  startedAt: number,
+  ended: number,
+  attempt: number,
+  error?: string,
+): void {
+  if (span) run.trace!.endStep(span, outcome, attempt, error);
+  const meter = run.meter;
+  if (!meter) return;
+  meter.stepDuration.record(Math.max(0, ended - startedAt), { "step.type": label.type, "step.outcome": outcome });
+  meter.stepAttempts.record(attempt, { "step.type": label.type });
 }

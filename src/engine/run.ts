@@ -11,6 +11,7 @@ import { type CommitResult, type EventWait, MAX_EVENTS_PER_EXECUTION, type Store
 import type { Entry, EntryAction, EventType, Execution, ExecutionDelta, Json, JsonObject, LoopCursor, StoredEvent } from "../types.ts";
 import type { Clock } from "./clock.ts";
 import { type EventHandler, WorkflowEvent } from "./events.ts";
+import { type Instruments, instruments, type SegmentTrace, timed } from "./tracing.ts";
 
 /** What a run needs of its engine. */
 export interface RunContext {
@@ -51,6 +52,10 @@ export class Run {
   resumed?: { stepId: string; haltData: JsonObject | null };
   /** The engine's cache of the tools of nested steps, per signal (see Engine #nestedTools). */
   readonly nestedTools = new Map<AbortSignal, { top: unknown; given: { ctx: JsonObject }; tools: StepTools }>();
+  /** This segment's spans, when an SDK records them (see tracing.ts). */
+  trace: SegmentTrace | undefined;
+  /** The metric instruments, when a meter provider is registered. */
+  readonly meter: Instruments | undefined = instruments();
   readonly #context: RunContext;
   #entries: Entry[] = [];
   #events: StoredEvent[] = [];
@@ -242,7 +247,7 @@ export class Run {
     exec.leaseUntil = exec.status === "running" ? new Date(now.getTime() + this.#context.leaseMs).toISOString() : null;
     const stored = this.#stored;
     const definition = stored ? undefined : this.#context.definition;
-    const committed = await this.#context.store.commit({
+    const commit = {
       execution: exec,
       expectedRevision: stored ? exec.revision : 0,
       ...(stored ? { delta: deltaOf(stored, exec, this.#dirty) } : {}),
@@ -252,7 +257,9 @@ export class Run {
       ...(wait ? { wait } : {}),
       ...(exec.status === "running" ? { leaseMs: this.#context.leaseMs } : {}),
       ...(this.takeover ? { takeover: true } : {}),
-    });
+    };
+    if (this.trace) this.trace.storeRequests += 1;
+    const committed = await timed(this.meter, "commit", () => this.#context.store.commit(commit));
     this.takeover = false;
     exec.revision = committed.revision;
     this.#lease = exec.status === "running" ? this.#leaseFrom(sentAt) : { end: -Infinity, sentAt: -Infinity };
@@ -401,12 +408,27 @@ export class Run {
   }
 
   #deliver(event: StoredEvent): void {
+    if (this.trace || this.meter) this.#observe(event);
     const handler = this.#context.onEvent;
     if (!handler) return;
     try {
       handler(WorkflowEvent.fromStored(event));
     } catch {
       // A subscriber's error never breaks the run; the runners report it.
+    }
+  }
+
+  /** An event of a stored claim on the segment's span, and in the execution counters. */
+  #observe(event: StoredEvent): void {
+    const type = event.type;
+    if (!type.startsWith("workflow.")) return;
+    this.trace?.event(type, event.data);
+    const meter = this.meter;
+    if (!meter) return;
+    const workflow = { "workflow.id": this.exec.workflowId };
+    if (type === "workflow.started") meter.started.add(1, workflow);
+    else if (type === "workflow.completed" || type === "workflow.failed" || type === "workflow.cancelled") {
+      meter.finished.add(1, { ...workflow, "execution.status": type.slice("workflow.".length) });
     }
   }
 }

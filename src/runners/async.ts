@@ -27,16 +27,20 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
     });
   }
 
-  /** Checks the input, saves a `pending` execution on the workflow's current version, enqueues a start job and returns the id. */
+  /**
+   * Checks the input, saves a `pending` execution on the workflow's current version, enqueues a start job and returns
+   * the id. `traceparent`: the start request's W3C trace context, the parent of the execution's trace.
+   */
   async run(
     input: unknown,
-    options: { executionId?: string; queue?: string; priority?: number; trigger?: JsonObject } = {},
+    options: { executionId?: string; queue?: string; priority?: number; trigger?: JsonObject; traceparent?: string } = {},
   ): Promise<string> {
     const workflow = await this.current();
     const exec = await this.engine({}, workflow).prepare(input, {
       executionId: options.executionId,
       priority: options.priority,
       ...(options.trigger ? { trigger: options.trigger } : {}),
+      traceparent: options.traceparent,
     });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
@@ -48,6 +52,7 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
         ...(options.queue ? { queue: options.queue } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...queueFlowControl(workflow, exec.input),
+        ...(exec.trace ? { traceparent: exec.trace.traceparent } : {}),
       });
     }
     return exec.id;
@@ -56,9 +61,10 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
   /**
    * Checks the answer (ValidationError) and that the execution is halted (ConflictError otherwise, also when
    * another answer is already waiting; NotFoundError if unknown), stores it on the execution, then enqueues a
-   * resume: an answer that would be refused is never queued, and one that is accepted is never lost.
+   * resume: an answer that would be refused is never queued, and one that is accepted is never lost. `traceparent`:
+   * the resume request's trace context, which the segment applying the answer links to.
    */
-  async resume(executionId: string, options: HaltAnswer & { queue?: string } = {}): Promise<string> {
+  async resume(executionId: string, options: HaltAnswer & { queue?: string; traceparent?: string } = {}): Promise<string> {
     const exec = await this.engine().accept(executionId, { response: options.response, approved: options.approved });
     await this.adapter.enqueue({
       workflowId: exec.workflowId,
@@ -68,6 +74,7 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
       revision: exec.revision,
       ...exec.answer,
       ...(options.queue ? { queue: options.queue } : {}),
+      ...(options.traceparent ? { traceparent: options.traceparent } : {}),
     });
     return executionId;
   }

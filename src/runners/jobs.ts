@@ -3,6 +3,7 @@ import { checkResumeAnswer } from "../definition/answer.ts";
 import { formatPath } from "../definition/issues.ts";
 import { pinnedDefinition } from "../engine/definitions.ts";
 import { DEFAULT_LEASE_MS, Engine, type EngineOptions, eventWaitOf, leaseExpiry, resultOf } from "../engine/engine.ts";
+import { instruments, timed } from "../engine/tracing.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
 import { deepEqual } from "../json.ts";
 import { JobSchema } from "../schemas.ts";
@@ -71,6 +72,8 @@ export interface JobOutcome {
   busyUntil?: string;
   /** A running execution whose lease had expired was taken over and run on by this job. */
   takenOver?: boolean;
+  /** W3C `traceparent` of the run segment that performed the job, when traced: follow-up jobs carry it. */
+  traceparent?: string;
 }
 
 /** A job to enqueue, with its options. */
@@ -92,6 +95,7 @@ export function followUpsOf(job: Job, outcome: JobOutcome, now: number, delivery
     executionId: job.executionId,
     ...(job.workflowVersion ? { workflowVersion: job.workflowVersion } : {}),
   };
+  if (outcome.traceparent) Object.assign(base, { traceparent: outcome.traceparent });
   const delaySeconds = (iso: string) => Math.max(0, (Date.parse(iso) - now) / 1000);
   const after = deliveryId ? `after-${deliveryId}` : undefined;
   const jobs: FollowUp[] = [];
@@ -131,7 +135,8 @@ export function followUpsOf(job: Job, outcome: JobOutcome, now: number, delivery
 export async function performJob(job: Job, options: PerformOptions): Promise<JobOutcome> {
   const store = requireStore(options.store);
   const id = job.executionId;
-  const exec = await store.load(id);
+  const meter = instruments();
+  const exec = await timed(meter, "load", () => store.load(id));
   if (!exec) throw new NotFoundError(`Execution "${id}" not found`);
   if (exec.workflowId !== job.workflowId) {
     throw new PermanentJobError(`Execution "${id}" belongs to workflow "${exec.workflowId}", not "${job.workflowId}" as the job says`);
@@ -143,9 +148,20 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
       `Workflow "${exec.workflowId}" is not served here and its definition ${exec.workflowHash.slice(0, 12)} is not stored`,
     );
   }
-  const engine = new Engine(workflow, { ...options, store });
+  const engine = new Engine(workflow, { ...options, store, ...(job.traceparent ? { traceparent: job.traceparent } : {}) });
+  if (meter && exec.status !== "running" && !isTerminal(exec.status)) {
+    // When the job was due: the time its execution waits for, else its last checkpoint (the yield, the answer, the start).
+    const due = Date.parse(exec.wakeAt ?? exec.updatedAt);
+    meter.queueLag.record(Math.max(0, engine.clock.now().getTime() - due), { "job.action": job.action });
+  }
   const outcome = (result: ExecutionResult, duplicate = false): JobOutcome => {
-    return { result, duplicate, continueLater: result.status === "pending" && result.yielded === true };
+    const traced = engine.lastTraceparent;
+    return {
+      result,
+      duplicate,
+      continueLater: result.status === "pending" && result.yielded === true,
+      ...(traced ? { traceparent: traced } : {}),
+    };
   };
   try {
     if (exec.status === "running") {

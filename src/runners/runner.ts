@@ -36,7 +36,7 @@ export abstract class Runner<O extends RunnerOptions = RunnerOptions> {
     this.options = options;
     const clock = toClock(options.clock ?? currentConfig().clock);
     this.#definitions = options.definitions ??
-      new Catalog(this.store, [workflow], { clock: () => clock.now(), registry: options.registry });
+      new Catalog(this.store, [workflow], { clock, registry: options.registry });
   }
 
   /** The definition new runs use (see `definitions`): one store request, unless it is `"as-given"`. */

@@ -11,8 +11,11 @@ export type OnHalt = (halt: HaltInfo, result: ExecutionResult) => HaltAnswer | P
 
 /** Runs a workflow to completion or to its next halt (or long wait), and returns the result. */
 export class SyncRunner extends Runner {
-  /** Starts a run on the workflow's current version (see RunnerOptions.definitions). */
-  async run(input: unknown, options: { executionId?: string } = {}): Promise<ExecutionResult> {
+  /**
+   * Starts a run on the workflow's current version (see RunnerOptions.definitions). `traceparent`: the start
+   * request's W3C trace context, the parent of the execution's trace.
+   */
+  async run(input: unknown, options: { executionId?: string; traceparent?: string } = {}): Promise<ExecutionResult> {
     return await this.engine({}, await this.current()).run(input, options);
   }
 
@@ -39,7 +42,11 @@ export class SyncRunner extends Runner {
    * Runs, and while the run halts, asks `onHalt` for an answer and resumes with it. Without `onHalt`
    * the halted result is returned.
    */
-  async runUntilComplete(input: unknown, onHalt?: OnHalt, options: { executionId?: string } = {}): Promise<ExecutionResult> {
+  async runUntilComplete(
+    input: unknown,
+    onHalt?: OnHalt,
+    options: { executionId?: string; traceparent?: string } = {},
+  ): Promise<ExecutionResult> {
     let result = await this.run(input, options);
     while (result.status === "halted" && onHalt) {
       const answer = (await onHalt(result.halt!, result)) ?? {};

@@ -127,7 +127,7 @@ function compensationOf(step: HttpStep): HttpStep {
 function sendWithAttempts(step: HttpStep, request: StoredRequest, state: StepState, tools: StepTools) {
   const settings = settingsOf(tools.http);
   const secrets = secretsOf(request, step, tools);
-  return withAttempts(step, state, tools, (_n, signal) => send(step, request, secrets, settings, signal, tools.now));
+  return withAttempts(step, state, tools, (_n, signal) => send(step, request, secrets, settings, signal, tools.now, state.traceparent));
 }
 
 // ---- options ---------------------------------------------------------------------------------
@@ -295,11 +295,14 @@ async function send(
   settings: Settings,
   signal: AbortSignal,
   now: () => Date,
+  traceparent: string | undefined,
 ): Promise<HttpResponse> {
   const where = `${request.method} ${display(request.url)}`;
   const hide = (text: string) => redactText(text, secrets);
   const headers = new Headers();
   for (const [name, value] of Object.entries(request.headers)) headers.set(name, fill(String(value), secrets));
+  // The step span's context, not stored with the request: each attempt is sent from the segment running it.
+  if (traceparent && !headers.has("traceparent")) headers.set("traceparent", traceparent);
   let response: Response;
   try {
     response = await settings.fetch(fill(request.url, secrets, encodeURIComponent), {

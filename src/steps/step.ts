@@ -70,6 +70,8 @@ export interface StepState {
   readonly loop?: LoopCursor | null;
   /** Set when a call continues after a scheduled retry wait: the attempt to run now. */
   readonly retryAttempt?: number;
+  /** W3C `traceparent` of the step's span, when traced: `http` steps send it. */
+  readonly traceparent?: string;
 }
 
 /** What an executor may do: resolve references, call services, run nested steps and child workflows. */
@@ -128,6 +130,8 @@ export interface ChildRequest {
   resume?: { response?: Json; approved?: boolean };
   /** False inside loop bodies and parallel branches: a halting child fails the step. */
   mayHalt: boolean;
+  /** The `workflow` step span's traceparent, when traced: the parent of the child's trace. */
+  traceparent?: string;
 }
 
 export type ChildOutcome =

@@ -39,6 +39,7 @@ export const workflow: StepType<typeof schema._output> = {
       timeoutSeconds: step.timeout,
       resume,
       mayHalt: !state.nested,
+      ...(state.traceparent ? { traceparent: state.traceparent } : {}),
     });
     if (child.status === "halted") {
       return halt({ ...child.halt, resumeStep: step.id });

@@ -122,6 +122,7 @@ function executionMeta(e) {
     Number.isFinite(elapsed) ? " · " + duration(elapsed) : "",
     e.currentStep ? [" · step ", h("code", null, e.currentStep)] : null,
     wake ? [" · ", wake] : null,
+    e.trace ? [" · trace ", h("code", { title: "traceparent " + e.trace.traceparent }, e.trace.traceparent.split("-")[1] ?? "")] : null,
   ];
 }
 
