@@ -178,7 +178,7 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
       if (error instanceof PermanentJobError) return invalidJob([{ path: "", message: error.message }]);
       return failed(error, job, onError);
     }
-    const { result, duplicate } = outcome;
+    const { result } = outcome;
     let enqueued: string[];
     try {
       enqueued = await followUps(job, outcome, request.headers.get("upstash-message-id") ?? undefined);
@@ -192,9 +192,9 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     return Response.json({
       executionId: job.executionId,
       status: result.status,
-      duplicate,
-      ...(outcome.busyUntil ? { busyUntil: outcome.busyUntil } : {}),
-      ...(outcome.takenOver ? { takenOver: true } : {}),
+      duplicate: outcome.kind === "duplicate",
+      ...(outcome.kind === "busy" ? { busyUntil: outcome.busyUntil } : {}),
+      ...(outcome.kind !== "busy" && outcome.kind !== "duplicate" && outcome.takenOver ? { takenOver: true } : {}),
       ...(enqueued.length ? { enqueued } : {}),
     });
   };
