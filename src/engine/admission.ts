@@ -80,7 +80,8 @@ export async function admit(
     if (first) run.emit("flow.queued", { reason: admission.reason, key: admission.key, waiting });
     await run.checkpoint();
   }
-  return exec.status === "halted" ? resultOf(exec) : { ...resultOf(exec), ...(wakeAt ? { yielded: true, notBefore: wakeAt } : {}) };
+  const result = resultOf(exec);
+  return result.status === "pending" && wakeAt ? { ...result, yielded: true, notBefore: wakeAt } : result;
 }
 
 /** After a call leaves `running` for good (ended, halted, waiting for a time): frees the slot; the result names the waiters to start. */

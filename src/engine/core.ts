@@ -218,23 +218,38 @@ export function yielded(run: Run, notBefore?: string): ExecutionResult {
   return { status: "pending", executionId: run.exec.id, yielded: true, ...(notBefore ? { notBefore } : {}) };
 }
 
-/** What run/resume return for an execution as it is stored. */
+/** What run/resume return for an execution as it is stored: the fields of its status. */
 export function resultOf(exec: Execution): ExecutionResult {
-  const result: ExecutionResult = { status: exec.status, executionId: exec.id };
-  if (exec.status === "completed") result.output = exec.result;
-  if (exec.status === "halted") {
-    const data = exec.haltData ?? {};
-    const prompt = typeof data.prompt === "string" ? data.prompt : typeof data.reason === "string" ? data.reason : undefined;
-    result.halt = {
-      data,
-      ...(prompt === undefined ? {} : { prompt }),
-      ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}),
-      ...(exec.wakeAt ? { wakeAt: exec.wakeAt } : {}),
-    };
+  const executionId = exec.id;
+  switch (exec.status) {
+    case "completed":
+      return { status: "completed", executionId, output: exec.result };
+    case "halted": {
+      const data = exec.haltData ?? {};
+      const prompt = typeof data.prompt === "string" ? data.prompt : typeof data.reason === "string" ? data.reason : undefined;
+      const halt = {
+        data,
+        ...(prompt === undefined ? {} : { prompt }),
+        ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}),
+        ...(exec.wakeAt ? { wakeAt: exec.wakeAt } : {}),
+      };
+      return { status: "halted", executionId, halt };
+    }
+    case "failed":
+    case "cancelled":
+      return {
+        status: exec.status,
+        executionId,
+        ...(exec.error ? { error: exec.error } : {}),
+        ...(exec.compensated !== null ? { compensated: exec.compensated } : {}),
+      };
+    case "pending":
+      return { status: "pending", executionId, ...(exec.wakeAt ? { notBefore: exec.wakeAt } : {}) };
+    case "running":
+      return {
+        status: "running",
+        executionId,
+        ...(exec.compensating ? { compensating: exec.compensating.status, error: exec.compensating.error } : {}),
+      };
   }
-  if ((exec.status === "failed" || exec.status === "cancelled") && exec.error) result.error = exec.error;
-  if (exec.compensating) Object.assign(result, { compensating: exec.compensating.status, error: exec.compensating.error });
-  if (exec.compensated !== null) result.compensated = exec.compensated;
-  if (exec.status === "pending" && exec.wakeAt) result.notBefore = exec.wakeAt;
-  return result;
 }
