@@ -120,7 +120,7 @@ export interface Compensating {
   reason: string | null;
   /**
    * A cancel that left the compensations to a worker holding a live lease: the revision its commit wrote. While the
-   * execution is still at it, that worker may join (engine.ts #joinCancel); null otherwise.
+   * execution is still at it, that worker may join (drive.ts joinCancel); null otherwise.
    */
   cancelRevision: number | null;
   /** False once a compensation failed after its retries (the others still run). */

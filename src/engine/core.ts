@@ -1,5 +1,5 @@
 /**
- * What the engine's programs share (engine.ts starts runs, operator.ts changes executions, drive.ts runs steps,
+ * What the engine's programs share (start.ts starts runs, operator.ts changes executions, drive.ts runs steps,
  * tools.ts gives steps their tools, admission.ts admits runs): the options, and how a call loads an execution, makes
  * its Run and traces its segment. Plus what an execution as stored answers (resultOf) and how a claim expires.
  */

@@ -2,10 +2,9 @@
  * The drive loop: runs the steps of one claimed execution, each ending one way (execute-step.ts's StepEnd) that the
  * loop switches on, until the call ends — completed, failed, halted, or pending for a continuation.
  */
-import { ConflictError, ExecutionError, WorkflowTimeoutError } from "../errors.ts";
+import { ConflictError, errorText, ExecutionError, WorkflowTimeoutError } from "../errors.ts";
 import type { Condition } from "../expressions/conditions.ts";
 import { eventMatches, type SentEvent } from "../expressions/events.ts";
-import { errorText } from "../errors.ts";
 import { FINISHED, type StepDefinition, type StepState } from "../steps/step.ts";
 import type { EventWait } from "../store/store.ts";
 import { type ExecutionResult, isTerminal, type JsonObject } from "../types.ts";
