@@ -12,6 +12,8 @@ import { Redis } from "@upstash/redis";
 import { loadExamples } from "./examples/index.ts";
 import { ConfigError, createApp } from "./mod.ts";
 import { appOptionsFromEnv, recoverOnce, VERSION } from "./config-from-env.ts";
+import { errorText, Log } from "./src/log.ts";
+import { StoreError } from "./src/errors.ts";
 
 interface RuntimeGlobals {
   Deno?: {
@@ -68,7 +70,11 @@ function startRecovery(): void {
     throw new ConfigError(`DW_SWEEP_SECONDS must be a number of seconds ≥ 0, got ${JSON.stringify(env.DW_SWEEP_SECONDS)}`);
   }
   if (seconds === 0) return;
-  const round = () => recoverOnce(options).then(() => undefined, (error) => console.error("durable-workflow: sweep failed:", error));
+  const log = options.logger instanceof Log ? options.logger : new Log();
+  const round = () =>
+    recoverOnce(options).then(() => undefined, (error) => {
+      if (!(error instanceof StoreError)) log.error("sweep failed", { error: errorText(error), stack: (error as Error)?.stack });
+    });
   const cron = (globalThis as RuntimeGlobals).Deno?.cron;
   if (cron && env.DW_SWEEP_SECONDS === undefined) cron("durable-workflow sweep", "* * * * *", round);
   else (setInterval(round, seconds * 1000) as unknown as { unref?: () => void }).unref?.();

@@ -1,7 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { WorkflowLookup } from "../src/config.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
-import { ConfigError } from "../src/errors.ts";
+import { ConfigError, StoreError } from "../src/errors.ts";
+import { type Log, type Logger, type LogLevel, STORE_UNAVAILABLE, toLog } from "../src/log.ts";
 import { InlineAdapter } from "../src/runners/adapters/inline.ts";
 import type { QueueAdapter } from "../src/runners/jobs.ts";
 import type { SweepOptions } from "../src/runners/recovery.ts";
@@ -67,6 +68,10 @@ export interface AppOptions {
   ids?: () => string;
   /** Reported by GET /health (default "unknown"). */
   version?: string;
+  /** Where log lines go: any `{ debug, info, warn, error }` (default console), or a `Log` shared with other parts. */
+  logger?: Logger | Log;
+  /** Lines below this level are dropped (default "info"; ignored when `logger` is a `Log`). */
+  logLevel?: LogLevel;
 }
 
 /** Options, or a function of the Workers env bindings giving them (called once per env object). */
@@ -87,6 +92,8 @@ export interface AppContext {
   /** Every workflow that can be listed: those given in a list (not by a lookup function) and those in the store. */
   listWorkflows(): Promise<WorkflowDefinition[]>;
   readonly catalog: Catalog;
+  /** The app's log (docs/deploy.md, "Logs"). */
+  readonly log: Log;
   /** Options for runners and engines: same store, services, workflows (for child steps), clock, ids and lease. */
   readonly runnerOptions: {
     store: Store;
@@ -158,8 +165,34 @@ function checkWorkflows(workflows: WorkflowDefinition[], services: Services): vo
   if (problems.length) throw new ConfigError(`createApp: ${problems.join("; ")}`);
 }
 
+/**
+ * The store, told to the log: any answer from it ends a "store-unavailable" incident (its "recovered" line), so
+ * the line is written when the store is back, not when some request that never touched it succeeds.
+ */
+function watchedStore(store: Store, log: Log): Store {
+  return new Proxy(store, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const result = value.apply(target, args);
+        if (!(result instanceof Promise) || !log.failing(STORE_UNAVAILABLE)) return result;
+        return result.then((answer) => {
+          log.recovered(STORE_UNAVAILABLE);
+          return answer;
+        }, (error) => {
+          if (!(error instanceof StoreError)) log.recovered(STORE_UNAVAILABLE);
+          throw error;
+        });
+      };
+    },
+  });
+}
+
 function buildContext(options: AppOptions): AppContext {
   checkOptions(options);
+  const log = toLog(options.logger, options.logLevel, options.clock);
+  options = { ...options, store: watchedStore(options.store, log) };
   const source = options.workflows;
   const services = options.services ?? {};
   const catalog = new Catalog(options.store, source, options.clock);
@@ -184,6 +217,7 @@ function buildContext(options: AppOptions): AppContext {
     workflow: (id) => catalog.current(id),
     listWorkflows: () => catalog.list(codeIds),
     catalog,
+    log,
     runnerOptions,
   };
 }

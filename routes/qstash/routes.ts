@@ -98,5 +98,6 @@ function buildHandler(app: AppContext): QStashHandler {
     ...(qstash.budgetMs !== undefined ? { budgetMs: qstash.budgetMs } : {}),
     ...(app.options.sweep ? { sweep: app.options.sweep } : {}),
     maxBodyBytes: app.maxBodyBytes,
+    log: app.log,
   });
 }
