@@ -47,6 +47,7 @@ async function bytesWritten(name: string, store: FootprintStore): Promise<Record
     visits: {},
     epoch: 0,
     pinned: null,
+    labels: {},
   };
   execution.revision = (await store.commit({ execution, expectedRevision: 0 })).revision;
   let before = (await store.footprint(id))!;

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { requireToken } from "./auth.ts";
 import { bodyLimit } from "./body.ts";
+import { bulkRoutes } from "./bulk.ts";
 import { dashboardDataRoutes, dashboardRoutes } from "./dashboard/index.ts";
 import { type AppEnv, type AppOptionsInput, contextMiddleware } from "./context.ts";
 import { eventRoutes } from "./events.ts";
@@ -41,6 +42,7 @@ export function createApp(options: AppOptionsInput): OpenAPIHono<AppEnv> {
   app.use("*", requireToken(), bodyLimit());
 
   app.route("/", workflowRoutes());
+  app.route("/", bulkRoutes());
   app.route("/", executionRoutes());
   app.route("/", lifecycleRoutes());
   app.route("/", eventRoutes());

@@ -4,6 +4,7 @@
  * client carries none of the server. Errors are `ProblemError`s holding the problem+json answer.
  */
 import type { z } from "@hono/zod-openapi";
+import type * as bulk from "./bulk.ts";
 import type * as schemas from "./schemas.ts";
 
 export type Accepted = z.output<typeof schemas.Accepted>;
@@ -12,7 +13,11 @@ export type Execution = z.output<typeof schemas.Execution>;
 export type ExecutionPage = z.output<typeof schemas.ExecutionPage>;
 export type ExecutionResult = z.output<typeof schemas.ExecutionResult>;
 export type ExecutionSummary = z.output<typeof schemas.ExecutionSummary>;
-export type ListFilters = z.input<typeof schemas.ListQuery>;
+/** The list's filters; `labels` become `label.<name>=<value>` parameters. */
+export type ListFilters = z.input<typeof schemas.ListQuery> & { labels?: Record<string, string> };
+/** A bulk cancel or retry: which executions (`filter`), at most how many (`max`), `dryRun`, and a cancel's `reason`. */
+export type BulkRequest = z.input<typeof bulk.BulkBody>;
+export type BulkAnswer = z.output<typeof bulk.BulkAnswer>;
 export type Problem = z.output<typeof schemas.Problem>;
 export type WorkflowDetail = z.output<typeof schemas.WorkflowDetail>;
 export type WorkflowEvent = z.output<typeof schemas.WorkflowEvent>;
@@ -178,7 +183,9 @@ export class DurableWorkflowClient {
   /** One page of executions, newest first; pass the page's `cursor` for the next one. */
   list(filters: ListFilters = {}): Promise<ExecutionPage> {
     const query = new URLSearchParams();
-    for (const [key, value] of Object.entries(filters)) if (value !== undefined) query.set(key, String(value));
+    const { labels, ...rest } = filters;
+    for (const [key, value] of Object.entries(rest)) if (value !== undefined) query.set(key, String(value));
+    for (const [name, value] of Object.entries(labels ?? {})) query.set(`label.${name}`, value);
     return this.#json("GET", `/executions${query.size ? `?${query}` : ""}`);
   }
 
@@ -202,6 +209,16 @@ export class DurableWorkflowClient {
   /** Cancels a pending, running or halted execution; the result is the execution, now `cancelled`. */
   cancel(id: string, options: CancelOptions = {}): Promise<ExecutionResult> {
     return this.#json("POST", `/executions/${encodeURIComponent(id)}/cancel`, options);
+  }
+
+  /** Cancels every pending, running or halted execution the filter selects (at most `max`): one result each. */
+  cancelMatching(request: BulkRequest): Promise<BulkAnswer> {
+    return this.#json("POST", "/executions/cancel", request);
+  }
+
+  /** Retries every failed execution the filter selects (at most `max`, async): one result each. */
+  retryMatching(request: BulkRequest): Promise<BulkAnswer> {
+    return this.#json("POST", "/executions/retry", request);
   }
 
   /** Runs a failed execution again from the step that failed: async (default) or `mode: "sync"`. */

@@ -18,6 +18,7 @@ import {
   ExecutionParams,
   ExecutionResult,
   ExecutionSummary,
+  labelFilters,
   ListQuery,
   pick,
   ResumeBody,
@@ -91,11 +92,22 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
   const routes = api();
 
   routes.openapi(listExecutions, async (c) => {
-    const { workflowId, status, limit, cursor } = c.req.valid("query");
+    const { workflowId, status, limit, cursor, ...times } = c.req.valid("query");
+    const labels = labelFilters(c.req.queries());
     let page;
     try {
-      page = await c.get("app").store.find({ workflowId, status: status as StoredExecution["status"] | undefined, limit, cursor });
+      page = await c.get("app").store.find({
+        workflowId,
+        status: status as StoredExecution["status"] | undefined,
+        limit,
+        cursor,
+        ...times,
+        ...(labels ? { labels } : {}),
+      });
     } catch (error) {
+      if (error instanceof ValidationError && error.issues.length) {
+        throw new HttpProblem(400, error.message, { errors: error.issues.map(({ path, message }) => ({ path, message })) });
+      }
       // The store checks the (opaque) cursor: a bad one is the client's mistake, not an input rule.
       if (error instanceof ValidationError) {
         throw new HttpProblem(400, error.message, { errors: [{ path: "cursor", message: "is not a cursor of this API" }] });

@@ -27,6 +27,9 @@ const RunFields = z.strictObject({
   input: z.record(z.string(), z.unknown()).optional().describe("The run input, checked against the workflow's input rules"),
   executionId: executionId.optional()
     .describe("Id of the new execution (default: a UUID). Starting an id that exists is idempotent: its current state is returned"),
+  labels: z.record(z.string(), z.string()).optional().describe(
+    "Labels of the new execution (over the definition's `labels:`): at most 16, names a letter or _ then up to 63 of A-Z a-z 0-9 _ - ., values 1 to 200 characters; `GET /executions?label.<name>=<value>` finds it",
+  ),
   mode,
 });
 
@@ -52,12 +55,29 @@ export const CancelBody = z.strictObject({
 
 export const RetryBody = z.strictObject({ mode }).describe("Retries a failed execution").openapi("RetryBody");
 
+const timeBound = z.string().max(40).refine((value) => Number.isFinite(Date.parse(value)), "must be an ISO 8601 time").optional();
+
 export const ListQuery = z.object({
   workflowId: workflowId.optional().describe("Only executions of this workflow"),
   status: status.optional().describe("Only executions in this status"),
   limit: z.coerce.number().int().min(1).max(1000).optional().describe("Page size (default 50, at most 1000)"),
   cursor: z.string().min(1).max(1000).optional().describe("The `cursor` of the previous page"),
-});
+  createdFrom: timeBound.describe("Only executions created at or after this ISO time"),
+  createdTo: timeBound.describe("Only executions created before this ISO time"),
+  updatedFrom: timeBound.describe("Only executions last changed at or after this ISO time"),
+  updatedTo: timeBound.describe("Only executions last changed before this ISO time"),
+}).describe("Also `label.<name>=<value>` (repeatable): only executions carrying every such label");
+
+/** The label filters of a query: `label.<name>=<value>` parameters, name → value (the first one of a name). */
+export function labelFilters(query: Record<string, string[]>): Record<string, string> | undefined {
+  const labels: Record<string, string> = {};
+  for (const [key, values] of Object.entries(query)) {
+    if (key.startsWith("label.") && values[0] !== undefined) {
+      Object.defineProperty(labels, key.slice("label.".length), { value: values[0], enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return Object.keys(labels).length ? labels : undefined;
+}
 
 // ---- responses ----
 
@@ -160,6 +180,7 @@ const ExecutionFields = z.object({
   wakeAt: z.string().nullable().describe(
     "While pending: not before this time (a wait, a scheduled retry); while halted at an approval: its expiry",
   ),
+  labels: z.record(z.string(), z.string()).describe("Set at start (the start's `labels` over the definition's `labels:`)"),
 });
 
 export const Execution = ExecutionFields.openapi("Execution");
@@ -179,6 +200,7 @@ export const ExecutionSummary = ExecutionFields.pick({
   revision: true,
   leaseUntil: true,
   wakeAt: true,
+  labels: true,
 }).openapi("ExecutionSummary");
 
 export const ExecutionPage = z.object({

@@ -168,7 +168,7 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
   routes.openapi(startExecution, async (c) => {
     const app = c.get("app");
     const workflow = await requireWorkflow(app, c.req.valid("param").id);
-    const { executionId, mode } = c.req.valid("json");
+    const { executionId, mode, labels } = c.req.valid("json");
     const input = (await rawJsonField(c, "input")) ?? {};
     if (executionId !== undefined) {
       // Starting an existing id is idempotent, but only for the same workflow.
@@ -178,12 +178,12 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
       }
     }
     if (mode === "sync") {
-      const result = await new SyncRunner(workflow, app.runnerOptions).run(input, { executionId });
+      const result = await new SyncRunner(workflow, app.runnerOptions).run(input, { executionId, labels });
       await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-    const id = await runner.run(input, { executionId });
+    const id = await runner.run(input, { executionId, labels });
     const status = await runner.status(id);
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
   });

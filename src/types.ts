@@ -68,6 +68,8 @@ export interface Execution {
   visits: Record<string, number>;
   /** Operator retries so far: each starts a new epoch of idempotency keys. */
   epoch: number;
+  /** Set at start (the start's own and the definition's `labels:`), never changed: what `find` filters on. */
+  labels: Record<string, string>;
   /**
    * What the running top-level step stored before a side effect (an `http` step's resolved request), by idempotency
    * key, so that an attempt after a wait, a re-delivery or a takeover repeats it exactly. Cleared when the step ends.

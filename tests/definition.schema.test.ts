@@ -25,7 +25,7 @@ describe("workflow JSON Schema", () => {
     expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     expect(schema.type).toBe("object");
     expect(schema.required).toEqual(["id", "name", "steps"]);
-    expect(Object.keys(schema.properties)).toEqual(["id", "name", "version", "description", "timeout", "inputs", "steps"]);
+    expect(Object.keys(schema.properties)).toEqual(["id", "name", "version", "description", "timeout", "inputs", "labels", "steps"]);
   });
 
   test("steps are a oneOf with one entry per built-in step type, told apart by a const type", () => {

@@ -41,6 +41,8 @@ const SPEC_ROUTES = [
   "get /openapi.json",
   "put /workflows/{id}",
   "get /workflows/{id}/versions",
+  "post /executions/cancel",
+  "post /executions/retry",
   "post /executions/{id}/cancel",
   "post /executions/{id}/retry",
   "post /executions/{id}/recover",
@@ -172,6 +174,10 @@ describe("GET /openapi.json", () => {
       "query:status",
       "query:limit",
       "query:cursor",
+      "query:createdFrom",
+      "query:createdTo",
+      "query:updatedFrom",
+      "query:updatedTo",
     ]);
     expect(run.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(["path:id"]);
   });

@@ -3,6 +3,7 @@ import { deepFreeze } from "../json.ts";
 import { defaultStepRegistry, StepRegistry } from "../steps/registry.ts";
 import { nestedStep } from "../steps/step.ts";
 import { INPUT_TYPES } from "./workflow.ts";
+import { LABEL_NAME_PATTERN, LABEL_NAME_RULE, MAX_LABEL_VALUE_LENGTH, MAX_LABELS } from "../ids.ts";
 
 /** One declared input. A null spec (`order_id:`) means `{ required: true }`. */
 export const inputSpecSchema = z.strictObject({
@@ -25,6 +26,13 @@ export const workflowSchema = z.strictObject({
   /** Whole-execution limit in seconds. */
   timeout: z.number().positive().optional(),
   inputs: z.record(z.string().min(1).max(100), inputSpecSchema.nullable()).nullable().optional(),
+  /** Labels every execution gets: a literal or a reference to the input (`customer: $input.customer_id`). */
+  labels: z.record(
+    z.string().regex(LABEL_NAME_PATTERN, LABEL_NAME_RULE),
+    z.union([z.string().min(1).max(MAX_LABEL_VALUE_LENGTH), z.number(), z.boolean()]),
+  )
+    .refine((labels) => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
+    .optional(),
   steps: z.array(stepPlaceholder).min(1),
 });
 

@@ -11,6 +11,7 @@ import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
 import type { Store } from "../store/store.ts";
 import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
+import { startLabels } from "./labels.ts";
 import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { EventHandler } from "./events.ts";
@@ -106,9 +107,12 @@ export class Engine {
    * is claimed and run; any other existing execution is returned as it is (idempotent start), unless it was
    * started with another input (ConflictError).
    */
-  async run(input: unknown, options: { executionId?: string; deadline?: string | null } = {}): Promise<ExecutionResult> {
+  async run(
+    input: unknown,
+    options: { executionId?: string; deadline?: string | null; labels?: Record<string, string> } = {},
+  ): Promise<ExecutionResult> {
     const checked = applyInputRules(this.workflow, input ?? {});
-    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline);
+    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline, options.labels);
     const run = this.#newRun(exec, this.workflow, false);
     run.emit("workflow.started", { workflowId: this.workflow.id, input: checked });
     try {
@@ -125,8 +129,13 @@ export class Engine {
    * Saves a new `pending` execution (the async runner's first step) after checking the input; an id that
    * already exists with the same input is left alone (idempotent). Returns the execution as stored.
    */
-  async prepare(input: unknown, options: { executionId?: string } = {}): Promise<Execution> {
-    const exec = this.#newExecution(applyInputRules(this.workflow, input ?? {}), options.executionId ?? this.#ids(), undefined);
+  async prepare(input: unknown, options: { executionId?: string; labels?: Record<string, string> } = {}): Promise<Execution> {
+    const exec = this.#newExecution(
+      applyInputRules(this.workflow, input ?? {}),
+      options.executionId ?? this.#ids(),
+      undefined,
+      options.labels,
+    );
     exec.status = "pending";
     const definition = definitionToPin(this.store, this.workflow, this.clock.now());
     try {
@@ -154,7 +163,12 @@ export class Engine {
     return existing;
   }
 
-  #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined): Execution {
+  #newExecution(
+    input: JsonObject,
+    id: string,
+    deadlineOverride: string | null | undefined,
+    labels: Record<string, string> | undefined,
+  ): Execution {
     checkExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
@@ -185,6 +199,7 @@ export class Engine {
       visits: {},
       epoch: 0,
       pinned: null,
+      labels: startLabels(this.workflow, input, labels, now),
     };
   }
 

@@ -27,8 +27,11 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
   }
 
   /** Checks the input, saves a `pending` execution, enqueues a start job and returns the id. */
-  async run(input: unknown, options: { executionId?: string; queue?: string; priority?: number } = {}): Promise<string> {
-    const exec = await this.engine().prepare(input, { executionId: options.executionId });
+  async run(
+    input: unknown,
+    options: { executionId?: string; queue?: string; priority?: number; labels?: Record<string, string> } = {},
+  ): Promise<string> {
+    const exec = await this.engine().prepare(input, { executionId: options.executionId, labels: options.labels });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
         workflowId: this.workflow.id,

@@ -11,7 +11,7 @@ export type OnHalt = (halt: HaltInfo, result: ExecutionResult) => HaltAnswer | P
 
 /** Runs a workflow to completion or to its next halt (or long wait), and returns the result. */
 export class SyncRunner extends Runner {
-  run(input: unknown, options: { executionId?: string } = {}): Promise<ExecutionResult> {
+  run(input: unknown, options: { executionId?: string; labels?: Record<string, string> } = {}): Promise<ExecutionResult> {
     return this.engine().run(input, options);
   }
 

@@ -68,7 +68,7 @@ export function compactionDue(snapshotBytes: number, logBytes: number): boolean 
 
 /**
  * Fields that executions (whole records or heads) stored by earlier versions lack: `leaseUntil`, `wakeAt` (a scheduled retry kept its
- * time as `retry.notBefore`), `answer`, `visits`, `epoch`, `pinned`. Applied on every load, so old records run on unchanged.
+ * time as `retry.notBefore`), `answer`, `visits`, `epoch`, `pinned`, `labels`. Applied on every load, so old records run on unchanged.
  */
 export function upgradeHead<T extends Partial<Execution>>(record: T): T {
   const out = { ...record } as T & { retry?: (Execution["retry"] & { notBefore?: string }) | null };
@@ -78,6 +78,7 @@ export function upgradeHead<T extends Partial<Execution>>(record: T): T {
   if (out.visits === undefined) out.visits = {};
   if (out.epoch === undefined) out.epoch = 0;
   if (out.pinned === undefined) out.pinned = null;
+  if (out.labels === undefined) out.labels = {};
   if (out.retry && "notBefore" in out.retry) {
     const { notBefore: _moved, ...retry } = out.retry;
     out.retry = retry;

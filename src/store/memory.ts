@@ -7,16 +7,17 @@ import {
   assertDefinition,
   assertDefinitionHash,
   assertExecutionId,
-  assertStatus,
   type Commit,
   conflictError,
   decodeCursor,
   type DefinitionVersion,
   encodeCursor,
+  findFilters,
   findLimit,
   type FindQuery,
   type FindResult,
   isAfterCursor,
+  matchesFilters,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
@@ -143,11 +144,11 @@ export class MemoryStore implements Store {
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
-    if (query.status !== undefined) assertStatus(query.status);
+    const filters = findFilters(query);
     const limit = findLimit(query.limit);
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const rows = this.#sorted(query.workflowId, query.status)
-      .filter((row) => !position || isAfterCursor(row.score, row.head.id, position));
+      .filter((row) => (!position || isAfterCursor(row.score, row.head.id, position)) && matchesFilters(row.head, row.score, filters));
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {

@@ -1,5 +1,5 @@
 import { ConflictError, ValidationError } from "../errors.ts";
-import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
+import { checkLabels, EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
 export { EXECUTION_STATUSES } from "../types.ts";
 import {
   type Entry,
@@ -36,6 +36,13 @@ export interface Commit {
 export interface FindQuery {
   workflowId?: string;
   status?: ExecutionStatus;
+  /** Executions carrying every one of these labels (name → value). */
+  labels?: Record<string, string>;
+  /** ISO times: `createdAt` / `updatedAt` at or after `…From` and before `…To`. */
+  createdFrom?: string;
+  createdTo?: string;
+  updatedFrom?: string;
+  updatedTo?: string;
   /** Default 50, at most 1000; applied after filtering. */
   limit?: number;
   /** Opaque cursor from a previous page. */
@@ -198,6 +205,48 @@ export function decodeCursor(cursor: string): CursorPosition {
 /** True when the row (score, id) comes after `position` in newest-first order (createdAt desc, then id desc). */
 export function isAfterCursor(score: number, id: string, position: CursorPosition): boolean {
   return score < position.score || (score === position.score && id < position.id);
+}
+
+/** A find's filters, checked (ValidationError naming the bad one), with the time bounds in ms and as ISO text. */
+export interface FindFilters {
+  status?: ExecutionStatus;
+  labels: [string, string][];
+  /** createdAt bounds in ms: from inclusive, to exclusive (-Infinity / Infinity when absent). */
+  createdFrom: number;
+  createdTo: number;
+  /** updatedAt bounds as ISO text (toISOString: compared as text), "" when absent. */
+  updatedFrom: string;
+  updatedTo: string;
+}
+
+export function findFilters(query: FindQuery): FindFilters {
+  if (query.status !== undefined) assertStatus(query.status);
+  const time = (name: "createdFrom" | "createdTo" | "updatedFrom" | "updatedTo") => {
+    const value = query[name];
+    if (value === undefined) return undefined;
+    const ms = typeof value === "string" ? Date.parse(value) : NaN;
+    if (!Number.isFinite(ms)) {
+      throw new ValidationError(`Invalid ${name}`, [{ path: name, message: `must be an ISO 8601 time, got ${JSON.stringify(value)}` }]);
+    }
+    return ms;
+  };
+  const iso = (ms: number | undefined) => (ms === undefined ? "" : new Date(ms).toISOString());
+  return {
+    ...(query.status !== undefined ? { status: query.status } : {}),
+    labels: Object.entries(query.labels === undefined ? {} : checkLabels(query.labels, "label filter")),
+    createdFrom: time("createdFrom") ?? -Infinity,
+    createdTo: time("createdTo") ?? Infinity,
+    updatedFrom: iso(time("updatedFrom")),
+    updatedTo: iso(time("updatedTo")),
+  };
+}
+
+/** True when a head passes the filters other than workflow and status. */
+export function matchesFilters(head: ExecutionHead, score: number, filters: FindFilters): boolean {
+  return score >= filters.createdFrom && score < filters.createdTo &&
+    (!filters.updatedFrom || head.updatedAt >= filters.updatedFrom) &&
+    (!filters.updatedTo || head.updatedAt < filters.updatedTo) &&
+    filters.labels.every(([name, value]) => Object.hasOwn(head.labels ?? {}, name) && head.labels[name] === value);
 }
 
 export function assertStatus(status: unknown): asserts status is ExecutionStatus {

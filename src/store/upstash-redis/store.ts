@@ -15,12 +15,13 @@ import {
   assertDefinition,
   assertDefinitionHash,
   assertExecutionId,
-  assertStatus,
   type Commit,
   conflictError,
   decodeCursor,
   type DefinitionVersion,
   encodeCursor,
+  type FindFilters,
+  findFilters,
   findLimit,
   type FindQuery,
   type FindResult,
@@ -109,6 +110,9 @@ export class UpstashRedisStore implements Store {
       ? snapshot()
       : ["delta", deltaText];
     const now = this.#clock().getTime();
+    // Labels never change: sent only with a commit that may create the record.
+    const labels = expectedRevision === undefined || expectedRevision === 0 ? Object.entries(execution.labels ?? {}) : [];
+    const labelArgs = [String(labels.length), ...labels.flat()];
 
     const send = ([mode, text]: string[]) =>
       this.#exec("commit", "COMMIT", [
@@ -130,6 +134,7 @@ export class UpstashRedisStore implements Store {
         recovery?.dueAt ?? "",
         ...definitionArgs,
         String(entries.length),
+        ...labelArgs,
         ...entries,
         ...events,
       ]);
@@ -205,9 +210,9 @@ export class UpstashRedisStore implements Store {
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
-    if (query.status !== undefined) assertStatus(query.status);
+    const filters = findFilters(query);
     const limit = findLimit(query.limit);
-    const page = await this.#page("find", { ...query, limit, mode: "heads" });
+    const page = await this.#page("find", { ...query, limit, mode: "heads" }, filters);
     // A record stored by an older version comes back whole: its head is cut out of it.
     const executions = page.items.map((item) => headOf(upgradeHead(parseStored<Execution>(item, "a found execution"))));
     return page.cursor ? { executions, cursor: page.cursor } : { executions };
@@ -298,11 +303,18 @@ export class UpstashRedisStore implements Store {
   async #page(
     what: string,
     query: { workflowId?: string; status?: ExecutionStatus; limit: number; cursor?: string; mode: "heads" | "ids" },
+    filters?: FindFilters,
   ): Promise<{ items: unknown[]; cursor?: string }> {
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const k = this.#keys;
     const { workflowId, status } = query;
-    const index = workflowId !== undefined && status !== undefined
+    const labels = filters?.labels ?? [];
+    const createdTo = filters?.createdTo ?? Infinity;
+    const max = position && position.score < createdTo ? String(position.score) : createdTo === Infinity ? "+inf" : `(${createdTo}`;
+    const min = filters && filters.createdFrom !== -Infinity ? String(filters.createdFrom) : "-inf";
+    const index = labels.length
+      ? k.byLabel(...labels[0]!)
+      : workflowId !== undefined && status !== undefined
       ? k.byStatusAndWorkflow(status, workflowId)
       : workflowId !== undefined
       ? k.byWorkflow(workflowId)
@@ -320,6 +332,11 @@ export class UpstashRedisStore implements Store {
         workflowId ?? "",
         query.mode,
         String(this.#clock().getTime()),
+        max,
+        min,
+        filters?.updatedFrom ?? "",
+        filters?.updatedTo ?? "",
+        ...labels.flat(),
       ]));
     if (!Array.isArray(reply) || reply.length < 3) throw new StoreError(`Redis store: unexpected ${what} reply`);
     const [more, score, lastId, ...items] = reply as [unknown, unknown, unknown, ...unknown[]];
