@@ -134,6 +134,12 @@ async function cancelExecution(id, reason, signal) {
 async function retryExecution(id, signal) {
   await api(executionPath(id) + "/retry", { method: "POST", body: { mode: "async" }, signal });
 }
+async function bulkAction(action, body, signal) {
+  return (
+    /** @type {BulkAnswer} */
+    await api("/executions/" + action, { method: "POST", body, signal })
+  );
+}
 async function recoverExecution(id, signal) {
   await api(executionPath(id) + "/recover", { method: "POST", signal });
 }
@@ -898,11 +904,26 @@ var COLUMNS = {
   status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), stuckBadge(e), wakeNote(e))],
   execution: ["Execution", (e) => link(["executions", e.id], e.id, "mono")],
   workflow: ["Workflow", (e) => e.workflowId],
+  labels: ["Labels", (e) => labelChips(e.labels)],
   step: ["Step", (e) => h("code", null, e.currentStep || "—")],
   started: ["Started", (e) => when(e.createdAt)],
   updated: ["Updated", (e) => when(e.updatedAt)]
 };
-var ALL = ["status", "execution", "workflow", "step", "started", "updated"];
+var ALL = ["status", "execution", "workflow", "labels", "step", "started", "updated"];
+function labelChips(labels) {
+  const entries = Object.entries(labels || {});
+  if (!entries.length) return h("span", { class: "muted" }, "—");
+  return h("span", { class: "labels" }, entries.map(([name, value]) => h("code", { class: "label" }, name + "=" + value)));
+}
+function parseLabels(text) {
+  const labels = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const at = part.indexOf("=");
+    if (at < 1) return null;
+    labels[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return labels;
+}
 function executionTable(executions, columns) {
   if (!executions.length) return h("p", { class: "muted" }, "No executions.");
   return h(
@@ -918,12 +939,15 @@ function rows(executions, columns) {
 async function show2({ query, root: root2, signal, rerender }) {
   const workflowId = query.get("workflow") || "";
   const status = query.get("status") || "";
+  const labelText = query.get("labels") || "";
+  const labels = parseLabels(labelText) || {};
   const limit = Math.min(100, Math.max(1, Number.parseInt(query.get("limit") || "", 10) || PAGE_SIZE));
   const list = await listWorkflows(signal);
   const filter = () => {
     const params = new URLSearchParams();
     if (workflowSelect.value) params.set("workflow", workflowSelect.value);
     if (statusSelect.value) params.set("status", statusSelect.value);
+    if (labelInput.value.trim()) params.set("labels", labelInput.value.trim());
     if (limit !== PAGE_SIZE) params.set("limit", String(limit));
     const text = params.toString();
     location.hash = "#/executions" + (text ? "?" + text : "");
@@ -940,6 +964,17 @@ async function show2({ query, root: root2, signal, rerender }) {
     h("option", { value: "" }, "Any status"),
     STATUSES.map((s) => h("option", { value: s, selected: s === status || void 0 }, s))
   );
+  const labelInput = h("input", {
+    id: "filter-labels",
+    type: "text",
+    value: labelText,
+    placeholder: "customer=C-7, team=payments",
+    autocomplete: "off",
+    onchange: () => {
+      labelInput.setCustomValidity(parseLabels(labelInput.value) ? "" : "Write name=value pairs, separated by commas");
+      if (labelInput.reportValidity()) filter();
+    }
+  });
   const results = h("div", { class: "results" }, loading());
   const more = h("button", { id: "load-more", type: "button", class: "secondary", hidden: true }, "Load more");
   fill(
@@ -950,8 +985,10 @@ async function show2({ query, root: root2, signal, rerender }) {
       { class: "filters card", onsubmit: (e) => e.preventDefault() },
       h("label", null, "Workflow", workflowSelect),
       h("label", null, "Status", statusSelect),
+      h("label", null, "Labels", labelInput),
       h("button", { type: "button", class: "secondary", onclick: rerender }, "Refresh")
     ),
+    workflowId || status || Object.keys(labels).length ? bulkPanel({ ...workflowId ? { workflowId } : {}, ...status ? { status } : {}, labels }, signal, rerender) : null,
     h("section", { class: "card" }, results, h("div", { class: "actions" }, more))
   );
   let table = null;
@@ -959,6 +996,7 @@ async function show2({ query, root: root2, signal, rerender }) {
     const params = new URLSearchParams({ limit: String(limit) });
     if (workflowId) params.set("workflowId", workflowId);
     if (status) params.set("status", status);
+    for (const [name, value] of Object.entries(labels)) params.set("label." + name, value);
     if (cursor) params.set("cursor", cursor);
     const page = await listExecutions(params, signal);
     if (table) {
@@ -982,6 +1020,73 @@ async function show2({ query, root: root2, signal, rerender }) {
     };
   };
   await load(null);
+}
+var BULK_MAX = 100;
+function bulkPanel(filter, signal, rerender) {
+  const out = h("div", { class: "bulk-out", "aria-live": "polite" });
+  const error = h("p", { class: "error", role: "alert" });
+  const preview = async (action) => {
+    error.textContent = "";
+    try {
+      const dry = await bulkAction(action, { filter, max: BULK_MAX, dryRun: true }, signal);
+      const verb = action === "cancel" ? "cancelled" : "retried";
+      if (!dry.results.length) return fill(out, h("p", { class: "muted" }, "Nothing here can be " + verb + "."));
+      const confirm = h(
+        "button",
+        { id: "bulk-confirm", type: "button", class: action === "cancel" ? "reject" : "" },
+        (action === "cancel" ? "Cancel " : "Retry ") + dry.results.length + " executions"
+      );
+      const back = h("button", { type: "button", class: "secondary", onclick: () => fill(out) }, "Back");
+      confirm.onclick = async () => {
+        confirm.disabled = true;
+        try {
+          const done = await bulkAction(action, { filter, max: BULK_MAX }, signal);
+          fill(out, resultList(done), h("button", { type: "button", class: "secondary", onclick: rerender }, "Refresh the list"));
+        } catch (e) {
+          error.textContent = describe(e);
+          confirm.disabled = false;
+        }
+      };
+      fill(
+        out,
+        h(
+          "p",
+          { id: "bulk-preview" },
+          dry.results.length + (dry.more ? "+" : "") + " executions will be " + verb + (dry.more ? " (the first " + BULK_MAX + " now)" : "") + ":"
+        ),
+        h("ul", { class: "bulk-ids" }, dry.results.map((r) => h("li", null, link(["executions", r.executionId], r.executionId, "mono")))),
+        h("div", { class: "actions" }, confirm, back)
+      );
+    } catch (e) {
+      error.textContent = describe(e);
+    }
+  };
+  return h(
+    "section",
+    { class: "card bulk", "aria-label": "Bulk actions" },
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { id: "bulk-cancel", type: "button", class: "secondary", onclick: () => preview("cancel") }, "Cancel matching…"),
+      h("button", { id: "bulk-retry", type: "button", class: "secondary", onclick: () => preview("retry") }, "Retry matching…")
+    ),
+    out,
+    error
+  );
+}
+function resultList(answer) {
+  return h(
+    "ul",
+    { class: "bulk-results" },
+    answer.results.map(
+      (r) => h(
+        "li",
+        { class: r.ok ? "ok" : "failed" },
+        link(["executions", r.executionId], r.executionId, "mono"),
+        r.ok ? " — " + r.status : " — " + (r.error ? r.error.status + ": " + r.error.detail : "failed")
+      )
+    )
+  );
 }
 
 // routes/dashboard/src/views/workflow.js

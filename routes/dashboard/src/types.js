@@ -21,6 +21,8 @@
 /** @typedef {Out<Schemas["Problem"]>} Problem */
 /** @typedef {NonNullable<Problem["errors"]>[number]} ProblemError */
 /** @typedef {Out<Schemas["ResumeBody"]>} ResumeBody */
+/** @typedef {import("zod").input<typeof import("../../bulk.ts").BulkBody>} BulkBody */
+/** @typedef {Out<typeof import("../../bulk.ts").BulkAnswer>} BulkAnswer */
 
 /**
  * What a halt's data may hold (the halt and approval steps' keys; `type` is "approval" for an approval).
