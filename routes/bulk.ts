@@ -8,6 +8,7 @@ import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import type { FindQuery } from "../src/store/store.ts";
 import { type ExecutionHead, type ExecutionStatus, isTerminal } from "../src/types.ts";
+import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { errorToResponse, HttpProblem } from "./problems.ts";
 import { api, json, route } from "./route.ts";
@@ -93,13 +94,20 @@ async function select(app: AppContext, query: FindQuery, max: number, applies: (
   return { found, more: cursor !== undefined };
 }
 
-async function perform(app: AppContext, action: "cancel" | "retry", head: ExecutionHead, reason: string | undefined) {
+async function perform(
+  app: AppContext,
+  action: "cancel" | "retry",
+  head: ExecutionHead,
+  reason: string | undefined,
+  actor: string | undefined,
+) {
   const workflow = await requireWorkflow(app, head.workflowId);
   if (action === "cancel") {
-    return (await new SyncRunner(workflow, app.runnerOptions).cancel(head.id, reason === undefined ? {} : { reason })).status;
+    return (await new SyncRunner(workflow, app.runnerOptions).cancel(head.id, { ...(reason === undefined ? {} : { reason }), actor }))
+      .status;
   }
   const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-  await runner.retry(head.id);
+  await runner.retry(head.id, { actor });
   const status = await runner.status(head.id);
   return status === "unknown" ? "pending" : status;
 }
@@ -130,19 +138,20 @@ export function bulkRoutes(): OpenAPIHono<AppEnv> {
           continue;
         }
         try {
-          results.push({ ...base, ok: true, status: await perform(app, action, head, reason) });
+          results.push({ ...base, ok: true, status: await perform(app, action, head, reason, actorOf(c)) });
         } catch (error) {
           const problem = errorToResponse(error, c);
           const { detail } = await problem.json() as { detail: string };
           results.push({ ...base, ok: false, error: { status: problem.status, detail } });
         }
       }
-      app.log.info(`bulk ${action}${dryRun ? " (dry run)" : ""}: ${results.filter((r) => r.ok).length} of ${results.length} done`, {
-        action,
-        dryRun,
-        ok: results.filter((r) => r.ok).length,
-        failed: results.filter((r) => !r.ok).length,
-      });
+      if (!dryRun) {
+        logAction(c, `bulk ${action}`, {
+          filter,
+          ok: results.filter((r) => r.ok).map((r) => r.executionId),
+          failed: results.filter((r) => !r.ok).map((r) => r.executionId),
+        });
+      }
       return c.json({ action, dryRun, results, more }, 200);
     });
   }

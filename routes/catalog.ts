@@ -62,7 +62,7 @@ export class Catalog {
    * was the current version (nothing changed). A version string stored with another definition is a 409: one
    * version, one definition, so `GET /workflows/:id/versions` and the executions pinned to it stay unambiguous.
    */
-  async put(workflow: WorkflowDefinition, source: string): Promise<{ created: boolean }> {
+  async put(workflow: WorkflowDefinition, source: string, actor?: string): Promise<{ created: boolean }> {
     // The code's definition first, so that its first use after this PUT does not take it for a redeploy.
     const code = lookupWorkflow(this.#code, workflow.id);
     const current = code ? await this.#settle(code) : await this.#store.currentDefinition(workflow.id);
@@ -75,7 +75,8 @@ export class Catalog {
         `(hash ${taken.hash}; this one's is ${workflow.hash}): give the changed definition a new version`;
       throw new HttpProblem(409, `${message[0]!.toUpperCase()}${message.slice(1)}.`, { errors: [{ path: "version", message }] });
     }
-    await this.#store.putDefinition(storedDefinition(workflow, this.#clock(), source), { current: true });
+    const stored = storedDefinition(workflow, this.#clock(), source);
+    await this.#store.putDefinition(actor ? { ...stored, storedBy: actor } : stored, { current: true });
     this.#remember(workflow);
     return { created: true };
   }

@@ -10,6 +10,7 @@ import { checkHttpOptions } from "../src/steps/http.ts";
 import type { HttpOptions } from "../src/steps/step.ts";
 import type { Store } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
+import { type ApiToken, parseTokens } from "./auth.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { Catalog, missingServices } from "./catalog.ts";
 
@@ -21,8 +22,10 @@ export interface AppOptions {
   /** Queue of the async mode (default: an InlineAdapter on the same store, services and workflows). */
   adapter?: QueueAdapter;
   /**
-   * Bearer token required on every route but GET /health and POST /qstash. Without one the API is open:
-   * fine on localhost, never in production — `production: true` refuses to start without a token.
+   * Bearer token required on every route but GET /health and POST /qstash: one secret, or `name:secret` pairs
+   * separated by commas (at most one unnamed); operator actions record the name of the token used as their actor.
+   * Without one the API is open: fine on localhost, never in production — `production: true` refuses to start
+   * without a token.
    */
   token?: string;
   /** Refuses to start (ConfigError) without a `token`. */
@@ -92,6 +95,8 @@ export interface AppContext {
   /** Every workflow that can be listed: those given in a list (not by a lookup function) and those in the store. */
   listWorkflows(): Promise<WorkflowDefinition[]>;
   readonly catalog: Catalog;
+  /** The API tokens (`token` parsed); empty when the API is open. */
+  readonly tokens: readonly ApiToken[];
   /** The app's log (docs/deploy.md, "Logs"). */
   readonly log: Log;
   /** Options for runners and engines: same store, services, workflows (for child steps), clock, ids and lease. */
@@ -110,11 +115,8 @@ export interface AppContext {
 /** The Hono env of the app and its sub-apps (events, qstash). */
 export interface AppEnv {
   Bindings: Record<string, unknown>;
-  Variables: { app: AppContext };
+  Variables: { app: AppContext; actor: string | undefined };
 }
-
-/** RFC 6750's b64token: what a client can send after `Bearer ` (and all that `hono/bearer-auth` accepts). */
-const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
 /** Throws ConfigError for options the app cannot start with. */
 function checkOptions(options: AppOptions): void {
@@ -124,9 +126,7 @@ function checkOptions(options: AppOptions): void {
   if (options.token !== undefined && (typeof options.token !== "string" || options.token.length === 0)) {
     throw new ConfigError("The API token must be a non-empty string");
   }
-  if (options.token !== undefined && !BEARER_TOKEN.test(options.token)) {
-    throw new ConfigError("The API token may hold only letters, digits and - . _ ~ + / (then = padding), as RFC 6750 bearer tokens do");
-  }
+  if (options.token !== undefined) parseTokens(options.token);
   if (options.production && !options.token) {
     throw new ConfigError("Production mode requires an API token: pass { token }");
   }
@@ -217,6 +217,7 @@ function buildContext(options: AppOptions): AppContext {
     workflow: (id) => catalog.current(id),
     listWorkflows: () => catalog.list(codeIds),
     catalog,
+    tokens: options.token === undefined ? [] : parseTokens(options.token),
     log,
     runnerOptions,
   };

@@ -5,6 +5,7 @@ import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import type { Execution as StoredExecution } from "../src/types.ts";
 import { rawJsonField } from "./body.ts";
+import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { continueWhenDue } from "./later.ts";
 import { HttpProblem } from "./problems.ts";
@@ -141,13 +142,19 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
     const answer = checkResumeAnswer({ response: await rawJsonField(c, "response"), approved: await rawJsonField(c, "approved") });
     const execution = await requireExecution(app, id);
     const workflow = await requireWorkflow(app, execution.workflowId);
+    const actor = actorOf(c);
+    logAction(c, "resume", {
+      executionId: id,
+      workflowId: workflow.id,
+      ...(answer.approved !== undefined ? { approved: answer.approved } : {}),
+    });
     if (mode === "sync") {
-      const result = await new SyncRunner(workflow, app.runnerOptions).resume(id, answer);
+      const result = await new SyncRunner(workflow, app.runnerOptions).resume(id, { ...answer, actor });
       await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-    await runner.resume(id, answer);
+    await runner.resume(id, { ...answer, actor });
     const status = await runner.status(id);
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
   });

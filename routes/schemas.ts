@@ -131,6 +131,7 @@ export const WorkflowVersion = z.object({
   version: z.string(),
   hash: z.string(),
   storedAt: timestamp,
+  storedBy: z.string().optional().describe("Who stored it with PUT /workflows/:id (the API token's name)"),
   current: z.boolean().describe("New runs use this version"),
   halted: z.number().int().describe("Executions halted on this version now"),
   pending: z.number().int().describe("Executions pending on this version now"),
@@ -219,6 +220,7 @@ export const Entry = z.object({
   output: json,
   error: z.string().nullable(),
   timestamp,
+  actor: z.string().optional().describe("Who resumed the run (the API token's name): on the first entry written after the resume"),
 }).openapi("Entry");
 
 export const EntryList = z.object({ entries: z.array(Entry).describe("In execution order") }).openapi("EntryList");

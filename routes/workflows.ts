@@ -7,6 +7,7 @@ import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import { rawJsonField } from "./body.ts";
 import { missingServices } from "./catalog.ts";
+import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { continueWhenDue } from "./later.ts";
 import { HttpProblem } from "./problems.ts";
@@ -145,7 +146,8 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
         errors: missing.map((name) => ({ path: "steps", message: `service "${name}" is not provided by this app` })),
       });
     }
-    const { created } = await app.catalog.put(workflow, source);
+    const { created } = await app.catalog.put(workflow, source, actorOf(c));
+    if (created) logAction(c, "put workflow", { workflowId: workflow.id, version: workflow.version, hash: workflow.hash });
     return c.json({ id, version: workflow.version, hash: workflow.hash }, created ? 201 : 200);
   });
 
@@ -154,10 +156,11 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     const versions = await c.get("app").store.definitionVersions(id);
     if (!versions.length) throw new HttpProblem(404, `No version of workflow "${id}" is stored.`);
     return c.json({
-      versions: versions.map(({ version, hash, storedAt, current, halted, pending }) => ({
+      versions: versions.map(({ version, hash, storedAt, storedBy, current, halted, pending }) => ({
         version,
         hash,
         storedAt,
+        ...(storedBy ? { storedBy } : {}),
         current,
         halted,
         pending,

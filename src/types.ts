@@ -81,6 +81,8 @@ export interface Execution {
 export interface PendingAnswer {
   response?: Json;
   approved?: boolean;
+  /** Who answered (an API token's name), recorded on the resume's event and entry when it is applied. */
+  actor?: string;
 }
 
 /** The fields of an execution that stay small whatever the run does: stored whole with every checkpoint. */
@@ -126,6 +128,8 @@ export interface Entry {
   output: Json;
   error: string | null;
   timestamp: string;
+  /** Who resumed the run (an API token's name): on the first entry written after the resume (an approval's own, or the step after a halt). */
+  actor?: string;
 }
 
 export interface HaltInfo {

@@ -778,7 +778,18 @@ function timelineEntry(entry, longest, iteration) {
       h("span", { class: "badge action-" + action }, action),
       h("span", { class: "entry-duration" }, duration(entry.durationMs))
     ),
-    h("div", { class: "entry-meta" }, bar, h("span", null, when(entry.timestamp), entry.attempt > 1 ? " · attempt " + entry.attempt : "")),
+    h(
+      "div",
+      { class: "entry-meta" },
+      bar,
+      h(
+        "span",
+        null,
+        when(entry.timestamp),
+        entry.attempt > 1 ? " · attempt " + entry.attempt : "",
+        entry.actor ? h("span", { class: "entry-actor" }, " · resumed by " + entry.actor) : null
+      )
+    ),
     entry.error ? h("p", { class: "error" }, entry.error) : null,
     entry.output !== null && entry.output !== void 0 ? dataBlock("Output", entry.output, false) : null
   );
@@ -1146,7 +1157,7 @@ function versionTable(list) {
           { class: v.current ? "current" : null, "data-hash": v.hash },
           h("td", { "data-label": "Version" }, "v" + v.version),
           h("td", { "data-label": "Hash" }, h("code", { title: v.hash }, v.hash.slice(0, 12))),
-          h("td", { "data-label": "Stored" }, when(v.storedAt)),
+          h("td", { "data-label": "Stored" }, when(v.storedAt), v.storedBy ? h("span", { class: "stored-by" }, " by " + v.storedBy) : null),
           h("td", { "data-label": "Current" }, v.current ? h("span", { class: "badge status-completed" }, "current") : ""),
           h("td", { "data-label": "Halted" }, String(v.halted)),
           h("td", { "data-label": "Pending" }, String(v.pending))

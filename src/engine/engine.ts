@@ -243,10 +243,11 @@ export class Engine {
    */
   async resume(
     executionId: string,
-    options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution } = {},
+    options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution; actor?: string } = {},
   ): Promise<ExecutionResult> {
     const answer = checkResumeAnswer(options);
     const exec = await this.#loadOwn(executionId, options.loaded);
+    const actor = options.actor ?? exec.answer?.actor;
     if (exec.status !== "halted") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
     }
@@ -263,7 +264,8 @@ export class Engine {
     run.setCtx(ctx, ["response", "approved"]);
     if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
     Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
-    run.emit("workflow.resumed", {});
+    run.actor = actor;
+    run.emit("workflow.resumed", actor ? { actor } : {});
     await run.checkpoint();
     return await this.#drive(run);
   }
@@ -274,8 +276,8 @@ export class Engine {
    * wins: ConflictError when one is already waiting. Returns the execution as stored (its revision is the one the
    * resume job names).
    */
-  async accept(executionId: string, options: { response?: unknown; approved?: unknown } = {}): Promise<Execution> {
-    const answer = checkResumeAnswer(options);
+  async accept(executionId: string, options: { response?: unknown; approved?: unknown; actor?: string } = {}): Promise<Execution> {
+    const answer = { ...checkResumeAnswer(options), ...(options.actor ? { actor: options.actor } : {}) };
     const exec = await this.#loadOwn(executionId);
     if (exec.status !== "halted") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
@@ -292,7 +294,7 @@ export class Engine {
    * running it stops at its next checkpoint (its compare-and-set loses), and jobs that arrive later do nothing.
    * ConflictError when it has already ended.
    */
-  async cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
+  async cancel(executionId: string, options: { reason?: string; actor?: string } = {}): Promise<ExecutionResult> {
     const exec = await this.#loadOwn(executionId);
     if (isTerminal(exec.status)) {
       throw new ConflictError(
@@ -302,7 +304,7 @@ export class Engine {
     const reason = options.reason ?? "Cancelled by an operator";
     const run = this.#newRun(exec, this.workflow, true);
     Object.assign(exec, { status: "cancelled", error: `Cancelled: ${reason}`, wakeAt: null, retry: null, answer: null });
-    run.emit("workflow.cancelled", { reason });
+    run.emit("workflow.cancelled", { reason, ...(options.actor ? { actor: options.actor } : {}) });
     await run.checkpoint();
     return resultOf(exec);
   }
@@ -312,7 +314,7 @@ export class Engine {
    * definition it started with; the entries keep the first attempt's history. It is stored `pending` (a new
    * deadline, when the workflow has a timeout) for `continue` or a queued job to run. ConflictError unless failed.
    */
-  async retry(executionId: string): Promise<Execution> {
+  async retry(executionId: string, options: { actor?: string } = {}): Promise<Execution> {
     const exec = await this.#loadOwn(executionId);
     if (exec.status !== "failed") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a failed execution can be retried`);
@@ -330,7 +332,7 @@ export class Engine {
       epoch: (exec.epoch ?? 0) + 1,
       pinned: null,
     });
-    run.emit("workflow.resumed", { retry: true });
+    run.emit("workflow.resumed", { retry: true, ...(options.actor ? { actor: options.actor } : {}) });
     await run.checkpoint();
     return exec;
   }

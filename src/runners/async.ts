@@ -51,28 +51,30 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
    * another answer is already waiting; NotFoundError if unknown), stores it on the execution, then enqueues a
    * resume: an answer that would be refused is never queued, and one that is accepted is never lost.
    */
-  async resume(executionId: string, options: HaltAnswer & { queue?: string } = {}): Promise<string> {
-    const exec = await this.engine().accept(executionId, { response: options.response, approved: options.approved });
+  async resume(executionId: string, options: HaltAnswer & { queue?: string; actor?: string } = {}): Promise<string> {
+    const exec = await this.engine().accept(executionId, { response: options.response, approved: options.approved, actor: options.actor });
+    // The actor stays on the stored answer (the job carries the answer only).
+    const { actor: _actor, ...answer } = exec.answer ?? {};
     await this.adapter.enqueue({
       workflowId: exec.workflowId,
       workflowVersion: exec.workflowVersion,
       executionId,
       action: "resume",
       revision: exec.revision,
-      ...exec.answer,
+      ...answer,
       ...(options.queue ? { queue: options.queue } : {}),
     });
     return executionId;
   }
 
   /** Cancels a pending, running or halted execution (see Engine.cancel); queued jobs then do nothing. */
-  cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
+  cancel(executionId: string, options: { reason?: string; actor?: string } = {}): Promise<ExecutionResult> {
     return this.engine().cancel(executionId, options);
   }
 
   /** Reopens a failed execution at the step that failed and enqueues it. */
-  async retry(executionId: string): Promise<string> {
-    const exec = await this.engine().retry(executionId);
+  async retry(executionId: string, options: { actor?: string } = {}): Promise<string> {
+    const exec = await this.engine().retry(executionId, options);
     await this.adapter.enqueue({ workflowId: exec.workflowId, executionId, action: "continue" }, { key: `retry-r${exec.revision}` });
     return executionId;
   }

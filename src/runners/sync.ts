@@ -15,7 +15,7 @@ export class SyncRunner extends Runner {
     return this.engine().run(input, options);
   }
 
-  resume(executionId: string, options: HaltAnswer = {}): Promise<ExecutionResult> {
+  resume(executionId: string, options: HaltAnswer & { actor?: string } = {}): Promise<ExecutionResult> {
     return this.engine().resume(executionId, options);
   }
 
@@ -24,13 +24,13 @@ export class SyncRunner extends Runner {
     return this.engine().continue(executionId);
   }
 
-  cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
+  cancel(executionId: string, options: { reason?: string; actor?: string } = {}): Promise<ExecutionResult> {
     return this.engine().cancel(executionId, options);
   }
 
   /** Runs a failed execution again from the step that failed, with the ctx it had before that step. */
-  async retry(executionId: string): Promise<ExecutionResult> {
-    await this.engine().retry(executionId);
+  async retry(executionId: string, options: { actor?: string } = {}): Promise<ExecutionResult> {
+    await this.engine().retry(executionId, options);
     return await this.engine().continue(executionId);
   }
 

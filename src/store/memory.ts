@@ -207,9 +207,18 @@ export class MemoryStore implements Store {
   async definitionVersions(workflowId: string): Promise<DefinitionVersion[]> {
     const current = this.#current.get(workflowId);
     return (this.#versions.get(workflowId) ?? []).map((hash) => {
-      const { version, storedAt } = JSON.parse(this.#definitions.get(hash)!) as StoredDefinition;
+      const { version, storedAt, storedBy } = JSON.parse(this.#definitions.get(hash)!) as StoredDefinition;
       const count = (status: ExecutionStatus) => this.#waiting.get(`${status} ${hash}`)?.size ?? 0;
-      return { workflowId, version, hash, storedAt, current: hash === current, halted: count("halted"), pending: count("pending") };
+      return {
+        workflowId,
+        version,
+        hash,
+        storedAt,
+        ...(storedBy ? { storedBy } : {}),
+        current: hash === current,
+        halted: count("halted"),
+        pending: count("pending"),
+      };
     });
   }
 

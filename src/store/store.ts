@@ -87,6 +87,8 @@ export interface StoredDefinition {
   source: string;
   /** ISO time it was first stored. */
   storedAt: string;
+  /** Who stored it with `PUT /workflows/:id` (an API token's name); absent for a definition given in code. */
+  storedBy?: string;
 }
 
 /** One stored version of a workflow, for `GET /workflows/:id/versions`. */
@@ -95,6 +97,7 @@ export interface DefinitionVersion {
   version: string;
   hash: string;
   storedAt: string;
+  storedBy?: string;
   current: boolean;
   /** Executions halted or pending on this version now. */
   halted: number;

@@ -280,12 +280,13 @@ export class UpstashRedisStore implements Store {
     const current = unwrap(reply[0]);
     const versions: DefinitionVersion[] = [];
     for (let i = 1; i < reply.length; i += 3) {
-      const { version, hash, storedAt } = parseStored<StoredDefinition>(reply[i], `a definition of ${workflowId}`);
+      const { version, hash, storedAt, storedBy } = parseStored<StoredDefinition>(reply[i], `a definition of ${workflowId}`);
       versions.push({
         workflowId,
         version,
         hash,
         storedAt,
+        ...(storedBy ? { storedBy } : {}),
         current: hash === current,
         halted: Number(reply[i + 1]),
         pending: Number(reply[i + 2]),
