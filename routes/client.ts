@@ -4,7 +4,6 @@
  * client carries none of the server. Errors are `ProblemError`s holding the problem+json answer.
  */
 import type { z } from "@hono/zod-openapi";
-import type * as bulk from "./bulk.ts";
 import type * as schemas from "./schemas.ts";
 
 export type Accepted = z.output<typeof schemas.Accepted>;
@@ -15,9 +14,20 @@ export type ExecutionResult = z.output<typeof schemas.ExecutionResult>;
 export type ExecutionSummary = z.output<typeof schemas.ExecutionSummary>;
 /** The list's filters; `labels` become `label.<name>=<value>` parameters. */
 export type ListFilters = z.input<typeof schemas.ListQuery> & { labels?: Record<string, string> };
-/** A bulk cancel or retry: which executions (`filter`), at most how many (`max`), `dryRun`, and a cancel's `reason`. */
-export type BulkRequest = z.input<typeof bulk.BulkBody>;
-export type BulkAnswer = z.output<typeof bulk.BulkAnswer>;
+/** A bulk cancel or retry (routes/bulk.ts): which executions, at most how many (1–100), `dryRun`, and a cancel's `reason`. */
+export interface BulkRequest {
+  filter: Omit<ListFilters, "limit" | "cursor">;
+  max: number;
+  dryRun?: boolean;
+  reason?: string;
+}
+/** Its answer: one result per execution selected; `more` when more match. */
+export interface BulkAnswer {
+  action: "cancel" | "retry";
+  dryRun: boolean;
+  results: { executionId: string; workflowId: string; ok: boolean; status?: string; error?: { status: number; detail: string } }[];
+  more: boolean;
+}
 export type Problem = z.output<typeof schemas.Problem>;
 export type WorkflowDetail = z.output<typeof schemas.WorkflowDetail>;
 export type WorkflowEvent = z.output<typeof schemas.WorkflowEvent>;

@@ -19,7 +19,6 @@ import {
   ExecutionParams,
   ExecutionResult,
   ExecutionSummary,
-  labelFilters,
   ListQuery,
   pick,
   ResumeBody,
@@ -166,4 +165,15 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
   });
 
   return routes;
+}
+
+/** The label filters of a query: `label.<name>=<value>` parameters, name → value (the first one of a name). */
+export function labelFilters(query: Record<string, string[]>): Record<string, string> | undefined {
+  const labels: Record<string, string> = {};
+  for (const [key, values] of Object.entries(query)) {
+    if (key.startsWith("label.") && values[0] !== undefined) {
+      Object.defineProperty(labels, key.slice("label.".length), { value: values[0], enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return Object.keys(labels).length ? labels : undefined;
 }

@@ -68,17 +68,6 @@ export const ListQuery = z.object({
   updatedTo: timeBound.describe("Only executions last changed before this ISO time"),
 }).describe("Also `label.<name>=<value>` (repeatable): only executions carrying every such label");
 
-/** The label filters of a query: `label.<name>=<value>` parameters, name → value (the first one of a name). */
-export function labelFilters(query: Record<string, string[]>): Record<string, string> | undefined {
-  const labels: Record<string, string> = {};
-  for (const [key, values] of Object.entries(query)) {
-    if (key.startsWith("label.") && values[0] !== undefined) {
-      Object.defineProperty(labels, key.slice("label.".length), { value: values[0], enumerable: true, writable: true, configurable: true });
-    }
-  }
-  return Object.keys(labels).length ? labels : undefined;
-}
-
 // ---- responses ----
 
 export const Health = z.object({ ok: z.literal(true), version: z.string() }).openapi("Health");

@@ -144,6 +144,7 @@ describe("the npm package", () => {
     expect(Object.keys(manifest.dependencies).sort()).toEqual([
       "@hono/zod-openapi",
       "@noble/hashes",
+      "@opentelemetry/api",
       "@upstash/qstash",
       "@upstash/redis",
       "canonicalize",
