@@ -11,6 +11,7 @@ import {
   conflictError,
   decodeCursor,
   type DefinitionVersion,
+  definitionVersion,
   encodeCursor,
   findFilters,
   findLimit,
@@ -207,18 +208,9 @@ export class MemoryStore implements Store {
   async definitionVersions(workflowId: string): Promise<DefinitionVersion[]> {
     const current = this.#current.get(workflowId);
     return (this.#versions.get(workflowId) ?? []).map((hash) => {
-      const { version, storedAt, storedBy } = JSON.parse(this.#definitions.get(hash)!) as StoredDefinition;
+      const stored = JSON.parse(this.#definitions.get(hash)!) as StoredDefinition;
       const count = (status: ExecutionStatus) => this.#waiting.get(`${status} ${hash}`)?.size ?? 0;
-      return {
-        workflowId,
-        version,
-        hash,
-        storedAt,
-        ...(storedBy ? { storedBy } : {}),
-        current: hash === current,
-        halted: count("halted"),
-        pending: count("pending"),
-      };
+      return definitionVersion({ ...stored, workflowId }, current, { halted: count("halted"), pending: count("pending") });
     });
   }
 

@@ -281,6 +281,16 @@ export function assertDefinition(definition: StoredDefinition): void {
   }
 }
 
+/** One row of `definitionVersions`: the stored definition's facts, whether it is current, and the runs waiting on it. */
+export function definitionVersion(
+  stored: StoredDefinition,
+  currentHash: string | undefined,
+  waiting: { halted: number; pending: number },
+): DefinitionVersion {
+  const { workflowId, version, hash, storedAt, storedBy } = stored;
+  return { workflowId, version, hash, storedAt, ...(storedBy ? { storedBy } : {}), current: hash === currentHash, ...waiting };
+}
+
 /** Entries of a commit must belong to the committed execution. */
 export function assertEntryOf(entry: Entry, executionId: string): Entry {
   if (entry?.executionId !== executionId) {

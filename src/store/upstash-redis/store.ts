@@ -19,6 +19,7 @@ import {
   conflictError,
   decodeCursor,
   type DefinitionVersion,
+  definitionVersion,
   encodeCursor,
   type FindFilters,
   findFilters,
@@ -280,17 +281,8 @@ export class UpstashRedisStore implements Store {
     const current = unwrap(reply[0]);
     const versions: DefinitionVersion[] = [];
     for (let i = 1; i < reply.length; i += 3) {
-      const { version, hash, storedAt, storedBy } = parseStored<StoredDefinition>(reply[i], `a definition of ${workflowId}`);
-      versions.push({
-        workflowId,
-        version,
-        hash,
-        storedAt,
-        ...(storedBy ? { storedBy } : {}),
-        current: hash === current,
-        halted: Number(reply[i + 1]),
-        pending: Number(reply[i + 2]),
-      });
+      const stored = parseStored<StoredDefinition>(reply[i], `a definition of ${workflowId}`);
+      versions.push(definitionVersion({ ...stored, workflowId }, current, { halted: Number(reply[i + 1]), pending: Number(reply[i + 2]) }));
     }
     return versions;
   }
