@@ -55,7 +55,10 @@ export const CancelBody = z.strictObject({
 
 export const RetryBody = z.strictObject({ mode }).describe("Retries a failed execution").openapi("RetryBody");
 
-const timeBound = z.string().max(40).refine((value) => Number.isFinite(Date.parse(value)), "must be an ISO 8601 time").optional();
+const timeBound: z.ZodOptional<z.ZodString> = z.string().max(40).refine(
+  (value) => Number.isFinite(Date.parse(value)),
+  "must be an ISO 8601 time",
+).optional();
 
 export const ListQuery = z.object({
   workflowId: workflowId.optional().describe("Only executions of this workflow"),
