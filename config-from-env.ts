@@ -7,6 +7,7 @@
  * | UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN | the store (UpstashRedisStore); without them, a MemoryStore (never in production) |
  * | DW_REDIS_PREFIX | first segment of every Redis key (default "dw") |
  * | DW_RETENTION_DAYS | days a completed or failed execution is kept in Redis (default 30) |
+ * | DW_EVENT_LOOKBACK_SECONDS | how long POST /events/:name keeps an event for runs that reach their wait later (default 300) |
  * | DW_LEASE_SECONDS | how long a run's claim lasts without a checkpoint before another worker takes it over (default 60) |
  * | QSTASH_TOKEN + QSTASH_CURRENT_SIGNING_KEY + QSTASH_NEXT_SIGNING_KEY | the async queue (QStashAdapter); without them, in-process (InlineAdapter) |
  * | QSTASH_URL | QStash's base URL (default QStash's own; a local qstash-dev in development) |
@@ -14,6 +15,8 @@
  * | QSTASH_CALLBACK_URL | the callback URL itself, when it is not `<DW_PUBLIC_URL>/qstash` |
  * | DW_API_TOKEN | bearer token of the API (all routes but /health and /qstash) |
  * | DW_PRODUCTION | "true": refuse to start without Redis or without DW_API_TOKEN |
+ * | DW_TICK_SECONDS | the app's ticker on Bun, Deno, Node: seconds between two runs of the in-process queue's due jobs (default 1; 0 turns the ticker off) |
+ * | DW_SWEEP_SECONDS | seconds between two sweeps of the ticker (default 15; 0: the ticker does not sweep) |
  * | DW_HTTP_ALLOW | comma-separated URL prefixes `http` steps may call (default: any) |
  * | DW_HTTP_ALLOW_PRIVATE | "true": URLs from references may target loopback and private addresses |
  * | DW_HTTP_MAX_BODY_BYTES | largest `http` response body kept in ctx (default 1 MiB) |
@@ -32,7 +35,10 @@ import { errorText, Log, type LogLevel, parseLogLevel, STORE_UNAVAILABLE } from 
 import { checkHttpOptions } from "./src/steps/http.ts";
 import type { HttpOptions } from "./src/steps/step.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
-import { sweep, type SweepReport } from "./src/runners/recovery.ts";
+import type { SweepReport } from "./src/runners/recovery.ts";
+import { tick } from "./src/runners/ticker.ts";
+import { syncTriggerSchedules } from "./src/runners/adapters/qstash-schedules.ts";
+import { workflowsOf } from "./src/runners/send-event.ts";
 import { QStashAdapter, type QStashClient } from "./src/runners/adapters/qstash.ts";
 import { MemoryStore } from "./src/store/memory.ts";
 import { type UpstashRedisClient, UpstashRedisStore } from "./src/store/upstash-redis.ts";
@@ -96,6 +102,11 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   }
   const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
   const engine = { ...lease, ...httpFromEnv(env) };
+  const lookbackSeconds = number(env, "DW_EVENT_LOOKBACK_SECONDS");
+  if (lookbackSeconds !== undefined && !(lookbackSeconds >= 0)) {
+    throw new ConfigError(`DW_EVENT_LOOKBACK_SECONDS must be a number of seconds ≥ 0, got ${lookbackSeconds}`);
+  }
+  const ticker = tickerFromEnv(env);
 
   const options: AppOptions = {
     store,
@@ -103,8 +114,10 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     version: VERSION,
     ...(extras.services ? { services: extras.services } : {}),
     ...(token ? { token } : {}),
+    ...(lookbackSeconds !== undefined ? { events: { lookbackSeconds } } : {}),
     ...(production ? { production } : {}),
     ...engine,
+    ...(ticker !== undefined ? { ticker } : {}),
     // Without QStash: the in-process queue on the same store, services and workflows (createApp's default, made explicit).
     adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...engine }),
     ...(qstash ? { qstash: qstash.routeOptions } : {}),
@@ -126,6 +139,22 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
       `auth ${token ? "bearer token" : "off"}${production ? "; production" : ""}`,
   );
   return options;
+}
+
+function tickerFromEnv(env: Env): AppOptions["ticker"] {
+  const seconds = (name: string) => {
+    const value = number(env, name);
+    if (value !== undefined && !(value >= 0)) throw new ConfigError(`${name} must be a number of seconds ≥ 0, got ${value}`);
+    return value;
+  };
+  const tick = seconds("DW_TICK_SECONDS");
+  const sweep = seconds("DW_SWEEP_SECONDS");
+  if (tick === 0) return false;
+  if (tick === undefined && sweep === undefined) return undefined;
+  return {
+    ...(tick !== undefined ? { intervalMs: Math.round(tick * 1000) } : {}),
+    ...(sweep !== undefined ? { sweepEveryMs: Math.round(sweep * 1000) } : {}),
+  };
 }
 
 function storeFromEnv(env: Env, extras: EnvExtras, production: boolean, log: NonNullable<EnvExtras["log"]>) {
@@ -263,31 +292,43 @@ function httpUrl(value: string, name: string): string {
 }
 
 /**
- * One round of recovery for an app's options: the sweeper (expired leases, lost jobs, lost approval timers) and,
- * for the in-process queue, the delayed jobs that have come due (waits, approval timeouts, busy leases). The entry
- * files run it on a timer (`npm start`, Bun), from `Deno.cron` (Deno), or from a Cron Trigger (Workers); with
- * QStash, a QStash schedule posting `{ "action": "sweep" }` to /qstash does the same (docs/async.md).
+ * One round of recovery for an app's options: the in-process queue's due jobs, then the sweeper (`tick`, which the
+ * app's own ticker, `app.scheduled` and a QStash sweep schedule all run). Kept for code written before `app.tick()`.
  */
-export async function recoverOnce(options: Pick<AppOptions, "store" | "adapter" | "clock" | "logger">): Promise<SweepReport> {
+export async function recoverOnce(
+  options: Pick<AppOptions, "store" | "adapter" | "clock" | "sweep" | "logger"> & { workflows?: AppOptions["workflows"] },
+): Promise<SweepReport> {
   const adapter = options.adapter;
   if (!adapter) throw new ConfigError("recoverOnce needs the app's adapter");
+  const workflows = options.workflows;
   const log = options.logger instanceof Log ? options.logger : undefined;
   try {
-    if (adapter instanceof InlineAdapter) await adapter.runDueTimers();
-    const report = await sweep({ store: options.store, adapter, ...(options.clock ? { clock: options.clock } : {}) });
+    const report = await tick({
+      store: options.store,
+      adapter,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.sweep ? { sweep: options.sweep } : {}),
+      ...(workflows ? { triggers: () => workflowsOf(workflows) } : {}),
+    });
     log?.recovered(STORE_UNAVAILABLE);
-    if (report.enqueued.length || report.failed.length) {
-      log?.info(`sweep handed ${report.enqueued.length} executions back to the queue`, {
-        enqueued: report.enqueued.length,
-        failed: report.failed.length,
-        ...(report.failed.length ? { firstError: report.failed[0]!.error } : {}),
-      });
-    }
-    return report;
+    return report.sweep!;
   } catch (error) {
     if (log && error instanceof StoreError) {
       log.failure(STORE_UNAVAILABLE, "sweep failed: the execution store is unavailable", { error: errorText(error) });
     }
     throw error;
   }
+}
+
+/**
+ * With QStash configured: a QStash schedule per cron trigger of the served workflows (fixed ids, see
+ * syncTriggerSchedules; the app's sweep schedule is another, kept by the app), and the schedules of removed triggers
+ * deleted. main.ts calls it at start-up.
+ */
+export async function syncCronSchedules(env: Env, options: AppOptions): Promise<{ created: string[]; removed: string[] } | null> {
+  const token = text(env, "QSTASH_TOKEN");
+  if (!(options.adapter instanceof QStashAdapter) || !token) return null;
+  const baseUrl = text(env, "QSTASH_URL");
+  const client = new Client({ token, ...(baseUrl ? { baseUrl } : {}) });
+  return await syncTriggerSchedules(client, { callbackUrl: options.adapter.callbackUrl, workflows: workflowsOf(options.workflows) });
 }

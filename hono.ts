@@ -3,7 +3,7 @@
  * callback handler and options from environment variables. The core API is in src/mod.ts.
  */
 export { createApp } from "./routes/app.ts";
-export type { AppOptions, AppOptionsInput } from "./routes/app.ts";
+export type { App, AppOptions, AppOptionsInput } from "./routes/app.ts";
 export { createQStashHandler } from "./routes/qstash/handler.ts";
 export { actorOf, logAction, parseTokens } from "./routes/auth.ts";
 export type { ApiToken } from "./routes/auth.ts";

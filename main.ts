@@ -11,9 +11,8 @@
 import { Redis } from "@upstash/redis";
 import { loadExamples } from "./examples/index.ts";
 import { ConfigError, createApp } from "./mod.ts";
-import { appOptionsFromEnv, recoverOnce, VERSION } from "./config-from-env.ts";
+import { appOptionsFromEnv, syncCronSchedules, VERSION } from "./config-from-env.ts";
 import { errorText, Log } from "./src/log.ts";
-import { StoreError } from "./src/errors.ts";
 
 interface RuntimeGlobals {
   Deno?: {
@@ -60,26 +59,25 @@ const { port, examples, options, app } = configured(() => {
 });
 
 /**
- * The sweeper (and the in-process queue's due timers): every DW_SWEEP_SECONDS (default 15) on a timer, or once a
- * minute from Deno.cron where it exists (Deno Deploy). DW_SWEEP_SECONDS=0 turns it off (e.g. when a QStash
- * schedule sweeps).
+ * Time fires from start-up, not from the first request, so a restarted server with no traffic still runs its due
+ * jobs and sweeps: the app's ticker (DW_TICK_SECONDS, DW_SWEEP_SECONDS), or with QStash its sweep schedule. On Deno
+ * Deploy, where an idle isolate may be stopped, Deno.cron also ticks once a minute.
  */
-function startRecovery(): void {
-  const seconds = env.DW_SWEEP_SECONDS === undefined ? 15 : Number(env.DW_SWEEP_SECONDS);
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new ConfigError(`DW_SWEEP_SECONDS must be a number of seconds ≥ 0, got ${JSON.stringify(env.DW_SWEEP_SECONDS)}`);
-  }
-  if (seconds === 0) return;
-  const log = options.logger instanceof Log ? options.logger : new Log();
-  const round = () =>
-    recoverOnce(options).then(() => undefined, (error) => {
-      if (!(error instanceof StoreError)) log.error("sweep failed", { error: errorText(error), stack: (error as Error)?.stack });
-    });
-  const cron = (globalThis as RuntimeGlobals).Deno?.cron;
-  if (cron && env.DW_SWEEP_SECONDS === undefined) cron("durable-workflow sweep", "* * * * *", round);
-  else (setInterval(round, seconds * 1000) as unknown as { unref?: () => void }).unref?.();
+const log = options.logger instanceof Log ? options.logger : new Log();
+void app.start();
+const cron = (globalThis as RuntimeGlobals).Deno?.cron;
+if (cron && options.ticker !== false) {
+  cron(
+    "durable-workflow tick",
+    "* * * * *",
+    () => app.tick().then(() => undefined, (error) => log.error("tick failed", { error: errorText(error) })),
+  );
 }
-configured(startRecovery);
+// With QStash: a schedule per cron trigger (created at start-up, removed with its trigger).
+syncCronSchedules(env, options).then(
+  (synced) => synced && log.info("cron trigger schedules synced", { ...synced }),
+  (error) => log.error("cron trigger schedules could not be synced", { error: errorText(error) }),
+);
 
 /** How to try it: printed once the server listens. */
 function banner(base: string): string {

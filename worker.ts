@@ -7,7 +7,7 @@ import { Redis } from "@upstash/redis/cloudflare";
 import type { ExecutionContext } from "hono";
 import { loadExamples } from "./examples/index.ts";
 import { createApp } from "./mod.ts";
-import { appOptionsFromEnv, recoverOnce } from "./config-from-env.ts";
+import { appOptionsFromEnv } from "./config-from-env.ts";
 import type { AppOptions } from "./mod.ts";
 
 // Loaded once per isolate; the options are built once per env object (Workers hand the same bindings to every
@@ -25,8 +25,6 @@ export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Response | Promise<Response> {
     return app.fetch(request, env, ctx);
   },
-  /** The Cron Trigger of wrangler.toml ([triggers] crons): one sweep per minute. */
-  scheduled(_event: unknown, env: Record<string, unknown>, ctx: ExecutionContext): void {
-    ctx.waitUntil(recoverOnce(optionsOf(env)).then(() => undefined));
-  },
+  /** The Cron Trigger of wrangler.toml ([triggers] crons): one tick per minute (due jobs, the sweeper, cron triggers). */
+  scheduled: app.scheduled,
 };

@@ -3,6 +3,11 @@
  *
  *   npx bun bench/chaos.ts [--runs 200] [--kills 3] [--outage 15] [--outage-mode down|stall] [--approvals 20]
  *                          [--lease 10] [--sweep 5] [--seed 1] [--wait 180]
+ *   npx bun bench/chaos.ts --fault pause [--runs 400] [--lease 10] [--pause 15] [--wait 180]
+ *
+ * `--fault pause` is the paused-worker fault instead (bench/support/paused-worker.ts): two instances, one of them
+ * SIGSTOPped longer than its lease while its runs are in flight; side effects per step are counted at the service.
+ * Without it:
  *
  * Starts a private redis-server (`--save '' --appendonly no`), the Upstash REST bridge and qstash-dev (in this
  * process; they are not faulted), the QStash sweep schedule, and the app (`bun main.ts`, a child process, with
@@ -53,6 +58,8 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     wait: { type: "string", default: "180" },
     verbose: { type: "boolean", default: false },
+    fault: { type: "string", default: "kill" },
+    pause: { type: "string", default: "15" },
   },
 });
 const num = (name: keyof typeof values) => {
@@ -67,6 +74,12 @@ const APPROVALS = Math.min(num("approvals"), RUNS);
 const LEASE_S = num("lease");
 const WAIT_MS = num("wait") * 1000;
 const MODE = values["outage-mode"];
+if (values.fault === "pause") {
+  const { pausedWorkerChaos } = await import("./support/paused-worker.ts");
+  await pausedWorkerChaos({ runs: RUNS, leaseS: LEASE_S, pauseS: num("pause"), waitS: num("wait"), verbose: values.verbose });
+  process.exit(0);
+}
+if (values.fault !== "kill") throw new Error(`--fault must be kill or pause, got ${values.fault}`);
 if (MODE !== "down" && MODE !== "stall") throw new Error(`--outage-mode must be down or stall, got ${MODE}`);
 
 /** mulberry32: the fault moments are reproducible with --seed. */

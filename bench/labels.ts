@@ -5,7 +5,7 @@
  *   npx bun bench/labels.ts            (N=2000 by default)
  */
 import { UpstashRedisStore } from "../mod.ts";
-import type { Execution } from "../src/types.ts";
+import { type Execution, newExecution } from "../src/types.ts";
 import { startCountedRedis } from "./support/counted-redis.ts";
 import { table } from "./workflows.ts";
 
@@ -15,12 +15,8 @@ const base = Date.parse("2026-01-01T00:00:00Z");
 
 function execution(i: number, labels: Record<string, string>): Execution {
   const at = new Date(base + i * 1000).toISOString();
-  return {
-    ...{ id: `b-${i}`, workflowId: "bench", workflowVersion: "1", workflowHash: "h", status: "running" },
-    ...{ input: { i }, ctx: {}, currentStep: "start", result: null, recoverTo: null, haltData: null, error: null },
-    ...{ createdAt: at, updatedAt: at, revision: 0, deadline: null, stepsExecuted: 0, eventSeq: 0, loop: null, retry: null },
-    ...{ leaseUntil: null, wakeAt: null, answer: null, visits: {}, epoch: 0, pinned: null, labels },
-  } as Execution;
+  const fields = { workflowId: "bench", workflowVersion: "1", workflowHash: "h", status: "running" as const, recoverTo: null };
+  return { ...newExecution({ id: `b-${i}`, ...fields, input: { i }, createdAt: at, deadline: null, labels }), currentStep: "start" };
 }
 
 async function usecPerCall(): Promise<number> {

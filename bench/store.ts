@@ -8,7 +8,7 @@
 import { createOrderServices } from "../examples/order-fulfillment/services.ts";
 import { Engine, MemoryStore, type Store, UpstashRedisStore, type WorkflowDefinition } from "../mod.ts";
 import type { StoreFootprint } from "../src/store/store.ts";
-import type { Execution } from "../src/types.ts";
+import { type Execution, newExecution } from "../src/types.ts";
 import { happyOrder, orderWorkflow } from "../tests/support/order-fulfillment.ts";
 import { startRedisStack } from "../tests/support/redis.ts";
 import { linearWorkflow, medianMs, table, work } from "./workflows.ts";
@@ -20,35 +20,17 @@ type FootprintStore = Store & { footprint(id: string): Promise<StoreFootprint | 
 async function bytesWritten(name: string, store: FootprintStore): Promise<Record<string, string | number>> {
   const id = `bytes-${Date.now()}`;
   const createdAt = new Date().toISOString();
-  let execution: Execution = {
+  let execution: Execution = newExecution({
     id,
     workflowId: "bench",
     workflowVersion: "1",
     workflowHash: "h",
     status: "running",
     input: {},
-    ctx: {},
-    currentStep: null,
-    result: null,
     recoverTo: null,
-    haltData: null,
-    error: null,
     createdAt,
-    updatedAt: createdAt,
-    revision: 0,
     deadline: null,
-    stepsExecuted: 0,
-    eventSeq: 0,
-    loop: null,
-    retry: null,
-    leaseUntil: null,
-    wakeAt: null,
-    answer: null,
-    visits: {},
-    epoch: 0,
-    pinned: null,
-    labels: {},
-  };
+  });
   execution.revision = (await store.commit({ execution, expectedRevision: 0 })).revision;
   let before = (await store.footprint(id))!;
   let written = before.snapshotBytes;

@@ -85,11 +85,10 @@ async function serve({ values }: ParsedArgs): Promise<number> {
     teardown.add("qstash-dev", () => qstash.stop());
     const appUrl = `http://127.0.0.1:${appPort}`;
     const env = stack.stackEnv(bridge.url, qstash.url, appUrl);
-    const scheduleId = await stack.createSweepSchedule(qstash.url, appUrl);
 
     const command = TYPESCRIPT.has(extname(appPath)) ? [process.execPath, appPath] : ["node", appPath];
     const app = Bun.spawn(command, {
-      env: { ...process.env, ...env, DW_SWEEP_SECONDS: "0", PORT: String(appPort) },
+      env: { ...process.env, ...env, PORT: String(appPort) },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -102,7 +101,7 @@ async function serve({ values }: ParsedArgs): Promise<number> {
       stopAll(code || 1);
     });
     say(`Upstash REST      ${bridge.url}  (token ${stack.BRIDGE_TOKEN})`);
-    say(`QStash            ${qstash.url}  (delivers to ${appUrl}/qstash; sweep schedule ${scheduleId} every minute)`);
+    say(`QStash            ${qstash.url}  (delivers to ${appUrl}/qstash; the app creates its own sweep schedule, as in production)`);
     say(`app               ${command.join(" ")}  (pid ${app.pid}) on ${appUrl}`);
     if (!(await stack.waitHealthy(appUrl, () => app.exitCode === null))) {
       if (!teardown.stopping) warn(`the app does not answer ${appUrl}/health yet (does it listen on $PORT?)`);
@@ -122,10 +121,10 @@ export const dev: Command = {
   help: `Usage: durable-workflow dev [--app server.ts] [--port N]
 
 Runs your app on the production path, locally: a private redis-server behind an Upstash REST bridge, a
-local QStash (qstash-dev, signing with the Upstash SDK's public dev keys) and a QStash schedule that posts
-{"action":"sweep"} to the app's /qstash every minute. The app gets the environment a deployment sets
-(UPSTASH_REDIS_REST_URL/TOKEN, QSTASH_URL/TOKEN, the signing keys, DW_PUBLIC_URL, PORT, and
-DW_SWEEP_SECONDS=0), so an app built with appOptionsFromEnv uses Redis and QStash as in production.
+local QStash (qstash-dev, signing with the Upstash SDK's public dev keys). The app gets the environment a
+deployment sets (UPSTASH_REDIS_REST_URL/TOKEN, QSTASH_URL/TOKEN, the signing keys, DW_PUBLIC_URL, PORT), so an
+app built with appOptionsFromEnv uses Redis and QStash as in production: waits and timeouts are delayed QStash
+messages, and the app creates its sweep schedule ({"action":"sweep"} to its /qstash every minute) itself.
 Ctrl-C stops everything.
 
 A TypeScript app (.ts, .tsx, .mts) runs with Bun (npx bun <app>), which serves its default export

@@ -11,13 +11,14 @@ import { graph } from "./graph.ts";
 import { lint } from "./lint.ts";
 import { run } from "./run.ts";
 import { schema } from "./schema.ts";
+import { sendEventCommand } from "./send-event.ts";
 
-const COMMANDS: Command[] = [lint, graph, schema, run, diff, dev];
+const COMMANDS: Command[] = [lint, graph, schema, run, diff, dev, sendEventCommand];
 
 const HELP = `Usage: durable-workflow <command> [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(8)}${c.summary}`).join("\n")}
+${COMMANDS.map((c) => `  ${c.name.padEnd(11)}${c.summary}`).join("\n")}
 
 Run "durable-workflow <command> --help" for a command's options.`;
 

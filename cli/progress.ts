@@ -52,8 +52,18 @@ export class Progress {
         return this.#ended(stepId, time, this.paint("red", "✗"), String(data.error ?? ""));
       case "workflow.completed":
         return this.print(this.paint("green", "✓ completed"));
+      case "workflow.compensating":
+        return this.print(this.paint("yellow", `↺ compensating: ${data.error}`));
+      case "step.compensated":
+        return this.print(`  ${this.paint("green", "↺")} ${stepId} (${stepType})  ${this.paint("dim", "compensated")}`);
+      case "step.compensation_failed":
+        return this.print(
+          `  ${this.paint("red", "↺")} ${stepId} (${stepType})  ${this.paint("red", `compensation failed: ${data.error}`)}`,
+        );
       case "workflow.failed":
-        return this.print(this.paint("red", `✗ failed: ${data.error}`));
+        return this.print(this.paint("red", `✗ failed${compensatedText(data.compensated)}: ${data.error}`));
+      case "workflow.cancelled":
+        return this.print(this.paint("red", `✗ cancelled${compensatedText(data.compensated)}: ${data.reason}`));
     }
   };
 
@@ -76,4 +86,9 @@ export class Progress {
     this.#options.write(`  ${this.paint("cyan", "…")} ${stepId} (${step.type})  ${this.paint("dim", "running")}`);
     this.#statusShown = true;
   }
+}
+
+/** `, compensated` / `, compensation failed` after a run that ran compensations; nothing otherwise. */
+function compensatedText(compensated: unknown): string {
+  return compensated === true ? ", compensated" : compensated === false ? ", compensation failed" : "";
 }

@@ -54,7 +54,9 @@ ${CONFIG_HELP}`,
     const store = values.redis ? await redisStore(process.env) : new MemoryStore();
     const tty = process.stdout.isTTY === true;
     const progress = new Progress({ write: (text) => process.stdout.write(text), live: tty, color: tty && !process.env.NO_COLOR });
-    const runner = new StreamRunner(workflow, { store, services, ...httpFromEnv(process.env) }).subscribe(progress.handle);
+    // The file given is what runs ("as-given"): a trial run never makes it the store's current version.
+    const runner = new StreamRunner(workflow, { store, services, definitions: "as-given", ...httpFromEnv(process.env) })
+      .subscribe(progress.handle);
     const lines = new LineReader(process.stdin);
     try {
       let result = await runner.run(input);

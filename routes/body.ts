@@ -8,7 +8,13 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 /** Largest request body accepted by default (AppOptions.limits.maxBodyBytes; QStash's message limit too). */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-/** Rejects bodies over the app's `maxBodyBytes` with 413; the body read is put back on the request for the handlers. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Rejects bodies over the app's `maxBodyBytes` with 413, and bodies that are not valid UTF-8 with 400 (every body
+ * this API takes is text: decoding it leniently would store U+FFFD instead of what was sent). The body read is put
+ * back on the request for the handlers.
+ */
 export function bodyLimit(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const raw = c.req.raw;
@@ -16,6 +22,11 @@ export function bodyLimit(): MiddlewareHandler<AppEnv> {
     const max = c.get("app").maxBodyBytes;
     const body = await readBodyUpTo(raw, max);
     if (!body) throw new HttpProblem(413, `The request body is larger than ${max} bytes.`);
+    try {
+      strictUtf8.decode(body);
+    } catch {
+      throw new HttpProblem(400, `The request body is not valid UTF-8 (its first bad byte is at offset ${firstBadUtf8Byte(body)}).`);
+    }
     c.req.raw = new Request(raw, { body });
     return next();
   };
@@ -51,4 +62,25 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
 export async function rawJsonField(c: Context<AppEnv>, key: string): Promise<unknown> {
   const body: unknown = await c.req.json().catch(() => undefined);
   return body && typeof body === "object" && Object.hasOwn(body, key) ? (body as Record<string, unknown>)[key] : undefined;
+}
+
+/** Offset of the first byte that makes `bytes` invalid UTF-8: the end of its longest valid prefix, found by halving. */
+function firstBadUtf8Byte(bytes: Uint8Array): number {
+  let good = 0;
+  let bad = bytes.length;
+  // A prefix may end inside a valid character: decode with `stream` so an unfinished one is not an error.
+  const validPrefix = (end: number) => {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, end), { stream: true });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  while (bad - good > 1) {
+    const middle = (good + bad) >> 1;
+    if (validPrefix(middle)) good = middle;
+    else bad = middle;
+  }
+  return good;
 }

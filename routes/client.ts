@@ -1,42 +1,245 @@
 /**
  * `durable-workflow-edge/client`: a typed client of the HTTP API on Web `fetch` only (browsers, Workers, Deno,
- * Bun, Node 20). Its types are the route schemas' own (`routes/schemas.ts`), imported as types only, so the
- * client carries none of the server. Errors are `ProblemError`s holding the problem+json answer.
+ * Bun, Node 20). Its types are written out (the JSR package refuses types inferred from the route schemas) and
+ * imported as types only, so the client carries none of the server; `routes/client.check.ts` proves each the same
+ * as its route schema (`routes/schemas.ts`) at compile time. Errors are `ProblemError`s holding the problem+json
+ * answer.
  */
-import type { z } from "@hono/zod-openapi";
-import type * as schemas from "./schemas.ts";
+import type { InputType } from "../src/definition/workflow.ts";
+import type { Entry, Execution as StoredExecution, ExecutionResult as RunResult, ExecutionStatus, StoredEvent } from "../src/types.ts";
 
-export type Accepted = z.output<typeof schemas.Accepted>;
-export type Entry = z.output<typeof schemas.Entry>;
-export type Execution = z.output<typeof schemas.Execution>;
-export type ExecutionPage = z.output<typeof schemas.ExecutionPage>;
-export type ExecutionResult = z.output<typeof schemas.ExecutionResult>;
-export type ExecutionSummary = z.output<typeof schemas.ExecutionSummary>;
-/** The list's filters; `labels` become `label.<name>=<value>` parameters. */
-export type ListFilters = z.input<typeof schemas.ListQuery> & { labels?: Record<string, string> };
-/** A bulk cancel or retry (routes/bulk.ts): which executions, at most how many (1–100), `dryRun`, and a cancel's `reason`. */
+export type { Entry, ExecutionStatus, HaltInfo, Json, JsonObject } from "../src/types.ts";
+
+/** The answer to an async start, resume or retry (202). */
+export interface Accepted {
+  executionId: string;
+  /** The status when the answer was sent (an inline queue may already have finished the run). */
+  status: ExecutionStatus;
+}
+
+/** An execution's record as GET /executions/:id shows it: without the engine's bookkeeping. */
+export type Execution = Omit<StoredExecution, "eventSeq" | "loop" | "retry" | "answer" | "visits" | "epoch" | "pinned">;
+
+/** What the list shows of an execution: the record without its data (input, ctx, result, halt data). */
+export type ExecutionSummary = Pick<
+  Execution,
+  | "id"
+  | "workflowId"
+  | "workflowVersion"
+  | "workflowHash"
+  | "status"
+  | "currentStep"
+  | "recoverTo"
+  | "error"
+  | "createdAt"
+  | "updatedAt"
+  | "revision"
+  | "leaseUntil"
+  | "wakeAt"
+  | "labels"
+  | "compensating"
+  | "compensated"
+>;
+
+/** One page of executions. */
+export interface ExecutionPage {
+  /** Newest first. */
+  executions: ExecutionSummary[];
+  /** Present when there may be more: pass it as `cursor` for the next page. */
+  cursor?: string;
+}
+
+/** What a sync start, resume or retry and a cancel return. */
+export type ExecutionResult = Omit<RunResult, "yielded">;
+
+/** The filters of `list`. */
+export interface ListFilters {
+  /** Only executions of this workflow. */
+  workflowId?: string;
+  /** Only executions in this status. */
+  status?: ExecutionStatus;
+  /** Page size (default 50, at most 1000). */
+  limit?: number;
+  /** The `cursor` of the previous page. */
+  cursor?: string;
+  /** Only executions created at or after this ISO time. */
+  createdFrom?: string;
+  /** Only executions created before this ISO time. */
+  createdTo?: string;
+  /** Only executions last changed at or after this ISO time. */
+  updatedFrom?: string;
+  /** Only executions last changed before this ISO time. */
+  updatedTo?: string;
+}
+
+/** The filters of `list` with labels: each becomes a `label.<name>=<value>` parameter. */
+export interface ListOptions extends ListFilters {
+  /** Only executions carrying every one of these labels. */
+  labels?: Record<string, string>;
+}
+
+/** Which executions a bulk cancel or retry acts on: the list's filters without paging. */
+export interface BulkFilter {
+  workflowId?: string;
+  status?: ExecutionStatus;
+  createdFrom?: string;
+  createdTo?: string;
+  updatedFrom?: string;
+  updatedTo?: string;
+  /** Only executions carrying every one of these labels. */
+  labels?: Record<string, string>;
+}
+
+/** A bulk cancel or retry (POST /executions/cancel, /retry). */
 export interface BulkRequest {
-  filter: Omit<ListFilters, "limit" | "cursor">;
+  filter: BulkFilter;
+  /** Act on at most this many (1–100), newest first. */
   max: number;
+  /** List what would be acted on, and do nothing. */
   dryRun?: boolean;
+  /** cancel: why (kept as `Cancelled: <reason>`). */
   reason?: string;
 }
-/** Its answer: one result per execution selected; `more` when more match. */
+
+/** One execution a bulk action selected. */
+export interface BulkResult {
+  executionId: string;
+  workflowId: string;
+  ok: boolean;
+  /** ok: the status after the action (or now, with dryRun). */
+  status?: string;
+  /** not ok: the problem, as the single route would answer it. */
+  error?: { status: number; detail: string };
+}
+
+/** The answer of a bulk cancel or retry: one result per execution selected; `more` when more match. */
 export interface BulkAnswer {
   action: "cancel" | "retry";
   dryRun: boolean;
-  results: { executionId: string; workflowId: string; ok: boolean; status?: string; error?: { status: number; detail: string } }[];
+  results: BulkResult[];
   more: boolean;
 }
-export type Problem = z.output<typeof schemas.Problem>;
-export type WorkflowDetail = z.output<typeof schemas.WorkflowDetail>;
-export type WorkflowEvent = z.output<typeof schemas.WorkflowEvent>;
-export type WorkflowSummary = z.output<typeof schemas.WorkflowSummary>;
+
+/** RFC 9457 problem details (application/problem+json). */
+export interface Problem {
+  /** `https://durable-workflow.dev/problems/<slug>` */
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: ProblemItem[];
+}
+
+/** One problem of a Problem's `errors`, with its path. */
+export interface ProblemItem {
+  path: string;
+  message: string;
+  /** In a workflow definition's source: where the problem is. */
+  line?: number;
+  column?: number;
+}
+
+/** One declared input of a workflow. */
+export interface InputSpec {
+  type?: InputType;
+  required: boolean;
+  default?: unknown;
+  description?: string;
+}
+
+/** A workflow at its current version, as the list shows it. */
+export interface WorkflowSummary {
+  id: string;
+  name: string;
+  version: string;
+  description?: string;
+  /** SHA-256 of the definition's canonical JSON. */
+  hash: string;
+  /** Declared inputs by name, or null when the workflow declares none. */
+  inputs: Record<string, InputSpec> | null;
+  /** Number of top-level steps. */
+  steps: number;
+}
+
+/** A step, keys as in the definition format. */
+export interface Step {
+  id: string;
+  type: string;
+  [key: string]: unknown;
+}
+
+/** A workflow at its current version, with its steps and diagram. */
+export interface WorkflowDetail extends Omit<WorkflowSummary, "steps"> {
+  timeout?: number;
+  steps: Step[];
+  /** The graph as Mermaid `flowchart TD` text. */
+  diagram: string;
+  /** Cron schedules and events that start runs. */
+  triggers?: Record<string, unknown>[];
+  /** When each cron trigger fires next (ISO), in the order of the triggers. */
+  nextStarts: NextStart[];
+}
+
+/** When a cron trigger fires next. */
+export interface NextStart {
+  cron: string;
+  timezone: string;
+  /** ISO-8601, or null when it never fires again. */
+  next: string | null;
+}
+
+/** The JSON of each SSE `data:` line. */
+export interface WorkflowEvent extends Omit<StoredEvent, "data"> {
+  /**
+   * `workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`:
+   * error; step events: stepId, stepType, and output (completed, halted) or error (failed).
+   */
+  data: { executionId: string; [key: string]: unknown };
+}
+
+/** The body of a start, without `mode` (the method's overloads take it). */
+export interface StartOptions {
+  /** The run input, checked against the workflow's input rules. */
+  input?: Record<string, unknown>;
+  /** Id of the new execution (default: a UUID). Starting an id that exists is idempotent: its current state is returned. */
+  executionId?: string;
+  /** Labels of the new execution (over the definition's `labels:`); `list({ labels })` finds it. */
+  labels?: Record<string, string>;
+}
+
+/** The body of a resume, without `mode` (the method's overloads take it). */
+export interface ResumeAnswer {
+  /** Any JSON; available to the workflow as `$response`. */
+  response?: unknown;
+  /** The decision of an approval step; available as `$approved`. */
+  approved?: boolean;
+}
+
+/** The body of a cancel. */
+export interface CancelOptions {
+  /** Why (at most 500 characters); kept in the execution's `error` as `Cancelled: <reason>`. */
+  reason?: string;
+}
+
+/** The options of `sendEvent`: the body of POST /events/:name without its payload. */
+export interface SendEventOptions {
+  /** Deduplication id: an id sent twice is delivered once. */
+  id?: string;
+}
+
+/** What POST /events/:name answers. */
+export interface EventSent {
+  /** The event's id (the one given, or a new UUID). */
+  id: string;
+  /** Waiting executions it woke (0 for an id sent before). */
+  delivered: number;
+  /** The id was sent before: nothing was delivered again. */
+  duplicate: boolean;
+  /** Executions started by `event` triggers. */
+  started: string[];
+}
 
 type Mode = { mode?: "async" } | { mode: "sync" };
-export type StartOptions = Omit<z.input<typeof schemas.RunBody>, "mode">;
-export type ResumeAnswer = Omit<z.input<typeof schemas.ResumeBody>, "mode">;
-export type CancelOptions = z.input<typeof schemas.CancelBody>;
 
 export interface ClientOptions {
   /** The app's URL, e.g. `https://orders.example.com` (a path prefix is kept). */
@@ -191,7 +394,7 @@ export class DurableWorkflowClient {
   }
 
   /** One page of executions, newest first; pass the page's `cursor` for the next one. */
-  list(filters: ListFilters = {}): Promise<ExecutionPage> {
+  list(filters: ListOptions = {}): Promise<ExecutionPage> {
     const query = new URLSearchParams();
     const { labels, ...rest } = filters;
     for (const [key, value] of Object.entries(rest)) if (value !== undefined) query.set(key, String(value));
@@ -200,7 +403,7 @@ export class DurableWorkflowClient {
   }
 
   /** Every execution matching the filters, newest first, page after page. */
-  async *listAll(filters: Omit<ListFilters, "cursor"> = {}): AsyncGenerator<ExecutionSummary> {
+  async *listAll(filters: Omit<ListOptions, "cursor"> = {}): AsyncGenerator<ExecutionSummary> {
     let cursor: string | undefined;
     do {
       const page = await this.list({ ...filters, cursor });
@@ -236,6 +439,14 @@ export class DurableWorkflowClient {
   retry(id: string, options?: { mode?: "async" }): Promise<Accepted>;
   retry(id: string, options: Mode = {}): Promise<Accepted | ExecutionResult> {
     return this.#json("POST", `/executions/${encodeURIComponent(id)}/retry`, options);
+  }
+
+  /**
+   * Sends an event: every run waiting for it in a `wait_for_event` step whose match holds receives it once, an `id`
+   * sent twice is delivered once, and `event` triggers start runs.
+   */
+  sendEvent(name: string, payload: unknown = null, options: SendEventOptions = {}): Promise<EventSent> {
+    return this.#json("POST", `/events/${encodeURIComponent(name)}`, { payload, ...options });
   }
 
   /**

@@ -1,5 +1,6 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { WorkflowLookup } from "../src/config.ts";
+import { Catalog } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { ConfigError, StoreError } from "../src/errors.ts";
 import { type Log, type Logger, type LogLevel, STORE_UNAVAILABLE, toLog } from "../src/log.ts";
@@ -12,7 +13,7 @@ import type { Store } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
 import { type ApiToken, parseTokens } from "./auth.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
-import { Catalog, missingServices } from "./catalog.ts";
+import { missingServices } from "./catalog.ts";
 
 export interface AppOptions {
   store: Store;
@@ -43,6 +44,11 @@ export interface AppOptions {
     url?: string;
     /** Time budget of one delivery in ms (default 25 000). */
     budgetMs?: number;
+    /**
+     * With a QStashAdapter, the app makes sure at its first use (or `app.start()`) that a QStash schedule posts
+     * `{"action":"sweep"}` to the callback every minute, under a fixed id (default: true unless `clock` is injected).
+     */
+    sweepSchedule?: boolean;
   };
   /**
    * How long a claim (`running`) lasts without a checkpoint before another worker may take over, or an operator
@@ -61,12 +67,23 @@ export interface AppOptions {
     pollMs?: number;
     /** How often a stream sends a `: heartbeat` comment, so proxies keep it open, in ms (default 15 000). */
     heartbeatMs?: number;
+    /** How long POST /events/:name keeps an event for runs that reach their wait later, in seconds (default 300). */
+    lookbackSeconds?: number;
   };
   /** Options of `http` steps: `allow` (URL prefixes), `allowPrivate`, `maxBodyBytes`, `fetch` (docs/workflow-format.md). */
   http?: HttpOptions;
   /** Values of `$secrets.NAME` in `http` steps: resolved when a request is sent, never stored, redacted from what is. */
   secrets?: Readonly<Record<string, string>>;
   clock?: () => Date;
+  /**
+   * Time firing by itself (docs/async.md, "Time"). On a long-lived runtime (Bun, Deno, Node) the app runs a ticker
+   * from its first request (or `app.start()`): the in-process queue's due jobs every `intervalMs` (default 1 000),
+   * the sweeper every `sweepEveryMs` (default 15 000; 0: never). It is not started on Workers (export `app.scheduled`
+   * and a Cron Trigger), with a QStashAdapter (QStash delivers delayed jobs; the app makes sure of its sweep
+   * schedule instead), nor when `clock` is injected (a test moves time itself: `app.tick()`). `false`: off;
+   * `true` or an object (its periods): on wherever timers live on, QStash and injected clocks included.
+   */
+  ticker?: boolean | { intervalMs?: number; sweepEveryMs?: number };
   /** Id generator for executions and entries (default `crypto.randomUUID`). */
   ids?: () => string;
   /** Reported by GET /health (default "unknown"). */
@@ -103,6 +120,8 @@ export interface AppContext {
   readonly runnerOptions: {
     store: Store;
     services: Services;
+    /** The routes resolve the current version themselves (`app.workflow`), once per request. */
+    definitions: "as-given";
     workflows: WorkflowLookup;
     clock?: () => Date;
     ids?: () => string;
@@ -138,6 +157,14 @@ function checkOptions(options: AppOptions): void {
   }
   if (options.leaseMs !== undefined && !(typeof options.leaseMs === "number" && Number.isFinite(options.leaseMs) && options.leaseMs > 0)) {
     throw new ConfigError(`leaseMs must be a positive number of milliseconds, got ${options.leaseMs}`);
+  }
+  const ticker = typeof options.ticker === "object" ? options.ticker : {};
+  for (const key of ["intervalMs", "sweepEveryMs"] as const) {
+    const ms = ticker[key];
+    const least = key === "intervalMs" ? 1 : 0;
+    if (ms !== undefined && !(typeof ms === "number" && Number.isFinite(ms) && ms >= least)) {
+      throw new ConfigError(`ticker.${key} must be a number of milliseconds ≥ ${least}, got ${ms}`);
+    }
   }
   const max = options.limits?.maxBodyBytes;
   if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
@@ -189,17 +216,18 @@ function watchedStore(store: Store, log: Log): Store {
   });
 }
 
-function buildContext(options: AppOptions): AppContext {
+export function buildContext(options: AppOptions): AppContext {
   checkOptions(options);
   const log = toLog(options.logger, options.logLevel, options.clock);
   options = { ...options, store: watchedStore(options.store, log) };
   const source = options.workflows;
   const services = options.services ?? {};
-  const catalog = new Catalog(options.store, source, options.clock);
+  const catalog = new Catalog(options.store, source, { clock: options.clock });
   const codeIds = listable(source).map((workflow) => workflow.id);
   const runnerOptions = {
     store: options.store,
     services,
+    definitions: "as-given" as const,
     workflows: (id: string) => catalog.known(id),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
@@ -231,29 +259,38 @@ function listable(source: WorkflowDefinition[] | WorkflowLookup): WorkflowDefini
 }
 
 /**
- * Middleware that puts the resolved AppContext in `c.get("app")`. Static options are resolved once (at
- * createApp, so a bad configuration throws there); a function of the env is called once per env object
- * (Workers hand the same bindings to every request of an isolate) and a failure is not cached.
+ * The AppContext of an env. Static options are resolved once (here, so a bad configuration throws at createApp); a
+ * function of the env is called once per env object (Workers hand the same bindings to every request and scheduled
+ * event of an isolate) and a failure is not cached.
  */
-export function contextMiddleware(input: AppOptionsInput): MiddlewareHandler<AppEnv> {
+export function contextResolver(input: AppOptionsInput): (env: unknown) => Promise<AppContext> {
   if (typeof input !== "function") {
-    const context = buildContext(input);
-    return async (c, next) => {
-      c.set("app", context);
-      await next();
-    };
+    const context = Promise.resolve(buildContext(input));
+    return () => context;
   }
   const cache = new WeakMap<object, Promise<AppContext>>();
   const noEnv = {};
-  return async (c, next) => {
-    const env = (c.env && typeof c.env === "object" ? c.env : noEnv) as Record<string, unknown>;
+  return (given) => {
+    const env = (given && typeof given === "object" ? given : noEnv) as Record<string, unknown>;
     let pending = cache.get(env);
     if (!pending) {
       pending = Promise.resolve().then(() => input(env)).then(buildContext);
       cache.set(env, pending);
       pending.catch(() => cache.delete(env));
     }
-    c.set("app", await pending);
+    return pending;
+  };
+}
+
+/** Middleware that puts the resolved AppContext in `c.get("app")` and tells `onContext` (the app's first use). */
+export function contextMiddleware(
+  resolve: (env: unknown) => Promise<AppContext>,
+  onContext: (app: AppContext, c: Context<AppEnv>) => void = () => {},
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const app = await resolve(c.env);
+    onContext(app, c);
+    c.set("app", app);
     await next();
   };
 }

@@ -18,7 +18,10 @@ const cancelExecution = route({
   summary: "Cancel a pending, running or halted execution: jobs that arrive later do nothing",
   request: { params: ExecutionParams, body: { content: { "application/json": { schema: CancelBody } } } },
   responses: {
-    200: json(ExecutionResult, "The execution, now `cancelled`"),
+    200: json(
+      ExecutionResult,
+      "The execution, now `cancelled`; when its workflow declares compensations, `compensated` says how they went (or, while a worker holding it undoes them, `running` with `compensating`)",
+    ),
     404: problem("Unknown execution"),
     409: problem("The execution has already ended"),
   },

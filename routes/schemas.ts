@@ -5,14 +5,16 @@
  */
 import { z } from "@hono/zod-openapi";
 import { INPUT_TYPES } from "../src/definition/workflow.ts";
-import { EXECUTION_ID_PATTERN, EXECUTION_STATUSES } from "../src/store/store.ts";
-import { EVENT_TYPES, type EventType } from "../src/types.ts";
-
-const WORKFLOW_ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
-
-const executionId = z.string().regex(EXECUTION_ID_PATTERN, "must be 1 to 200 letters, digits and _ - . : [ ]");
-const workflowId = z.string().regex(WORKFLOW_ID_PATTERN, "must be 1 to 100 letters, digits, _ or -");
-const status = z.enum(EXECUTION_STATUSES as [string, ...string[]]);
+import { EVENT_ID_PATTERN, EVENT_ID_RULE } from "../src/expressions/events.ts";
+import { executionIdSchema as executionId, workflowIdSchema as workflowId } from "../src/ids.ts";
+import {
+  EntrySchema,
+  ExecutionResultSchema,
+  ExecutionSchema,
+  ExecutionStatusSchema as status,
+  HaltSchema,
+  StoredEventSchema,
+} from "../src/schemas.ts";
 const mode = z.enum(["async", "sync"]).default("async")
   .describe("`async` (default): enqueue and answer 202 at once; `sync`: run to completion or the next halt and answer 200 with the result");
 const json = z.unknown().describe("Any JSON value");
@@ -52,6 +54,18 @@ export const ResumeBody = z.strictObject({
 export const CancelBody = z.strictObject({
   reason: z.string().max(500).optional().describe("Why (at most 500 characters); kept in the execution's `error` as `Cancelled: <reason>`"),
 }).describe("Cancels an execution").openapi("CancelBody");
+
+export const SendEventBody = z.strictObject({
+  payload: z.unknown().optional().describe("Any JSON (default null): `event` in a wait's match, the waiting run's `<output>.payload`"),
+  id: z.string().regex(EVENT_ID_PATTERN, EVENT_ID_RULE).optional().describe("Deduplication id: an id sent twice is delivered once"),
+}).describe("An event for the runs waiting for it").openapi("SendEventBody");
+
+export const EventSent = z.object({
+  id: z.string().describe("The event's id (the one given, or a new UUID)"),
+  delivered: z.number().int().describe("Waiting executions it woke (0 for an id sent before)"),
+  duplicate: z.boolean().describe("The id was sent before: nothing was delivered again"),
+  started: z.array(z.string()).describe("Executions started by `event` triggers"),
+}).openapi("EventSent");
 
 export const RetryBody = z.strictObject({ mode }).describe("Retries a failed execution").openapi("RetryBody");
 
@@ -111,6 +125,10 @@ export const WorkflowDetail = z.object({
   inputs,
   steps: z.array(Step),
   diagram: z.string().describe("The graph as Mermaid `flowchart TD` text"),
+  triggers: z.array(z.record(z.string(), z.unknown())).optional().describe("Cron schedules and events that start runs"),
+  nextStarts: z.array(z.object({ cron: z.string(), timezone: z.string(), next: z.string().nullable() })).describe(
+    "When each cron trigger fires next (ISO), in the order of the triggers",
+  ),
 }).openapi("WorkflowDetail");
 
 export const StoredWorkflow = z.object({
@@ -131,49 +149,35 @@ export const WorkflowVersion = z.object({
 
 export const WorkflowVersionList = z.object({ versions: z.array(WorkflowVersion).describe("Oldest first") }).openapi("WorkflowVersionList");
 
-export const HaltInfo = z.object({
-  data: z.record(z.string(), z.unknown()),
-  prompt: z.string().optional().describe("The halt's reason or the approval's prompt"),
-  resumeStep: z.string().optional(),
-}).openapi("HaltInfo");
+/**
+ * A shared shape (src/schemas.ts) as a named component. zod binds `.openapi` onto a schema when it is built, so one
+ * built before @hono/zod-openapi was loaded lacks it: `.extend({})` makes a copy that has it.
+ */
+function component<S extends z.ZodObject>(schema: S, name: string): S {
+  return schema.extend({}).openapi(name) as unknown as S;
+}
 
-export const ExecutionResult = z.object({
-  status: status,
-  executionId: z.string(),
-  output: json.optional().describe("The run's result, when completed"),
-  halt: HaltInfo.optional(),
-  error: z.string().optional().describe("`<ErrorName>: <message>`, when failed or cancelled"),
-  notBefore: timestamp.optional().describe("When pending: the run goes on at this time (a continuation is queued)"),
-}).openapi("ExecutionResult");
+export const HaltInfo = component(HaltSchema, "HaltInfo");
+
+/** What run/resume return, without the engine's own `yielded` flag. */
+export const ExecutionResult = ExecutionResultSchema.omit({ yielded: true }).extend({ halt: HaltInfo.optional() }).openapi(
+  "ExecutionResult",
+);
 
 export const Accepted = z.object({
   executionId: z.string(),
   status: status.describe("The status when the answer was sent (an inline queue may already have finished the run)"),
 }).openapi("Accepted");
 
-const ExecutionFields = z.object({
-  id: z.string(),
-  workflowId: z.string(),
-  workflowVersion: z.string(),
-  workflowHash: z.string(),
-  status,
-  input: z.record(z.string(), z.unknown()),
-  ctx: z.record(z.string(), z.unknown()),
-  currentStep: z.string().nullable().describe("The step being executed, or the last one executed"),
-  result: json,
-  recoverTo: z.string().nullable().describe("Where a resume continues"),
-  haltData: z.record(z.string(), z.unknown()).nullable(),
-  error: z.string().nullable(),
-  createdAt: timestamp,
-  updatedAt: timestamp,
-  revision: z.number().int(),
-  deadline: z.string().nullable().describe("When the workflow timeout fails the run, or null"),
-  stepsExecuted: z.number().int(),
-  leaseUntil: z.string().nullable().describe("While running: the claim's lease; once past, the run may be recovered"),
-  wakeAt: z.string().nullable().describe(
-    "While pending: not before this time (a wait, a scheduled retry); while halted at an approval: its expiry",
-  ),
-  labels: z.record(z.string(), z.string()).describe("Set at start (the start's `labels` over the definition's `labels:`)"),
+/** The record as GET /executions/:id shows it: without the engine's bookkeeping (event sequence, loop cursor, retry, answer, visits). */
+const ExecutionFields = ExecutionSchema.omit({
+  eventSeq: true,
+  loop: true,
+  retry: true,
+  answer: true,
+  visits: true,
+  epoch: true,
+  pinned: true,
 });
 
 export const Execution = ExecutionFields.openapi("Execution");
@@ -194,6 +198,8 @@ export const ExecutionSummary = ExecutionFields.pick({
   leaseUntil: true,
   wakeAt: true,
   labels: true,
+  compensating: true,
+  compensated: true,
 }).openapi("ExecutionSummary");
 
 export const ExecutionPage = z.object({
@@ -201,30 +207,15 @@ export const ExecutionPage = z.object({
   cursor: z.string().optional().describe("Present when there may be more: pass it as `cursor` for the next page"),
 }).openapi("ExecutionPage");
 
-export const Entry = z.object({
-  id: z.string(),
-  executionId: z.string(),
-  stepId: z.string().describe("Loop body steps as `<loopId>:<bodyId>`"),
-  stepType: z.string(),
-  action: z.enum(["completed", "halted", "failed"]),
-  attempt: z.number().int(),
-  durationMs: z.number(),
-  output: json,
-  error: z.string().nullable(),
-  timestamp,
-  actor: z.string().optional().describe("Who resumed the run (the API token's name): on the first entry written after the resume"),
-}).openapi("Entry");
+export const Entry = component(EntrySchema, "Entry");
 
 export const EntryList = z.object({ entries: z.array(Entry).describe("In execution order") }).openapi("EntryList");
 
-export const WorkflowEvent = z.object({
-  type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
+export const WorkflowEvent = StoredEventSchema.extend({
   data: z.looseObject({ executionId: z.string() })
     .describe(
-      "`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error; step events: stepId, stepType, and output (completed, halted) or error (failed)",
+      "`workflow.started`: workflowId, input; `workflow.completed`: output; `workflow.halted`: halt; `workflow.failed`: error (and compensated); `workflow.compensating`: status, error; step events: stepId, stepType, and output (completed, halted, compensated) or error (failed, compensation_failed)",
     ),
-  timestamp,
-  seq: z.number().int().describe("1, 2, ... per execution; the SSE id is `<executionId>:<seq>`"),
 }).describe("The JSON of each SSE `data:` line").openapi("WorkflowEvent");
 
 export const Problem = z.object({

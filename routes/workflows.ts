@@ -2,6 +2,7 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { loadWorkflow, validateWorkflow } from "../src/definition/load.ts";
 import { workflowDiagram } from "../src/diagram/mermaid.ts";
+import { VersionTakenError } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
@@ -10,6 +11,7 @@ import { missingServices } from "./catalog.ts";
 import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { continueWhenDue } from "./later.ts";
+import { nextStarts } from "../src/runners/triggers.ts";
 import { HttpProblem } from "./problems.ts";
 import { api, json, problem, route } from "./route.ts";
 import {
@@ -124,8 +126,10 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
   routes.openapi(listWorkflows, async (c) => c.json({ workflows: (await c.get("app").listWorkflows()).map(summary) }, 200));
 
   routes.openapi(getWorkflow, async (c) => {
-    const workflow = await requireWorkflow(c.get("app"), c.req.valid("param").id);
-    return c.json(pick(WorkflowDetail, { ...workflow, diagram: workflowDiagram(workflow) }), 200);
+    const app = c.get("app");
+    const workflow = await requireWorkflow(app, c.req.valid("param").id);
+    const now = app.runnerOptions.clock?.() ?? new Date();
+    return c.json(pick(WorkflowDetail, { ...workflow, diagram: workflowDiagram(workflow), nextStarts: nextStarts(workflow, now) }), 200);
   });
 
   routes.openapi({ ...putWorkflow, middleware: [keepSource] }, async (c) => {
@@ -146,7 +150,10 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
         errors: missing.map((name) => ({ path: "steps", message: `service "${name}" is not provided by this app` })),
       });
     }
-    const { created } = await app.catalog.put(workflow, source, actorOf(c));
+    const { created } = await app.catalog.put(workflow, source, actorOf(c)).catch((error) => {
+      if (error instanceof VersionTakenError) throw new HttpProblem(409, error.message, { errors: [error.issue] });
+      throw error;
+    });
     if (created) logAction(c, "put workflow", { workflowId: workflow.id, version: workflow.version, hash: workflow.hash });
     return c.json({ id, version: workflow.version, hash: workflow.hash }, created ? 201 : 200);
   });

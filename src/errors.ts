@@ -56,6 +56,14 @@ export class ConflictError extends DurableWorkflowError {
   override name = "ConflictError";
 }
 
+/**
+ * A worker's claim on a running execution ran out (by its own clock) or another worker took it over: the worker
+ * stops without starting another side effect, and its next commit would be refused anyway.
+ */
+export class LeaseLostError extends ConflictError {
+  override name = "LeaseLostError";
+}
+
 /** An unknown execution or workflow. */
 export class NotFoundError extends DurableWorkflowError {
   override name = "NotFoundError";

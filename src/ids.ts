@@ -53,3 +53,13 @@ export function checkLabels(labels: unknown, where = "labels"): Record<string, s
   if (issues.length) throw new ValidationError(`Invalid ${where}`, issues);
   return out;
 }
+
+/** Throws a ValidationError naming `id` (path `executionId`) unless it is an execution id. */
+export function assertExecutionId(id: unknown): asserts id is string {
+  if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
+    throw new ValidationError("Invalid execution id", [{
+      path: "executionId",
+      message: `${JSON.stringify(id)} ${EXECUTION_ID_RULE}`,
+    }]);
+  }
+}

@@ -5,6 +5,9 @@
  * that repeats is summarised: its first occurrence, then one line per interval with the count, then "recovered".
  */
 import { trace } from "@opentelemetry/api";
+import { errorText } from "./errors.ts";
+
+export { errorText };
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
@@ -63,12 +66,6 @@ export function parseLogLevel(value: string): LogLevel {
 function activeTraceId(): string | undefined {
   const context = trace.getActiveSpan()?.spanContext();
   return context && context.traceId !== "00000000000000000000000000000000" ? context.traceId : undefined;
-}
-
-/** The message of an error without its stack (an expected failure needs no stack trace). */
-export function errorText(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }
 
 export class Log {

@@ -34,6 +34,7 @@ export { ManualClock, systemClock } from "./engine/clock.ts";
 export type { Clock } from "./engine/clock.ts";
 export { WorkflowEvent } from "./engine/events.ts";
 export type { EventHandler } from "./engine/events.ts";
+export { Catalog } from "./engine/definitions.ts";
 export { SyncRunner } from "./runners/sync.ts";
 export type { HaltAnswer, OnHalt, RunnerOptions } from "./runners/sync.ts";
 export { AsyncRunner } from "./runners/async.ts";
@@ -41,11 +42,18 @@ export type { AsyncRunnerOptions } from "./runners/async.ts";
 export { StreamRunner } from "./runners/stream.ts";
 export type { StreamRunnerOptions } from "./runners/stream.ts";
 export { InlineAdapter } from "./runners/adapters/inline.ts";
+export { checkEvent, DEFAULT_EVENT_LOOKBACK_SECONDS, sendEvent } from "./runners/send-event.ts";
+export type { SendEventOptions, SendEventOutcome } from "./runners/send-event.ts";
+export { EVENT_NAME_PATTERN, type SentEvent } from "./expressions/events.ts";
+export { cronExecutionId, fireDueTriggers, nextStarts } from "./runners/triggers.ts";
+export type { FireOptions, FireReport } from "./runners/triggers.ts";
 export type { InlineAdapterOptions } from "./runners/adapters/inline.ts";
 // a queue of your own: the job and the adapter's shape here, what performs a delivery in "durable-workflow-edge/queue"
 export type { EnqueueOptions, Job, JobAction, QueueAdapter } from "./runners/jobs.ts";
 export { recover, sweep } from "./runners/recovery.ts";
 export type { SweepOptions, SweepReport } from "./runners/recovery.ts";
+export { startTicker, tick } from "./runners/ticker.ts";
+export type { Ticker, TickerOptions, TickOptions, TickReport } from "./runners/ticker.ts";
 export { QStashAdapter } from "./runners/adapters/qstash.ts";
 export type { QStashAdapterOptions, QStashClient } from "./runners/adapters/qstash.ts";
 
@@ -70,6 +78,7 @@ export {
   ConflictError,
   DurableWorkflowError,
   ExecutionError,
+  LeaseLostError,
   NonRetryableError,
   NotFoundError,
   RetryAfterError,
@@ -86,6 +95,8 @@ export type { LogFields, Logger, LogLevel, LogOptions } from "./log.ts";
 // data
 export { EXECUTION_STATUSES, isTerminal } from "./types.ts";
 export type {
+  Compensating,
+  Compensation,
   Entry,
   EventType,
   Execution,

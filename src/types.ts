@@ -2,8 +2,12 @@
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-export type ExecutionStatus = "pending" | "running" | "halted" | "completed" | "failed" | "cancelled";
-export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ["pending", "running", "halted", "completed", "failed", "cancelled"];
+// The shapes below are also zod schemas (src/schemas.ts), which the store's checks and the HTTP schemas use;
+// the compiler proves each schema and its type here the same. The types stay written out: the JSR package
+// refuses types inferred from values in its public API.
+
+export const EXECUTION_STATUSES = ["pending", "running", "halted", "completed", "failed", "cancelled"] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 /** Completed, failed or cancelled: nothing runs any more, and the store's retention applies. */
 export function isTerminal(status: ExecutionStatus): boolean {
@@ -52,8 +56,8 @@ export interface Execution {
   /** While `running`: the claim's lease (ISO). Renewed by every checkpoint; once past, any worker may take over. */
   leaseUntil: string | null;
   /**
-   * While `pending`: not before this time (a `wait` step, a scheduled call retry). While `halted` at an approval
-   * with a timeout: when it expires. Otherwise null.
+   * While `pending`: not before this time (a `wait` step, a scheduled call retry). While `halted`: when the halt
+   * ends by itself (an approval's timeout), set by the step that halted. Otherwise null.
    */
   wakeAt: string | null;
   /**
@@ -75,6 +79,47 @@ export interface Execution {
    * key, so that an attempt after a wait, a re-delivery or a takeover repeats it exactly. Cleared when the step ends.
    */
   pinned: JsonObject | null;
+  /** The compensations of completed steps with `compensate:`, in the order the steps completed (undone in reverse). */
+  compensations: Compensation[];
+  /**
+   * Set while a failed or cancelled run runs its compensations: the status stays `running` (or `pending`) until
+   * they end, so the run is not terminal yet, keeps its lease and is taken over after a crash.
+   */
+  compensating: Compensating | null;
+  /** Once compensations ran: true when every one succeeded, false when one failed after its retries; else null. */
+  compensated: boolean | null;
+}
+
+/** A step's compensation as stored when the step completed: its definition and what was resolved from it. */
+export interface Compensation {
+  /** The step (`<loop>:<body step>` inside a loop body or a parallel branch). */
+  stepId: string;
+  stepType: string;
+  /** Its idempotency key: the step's key + `:compensate`. */
+  key: string;
+  /** The `compensate:` of the step as defined. */
+  compensate: JsonObject;
+  /** What the step type resolved (a call's input, an http request with secret placeholders); null with `error`. */
+  resolved: Json;
+  /** Why it could not be resolved: the compensation then fails with this. */
+  error: string | null;
+}
+
+/** A failed or cancelled run undoing its completed steps. */
+export interface Compensating {
+  /** The status the run ends with once compensations ran. */
+  status: "failed" | "cancelled";
+  /** The error it ends with. */
+  error: string;
+  /** A cancel's reason. */
+  reason: string | null;
+  /**
+   * A cancel that left the compensations to a worker holding a live lease: the revision its commit wrote. While the
+   * execution is still at it, that worker may join (engine.ts #joinCancel); null otherwise.
+   */
+  cancelRevision: number | null;
+  /** False once a compensation failed after its retries (the others still run). */
+  ok: boolean;
 }
 
 /** A resume answer kept on a halted execution until it is applied. */
@@ -88,8 +133,63 @@ export interface PendingAnswer {
 /** The fields of an execution that stay small whatever the run does: stored whole with every checkpoint. */
 export type ExecutionHead = Omit<Execution, ExecutionBodyField>;
 /** The fields that grow with the run: stored as a snapshot plus a log of deltas. */
-export type ExecutionBodyField = "input" | "ctx" | "result" | "haltData" | "loop";
-export const EXECUTION_BODY_FIELDS: readonly ExecutionBodyField[] = ["input", "ctx", "result", "haltData", "loop"];
+export const EXECUTION_BODY_FIELDS = ["input", "ctx", "result", "haltData", "loop"] as const;
+export type ExecutionBodyField = (typeof EXECUTION_BODY_FIELDS)[number];
+
+/** The fields a new execution is given; every other field starts empty (`newExecution`). */
+export type NewExecutionFields =
+  & Pick<Execution, "id" | "workflowId" | "workflowVersion" | "workflowHash" | "status" | "input" | "recoverTo" | "createdAt" | "deadline">
+  & Partial<Pick<Execution, "labels">>;
+
+/** A new execution record (revision 0, not stored yet): the given fields, the others null, 0 or empty. */
+export function newExecution(fields: NewExecutionFields): Execution {
+  return {
+    labels: {},
+    ...fields,
+    ctx: {},
+    currentStep: null,
+    result: null,
+    haltData: null,
+    error: null,
+    updatedAt: fields.createdAt,
+    revision: 0,
+    stepsExecuted: 0,
+    eventSeq: 0,
+    loop: null,
+    retry: null,
+    leaseUntil: null,
+    wakeAt: null,
+    answer: null,
+    visits: {},
+    epoch: 0,
+    pinned: null,
+    compensations: [],
+    compensating: null,
+    compensated: null,
+  };
+}
+
+/**
+ * "When does a waiting run go on", answered once for the engine, the queue's wake jobs, recovery and the stores'
+ * recovery index. A pending execution goes on at its `wakeAt`, or at once (since its last checkpoint) without
+ * one; a halted one at once when an answer waits for it (since it was accepted), else at its halt's own wake
+ * time (an approval's timeout), else only when answered. Running and ended executions are not waiting.
+ */
+type Waiting = Pick<Execution, "status" | "wakeAt" | "updatedAt" | "answer">;
+
+/** The time a waiting execution is due (see above), or null when no time moves it. */
+export function dueAt(exec: Waiting): string | null {
+  if (exec.status === "pending") return exec.wakeAt ?? exec.updatedAt;
+  if (exec.status === "halted") return exec.answer ? exec.updatedAt : exec.wakeAt;
+  return null;
+}
+
+/** True when a waiting execution may go on at `now` (ms): its own time has passed, or it waits for none. */
+export function isDue(exec: Waiting, now: number): boolean {
+  if (exec.status === "pending") return !exec.wakeAt || now >= Date.parse(exec.wakeAt);
+  if (exec.status === "halted") return !!exec.answer || (!!exec.wakeAt && now >= Date.parse(exec.wakeAt));
+  return false;
+}
 
 /**
  * What one checkpoint changed in the body of an execution. A store appends it to the execution's log; a load
@@ -114,7 +214,8 @@ export interface RetryWait {
   attempt: number;
 }
 
-export type EntryAction = "completed" | "halted" | "failed";
+export const ENTRY_ACTIONS = ["completed", "halted", "failed", "compensated", "compensation_failed"] as const;
+export type EntryAction = (typeof ENTRY_ACTIONS)[number];
 
 /** History: one per executed step (loop body steps as `<loopId>:<bodyId>`), in order. */
 export interface Entry {
@@ -132,10 +233,14 @@ export interface Entry {
   actor?: string;
 }
 
+/** A halt as run/resume report it. */
 export interface HaltInfo {
   data: JsonObject;
+  /** The halt's reason or the approval's prompt. */
   prompt?: string;
   resumeStep?: string;
+  /** When the halt ends by itself (an approval's timeout), set by the step: the run is woken then. */
+  wakeAt?: string;
 }
 
 /** What run/resume return. */
@@ -149,34 +254,31 @@ export interface ExecutionResult {
   yielded?: boolean;
   /** With `yielded`: the continuation must not run before this ISO time (a scheduled call retry). */
   notBefore?: string;
+  /** While compensations run: the status the run will end with. */
+  compensating?: "failed" | "cancelled";
+  /** Failed or cancelled after compensations ran: true when every one succeeded. */
+  compensated?: boolean;
 }
 
-export type EventType =
-  | "workflow.started"
-  | "workflow.resumed"
-  | "workflow.completed"
-  | "workflow.halted"
-  | "workflow.failed"
-  | "workflow.cancelled"
-  | "step.started"
-  | "step.completed"
-  | "step.halted"
-  | "step.failed"
-  | "step.retrying";
-
-export const EVENT_TYPES: readonly EventType[] = [
+export const EVENT_TYPES = [
   "workflow.started",
   "workflow.resumed",
   "workflow.completed",
   "workflow.halted",
   "workflow.failed",
   "workflow.cancelled",
+  "workflow.compensating",
   "step.started",
   "step.completed",
   "step.halted",
   "step.failed",
   "step.retrying",
-];
+  "event.received",
+  "workflow.triggered",
+  "step.compensated",
+  "step.compensation_failed",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
 
 /** An event as stored in the execution's event log (plain JSON). */
 export interface StoredEvent {
@@ -184,6 +286,36 @@ export interface StoredEvent {
   type: EventType;
   data: JsonObject;
   timestamp: string;
+}
+
+export const JOB_ACTIONS = ["start", "resume", "continue", "wake"] as const;
+export type JobAction = (typeof JOB_ACTIONS)[number];
+
+/**
+ * What a queue carries: small, never the execution's state. `wake` is a timer: it resumes a halt whose own wake
+ * time has passed (an approval then takes `on_timeout`), applies an answer whose resume job was lost, or
+ * continues an execution whose wait is over.
+ */
+export interface Job {
+  workflowId: string;
+  workflowVersion?: string;
+  executionId: string;
+  action: JobAction;
+  response?: Json;
+  approved?: boolean;
+  /** For `wake`: the wake time of the halt the timer was set for; a timer for another halt does nothing. */
+  wakeAt?: string;
+  /** For `wake`, in jobs queued by older versions: the approval's `requested_at` (such a timer acts if its halt is due). */
+  haltedAt?: string;
+  /**
+   * For `resume` and `wake`: the revision of the halted execution the job is for. A job whose halt was already
+   * answered (the execution moved on to another revision) does nothing.
+   */
+  revision?: number;
+  /** For `start`: the execution's `createdAt`, which tells apart two executions that reused one id. */
+  createdAt?: string;
+  queue?: string;
+  priority?: number;
 }
 
 /** Context handed to a service method as its second argument. */

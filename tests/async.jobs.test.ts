@@ -2,7 +2,7 @@
 // QStash deduplication ids — on a MemoryStore, with a manual clock.
 import { describe, expect, test } from "bun:test";
 import { Engine, type Job, loadWorkflow, MemoryStore } from "../mod.ts";
-import { performJob, PermanentJobError } from "../src/queue.ts";
+import { followUpsOf, performJob, PermanentJobError } from "../src/queue.ts";
 import { deduplicationIdOf } from "../src/runners/adapters/qstash.ts";
 import { manualClock } from "./support/engine.ts";
 
@@ -28,6 +28,28 @@ const work = loadWorkflow({
   ],
 });
 
+const approvals = loadWorkflow({
+  id: "approvals",
+  name: "Two approvals",
+  steps: [
+    { id: "start", type: "start", next: "first" },
+    { id: "first", type: "approval", prompt: "First?", timeout: 60, on_timeout: "late", next: "second" },
+    { id: "second", type: "approval", prompt: "Second?", timeout: 600, on_timeout: "late", next: "finish" },
+    { id: "finish", type: "end", result: "approved" },
+    { id: "late", type: "end", result: "timed out" },
+  ],
+});
+
+const parent = loadWorkflow({
+  id: "parent",
+  name: "Parent of approvals",
+  steps: [
+    { id: "start", type: "start", next: "child" },
+    { id: "child", type: "workflow", workflow_id: "approvals", output: "out", next: "finish" },
+    { id: "finish", type: "end", result: "$out" },
+  ],
+});
+
 function setup() {
   const store = new MemoryStore();
   const clock = manualClock();
@@ -35,7 +57,7 @@ function setup() {
   const options = {
     store,
     clock,
-    workflows: [halting, work],
+    workflows: [halting, work, approvals, parent],
     services: { work: (input: { step: string }) => (calls.push(input.step), input.step) },
   };
   return { store, clock, calls, options };
@@ -49,6 +71,58 @@ const job = (workflowId: string, executionId: string, action: Job["action"], ext
 });
 
 describe("performJob", () => {
+  test("an approval's halt carries its own wake time, kept as the execution's wakeAt even once an answer is accepted", async () => {
+    const { options, store } = setup();
+    const engine = new Engine(approvals, options);
+    const halted = await engine.run({}, { executionId: "ap" });
+    expect(halted.halt?.wakeAt).toBe("2026-01-01T00:01:00.000Z");
+    await engine.accept("ap", { approved: true });
+    expect((await store.load("ap"))!.wakeAt).toBe("2026-01-01T00:01:00.000Z");
+  });
+
+  test("a halted child workflow's wake time is its parent's", async () => {
+    const { options, store } = setup();
+    const halted = await new Engine(parent, options).run({}, { executionId: "pa" });
+    expect([halted.halt?.wakeAt, (await store.load("pa"))!.wakeAt]).toEqual(["2026-01-01T00:01:00.000Z", "2026-01-01T00:01:00.000Z"]);
+  });
+
+  test("the wake timer a halt asks for names the halt by its wake time", async () => {
+    const { options } = setup();
+    const halted = await new Engine(approvals, options).run({}, { executionId: "t" });
+    const [timer] = followUpsOf(job("approvals", "t", "start"), { result: halted, duplicate: false, continueLater: false }, 0);
+    expect(timer).toEqual({
+      job: { workflowId: "approvals", executionId: "t", action: "wake", wakeAt: "2026-01-01T00:01:00.000Z" },
+      options: { delaySeconds: Date.parse("2026-01-01T00:01:00.000Z") / 1000, key: String(Date.parse("2026-01-01T00:01:00.000Z")) },
+    });
+  });
+
+  test("a wake timer for an earlier halt does nothing, even once the current halt is due", async () => {
+    const { options, store, clock } = setup();
+    const engine = new Engine(approvals, options);
+    await engine.run({}, { executionId: "w1" });
+    await engine.resume("w1", { approved: true }); // halts at the second approval, due at 00:10
+    clock.advance(3_600_000);
+    const stale = await performJob(job("approvals", "w1", "wake", { wakeAt: "2026-01-01T00:01:00.000Z" }), options);
+    expect([stale.duplicate, stale.result.halt?.prompt, (await store.load("w1"))!.status]).toEqual([true, "Second?", "halted"]);
+  });
+
+  test("a wake timer for the current halt takes its timeout path once due", async () => {
+    const { options, clock } = setup();
+    await new Engine(approvals, options).run({}, { executionId: "w2" });
+    clock.advance(60_000);
+    const woken = await performJob(job("approvals", "w2", "wake", { wakeAt: "2026-01-01T00:01:00.000Z" }), options);
+    expect([woken.duplicate, woken.result.output]).toEqual([false, "timed out"]);
+  });
+
+  test("a wake timer queued by an older version (requested_at) acts on its halt once it is due", async () => {
+    const { options, clock } = setup();
+    await new Engine(approvals, options).run({}, { executionId: "w3" });
+    const early = await performJob(job("approvals", "w3", "wake", { haltedAt: "2026-01-01T00:00:00.000Z" }), options);
+    clock.advance(60_000);
+    const due = await performJob(job("approvals", "w3", "wake", { haltedAt: "2026-01-01T00:00:00.000Z" }), options);
+    expect([early.result.status, due.result.output]).toEqual(["halted", "timed out"]);
+  });
+
   test("a start job for an execution already done is a duplicate that changes nothing", async () => {
     const { options, store, calls } = setup();
     await new Engine(work, options).prepare({}, { executionId: "w" });

@@ -216,6 +216,7 @@ function setup(options: {
   services?: Services;
   budgetMs?: number;
   retries?: number;
+  leaseMs?: number;
   wrap?: (store: Store) => Store;
 } = {}) {
   const prefix = `aq${++prefixes}`;
@@ -242,6 +243,7 @@ function setup(options: {
     services,
     adapter,
     clock,
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     qstash: {
       currentSigningKey: DEV_CURRENT_SIGNING_KEY,
       nextSigningKey: DEV_NEXT_SIGNING_KEY,
@@ -411,6 +413,23 @@ describeStack("the callback's signature check", () => {
     expect(response.status).toBe(489);
     expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
   });
+
+  test("a wake job that names no halt (no wakeAt, no revision) is answered 489 naming wakeAt", async () => {
+    setup();
+    const body = JSON.stringify({ workflowId: "linear", executionId: "no-halt", action: "wake" });
+    const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
+    expect(response.status).toBe(489);
+    expect(JSON.stringify(await response.json())).toContain("wakeAt");
+  });
+
+  test("a job with an action this version does not know (a newer instance's) is answered 503, which QStash retries", async () => {
+    setup();
+    const body = JSON.stringify({ workflowId: "linear", executionId: "newer", action: "compensate" });
+    const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
+    expect(response.status).toBe(503);
+    expect(response.headers.get("upstash-nonretryable-error")).toBeNull();
+    expect(((await response.json()) as { detail: string }).detail).toContain(`does not know the job action "compensate"`);
+  });
 });
 
 describeStack("transient failures and QStash's retries", () => {
@@ -456,7 +475,7 @@ describeStack("transient failures and QStash's retries", () => {
     t.clock.advance(60_000);
     const body = JSON.stringify({ action: "sweep" });
     const response = await deliver(stack.callbackUrl, body, await signDelivery({ url: stack.callbackUrl, body }));
-    expect(await response.json()).toEqual({ swept: 1, failed: 0 });
+    expect(await response.json()).toEqual({ swept: 1, failed: 0, triggered: 0 });
     const runner = t.runner(linear(3));
     expect((await settle(runner, id))?.status).toBe("completed");
   });
@@ -744,5 +763,69 @@ describeStack("QStashAdapter", () => {
 
   test("a callbackUrl that is not an absolute http(s) URL is a ConfigError", () => {
     expect(() => new QStashAdapter({ client: stack.client, callbackUrl: "/qstash" })).toThrow(ConfigError);
+  });
+});
+
+describeStack("compensation through QStash", () => {
+  const saga = loadWorkflow({
+    id: "saga",
+    name: "Saga",
+    steps: [
+      { id: "start", type: "start", next: "book" },
+      {
+        id: "book",
+        type: "call",
+        service: "work",
+        input: { step: "book" },
+        output: "b",
+        compensate: { service: "undo", input: { undo: "$b" } },
+        next: "pay",
+      },
+      {
+        id: "pay",
+        type: "call",
+        service: "work",
+        input: { step: "pay" },
+        output: "p",
+        compensate: { service: "undo", input: { undo: "$p" } },
+        next: "ship",
+      },
+      { id: "ship", type: "call", service: "refuse", next: "finish" },
+      { id: "finish", type: "end" },
+    ],
+  });
+
+  test("a worker that dies mid-compensation is taken over after its lease and the rest is undone under the same keys", async () => {
+    let switched!: ReturnType<typeof switchableStore>;
+    const undone: { undo: string; key: string }[] = [];
+    const recorded = recordingServices();
+    const services: Services = {
+      ...recorded.services,
+      undo: (input: { undo: string }, context: ServiceContext) => {
+        undone.push({ undo: input.undo, key: context.idempotencyKey });
+        // The worker's store goes away after the first compensation: its checkpoint fails and the delivery ends 503.
+        if (undone.length === 1) switched.state.down = true;
+        return "undone";
+      },
+    };
+    // A short lease: Redis decides a takeover by its own clock, so the lease must also run out in real time.
+    const t = setup({ workflows: [saga], services, leaseMs: 200, wrap: (store) => (switched = switchableStore(store)).store });
+    stack.onAnswer((d) => {
+      if (d.path === "/qstash") switched.state.down = false;
+    });
+    const runner = t.runner(saga);
+    const id = await runner.run({}, { executionId: t.id("saga") });
+    await stack.qstash.waitIdle();
+    expect(callbacks().map((d) => [d.status, d.status === 200 ? answer(d).status : null])).toEqual([[503, null], [200, "running"]]);
+    expect(await t.store.load(id)).toMatchObject({ status: "running", compensating: { status: "failed" } });
+    await Bun.sleep(250);
+    t.clock.advance(1_000);
+    stack.qstash.advanceTime(1_000);
+    expect(await settle(runner, id)).toMatchObject({ status: "failed", error: "NonRetryableError: card declined", compensated: true });
+    expect(undone).toEqual([
+      { undo: "did pay", key: `${id}:pay:1:compensate` },
+      { undo: "did pay", key: `${id}:pay:1:compensate` },
+      { undo: "did book", key: `${id}:book:1:compensate` },
+    ]);
   });
 });

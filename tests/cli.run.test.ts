@@ -90,6 +90,37 @@ steps:
     expect(result.stdout).toContain("✗ failed: ");
   });
 
+  test("a failed run's compensations are shown, one line each, and the end says compensated", async () => {
+    const dir = tempFiles({
+      "saga.yaml": `id: saga
+name: Saga
+steps:
+  - id: start
+    type: start
+    next: book
+  - id: book
+    type: call
+    service: book
+    output: booking
+    compensate: { service: unbook, input: $booking }
+    next: pay
+  - id: pay
+    type: call
+    service: pay
+`,
+      "services.ts": `export default {
+  book: () => "B-1",
+  unbook: () => "released",
+  pay: () => { throw new Error("card declined"); },
+};
+`,
+    });
+    const result = await cli(["run", join(dir, "saga.yaml"), "--services", join(dir, "services.ts")]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("↺ compensating: Error: card declined\n  ↺ book (call)  compensated\n");
+    expect(result.stdout).toContain("✗ failed, compensated: Error: card declined");
+  });
+
   test("invalid input JSON is a usage error; a missing required input is one line, exit 1", async () => {
     const badJson = await cli(["run", example("greeting"), "--input", "{name"]);
     expect(badJson.code).toBe(2);

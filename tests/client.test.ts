@@ -5,7 +5,7 @@ import { createApp } from "../routes/app.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import type { Services } from "../src/types.ts";
-import { greetingWorkflow, TOKEN } from "./support/routes.ts";
+import { greetingWorkflow, shippingWorkflow, TOKEN } from "./support/routes.ts";
 
 /** Fails its first call, then succeeds: a run that fails and is retried. */
 const flaky = loadWorkflow({
@@ -39,7 +39,7 @@ const services = {
 
 const app = createApp({
   store: new MemoryStore(),
-  workflows: [greetingWorkflow, flaky, gated],
+  workflows: [greetingWorkflow, flaky, gated, shippingWorkflow],
   services,
   token: TOKEN,
   events: { pollMs: 10 },
@@ -115,7 +115,7 @@ describe("durable-workflow-edge/client", () => {
     expect(error).toBeInstanceOf(ProblemError);
     expect(error.status).toBe(401);
     expect(error.problem.status).toBe(401);
-    expect((await client.workflows()).map((w) => w.id)).toEqual(["greeting", "flaky", "gated"]);
+    expect((await client.workflows()).map((w) => w.id)).toEqual(["greeting", "flaky", "gated", "shipping"]);
     expect((await client.workflow("greeting")).steps.map((s) => s.id)).toEqual(["start", "wait", "finish"]);
   });
 
@@ -169,6 +169,14 @@ describe("durable-workflow-edge/client", () => {
     const answer = await client.cancelMatching({ filter: { labels: { customer: "C-7" } }, max: 10 });
     expect(answer.results.map((r) => [r.executionId, r.ok, r.status])).toEqual([["lb-2", true, "cancelled"], ["lb-1", true, "cancelled"]]);
     expect((await client.get("lb-3")).status).toBe("halted");
+  });
+
+  test("sendEvent wakes the run waiting for the event once; the same id again is a duplicate", async () => {
+    await client.start("shipping", { input: { order: "A-1" }, executionId: "c-parcel", mode: "sync" });
+    const sent = await client.sendEvent("order:shipped", { order: "A-1", carrier: "DHL" }, { id: "ship-1" });
+    expect(sent).toEqual({ id: "ship-1", delivered: 1, duplicate: false, started: [] });
+    expect(await client.sendEvent("order:shipped", { order: "A-1" }, { id: "ship-1" })).toMatchObject({ delivered: 0, duplicate: true });
+    expect(await client.get("c-parcel")).toMatchObject({ status: "completed", result: { order: "A-1", carrier: "DHL" } });
   });
 
   test("cancel ends a halted execution; retry runs a failed one again", async () => {

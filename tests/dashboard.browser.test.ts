@@ -79,6 +79,18 @@ const TALLY = loadWorkflow({
   ],
 });
 
+/** A booking undone after the next step fails: its compensation shows in the timeline. */
+const SAGA = loadWorkflow({
+  id: "saga",
+  name: "Saga",
+  steps: [
+    { id: "start", type: "start", next: "book" },
+    { id: "book", type: "call", service: "book", output: "booking", compensate: { service: "unbook", input: "$booking" }, next: "pay" },
+    { id: "pay", type: "call", service: "decline", next: "finish" },
+    { id: "finish", type: "end" },
+  ],
+});
+
 /** A day-long wait: pending with its wake time. */
 const NAP = loadWorkflow({
   id: "nap",
@@ -87,6 +99,27 @@ const NAP = loadWorkflow({
     { id: "start", type: "start", next: "sleep" },
     { id: "sleep", type: "wait", seconds: 86_400, next: "finish" },
     { id: "finish", type: "end", result: { rested: true } },
+  ],
+});
+
+/** A run that waits for its parcel to ship; also started by a schedule and by an event. */
+const PARCEL = loadWorkflow({
+  id: "parcel",
+  name: "Parcel",
+  inputs: { order: { type: "string" } },
+  triggers: [{ cron: "0 9 * * mon", timezone: "Europe/Paris", input: { order: "weekly" } }, { event: "order:placed" }],
+  steps: [
+    { id: "start", type: "start", next: "shipped" },
+    {
+      id: "shipped",
+      type: "wait_for_event",
+      event: ["order:shipped", "order:lost"],
+      match: { field: "event.order", value: "$input.order" },
+      timeout: 86_400,
+      output: "parcel",
+      next: "finish",
+    },
+    { id: "finish", type: "end", result: "$parcel.payload" },
   ],
 });
 
@@ -149,6 +182,9 @@ function gated(services: Services, opened: Promise<void>): Services {
       // The first call never answers: its worker is gone, and its lease runs out.
       hang: () => (++hangCalls === 1 ? new Promise(() => {}) : Promise.resolve("taken over")),
       flaky: () => (++flakyCalls === 1 ? Promise.reject(new Error("upstream is down")) : Promise.resolve("worked")),
+      book: () => Promise.resolve("B-1"),
+      unbook: (input: string) => Promise.resolve(`released ${input}`),
+      decline: () => Promise.reject(new Error("card declined")),
       // Runs started "earlier" only: the call takes `ms` on that app's manual clock.
       weigh: (input: { ms: number }) => {
         past.advance(input.ms);
@@ -158,7 +194,7 @@ function gated(services: Services, opened: Promise<void>): Services {
     const runnerOptions = {
       store,
       services: { ...gated(examples.services, services.opened), ...lifecycle },
-      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP, TALLY],
+      workflows: [...examples.workflows, FEEDBACK, CHORE, HANG, FLAKY, NAP, TALLY, PARCEL, SAGA],
     };
     const inline = new InlineAdapter(runnerOptions);
     // Jobs run in the background, so POST answers 202 at once and the page watches the run happen.
@@ -238,8 +274,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.goto(`${base}/dashboard`);
     await page.locator("#token-input").fill(TOKEN);
     await page.locator("#token-form button").click();
-    await page.locator(".workflow-card .diagram svg").nth(9).waitFor();
-    expect(await page.locator(".workflow-card").count()).toBe(10);
+    await page.locator(".workflow-card .diagram svg").nth(11).waitFor();
+    expect(await page.locator(".workflow-card").count()).toBe(12);
     expect(await page.locator('.workflow-card svg [data-step="manager_approval"]').count()).toBe(1);
     await page.screenshot({ path: `${SHOTS}/workflows.png`, fullPage: true });
   }, 20_000);
@@ -434,6 +470,17 @@ function gated(services: Services, opened: Promise<void>): Services {
     expect(result).toEqual({ done: "worked" });
   }, 20_000);
 
+  test("a failed run's compensations show in its timeline, the run says compensated and offers no Retry", async () => {
+    const id = await start("saga", "now");
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+    await page.locator(".status-slot .badge.compensated").waitFor();
+    expect(await page.locator(".status-slot .badge.status-failed").count()).toBe(1);
+    const undo = page.locator('.timeline .entry.action-compensated[data-step="book"]');
+    expect(await undo.locator(".badge").textContent()).toBe("compensated");
+    expect(await undo.locator("pre.json").textContent()).toContain("released B-1");
+    expect(await page.locator("button.retry").count()).toBe(0);
+  }, 20_000);
+
   test("a waiting run shows when it wakes, and is not stuck", async () => {
     const id = await start("nap", "now");
     const wakeAt = (await store.load(id))!.wakeAt!;
@@ -510,6 +557,28 @@ function gated(services: Services, opened: Promise<void>): Services {
     expect(await entries("each:note").locator(".bar").count()).toBe(0);
     expect(await entries("each:note").locator(".entry-duration").allTextContents()).toEqual(["< 1 ms", "< 1 ms", "< 1 ms"]);
     await page.screenshot({ path: `${SHOTS}/execution-loop.png`, fullPage: true });
+  }, 20_000);
+
+  test("a run waiting for an event shows what it waits for and until when; the send-event form wakes it", async () => {
+    const id = await start("parcel", "now", { order: "A-1" });
+    await page.goto(`${base}/dashboard#/executions/${encodeURIComponent(id)}`);
+    await page.locator(".halt.event").waitFor();
+    expect(await page.locator(".halt.event .prompt").textContent()).toBe("order:shipped or order:lost");
+    expect(await page.locator(".halt.event dt").allTextContents()).toEqual(["Requested", "Expires"]);
+    expect(await page.locator("#event-name option").allTextContents()).toEqual(["order:shipped", "order:lost"]);
+    await page.locator("#event-payload").fill('{ "order": "A-1", "carrier": "DHL" }');
+    await page.locator(".halt.event form button").click();
+    await page.locator(".status-slot .badge.status-completed").waitFor();
+    expect((await store.load(id))!.result).toEqual({ order: "A-1", carrier: "DHL" });
+  }, 20_000);
+
+  test("a workflow's page lists its triggers with the next start of each schedule", async () => {
+    await page.goto(`${base}/dashboard#/workflows/parcel`);
+    const items = page.locator(".triggers li");
+    await items.first().waitFor();
+    const [cron, event] = await items.allTextContents();
+    expect(cron).toMatch(/^Cron 0 9 \* \* mon \(Europe\/Paris\) · next start \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\S*$/);
+    expect(event).toBe("On event order:placed");
   }, 20_000);
 
   test("on a phone-sized screen the pages fit the width", async () => {

@@ -71,7 +71,7 @@ describe("rule 2: registered step types", () => {
     expect(only(wf("  - id: a\n    type: teleport\n"))).toEqual({
       path: "steps[0].type",
       message:
-        'unknown step type "teleport" (known: start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow, wait, http)',
+        'unknown step type "teleport" (known: start, end, call, assign, router, loop, parallel, transform, halt, approval, workflow, wait, http, wait_for_event)',
     });
   });
 

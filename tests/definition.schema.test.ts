@@ -25,15 +25,25 @@ describe("workflow JSON Schema", () => {
     expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     expect(schema.type).toBe("object");
     expect(schema.required).toEqual(["id", "name", "steps"]);
-    expect(Object.keys(schema.properties)).toEqual(["id", "name", "version", "description", "timeout", "inputs", "labels", "steps"]);
+    expect(Object.keys(schema.properties)).toEqual([
+      "id",
+      "name",
+      "version",
+      "description",
+      "timeout",
+      "inputs",
+      "labels",
+      "steps",
+      "triggers",
+    ]);
   });
 
   test("steps are a oneOf with one entry per built-in step type, told apart by a const type", () => {
     const oneOf = schema.$defs.step.oneOf as Schema[];
-    expect(oneOf.length).toBe(13);
+    expect(oneOf.length).toBe(BUILT_IN_STEP_TYPES.length);
     const types = oneOf.map((entry) => resolve(schema, entry.$ref)!.properties.type.const);
     expect(types.sort()).toEqual(BUILT_IN_STEP_TYPES.map((t) => t.type).sort());
-    expect(schema.$defs.step.properties.type.enum).toHaveLength(13);
+    expect(schema.$defs.step.properties.type.enum).toHaveLength(BUILT_IN_STEP_TYPES.length);
   });
 
   test("the step list and nested do / branches refer back to the step definition", () => {
@@ -103,13 +113,13 @@ describe("workflow JSON Schema", () => {
     const registry = new StepRegistry();
     registry.register("notify", { schema: z.object({ channel: z.string(), urgent: z.boolean().optional() }), execute: () => proceed() });
     const built = buildWorkflowJsonSchema(registry) as Schema;
-    expect(built.$defs.step.oneOf).toHaveLength(14);
+    expect(built.$defs.step.oneOf).toHaveLength(BUILT_IN_STEP_TYPES.length + 1);
     const notify = stepDef(built, "notify");
     expect(notify.properties.channel).toEqual({ type: "string" });
     expect(notify.properties.urgent).toEqual({ type: "boolean" });
     expect(notify.required).toEqual(expect.arrayContaining(["id", "type", "channel"]));
     expect(notify.patternProperties).toEqual({ "^x-": {} });
-    expect(schema.$defs.step.oneOf).toHaveLength(13);
+    expect(schema.$defs.step.oneOf).toHaveLength(BUILT_IN_STEP_TYPES.length);
   });
 
   test("a user schema zod cannot express still yields an entry for its type", () => {

@@ -250,3 +250,14 @@ describe("http steps from the environment", () => {
     expect(() => createApp({ ...base, secrets: { TOKEN: 1 as unknown as string } })).toThrow("secrets.TOKEN must be a string");
   });
 });
+
+describe("DW_EVENT_LOOKBACK_SECONDS", () => {
+  test("becomes the app's events.lookbackSeconds; unset leaves the default", () => {
+    expect(build({ DW_EVENT_LOOKBACK_SECONDS: "60" }).options.events).toEqual({ lookbackSeconds: 60 });
+    expect(build({}).options.events).toBeUndefined();
+  });
+
+  test("a negative value is a ConfigError naming the variable", () => {
+    expect(() => build({ DW_EVENT_LOOKBACK_SECONDS: "-1" })).toThrow(/DW_EVENT_LOOKBACK_SECONDS must be a number of seconds ≥ 0/);
+  });
+});

@@ -5,7 +5,10 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "./support/redis.ts";
+import { loadWorkflow } from "../src/definition/load.ts";
+import { AsyncRunner } from "../src/runners/async.ts";
+import { UpstashRedisStore } from "../src/store/upstash-redis.ts";
+import { freePort, redisServerAvailable, startRedisStack } from "./support/redis.ts";
 import { cleanEnv, ROOT, runGreeting, type ServerProcess, startServer, toolAvailable, waitForOutput } from "./support/deploy.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -48,3 +51,35 @@ test.skipIf(!toolAvailable(BUN, "bun"))("a configuration error is one line namin
   );
   expect(printed).not.toContain("    at ");
 });
+
+test.skipIf(!toolAvailable(BUN, "bun") || !redisServerAvailable())(
+  "a restarted server with no traffic still fires: main.ts sweeps at start-up and runs an execution whose job was lost",
+  async () => {
+    const stack = await startRedisStack();
+    const store = new UpstashRedisStore({ redis: stack.redis });
+    const greeting = loadWorkflow(readFileSync(join(ROOT, "examples/greeting/workflow.yaml"), "utf8"));
+    // Saved pending two minutes ago by a process that died before its job ran (the job is dropped).
+    const lost = new AsyncRunner(greeting, { store, adapter: { enqueue: async () => {} }, clock: () => new Date(Date.now() - 120_000) });
+    await lost.run({ name: "Restart" }, { executionId: "restart-1" });
+    const child = Bun.spawn([BUN, "main.ts"], {
+      cwd: ROOT,
+      env: cleanEnv({ PORT: String(freePort()), UPSTASH_REDIS_REST_URL: stack.restUrl, UPSTASH_REDIS_REST_TOKEN: stack.token }),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      // No request reaches the server. A failure bound, not a timing assertion: the first tick sweeps.
+      let status = "";
+      for (let i = 0; i < 400 && status !== "completed"; i++) {
+        await Bun.sleep(50);
+        status = (await store.load("restart-1"))!.status;
+      }
+      expect(await store.load("restart-1")).toMatchObject({ status: "completed", result: { message: "Hello, Restart!" } });
+    } finally {
+      child.kill();
+      await child.exited;
+      await stack.stop();
+    }
+  },
+  30_000,
+);

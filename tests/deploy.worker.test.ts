@@ -18,6 +18,8 @@ import {
   type QStashDevServer,
   startQStashDev,
 } from "durable-workflow-edge-dev/qstash";
+import { Client } from "@upstash/qstash";
+import { sweepScheduleIdOf } from "../src/runners/adapters/qstash.ts";
 import { signDelivery } from "./support/async-stack.ts";
 import { redisServerAvailable, type RedisStack, startRedisStack } from "./support/redis.ts";
 
@@ -213,5 +215,22 @@ describe.skipIf(!available)("worker.ts in workerd (Miniflare) with Upstash Redis
     expect(unsigned.status).toBe(401);
     await unsigned.arrayBuffer();
     expect((await call("/executions/order-large-1")).body!.status).toBe("completed");
+  });
+
+  test("the worker makes sure of its QStash sweep schedule, under the fixed id of its callback URL", async () => {
+    await call("/health", { token: null });
+    const client = new Client({ baseUrl: qstash.url, token: DEV_QSTASH_TOKEN, retry: false, enableTelemetry: false });
+    let schedules = await client.schedules.list();
+    for (let i = 0; i < 100 && schedules.length === 0; i++) schedules = await Bun.sleep(20).then(() => client.schedules.list());
+    expect(schedules.map((s) => [s.scheduleId, s.destination, s.cron])).toEqual([
+      [sweepScheduleIdOf(`${PUBLIC_URL}/qstash`), `${PUBLIC_URL}/qstash`, "* * * * *"],
+    ]);
+  });
+
+  test("its Cron Trigger handler (scheduled) ticks inside workerd", async () => {
+    // Miniflare's Fetcher type lacks scheduled(), which workerd's service bindings have.
+    const worker = (await mf.getWorker()) as unknown as { scheduled(options: { cron: string }): Promise<{ outcome: string }> };
+    const result = await worker.scheduled({ cron: "* * * * *" });
+    expect(result.outcome).toBe("ok");
   });
 });

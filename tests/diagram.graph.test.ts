@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { type WorkflowGraph, workflowGraph } from "../src/diagram/graph.ts";
+import { loadWorkflow } from "../src/definition/load.ts";
 import { StepRegistry } from "../src/steps/registry.ts";
 import { proceed, type StepDefinition } from "../src/steps/step.ts";
 import { allIds, batch, fanOut, order } from "./support/diagram.ts";
@@ -142,5 +143,37 @@ describe("workflowGraph", () => {
       steps: [{ id: "n", type: "notify.slack", channel: "x", next: "done", on_error: "done" }, { id: "done", type: "end" }],
     }, { registry });
     expect(kinds(graph, "n", "done")).toEqual(["next", "on_error"]);
+  });
+});
+
+describe("events in the graph", () => {
+  const waiting = loadWorkflow({
+    id: "waiting",
+    name: "Waiting",
+    triggers: [{ cron: "0 9 * * mon", timezone: "Europe/Paris" }, { event: "user.signed_up" }],
+    steps: [
+      { id: "start", type: "start", next: "wait" },
+      {
+        id: "wait",
+        type: "wait_for_event",
+        event: ["a.b", "c:d"],
+        match: { field: "event.id", value: 1 },
+        timeout: 60,
+        on_timeout: "late",
+        next: "done",
+      },
+      { id: "done", type: "end" },
+      { id: "late", type: "end" },
+    ],
+  });
+
+  test("a wait_for_event node names its events and match; its edges are event and timeout", () => {
+    const graph = workflowGraph(waiting);
+    expect(graph.nodes.find((n) => n.id === "wait")!.detail).toBe("wait for a.b | c:d where event.id eq 1");
+    expect(graph.edges.filter((e) => e.from === "wait").map((e) => [e.to, e.label])).toEqual([["done", "event"], ["late", "timeout"]]);
+  });
+
+  test("the triggers are shown on the first step", () => {
+    expect(workflowGraph(waiting).nodes[0]!.detail).toBe("start · cron 0 9 * * mon (Europe/Paris) · on event user.signed_up");
   });
 });

@@ -8,7 +8,8 @@
  * repository.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
+import { Miniflare } from "miniflare";
 import { join } from "node:path";
 import { connect, createServer } from "node:net";
 import { alive } from "./support/deploy.ts";
@@ -40,6 +41,10 @@ const files = Object.fromEntries(blocks.filter((b) => typeof b.attrs.file === "s
 const commandsOf = (block: Block) => block.text.split("\n").filter((line) => line.trim() && !line.startsWith("#"));
 const ENV = { DENO_TLS_CA_STORE: "system" };
 const DEV_TOOLS = ["bun", "deno", "wrangler", "typescript", "durable-workflow-edge-dev"];
+/** An execution still on its way (`GET /executions/:id` is asked again until it is not). */
+const UNDER_WAY = ["pending", "running", "halted"];
+/** The bound of a run that waits and times out (3 s + 3 s): a failure bound, not a timing assertion. */
+const RUN_BOUND_MS = 60_000;
 const project = tempDir("dw-guide-");
 const servers: { kill(): void }[] = [];
 
@@ -116,7 +121,7 @@ async function serve(block: Block): Promise<string[]> {
       await Bun.sleep(100);
     }
     const outputs: string[] = [];
-    for (const request of requests) outputs.push(await runLine(request));
+    for (const request of requests) outputs.push(JSON.stringify(await answerOf(request)));
     return outputs;
   } finally {
     server.kill();
@@ -133,12 +138,28 @@ async function pollLine(line: string, done: (answer: any) => boolean, ms: number
   }
 }
 
+/** A `GET /executions/:id` line: the guide shows the run once it is over. */
+const isExecutionGet = (line: string) => !line.includes("-X POST") && /\/executions\/[^/\s]+$/.test(line.trim());
+/** A POST that starts a run async (the default mode): answered `pending` at once. */
+const isAsyncStart = (line: string) => line.includes("-X POST") && !line.includes('"mode":"sync"');
+
+/** A request line's JSON answer; an execution's is asked again until the run is over (at most RUN_BOUND_MS). */
+async function answerOf(line: string): Promise<any> {
+  if (!isExecutionGet(line)) return JSON.parse(await runLine(line));
+  return await pollLine(line, (answer) => !UNDER_WAY.includes(answer.status), RUN_BOUND_MS);
+}
+
+/** What the guide says each request answers: an async start is pending, everything else completed. */
+function expectAnswered(line: string, answer: any): void {
+  expect({ line, status: answer.status }).toEqual({ line, status: isAsyncStart(line) ? "pending" : "completed" });
+}
+
 /**
  * Starts `durable-workflow dev`, waits for its `ready:` line, sends the async start and repeats the request
  * after it until the run is over; then SIGINT, as Ctrl-C would, and every process and port it opened is gone.
  */
 async function runDevStack(block: Block): Promise<void> {
-  const { port, first, requests: [post, get], proc: dev } = await start(block);
+  const { port, first, requests, proc: dev } = await start(block);
   let output = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
@@ -152,9 +173,15 @@ async function runDevStack(block: Block): Promise<void> {
     await Bun.sleep(50);
   }
 
-  expect(JSON.parse(await runLine(post!))).toMatchObject({ executionId: "order-A-2", status: "pending" });
-  const execution = await pollLine(get!, (answer) => answer.status !== "pending" && answer.status !== "running", 30_000);
-  expect(execution).toMatchObject({ status: "completed", result: { status: "paid", payment: "PAY-A-2" } });
+  const answers: any[] = [];
+  for (const request of requests) {
+    const answer = await answerOf(request);
+    expectAnswered(request, answer);
+    answers.push(answer);
+  }
+  expect(answers[1]).toMatchObject({ id: "order-A-2", result: { status: "paid", payment: "PAY-A-2" } });
+  expect(answers[3]).toMatchObject({ id: "reminder-dev", result: { status: "lapsed" } });
+  expect(output).toMatch(/QStash sweep schedule dw-sweep-[0-9a-f]{16} created/);
   expect(output).toMatch(new RegExp(`\\[qstash\\] deliver \\S+ → POST http://127\\.0\\.0\\.1:${port}/qstash .*: 200`));
 
   const pids = [...output.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
@@ -186,8 +213,12 @@ describe("docs/getting-started.md, run in a new project", () => {
         await runDevStack(block);
       }, PACKAGE_TIMEOUT);
     } else if (block.attrs.server) {
-      test(`${first} serves, and the requests succeed`, async () => {
-        for (const output of await serve(block)) expect(JSON.parse(output).status).toBe("completed");
+      test(`${first} serves, and the requests succeed (a waiting run ends by itself)`, async () => {
+        const requests = commandsOf(block).slice(1);
+        const outputs = await serve(block);
+        requests.forEach((line, i) => expectAnswered(line, JSON.parse(outputs[i]!)));
+        const reminder = outputs.map((output) => JSON.parse(output)).find((answer) => answer.workflowId === "reminder");
+        if (reminder) expect(reminder.result).toEqual({ status: "lapsed" });
       }, PACKAGE_TIMEOUT);
     } else {
       test(first, async () => {
@@ -196,6 +227,42 @@ describe("docs/getting-started.md, run in a new project", () => {
       }, PACKAGE_TIMEOUT);
     }
   }
+
+  test("the guide's worker, in workerd, ends a 3 s wait and an approval timeout from its Cron Trigger alone", async () => {
+    expect(files["wrangler.toml"]).toContain('crons = ["* * * * *"]');
+    const dist = join(project, "dist");
+    const mf = new Miniflare({
+      modulesRoot: dist,
+      modules: ["worker.js", ...readdirSync(dist).filter((file) => file.endsWith(".yaml"))].map((file) => ({
+        type: file === "worker.js" ? ("ESModule" as const) : ("Text" as const),
+        path: join(dist, file),
+        contents: readFileSync(join(dist, file), "utf8"),
+      })),
+      compatibilityDate: files["wrangler.toml"]!.match(/^compatibility_date = "([^"]+)"/m)![1]!,
+      cf: false,
+    });
+    try {
+      const started = await mf.dispatchFetch("http://orders.example/workflows/reminder/executions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ executionId: "reminder-worker", input: {} }),
+      });
+      expect(await started.json()).toEqual({ executionId: "reminder-worker", status: "pending" });
+      // Miniflare's Fetcher type lacks scheduled(), which workerd's service bindings have.
+      const worker = (await mf.getWorker()) as unknown as { scheduled(options: { cron: string }): Promise<{ outcome: string }> };
+      // Cloudflare fires the Cron Trigger once a minute; here it is fired every 250 ms until the run is over (bounded).
+      const deadline = Date.now() + RUN_BOUND_MS;
+      let execution: any;
+      do {
+        await Bun.sleep(250);
+        expect((await worker.scheduled({ cron: "* * * * *" })).outcome).toBe("ok");
+        execution = await (await mf.dispatchFetch("http://orders.example/executions/reminder-worker")).json();
+      } while (UNDER_WAY.includes(execution.status) && Date.now() < deadline);
+      expect(execution).toMatchObject({ status: "completed", result: { status: "lapsed" } });
+    } finally {
+      await mf.dispose();
+    }
+  }, PACKAGE_TIMEOUT);
 
   test("the CI workflow runs the guide's commands", () => {
     const ci = files[".github/workflows/ci.yml"]!;

@@ -2,7 +2,6 @@
 import { describe, expect, test } from "bun:test";
 import {
   AsyncRunner,
-  ConflictError,
   Engine,
   InlineAdapter,
   loadWorkflow,
@@ -15,33 +14,12 @@ import {
 } from "../mod.ts";
 import { performJob } from "../src/queue.ts";
 import { z } from "zod";
+import type { Commit } from "../src/store/store.ts";
+import type { Job } from "../src/runners/jobs.ts";
 import { leftRunning } from "./support/engine.ts";
+import { twoCalls } from "./support/workflows.ts";
 
 const START = "2026-03-01T00:00:00.000Z";
-
-const twoCalls = loadWorkflow(`
-id: two_calls
-name: Two calls
-steps:
-  - id: start
-    type: start
-    next: first
-  - id: first
-    type: call
-    service: work
-    input: { n: 1 }
-    output: a
-    next: second
-  - id: second
-    type: call
-    service: work
-    input: { n: 2 }
-    output: b
-    next: finish
-  - id: finish
-    type: end
-    result: { a: $a, b: $b }
-`);
 
 function counting(): { services: Services; calls: number[] } {
   const calls: number[] = [];
@@ -144,7 +122,7 @@ steps:
     expect((await store.load("c2"))?.error).toBe("Cancelled: Cancelled by an operator");
   });
 
-  test("a running execution stops at its next checkpoint after a cancel", async () => {
+  test("a running execution stops at its next checkpoint after a cancel, and its run answers that it was cancelled", async () => {
     const store = new MemoryStore();
     const calls: number[] = [];
     // deno-lint-ignore prefer-const -- assigned once, after the services that use it
@@ -157,7 +135,10 @@ steps:
       },
     };
     engine = new Engine(twoCalls, { store, services });
-    await expect(engine.run({}, { executionId: "c3" })).rejects.toBeInstanceOf(ConflictError);
+    expect(await engine.run({}, { executionId: "c3" })).toMatchObject({
+      status: "cancelled",
+      error: "Cancelled: Cancelled by an operator",
+    });
     expect(calls).toEqual([1]);
     expect((await store.load("c3"))?.status).toBe("cancelled");
   });
@@ -292,6 +273,33 @@ steps:
     expect(await runner.status(id)).toBe("completed");
   });
 
+  test("a wait of 1e13 seconds in a definition is a ValidationError naming the key (the wake time is not a date)", () => {
+    const source = (seconds: number) => ({
+      id: "too_long",
+      name: "Too long",
+      steps: [{ id: "start", type: "start", next: "pause" }, { id: "pause", type: "wait", seconds }],
+    });
+    for (const seconds of [1e13, 1e308]) {
+      expect(() => loadWorkflow(source(seconds))).toThrow(/steps\[1\]\.seconds: must be at most 8640000000000/);
+    }
+    expect(loadWorkflow(source(86_400)).id).toBe("too_long");
+  });
+
+  test("a wait whose referenced seconds end after the latest date fails the step with its message, not a RangeError", async () => {
+    const store = new MemoryStore();
+    const referenced = loadWorkflow({
+      id: "referenced_wait",
+      name: "Referenced wait",
+      steps: [{ id: "start", type: "start", next: "pause" }, { id: "pause", type: "wait", seconds: "$input.s" }],
+    });
+    const result = await new SyncRunner(referenced, { store, clock: new ManualClock(START) }).run({ s: 1e308 });
+    expect(result).toMatchObject({
+      status: "failed",
+      error:
+        'ExecutionError: Wait "pause": a wait of 1e+308 seconds ends after +275760-09-13T00:00:00.000Z, the latest time a date can hold',
+    });
+  });
+
   test("a short wait is slept in process", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock(START, { autoAdvance: true });
@@ -374,6 +382,93 @@ steps:
     const moved = await new Engine(v3, { store }).migrate("p3");
     expect(moved).toMatchObject({ workflowVersion: "3", workflowHash: v3.hash });
     expect(await new SyncRunner(v3, { store }).resume("p3", {})).toMatchObject({ output: "v3" });
+  });
+});
+
+describe("races answer what happened", () => {
+  const v1 = loadWorkflow(v1Source());
+  const v3Source = v1Source().replace('version: "1"', 'version: "3"').replace("result: v1", "result: v3");
+  const v3 = loadWorkflow(v3Source);
+  /** A store holding v3 (as `PUT /workflows/pinned` leaves it), so executions moved onto it run on it. */
+  async function storeWithV3() {
+    const store = new MemoryStore();
+    await store.putDefinition({ workflowId: "pinned", version: "3", hash: v3.hash, source: v3Source, storedAt: START }, { current: true });
+    return store;
+  }
+
+  /** A store that runs `first` (once) just before the first commit that `when` picks: a change that lands in between. */
+  function interleaved(store: MemoryStore, when: (commit: Commit) => boolean, first: () => Promise<unknown>) {
+    let done = false;
+    return new Proxy(store, {
+      get: (target, key) =>
+        key === "commit"
+          ? async (commit: Commit) => {
+            if (!done && when(commit)) {
+              done = true;
+              await first();
+            }
+            return await target.commit(commit);
+          }
+          : Reflect.get(target, key).bind(target),
+    });
+  }
+
+  test("a sync resume racing a migrate is applied on the migrated version, not refused", async () => {
+    const store = await storeWithV3();
+    await new SyncRunner(v1, { store }).run({}, { executionId: "rm1" });
+    const racing = interleaved(store, (c) => c.execution.status === "running", () => new Engine(v3, { store }).migrate("rm1"));
+    expect(await new SyncRunner(v1, { store: racing }).resume("rm1", {})).toEqual({
+      status: "completed",
+      executionId: "rm1",
+      output: "v3",
+    });
+  });
+
+  test("an async resume (its answer kept) racing a migrate is kept and then applied on the migrated version", async () => {
+    const store = await storeWithV3();
+    await new SyncRunner(v1, { store }).run({}, { executionId: "rm2" });
+    const racing = interleaved(store, (c) => c.execution.answer !== null, () => new Engine(v3, { store }).migrate("rm2"));
+    const adapter = new InlineAdapter({ store, workflows: [v1] });
+    await new AsyncRunner(v1, { store: racing, adapter }).resume("rm2", { response: "yes" });
+    expect(await store.load("rm2")).toMatchObject({ status: "completed", result: "v3", ctx: { response: "yes" } });
+  });
+
+  test("a queued resume job whose halt was migrated meanwhile applies the answer that waits on it", async () => {
+    const store = await storeWithV3();
+    await new SyncRunner(v1, { store }).run({}, { executionId: "rm3" });
+    const jobs: Job[] = [];
+    await new AsyncRunner(v1, { store, adapter: { enqueue: async (job) => void jobs.push(job) } }).resume("rm3", { response: "yes" });
+    await new Engine(v3, { store }).migrate("rm3");
+    const outcome = await performJob(jobs[0]!, { store, workflows: [v1] });
+    expect(outcome).toMatchObject({ duplicate: false, result: { status: "completed", output: "v3" } });
+  });
+
+  test("a resume racing an answer to the same halt is still refused (the halt was answered)", async () => {
+    const store = await storeWithV3();
+    await new SyncRunner(v1, { store }).run({}, { executionId: "rm4" });
+    const racing = interleaved(store, (c) => c.execution.status === "running", () => new SyncRunner(v1, { store }).resume("rm4", {}));
+    await expect(new SyncRunner(v1, { store: racing }).resume("rm4", {})).rejects.toThrow(/is completed: only a halted execution/);
+  });
+
+  test("a sync resume whose answer was applied, racing a cancel, answers cancelled (not 409)", async () => {
+    const store = new MemoryStore();
+    const approval = loadWorkflow(`
+id: ask_then_charge
+name: Ask then charge
+steps:
+  - { id: start, type: start, next: ask }
+  - { id: ask, type: halt, reason: go?, next: charge }
+  - { id: charge, type: call, service: charge, output: receipt, next: finish }
+  - { id: finish, type: end, result: $receipt }
+`);
+    const services = { charge: async () => (await new Engine(approval, { store }).cancel("rc1"), "paid") };
+    const runner = new SyncRunner(approval, { store, services });
+    await runner.run({}, { executionId: "rc1" });
+    expect(await runner.resume("rc1", { response: "go" })).toEqual({
+      status: "cancelled",
+      executionId: "rc1",
+      error: "Cancelled: Cancelled by an operator",
+    });
   });
 });
 

@@ -720,6 +720,7 @@ describe("approval", () => {
       },
       prompt: "Approve lunch?",
       resumeStep: "approve",
+      wakeAt: "2026-01-01T00:01:00.000Z",
     });
   });
 

@@ -19,5 +19,7 @@ test("deno publish --dry-run succeeds: no slow types, and only the library's fil
   expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("Success Dry run complete") });
   const files = [...output.matchAll(/file:\/\/\/\S+/g)].map((m) => m[0].slice(`file://${ROOT}/`.length));
   expect(files).toContain("src/queue.ts");
-  expect(files.filter((file) => !/^(src|routes)\/|^(hono|config-from-env)\.ts$|^README\.md$|^deno\.json$/.test(file))).toEqual([]);
+  expect(files).toContain("client.ts");
+  expect(files).not.toContain("routes/client.check.ts");
+  expect(files.filter((file) => !/^(src|routes)\/|^(hono|client|config-from-env)\.ts$|^README\.md$|^deno\.json$/.test(file))).toEqual([]);
 }, 120_000);

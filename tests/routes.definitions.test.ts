@@ -3,6 +3,8 @@ import { createApp } from "../routes/app.ts";
 import { StoredWorkflow, WorkflowList, WorkflowVersionList } from "../routes/schemas.ts";
 import { loadWorkflow } from "../src/definition/load.ts";
 import { ConfigError } from "../src/errors.ts";
+import { AsyncRunner } from "../src/runners/async.ts";
+import { SyncRunner } from "../src/runners/sync.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import type { Store } from "../src/store/store.ts";
 import { UpstashRedisStore } from "../src/store/upstash-redis.ts";
@@ -65,6 +67,43 @@ describe("PUT /workflows/:id", () => {
     const { app } = setup();
     const json = JSON.stringify({ ...JSON.parse(JSON.stringify(loadWorkflow(GREETING_V2))), hash: undefined });
     expect((await put(app, json, "application/json")).status).toBe(201);
+  });
+
+  test("answers 400 for a definition that is not valid UTF-8, and stores nothing", async () => {
+    const { app, store } = setup();
+    const bytes = new Uint8Array([...new TextEncoder().encode(GREETING_V2.replace("Hey", "H")), 0xff]);
+    const response = await app.request("/workflows/greeting", {
+      method: "PUT",
+      headers: { "content-type": "application/yaml" },
+      body: bytes,
+    });
+    const problem = await problemOf(response);
+    expect(problem.status).toBe(400);
+    expect(problem.body.detail).toContain(`not valid UTF-8 (its first bad byte is at offset ${bytes.length - 1})`);
+    expect(await store.definition(loadWorkflow(GREETING_V2.replace("Hey", "H")).hash)).toBeNull();
+  });
+
+  test("answers 400 for a run input that is not valid UTF-8", async () => {
+    const { app } = setup();
+    const text = JSON.stringify({ input: { name: "Ada" }, mode: "sync" });
+    const bytes = new TextEncoder().encode(text);
+    bytes[bytes.indexOf(0x41)] = 0xc3; // "A" → the first byte of a two-byte character, followed by "d"
+    const response = await app.request("/workflows/greeting/executions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: bytes,
+    });
+    expect(response.status).toBe(400);
+  });
+
+  test("answers 422 for a wait of 1e13 seconds, naming the step's key", async () => {
+    const { app } = setup();
+    const problem = await problemOf(
+      await put(app, GREETING_V2.replace("    type: halt\n    reason: Say hey?", "    type: wait\n    seconds: 1e13")),
+    );
+    expect(problem.status).toBe(422);
+    expect(problem.body.errors).toMatchObject([{ path: "steps[2].seconds", line: 15, column: 14 }]);
+    expect(problem.body.errors![0]!.message).toContain("must be at most 8640000000000");
   });
 
   test("answers 422 listing every problem with its line and column", async () => {
@@ -193,6 +232,40 @@ describe("the current version", () => {
     await haltedGreeting(app, "second");
     expect(counted.counts).toMatchObject({ currentDefinition: 1 });
     expect(Object.keys(counted.counts).filter((name) => /definition|workflowIds/i.test(name))).toEqual(["currentDefinition"]);
+  });
+});
+
+describe("the current version for runners used as a library", () => {
+  test("a SyncRunner on the app's store runs new executions on the version made current by PUT", async () => {
+    const { app, store } = setup();
+    await put(app, GREETING_V2);
+    const result = await new SyncRunner(greetingWorkflow, { store }).runUntilComplete({ name: "Ada" }, () => ({}));
+    expect(result).toMatchObject({ status: "completed", output: { greeting: "Hey Ada", v: 2 } });
+  });
+
+  test("an AsyncRunner on the app's store starts new executions on the version made current by PUT", async () => {
+    const { app, store } = setup();
+    await put(app, GREETING_V2);
+    const runner = new AsyncRunner(greetingWorkflow, { store });
+    const id = await runner.run({ name: "Ada" });
+    expect((await store.load(id))!.workflowVersion).toBe("2");
+    await runner.resume(id, {});
+    expect(await runner.wait(id, { timeoutMs: 1000 })).toMatchObject({ status: "completed", output: { greeting: "Hey Ada", v: 2 } });
+  });
+
+  test("a runner told to take its workflow as given ignores the store's current version", async () => {
+    const { app, store } = setup();
+    await put(app, GREETING_V2);
+    const result = await new SyncRunner(greetingWorkflow, { store, definitions: "as-given" }).run({ name: "Ada" });
+    expect((await store.load(result.executionId))!.workflowVersion).toBe(greetingWorkflow.version);
+  });
+
+  test("a runner's changed code definition becomes current for the app at its first run", async () => {
+    const { app, store } = setup();
+    await haltedGreeting(app, "v1");
+    const v3 = loadWorkflow(GREETING_V2.replace('version: "2"', 'version: "3"'));
+    await new SyncRunner(v3, { store }).run({ name: "Ada" });
+    expect(await (await app.request("/workflows/greeting")).json()).toMatchObject({ version: "3" });
   });
 });
 

@@ -169,7 +169,9 @@ describe("POST /executions/:id/resume", () => {
 
   test("answers 404 when the execution's workflow is neither in the app nor current in the store", async () => {
     const first = setup();
-    await new SyncRunner(orderWorkflow, { store: first.store, services: first.options.services }).run(largeOrder, { executionId: "big" });
+    // "as-given": the runner does not make its definition the store's current version.
+    const runner = new SyncRunner(orderWorkflow, { store: first.store, services: first.options.services, definitions: "as-given" });
+    await runner.run(largeOrder, { executionId: "big" });
     const { app } = setup({ store: first.store, workflows: [] });
     const problem = await problemOf(await send(app, "POST", "/executions/big/resume", { approved: true }));
     expect(problem.status).toBe(404);

@@ -70,6 +70,43 @@ describe("POST /executions/:id/cancel", () => {
     expect(stored).toMatchObject({ status: "cancelled", error: "Cancelled: stop" });
   });
 
+  test("cancels a halted execution whose workflow compensates: the answer says compensated", async () => {
+    const refunded: unknown[] = [];
+    const services = {
+      Payments: { charge: () => ({ id: "ch-1" }), refund: (input: unknown) => void refunded.push(input) },
+    } as unknown as Services;
+    const workflow = loadWorkflow({
+      id: "charge_then_ask",
+      name: "Charge then ask",
+      steps: [
+        { id: "start", type: "start", next: "charge" },
+        {
+          id: "charge",
+          type: "call",
+          service: "Payments",
+          method: "charge",
+          output: "receipt",
+          compensate: { service: "Payments", method: "refund", input: { id: "$receipt.id" } },
+          next: "ask",
+        },
+        { id: "ask", type: "approval", prompt: "ok?", next: "finish" },
+        { id: "finish", type: "end" },
+      ],
+    });
+    const { app } = setup({ workflows: [workflow], services });
+    await start(app, {}, { executionId: "s-1", mode: "sync" }, "charge_then_ask");
+    const response = await send(app, "POST", "/executions/s-1/cancel", { reason: "changed my mind" });
+    expect(ExecutionResult.strict().parse(await response.json())).toEqual({
+      status: "cancelled",
+      executionId: "s-1",
+      error: "Cancelled: changed my mind",
+      compensated: true,
+    });
+    expect(refunded).toEqual([{ id: "ch-1" }]);
+    const execution = Execution.parse(await (await send(app, "GET", "/executions/s-1")).json());
+    expect([execution.compensated, execution.compensating, execution.compensations]).toEqual([true, null, []]);
+  });
+
   test("answers 409 for an execution that has already ended", async () => {
     const { app } = chargeApp(() => "paid");
     await start(app, {}, { executionId: "c-3", mode: "sync" }, "charge");
@@ -171,6 +208,27 @@ describe("POST /executions/:id/recover", () => {
     });
     expect((await send(app, "POST", "/executions/v-3/recover")).status).toBe(202);
     expect(queue.jobs.at(-1)!.job).toMatchObject({ executionId: "v-3", action: "continue" });
+  });
+
+  test("answers 409 for a run waiting until a time still ahead, naming that time, and queues nothing", async () => {
+    const queue = recordingQueue();
+    const waiting = loadWorkflow({
+      id: "eleven_days",
+      name: "Eleven days",
+      steps: [
+        { id: "start", type: "start", next: "pause" },
+        { id: "pause", type: "wait", seconds: 11 * 86_400, next: "finish" },
+        { id: "finish", type: "end" },
+      ],
+    });
+    const { app } = setup({ workflows: [waiting], adapter: queue.adapter });
+    const started = await (await start(app, {}, { executionId: "w-11", mode: "sync" }, "eleven_days")).json();
+    expect(started.status).toBe("pending");
+    const queued = queue.jobs.length;
+    const problem = await problemOf(await send(app, "POST", "/executions/w-11/recover"));
+    expect(problem.status).toBe(409);
+    expect(problem.body.detail).toContain(`is not stuck: it waits until ${started.notBefore}`);
+    expect(queue.jobs).toHaveLength(queued);
   });
 
   test("answers 409 for a halted execution, 404 for an unknown one", async () => {

@@ -43,6 +43,7 @@ const SPEC_ROUTES = [
   "get /workflows/{id}/versions",
   "post /executions/cancel",
   "post /executions/retry",
+  "post /events/{name}",
   "post /executions/{id}/cancel",
   "post /executions/{id}/retry",
   "post /executions/{id}/recover",

@@ -44,6 +44,35 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 if (available) storeContract("UpstashRedisStore", () => fresh().store);
 
+describeRedis("UpstashRedisStore leases by the server's clock", () => {
+  test("a takeover is refused while the lease is live by the Redis server's time, even when the taker's clock says it ended", async () => {
+    const { store } = fresh();
+    const claimed = await store.commit({
+      execution: makeExecution({ leaseUntil: "2020-01-01T00:00:00.000Z" }),
+      expectedRevision: 0,
+      leaseMs: 60_000,
+    });
+    const exec = (await store.find()).executions[0]!;
+    const aheadOfTheServer = new Date(Date.now() + DAY_MS).toISOString();
+    const takeover = store.commit({
+      execution: { ...(await store.load(exec.id))!, updatedAt: aheadOfTheServer },
+      expectedRevision: claimed.revision,
+      takeover: true,
+    });
+    await expect(takeover).rejects.toThrow(/live lease for \d+ ms more \(by the store's clock\)/);
+  });
+
+  test("a renewal moves the lease's end by the server's time", async () => {
+    const { store } = fresh();
+    const claimed = await store.commit({ execution: makeExecution(), expectedRevision: 0, leaseMs: 1 });
+    const id = (await store.find()).executions[0]!.id;
+    await store.renew(id, { revision: claimed.revision, leaseUntil: "2020-01-01T00:00:00.000Z", leaseMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const takeover = store.commit({ execution: (await store.load(id))!, expectedRevision: claimed.revision, takeover: true });
+    await expect(takeover).rejects.toThrow(/live lease/);
+  });
+});
+
 describeRedis("UpstashRedisStore round trips", () => {
   /** Runs `action` once to load the scripts, then counts the HTTP requests of a second run. */
   async function requestsOf(action: () => Promise<unknown>) {
@@ -679,5 +708,22 @@ describeRedis("Upstash REST bridge protocol", () => {
     expect(stats).toMatchObject({ requests: 1, commands: 2 });
     await fetch(`${stack.restUrl}/__stats/reset`, { method: "POST" });
     expect(stack.bridgeStats()).toMatchObject({ requests: 0, commands: 0 });
+  });
+});
+
+describeRedis("UpstashRedisStore event waiters", () => {
+  const wait = { waitId: "w@1", events: ["ping"], key: 'n="1"', match: null };
+  const halted = (id: string, wakeAt: string | null) =>
+    makeExecution({ id, status: "halted", updatedAt: "2026-01-01T00:00:00.000Z", wakeAt });
+
+  test("a waiter with a timeout expires a day after it (with its index row); one without never does", async () => {
+    const { store, keys } = fresh();
+    await store.commit({ execution: halted("timed", "2026-01-01T01:00:00.000Z"), expectedRevision: 0, wait });
+    const hour = 3600_000, day = 24 * hour;
+    expect(await stack.redis.pttl(keys.eventWaiter("timed"))).toBeWithin(day + hour - 5000, day + hour + 1);
+    expect(await stack.redis.pttl(keys.eventWaiters("ping", 'n="1"'))).toBeWithin(day + hour - 5000, day + hour + 1);
+    await store.commit({ execution: halted("forever", null), expectedRevision: 0, wait });
+    expect(await stack.redis.pttl(keys.eventWaiter("forever"))).toBe(-1);
+    expect(await stack.redis.pttl(keys.eventWaiters("ping", 'n="1"'))).toBe(-1);
   });
 });

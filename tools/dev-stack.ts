@@ -17,10 +17,10 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startQStashDev } from "durable-workflow-edge-dev/qstash";
+import { Client } from "@upstash/qstash";
+import { DEV_QSTASH_TOKEN, startQStashDev } from "durable-workflow-edge-dev/qstash";
 import {
   BRIDGE_TOKEN,
-  createSweepSchedule,
   freePort,
   REDIS_MISSING,
   redisBinary,
@@ -31,6 +31,7 @@ import {
   Teardown,
 } from "durable-workflow-edge-dev/stack";
 import { startBridge } from "durable-workflow-edge-dev/bridge";
+import { ensureSweepSchedule, QStashAdapter } from "../src/runners/adapters/qstash.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -136,7 +137,10 @@ teardown.add("qstash-dev", () => qstash.stop());
 
 const appUrl = `http://127.0.0.1:${appPort}`;
 const env = stackEnv(bridge.url, qstash.url, appUrl);
-const scheduleId = await createSweepSchedule(qstash.url, appUrl);
+// Under the fixed id the app makes sure of itself at its first use: it finds this one in place (also for --no-app).
+const { scheduleId } = await ensureSweepSchedule(
+  new QStashAdapter({ client: new Client({ token: DEV_QSTASH_TOKEN, baseUrl: qstash.url }), callbackUrl: `${appUrl}/qstash` }),
+);
 
 let appPid: number | undefined;
 if (!values["no-app"]) {

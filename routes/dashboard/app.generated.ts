@@ -128,6 +128,13 @@ async function getEntries(id, signal) {
 async function resumeExecution(id, body, signal) {
   await api(executionPath(id) + "/resume", { method: "POST", body: { ...body, mode: "async" }, signal });
 }
+async function sendEventRequest(name, payload, id, signal) {
+  const body = id ? { payload, id } : { payload };
+  return (
+    /** @type {EventSent} */
+    await api("/events/" + encodeURIComponent(name), { method: "POST", body, signal })
+  );
+}
 async function cancelExecution(id, reason, signal) {
   await api(executionPath(id) + "/cancel", { method: "POST", body: reason ? { reason } : {}, signal });
 }
@@ -390,6 +397,20 @@ function stuckBadge(e) {
     when(since)
   );
 }
+function compensationNote(e) {
+  if (e.compensating) {
+    return h(
+      "span",
+      { class: "badge compensating", title: "Undoing its completed steps, newest first" },
+      "compensating → " + e.compensating.status
+    );
+  }
+  if (e.compensated === true) return h("span", { class: "badge compensated", title: "Every compensation succeeded" }, "compensated");
+  if (e.compensated === false) {
+    return h("span", { class: "badge compensation-failed", title: "A compensation failed after its retries" }, "compensation failed");
+  }
+  return null;
+}
 function wakeNote(e) {
   if (!e.wakeAt) return null;
   if (e.status === "pending") return h("span", { class: "wake" }, "waits until ", when(e.wakeAt));
@@ -589,7 +610,7 @@ function actionsPanel(screen) {
       )
     );
   }
-  if (e.status === "failed") {
+  if (e.status === "failed" && e.compensated == null) {
     top.push(
       button(
         "retry",
@@ -598,7 +619,7 @@ function actionsPanel(screen) {
       )
     );
   }
-  const cancel = CANCELLABLE.includes(e.status) ? cancelForm(screen, ui, act) : null;
+  const cancel = CANCELLABLE.includes(e.status) && !e.compensating ? cancelForm(screen, ui, act) : null;
   if (cancel) {
     top.push(button("cancel", "Cancel…", () => {
       cancel.hidden = false;
@@ -649,7 +670,58 @@ function haltPanel(screen) {
   const data = screen.execution.haltData || {};
   const ui = actionUi();
   const resume = (body) => sendAction(screen, ui, () => resumeExecution(screen.id, body, screen.signal), "Answer sent. Waiting for the run to continue…");
+  if (data.type === "event") return eventPanel(data, ui, screen);
   return data.type === "approval" ? approvalPanel(data, ui, resume) : responsePanel(data, ui, resume);
+}
+function eventPanel(data, ui, screen) {
+  const events = Array.isArray(data.events) ? data.events.map(String) : [];
+  const name = h("select", { id: "event-name" }, events.map((e) => h("option", { value: e }, e)));
+  const payload = h("textarea", { id: "event-payload", class: "code", rows: "5", spellcheck: "false" });
+  payload.value = "{}";
+  const id = h("input", { id: "event-id", type: "text", placeholder: "optional: an id sent twice is delivered once" });
+  const button = h("button", { type: "submit" }, "Send event");
+  ui.buttons.push(button);
+  const form = h(
+    "form",
+    { class: "stack" },
+    h("label", { for: "event-name" }, "Event"),
+    name,
+    h("label", { for: "event-payload" }, "Payload (JSON)"),
+    payload,
+    h("label", { for: "event-id" }, "Id"),
+    id,
+    ui.error,
+    button
+  );
+  onJsonSubmit(form, payload, ui, (body) => sendAction(
+    screen,
+    ui,
+    () => sendEventRequest(name.value, body, id.value.trim(), screen.signal),
+    "Event sent. Waiting for the run to continue…"
+  ));
+  return h(
+    "section",
+    { class: "card halt event", "aria-label": "Waiting for an event" },
+    h("h2", null, "Waiting for an event"),
+    h("p", { class: "prompt" }, events.join(" or ")),
+    data.match ? h("p", null, "Only an event where ", h("code", null, JSON.stringify(data.match))) : null,
+    data.expires_at ? null : h("p", { class: "muted" }, "No timeout: it waits until an event arrives."),
+    haltFacts(data),
+    form
+  );
+}
+function onJsonSubmit(form, area, ui, send2) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    let value;
+    try {
+      value = JSON.parse(area.value);
+    } catch (err) {
+      ui.error.textContent = "Not valid JSON: " + describe(err);
+      return;
+    }
+    send2(value);
+  });
 }
 function haltFacts(data) {
   const facts = [];
@@ -687,17 +759,7 @@ function responsePanel(data, ui, resume) {
     ui.error,
     button
   );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    let response;
-    try {
-      response = JSON.parse(area.value);
-    } catch (err) {
-      ui.error.textContent = "Not valid JSON: " + describe(err);
-      return;
-    }
-    resume({ response });
-  });
+  onJsonSubmit(form, area, ui, (response) => resume({ response }));
   return h(
     "section",
     { class: "card halt", "aria-label": "Halted" },
@@ -711,7 +773,7 @@ function responsePanel(data, ui, resume) {
 }
 
 // routes/dashboard/src/execution/timeline.js
-var ACTIONS = ["completed", "halted", "failed"];
+var ACTIONS = ["completed", "halted", "failed", "compensated", "compensation_failed"];
 function splitLabel(label) {
   const cut = label.lastIndexOf(":");
   return cut < 0 ? [null, label] : [label.slice(0, cut), label.slice(cut + 1)];
@@ -857,14 +919,14 @@ function update(screen) {
   const e = screen.execution;
   const els = screen.els;
   document.title = e.status + " · " + e.workflowId + " · durable-workflow";
-  fill(els.status, badge(e.status), stuckBadge(e));
+  fill(els.status, badge(e.status), compensationNote(e), stuckBadge(e));
   fill(els.meta, executionMeta(e));
   const haltKey = e.status === "halted" ? e.revision + ":" + JSON.stringify(e.haltData) : "";
   if (haltKey !== screen.haltKey) {
     screen.haltKey = haltKey;
     fill(els.halt, e.status === "halted" ? haltPanel(screen) : null);
   }
-  const actionsKey = e.status + (stuckSince(e) ? ":stuck" : "");
+  const actionsKey = e.status + (stuckSince(e) ? ":stuck" : "") + (e.compensating ? ":compensating" : "");
   if (actionsKey !== screen.actionsKey) {
     screen.actionsKey = actionsKey;
     fill(els.actions, actionsPanel(screen));
@@ -912,7 +974,7 @@ function highlightOf(screen) {
 // routes/dashboard/src/views/executions.js
 var PAGE_SIZE = 25;
 var COLUMNS = {
-  status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), stuckBadge(e), wakeNote(e))],
+  status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), compensationNote(e), stuckBadge(e), wakeNote(e))],
   execution: ["Execution", (e) => link(["executions", e.id], e.id, "mono")],
   workflow: ["Workflow", (e) => e.workflowId],
   labels: ["Labels", (e) => labelChips(e.labels)],
@@ -999,7 +1061,14 @@ async function show2({ query, root: root2, signal, rerender }) {
       h("label", null, "Labels", labelInput),
       h("button", { type: "button", class: "secondary", onclick: rerender }, "Refresh")
     ),
-    workflowId || status || Object.keys(labels).length ? bulkPanel({ ...workflowId ? { workflowId } : {}, ...status ? { status } : {}, labels }, signal, rerender) : null,
+    workflowId || status || Object.keys(labels).length ? bulkPanel(
+      { ...workflowId ? { workflowId } : {}, ...status ? { status: (
+        /** @type {Status} */
+        status
+      ) } : {}, labels },
+      signal,
+      rerender
+    ) : null,
     h("section", { class: "card" }, results, h("div", { class: "actions" }, more))
   );
   let table = null;
@@ -1127,6 +1196,7 @@ async function show3({ params: [id = ""], root: root2, signal }) {
         "div",
         { class: "column" },
         h("section", { class: "card" }, h("h2", null, "Start a run"), inputsList(w.inputs), runForm(w)),
+        w.triggers && w.triggers.length ? triggersCard(w) : null,
         h("section", { class: "card" }, h("h2", null, "Recent executions"), recent),
         h("section", { class: "card" }, h("h2", null, "Versions"), versions)
       )
@@ -1142,6 +1212,31 @@ async function show3({ params: [id = ""], root: root2, signal }) {
   settle(versions, listVersions(w.id, signal).then(versionTable));
 }
 var RECENT = ["status", "execution", "started"];
+function triggersCard(w) {
+  const starts = w.nextStarts || [];
+  let cron = 0;
+  const items = (w.triggers || []).map((t) => {
+    if (t.event) {
+      return h(
+        "li",
+        null,
+        "On event ",
+        h("code", null, String(t.event)),
+        t.match ? [" where ", h("code", null, JSON.stringify(t.match))] : null
+      );
+    }
+    const next = starts[cron++];
+    return h(
+      "li",
+      null,
+      "Cron ",
+      h("code", null, String(t.cron)),
+      " (" + (t.timezone || "UTC") + ")",
+      next ? [" · next start ", next.next ? when(next.next) : "none within a year"] : null
+    );
+  });
+  return h("section", { class: "card triggers", "aria-label": "Triggers" }, h("h2", null, "Triggers"), h("ul", null, items));
+}
 function versionTable(list) {
   if (!list.length) return h("p", { class: "muted" }, "No version stored yet.");
   return h(

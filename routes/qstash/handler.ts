@@ -5,6 +5,7 @@ import { ConfigError, NotFoundError, StoreError, ValidationError } from "../../s
 import { checkHttpUrl, failureUrlOf, QStashAdapter, type QStashClient } from "../../src/runners/adapters/qstash.ts";
 import {
   followUpsOf,
+  isUnknownAction,
   type Job,
   type JobOutcome,
   parseJob,
@@ -13,7 +14,9 @@ import {
   PermanentJobError,
   type QueueAdapter,
 } from "../../src/runners/jobs.ts";
-import { sweep, type SweepOptions } from "../../src/runners/recovery.ts";
+import type { SweepOptions } from "../../src/runners/recovery.ts";
+import { tick } from "../../src/runners/ticker.ts";
+import type { WorkflowDefinition } from "../../src/definition/workflow.ts";
 import { requireStore } from "../../src/runners/runner.ts";
 import { isTerminal } from "../../src/types.ts";
 import { readBodyUpTo } from "../../src/json.ts";
@@ -44,6 +47,8 @@ export interface QStashHandlerOptions extends PerformOptions {
   maxBodyBytes?: number;
   /** The sweeper run by a signed `{ "action": "sweep" }` delivery (a QStash schedule): its grace and claim times. */
   sweep?: Pick<SweepOptions, "graceMs" | "claimMs" | "pageSize" | "maxPages">;
+  /** The workflows whose cron triggers a sweep delivery fires (see fireDueTriggers). */
+  triggers?: () => readonly WorkflowDefinition[] | Promise<readonly WorkflowDefinition[]>;
   /** Told about unexpected errors (answered 500). Default: an "error" line in the log, with the stack. */
   onError?: (error: unknown, job?: Job) => void;
   /** Told when QStash gave up on a job (its failure callback). Default: a "warn" line saying what becomes of the execution. */
@@ -86,6 +91,7 @@ const FailurePayload = z.looseObject({
  * - 200 `{ swept }` for `{ "action": "sweep" }` (a QStash schedule): the sweeper ran;
  * - 503: transient (store unreachable, follow-up not enqueued): QStash retries; the execution is unchanged;
  * - 404: unknown execution (retried: a replica may lag);
+ * - 503 for a job whose action this version does not know (a newer instance's, during a rolling deploy): retried;
  * - 489 + `Upstash-NonRetryable-Error: true`: a job that can never succeed (not a job, unknown workflow, a job
  *   for another workflow, a refused answer); QStash does not retry it, and the execution is unchanged.
  *
@@ -139,8 +145,16 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
 
   const runSweep = async (): Promise<Response> => {
     try {
-      const report = await sweep({ ...options.sweep, store: requireStore(options.store), adapter, clock });
-      return Response.json({ swept: report.enqueued.length, failed: report.failed.length });
+      // The same tick as the app's ticker and Cron Trigger (with QStash as the queue, it is the sweep and the cron triggers).
+      const { sweep: report, triggers } = await tick({
+        store: requireStore(options.store),
+        adapter,
+        clock,
+        ...(options.sweep ? { sweep: options.sweep } : {}),
+        ...(options.triggers ? { triggers: options.triggers } : {}),
+      });
+      for (const failure of triggers?.failed ?? []) console.warn(JSON.stringify({ msg: "cron trigger start failed", ...failure }));
+      return Response.json({ swept: report!.enqueued.length, failed: report!.failed.length, triggered: triggers?.started.length ?? 0 });
     } catch (error) {
       return failed(error, undefined, onError, log);
     }
@@ -151,6 +165,13 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     if (body instanceof Response) return body;
     const value = parseJson(body);
     if (isSweep(value)) return await runSweep();
+    if (isUnknownAction(value)) {
+      // A newer instance's job (a rolling deploy): retried until an instance that knows the action takes it.
+      return problemResponse(503, `This instance does not know the job action "${value.action}"; the delivery will be retried.`, {
+        kind: "service-unavailable",
+        headers: RETRY_LATER,
+      });
+    }
     let job: Job;
     try {
       job = parseJob(value);

@@ -97,6 +97,7 @@ function buildHandler(app: AppContext): QStashHandler {
     adapter,
     ...(qstash.budgetMs !== undefined ? { budgetMs: qstash.budgetMs } : {}),
     ...(app.options.sweep ? { sweep: app.options.sweep } : {}),
+    triggers: () => app.listWorkflows(),
     maxBodyBytes: app.maxBodyBytes,
     log: app.log,
   });

@@ -150,6 +150,7 @@ function analyse(source: unknown, registry: StepRegistry): Analysis {
   content.inputs = inputs;
   if (labels) content.labels = labels;
   content.steps = steps;
+  if (data.triggers?.length) content.triggers = data.triggers;
   const definition = { ...content, hash: contentHash(content) } as unknown as WorkflowDefinition;
   return { issues: [], definition: deepFreeze(definition), id };
 }

@@ -1,7 +1,10 @@
 import { z } from "zod";
+import { workflowIdSchema } from "../ids.ts";
 import { deepFreeze } from "../json.ts";
 import { defaultStepRegistry, StepRegistry } from "../steps/registry.ts";
 import { nestedStep } from "../steps/step.ts";
+import { checkTimeZone, parseCron } from "../expressions/cron.ts";
+import { eventMatchSchema, eventNameSchema } from "../expressions/events.ts";
 import { INPUT_TYPES } from "./workflow.ts";
 import { LABEL_NAME_PATTERN, LABEL_NAME_RULE, MAX_LABEL_VALUE_LENGTH, MAX_LABELS } from "../ids.ts";
 
@@ -13,12 +16,34 @@ export const inputSpecSchema = z.strictObject({
   description: z.string().optional(),
 });
 
+/** A cron trigger: `cron` (5 fields), `timezone` (IANA, default UTC), `input` of the runs it starts. */
+export const cronTriggerSchema = z.strictObject({
+  cron: z.string().superRefine((text, ctx) => {
+    try {
+      parseCron(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  }),
+  timezone: z.string().superRefine((zone, ctx) => {
+    try {
+      checkTimeZone(zone);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  }).optional(),
+  input: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** An event trigger: a matching event starts a run with its payload as input. */
+export const eventTriggerSchema = z.strictObject({ event: eventNameSchema, match: eventMatchSchema.optional() });
+
 /** Stands for one step in the workflow schema: steps are checked one by one with their own type's schema. */
 const stepPlaceholder = z.unknown();
 
 /** The top-level keys of a definition (`x-` keys are removed before this schema sees them). */
 export const workflowSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9_-]+$/, "must be letters, digits, _ or -").max(100),
+  id: workflowIdSchema,
   name: z.string().min(1),
   /** A number keeps its source text: `version: 1.0` → "1.0". */
   version: z.union([z.string().min(1).max(100), z.number()]).optional(),
@@ -34,6 +59,7 @@ export const workflowSchema = z.strictObject({
     .refine((labels) => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
     .optional(),
   steps: z.array(stepPlaceholder).min(1),
+  triggers: z.array(z.union([cronTriggerSchema, eventTriggerSchema])).max(20).optional(),
 });
 
 /** Key aliases kept for older workflow files: alias → canonical key. */

@@ -1,5 +1,6 @@
 import type { StepDefinition } from "../steps/step.ts";
-import type { Json } from "../types.ts";
+import type { Condition } from "../expressions/conditions.ts";
+import type { Json, JsonObject } from "../types.ts";
 
 export const INPUT_TYPES = ["string", "integer", "number", "boolean", "array", "object"] as const;
 export type InputType = (typeof INPUT_TYPES)[number];
@@ -11,6 +12,11 @@ export interface InputSpec {
   default?: Json;
   description?: string;
 }
+
+/** What starts runs of a workflow by itself: a schedule, or an event. */
+export type Trigger =
+  | { readonly cron: string; readonly timezone?: string; readonly input?: Readonly<JsonObject> }
+  | { readonly event: string; readonly match?: Condition };
 
 /** A loaded, validated workflow (immutable: frozen deeply by the loader). */
 export interface WorkflowDefinition {
@@ -27,6 +33,8 @@ export interface WorkflowDefinition {
   readonly labels?: Readonly<Record<string, string>>;
   /** Normalised steps (aliases resolved, `x-` keys removed, defaults applied by the step schemas). */
   readonly steps: readonly StepDefinition[];
+  /** Schedules and events that start runs (absent when none is declared). */
+  readonly triggers?: readonly Trigger[];
   /** Content hash (SHA-256 hex of the canonical JSON, stable over key order). */
   readonly hash: string;
 }

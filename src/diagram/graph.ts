@@ -6,6 +6,8 @@ export interface GraphSource {
   readonly id?: string;
   readonly name?: string;
   readonly steps: readonly StepDefinition[];
+  /** Shown on the first step's node: what starts runs by itself. */
+  readonly triggers?: readonly ({ cron: string; timezone?: string } | { event: string })[];
 }
 
 /** How one step leads to another. `body` goes from a loop or parallel step into its nested steps. */
@@ -31,6 +33,8 @@ export interface GraphNode {
   parent: string | null;
   /** Which of the parent's bodies holds this step (`do`, `branches`); absent at the top level. */
   body?: string;
+  /** What undoes the step (`compensate:`) in a few words, like `detail`; absent without one. */
+  compensation?: string;
 }
 
 export interface GraphEdge {
@@ -83,7 +87,18 @@ export function workflowGraph(workflow: GraphSource, options: { registry?: StepR
     steps.forEach((step, index) => {
       const type = registry.get(step.type);
       const nested = parent !== null;
-      nodes.push({ id: step.id, type: step.type, detail: detailOf(step), parent, ...(bodyKey === null ? {} : { body: bodyKey }) });
+      const detail = parent === null && index === 0 && workflow.triggers?.length
+        ? [detailOf(step), ...workflow.triggers.map(triggerLabel)].join(" · ")
+        : detailOf(step);
+      const compensate = step.compensate && typeof step.compensate === "object" ? step.compensate : undefined;
+      nodes.push({
+        id: step.id,
+        type: step.type,
+        detail,
+        parent,
+        ...(bodyKey === null ? {} : { body: bodyKey }),
+        ...(compensate ? { compensation: detailOf({ ...compensate, id: step.id, type: step.type }) } : {}),
+      });
       const str = (key: string) => (typeof step[key] === "string" ? (step[key] as string) : undefined);
 
       // A router always leaves by a route or its default; `end` ends the run.
@@ -93,7 +108,13 @@ export function workflowGraph(workflow: GraphSource, options: { registry?: StepR
         else if (bodyKey === "do" && steps[index + 1]) next = steps[index + 1]!.id;
       }
       if (next !== undefined && !(step.type === "halt" && str("resume_step"))) {
-        const label = step.type === "approval" ? "approved" : step.type === "halt" ? "resume" : undefined;
+        const label = step.type === "approval"
+          ? "approved"
+          : step.type === "halt"
+          ? "resume"
+          : step.type === "wait_for_event"
+          ? "event"
+          : undefined;
         add(step.id, next, "next", label, nested);
       }
 
@@ -153,9 +174,18 @@ function detailOf(step: StepDefinition): string {
       return step.seconds !== undefined
         ? `wait ${text(step.seconds)}${typeof step.seconds === "number" ? " s" : ""}`
         : `wait until ${text(step.until)}`;
+    case "wait_for_event": {
+      const events = Array.isArray(step.event) ? (step.event as string[]).join(" | ") : text(step.event);
+      return `wait for ${events}${step.match ? ` where ${conditionLabel(step.match)}` : ""}`;
+    }
     default:
       return step.type;
   }
+}
+
+function triggerLabel(trigger: { cron: string; timezone?: string } | { event: string }): string {
+  if ("event" in trigger) return `on event ${trigger.event}`;
+  return `cron ${trigger.cron}${trigger.timezone && trigger.timezone !== "UTC" ? ` (${trigger.timezone})` : ""}`;
 }
 
 function conditionLabel(when: unknown): string {

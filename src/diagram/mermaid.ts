@@ -17,6 +17,7 @@ const SHAPES: Readonly<Record<string, readonly [string, string]>> = {
   workflow: ["[[", "]]"],
   wait: ["[(", ")]"],
   http: ["((", "))"],
+  wait_for_event: [">", "]"],
 };
 const CUSTOM_SHAPE = ["(", ")"] as const;
 
@@ -62,7 +63,11 @@ export function workflowDiagram(workflow: GraphSource, options: { registry?: Ste
         continue;
       }
       const [open, close] = SHAPES[node.type] ?? CUSTOM_SHAPE;
-      lines.push(`${indent}${ids.of(node.id)}${open}${quote(`${node.id}\n${short(node.detail, MAX_DETAIL)}`)}${close}`);
+      lines.push(
+        `${indent}${ids.of(node.id)}${open}${
+          quote(`${node.id}\n${short(node.detail, MAX_DETAIL)}${node.compensation ? `\n↺ ${short(node.compensation, MAX_DETAIL)}` : ""}`)
+        }${close}`,
+      );
       for (const body of bodies.get(node.id) ?? []) {
         const group = groupOf(node.id, body);
         if (drawn.has(group)) continue;

@@ -21,6 +21,7 @@ const PALETTE: Readonly<Record<string, Palette>> = {
   workflow: { fill: "#eef6ff", stroke: "#334155" },
   wait: { fill: "#f5f3e7", stroke: "#8a6d1d" },
   http: { fill: "#e6f7f9", stroke: "#0e7490" },
+  wait_for_event: { fill: "#f5f3e7", stroke: "#8a6d1d" },
   finished: { fill: "#334155", stroke: "#334155" },
 };
 const CUSTOM_PALETTE: Palette = { fill: "#fafafa", stroke: "#6b7280" };
@@ -167,7 +168,7 @@ function paletteOf(type: string): Palette {
 function labelsSvg(node: GraphNode, cx: number, top: number, idColour: string, detailColour: string): string {
   return (
     `<text x="${coord(cx)}" y="${coord(top + 18)}" text-anchor="middle" font-size="12.5" font-weight="600" fill="${idColour}">${
-      escapeXml(short(node.id, MAX_ID))
+      escapeXml(`${node.compensation ? "↺ " : ""}${short(node.id, MAX_ID)}`)
     }</text>` +
     `<text x="${coord(cx)}" y="${coord(top + 33)}" text-anchor="middle" font-size="11" fill="${detailColour}">${
       escapeXml(short(node.detail, MAX_DETAIL))
@@ -194,7 +195,9 @@ function nodeSvg(laid: LaidOutNode, visited: boolean, current: boolean): string 
   const cx = x + w / 2;
   const parts: string[] = [
     `<g ${nodeAttributes(laid, visited, current)}>`,
-    `<title>${escapeXml(`${node.id} (${node.type}): ${node.detail}`)}</title>`,
+    `<title>${
+      escapeXml(`${node.id} (${node.type}): ${node.detail}${node.compensation ? `; undone by ${node.compensation}` : ""}`)
+    }</title>`,
   ];
   if (current) {
     parts.push(

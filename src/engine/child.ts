@@ -47,7 +47,8 @@ export async function runChild(
   if (result.status === "failed" || result.status === "cancelled") throw new ExecutionError(`${name} ${result.status}: ${result.error}`);
   if (result.status === "halted") {
     if (!request.mayHalt) throw new ExecutionError(`${name} halted, but a step inside a loop body or a parallel branch cannot halt`);
-    return { status: "halted", halt: { data: result.halt?.data ?? {}, prompt: result.halt?.prompt } };
+    const { resumeStep: _child, ...halt } = result.halt ?? { data: {} };
+    return { status: "halted", halt };
   }
   if (result.status !== "completed") throw new ExecutionError(`${name} is ${result.status}, still in progress elsewhere`);
   return { status: "completed", output: result.output ?? null };

@@ -6,6 +6,11 @@ export interface Clock {
   now(): Date;
   /** The same time in ms since the epoch, when the clock can give it without making a Date (optional). */
   nowMs?(): number;
+  /**
+   * A reading that never goes back, for measuring how long something took (a lease's remaining time). Default:
+   * `performance.now()`. Unlike `now()`, it is never moved by a wall-clock adjustment.
+   */
+  monotonicMs?(): number;
   /** Resolves after `ms` of this clock; rejects with the signal's reason when it is aborted first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Calls `fn` after `ms` of this clock; returns a function that cancels it. */
@@ -46,6 +51,7 @@ function sleepWith(setTimer: Clock["setTimer"], ms: number, signal?: AbortSignal
 export const systemClock: Clock = {
   now: () => new Date(),
   nowMs: () => Date.now(),
+  monotonicMs: () => performance.now(),
   sleep: (ms, signal) => sleepWith(realTimer, ms, signal),
   setTimer: realTimer,
 };
@@ -58,12 +64,13 @@ export function toClock(clock?: Clock | (() => Date), sleep?: Clock["sleep"]): C
   const base: Clock = clock === undefined
     ? systemClock
     : typeof clock === "function"
-    ? { now: clock, sleep: systemClock.sleep, setTimer: systemClock.setTimer }
+    ? { now: clock, sleep: systemClock.sleep, setTimer: systemClock.setTimer, monotonicMs: systemClock.monotonicMs }
     : clock;
   if (!sleep) return base;
   return {
     now: () => base.now(),
     ...(base.nowMs ? { nowMs: () => base.nowMs!() } : {}),
+    ...(base.monotonicMs ? { monotonicMs: () => base.monotonicMs!() } : {}),
     setTimer: (ms, fn) => base.setTimer(ms, fn),
     sleep,
   };
@@ -90,6 +97,10 @@ export class ManualClock implements Clock {
   }
 
   nowMs(): number {
+    return this.#now;
+  }
+
+  monotonicMs(): number {
     return this.#now;
   }
 
@@ -120,6 +131,14 @@ export class ManualClock implements Clock {
   /** Timers not fired yet. */
   get pending(): number {
     return this.#timers.length;
+  }
+
+  /**
+   * Moves the clock by `ms` without firing any timer, as a process that was paused (SIGSTOP) and woken sees it:
+   * the timers that fell due meanwhile fire at the next `advance` (even `advance(0)`).
+   */
+  jump(ms: number): void {
+    this.#now += Math.max(0, ms);
   }
 
   /** Moves the clock by `ms`, firing every timer that falls due on the way. */

@@ -2,16 +2,19 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, ValidationError, WorkflowTimeoutError } from "../errors.ts";
-import { deepEqual, setOwn } from "../json.ts";
+import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
+import { deepEqual, isPlainObject, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import { FINISHED, type HttpOptions, type NestedRun, type StepDefinition, type StepState, type StepTools } from "../steps/step.ts";
-import { EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
-import type { Store } from "../store/store.ts";
-import { type Execution, type ExecutionResult, isTerminal, type JsonObject, type Services } from "../types.ts";
+import { assertExecutionId } from "../ids.ts";
+import type { EventWait, Store } from "../store/store.ts";
+import type { Condition } from "../expressions/conditions.ts";
+import { eventMatches, matchKey, type SentEvent } from "../expressions/events.ts";
+import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, newExecution, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
 import { startLabels } from "./labels.ts";
+import { hasCompensation, runCompensations } from "./compensation.ts";
 import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { EventHandler } from "./events.ts";
@@ -66,7 +69,9 @@ export interface EngineOptions {
 const DEFAULT_MAX_STEPS = 10_000;
 const DEFAULT_MAX_CTX_BYTES = 1024 * 1024;
 export const DEFAULT_LEASE_MS = 60_000;
-const DEFAULT_MAX_INLINE_WAIT_MS = 1_000;
+export const DEFAULT_MAX_INLINE_WAIT_MS = 1_000;
+/** A resume (or a kept answer) that loses its store race to another change of the same halt tries this often. */
+const HALT_CHANGE_ATTEMPTS = 5;
 
 /**
  * Runs one workflow step by step, checkpointing the execution after each step with a compare-and-set on
@@ -116,7 +121,7 @@ export class Engine {
     const run = this.#newRun(exec, this.workflow, false);
     run.emit("workflow.started", { workflowId: this.workflow.id, input: checked });
     try {
-      return await this.#drive(run);
+      return await this.#driveApplied(run);
     } catch (error) {
       if (!(error instanceof ConflictError) || run.claimed) throw error;
       const existing = await this.#existing(exec, error);
@@ -129,7 +134,10 @@ export class Engine {
    * Saves a new `pending` execution (the async runner's first step) after checking the input; an id that
    * already exists with the same input is left alone (idempotent). Returns the execution as stored.
    */
-  async prepare(input: unknown, options: { executionId?: string; labels?: Record<string, string> } = {}): Promise<Execution> {
+  async prepare(
+    input: unknown,
+    options: { executionId?: string; trigger?: JsonObject; labels?: Record<string, string> } = {},
+  ): Promise<Execution> {
     const exec = this.#newExecution(
       applyInputRules(this.workflow, input ?? {}),
       options.executionId ?? this.#ids(),
@@ -138,8 +146,17 @@ export class Engine {
     );
     exec.status = "pending";
     const definition = definitionToPin(this.store, this.workflow, this.clock.now());
+    // A run started by a trigger tells which one in its first event.
+    const events = options.trigger
+      ? [{
+        seq: ++exec.eventSeq,
+        type: "workflow.triggered" as const,
+        data: { executionId: exec.id, workflowId: exec.workflowId, trigger: options.trigger },
+        timestamp: exec.createdAt,
+      }]
+      : [];
     try {
-      const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, ...(definition ? { definition } : {}) });
+      const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, events, ...(definition ? { definition } : {}) });
       markStored(this.store, this.workflow.hash);
       return { ...exec, revision };
     } catch (error) {
@@ -169,38 +186,21 @@ export class Engine {
     deadlineOverride: string | null | undefined,
     labels: Record<string, string> | undefined,
   ): Execution {
-    checkExecutionId(id);
+    assertExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
-    return {
+    return newExecution({
       id,
       workflowId: this.workflow.id,
       workflowVersion: this.workflow.version,
       workflowHash: this.workflow.hash,
       status: "running",
       input,
-      ctx: {},
-      currentStep: null,
-      result: null,
       recoverTo: this.workflow.steps[0]!.id,
-      haltData: null,
-      error: null,
       createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      revision: 0,
       deadline,
-      stepsExecuted: 0,
-      eventSeq: 0,
-      loop: null,
-      retry: null,
-      leaseUntil: null,
-      wakeAt: null,
-      answer: null,
-      visits: {},
-      epoch: 0,
-      pinned: null,
       labels: startLabels(this.workflow, input, labels, now),
-    };
+    });
   }
 
   #deadlineFrom(now: Date, workflow: WorkflowDefinition): string | null {
@@ -222,13 +222,14 @@ export class Engine {
       }
     } else if (exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}, not pending: it cannot be continued`);
-    } else if (exec.wakeAt && now < Date.parse(exec.wakeAt)) {
-      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt };
+    } else if (!isDue(exec, now)) {
+      return { status: "pending", executionId, yielded: true, notBefore: exec.wakeAt! };
     }
     const run = this.#newRun(exec, await this.#pinned(exec), true);
+    run.takeover = exec.status === "running";
     exec.status = "running";
     exec.wakeAt = null;
-    if (exec.stepsExecuted === 0 && exec.eventSeq === 0) {
+    if (exec.stepsExecuted === 0 && exec.eventSeq <= 1) {
       run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
     }
     await run.checkpoint();
@@ -246,28 +247,63 @@ export class Engine {
     options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution; actor?: string } = {},
   ): Promise<ExecutionResult> {
     const answer = checkResumeAnswer(options);
-    const exec = await this.#loadOwn(executionId, options.loaded);
-    const actor = options.actor ?? exec.answer?.actor;
-    if (exec.status !== "halted") {
-      throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
+    const run = await this.#changeHalt(executionId, options, async (exec) => {
+      // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
+      const run = this.#newRun(exec, await this.#pinned(exec), true);
+      const actor = options.actor ?? exec.answer?.actor;
+      const ctx = { ...exec.ctx };
+      if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
+      if (answer.approved !== undefined) ctx.approved = answer.approved;
+      run.setCtx(ctx, ["response", "approved"]);
+      if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
+      const waited = exec.haltData && eventWaitOf(exec.haltData);
+      Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
+      run.actor = actor;
+      run.emit("workflow.resumed", actor ? { actor } : {});
+      if (waited && isPlainObject(answer.response) && typeof answer.response.name === "string") {
+        run.emit("event.received", { event: answer.response.name, eventId: answer.response.id ?? null, stepId: exec.currentStep });
+      }
+      await run.checkpoint();
+      return run;
+    });
+    return await this.#driveApplied(run);
+  }
+
+  /**
+   * Loads a halted execution and stores `change` to it (a resume's claim, a kept answer). When something else was
+   * stored between the load and the change (a migrate, say), the same halt is changed again on what is stored now;
+   * a halt answered meanwhile is a ConflictError. With `expectedRevision` (a queued job's), nothing is retried.
+   */
+  async #changeHalt<T>(
+    executionId: string,
+    options: { loaded?: Execution; expectedRevision?: number; refuse?: (exec: Execution) => void },
+    change: (exec: Execution) => Promise<T>,
+  ): Promise<T> {
+    let loaded = options.loaded;
+    let halt: Pick<Execution, "currentStep" | "haltData"> | undefined;
+    for (let attempt = 1;; attempt++) {
+      const exec = await this.#loadOwn(executionId, loaded);
+      loaded = undefined;
+      if (exec.status !== "halted") {
+        throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
+      }
+      if (options.expectedRevision !== undefined && exec.revision !== options.expectedRevision) {
+        throw new ConflictError(
+          `Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`,
+        );
+      }
+      if (halt && (halt.currentStep !== exec.currentStep || !deepEqual(halt.haltData, exec.haltData))) {
+        throw new ConflictError(`Execution "${executionId}" was answered and halted again meanwhile: that halt was already answered`);
+      }
+      halt = { currentStep: exec.currentStep, haltData: exec.haltData };
+      options.refuse?.(exec);
+      try {
+        return await change(exec);
+      } catch (error) {
+        if (error instanceof ConflictError && options.expectedRevision === undefined && attempt < HALT_CHANGE_ATTEMPTS) continue;
+        throw error;
+      }
     }
-    if (options.expectedRevision !== undefined && exec.revision !== options.expectedRevision) {
-      throw new ConflictError(
-        `Execution "${executionId}" is at revision ${exec.revision}, not ${options.expectedRevision}: that halt was already answered`,
-      );
-    }
-    // The run is made from the execution as stored, so its first checkpoint writes what the resume changes.
-    const run = this.#newRun(exec, await this.#pinned(exec), true);
-    const ctx = { ...exec.ctx };
-    if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
-    if (answer.approved !== undefined) ctx.approved = answer.approved;
-    run.setCtx(ctx, ["response", "approved"]);
-    if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
-    Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
-    run.actor = actor;
-    run.emit("workflow.resumed", actor ? { actor } : {});
-    await run.checkpoint();
-    return await this.#drive(run);
   }
 
   /**
@@ -278,21 +314,23 @@ export class Engine {
    */
   async accept(executionId: string, options: { response?: unknown; approved?: unknown; actor?: string } = {}): Promise<Execution> {
     const answer = { ...checkResumeAnswer(options), ...(options.actor ? { actor: options.actor } : {}) };
-    const exec = await this.#loadOwn(executionId);
-    if (exec.status !== "halted") {
-      throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted execution can be resumed`);
-    }
-    if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
-    const run = this.#newRun(exec, this.workflow, true);
-    Object.assign(exec, { answer, wakeAt: this.clock.now().toISOString() });
-    await run.checkpoint();
-    return exec;
+    const refuse = (exec: Execution) => {
+      if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
+    };
+    return await this.#changeHalt(executionId, { refuse }, async (exec) => {
+      const run = this.#newRun(exec, this.workflow, true);
+      exec.answer = answer;
+      await run.checkpoint();
+      return exec;
+    });
   }
 
   /**
    * Cancels a pending, running or halted execution: it becomes `cancelled` (terminal) at once; a worker still
    * running it stops at its next checkpoint (its compare-and-set loses), and jobs that arrive later do nothing.
-   * ConflictError when it has already ended.
+   * When the workflow declares compensations, the execution is `running` with `compensating` instead: its compensations
+   * run here, or, while a worker holds a live lease, in that worker once its next checkpoint loses (so a step it had in
+   * flight is compensated too). ConflictError when it has already ended or is being compensated.
    */
   async cancel(executionId: string, options: { reason?: string; actor?: string } = {}): Promise<ExecutionResult> {
     const exec = await this.#loadOwn(executionId);
@@ -301,10 +339,24 @@ export class Engine {
         `Execution "${executionId}" is already ${exec.status}: only a pending, running or halted execution can be cancelled`,
       );
     }
+    if (exec.compensating) {
+      throw new ConflictError(`Execution "${executionId}" is already being compensated (it ends ${exec.compensating.status})`);
+    }
     const reason = options.reason ?? "Cancelled by an operator";
-    const run = this.#newRun(exec, this.workflow, true);
-    Object.assign(exec, { status: "cancelled", error: `Cancelled: ${reason}`, wakeAt: null, retry: null, answer: null });
-    run.emit("workflow.cancelled", { reason, ...(options.actor ? { actor: options.actor } : {}) });
+    const workflow = await this.#pinned(exec);
+    const run = this.#newRun(exec, workflow, true);
+    const error = `Cancelled: ${reason}`;
+    const actorField: JsonObject = options.actor ? { actor: options.actor } : {};
+    if (hasCompensation(workflow)) {
+      const inFlight = exec.status === "running" && leaseExpiry(exec, this.#leaseMs) > this.clock.now().getTime();
+      Object.assign(exec, { status: "running", error, wakeAt: null, retry: null, answer: null });
+      exec.compensating = { status: "cancelled", error, reason, ok: true, cancelRevision: inFlight ? exec.revision + 1 : null };
+      run.emit("workflow.compensating", { status: "cancelled", error, ...actorField });
+      await run.checkpoint();
+      return inFlight ? resultOf(exec) : await this.#drive(run);
+    }
+    Object.assign(exec, { status: "cancelled", error, wakeAt: null, retry: null, answer: null });
+    run.emit("workflow.cancelled", { reason, ...actorField });
     await run.checkpoint();
     return resultOf(exec);
   }
@@ -318,6 +370,9 @@ export class Engine {
     const exec = await this.#loadOwn(executionId);
     if (exec.status !== "failed") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a failed execution can be retried`);
+    }
+    if (exec.compensated !== null) {
+      throw new ConflictError(`Execution "${executionId}" was compensated (its completed steps were undone): start a new execution`);
     }
     const workflow = await this.#pinned(exec);
     const run = this.#newRun(exec, workflow, true);
@@ -377,7 +432,7 @@ export class Engine {
    * revision guards the checkpoints that follow.
    */
   async #loadOwn(executionId: string, loaded?: Execution): Promise<Execution> {
-    checkExecutionId(executionId);
+    assertExecutionId(executionId);
     const exec = loaded && loaded.id === executionId ? { ...loaded } : await this.store.load(executionId);
     if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
     if (exec.workflowId !== this.workflow.id) {
@@ -406,6 +461,19 @@ export class Engine {
     });
   }
 
+  /**
+   * Drives a run whose claim is stored (the caller's input or answer applied): a race lost later on (a cancel, a
+   * takeover after a lost lease) answers what is stored now instead of a ConflictError.
+   */
+  async #driveApplied(run: Run): Promise<ExecutionResult> {
+    try {
+      return await this.#drive(run);
+    } catch (error) {
+      if (!(error instanceof ConflictError) || !run.claimed) throw error;
+      return resultOf(await this.#loadOwn(run.exec.id));
+    }
+  }
+
   async #drive(run: Run): Promise<ExecutionResult> {
     const exec = run.exec;
     let cancelTimer: (() => void) | undefined;
@@ -414,6 +482,7 @@ export class Engine {
       cancelTimer = this.clock.setTimer(Math.max(0, left), () => run.abort.abort(this.#timeoutError(run)));
     }
     try {
+      if (exec.compensating) return await this.#compensate(run);
       while (exec.recoverTo && exec.recoverTo !== FINISHED) {
         if (exec.deadline && this.clock.now().getTime() >= Date.parse(exec.deadline)) {
           return await this.#fail(run, this.#timeoutError(run));
@@ -425,10 +494,17 @@ export class Engine {
         }
         const outcome = await this.#runTopLevel(run, step);
         if (outcome) return outcome;
+        // A cancel landed while the step ran and this worker took it on (Run.renew): the claim first, then the undoing.
+        if (exec.compensating) {
+          await run.checkpoint();
+          return await this.#compensate(run);
+        }
       }
       return await this.#complete(run);
     } catch (error) {
       if (error instanceof Yield) return yielded(run, error.notBefore);
+      const joined = error instanceof ConflictError && run.claimed ? await this.#joinCancel(run) : null;
+      if (joined) return await this.#drive(joined);
       throw error;
     } finally {
       cancelTimer?.();
@@ -465,8 +541,17 @@ export class Engine {
     } catch (error) {
       return await this.#fail(run, error);
     }
-    // Before a side effect: the claim, and every step run since the last checkpoint, must be stored.
-    if (!type.pure && !type.pins && (!run.claimed || run.unsaved > 0)) await run.checkpoint();
+    // Before a side effect: the claim must be live by this worker's clock, and stored with every step run since
+    // the last checkpoint (a step that pins a value stores it with its own checkpoint, and fences after it).
+    if (!type.pure) {
+      const checkpointDue = !type.pins && (!run.claimed || run.unsaved > 0);
+      await run.fence(step.id, checkpointDue);
+      if (checkpointDue) {
+        await run.checkpoint();
+        // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
+        await run.fence(step.id, true);
+      }
+    }
     exec.currentStep = step.id;
     const cursor = exec.loop && exec.loop.stepId === step.id ? exec.loop : null;
     const ctxBefore = cursor ? cursor.before : exec.ctx;
@@ -484,7 +569,14 @@ export class Engine {
       loop: cursor,
       retryAttempt: exec.retry && exec.retry.stepId === step.id ? exec.retry.attempt : undefined,
     };
-    const result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
+    const stopHeartbeat = type.pure ? undefined : run.heartbeat();
+    let result;
+    try {
+      result = await executeStep(run, step, type, step, state, this.#tools(run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
+    } finally {
+      stopHeartbeat?.();
+    }
+    if (run.lost) throw run.lost;
     exec.loop = null;
     exec.retry = null;
     if (!type.pure) {
@@ -508,14 +600,33 @@ export class Engine {
       exec.status = "halted";
       exec.haltData = outcome.data;
       exec.recoverTo = outcome.resumeStep ?? step.next ?? FINISHED;
-      exec.wakeAt = typeof outcome.data.expires_at === "string" ? outcome.data.expires_at : null;
+      exec.wakeAt = outcome.wakeAt ?? null;
       const halted = resultOf(exec);
       run.emit("workflow.halted", { halt: halted.halt as unknown as JsonObject });
+      const wait = eventWaitOf(outcome.data);
+      const committed = await run.checkpoint(wait);
+      const event = wait && (committed.event ?? await this.#claimCandidate(exec, wait, committed.candidates));
+      if (!event) return halted;
+      // The event was sent before the wait began (within its lookback): the run goes on at once.
+      run.resumed = { stepId: step.id, haltData: exec.haltData };
+      Object.assign(exec, { status: "running", haltData: null, wakeAt: null });
+      run.setCtx({ ...exec.ctx, response: receivedRecord(event) }, ["response"]);
+      run.emit("event.received", { event: event.name, eventId: event.id, stepId: step.id });
       await run.checkpoint();
-      return halted;
+      return undefined;
     }
     exec.recoverTo = outcome.next ?? step.next ?? FINISHED;
     if (outcome.kind === "wait") return await this.#wait(run, outcome.until);
+    return undefined;
+  }
+
+  /** The first buffered event (in send order) that an unindexed wait's match accepts, handed to this execution. */
+  async #claimCandidate(exec: Execution, wait: EventWait, candidates: SentEvent[] = []): Promise<SentEvent | undefined> {
+    for (const event of candidates) {
+      if (eventMatches(wait.match as Condition | null, event.payload) && await this.store.claimEvent(exec.id, wait.waitId, event)) {
+        return event;
+      }
+    }
     return undefined;
   }
 
@@ -535,6 +646,7 @@ export class Engine {
     exec.status = "completed";
     exec.recoverTo = null;
     exec.wakeAt = null;
+    if (exec.compensations.length) exec.compensations = [];
     exec.result = Object.hasOwn(exec.ctx, "result") ? exec.ctx.result! : null;
     run.emit("workflow.completed", { output: exec.result });
     await run.checkpoint();
@@ -543,13 +655,51 @@ export class Engine {
 
   async #fail(run: Run, error: unknown): Promise<ExecutionResult> {
     const exec = run.exec;
-    exec.status = "failed";
     exec.error = errorText(error);
     exec.loop = null;
     exec.wakeAt = null;
+    if (exec.compensating) {
+      // A cancel this worker took on while the step ran (Run.renew): the run ends cancelled, as the cancel said.
+      exec.error = exec.compensating.error;
+      await run.checkpoint();
+      return await this.#compensate(run);
+    }
+    if (exec.compensations.length) {
+      exec.compensating = { status: "failed", error: exec.error, reason: null, ok: true, cancelRevision: null };
+      run.emit("workflow.compensating", { status: "failed", error: exec.error });
+      await run.checkpoint();
+      return await this.#compensate(run);
+    }
+    exec.status = "failed";
     run.emit("workflow.failed", { error: exec.error });
     await run.checkpoint();
     return resultOf(exec);
+  }
+
+  /** Runs the compensations of a failed or cancelled run (compensation.ts), on a signal the workflow deadline does not abort. */
+  async #compensate(run: Run): Promise<ExecutionResult> {
+    const ctx = run.exec.ctx;
+    const tools = this.#tools(run, new AbortController().signal, { id: "", type: "" }, ctx, { ctx });
+    await runCompensations(run, this.registry, tools);
+    return resultOf(run.exec);
+  }
+
+  /**
+   * After this worker's checkpoint lost: when the only commit since its last one is a cancel that left the compensations
+   * to the lease holder (and nothing was committed after it: no takeover), the run goes on from the cancelled execution, with the compensations of the steps this worker
+   * completed meanwhile added (and their entries and events). Null otherwise (the ConflictError stands).
+   */
+  async #joinCancel(run: Run): Promise<Run | null> {
+    const stored = await this.store.load(run.exec.id);
+    const cancel = stored?.compensating?.cancelRevision;
+    if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== run.exec.revision + 1) return null;
+    const known = new Set(stored.compensations.map((item) => item.key));
+    stored.compensations = [...stored.compensations, ...run.exec.compensations.filter((item) => !known.has(item.key))];
+    const joined = this.#newRun(stored, run.workflow, true);
+    joined.adopt(run);
+    // The claim is stored before any compensation runs: a worker that took the run over meanwhile wins here.
+    await joined.checkpoint();
+    return joined;
   }
 
   /** The tools of one step; `given.ctx` is the ctx the step was given (references resolve against it). */
@@ -578,7 +728,12 @@ export class Engine {
         const stored = exec.pinned && Object.hasOwn(exec.pinned, key) ? exec.pinned[key] : undefined;
         const value = stored === undefined ? make() : stored as ReturnType<typeof make>;
         if (stored === undefined) exec.pinned = { ...exec.pinned, [key]: value };
-        if (stored === undefined || !run.claimed || run.unsaved > 0) await run.checkpointInTurn();
+        if (stored === undefined || !run.claimed || run.unsaved > 0) {
+          await run.fence(top.id, true);
+          await run.checkpointInTurn();
+          // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
+          await run.fence(top.id, true);
+        }
         return value;
       },
       http: this.#options.http ?? {},
@@ -648,7 +803,10 @@ export class Engine {
       if (run.exec.deadline && this.clock.now().getTime() >= Date.parse(run.exec.deadline)) throw this.#timeoutError(run);
       run.countStep();
       const type = stepTypeOf(this.registry, step);
-      if (!type.pure) sideEffects = true;
+      if (!type.pure) {
+        sideEffects = true;
+        await run.fence(step.id);
+      }
       const state: StepState = {
         executionId: run.exec.id,
         workflowId: run.exec.workflowId,
@@ -712,13 +870,16 @@ function allStepIds(steps: readonly StepDefinition[]): string[] {
   return ids;
 }
 
-function checkExecutionId(id: string): void {
-  if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError("Invalid execution id", [{
-      path: "executionId",
-      message: `"${String(id).slice(0, 60)}" ${EXECUTION_ID_RULE}`,
-    }]);
-  }
+/** The store's view of a `wait_for_event` halt, or undefined for any other halt. */
+export function eventWaitOf(data: JsonObject): EventWait | undefined {
+  if (data.type !== "event" || !Array.isArray(data.events) || typeof data.wait_id !== "string") return undefined;
+  const match = isPlainObject(data.match) ? data.match : null;
+  return { waitId: data.wait_id, events: data.events as string[], key: matchKey(match as Condition | null), match };
+}
+
+/** What a waiting run receives of an event (its `ctx.response` on resume, then the step's output). */
+export function receivedRecord(event: SentEvent): JsonObject {
+  return { name: event.name, payload: event.payload, id: event.id, received_at: event.sentAt };
 }
 
 /** What run/resume return for an execution as it is stored. */
@@ -728,9 +889,16 @@ export function resultOf(exec: Execution): ExecutionResult {
   if (exec.status === "halted") {
     const data = exec.haltData ?? {};
     const prompt = typeof data.prompt === "string" ? data.prompt : typeof data.reason === "string" ? data.reason : undefined;
-    result.halt = { data, ...(prompt === undefined ? {} : { prompt }), ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}) };
+    result.halt = {
+      data,
+      ...(prompt === undefined ? {} : { prompt }),
+      ...(exec.recoverTo ? { resumeStep: exec.recoverTo } : {}),
+      ...(exec.wakeAt ? { wakeAt: exec.wakeAt } : {}),
+    };
   }
   if ((exec.status === "failed" || exec.status === "cancelled") && exec.error) result.error = exec.error;
+  if (exec.compensating) Object.assign(result, { compensating: exec.compensating.status, error: exec.compensating.error });
+  if (exec.compensated !== null) result.compensated = exec.compensated;
   if (exec.status === "pending" && exec.wakeAt) result.notBefore = exec.wakeAt;
   return result;
 }

@@ -7,6 +7,7 @@ import { toJson } from "../json.ts";
 import { BUILT_IN_STEP_TYPES, type StepRegistry } from "../steps/registry.ts";
 import type { StepDefinition, StepOutcome, StepState, StepTools, StepType } from "../steps/step.ts";
 import type { JsonObject } from "../types.ts";
+import { recordCompensation } from "./compensation.ts";
 import type { Run } from "./run.ts";
 
 /** Thrown to end a run at a checkpoint: the time budget is used up, a call retry or a wait was scheduled. */
@@ -90,6 +91,7 @@ export async function executeStep(
     const attempts = outcome.kind === "continue" ? outcome.attempt ?? attempt : attempt;
     run.entry(label, "completed", startedAt, { output, attempt: attempts }, ended);
     run.emitStep("step.completed", label, ended, "output", output);
+    if (step.compensate !== undefined) recordCompensation(run, step, type, label, state, tools, outcome);
   }
   return { ok: true, outcome };
 }

@@ -4,10 +4,10 @@
  * commit of the head plus what the body changed.
  */
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ExecutionError } from "../errors.ts";
+import { ConflictError, errorText, ExecutionError, LeaseLostError } from "../errors.ts";
 import { jsonSize, setOwn } from "../json.ts";
 import type { StepDefinition, StepTools } from "../steps/step.ts";
-import { MAX_EVENTS_PER_EXECUTION, type Store, type StoredDefinition } from "../store/store.ts";
+import { type CommitResult, type EventWait, MAX_EVENTS_PER_EXECUTION, type Store, type StoredDefinition } from "../store/store.ts";
 import type { Entry, EntryAction, EventType, Execution, ExecutionDelta, Json, JsonObject, LoopCursor, StoredEvent } from "../types.ts";
 import type { Clock } from "./clock.ts";
 import { type EventHandler, WorkflowEvent } from "./events.ts";
@@ -68,6 +68,17 @@ export class Run {
   #sizes = new Map<string, { value: Json; size: number }>();
   /** The ISO text of the last time read, reused while the clock stays on the same millisecond. */
   #iso = { ms: NaN, text: "" };
+  /**
+   * This worker's claim, measured on the monotonic clock from when the claim (or its last renewal) was sent:
+   * `end` is when it runs out by that measure minus a margin; `sentAt` when it was sent. -Infinity: no claim.
+   */
+  #lease = { end: -Infinity, sentAt: -Infinity };
+  /** Checkpoints started (a renewal refused while one of them moved the revision is not a loss). */
+  #commits = 0;
+  /** Set when the claim was lost: the worker starts nothing more. */
+  lost?: LeaseLostError;
+  /** The next checkpoint takes a running execution over: the store refuses it while the lease is live by its clock. */
+  takeover = false;
 
   constructor(
     exec: Execution,
@@ -226,22 +237,29 @@ export class Run {
    * One store round trip: the head, what the body changed since the last checkpoint, the new entries and
    * events; creates the execution on the first checkpoint of a new run. A `running` execution's lease is renewed.
    */
-  async checkpoint(): Promise<void> {
+  async checkpoint(wait?: EventWait): Promise<CommitResult> {
     const exec = this.exec;
+    this.#commits += 1;
+    const sentAt = this.#monotonic();
     const now = this.now();
     exec.updatedAt = now.toISOString();
     exec.leaseUntil = exec.status === "running" ? new Date(now.getTime() + this.#context.leaseMs).toISOString() : null;
     const stored = this.#stored;
     const definition = stored ? undefined : this.#context.definition;
-    const { revision } = await this.#context.store.commit({
+    const committed = await this.#context.store.commit({
       execution: exec,
       expectedRevision: stored ? exec.revision : 0,
       ...(stored ? { delta: deltaOf(stored, exec, this.#dirty) } : {}),
       entries: this.#entries,
       events: this.#events,
       ...(definition ? { definition } : {}),
+      ...(wait ? { wait } : {}),
+      ...(exec.status === "running" ? { leaseMs: this.#context.leaseMs } : {}),
+      ...(this.takeover ? { takeover: true } : {}),
     });
-    exec.revision = revision;
+    this.takeover = false;
+    exec.revision = committed.revision;
+    this.#lease = exec.status === "running" ? this.#leaseFrom(sentAt) : { end: -Infinity, sentAt: -Infinity };
     this.#entries = [];
     this.#events = [];
     this.#stored = storedOf(exec);
@@ -251,15 +269,139 @@ export class Run {
       this.#delivering = true;
       for (const event of this.#held.splice(0)) this.#deliver(event);
     }
+    return committed;
+  }
+
+  /**
+   * After a refused renewal: when the only commit since this worker's last one is a cancel that left the compensations
+   * to it (`compensating.cancelRevision`), the run takes that cancel on instead of losing its claim — the step in flight
+   * goes on, and the engine compensates once it ends. Events not stored yet are renumbered after the cancel's.
+   */
+  async #takeCancel(): Promise<boolean> {
+    const exec = this.exec;
+    const stored = await this.#context.store.load(exec.id);
+    const cancel = stored?.compensating?.cancelRevision;
+    if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== exec.revision + 1) return false;
+    const known = new Set(stored.compensations.map((item) => item.key));
+    exec.compensations = [...stored.compensations, ...exec.compensations.filter((item) => !known.has(item.key))];
+    Object.assign(exec, { revision: stored.revision, compensating: stored.compensating, error: stored.error, eventSeq: stored.eventSeq });
+    for (const event of this.#events) event.seq = ++exec.eventSeq;
+    return true;
+  }
+
+  /**
+   * Takes over what `from`, a run of the same execution whose checkpoint lost, had not stored: its entries, and its
+   * events renumbered after this run's (not delivered again to `onEvent`).
+   */
+  adopt(from: Run): void {
+    this.#entries.push(...from.#entries);
+    for (const event of from.#events) this.#events.push({ ...event, seq: ++this.exec.eventSeq });
   }
 
   #chain: Promise<void> = Promise.resolve();
 
   /** A checkpoint after those already asked for (parallel branches may ask at once; each commit needs the last revision). */
   checkpointInTurn(): Promise<void> {
-    const next = this.#chain.then(() => this.checkpoint());
+    const next = this.#chain.then(async () => {
+      await this.checkpoint();
+    });
     this.#chain = next.catch(() => undefined);
     return next;
+  }
+
+  #monotonic(): number {
+    const clock = this.#context.clock;
+    return clock.monotonicMs ? clock.monotonicMs() : performance.now();
+  }
+
+  #leaseFrom(sentAt: number): { end: number; sentAt: number } {
+    const leaseMs = this.#context.leaseMs;
+    return { end: sentAt + leaseMs - leaseMargin(leaseMs), sentAt };
+  }
+
+  /**
+   * The fence before a side effect: throws a LeaseLostError (starting nothing) when this worker's claim has run
+   * out by its own clock, and renews the claim when a third of the lease has passed since it was last renewed
+   * (so a step that starts and ends well within the lease costs no extra request). With `checkpointDue`, the
+   * caller checkpoints next (which renews anyway).
+   */
+  async fence(stepId: string, checkpointDue = false): Promise<void> {
+    if (this.lost) throw this.lost;
+    if (!this.claimed || this.exec.status !== "running") return;
+    this.#checkLease(stepId);
+    if (checkpointDue || this.#monotonic() - this.#lease.sentAt < this.#context.leaseMs / 3) return;
+    await this.renew().catch((error) => {
+      // A store blip is not a loss: the claim still has time left by this worker's own measure.
+      if (error instanceof LeaseLostError) throw error;
+    });
+    // The renewal counts from when it was sent: a worker paused while it waited has no more time than before.
+    this.#checkLease(stepId);
+  }
+
+  #checkLease(stepId: string): void {
+    const now = this.#monotonic();
+    if (now < this.#lease.end) return;
+    const late = Math.round(now - this.#lease.end);
+    throw this.#lose(`its lease ran out ${late} ms ago by this worker's clock (margin included): step "${stepId}" was not started`);
+  }
+
+  /** Extends the claim by a lease from now (one store request, no new revision); a refusal loses it. */
+  async renew(): Promise<void> {
+    const exec = this.exec;
+    const commits = this.#commits;
+    const sentAt = this.#monotonic();
+    const leaseUntil = new Date(this.nowMs() + this.#context.leaseMs).toISOString();
+    try {
+      await this.#context.store.renew(exec.id, { revision: exec.revision, leaseUntil, leaseMs: this.#context.leaseMs });
+    } catch (error) {
+      // Our own checkpoint moved the revision meanwhile: that commit renewed the lease itself.
+      if (!(error instanceof ConflictError) || commits !== this.#commits) throw error;
+      if (await this.#takeCancel()) return await this.renew();
+      throw this.#lose(`its renewal was refused (${error.message})`);
+    }
+    if (commits !== this.#commits || this.exec.status !== "running") return;
+    exec.leaseUntil = leaseUntil;
+    this.#lease = this.#leaseFrom(sentAt);
+  }
+
+  /**
+   * Renews the claim every third of the lease while a step with side effects runs; a refused renewal aborts the
+   * run's signal with a LeaseLostError (the call is told to stop), a store blip does not (it is retried every tenth
+   * of the lease) unless the lease runs out by this worker's measure meanwhile. Returns the stop function.
+   */
+  heartbeat(): () => void {
+    const clock = this.#context.clock;
+    let stopped = false;
+    let cancel = () => {};
+    const leaseMs = this.#context.leaseMs;
+    const arm = (atLeast = 0) => {
+      const wait = Math.max(atLeast, this.#lease.sentAt + leaseMs / 3 - this.#monotonic());
+      cancel = clock.setTimer(wait, () => {
+        if (stopped) return;
+        this.renew().then(
+          () => !stopped && arm(),
+          (error) => {
+            if (stopped) return;
+            if (error instanceof LeaseLostError) this.abort.abort(error);
+            // A store blip: try again soon; once the lease has run out by this worker's measure, another worker may
+            // take over, so the call is told to stop.
+            else if (this.#monotonic() >= this.#lease.end) {
+              this.abort.abort(this.#lose(`its lease ran out while the store could not be reached (${errorText(error)})`));
+            } else arm(leaseMs / 10);
+          },
+        );
+      });
+    };
+    if (this.claimed && this.exec.status === "running") arm();
+    return () => {
+      stopped = true;
+      cancel();
+    };
+  }
+
+  #lose(why: string): LeaseLostError {
+    this.lost ??= new LeaseLostError(`This worker lost its claim on execution "${this.exec.id}": ${why}`);
+    return this.lost;
   }
 
   #deliver(event: StoredEvent): void {
@@ -271,6 +413,11 @@ export class Run {
       // A subscriber's error never breaks the run; the runners report it.
     }
   }
+}
+
+/** How much of a lease a holder does not count on (clock drift, the request's way back): 10%, at least 2 s, at most half. */
+export function leaseMargin(leaseMs: number): number {
+  return Math.min(leaseMs / 2, Math.max(leaseMs / 10, 2_000));
 }
 
 function storedOf(exec: Execution): Stored {

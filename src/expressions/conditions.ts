@@ -27,7 +27,12 @@ export const conditionSchema = z.strictObject({
   op: z.enum(OPERATORS).default("eq"),
   value: z.unknown().optional(),
 });
-export type Condition = z.infer<typeof conditionSchema>;
+/** Written out (not inferred from the schema) so the public types stay explicit for the JSR package. */
+export interface Condition {
+  field: string;
+  op: (typeof OPERATORS)[number];
+  value?: unknown;
+}
 
 export const MAX_PATTERN_LENGTH = 256;
 export const MAX_MATCH_SUBJECT = 10_000;

@@ -1,7 +1,7 @@
 import { lookupWorkflow } from "../config.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { resultOf } from "../engine/engine.ts";
-import { type ExecutionResult, type ExecutionStatus, isTerminal } from "../types.ts";
+import { type ExecutionResult, type ExecutionStatus, isTerminal, type JsonObject } from "../types.ts";
 import { InlineAdapter } from "./adapters/inline.ts";
 import type { QueueAdapter } from "./jobs.ts";
 import { recover } from "./recovery.ts";
@@ -26,16 +26,21 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
     });
   }
 
-  /** Checks the input, saves a `pending` execution, enqueues a start job and returns the id. */
+  /** Checks the input, saves a `pending` execution on the workflow's current version, enqueues a start job and returns the id. */
   async run(
     input: unknown,
-    options: { executionId?: string; queue?: string; priority?: number; labels?: Record<string, string> } = {},
+    options: { executionId?: string; queue?: string; priority?: number; trigger?: JsonObject; labels?: Record<string, string> } = {},
   ): Promise<string> {
-    const exec = await this.engine().prepare(input, { executionId: options.executionId, labels: options.labels });
+    const workflow = await this.current();
+    const exec = await this.engine({}, workflow).prepare(input, {
+      executionId: options.executionId,
+      labels: options.labels,
+      ...(options.trigger ? { trigger: options.trigger } : {}),
+    });
     if (exec.status === "pending") {
       await this.adapter.enqueue({
-        workflowId: this.workflow.id,
-        workflowVersion: this.workflow.version,
+        workflowId: workflow.id,
+        workflowVersion: workflow.version,
         executionId: exec.id,
         action: "start",
         createdAt: exec.createdAt,

@@ -1,54 +1,24 @@
-import { z } from "zod";
 import { lookupWorkflow, type WorkflowLookup } from "../config.ts";
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { formatPath } from "../definition/issues.ts";
 import { pinnedDefinition } from "../engine/definitions.ts";
-import { DEFAULT_LEASE_MS, Engine, type EngineOptions, leaseExpiry, resultOf } from "../engine/engine.ts";
+import { DEFAULT_LEASE_MS, Engine, type EngineOptions, eventWaitOf, leaseExpiry, resultOf } from "../engine/engine.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
-import { executionIdSchema, workflowIdSchema } from "../ids.ts";
-import { type Execution, type ExecutionResult, isTerminal, type Json } from "../types.ts";
+import { deepEqual } from "../json.ts";
+import { JobSchema } from "../schemas.ts";
+import { type Execution, type ExecutionResult, isDue, isTerminal, type Job, JOB_ACTIONS } from "../types.ts";
 import { requireStore } from "./runner.ts";
 
-export type JobAction = "start" | "resume" | "continue" | "wake";
+export type { Job, JobAction } from "../types.ts";
 
 /**
- * What a queue carries: small, never the execution's state. `wake` is a timer: it resumes an approval that
- * is still waiting once its timeout has passed (the approval then takes `on_timeout`), or continues an
- * execution whose wait is over.
+ * A job from a newer version of this app: an action this version does not know. It is answered as retryable, so
+ * that during a rolling deploy an older instance never drops a newer instance's job.
  */
-export interface Job {
-  workflowId: string;
-  workflowVersion?: string;
-  executionId: string;
-  action: JobAction;
-  response?: Json;
-  approved?: boolean;
-  /** For `wake`: the `requested_at` of the halt the timer was set for. */
-  haltedAt?: string;
-  /**
-   * For `resume` and `wake`: the revision of the halted execution the job is for. A job whose halt was already
-   * answered (the execution moved on to another revision) does nothing.
-   */
-  revision?: number;
-  /** For `start`: the execution's `createdAt`, which tells apart two executions that reused one id. */
-  createdAt?: string;
-  queue?: string;
-  priority?: number;
+export function isUnknownAction(value: unknown): value is { action: string } {
+  const action = typeof value === "object" && value !== null ? (value as { action?: unknown }).action : undefined;
+  return typeof action === "string" && !(JOB_ACTIONS as readonly string[]).includes(action);
 }
-
-const JobSchema = z.object({
-  workflowId: workflowIdSchema,
-  workflowVersion: z.string().max(100).optional(),
-  executionId: executionIdSchema,
-  action: z.enum(["start", "resume", "continue", "wake"]),
-  response: z.json().optional(),
-  approved: z.boolean().optional(),
-  haltedAt: z.string().max(100).optional(),
-  revision: z.number().int().min(1).optional(),
-  createdAt: z.string().max(100).optional(),
-  queue: z.string().min(1).max(200).optional(),
-  priority: z.number().optional(),
-});
 
 /** A job as published: its own fields only, nothing else (never the execution's state; `priority` has no QStash meaning). */
 export function jobBody(job: Job): Job {
@@ -113,7 +83,7 @@ export interface FollowUp {
  * The jobs a performed job asks for, each keyed so that asking twice is one message: a look at a busy lease's
  * expiry (`lease-<ms>`), a continuation (at `notBefore`: `at-<ms>`; else after this delivery: `after-<id>`), and
  * an approval's timeout timer — also for a duplicate, since the delivery that halted may have died before it set
- * the timer. Only the plain continuation has no `delaySeconds`: it is due now. `now` is the engine clock's time in
+ * the timer (a halt with its own wake time). Only the plain continuation has no `delaySeconds`: it is due now. `now` is the engine clock's time in
  * ms; `deliveryId` the queue's id of the delivery, when it has one.
  */
 export function followUpsOf(job: Job, outcome: JobOutcome, now: number, deliveryId?: string): FollowUp[] {
@@ -138,21 +108,14 @@ export function followUpsOf(job: Job, outcome: JobOutcome, now: number, delivery
       options: notBefore ? { delaySeconds: delaySeconds(notBefore), key: `at-${Date.parse(notBefore)}` } : { key: after },
     });
   }
-  const timer = approvalTimer(outcome.result);
-  if (timer) {
+  const wakeAt = outcome.result.status === "halted" ? outcome.result.halt?.wakeAt : undefined;
+  if (wakeAt) {
     // A wake that came early asks for itself again: that message must not be deduplicated against its own id.
-    const early = job.action === "wake" && job.haltedAt === timer.haltedAt && after;
-    const key = early ? `${Date.parse(timer.at)}.${after}` : String(Date.parse(timer.at));
-    jobs.push({ job: { ...base, action: "wake", haltedAt: timer.haltedAt }, options: { delaySeconds: delaySeconds(timer.at), key } });
+    const early = job.action === "wake" && job.wakeAt === wakeAt && after;
+    const key = early ? `${Date.parse(wakeAt)}.${after}` : String(Date.parse(wakeAt));
+    jobs.push({ job: { ...base, action: "wake", wakeAt }, options: { delaySeconds: delaySeconds(wakeAt), key } });
   }
   return jobs;
-}
-
-/** The `wake` timer an approval halt asks for: `{ haltedAt: requested_at, at: expires_at }`, or undefined. */
-function approvalTimer(result: ExecutionResult): { haltedAt: string; at: string } | undefined {
-  const data = result.status === "halted" ? result.halt?.data : undefined;
-  if (!data || data.type !== "approval" || typeof data.expires_at !== "string") return undefined;
-  return { haltedAt: String(data.requested_at), at: data.expires_at };
 }
 
 /**
@@ -199,8 +162,11 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
         } catch (error) {
           throw new PermanentJobError(`The answer of this resume job is refused: ${(error as Error).message}`);
         }
-        if (exec.status !== "halted" || (job.revision !== undefined && exec.revision !== job.revision)) {
-          return outcome(resultOf(exec), true);
+        if (exec.status !== "halted") return outcome(resultOf(exec), true);
+        if (job.revision !== undefined && exec.revision !== job.revision) {
+          // The halt was changed meanwhile without being answered (a migrate): its answer still waits, and is applied.
+          if (!exec.answer || !deepEqual(exec.answer, answer)) return outcome(resultOf(exec), true);
+          return outcome(await engine.resume(id, { ...answer, expectedRevision: exec.revision, loaded: exec }));
         }
         return outcome(await engine.resume(id, { ...answer, expectedRevision: job.revision, loaded: exec }));
       }
@@ -215,15 +181,19 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
 
 /**
  * A timer: continues a pending execution whose wait is over, applies an answer that waits on a halted execution
- * (its resume job was lost), or resumes an approval whose timeout has passed.
+ * (its resume job was lost), stores an event wait's halt again (which applies an event handed to it whose resume job
+ * was lost), or resumes a halt whose own wake time has passed (an approval takes `on_timeout`).
+ * A timer names its halt by the halt's wake time (the sweeper's by the revision); one for another halt does nothing.
  */
 async function wake(engine: Engine, exec: Execution, job: Job): Promise<[ExecutionResult, boolean?]> {
   if (exec.status === "pending") return [await engine.continue(exec.id, { loaded: exec })];
-  const data = exec.haltData;
-  const forThisHalt = job.haltedAt !== undefined ? data?.requested_at === job.haltedAt : job.revision === exec.revision;
-  if (exec.status !== "halted" || !data || !forThisHalt) return [resultOf(exec), true];
-  if (exec.answer) return [await engine.resume(exec.id, { ...exec.answer, expectedRevision: exec.revision, loaded: exec })];
+  const forThisHalt = job.revision !== undefined ? job.revision === exec.revision : job.wakeAt === undefined || job.wakeAt === exec.wakeAt;
+  if (exec.status !== "halted" || !forThisHalt) return [resultOf(exec), true];
+  // An event wait: its halt is stored again (the step times it), which applies an event handed to it whose resume job was lost.
+  if (!exec.answer && exec.haltData && eventWaitOf(exec.haltData)) {
+    return [await engine.resume(exec.id, { expectedRevision: exec.revision, loaded: exec })];
+  }
   // Early (the queue's clock is ahead of the engine's): leave the halt untouched and ask for the timer again.
-  if (typeof data.expires_at !== "string" || Date.parse(data.expires_at) > engine.clock.now().getTime()) return [resultOf(exec)];
-  return [await engine.resume(exec.id, { loaded: exec })];
+  if (!isDue(exec, engine.clock.now().getTime())) return [resultOf(exec)];
+  return [await engine.resume(exec.id, { ...exec.answer, expectedRevision: exec.revision, loaded: exec })];
 }

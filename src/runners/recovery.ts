@@ -7,7 +7,7 @@ import { type Clock, toClock } from "../engine/clock.ts";
 import { DEFAULT_LEASE_MS, leaseExpiry } from "../engine/engine.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import type { Recoverable, Store } from "../store/store.ts";
-import type { Execution } from "../types.ts";
+import { type Execution, isDue } from "../types.ts";
 import type { Job, QueueAdapter } from "./jobs.ts";
 
 export interface SweepOptions {
@@ -69,7 +69,7 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
 /**
  * An operator's recovery of one execution: a running one whose lease has expired, or a pending one, is handed
  * back to the queue. ConflictError while the lease is live (naming its expiry) or when the execution is not
- * stuck (halted waiting for an answer, or ended).
+ * stuck (halted waiting for an answer, pending until a time still ahead, or ended).
  */
 export async function recover(
   store: Store,
@@ -87,8 +87,12 @@ export async function recover(
         `Execution "${executionId}" is running under a live lease until ${new Date(expiry).toISOString()}: it can be recovered after that`,
       );
     }
-  } else if (exec.status === "halted" && (exec.answer || (exec.wakeAt && Date.parse(exec.wakeAt) <= now))) {
+  } else if (exec.status === "halted" && isDue(exec, now)) {
     // An answer whose resume job was lost (it is applied), or an approval whose timer was lost (it takes on_timeout).
+  } else if (exec.status === "pending" && exec.wakeAt && Date.parse(exec.wakeAt) > now) {
+    throw new ConflictError(
+      `Execution "${executionId}" is not stuck: it waits until ${exec.wakeAt}, when its timer (or the sweeper) continues it`,
+    );
   } else if (exec.status !== "pending") {
     throw new ConflictError(
       `Execution "${executionId}" is ${exec.status}: only a running execution whose lease has expired, or a pending one, can be recovered`,

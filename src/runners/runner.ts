@@ -1,10 +1,20 @@
 import { currentConfig } from "../config.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
+import { toClock } from "../engine/clock.ts";
+import { Catalog } from "../engine/definitions.ts";
 import { Engine, type EngineOptions } from "../engine/engine.ts";
 import { ConfigError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 
-export type RunnerOptions = Omit<EngineOptions, "store"> & { store?: Store };
+export type RunnerOptions = Omit<EngineOptions, "store"> & {
+  store?: Store;
+  /**
+   * Which definition new runs use. Default: a Catalog of the store with `workflow` as the code's definition, so a
+   * version made current by `PUT /workflows/:id` (by any app sharing the store) is used, and a changed `workflow`
+   * becomes current at its first run. `"as-given"`: `workflow` itself (the HTTP routes, which have just resolved it).
+   */
+  definitions?: Catalog | "as-given";
+};
 
 /** The store given, or the configured one; never a silent fallback to memory. */
 export function requireStore(store: Store | undefined): Store {
@@ -18,14 +28,25 @@ export abstract class Runner<O extends RunnerOptions = RunnerOptions> {
   readonly workflow: WorkflowDefinition;
   readonly store: Store;
   protected readonly options: O;
+  readonly #definitions: Catalog | "as-given";
 
   constructor(workflow: WorkflowDefinition, options: O = {} as O) {
     this.workflow = workflow;
     this.store = requireStore(options.store);
     this.options = options;
+    const clock = toClock(options.clock ?? currentConfig().clock);
+    this.#definitions = options.definitions ??
+      new Catalog(this.store, [workflow], { clock: () => clock.now(), registry: options.registry });
   }
 
-  protected engine(extra: Partial<EngineOptions> = {}): Engine {
-    return new Engine(this.workflow, { ...this.options, ...extra, store: this.store });
+  /** The definition new runs use (see `definitions`): one store request, unless it is `"as-given"`. */
+  protected async current(): Promise<WorkflowDefinition> {
+    if (this.#definitions === "as-given") return this.workflow;
+    return (await this.#definitions.current(this.workflow.id)) ?? this.workflow;
+  }
+
+  /** An engine with this runner's options, on `workflow` (default: the runner's; resumes run on the pinned one anyway). */
+  protected engine(extra: Partial<EngineOptions> = {}, workflow: WorkflowDefinition = this.workflow): Engine {
+    return new Engine(workflow, { ...this.options, ...extra, store: this.store });
   }
 }

@@ -1,5 +1,5 @@
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import type { Engine } from "../engine/engine.ts";
+import type { Engine, EngineOptions } from "../engine/engine.ts";
 import type { WorkflowEvent } from "../engine/events.ts";
 import { ConfigError } from "../errors.ts";
 import { errorText, Log } from "../log.ts";
@@ -40,14 +40,15 @@ export class StreamRunner extends SyncRunner {
     return this;
   }
 
-  protected override engine(): Engine {
+  protected override engine(extra: Partial<EngineOptions> = {}, workflow?: WorkflowDefinition): Engine {
     const user = this.#options.onEvent;
     return super.engine({
+      ...extra,
       onEvent: (event) => {
         this.#dispatch(event);
         user?.(event);
       },
-    });
+    }, workflow);
   }
 
   /** A throwing, rejecting or slow subscriber never breaks or stalls the run: nothing is awaited. */

@@ -11,8 +11,9 @@ export type OnHalt = (halt: HaltInfo, result: ExecutionResult) => HaltAnswer | P
 
 /** Runs a workflow to completion or to its next halt (or long wait), and returns the result. */
 export class SyncRunner extends Runner {
-  run(input: unknown, options: { executionId?: string; labels?: Record<string, string> } = {}): Promise<ExecutionResult> {
-    return this.engine().run(input, options);
+  /** Starts a run on the workflow's current version (see RunnerOptions.definitions). */
+  async run(input: unknown, options: { executionId?: string; labels?: Record<string, string> } = {}): Promise<ExecutionResult> {
+    return await this.engine({}, await this.current()).run(input, options);
   }
 
   resume(executionId: string, options: HaltAnswer & { actor?: string } = {}): Promise<ExecutionResult> {

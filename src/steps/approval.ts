@@ -19,7 +19,7 @@ function withoutDecision(ctx: Readonly<JsonObject>): JsonObject {
 
 /**
  * First entry halts with `{ type: "approval", prompt, context, approvers, timeout, requested_at, expires_at }`
- * and resumes into itself. On resume: past the timeout → `on_timeout` (even when approved), `approved: true`
+ * and resumes into itself; with a timeout the halt's wake time is `expires_at`. On resume: past the timeout → `on_timeout` (even when approved), `approved: true`
  * → `next`, `false` → `on_reject` or `ExecutionError("Rejected")`, no decision → halts again, unchanged.
  * The decision is consumed (removed from ctx).
  */
@@ -53,7 +53,14 @@ export const approval: StepType<typeof schema._output> = {
         if (!step.on_reject) throw new ExecutionError("Rejected", { stepId: step.id });
         return proceed({ next: step.on_reject, ctx, changed: DECISION, output: { approved: false } });
       }
-      return halt({ data: previous, prompt: String(previous.prompt ?? step.prompt), resumeStep: step.id, ctx, changed: DECISION });
+      return halt({
+        data: previous,
+        prompt: String(previous.prompt ?? step.prompt),
+        resumeStep: step.id,
+        ...(Number.isNaN(expiresAt) ? {} : { wakeAt: previous.expires_at as string }),
+        ctx,
+        changed: DECISION,
+      });
     }
     const prompt = tools.resolve(step.prompt);
     const requestedAt = tools.now();
@@ -66,6 +73,13 @@ export const approval: StepType<typeof schema._output> = {
       requested_at: requestedAt.toISOString(),
       expires_at: step.timeout ? new Date(requestedAt.getTime() + step.timeout * 1000).toISOString() : null,
     };
-    return halt({ data, prompt: data.prompt as string, resumeStep: step.id, ctx: withoutDecision(state.ctx), changed: DECISION });
+    return halt({
+      data,
+      prompt: data.prompt as string,
+      resumeStep: step.id,
+      ...(data.expires_at ? { wakeAt: data.expires_at as string } : {}),
+      ctx: withoutDecision(state.ctx),
+      changed: DECISION,
+    });
   },
 };

@@ -2,20 +2,27 @@ import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
 import { attemptKeys, withAttempts } from "./attempts.ts";
 import { cloneJson, setOwn, toJson } from "../json.ts";
-import type { ServiceMethod } from "../types.ts";
-import { proceed, stepSchema, type StepType } from "./step.ts";
+import type { Json, ServiceMethod } from "../types.ts";
+import { proceed, type ReferenceSite, stepSchema, type StepState, type StepTools, type StepType } from "./step.ts";
 
-const schema = stepSchema("call", {
+const target = {
   service: z.string().min(1),
   method: z.string().min(1).optional(),
   input: z.unknown().optional(),
-  output: z.string().min(1).optional(),
   ...attemptKeys,
+};
+
+const schema = stepSchema("call", {
+  ...target,
+  output: z.string().min(1).optional(),
+  compensate: z.strictObject(target).optional(),
 });
 
 type CallStep = typeof schema._output;
+/** What a call calls and how: a `call` step, or its `compensate:`. */
+type CallTarget = Pick<CallStep, "id" | "service" | "method" | "timeout" | "retries" | "retry_delay" | "retry_backoff">;
 
-function findMethod(step: CallStep, services: Record<string, unknown>): ServiceMethod {
+function findMethod(step: CallTarget, services: Record<string, unknown>): ServiceMethod {
   const service = Object.hasOwn(services, step.service) ? services[step.service] : undefined;
   const label = step.method ? `${step.service}.${step.method}` : step.service;
   if (service === undefined) {
@@ -44,28 +51,42 @@ export const call: StepType<CallStep> = {
   type: "call",
   schema,
   outputs: (step) => (step.output ? [step.output] : []),
-  references: (step) => (step.input === undefined ? [] : [{ key: "input", kind: "value", value: step.input }]),
+  references: (step) => {
+    const sites: ReferenceSite[] = step.input === undefined ? [] : [{ key: "input", kind: "value", value: step.input }];
+    if (step.compensate?.input !== undefined) {
+      sites.push({ key: "compensate.input", kind: "value", value: step.compensate.input, extraRoots: step.output ? [step.output] : [] });
+    }
+    return sites;
+  },
   execute: async (step, state, tools) => {
-    const method = findMethod(step, tools.services as Record<string, unknown>);
-    const input = step.input === undefined ? null : tools.resolve(step.input);
-    const label = step.method ? `${step.service}.${step.method}` : step.service;
-    const { value: raw, attempt } = await withAttempts(
-      step,
-      state,
-      tools,
-      (n, signal) =>
-        method(cloneJson(input), {
-          executionId: state.executionId,
-          stepId: step.id,
-          attempt: n,
-          signal,
-          idempotencyKey: state.idempotencyKey,
-        }),
-    );
-    const output = raw === undefined ? null : toJson(raw, `The result of ${label} (step "${step.id}")`);
+    const { output, attempt } = await callService(step, step.input === undefined ? null : tools.resolve(step.input), state, tools);
     if (!step.output) return proceed({ output, attempt });
     const ctx = { ...state.ctx };
     setOwn(ctx, step.output, output);
     return proceed({ output, ctx, changed: [step.output], attempt });
   },
+  compensation: {
+    resolve: (step, state, tools) => (step.compensate!.input === undefined ? null : tools.resolve(step.compensate!.input, state.ctx)),
+    run: async (step, input, state, tools) => (await callService({ ...step.compensate!, id: step.id }, input, state, tools)).output,
+  },
 };
+
+/** Calls the service with the target's attempts; its result as plain JSON. */
+async function callService(step: CallTarget, input: Json, state: StepState, tools: StepTools): Promise<{ output: Json; attempt: number }> {
+  const method = findMethod(step, tools.services as Record<string, unknown>);
+  const label = step.method ? `${step.service}.${step.method}` : step.service;
+  const { value: raw, attempt } = await withAttempts(
+    step,
+    state,
+    tools,
+    (n, signal) =>
+      method(cloneJson(input), {
+        executionId: state.executionId,
+        stepId: step.id,
+        attempt: n,
+        signal,
+        idempotencyKey: state.idempotencyKey,
+      }),
+  );
+  return { output: raw === undefined ? null : toJson(raw, `The result of ${label} (step "${step.id}")`), attempt };
+}

@@ -10,16 +10,19 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export const DEFAULT_HTTP_MAX_BODY_BYTES = 1024 * 1024;
 
-const schema = stepSchema("http", {
+const request = {
   method: z.enum(METHODS).default("GET"),
   url: z.string().min(1),
   headers: z.record(z.string().regex(HEADER_NAME, "must be an HTTP header name"), z.unknown()).optional(),
   query: z.record(z.string().min(1), z.unknown()).optional(),
   body: z.unknown().optional(),
-  output: z.string().min(1).optional(),
   ok: z.array(z.number().int().min(100).max(599)).min(1).optional(),
   ...attemptKeys,
-}).superRefine((step, issue) => {
+};
+
+type RequestKeys = { method: string; url: string; headers?: Record<string, unknown>; query?: Record<string, unknown>; body?: unknown };
+
+function checkRequest(step: RequestKeys, issue: z.RefinementCtx): void {
   if (!step.url.includes("$") && !URL.canParse(step.url)) {
     issue.addIssue({ code: "custom", path: ["url"], message: `"${step.url}" is not an absolute URL` });
   } else if (!step.url.includes("$") && !/^https?:$/.test(new URL(step.url).protocol)) {
@@ -33,7 +36,13 @@ const schema = stepSchema("http", {
   if (step.body !== undefined && (step.method === "GET" || step.method === "HEAD")) {
     issue.addIssue({ code: "custom", path: ["body"], message: `a ${step.method} request has no body` });
   }
-});
+}
+
+const schema = stepSchema("http", {
+  ...request,
+  output: z.string().min(1).optional(),
+  compensate: z.strictObject(request).superRefine(checkRequest).optional(),
+}).superRefine(checkRequest);
 
 export type HttpStep = typeof schema._output;
 
@@ -80,28 +89,43 @@ export const http: StepType<HttpStep> = {
   pins: true,
   outputs: (step) => (step.output ? [step.output] : []),
   references: (step) => {
-    const sites: ReferenceSite[] = [{ key: "url", kind: "value", value: step.url, extraRoots: ["secrets"] }];
-    for (const key of ["headers", "query", "body"] as const) {
-      if (step[key] !== undefined) sites.push({ key, kind: "value", value: step[key], extraRoots: ["secrets"] });
-    }
+    const sites = requestSites(step, "", ["secrets"]);
+    if (step.compensate) sites.push(...requestSites(step.compensate, "compensate.", ["secrets", ...(step.output ? [step.output] : [])]));
     return sites;
   },
   execute: async (step, state, tools) => {
-    const settings = settingsOf(tools.http);
-    const request = await tools.pin(state.idempotencyKey, () => buildRequest(step, state, tools, settings));
-    const secrets = secretsOf(request, step, tools);
-    const { value: output, attempt } = await withAttempts(
-      step,
-      state,
-      tools,
-      (_n, signal) => send(step, request, secrets, settings, signal, tools.now),
-    );
+    const request = await tools.pin(state.idempotencyKey, () => buildRequest(step, state, tools, settingsOf(tools.http)));
+    const { value: output, attempt } = await sendWithAttempts(step, request, state, tools);
     if (!step.output) return proceed({ output, attempt });
     const ctx = { ...state.ctx };
     setOwn(ctx, step.output, output);
     return proceed({ output, ctx, changed: [step.output], attempt });
   },
+  compensation: {
+    resolve: (step, state, tools) => buildRequest(compensationOf(step), state, tools, settingsOf(tools.http)),
+    run: async (step, request, state, tools) =>
+      (await sendWithAttempts(compensationOf(step), request as StoredRequest, state, tools)).value,
+  },
 };
+
+function requestSites(step: RequestKeys, prefix: string, extraRoots: string[]): ReferenceSite[] {
+  const sites: ReferenceSite[] = [{ key: `${prefix}url`, kind: "value", value: step.url, extraRoots }];
+  for (const key of ["headers", "query", "body"] as const) {
+    if (step[key] !== undefined) sites.push({ key: `${prefix}${key}`, kind: "value", value: step[key], extraRoots });
+  }
+  return sites;
+}
+
+/** A step's `compensate:` as a request of its own (named `<step>:compensate` in messages). */
+function compensationOf(step: HttpStep): HttpStep {
+  return { ...step.compensate!, id: `${step.id}:compensate`, type: "http" };
+}
+
+function sendWithAttempts(step: HttpStep, request: StoredRequest, state: StepState, tools: StepTools) {
+  const settings = settingsOf(tools.http);
+  const secrets = secretsOf(request, step, tools);
+  return withAttempts(step, state, tools, (_n, signal) => send(step, request, secrets, settings, signal, tools.now));
+}
 
 // ---- options ---------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import { start } from "./start.ts";
 import { commonStepKeys, type StepDefinition, type StepExecutor, type StepType } from "./step.ts";
 import { transform } from "./transform.ts";
 import { wait } from "./wait.ts";
+import { waitForEvent } from "./wait-for-event.ts";
 import { workflow } from "./workflow.ts";
 
 /** The built-in step types. Adding one: a file in this folder and a line here. */
@@ -31,6 +32,7 @@ export const BUILT_IN_STEP_TYPES: readonly StepType[] = [
   workflow,
   wait,
   http,
+  waitForEvent,
 ] as unknown as StepType[];
 
 /** What a user gives to add a step type: a zod object schema for its own keys, and an executor. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Json, JsonObject, LoopCursor, Services } from "../types.ts";
+import type { HaltInfo, Json, JsonObject, LoopCursor, Services } from "../types.ts";
 
 /** Options of `http` steps (engine and app option `http`). */
 export interface HttpOptions {
@@ -132,7 +132,7 @@ export interface ChildRequest {
 
 export type ChildOutcome =
   | { status: "completed"; output: Json }
-  | { status: "halted"; halt: { data: JsonObject; prompt?: string } };
+  | { status: "halted"; halt: Omit<HaltInfo, "resumeStep"> };
 
 export type StepOutcome =
   | {
@@ -162,6 +162,8 @@ export type StepOutcome =
     prompt?: string;
     /** Where a resume continues (default: the step's `next`). */
     resumeStep?: string;
+    /** When the halt ends by itself (ISO): the run is woken then and the step resumed without an answer. */
+    wakeAt?: string;
     ctx?: JsonObject;
     changed?: string[];
     output?: Json;
@@ -179,7 +181,7 @@ export function waitUntil(options: { until: string; next?: string; output?: Json
 }
 
 export function halt(
-  options: { data: JsonObject; prompt?: string; resumeStep?: string; ctx?: JsonObject; changed?: string[] },
+  options: { data: JsonObject; prompt?: string; resumeStep?: string; wakeAt?: string; ctx?: JsonObject; changed?: string[] },
 ): StepOutcome {
   return { kind: "halt", ...options };
 }
@@ -234,4 +236,12 @@ export interface StepType<S extends StepDefinition = StepDefinition> {
   outputs?(step: S): string[];
   /** Values whose `$references` must be available when the step runs (checked at load). */
   references?(step: S): ReferenceSite[];
+  /**
+   * `compensate:` (call, http): `resolve` runs when the step completed (`state.ctx` is the ctx after it, `state.idempotencyKey`
+   * the compensation's key) and gives what is stored; `run` undoes the step from it after a failure or a cancel.
+   */
+  compensation?: {
+    resolve(step: S, state: StepState, tools: StepTools): Json;
+    run(step: S, resolved: Json, state: StepState, tools: StepTools): Promise<Json>;
+  };
 }

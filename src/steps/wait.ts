@@ -2,8 +2,16 @@ import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
 import { stepSchema, type StepType, waitUntil } from "./step.ts";
 
+/** The latest time a Date can hold (ms since the epoch): a wake time after it cannot be stored. */
+const LATEST_TIME_MS = 8.64e15;
+/** The longest `seconds` that can end before LATEST_TIME_MS even when counted from 1970. */
+const MAX_WAIT_SECONDS = LATEST_TIME_MS / 1000;
+
 const schema = stepSchema("wait", {
-  seconds: z.union([z.number().min(0), z.string().startsWith("$")]).optional(),
+  seconds: z.union([
+    z.number().min(0).max(MAX_WAIT_SECONDS),
+    z.string().startsWith("$"),
+  ]).optional(),
   until: z.string().min(1).optional(),
 }).superRefine((step, issue) => {
   if ((step.seconds === undefined) === (step.until === undefined)) {
@@ -46,6 +54,13 @@ export const wait: StepType<WaitStep> = {
       if (Number.isNaN(until)) {
         throw new ExecutionError(`Wait "${step.id}": \`until\` must be an ISO-8601 time, got ${JSON.stringify(time)}`, { stepId: step.id });
       }
+    }
+    if (until > LATEST_TIME_MS) {
+      const what = step.seconds !== undefined ? `a wait of ${JSON.stringify(tools.resolve(step.seconds))} seconds` : "its `until`";
+      throw new ExecutionError(
+        `Wait "${step.id}": ${what} ends after ${new Date(LATEST_TIME_MS).toISOString()}, the latest time a date can hold`,
+        { stepId: step.id },
+      );
     }
     const iso = new Date(Math.max(until, now)).toISOString();
     return waitUntil({ until: iso, output: { until: iso } });

@@ -41,7 +41,7 @@ export const workflow: StepType<typeof schema._output> = {
       mayHalt: !state.nested,
     });
     if (child.status === "halted") {
-      return halt({ data: child.halt.data, prompt: child.halt.prompt, resumeStep: step.id });
+      return halt({ ...child.halt, resumeStep: step.id });
     }
     if (!step.output) return proceed({ output: child.output });
     const ctx = { ...state.ctx };

@@ -7,23 +7,34 @@
 import { ValidationError } from "../errors.ts";
 import { setOwn } from "../json.ts";
 export { utf8Length } from "../json.ts";
-import { type Execution, EXECUTION_BODY_FIELDS, type ExecutionDelta, type ExecutionHead, type LoopCursor } from "../types.ts";
-import { assertEntryOf, assertExecutionId, assertStatus, type Commit, createdAtScore } from "./store.ts";
+import {
+  type Execution,
+  EXECUTION_BODY_FIELDS,
+  type ExecutionBodyField,
+  type ExecutionDelta,
+  type ExecutionHead,
+  type LoopCursor,
+} from "../types.ts";
+import { assertEntryOf, assertExecutionId, type Commit, createdAtScore } from "./store.ts";
+import { checkShape, EntrySchema, ExecutionHeadSchema } from "../schemas.ts";
 
-export type ExecutionBody = Pick<Execution, "input" | "ctx" | "result" | "haltData" | "loop">;
+export type ExecutionBody = Pick<Execution, ExecutionBodyField>;
 
-/** Checks what every store checks before writing anything; returns the index score (createdAt in ms). */
+/**
+ * Checks what every store checks before writing anything (the head's fields and the entries against their schemas;
+ * the body's values are checked when they are serialized); returns the index score (createdAt in ms).
+ */
 export function checkCommit(commit: Commit): number {
   const { execution, expectedRevision } = commit;
   assertExecutionId(execution?.id);
-  assertStatus(execution.status);
-  if (typeof execution.workflowId !== "string" || execution.workflowId === "") {
-    throw new ValidationError(`Execution ${JSON.stringify(execution.id)} has no workflowId`);
-  }
+  const what = `Execution ${JSON.stringify(execution.id)}`;
+  checkShape(ExecutionHeadSchema, execution, what, "execution");
   if (expectedRevision !== undefined && (!Number.isSafeInteger(expectedRevision) || expectedRevision < 0)) {
     throw new ValidationError(`Invalid expectedRevision ${expectedRevision} for execution ${JSON.stringify(execution.id)}`);
   }
-  for (const entry of commit.entries ?? []) assertEntryOf(entry, execution.id);
+  for (const entry of commit.entries ?? []) {
+    checkShape(EntrySchema, assertEntryOf(entry, execution.id), `${what}: entry ${JSON.stringify(entry.id)}`, "entry");
+  }
   return createdAtScore(execution);
 }
 
@@ -35,7 +46,7 @@ export function headOf(execution: Execution): ExecutionHead {
 }
 
 export function bodyOf(execution: Execution): ExecutionBody {
-  return { input: execution.input, ctx: execution.ctx, result: execution.result, haltData: execution.haltData, loop: execution.loop };
+  return Object.fromEntries(EXECUTION_BODY_FIELDS.map((field) => [field, execution[field]])) as ExecutionBody;
 }
 
 /** Applies one delta to a body in place (the body is the loader's own copy). */
@@ -68,7 +79,8 @@ export function compactionDue(snapshotBytes: number, logBytes: number): boolean 
 
 /**
  * Fields that executions (whole records or heads) stored by earlier versions lack: `leaseUntil`, `wakeAt` (a scheduled retry kept its
- * time as `retry.notBefore`), `answer`, `visits`, `epoch`, `pinned`, `labels`. Applied on every load, so old records run on unchanged.
+ * time as `retry.notBefore`), `answer`, `visits`, `epoch`, `pinned`, `labels`,
+ * `compensations`, `compensating`, `compensated`. Applied on every load, so old records run on unchanged.
  */
 export function upgradeHead<T extends Partial<Execution>>(record: T): T {
   const out = { ...record } as T & { retry?: (Execution["retry"] & { notBefore?: string }) | null };
@@ -79,6 +91,9 @@ export function upgradeHead<T extends Partial<Execution>>(record: T): T {
   if (out.epoch === undefined) out.epoch = 0;
   if (out.pinned === undefined) out.pinned = null;
   if (out.labels === undefined) out.labels = {};
+  if (out.compensations === undefined) out.compensations = [];
+  if (out.compensating === undefined) out.compensating = null;
+  if (out.compensated === undefined) out.compensated = null;
   if (out.retry && "notBefore" in out.retry) {
     const { notBefore: _moved, ...retry } = out.retry;
     out.retry = retry;

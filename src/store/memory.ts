@@ -2,26 +2,36 @@ import { NotFoundError } from "../errors.ts";
 import { cloneJson } from "../json.ts";
 import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../types.ts";
 import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, utf8Length } from "./format.ts";
+import { assertSentEvent, type SentEvent } from "../expressions/events.ts";
+import { MemoryEvents } from "./memory-events.ts";
 import { byOverdue, claimedScore, recoveryOf, type RecoveryRow, sweepBounds } from "./recovery.ts";
 import {
   assertDefinition,
   assertDefinitionHash,
   assertExecutionId,
+  assertLease,
   type Commit,
+  type CommitResult,
   conflictError,
   decodeCursor,
   type DefinitionVersion,
   definitionVersion,
   encodeCursor,
+  type EventDelivery,
   findFilters,
   findLimit,
   type FindQuery,
   type FindResult,
   isAfterCursor,
+  type Lease,
+  liveLease,
   matchesFilters,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
+  renewRefused,
+  type SendEventOptions,
+  type SendEventResult,
   type Store,
   type StoredDefinition,
   type StoreFootprint,
@@ -59,8 +69,15 @@ export class MemoryStore implements Store {
   readonly #current = new Map<string, string>();
   /** "<status> <hash>" → ids of the executions on that version in that status (halted, pending). */
   readonly #waiting = new Map<string, Set<string>>();
+  readonly #events = new MemoryEvents({
+    head: (id) => this.#rows.get(id)?.head,
+    due: (id, at) => {
+      const row = this.#rows.get(id);
+      if (row) row.recovery = { queue: "wake", score: at, dueAt: new Date(at).toISOString() };
+    },
+  });
 
-  async commit(commit: Commit): Promise<{ revision: number }> {
+  async commit(commit: Commit): Promise<CommitResult> {
     const score = checkCommit(commit);
     const { execution, expectedRevision, delta } = commit;
     const row = this.#rows.get(execution.id);
@@ -68,6 +85,10 @@ export class MemoryStore implements Store {
     if (expectedRevision !== undefined && expectedRevision !== actual) {
       throw conflictError(execution.id, expectedRevision, actual);
     }
+    const leaseLeft = row?.head.status === "running" && row.head.leaseUntil
+      ? Date.parse(row.head.leaseUntil) - Date.parse(execution.updatedAt)
+      : 0;
+    if (commit.takeover && leaseLeft > 0) throw liveLease(execution.id, leaseLeft);
     // Everything is copied before anything is written, so a value that is not JSON writes nothing.
     const what = `Execution ${JSON.stringify(execution.id)}`;
     const head = cloneJson({ ...headOf(execution), revision: actual + 1 });
@@ -104,7 +125,22 @@ export class MemoryStore implements Store {
     this.#rows.set(execution.id, next);
     this.#moveWaiting(head, true);
     if (definition) this.#keepDefinition(commit.definition!, definition);
+    if (commit.wait && head.status === "halted") {
+      const found = this.#events.wait(head.id, head.workflowId, head.revision, commit.wait, Date.parse(head.updatedAt));
+      return { revision: head.revision, ...found };
+    }
     return { revision: head.revision };
+  }
+
+  async renew(id: string, lease: Lease): Promise<void> {
+    assertLease(id, lease);
+    const row = this.#rows.get(id);
+    const actual = row?.head.revision ?? 0;
+    if (!row || actual !== lease.revision || row.head.status !== "running") {
+      throw renewRefused(id, lease.revision, actual, row?.head.status);
+    }
+    row.head.leaseUntil = lease.leaseUntil;
+    row.recovery = recoveryOf(row.head);
   }
 
   async save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {
@@ -162,6 +198,7 @@ export class MemoryStore implements Store {
     assertExecutionId(id);
     const row = this.#rows.get(id);
     if (row) this.#moveWaiting(row.head, false);
+    this.#events.forget(id);
     return this.#rows.delete(id);
   }
 
@@ -185,6 +222,21 @@ export class MemoryStore implements Store {
       const { id, workflowId, status, revision } = row.head;
       return { id, workflowId, status: status as Recoverable["status"], revision, dueAt: recovery.dueAt };
     });
+  }
+
+  async sendEvent(event: SentEvent, options: SendEventOptions): Promise<SendEventResult> {
+    assertSentEvent(event);
+    return this.#events.send(event, options);
+  }
+
+  async claimEvent(executionId: string, waitId: string, event: SentEvent): Promise<EventDelivery | null> {
+    assertExecutionId(executionId);
+    assertSentEvent(event);
+    return this.#events.claim(executionId, waitId, event, Date.parse(event.sentAt));
+  }
+
+  async advanceCursor(name: string, at: number): Promise<{ moved: boolean; previous: number | null }> {
+    return this.#events.advanceCursor(name, at);
   }
 
   async putDefinition(definition: StoredDefinition, options: { current?: boolean } = {}): Promise<{ stored: boolean; current: boolean }> {

@@ -1,11 +1,11 @@
 /**
  * Which executions the recovery sweep may hand out again, kept the same way by every store: each one sits in
  * one of two queues. `lease`: a running execution, due once its lease has expired. `wake`: due once its time
- * is `graceMs` in the past: a pending execution (its `wakeAt`, else its last checkpoint), a halted one with a
- * `wakeAt` (approval expiry), a running one stored without a lease (its last checkpoint).
+ * is `graceMs` in the past: a pending or halted execution at its due time (`dueAt`: a wait's end, an approval's
+ * expiry, an answer waiting), a running one stored without a lease (its last checkpoint).
  */
 import { ValidationError } from "../errors.ts";
-import type { ExecutionHead } from "../types.ts";
+import { dueAt, type ExecutionHead } from "../types.ts";
 import { findLimit, type RecoverableQuery } from "./store.ts";
 
 type RecoveryQueue = "lease" | "wake";
@@ -18,7 +18,7 @@ export interface RecoveryRow {
   dueAt: string;
 }
 
-/** The queue an execution belongs in after a commit, or null (completed, failed, cancelled, halted without wakeAt). */
+/** The queue an execution belongs in after a commit, or null (completed, failed, cancelled, halted with no due time). */
 export function recoveryOf(head: ExecutionHead): RecoveryRow | null {
   const due = (queue: RecoveryQueue, dueAt: string): RecoveryRow => {
     const score = Date.parse(dueAt);
@@ -28,9 +28,8 @@ export function recoveryOf(head: ExecutionHead): RecoveryRow | null {
     return { queue, score, dueAt };
   };
   if (head.status === "running") return head.leaseUntil ? due("lease", head.leaseUntil) : due("wake", head.updatedAt);
-  if (head.status === "pending") return due("wake", head.wakeAt ?? head.updatedAt);
-  if (head.status === "halted" && head.wakeAt) return due("wake", head.wakeAt);
-  return null;
+  const at = dueAt(head);
+  return at ? due("wake", at) : null;
 }
 
 /** The checked numbers of a sweep: `due[queue]` is the highest score that is due now. */

@@ -1,5 +1,6 @@
 import { ConflictError, ValidationError } from "../errors.ts";
-import { checkLabels, EXECUTION_ID_PATTERN, EXECUTION_ID_RULE } from "../ids.ts";
+import { assertExecutionId, checkLabels, EXECUTION_ID_PATTERN } from "../ids.ts";
+import type { SentEvent } from "../expressions/events.ts";
 export { EXECUTION_STATUSES } from "../types.ts";
 import {
   type Entry,
@@ -8,6 +9,7 @@ import {
   type ExecutionDelta,
   type ExecutionHead,
   type ExecutionStatus,
+  type JsonObject,
   type StoredEvent,
 } from "../types.ts";
 
@@ -31,6 +33,82 @@ export interface Commit {
   events?: StoredEvent[];
   /** A definition to keep under its hash (pinning), written only if that hash is not stored yet. */
   definition?: StoredDefinition;
+  /**
+   * The lease a `running` execution is claimed for (ms): the store keeps when it ends by its own clock (Redis: the
+   * server's time), for `takeover`. Omitted: no lease by the store's clock (only `leaseUntil`).
+   */
+  leaseMs?: number;
+  /**
+   * A takeover of a `running` execution: refused (ConflictError, nothing written) while its lease is live by the
+   * store's clock — the Redis server's time; the MemoryStore, whose process has one clock, compares the stored
+   * `leaseUntil` with the committed `updatedAt` — never by comparing two machines' clocks.
+   */
+  takeover?: boolean;
+  /**
+   * The execution halts waiting for events: in the same atomic step the store looks for one already sent (within
+   * its lookback, not received by this execution yet) and, finding none, registers the execution as a waiter.
+   */
+  wait?: EventWait;
+}
+
+/** A run waiting for events (a `wait_for_event` halt). */
+export interface EventWait {
+  /** Tells this wait apart from the execution's other waits (kept when the same halt is stored again). */
+  waitId: string;
+  events: string[];
+  /** `matchKey(match)`: where the waiter is indexed (the same for every name). */
+  key: string;
+  /** The resolved match, evaluated by the caller for unindexed waiters. */
+  match: JsonObject | null;
+}
+
+/** What a commit came to. */
+export interface CommitResult {
+  revision: number;
+  /** With `wait`: an event already sent that matches (indexed), now received by this execution (not registered). */
+  event?: SentEvent;
+  /** With an unindexed `wait`: the events sent within their lookback that the caller must evaluate (registered). */
+  candidates?: SentEvent[];
+}
+
+/** A waiting execution that received an event: resume it at `revision` with the event. */
+export interface EventDelivery {
+  executionId: string;
+  workflowId: string;
+  revision: number;
+}
+
+/** A waiting execution whose match the store does not index: deliver with `claimEvent` if the match holds. */
+export interface EventCandidate extends EventDelivery {
+  waitId: string;
+  match: JsonObject | null;
+}
+
+export interface SendEventOptions {
+  /** `payloadKeys(payload)`: the index keys the event satisfies. */
+  keys: string[];
+  /** How long the event is kept for runs that start waiting later, from `event.sentAt`. */
+  lookbackMs: number;
+  /** How long its id is remembered (a second send with it delivers nothing). */
+  dedupMs: number;
+}
+
+export interface SendEventResult {
+  /** The id was sent before: nothing was done. */
+  duplicate: boolean;
+  /** Indexed waiters that received it (each removed from the waiters, atomically). */
+  delivered: EventDelivery[];
+  /** Unindexed waiters of its name. */
+  candidates: EventCandidate[];
+}
+
+/** What a heartbeat renews: the claim (the revision it was made at) and the lease's new end. */
+export interface Lease {
+  revision: number;
+  /** The lease's length (ms), counted by the store's clock from when the renewal arrives. */
+  leaseMs: number;
+  /** ISO-8601. */
+  leaseUntil: string;
 }
 
 export interface FindQuery {
@@ -110,7 +188,13 @@ export interface DefinitionVersion {
  */
 export interface Store {
   /** Writes the head, appends the delta, entries and events, and moves index rows, all or nothing. */
-  commit(commit: Commit): Promise<{ revision: number }>;
+  commit(commit: Commit): Promise<CommitResult>;
+  /**
+   * A worker's heartbeat: moves the lease of a `running` execution to `leaseUntil`, without a new revision, only
+   * while it is still `running` at `revision` (else ConflictError, nothing written: another worker took it over,
+   * or it was cancelled). One request.
+   */
+  renew(id: string, lease: Lease): Promise<void>;
   /** `commit({ execution, expectedRevision })` (a whole snapshot); returns the stored copy. */
   save(execution: Execution, options?: { expectedRevision?: number }): Promise<Execution>;
   /** One request: the snapshot and the deltas after it, folded. Executions stored by older versions load too. */
@@ -144,6 +228,19 @@ export interface Store {
   definitionVersions(workflowId: string): Promise<DefinitionVersion[]>;
   /** Ids of the workflows that have a current version, sorted. */
   workflowIds(): Promise<string[]>;
+  /**
+   * Sends an event, in one atomic step: remembers its id, keeps it for the lookback, and hands it to every indexed
+   * waiter whose key it satisfies (each at most once: it is removed from the waiters, its execution is put in the
+   * recovery queue as due, and `eventDelivery` gives the event to the wait's next halt). Unindexed waiters are listed.
+   */
+  sendEvent(event: SentEvent, options: SendEventOptions): Promise<SendEventResult>;
+  /** Hands an event to one waiter (an unindexed one whose match held): null when it is no longer waiting for this wait. */
+  claimEvent(executionId: string, waitId: string, event: SentEvent): Promise<EventDelivery | null>;
+  /**
+   * The cursor of a trigger (epoch ms of its last started occurrence) moves to `at` if it is behind, atomically:
+   * `moved` tells the one caller that moved it; `previous` is where it was (null: never set). Kept beyond retention.
+   */
+  advanceCursor(name: string, at: number): Promise<{ moved: boolean; previous: number | null }>;
 }
 
 /** How an execution's body is stored now (both stores have `footprint(id)`; not part of Store). */
@@ -157,16 +254,9 @@ export interface StoreFootprint {
 /** Most events kept per execution; older ones are dropped first. */
 export const MAX_EVENTS_PER_EXECUTION = 1000;
 
-export { EXECUTION_ID_PATTERN } from "../ids.ts";
+export { assertExecutionId, EXECUTION_ID_PATTERN } from "../ids.ts";
 
 // ---- Helpers shared by the store implementations (validation at the boundary, cursor format) ----
-
-/** Throws a ValidationError naming `id` unless it matches EXECUTION_ID_PATTERN. */
-export function assertExecutionId(id: unknown, what = "execution id"): asserts id is string {
-  if (typeof id !== "string" || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new ValidationError(`Invalid ${what} ${JSON.stringify(id)}: it ${EXECUTION_ID_RULE}`);
-  }
-}
 
 /** Sort key of an execution in every index: createdAt in epoch milliseconds. */
 export function createdAtScore(execution: Execution): number {
@@ -299,6 +389,32 @@ export function assertEntryOf(entry: Entry, executionId: string): Entry {
     );
   }
   return entry;
+}
+
+/** Throws a ValidationError unless the lease names a revision ≥ 1 and a valid time. */
+export function assertLease(id: string, lease: Lease): void {
+  assertExecutionId(id);
+  if (
+    !Number.isSafeInteger(lease?.revision) || lease.revision < 1 || !Number.isFinite(Date.parse(lease.leaseUntil)) ||
+    !(lease.leaseMs > 0)
+  ) {
+    throw new ValidationError(
+      `Invalid lease ${JSON.stringify(lease)} for execution ${JSON.stringify(id)}: { revision ≥ 1, leaseUntil: ISO time, leaseMs > 0 }`,
+    );
+  }
+}
+
+/** The ConflictError of a refused renewal: the execution moved on (another revision) or is no longer running. */
+export function renewRefused(id: string, expected: number, actual: number, status: string | undefined): ConflictError {
+  if (actual !== expected) return conflictError(id, expected, actual);
+  return new ConflictError(`Execution ${JSON.stringify(id)} is ${status ?? "gone"}, not running: its lease cannot be renewed`);
+}
+
+/** The ConflictError of a takeover refused because the lease is still live by the store's clock. */
+export function liveLease(id: string, msLeft: number): ConflictError {
+  return new ConflictError(
+    `Execution ${JSON.stringify(id)} is running under a live lease for ${Math.ceil(msLeft)} ms more (by the store's clock)`,
+  );
 }
 
 /** The ConflictError of a lost compare-and-set: names the execution and both revisions. */

@@ -22,6 +22,24 @@ export const greetingWorkflow: WorkflowDefinition = loadWorkflow({
   ],
 });
 
+/** Waits for its order to ship (wait_for_event with a match); ends with the event's payload. */
+export const shippingWorkflow: WorkflowDefinition = loadWorkflow({
+  id: "shipping",
+  name: "Wait for the parcel",
+  steps: [
+    { id: "start", type: "start", next: "wait" },
+    {
+      id: "wait",
+      type: "wait_for_event",
+      event: "order:shipped",
+      match: { field: "event.order", value: "$input.order" },
+      output: "parcel",
+      next: "done",
+    },
+    { id: "done", type: "end", result: "$parcel.payload" },
+  ],
+});
+
 /** A clock that moves one second per reading, so every execution gets its own createdAt. */
 export function tickingClock(start = "2026-01-01T00:00:00.000Z") {
   let now = Date.parse(start);

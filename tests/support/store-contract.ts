@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../../src/errors.
 import { headOf } from "../../src/store/format.ts";
 import { type ContractStore, storedFormContract } from "./store-contract-form.ts";
 import { MAX_EVENTS_PER_EXECUTION, type Store } from "../../src/store/store.ts";
-import type { Entry, Execution, Json, JsonObject, StoredEvent } from "../../src/types.ts";
+import { type Entry, type Execution, type Json, type JsonObject, newExecution, type StoredEvent } from "../../src/types.ts";
 
 // ---- factories -------------------------------------------------------------------------------
 
@@ -18,34 +18,11 @@ let sequence = 0;
 export function makeExecution(overrides: Partial<Execution> = {}): Execution {
   sequence += 1;
   const createdAt = new Date(BASE_TIME + sequence * 1000).toISOString();
+  const fields = { workflowId: "wf", workflowVersion: "1.0", workflowHash: "hash-1", status: "running" as const, recoverTo: null };
   return {
-    id: `exec-${sequence}`,
-    workflowId: "wf",
-    workflowVersion: "1.0",
-    workflowHash: "hash-1",
-    status: "running",
-    input: { n: sequence },
+    ...newExecution({ id: `exec-${sequence}`, ...fields, input: { n: sequence }, createdAt, deadline: null }),
     ctx: { input: { n: sequence } },
     currentStep: "start",
-    result: null,
-    recoverTo: null,
-    haltData: null,
-    error: null,
-    createdAt,
-    updatedAt: createdAt,
-    revision: 0,
-    deadline: null,
-    stepsExecuted: 0,
-    eventSeq: 0,
-    loop: null,
-    retry: null,
-    leaseUntil: null,
-    wakeAt: null,
-    answer: null,
-    visits: {},
-    epoch: 0,
-    pinned: null,
-    labels: {},
     ...overrides,
   };
 }
@@ -131,6 +108,81 @@ const BAD_IDS = ["", "a b", "a/b", "a*", "a{b}", "a\nb", "ключ", "x".repeat(
 export function storeContract(name: string, makeStore: () => Promise<ContractStore> | ContractStore): void {
   describe(`${name} (store contract)`, () => {
     storedFormContract(makeStore);
+
+    describe("leases", () => {
+      const LEASE = "2026-06-01T00:00:00.000Z";
+
+      test("renew moves a running execution's lease without a new revision", async () => {
+        const store = await makeStore();
+        const saved = await store.save(makeExecution({ leaseUntil: "2026-01-01T00:01:00.000Z" }), { expectedRevision: 0 });
+        await store.renew(saved.id, { revision: saved.revision, leaseUntil: LEASE, leaseMs: 60_000 });
+        const loaded = await store.load(saved.id);
+        expect([loaded?.leaseUntil, loaded?.revision]).toEqual([LEASE, saved.revision]);
+        expect((await store.find()).executions.find((head) => head.id === saved.id)?.leaseUntil).toBe(LEASE);
+      });
+
+      test("a renewed lease is not recoverable before its new end", async () => {
+        const store = await makeStore();
+        const saved = await store.save(makeExecution({ leaseUntil: "2026-01-01T00:01:00.000Z" }), { expectedRevision: 0 });
+        await store.renew(saved.id, { revision: saved.revision, leaseUntil: LEASE, leaseMs: 60_000 });
+        const sweep = (now: string) => store.recoverable({ now: new Date(now), graceMs: 0, claimMs: 0 });
+        expect(await sweep("2026-05-31T23:59:59.000Z")).toEqual([]);
+        expect((await sweep(LEASE)).map((item) => item.id)).toEqual([saved.id]);
+      });
+
+      test("renew at another revision is refused with a ConflictError and writes nothing", async () => {
+        const store = await makeStore();
+        const saved = await store.save(makeExecution({ leaseUntil: "2026-01-01T00:01:00.000Z" }), { expectedRevision: 0 });
+        await store.save(saved, { expectedRevision: saved.revision });
+        const error = await store.renew(saved.id, { revision: saved.revision, leaseUntil: LEASE, leaseMs: 60_000 }).catch((e) => e);
+        expect(error).toBeInstanceOf(ConflictError);
+        expect(error.message).toContain(`expected revision ${saved.revision}, actual revision ${saved.revision + 1}`);
+        expect((await store.load(saved.id))?.leaseUntil).toBe("2026-01-01T00:01:00.000Z");
+      });
+
+      test("renew of an execution that is no longer running is refused, naming its status", async () => {
+        const store = await makeStore();
+        const saved = await store.save(makeExecution({ status: "cancelled" }), { expectedRevision: 0 });
+        const error = await store.renew(saved.id, { revision: saved.revision, leaseUntil: LEASE, leaseMs: 60_000 }).catch((e) => e);
+        expect(error).toBeInstanceOf(ConflictError);
+        expect(error.message).toContain("is cancelled, not running");
+        await expect(store.renew("nobody", { revision: 1, leaseUntil: LEASE, leaseMs: 60_000 })).rejects.toBeInstanceOf(ConflictError);
+      });
+
+      test("a takeover is refused while the lease is live by the store's clock, and goes through once it has ended", async () => {
+        const store = await makeStore();
+        const now = Date.now();
+        const claim = (leaseMs: number) =>
+          store.commit({
+            execution: makeExecution({ updatedAt: new Date(now).toISOString(), leaseUntil: new Date(now + leaseMs).toISOString() }),
+            expectedRevision: 0,
+            leaseMs,
+          });
+        const live = await claim(60_000);
+        const takeover = (id: string, revision: number, at: number) =>
+          store.commit({
+            execution: { ...makeExecution({ id, updatedAt: new Date(at).toISOString() }), revision },
+            expectedRevision: revision,
+            takeover: true,
+          });
+        const liveId = (await store.find()).executions[0]!.id;
+        const error = await takeover(liveId, live.revision, now).catch((e) => e);
+        expect(error).toBeInstanceOf(ConflictError);
+        expect(error.message).toMatch(/is running under a live lease for \d+ ms more \(by the store's clock\)/);
+        expect((await store.load(liveId))?.revision).toBe(live.revision);
+        const short = await claim(1);
+        const shortId = (await store.find()).executions[0]!.id;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(await takeover(shortId, short.revision, now + 5)).toEqual({ revision: short.revision + 1 });
+      });
+
+      test("renew with a lease that is not a revision and a time is a ValidationError", async () => {
+        const store = await makeStore();
+        const saved = await store.save(makeExecution(), { expectedRevision: 0 });
+        await expect(store.renew(saved.id, { revision: 0, leaseUntil: LEASE, leaseMs: 60_000 })).rejects.toBeInstanceOf(ValidationError);
+        await expect(store.renew(saved.id, { revision: 1, leaseUntil: "soon", leaseMs: 60_000 })).rejects.toBeInstanceOf(ValidationError);
+      });
+    });
 
     describe("revisions", () => {
       test("save with expectedRevision 0 creates the execution with revision 1", async () => {
@@ -725,6 +777,48 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
         expect(await store.entries("p:entries")).toEqual([]);
         expect(await store.delete("p:entries")).toBe(true);
         expect((await store.load("p"))?.id).toBe("p");
+      });
+    });
+
+    describe("events and trigger cursors", () => {
+      const event = { name: "payment.received", id: "ev-1", payload: { order_id: "A1" }, sentAt: "2026-01-01T00:00:00.000Z" };
+      const options = { keys: ['order_id="A1"'], lookbackMs: 300_000, dedupMs: 86_400_000 };
+      const wait = { waitId: "w@1", events: ["payment.received"], key: 'order_id="A1"', match: null };
+
+      async function halted(store: Store, id: string) {
+        const execution = makeExecution({ id, status: "halted", updatedAt: "2026-01-01T00:00:01.000Z" });
+        return await store.commit({ execution, expectedRevision: 0, wait });
+      }
+
+      test("a halt finds an event sent within the lookback, and registers no waiter then", async () => {
+        const store = await makeStore();
+        await store.sendEvent(event, options);
+        expect((await halted(store, "x")).event).toEqual(event);
+        expect((await store.sendEvent({ ...event, id: "ev-2" }, options)).delivered).toEqual([]);
+      });
+
+      test("an event is delivered to a registered waiter once, and an id sent twice is a duplicate", async () => {
+        const store = await makeStore();
+        expect((await halted(store, "x")).event).toBeUndefined();
+        expect((await store.sendEvent(event, options)).delivered).toEqual([{ executionId: "x", workflowId: "wf", revision: 1 }]);
+        expect((await store.sendEvent(event, options)).duplicate).toBe(true);
+        expect((await store.sendEvent({ ...event, id: "ev-3" }, options)).delivered).toEqual([]);
+      });
+
+      test("a waiter whose execution moved on receives nothing", async () => {
+        const store = await makeStore();
+        await halted(store, "x");
+        const moved = { ...(await store.load("x"))!, status: "running" as const };
+        await store.commit({ execution: moved, expectedRevision: 1 });
+        expect((await store.sendEvent(event, options)).delivered).toEqual([]);
+      });
+
+      test("a trigger cursor moves forward once per occurrence", async () => {
+        const store = await makeStore();
+        expect(await store.advanceCursor("wf:cron:0", 1000)).toEqual({ moved: true, previous: null });
+        expect(await store.advanceCursor("wf:cron:0", 1000)).toEqual({ moved: false, previous: 1000 });
+        expect(await store.advanceCursor("wf:cron:0", 500)).toEqual({ moved: false, previous: 1000 });
+        expect(await store.advanceCursor("wf:cron:0", 2000)).toEqual({ moved: true, previous: 1000 });
       });
     });
   });

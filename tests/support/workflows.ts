@@ -48,3 +48,28 @@ steps:
     result: { count: $input.count }
 `);
 }
+
+/** start → call `work` with { n: 1 } (output a) → call `work` with { n: 2 } (output b) → end with { a, b }. */
+export const twoCalls = loadWorkflow(`
+id: two_calls
+name: Two calls
+steps:
+  - id: start
+    type: start
+    next: first
+  - id: first
+    type: call
+    service: work
+    input: { n: 1 }
+    output: a
+    next: second
+  - id: second
+    type: call
+    service: work
+    input: { n: 2 }
+    output: b
+    next: finish
+  - id: finish
+    type: end
+    result: { a: $a, b: $b }
+`);

@@ -9,6 +9,7 @@ import { session } from "./session.js";
 /** @typedef {import("./types.js").BulkBody} BulkBody */
 /** @typedef {import("./types.js").Accepted} Accepted */
 /** @typedef {import("./types.js").Entry} Entry */
+/** @typedef {import("./types.js").EventSent} EventSent */
 /** @typedef {import("./types.js").Execution} Execution */
 /** @typedef {import("./types.js").ExecutionPage} ExecutionPage */
 /** @typedef {import("./types.js").Problem} Problem */
@@ -158,6 +159,12 @@ export async function getEntries(id, signal) {
 /** @param {string} id @param {Omit<ResumeBody, "mode">} body @param {AbortSignal} signal */
 export async function resumeExecution(id, body, signal) {
   await api(executionPath(id) + "/resume", { method: "POST", body: { ...body, mode: "async" }, signal });
+}
+
+/** POST /events/:name. @param {string} name @param {unknown} payload @param {string} id @param {AbortSignal} signal */
+export async function sendEventRequest(name, payload, id, signal) {
+  const body = id ? { payload, id } : { payload };
+  return /** @type {EventSent} */ (await api("/events/" + encodeURIComponent(name), { method: "POST", body, signal }));
 }
 
 /** @param {string} id @param {string} reason @param {AbortSignal} signal */

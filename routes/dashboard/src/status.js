@@ -43,6 +43,26 @@ export function stuckBadge(e) {
   );
 }
 
+/**
+ * Compensation: while a failed or cancelled run undoes its completed steps ("compensating, ends failed"), and after
+ * (`compensated`, or `compensation failed` when one of them did not succeed).
+ * @param {ExecutionSummary} e
+ */
+export function compensationNote(e) {
+  if (e.compensating) {
+    return h(
+      "span",
+      { class: "badge compensating", title: "Undoing its completed steps, newest first" },
+      "compensating → " + e.compensating.status,
+    );
+  }
+  if (e.compensated === true) return h("span", { class: "badge compensated", title: "Every compensation succeeded" }, "compensated");
+  if (e.compensated === false) {
+    return h("span", { class: "badge compensation-failed", title: "A compensation failed after its retries" }, "compensation failed");
+  }
+  return null;
+}
+
 /** When a waiting run goes on: a wait or a scheduled retry, or an approval's expiry. @param {ExecutionSummary} e */
 export function wakeNote(e) {
   if (!e.wakeAt) return null;

@@ -11,6 +11,8 @@
 /** @typedef {Out<Schemas["InputSpec"]>} InputSpec */
 /** @typedef {Out<Schemas["WorkflowSummary"]>} WorkflowSummary */
 /** @typedef {Out<Schemas["WorkflowDetail"]>} WorkflowDetail */
+/** A trigger of a workflow: a cron schedule or an event. @typedef {NonNullable<WorkflowDetail["triggers"]>[number]} Trigger */
+/** When a cron trigger fires next. @typedef {WorkflowDetail["nextStarts"][number]} NextStart */
 /** @typedef {Out<Schemas["Step"]>} Step */
 /** @typedef {Out<Schemas["WorkflowVersion"]>} WorkflowVersion */
 /** @typedef {Out<Schemas["Execution"]>} Execution */
@@ -23,11 +25,13 @@
 /** @typedef {Out<Schemas["ResumeBody"]>} ResumeBody */
 /** @typedef {import("zod").input<typeof import("../../bulk.ts").BulkBody>} BulkBody */
 /** @typedef {Out<typeof import("../../bulk.ts").BulkAnswer>} BulkAnswer */
+/** @typedef {Out<Schemas["EventSent"]>} EventSent */
 
 /**
- * What a halt's data may hold (the halt and approval steps' keys; `type` is "approval" for an approval).
+ * What a halt's data may hold (the halt, approval and wait_for_event steps' keys; `type` is "approval" for an
+ * approval, "event" for a wait for an event).
  * @typedef {{ type?: string, prompt?: unknown, reason?: unknown, approvers?: unknown, context?: unknown,
- *   requested_at?: string, halted_at?: string, expires_at?: string }} HaltData
+ *   requested_at?: string, halted_at?: string, expires_at?: string, events?: string[], match?: unknown }} HaltData
  */
 
 /** One Server-Sent Events message. @typedef {{ id: string | null, event: string, data: string }} SseMessage */

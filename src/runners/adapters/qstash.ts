@@ -4,8 +4,12 @@ import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { ConfigError } from "../../errors.ts";
 import { type EnqueueOptions, type Job, jobBody, type QueueAdapter } from "../jobs.ts";
 
-/** What the adapter uses of `@upstash/qstash`'s `Client`. */
-export type QStashClient = Pick<Client, "publishJSON" | "queue">;
+/** What the adapter uses of `@upstash/qstash`'s `Client` (`schedules` for the sweep schedule). */
+export type QStashClient = Pick<Client, "publishJSON" | "queue"> & Partial<Pick<Client, "schedules">>;
+
+/** The sweep schedule's cron: once a minute, QStash's finest. */
+export const SWEEP_CRON = "* * * * *";
+const SWEEP_BODY = JSON.stringify({ action: "sweep" });
 
 export interface QStashAdapterOptions {
   /** `new Client({ token, baseUrl? })` from `@upstash/qstash`. */
@@ -76,6 +80,40 @@ export class QStashAdapter implements QueueAdapter {
   }
 }
 
+/**
+ * The sweep schedule's id: fixed for a callback URL (`dw-sweep-<16 hex of its SHA-256>`), so every instance and every
+ * restart of one deployment finds the same schedule, and two deployments on one QStash account do not share one.
+ */
+export function sweepScheduleIdOf(callbackUrl: string): string {
+  return `dw-sweep-${bytesToHex(sha256(utf8ToBytes(callbackUrl))).slice(0, 16)}`;
+}
+
+/**
+ * Makes sure QStash posts `{"action":"sweep"}` to `callbackUrl` every minute: finds the schedule with the fixed id
+ * (`sweepScheduleIdOf`) and creates it (or replaces a different one under that id) only when it is missing or
+ * differs, so calling it at every start is idempotent. A paused schedule is left paused (an operator paused it).
+ */
+export async function ensureSweepSchedule(adapter: QStashAdapter): Promise<{ scheduleId: string; created: boolean }> {
+  const schedules = adapter.client.schedules;
+  if (!schedules) {
+    throw new ConfigError("The QStash client has no `schedules`: pass a Client from @upstash/qstash to create the sweep schedule");
+  }
+  const scheduleId = sweepScheduleIdOf(adapter.callbackUrl);
+  // list, not get: the SDK logs a get of a missing schedule as a failure, and a missing one is the first start's case.
+  const existing = (await schedules.list()).find((schedule) => schedule.scheduleId === scheduleId);
+  if (existing && existing.destination === adapter.callbackUrl && existing.cron === SWEEP_CRON && existing.body === SWEEP_BODY) {
+    return { scheduleId, created: false };
+  }
+  await schedules.create({
+    scheduleId,
+    destination: adapter.callbackUrl,
+    cron: SWEEP_CRON,
+    body: SWEEP_BODY,
+    headers: { "content-type": "application/json" },
+  });
+  return { scheduleId, created: true };
+}
+
 /** `<callbackUrl>/failure`, query string kept: where the app mounts the failure callback. */
 export function failureUrlOf(callbackUrl: string): string {
   const url = new URL(callbackUrl);
@@ -102,7 +140,7 @@ export function checkHttpUrl(value: unknown, what: string): string {
  *
  * - start: the execution's createdAt (`order-1.start.1767225600000`): one message per execution;
  * - resume: the halted revision (`order-1.resume.r4`): one answer per halt, the first wins;
- * - wake: the approval's requested_at (or the halted revision, `r4`): one timer per halt;
+ * - wake: the halt's wake time (older jobs: the approval's requested_at; the sweeper's: the halted revision, `r4`): one timer per halt;
  * - continue: the key (the id of the delivery that yielded): one continuation per delivery.
  *
  * A resume without revision or a continue without key gets no deduplication id (undefined).
@@ -117,11 +155,13 @@ export async function deduplicationIdOf(job: Job, key?: string): Promise<string 
       if (job.revision === undefined) return undefined;
       parts.push(`r${job.revision}`);
       break;
-    case "wake":
-      if (job.haltedAt !== undefined) parts.push(timePart(job.haltedAt));
+    case "wake": {
+      const halt = job.wakeAt ?? job.haltedAt;
+      if (halt !== undefined) parts.push(timePart(halt));
       else if (job.revision !== undefined) parts.push(`r${job.revision}`);
       else return undefined;
       break;
+    }
     case "continue":
       if (key === undefined) return undefined;
       break;

@@ -29,6 +29,22 @@ const KEY_LAYOUT = {
   versions: "defs:{workflowId}",
   /** hash: workflowId → current definition hash. */
   current: "current",
+  /** Events (names have no `|`; keys are `<path>=<JSON>` or `*`). string: an event id already sent. */
+  eventSeen: "evseen:{id}",
+  /** string: the event's JSON, kept for its lookback. */
+  eventBody: "ev:{id}",
+  /** sorted set: ids of the events of a name satisfying a key, score = when the lookback ends. */
+  eventBuffer: "evbuf:{name}|{key}",
+  /** set: executions waiting on a name with a key. */
+  eventWaiters: "evwait:{name}|{key}",
+  /** hash: an execution's registered wait (wait, wf, rev, names, key, match). */
+  eventWaiter: "evwaiter:{id}",
+  /** set: ids of the events an execution received (kept as long as they can be buffered). */
+  eventsReceived: "evgot:{id}",
+  /** string: `<waitId>\n<event JSON>` handed to a wait and not applied yet. */
+  eventDelivery: "evdeliver:{id}",
+  /** string: a trigger's cursor (epoch ms of its last started occurrence). */
+  triggerCursor: "cursor:{name}",
 } as const;
 
 type Layout = typeof KEY_LAYOUT;

@@ -17,6 +17,10 @@ ${luaKeyFunctions()}
 local queues = { lease = k_lease(), wake = k_wake() }
 local function terminal(s) return ${luaStatusTest(EXECUTION_STATUSES.filter(isTerminal))} end
 local function waiting(s) return s == 'halted' or s == 'pending' end
+local function server_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function keep_definition(hash, wf, text)
   if not redis.call('SET', k_definition(hash), text, 'NX') then return 0 end
   local versions = k_versions(wf)
@@ -60,23 +64,32 @@ end
  * ARGV: prefix, id, expectedRevision ("" = unconditional), status, workflowId, workflowHash, score (createdAt
  * ms), now ms, retention ms, expire-at ms, event cap, head JSON without revision, mode ("snapshot" | "delta"),
  * the snapshot or delta JSON, recovery queue ("lease" | "wake" | ""), its score, its due time, definition hash
- * ("" = none), its workflowId, its JSON, entry count, label count, the labels (name, value, ...; read only when
- * the record is new: labels never change), then the entries' JSON, then the events' JSON.
+ * ("" = none), its workflowId, its JSON, entry count, lease ms ("" = none: the lease's end by the server's clock
+ * is then forgotten), takeover ("1": refused while the stored lease is live by the server's clock), label count,
+ * the labels (name, value, ...; read only when the record is new: labels never change), then the entries' JSON,
+ * then the events' JSON.
  * Returns {1, revision, snapshotBytes, logBytes}; {0, actual} on a lost compare-and-set; {2, actual} when a
- * delta was sent but the record has no snapshot to apply it to (new, or stored by an older version). Nothing
- * is written in the last two cases.
+ * delta was sent but the record has no snapshot to apply it to (new, or stored by an older version); {3, actual,
+ * ms left} for a takeover of a live lease. Nothing is written in the last three cases.
  */
 export const COMMIT = `${PRELUDE}
+${commitBody()}
+return {1, rev, snapshotBytes, logBytes}
+`;
+
+function commitBody(): string {
+  return `
 local id, expected, status, wf, hash = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local score, now, retention, expireAt, cap = ARGV[7], ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
 local head, mode, body = ARGV[12], ARGV[13], ARGV[14]
 local queue, queueScore, due = ARGV[15], ARGV[16], ARGV[17]
-local nEntries, nLabels = tonumber(ARGV[21]), tonumber(ARGV[22])
+local nEntries, leaseMs, nLabels = tonumber(ARGV[21]), tonumber(ARGV[22]), tonumber(ARGV[24])
 local exec, log = k_execution(id), k_log(id)
-local cur = redis.call('HMGET', exec, 'revision', 'status', 'workflowId', 'hash', 'snapshotBytes', 'logBytes', 'queue')
+local cur = redis.call('HMGET', exec, 'revision', 'status', 'workflowId', 'hash', 'snapshotBytes', 'logBytes', 'queue', 'leaseEnd')
 local actual = tonumber(cur[1]) or 0
 if expected ~= '' and tonumber(expected) ~= actual then return {0, actual} end
 if mode == 'delta' and not cur[5] then return {2, actual} end
+if ARGV[23] == '1' and cur[8] and tonumber(cur[8]) > server_ms() then return {3, actual, tonumber(cur[8]) - server_ms()} end
 local rev = actual + 1
 local snapshotBytes, logBytes
 if mode == 'delta' then
@@ -106,10 +119,15 @@ redis.call('ZADD', k_byStatusAndWorkflow(status, wf), score, id)
 if waiting(status) then redis.call('ZADD', k_byStatusAndHash(status, hash), score, id) end
 if not cur[2] and nLabels > 0 then
   drop_labels(id)
-  for i = 23, 22 + 2 * nLabels, 2 do
+  for i = 25, 24 + 2 * nLabels, 2 do
     redis.call('HSET', k_labels(id), ARGV[i], ARGV[i + 1])
     redis.call('ZADD', k_byLabel(ARGV[i], ARGV[i + 1]), score, id)
   end
+end
+if status == 'running' and leaseMs then
+  redis.call('HSET', exec, 'leaseEnd', server_ms() + leaseMs)
+else
+  redis.call('HDEL', exec, 'leaseEnd')
 end
 if queue == '' then
   redis.call('HDEL', exec, 'queue', 'due')
@@ -125,7 +143,7 @@ local function push(key, from, to)
     i = j + 1
   end
 end
-local first = 23 + 2 * nLabels
+local first = 25 + 2 * nLabels
 push(k_entries(id), first, first + nEntries - 1)
 if #ARGV >= first + nEntries then
   push(k_events(id), first + nEntries, #ARGV)
@@ -139,8 +157,28 @@ else
   for _, key in ipairs(owned) do redis.call('PERSIST', key) end
 end
 if ARGV[18] ~= '' then keep_definition(ARGV[18], ARGV[19], ARGV[20]) end
-sweep(now, ${SWEEP_BATCH})
-return {1, rev, snapshotBytes, logBytes}
+sweep(now, ${SWEEP_BATCH})`;
+}
+
+/**
+ * ARGV: prefix, id, revision, leaseUntil (ISO), its ms, lease ms. Moves the lease of a running execution at that
+ * revision (the head's text, the lease queue, and its end by the server's clock); no new revision. Returns {1}, or
+ * {0, actual revision, "#" .. status}.
+ */
+export const RENEW = `${PRELUDE}
+local id, lease = ARGV[2], ARGV[4]
+local exec = k_execution(id)
+local cur = redis.call('HMGET', exec, 'revision', 'status', 'head', 'queue')
+local actual = tonumber(cur[1]) or 0
+if actual ~= tonumber(ARGV[3]) or cur[2] ~= 'running' or not cur[3] then return {0, actual, '#' .. (cur[2] or '')} end
+local field = '"leaseUntil":"' .. lease .. '"'
+local head, n = string.gsub(cur[3], '"leaseUntil":"[^"]*"', field, 1)
+if n == 0 then head, n = string.gsub(cur[3], '"leaseUntil":null', field, 1) end
+if n == 0 then head = '{' .. field .. ',' .. string.sub(cur[3], 2) end
+if cur[4] == 'wake' then redis.call('ZREM', queues.wake, id) end
+redis.call('HSET', exec, 'head', head, 'queue', 'lease', 'due', lease, 'leaseEnd', server_ms() + tonumber(ARGV[6]))
+redis.call('ZADD', queues.lease, ARGV[5], id)
+return {1}
 `;
 
 /**
@@ -395,4 +433,151 @@ export const WORKFLOW_IDS = `${PRELUDE}
 local out = {}
 for _, wf in ipairs(redis.call('HKEYS', k_current())) do out[#out + 1] = '#' .. wf end
 return out
+`;
+
+const EVENTS_PRELUDE = `${PRELUDE}
+local function unregister(xid)
+  local w = redis.call('HMGET', k_eventWaiter(xid), 'names', 'key')
+  if not w[1] then return end
+  for name in string.gmatch(w[1], '%S+') do redis.call('SREM', k_eventWaiters(name, w[2]), xid) end
+  redis.call('DEL', k_eventWaiter(xid))
+end
+local function receive(xid, evid, keepMs)
+  local got = k_eventsReceived(xid)
+  redis.call('SADD', got, evid)
+  if redis.call('PTTL', got) < keepMs then redis.call('PEXPIRE', got, keepMs) end
+end
+-- The registered wait of xid if its execution still halts at the registered revision, else nil (dropped).
+local function current(xid)
+  local w = redis.call('HMGET', k_eventWaiter(xid), 'wait', 'wf', 'rev', 'match')
+  if not w[1] then return nil end
+  local cur = redis.call('HMGET', k_execution(xid), 'revision', 'status')
+  if cur[1] ~= w[3] or cur[2] ~= 'halted' then unregister(xid) return nil end
+  return w
+end
+local function deliver(xid, w, evid, body, now, nowIso, keepMs)
+  unregister(xid)
+  receive(xid, evid, keepMs)
+  redis.call('SET', k_eventDelivery(xid), w[1] .. '\\n' .. body)
+  local due = redis.call('ZSCORE', k_wake(), xid)
+  if not due or tonumber(due) > tonumber(now) then
+    redis.call('HSET', k_execution(xid), 'queue', 'wake', 'due', nowIso)
+    redis.call('ZADD', k_wake(), now, xid)
+  end
+  return {'#' .. xid, '#' .. w[2], tonumber(w[3])}
+end
+`;
+
+/**
+ * COMMIT, then (when the commit halts) the wait, in one script. ARGV as COMMIT; KEYS (not keys: the wait's fields,
+ * since COMMIT's ARGV ends with a variable list): waitId, key, names (space-separated), match JSON ("" = none), now ms,
+ * now ISO, ms the waiter is kept ("" = until it receives an event: a wait without timeout). A buffered event found is also handed over as a delivery (so a crash before it is applied loses nothing).
+ * Returns COMMIT's reply, followed by "#event", JSON (a delivery or a buffered indexed event: received, not
+ * registered) or "#wait", JSON... (registered; for an unindexed key the buffered events not received yet).
+ */
+export const COMMIT_AND_WAIT = `${EVENTS_PRELUDE}
+${commitBody()}
+local reply = {1, rev, snapshotBytes, logBytes}
+if status ~= 'halted' then return reply end
+local waitId, key, names, match, at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local function answer(kind, bodies)
+  reply[#reply + 1] = kind
+  for _, body in ipairs(bodies) do reply[#reply + 1] = body end
+  return reply
+end
+local pending = redis.call('GET', k_eventDelivery(id))
+if pending then
+  redis.call('DEL', k_eventDelivery(id))
+  local sep = string.find(pending, '\\n', 1, true)
+  if string.sub(pending, 1, sep - 1) == waitId then return answer('#event', { string.sub(pending, sep + 1) }) end
+end
+unregister(id)
+local got = k_eventsReceived(id)
+local live = {}
+for name in string.gmatch(names, '%S+') do
+  local buf = k_eventBuffer(name, key)
+  redis.call('ZREMRANGEBYSCORE', buf, '-inf', '(' .. at)
+  local rows = redis.call('ZRANGEBYSCORE', buf, at, '+inf', 'WITHSCORES')
+  for i = 1, #rows, 2 do
+    if redis.call('SISMEMBER', got, rows[i]) == 0 then live[#live + 1] = { rows[i], tonumber(rows[i + 1]) } end
+  end
+end
+table.sort(live, function(a, b) return a[2] < b[2] end)
+local bodies = {}
+for _, row in ipairs(live) do
+  local body = redis.call('GET', k_eventBody(row[1]))
+  if body and key ~= '*' then
+    deliver(id, { waitId, wf, rev }, row[1], body, at, KEYS[6], row[2] - tonumber(at) + 60000)
+    return answer('#event', { body })
+  end
+  if body then bodies[#bodies + 1] = body end
+end
+local waiter, keep = k_eventWaiter(id), KEYS[7]
+redis.call('HSET', waiter, 'wait', waitId, 'wf', wf, 'rev', rev, 'names', names, 'key', key, 'match', match)
+if keep == '' then redis.call('PERSIST', waiter) else redis.call('PEXPIRE', waiter, keep) end
+-- An index set expires once every waiter in it has timed out (a day later); one that waits without a timeout keeps it.
+for name in string.gmatch(names, '%S+') do
+  local set = k_eventWaiters(name, key)
+  redis.call('SADD', set, id)
+  local ttl = redis.call('PTTL', set)
+  if keep == '' then redis.call('PERSIST', set)
+  elseif (ttl == -1 and redis.call('SCARD', set) == 1) or (ttl >= 0 and ttl < tonumber(keep)) then redis.call('PEXPIRE', set, keep) end
+end
+return answer('#wait', bodies)
+`;
+
+/**
+ * ARGV: prefix, name, event id, event JSON, sent ms, sent ISO, lookback ms, dedup ms, then the event's index keys.
+ * Returns {"#duplicate"} or {"#sent", n, delivery..., candidate...}: n deliveries as (id, workflowId, revision)
+ * triples, then candidates as (id, workflowId, revision, waitId, match) quintuples.
+ */
+export const SEND_EVENT = `${EVENTS_PRELUDE}
+local name, evid, body, sent, sentIso = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local lookback, dedup = tonumber(ARGV[7]), ARGV[8]
+if not redis.call('SET', k_eventSeen(evid), '1', 'NX', 'PX', dedup) then return {'#duplicate'} end
+local keep = lookback + 60000
+redis.call('SET', k_eventBody(evid), body, 'PX', keep)
+local delivered, candidates = {}, {}
+local keys = { '*' }
+for i = 9, #ARGV do keys[#keys + 1] = ARGV[i] end
+for _, key in ipairs(keys) do
+  local buf = k_eventBuffer(name, key)
+  redis.call('ZREMRANGEBYSCORE', buf, '-inf', '(' .. sent)
+  redis.call('ZADD', buf, tonumber(sent) + lookback, evid)
+  redis.call('PEXPIRE', buf, keep)
+  local index = k_eventWaiters(name, key)
+  for _, xid in ipairs(redis.call('SMEMBERS', index)) do
+    local w = current(xid)
+    if not w then
+      redis.call('SREM', index, xid)
+    elseif redis.call('SISMEMBER', k_eventsReceived(xid), evid) == 0 then
+      if key == '*' then
+        for _, v in ipairs({'#' .. xid, '#' .. w[2], tonumber(w[3]), '#' .. w[1], '#' .. w[4]}) do candidates[#candidates + 1] = v end
+      else
+        for _, v in ipairs(deliver(xid, w, evid, body, sent, sentIso, keep)) do delivered[#delivered + 1] = v end
+      end
+    end
+  end
+end
+local out = {'#sent', #delivered / 3}
+for _, v in ipairs(delivered) do out[#out + 1] = v end
+for _, v in ipairs(candidates) do out[#out + 1] = v end
+return out
+`;
+
+/** ARGV: prefix, execution id, waitId, event id, event JSON, now ms, now ISO. Returns {id, workflowId, revision} or {}. */
+export const CLAIM_EVENT = `${EVENTS_PRELUDE}
+local xid, waitId, evid = ARGV[2], ARGV[3], ARGV[4]
+local w = current(xid)
+if not w or w[1] ~= waitId or redis.call('SISMEMBER', k_eventsReceived(xid), evid) == 1 then return {} end
+return deliver(xid, w, evid, ARGV[5], ARGV[6], ARGV[7], 24 * 3600 * 1000)
+`;
+
+/** ARGV: prefix, name, at ms. Returns {moved (0/1), "#" .. previous ("#" = none)}. */
+export const ADVANCE_CURSOR = `${PRELUDE}
+local key = k_triggerCursor(ARGV[2])
+local previous = redis.call('GET', key)
+if previous and tonumber(previous) >= tonumber(ARGV[3]) then return {0, '#' .. previous} end
+redis.call('SET', key, ARGV[3])
+return {1, '#' .. (previous or '')}
 `;

@@ -15,24 +15,33 @@ import {
   assertDefinition,
   assertDefinitionHash,
   assertExecutionId,
+  assertLease,
   type Commit,
+  type CommitResult,
   conflictError,
   decodeCursor,
   type DefinitionVersion,
   definitionVersion,
   encodeCursor,
+  type EventDelivery,
   type FindFilters,
   findFilters,
   findLimit,
   type FindQuery,
   type FindResult,
+  type Lease,
+  liveLease,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
+  renewRefused,
+  type SendEventOptions,
+  type SendEventResult,
   type Store,
   type StoredDefinition,
   type StoreFootprint,
 } from "../store.ts";
+import { assertSentEvent, type SentEvent, UNINDEXED } from "../../expressions/events.ts";
 import { type RedisKeys, redisKeys } from "./keys.ts";
 import * as lua from "./scripts.ts";
 import { StoredSizesCache } from "./sizes.ts";
@@ -49,6 +58,9 @@ export interface UpstashRedisStoreOptions {
   /** Time source for expiry bookkeeping (tests inject one). */
   clock?: () => Date;
 }
+
+/** A registered waiter is kept this long past its timeout (then its index rows expire with it). */
+const WAITER_GRACE_MS = 24 * 60 * 60 * 1000;
 
 const DEFAULT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
 const PREFIX_PATTERN = /^[A-Za-z0-9_\-.]{1,64}$/;
@@ -88,7 +100,7 @@ export class UpstashRedisStore implements Store {
     >;
   }
 
-  async commit(commit: Commit): Promise<{ revision: number }> {
+  async commit(commit: Commit): Promise<CommitResult> {
     const score = checkCommit(commit);
     const { execution, expectedRevision, delta } = commit;
     const id = execution.id;
@@ -115,39 +127,77 @@ export class UpstashRedisStore implements Store {
     const labels = expectedRevision === undefined || expectedRevision === 0 ? Object.entries(execution.labels ?? {}) : [];
     const labelArgs = [String(labels.length), ...labels.flat()];
 
+    const wait = commit.wait && execution.status === "halted"
+      ? [
+        commit.wait.waitId,
+        commit.wait.key,
+        commit.wait.events.join(" "),
+        commit.wait.match ? JSON.stringify(commit.wait.match) : "",
+        String(Date.parse(execution.updatedAt)),
+        execution.updatedAt,
+        execution.wakeAt ? String(Math.max(0, Date.parse(execution.wakeAt) - Date.parse(execution.updatedAt)) + WAITER_GRACE_MS) : "",
+      ]
+      : undefined;
     const send = ([mode, text]: string[]) =>
-      this.#exec("commit", "COMMIT", [
-        id,
-        expectedRevision === undefined ? "" : String(expectedRevision),
-        execution.status,
-        execution.workflowId,
-        execution.workflowHash,
-        String(score),
-        String(now),
-        String(this.#retentionMs),
-        String(now + this.#retentionMs),
-        String(MAX_EVENTS_PER_EXECUTION),
-        headText,
-        mode!,
-        text!,
-        recovery?.queue ?? "",
-        String(recovery?.score ?? ""),
-        recovery?.dueAt ?? "",
-        ...definitionArgs,
-        String(entries.length),
-        ...labelArgs,
-        ...entries,
-        ...events,
-      ]);
-    let reply = numbers(await send(body), "commit");
-    if (reply[0] === 2) reply = numbers(await send(snapshot()), "commit");
+      (wait
+        ? (args: string[]) => this.#run("commit", () => this.#scripts.COMMIT_AND_WAIT.exec(wait, [this.#prefix, ...args]))
+        : (args: string[]) => this.#exec("commit", "COMMIT", args))([
+          id,
+          expectedRevision === undefined ? "" : String(expectedRevision),
+          execution.status,
+          execution.workflowId,
+          execution.workflowHash,
+          String(score),
+          String(now),
+          String(this.#retentionMs),
+          String(now + this.#retentionMs),
+          String(MAX_EVENTS_PER_EXECUTION),
+          headText,
+          mode!,
+          text!,
+          recovery?.queue ?? "",
+          String(recovery?.score ?? ""),
+          recovery?.dueAt ?? "",
+          ...definitionArgs,
+          String(entries.length),
+          execution.status === "running" && commit.leaseMs ? String(commit.leaseMs) : "",
+          commit.takeover ? "1" : "",
+          ...labelArgs,
+          ...entries,
+          ...events,
+        ]);
+    let raw = await send(body);
+    let reply = numbers(Array.isArray(raw) ? raw.slice(0, 4) : raw, "commit");
+    if (reply[0] === 2) reply = numbers(Array.isArray(raw = await send(snapshot())) ? raw.slice(0, 4) : raw, "commit");
+    if (reply[0] === 3) throw liveLease(id, reply[2]!);
     if (reply[0] !== 1) {
       this.#sizes.delete(id);
       throw conflictError(id, expectedRevision ?? 0, reply[1]!);
     }
     const [, revision, snapshotBytes, logBytes] = reply as [number, number, number, number];
     this.#sizes.set(id, { revision, snapshotBytes, logBytes });
+    const [kind, ...bodies] = (raw as unknown[]).slice(4);
+    if (kind === "#event") return { revision, event: parseStored<SentEvent>(bodies[0], "an event") };
+    if (kind === "#wait" && commit.wait?.key === UNINDEXED) {
+      return { revision, candidates: bodies.map((b) => parseStored<SentEvent>(b, "an event")) };
+    }
     return { revision };
+  }
+
+  async renew(id: string, lease: Lease): Promise<void> {
+    assertLease(id, lease);
+    const reply = await this.#exec("renew a lease", "RENEW", [
+      id,
+      String(lease.revision),
+      lease.leaseUntil,
+      String(Date.parse(lease.leaseUntil)),
+      String(lease.leaseMs),
+    ]);
+    if (Array.isArray(reply) && reply[0] === 1) return;
+    if (!Array.isArray(reply) || typeof reply[1] !== "number") {
+      throw new StoreError(`Redis store: unexpected renew reply ${JSON.stringify(reply)}`);
+    }
+    throw renewRefused(id, lease.revision, reply[1], unwrap(reply[2]) || undefined);
   }
 
   async save(execution: Execution, options: { expectedRevision?: number } = {}): Promise<Execution> {
@@ -337,8 +387,56 @@ export class UpstashRedisStore implements Store {
     return { items, cursor };
   }
 
+  async sendEvent(event: SentEvent, options: SendEventOptions): Promise<SendEventResult> {
+    assertSentEvent(event);
+    const sent = Date.parse(event.sentAt);
+    const reply = await this.#exec("send an event", "SEND_EVENT", [
+      event.name,
+      event.id,
+      serialize(event, "An event"),
+      String(sent),
+      event.sentAt,
+      String(Math.max(0, Math.round(options.lookbackMs))),
+      String(Math.max(1, Math.round(options.dedupMs))),
+      ...options.keys,
+    ]);
+    if (!Array.isArray(reply) || reply.length === 0) throw new StoreError("Redis store: unexpected send-event reply");
+    if (reply[0] === "#duplicate") return { duplicate: true, delivered: [], candidates: [] };
+    const count = Number(reply[1]);
+    const rest = reply.slice(2);
+    const delivered = [];
+    for (let i = 0; i < count * 3; i += 3) delivered.push(deliveryOf(rest, i));
+    const candidates = [];
+    for (let i = count * 3; i < rest.length; i += 5) {
+      const match = unwrap(rest[i + 4]);
+      candidates.push({ ...deliveryOf(rest, i), waitId: unwrap(rest[i + 3]), match: match === "" ? null : JSON.parse(match) });
+    }
+    return { duplicate: false, delivered, candidates };
+  }
+
+  async claimEvent(executionId: string, waitId: string, event: SentEvent): Promise<EventDelivery | null> {
+    assertExecutionId(executionId);
+    assertSentEvent(event);
+    const reply = await this.#exec("claim an event", "CLAIM_EVENT", [
+      executionId,
+      waitId,
+      event.id,
+      serialize(event, "An event"),
+      String(Date.parse(event.sentAt)),
+      event.sentAt,
+    ]);
+    return Array.isArray(reply) && reply.length === 3 ? deliveryOf(reply, 0) : null;
+  }
+
+  async advanceCursor(name: string, at: number): Promise<{ moved: boolean; previous: number | null }> {
+    const reply = await this.#exec("advance a trigger cursor", "ADVANCE_CURSOR", [name, String(at)]);
+    if (!Array.isArray(reply) || reply.length !== 2) throw new StoreError("Redis store: unexpected cursor reply");
+    const previous = unwrap(reply[1]);
+    return { moved: reply[0] === 1, previous: previous === "" ? null : Number(previous) };
+  }
+
   /** Runs one of the scripts that take only ARGV (the prefix first). */
-  #exec(what: string, script: Exclude<ScriptName, "FIND" | "EVENTS">, args: string[]): Promise<unknown> {
+  #exec(what: string, script: Exclude<ScriptName, "FIND" | "EVENTS" | "COMMIT_AND_WAIT">, args: string[]): Promise<unknown> {
     return this.#run(what, () => this.#scripts[script].exec([], [this.#prefix, ...args]));
   }
 
@@ -368,6 +466,10 @@ function parseStored<T>(raw: unknown, what: string): T {
   }
   if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) return raw as T;
   throw new StoreError(`Redis store: ${what} is not a JSON object`);
+}
+
+function deliveryOf(reply: unknown[], at: number): EventDelivery {
+  return { executionId: unwrap(reply[at]), workflowId: unwrap(reply[at + 1]), revision: Number(reply[at + 2]) };
 }
 
 function numbers(reply: unknown, what: string): number[] {

@@ -66,7 +66,7 @@ export function actionsPanel(screen) {
       ),
     );
   }
-  if (e.status === "failed") {
+  if (e.status === "failed" && e.compensated == null) {
     top.push(
       button(
         "retry",
@@ -75,7 +75,7 @@ export function actionsPanel(screen) {
       ),
     );
   }
-  const cancel = CANCELLABLE.includes(e.status) ? cancelForm(screen, ui, act) : null;
+  const cancel = CANCELLABLE.includes(e.status) && !e.compensating ? cancelForm(screen, ui, act) : null;
   if (cancel) {
     top.push(button("cancel", "Cancel…", () => {
       cancel.hidden = false;

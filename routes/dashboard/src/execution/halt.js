@@ -1,6 +1,9 @@
 // @ts-check
-/** A halted execution's panel: an approval's prompt and Approve / Reject, or any other halt's data and a JSON response form. */
-import { describe, resumeExecution } from "../api.js";
+/**
+ * A halted execution's panel: an approval's prompt and Approve / Reject, a wait for an event and a form that sends
+ * one, or any other halt's data and a JSON response form.
+ */
+import { describe, resumeExecution, sendEventRequest } from "../api.js";
 import { h, json } from "../dom.js";
 import { when } from "../time.js";
 import { actionUi, sendAction } from "./actions.js";
@@ -18,7 +21,70 @@ export function haltPanel(screen) {
   /** @type {Resume} */
   const resume = (body) =>
     sendAction(screen, ui, () => resumeExecution(screen.id, body, screen.signal), "Answer sent. Waiting for the run to continue…");
+  if (data.type === "event") return eventPanel(data, ui, screen);
   return data.type === "approval" ? approvalPanel(data, ui, resume) : responsePanel(data, ui, resume);
+}
+
+/**
+ * A run waiting in a wait_for_event step: the events it waits for, its match, until when, and a form that sends
+ * one of the events (POST /events/:name) — every run waiting for it whose match holds receives it.
+ * @param {HaltData} data @param {ActionUi} ui @param {import("../types.js").Screen} screen
+ */
+function eventPanel(data, ui, screen) {
+  const events = Array.isArray(data.events) ? data.events.map(String) : [];
+  const name = h("select", { id: "event-name" }, events.map((e) => h("option", { value: e }, e)));
+  const payload = h("textarea", { id: "event-payload", class: "code", rows: "5", spellcheck: "false" });
+  payload.value = "{}";
+  const id = h("input", { id: "event-id", type: "text", placeholder: "optional: an id sent twice is delivered once" });
+  const button = h("button", { type: "submit" }, "Send event");
+  ui.buttons.push(button);
+  const form = h(
+    "form",
+    { class: "stack" },
+    h("label", { for: "event-name" }, "Event"),
+    name,
+    h("label", { for: "event-payload" }, "Payload (JSON)"),
+    payload,
+    h("label", { for: "event-id" }, "Id"),
+    id,
+    ui.error,
+    button,
+  );
+  onJsonSubmit(form, payload, ui, (body) =>
+    sendAction(
+      screen,
+      ui,
+      () => sendEventRequest(name.value, body, id.value.trim(), screen.signal),
+      "Event sent. Waiting for the run to continue…",
+    ));
+  return h(
+    "section",
+    { class: "card halt event", "aria-label": "Waiting for an event" },
+    h("h2", null, "Waiting for an event"),
+    h("p", { class: "prompt" }, events.join(" or ")),
+    data.match ? h("p", null, "Only an event where ", h("code", null, JSON.stringify(data.match))) : null,
+    data.expires_at ? null : h("p", { class: "muted" }, "No timeout: it waits until an event arrives."),
+    haltFacts(data),
+    form,
+  );
+}
+
+/**
+ * Submitting `form` parses `area` as JSON and hands the value to `send`, or says why it is not JSON.
+ * @param {HTMLElement} form @param {HTMLTextAreaElement} area @param {ActionUi} ui @param {(value: unknown) => void} send
+ */
+function onJsonSubmit(form, area, ui, send) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    let value;
+    try {
+      value = JSON.parse(area.value);
+    } catch (err) {
+      ui.error.textContent = "Not valid JSON: " + describe(err);
+      return;
+    }
+    send(value);
+  });
 }
 
 /** @param {HaltData} data */
@@ -63,17 +129,7 @@ function responsePanel(data, ui, resume) {
     ui.error,
     button,
   );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    let response;
-    try {
-      response = JSON.parse(area.value);
-    } catch (err) {
-      ui.error.textContent = "Not valid JSON: " + describe(err);
-      return;
-    }
-    resume({ response });
-  });
+  onJsonSubmit(form, area, ui, (response) => resume({ response }));
   return h(
     "section",
     { class: "card halt", "aria-label": "Halted" },

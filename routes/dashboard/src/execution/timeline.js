@@ -2,7 +2,8 @@
 /**
  * An execution's timeline: one line per entry (loop body steps numbered by iteration, `#1`…), its duration
  * with a bar scaled to the longest step (none under a millisecond: such a bar would be noise), the step
- * running now at the end.
+ * running now at the end. Compensations (after a failure or a cancel) are entries of their own: `compensated` or
+ * `compensation_failed`.
  */
 import { dataBlock, h, known } from "../dom.js";
 import { LIVE } from "../status.js";
@@ -11,7 +12,7 @@ import { duration, when } from "../time.js";
 /** @typedef {import("../types.js").Entry} Entry */
 /** @typedef {import("../types.js").Step} Step */
 
-const ACTIONS = ["completed", "halted", "failed"];
+const ACTIONS = ["completed", "halted", "failed", "compensated", "compensation_failed"];
 
 /**
  * `<parent>:<step>` (a loop body or parallel branch step) → [parent, step]; a top-level id → [null, id].

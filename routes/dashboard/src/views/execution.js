@@ -10,7 +10,7 @@ import { actionsPanel } from "../execution/actions.js";
 import { haltPanel } from "../execution/halt.js";
 import { follow } from "../execution/live.js";
 import { loopIds, timeline } from "../execution/timeline.js";
-import { badge, LIVE, stuckBadge, stuckSince, wakeNote } from "../status.js";
+import { badge, compensationNote, LIVE, stuckBadge, stuckSince, wakeNote } from "../status.js";
 import { duration, when } from "../time.js";
 
 /** @typedef {import("../dom.js").Child} Child */
@@ -82,7 +82,7 @@ function update(screen) {
   const e = screen.execution;
   const els = screen.els;
   document.title = e.status + " · " + e.workflowId + " · durable-workflow";
-  fill(els.status, badge(e.status), stuckBadge(e));
+  fill(els.status, badge(e.status), compensationNote(e), stuckBadge(e));
   fill(els.meta, executionMeta(e));
 
   const haltKey = e.status === "halted" ? e.revision + ":" + JSON.stringify(e.haltData) : "";
@@ -90,7 +90,7 @@ function update(screen) {
     screen.haltKey = haltKey;
     fill(els.halt, e.status === "halted" ? haltPanel(screen) : null);
   }
-  const actionsKey = e.status + (stuckSince(e) ? ":stuck" : "");
+  const actionsKey = e.status + (stuckSince(e) ? ":stuck" : "") + (e.compensating ? ":compensating" : "");
   if (actionsKey !== screen.actionsKey) {
     screen.actionsKey = actionsKey;
     fill(els.actions, actionsPanel(screen));

@@ -5,10 +5,11 @@
  */
 import { bulkAction, describe, listExecutions, listWorkflows } from "../api.js";
 import { errorText, fill, h, link, loading, pageHead } from "../dom.js";
-import { badge, STATUSES, stuckBadge, wakeNote } from "../status.js";
+import { badge, compensationNote, STATUSES, stuckBadge, wakeNote } from "../status.js";
 import { when } from "../time.js";
 
 /** @typedef {import("../types.js").ExecutionSummary} ExecutionSummary */
+/** @typedef {import("../types.js").Status} Status */
 /** @typedef {import("../dom.js").Child} Child */
 
 const PAGE_SIZE = 25;
@@ -17,7 +18,7 @@ const PAGE_SIZE = 25;
 
 /** The columns an execution table may have: heading and cell. @type {Record<Column, [string, (e: ExecutionSummary) => Child]>} */
 const COLUMNS = {
-  status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), stuckBadge(e), wakeNote(e))],
+  status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), compensationNote(e), stuckBadge(e), wakeNote(e))],
   execution: ["Execution", (e) => link(["executions", e.id], e.id, "mono")],
   workflow: ["Workflow", (e) => e.workflowId],
   labels: ["Labels", (e) => labelChips(e.labels)],
@@ -125,7 +126,11 @@ export async function show({ query, root, signal, rerender }) {
       h("button", { type: "button", class: "secondary", onclick: rerender }, "Refresh"),
     ),
     workflowId || status || Object.keys(labels).length
-      ? bulkPanel({ ...(workflowId ? { workflowId } : {}), ...(status ? { status } : {}), labels }, signal, rerender)
+      ? bulkPanel(
+        { ...(workflowId ? { workflowId } : {}), ...(status ? { status: /** @type {Status} */ (status) } : {}), labels },
+        signal,
+        rerender,
+      )
       : null,
     h("section", { class: "card" }, results, h("div", { class: "actions" }, more)),
   );

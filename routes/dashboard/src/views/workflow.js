@@ -1,5 +1,8 @@
 // @ts-check
-/** `#/workflows/<id>`: the diagram, the inputs and a form to start a run, the recent executions, the stored versions. */
+/**
+ * `#/workflows/<id>`: the diagram, the inputs and a form to start a run, the triggers, the recent executions, the
+ * stored versions.
+ */
 import { describe, getWorkflow, listExecutions, listVersions, startExecution } from "../api.js";
 import { diagramBox, loadDiagram } from "../diagram.js";
 import { errorText, fill, h, loading, pageHead, route } from "../dom.js";
@@ -37,6 +40,7 @@ export async function show({ params: [id = ""], root, signal }) {
         "div",
         { class: "column" },
         h("section", { class: "card" }, h("h2", null, "Start a run"), inputsList(w.inputs), runForm(w)),
+        w.triggers && w.triggers.length ? triggersCard(w) : null,
         h("section", { class: "card" }, h("h2", null, "Recent executions"), recent),
         h("section", { class: "card" }, h("h2", null, "Versions"), versions),
       ),
@@ -56,6 +60,37 @@ export async function show({ params: [id = ""], root, signal }) {
 
 /** The recent executions of one workflow, in a narrow column: no workflow, step or update time. @type {import("./executions.js").Column[]} */
 const RECENT = ["status", "execution", "started"];
+
+/**
+ * What starts runs of a workflow by itself: each cron trigger with its time zone and next start, each event trigger
+ * with its match.
+ * @param {WorkflowDetail} w
+ */
+function triggersCard(w) {
+  const starts = w.nextStarts || [];
+  let cron = 0;
+  const items = (w.triggers || []).map((t) => {
+    if (t.event) {
+      return h(
+        "li",
+        null,
+        "On event ",
+        h("code", null, String(t.event)),
+        t.match ? [" where ", h("code", null, JSON.stringify(t.match))] : null,
+      );
+    }
+    const next = starts[cron++];
+    return h(
+      "li",
+      null,
+      "Cron ",
+      h("code", null, String(t.cron)),
+      " (" + (t.timezone || "UTC") + ")",
+      next ? [" · next start ", next.next ? when(next.next) : "none within a year"] : null,
+    );
+  });
+  return h("section", { class: "card triggers", "aria-label": "Triggers" }, h("h2", null, "Triggers"), h("ul", null, items));
+}
 
 /** The definitions stored for a workflow, oldest first, with the runs standing on each. @param {WorkflowVersion[]} list */
 function versionTable(list) {
