@@ -119,7 +119,8 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     ...engine,
     ...(ticker !== undefined ? { ticker } : {}),
     // Without QStash: the in-process queue on the same store, services and workflows (createApp's default, made explicit).
-    adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...engine }),
+    adapter: qstash?.adapter ??
+      new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...engine, log: appLog }),
     ...(qstash ? { qstash: qstash.routeOptions } : {}),
     logger: appLog,
   };

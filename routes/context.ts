@@ -128,6 +128,7 @@ export interface AppContext {
     leaseMs?: number;
     http?: HttpOptions;
     secrets?: Readonly<Record<string, string>>;
+    log: Log;
   };
 }
 
@@ -234,6 +235,7 @@ export function buildContext(options: AppOptions): AppContext {
     ...(options.ids ? { ids: options.ids } : {}),
     ...(options.http ? { http: options.http } : {}),
     ...(options.secrets ? { secrets: options.secrets } : {}),
+    log,
   };
   return {
     options,

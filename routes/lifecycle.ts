@@ -112,7 +112,7 @@ export function lifecycleRoutes(): OpenAPIHono<AppEnv> {
     const { id } = c.req.valid("param");
     const workflow = await workflowOf(app, id);
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-    await runner.recover(id);
+    await runner.recover(id, { actor: actorOf(c) });
     logAction(c, "recover", { executionId: id, workflowId: workflow.id });
     return c.json({ executionId: id, status: await statusOf(runner, id) }, 202);
   });
@@ -121,7 +121,7 @@ export function lifecycleRoutes(): OpenAPIHono<AppEnv> {
     const app = c.get("app");
     const { id } = c.req.valid("param");
     const current = await workflowOf(app, id);
-    const execution = await new Engine(current, app.runnerOptions).migrate(id, current);
+    const execution = await new Engine(current, app.runnerOptions).migrate(id, current, { actor: actorOf(c) });
     logAction(c, "migrate", { executionId: id, workflowId: current.id, version: current.version, hash: current.hash });
     return c.json(pick(Execution, execution), 200);
   });

@@ -277,6 +277,8 @@ export const EVENT_TYPES = [
   "workflow.triggered",
   "step.compensated",
   "step.compensation_failed",
+  "workflow.migrated",
+  "workflow.recovered",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -378,6 +378,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.locator(".status-slot .badge.status-completed").waitFor({ timeout: 15_000 });
     expect(await page.locator(".status-slot .stuck").count()).toBe(0);
     expect((await store.load(id))?.result).toEqual({ done: "chore done" });
+    await page.locator(".operator-actions li").waitFor();
+    expect(await page.locator(".operator-actions li").allTextContents()).toEqual([expect.stringMatching(/^recovered by api-token · /)]);
   }, 20_000);
 
   test("Recover while the lease is live shows the 409's detail; once the lease has expired, Recover takes the run over", async () => {
@@ -429,6 +431,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     expect(await page.locator(".data-slot .failure").textContent()).toBe("Cancelled: asked twice");
     expect(await page.locator(".halt-slot").textContent()).toBe("");
     expect(await page.locator(".actions-slot").textContent()).toBe("");
+    await page.locator(".operator-actions li").waitFor();
+    expect(await page.locator(".operator-actions li").allTextContents()).toEqual([expect.stringMatching(/^cancelled by api-token · /)]);
     await page.goto(`${base}/dashboard#/executions?status=cancelled`);
     await page.locator(`table.executions a[href="#/executions/${encodeURIComponent(id)}"]`).waitFor();
     expect(await page.locator("table.executions tbody .badge.status-cancelled").count()).toBe(1);
@@ -466,6 +470,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.locator("button.retry").click();
     await page.locator(".status-slot .badge.status-completed").waitFor({ timeout: 15_000 });
     expect(flakyCalls).toBe(2);
+    await page.locator(".operator-actions li").waitFor();
+    expect(await page.locator(".operator-actions li").allTextContents()).toEqual([expect.stringMatching(/^retried by api-token · /)]);
     const result = JSON.parse((await page.locator(".data-slot details[open] pre.json").first().textContent())!);
     expect(result).toEqual({ done: "worked" });
   }, 20_000);

@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { parseTokens } from "../routes/auth.ts";
 import { ConfigError } from "../src/errors.ts";
 import type { Logger } from "../src/log.ts";
-import { send, setup } from "./support/routes.ts";
+import { Engine } from "../src/engine/engine.ts";
+import { greetingWorkflow, send, setup, shippingWorkflow } from "./support/routes.ts";
 
 const TOKENS = "alice:alice-secret,bob:bob-secret";
 const as = (secret: string) => ({ authorization: `Bearer ${secret}` });
@@ -11,7 +12,7 @@ function app(token = TOKENS) {
   const lines: Record<string, unknown>[] = [];
   const keep = (raw: string) => lines.push(JSON.parse(raw));
   const logger: Logger = { debug: keep, info: keep, warn: keep, error: keep };
-  return { ...setup({ token, logger }), lines };
+  return { ...setup({ token, logger, workflows: [greetingWorkflow, shippingWorkflow] }), lines };
 }
 
 async function halted(t: ReturnType<typeof app>, secret = "alice-secret") {
@@ -60,6 +61,37 @@ describe("actors", () => {
     for (const id of ids) {
       expect((await t.store.events(id)).find((e) => e.type === "workflow.cancelled")?.data.actor).toBe("alice");
     }
+  });
+
+  test("migrate records who moved the run on a workflow.migrated event", async () => {
+    const t = app();
+    const id = await halted(t);
+    const yaml = `id: greeting\nname: Greeting\nversion: "2"\nsteps:\n  - id: start\n    type: start\n    next: wait\n` +
+      `  - id: wait\n    type: halt\n    reason: Say hi?\n    next: finish\n  - id: finish\n    type: end\n`;
+    expect((await send(t.app, "PUT", "/workflows/greeting", yaml, { "content-type": "application/yaml", ...as("bob-secret") })).status)
+      .toBe(201);
+    expect((await send(t.app, "POST", `/executions/${id}/migrate`, {}, as("bob-secret"))).status).toBe(200);
+    const migrated = (await t.store.events(id)).filter((e) => e.type === "workflow.migrated");
+    expect(migrated.map((e) => [e.data.fromVersion, e.data.version, e.data.actor])).toEqual([["1.0", "2", "bob"]]);
+  });
+
+  test("recover records who handed the run back on a workflow.recovered event", async () => {
+    const t = app();
+    await new Engine(greetingWorkflow, { store: t.store }).prepare({ name: "Ada" }, { executionId: "lost-job" });
+    expect((await send(t.app, "POST", "/executions/lost-job/recover", {}, as("alice-secret"))).status).toBe(202);
+    const recovered = (await t.store.events("lost-job")).filter((e) => e.type === "workflow.recovered");
+    expect(recovered.map((e) => [e.data.status, e.data.actor])).toEqual([["pending", "alice"]]);
+  });
+
+  test("an event send names its sender on the woken run's event.received and in the operator log line", async () => {
+    const t = app();
+    const body = { mode: "sync", input: { order: "o-1" }, executionId: "parcel" };
+    expect((await send(t.app, "POST", "/workflows/shipping/executions", body, as("alice-secret"))).status).toBe(200);
+    expect((await send(t.app, "POST", "/events/order:shipped", { payload: { order: "o-1" }, id: "e-1" }, as("bob-secret"))).status)
+      .toBe(202);
+    const received = (await t.store.events("parcel")).filter((e) => e.type === "event.received");
+    expect(received.map((e) => [e.data.eventId, e.data.actor])).toEqual([["e-1", "bob"]]);
+    expect(t.lines.filter((l) => l.msg === "operator send event").map((l) => [l.eventId, l.actor])).toEqual([["e-1", "bob"]]);
   });
 
   test("PUT /workflows/:id stores who put the version", async () => {

@@ -462,6 +462,57 @@ async function readEvents(body, signal, onMessage) {
   }
 }
 
+// routes/dashboard/src/execution/operators.js
+var VERBS = {
+  "workflow.resumed": (data) => data.retry ? "retried" : "resumed",
+  "workflow.cancelled": () => "cancelled",
+  "workflow.compensating": () => "cancelled",
+  "workflow.migrated": (data) => "migrated to v" + String(data.version),
+  "workflow.recovered": () => "recovered",
+  "event.received": (data) => "sent the event " + String(data.event)
+};
+function noteOperator(screen, event) {
+  const data = (
+    /** @type {Record<string, unknown>} */
+    event.data && typeof event.data === "object" ? event.data : {}
+  );
+  const verb = typeof event.type === "string" ? VERBS[event.type] : void 0;
+  if (!verb || typeof data.actor !== "string" || typeof event.seq !== "number") return false;
+  if (screen.operators.some((o) => o.seq === event.seq)) return false;
+  screen.operators.push({ seq: event.seq, what: verb(data), actor: data.actor, timestamp: String(event.timestamp ?? "") });
+  return true;
+}
+async function readOperators(screen) {
+  let response;
+  try {
+    response = await openEvents(screen.id, null, screen.signal);
+  } catch (_) {
+    return;
+  }
+  if (!response.ok || !response.body || !(response.headers.get("content-type") || "").startsWith("text/event-stream")) {
+    if (response.body) response.body.cancel().catch(() => {
+    });
+    return;
+  }
+  let changed = false;
+  await readEvents(response.body, screen.signal, (message) => {
+    try {
+      if (noteOperator(screen, JSON.parse(message.data))) changed = true;
+    } catch (_) {
+    }
+  }).catch(() => {
+  });
+  if (changed && !screen.signal.aborted) screen.redraw();
+}
+function operatorsPanel(operators) {
+  if (!operators.length) return null;
+  return h(
+    "ul",
+    { class: "operator-actions" },
+    ...operators.map((o) => h("li", null, o.what + " by ", h("strong", null, o.actor), " · ", when(o.timestamp)))
+  );
+}
+
 // routes/dashboard/src/execution/live.js
 function setLive(screen, mode) {
   const live = screen.els.live;
@@ -499,6 +550,7 @@ function stillLive(screen) {
 }
 function onEvent(screen, event) {
   const data = event && event.data || {};
+  noteOperator(screen, event);
   if (event.type === "step.started") screen.running = typeof data.stepId === "string" ? data.stepId : null;
   else if (/^step\\./.test(event.type) || /^workflow\\.(completed|failed|halted)$/.test(event.type)) screen.running = null;
   scheduleRefresh(screen);
@@ -875,10 +927,12 @@ async function show({ params: [id = ""], root: root2, signal }) {
     actionsKey: null,
     highlightKey: null,
     refreshTimer: null,
+    operators: [],
     els: {
       status: h("span", { class: "status-slot" }),
       live: h("span", { class: "live", hidden: true }),
       meta: h("p", { class: "meta" }),
+      operators: h("div", { class: "operators-slot" }),
       halt: h("div", { class: "halt-slot" }),
       actions: h("div", { class: "actions-slot" }),
       timeline: h("div", { class: "timeline-slot" }),
@@ -893,6 +947,7 @@ async function show({ params: [id = ""], root: root2, signal }) {
     pageHead("Execution", els.status, els.live),
     h("p", { class: "exec-id" }, h("code", null, id)),
     els.meta,
+    els.operators,
     els.halt,
     els.actions,
     h(
@@ -914,6 +969,7 @@ async function show({ params: [id = ""], root: root2, signal }) {
   }, () => {
   });
   if (LIVE.includes(execution.status)) follow(screen);
+  else readOperators(screen);
 }
 function update(screen) {
   const e = screen.execution;
@@ -921,6 +977,7 @@ function update(screen) {
   document.title = e.status + " · " + e.workflowId + " · durable-workflow";
   fill(els.status, badge(e.status), compensationNote(e), stuckBadge(e));
   fill(els.meta, executionMeta(e));
+  fill(els.operators, operatorsPanel(screen.operators));
   const haltKey = e.status === "halted" ? e.revision + ":" + JSON.stringify(e.haltData) : "";
   if (haltKey !== screen.haltKey) {
     screen.haltKey = haltKey;

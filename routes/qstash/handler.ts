@@ -114,6 +114,7 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
       log.error("QStash callback failed", { ...jobFields(job), error: errorText(error), stack: stackOf(error) }));
   const perform: PerformOptions = {
     ...options,
+    log,
     budgetMs: options.budgetMs ?? DEFAULT_CALLBACK_BUDGET_MS,
     scheduleRetriesOverMs: options.scheduleRetriesOverMs ?? DEFAULT_SCHEDULE_RETRIES_OVER_MS,
   };
@@ -153,7 +154,7 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
         ...(options.sweep ? { sweep: options.sweep } : {}),
         ...(options.triggers ? { triggers: options.triggers } : {}),
       });
-      for (const failure of triggers?.failed ?? []) console.warn(JSON.stringify({ msg: "cron trigger start failed", ...failure }));
+      for (const failure of triggers?.failed ?? []) log.warn("cron trigger start failed", { ...failure });
       return Response.json({ swept: report!.enqueued.length, failed: report!.failed.length, triggered: triggers?.started.length ?? 0 });
     } catch (error) {
       return failed(error, undefined, onError, log);

@@ -2,7 +2,8 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
+import { ConfigError, ConflictError, errorText, ExecutionError, LeaseLostError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
+import { type Log, type Logger, toLog } from "../log.ts";
 import { deepEqual, isPlainObject, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
@@ -43,6 +44,8 @@ export interface EngineOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Called for every event, live; events are also stored with the checkpoint that produced them. */
   onEvent?: EventHandler;
+  /** Where the engine writes its lines (a worker that lost its lease): default JSON lines on the console. */
+  log?: Log | Logger;
   limits?: EngineLimits;
   /**
    * Time budget of one run/resume/continue call in ms: when it is used up, the engine checkpoints the
@@ -261,7 +264,13 @@ export class Engine {
       run.actor = actor;
       run.emit("workflow.resumed", actor ? { actor } : {});
       if (waited && isPlainObject(answer.response) && typeof answer.response.name === "string") {
-        run.emit("event.received", { event: answer.response.name, eventId: answer.response.id ?? null, stepId: exec.currentStep });
+        const { name, id, actor: sender } = answer.response;
+        run.emit("event.received", {
+          event: name,
+          eventId: id ?? null,
+          stepId: exec.currentStep,
+          ...(typeof sender === "string" ? { actor: sender } : {}),
+        });
       }
       await run.checkpoint();
       return run;
@@ -396,7 +405,7 @@ export class Engine {
    * Moves a halted or pending execution onto `target` (another version of its workflow) when every step it
    * stands on exists there; ConflictError naming what is missing otherwise.
    */
-  async migrate(executionId: string, target: WorkflowDefinition = this.workflow): Promise<Execution> {
+  async migrate(executionId: string, target: WorkflowDefinition = this.workflow, options: { actor?: string } = {}): Promise<Execution> {
     const exec = await this.#loadOwn(executionId);
     if (exec.status !== "halted" && exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted or pending execution can be migrated`);
@@ -417,6 +426,13 @@ export class Engine {
       );
     }
     const run = this.#newRun(exec, target, true);
+    run.emit("workflow.migrated", {
+      fromVersion: exec.workflowVersion,
+      fromHash: exec.workflowHash,
+      version: target.version,
+      hash: target.hash,
+      ...(options.actor ? { actor: options.actor } : {}),
+    });
     Object.assign(exec, { workflowVersion: target.version, workflowHash: target.hash });
     await run.checkpoint();
     return exec;
@@ -503,6 +519,14 @@ export class Engine {
       return await this.#complete(run);
     } catch (error) {
       if (error instanceof Yield) return yielded(run, error.notBefore);
+      if (error instanceof LeaseLostError) {
+        toLog(this.#options.log).warn("worker lost its lease: it stops, the run goes on where the store has it", {
+          executionId: exec.id,
+          workflowId: exec.workflowId,
+          step: exec.currentStep ?? undefined,
+          error: error.message,
+        });
+      }
       const joined = error instanceof ConflictError && run.claimed ? await this.#joinCancel(run) : null;
       if (joined) return await this.#drive(joined);
       throw error;
@@ -611,7 +635,7 @@ export class Engine {
       run.resumed = { stepId: step.id, haltData: exec.haltData };
       Object.assign(exec, { status: "running", haltData: null, wakeAt: null });
       run.setCtx({ ...exec.ctx, response: receivedRecord(event) }, ["response"]);
-      run.emit("event.received", { event: event.name, eventId: event.id, stepId: step.id });
+      run.emit("event.received", { event: event.name, eventId: event.id, stepId: step.id, ...(event.actor ? { actor: event.actor } : {}) });
       await run.checkpoint();
       return undefined;
     }
@@ -879,7 +903,13 @@ export function eventWaitOf(data: JsonObject): EventWait | undefined {
 
 /** What a waiting run receives of an event (its `ctx.response` on resume, then the step's output). */
 export function receivedRecord(event: SentEvent): JsonObject {
-  return { name: event.name, payload: event.payload, id: event.id, received_at: event.sentAt };
+  return {
+    name: event.name,
+    payload: event.payload,
+    id: event.id,
+    received_at: event.sentAt,
+    ...(event.actor ? { actor: event.actor } : {}),
+  };
 }
 
 /** What run/resume return for an execution as it is stored. */

@@ -85,8 +85,8 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
   }
 
   /** Hands a stuck execution (expired lease, lost job) back to the queue; ConflictError while its lease is live. */
-  async recover(executionId: string): Promise<string> {
-    await recover(this.store, this.adapter, executionId, { clock: this.options.clock, leaseMs: this.options.leaseMs });
+  async recover(executionId: string, options: { actor?: string } = {}): Promise<string> {
+    await recover(this.store, this.adapter, executionId, { clock: this.options.clock, leaseMs: this.options.leaseMs, ...options });
     return executionId;
   }
 
