@@ -2,7 +2,8 @@ import { currentConfig, lookupWorkflow, type WorkflowLookup } from "../config.ts
 import { checkResumeAnswer } from "../definition/answer.ts";
 import { applyInputRules } from "../definition/inputs.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import { ConfigError, ConflictError, errorText, ExecutionError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
+import { ConfigError, ConflictError, errorText, ExecutionError, LeaseLostError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
+import { type Log, type Logger, toLog } from "../log.ts";
 import { deepEqual, isPlainObject, setOwn } from "../json.ts";
 import { resolveValue } from "../expressions/references.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
@@ -13,6 +14,7 @@ import type { Condition } from "../expressions/conditions.ts";
 import { eventMatches, matchKey, type SentEvent } from "../expressions/events.ts";
 import { type Execution, type ExecutionResult, isDue, isTerminal, type JsonObject, newExecution, type Services } from "../types.ts";
 import { runChild } from "./child.ts";
+import { startLabels } from "./labels.ts";
 import { hasCompensation, runCompensations } from "./compensation.ts";
 import { type Clock, toClock } from "./clock.ts";
 import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
@@ -45,6 +47,8 @@ export interface EngineOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Called for every event, live; events are also stored with the checkpoint that produced them. */
   onEvent?: EventHandler;
+  /** Where the engine writes its lines (a worker that lost its lease): default JSON lines on the console. */
+  log?: Log | Logger;
   limits?: EngineLimits;
   /**
    * Time budget of one run/resume/continue call in ms: when it is used up, the engine checkpoints the
@@ -128,15 +132,19 @@ export class Engine {
    */
   async run(
     input: unknown,
-    options: { executionId?: string; deadline?: string | null; traceparent?: string } = {},
+    options: { executionId?: string; deadline?: string | null; traceparent?: string; labels?: Record<string, string> } = {},
   ): Promise<ExecutionResult> {
     if (this.#gated(this.workflow) || (this.#options.flowControl !== false && this.workflow.debounce)) {
       // Admission (and debouncing) come before the claim: the run is stored pending first, like an async start.
-      const stored = await this.prepare(input, { executionId: options.executionId, traceparent: options.traceparent });
+      const stored = await this.prepare(input, {
+        executionId: options.executionId,
+        traceparent: options.traceparent,
+        labels: options.labels,
+      });
       return stored.status === "pending" ? await this.continue(stored.id, { loaded: stored }) : resultOf(stored);
     }
     const checked = applyInputRules(this.workflow, input ?? {});
-    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline, options.traceparent);
+    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), options.deadline, options.traceparent, options.labels);
     const run = this.#newRun(exec, this.workflow, false);
     run.emit("workflow.started", { workflowId: this.workflow.id, input: checked });
     run.trace = this.#startSegment(exec, "run");
@@ -157,10 +165,10 @@ export class Engine {
    */
   async prepare(
     input: unknown,
-    options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string } = {},
+    options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string; labels?: Record<string, string> } = {},
   ): Promise<Execution> {
     const checked = applyInputRules(this.workflow, input ?? {});
-    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), undefined, options.traceparent);
+    const exec = this.#newExecution(checked, options.executionId ?? this.#ids(), undefined, options.traceparent, options.labels);
     exec.status = "pending";
     if (options.priority !== undefined) exec.flow = { priority: options.priority };
     if (this.#options.flowControl !== false && this.workflow.debounce) return await this.#debounce(exec, this.workflow.debounce);
@@ -240,7 +248,13 @@ export class Engine {
     return existing;
   }
 
-  #newExecution(input: JsonObject, id: string, deadlineOverride: string | null | undefined, traceparent?: string): Execution {
+  #newExecution(
+    input: JsonObject,
+    id: string,
+    deadlineOverride: string | null | undefined,
+    traceparent: string | undefined,
+    labels: Record<string, string> | undefined,
+  ): Execution {
     assertExecutionId(id);
     const now = this.clock.now();
     const deadline = deadlineOverride !== undefined ? deadlineOverride : this.#deadlineFrom(now, this.workflow);
@@ -254,6 +268,7 @@ export class Engine {
       recoverTo: this.workflow.steps[0]!.id,
       createdAt: now.toISOString(),
       deadline,
+      labels: startLabels(this.workflow, input, labels, now),
     });
     const trace = startTrace(exec, traceparent);
     if (trace) exec.trace = trace;
@@ -312,7 +327,7 @@ export class Engine {
    */
   async resume(
     executionId: string,
-    options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution } = {},
+    options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution; actor?: string } = {},
   ): Promise<ExecutionResult> {
     const answer = checkResumeAnswer(options);
     // One span for the claim (retried or not) and the run that follows.
@@ -329,6 +344,7 @@ export class Engine {
       const run = this.#newRun(exec, workflow, true);
       run.trace = segment ??= this.#startSegment(exec, "resume");
       if (waited) run.emit("flow.started", {});
+      const actor = options.actor ?? exec.answer?.actor;
       const ctx = { ...exec.ctx };
       if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
       if (answer.approved !== undefined) ctx.approved = answer.approved;
@@ -336,9 +352,16 @@ export class Engine {
       if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
       const eventWait = exec.haltData && eventWaitOf(exec.haltData);
       Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
-      run.emit("workflow.resumed", {});
+      run.actor = actor;
+      run.emit("workflow.resumed", actor ? { actor } : {});
       if (eventWait && isPlainObject(answer.response) && typeof answer.response.name === "string") {
-        run.emit("event.received", { event: answer.response.name, eventId: answer.response.id ?? null, stepId: exec.currentStep });
+        const { name, id, actor: sender } = answer.response;
+        run.emit("event.received", {
+          event: name,
+          eventId: id ?? null,
+          stepId: exec.currentStep,
+          ...(typeof sender === "string" ? { actor: sender } : {}),
+        });
       }
       await run.checkpoint();
       return run;
@@ -401,8 +424,8 @@ export class Engine {
    * wins: ConflictError when one is already waiting. Returns the execution as stored (its revision is the one the
    * resume job names).
    */
-  async accept(executionId: string, options: { response?: unknown; approved?: unknown } = {}): Promise<Execution> {
-    const answer = checkResumeAnswer(options);
+  async accept(executionId: string, options: { response?: unknown; approved?: unknown; actor?: string } = {}): Promise<Execution> {
+    const answer = { ...checkResumeAnswer(options), ...(options.actor ? { actor: options.actor } : {}) };
     const refuse = (exec: Execution) => {
       if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
     };
@@ -421,7 +444,7 @@ export class Engine {
    * run here, or, while a worker holds a live lease, in that worker once its next checkpoint loses (so a step it had in
    * flight is compensated too). ConflictError when it has already ended or is being compensated.
    */
-  async cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
+  async cancel(executionId: string, options: { reason?: string; actor?: string } = {}): Promise<ExecutionResult> {
     const exec = await this.#loadOwn(executionId);
     if (isTerminal(exec.status)) {
       throw new ConflictError(
@@ -435,16 +458,17 @@ export class Engine {
     const workflow = await this.#pinned(exec);
     const run = this.#newRun(exec, workflow, true);
     const error = `Cancelled: ${reason}`;
+    const actorField: JsonObject = options.actor ? { actor: options.actor } : {};
     if (hasCompensation(workflow)) {
       const inFlight = exec.status === "running" && leaseExpiry(exec, this.#leaseMs) > this.clock.now().getTime();
       Object.assign(exec, { status: "running", error, wakeAt: null, retry: null, answer: null });
       exec.compensating = { status: "cancelled", error, reason, ok: true, cancelRevision: inFlight ? exec.revision + 1 : null };
-      run.emit("workflow.compensating", { status: "cancelled", error });
+      run.emit("workflow.compensating", { status: "cancelled", error, ...actorField });
       await run.checkpoint();
       return inFlight ? resultOf(exec) : await this.#drive(run);
     }
     Object.assign(exec, { status: "cancelled", error, wakeAt: null, retry: null, answer: null });
-    run.emit("workflow.cancelled", { reason });
+    run.emit("workflow.cancelled", { reason, ...actorField });
     await this.#operate(run, "cancel");
     return await this.#release(run, resultOf(exec));
   }
@@ -454,7 +478,7 @@ export class Engine {
    * definition it started with; the entries keep the first attempt's history. It is stored `pending` (a new
    * deadline, when the workflow has a timeout) for `continue` or a queued job to run. ConflictError unless failed.
    */
-  async retry(executionId: string): Promise<Execution> {
+  async retry(executionId: string, options: { actor?: string } = {}): Promise<Execution> {
     const exec = await this.#loadOwn(executionId);
     if (exec.status !== "failed") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a failed execution can be retried`);
@@ -475,7 +499,7 @@ export class Engine {
       epoch: (exec.epoch ?? 0) + 1,
       pinned: null,
     });
-    run.emit("workflow.resumed", { retry: true });
+    run.emit("workflow.resumed", { retry: true, ...(options.actor ? { actor: options.actor } : {}) });
     return await this.#operate(run, "retry");
   }
 
@@ -483,7 +507,7 @@ export class Engine {
    * Moves a halted or pending execution onto `target` (another version of its workflow) when every step it
    * stands on exists there; ConflictError naming what is missing otherwise.
    */
-  async migrate(executionId: string, target: WorkflowDefinition = this.workflow): Promise<Execution> {
+  async migrate(executionId: string, target: WorkflowDefinition = this.workflow, options: { actor?: string } = {}): Promise<Execution> {
     const exec = await this.#loadOwn(executionId);
     if (exec.status !== "halted" && exec.status !== "pending") {
       throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted or pending execution can be migrated`);
@@ -504,6 +528,13 @@ export class Engine {
       );
     }
     const run = this.#newRun(exec, target, true);
+    run.emit("workflow.migrated", {
+      fromVersion: exec.workflowVersion,
+      fromHash: exec.workflowHash,
+      version: target.version,
+      hash: target.hash,
+      ...(options.actor ? { actor: options.actor } : {}),
+    });
     Object.assign(exec, { workflowVersion: target.version, workflowHash: target.hash });
     return await this.#operate(run, "migrate");
   }
@@ -702,6 +733,14 @@ export class Engine {
       return await this.#complete(run);
     } catch (error) {
       if (error instanceof Yield) return yielded(run, error.notBefore);
+      if (error instanceof LeaseLostError) {
+        toLog(this.#options.log).warn("worker lost its lease: it stops, the run goes on where the store has it", {
+          executionId: exec.id,
+          workflowId: exec.workflowId,
+          step: exec.currentStep ?? undefined,
+          error: error.message,
+        });
+      }
       const joined = error instanceof ConflictError && run.claimed ? await this.#joinCancel(run) : null;
       if (joined) return await this.#drive(joined);
       throw error;
@@ -812,7 +851,7 @@ export class Engine {
       run.resumed = { stepId: step.id, haltData: exec.haltData };
       Object.assign(exec, { status: "running", haltData: null, wakeAt: null });
       run.setCtx({ ...exec.ctx, response: receivedRecord(event) }, ["response"]);
-      run.emit("event.received", { event: event.name, eventId: event.id, stepId: step.id });
+      run.emit("event.received", { event: event.name, eventId: event.id, stepId: step.id, ...(event.actor ? { actor: event.actor } : {}) });
       await run.checkpoint();
       return undefined;
     }
@@ -1083,7 +1122,13 @@ export function eventWaitOf(data: JsonObject): EventWait | undefined {
 
 /** What a waiting run receives of an event (its `ctx.response` on resume, then the step's output). */
 export function receivedRecord(event: SentEvent): JsonObject {
-  return { name: event.name, payload: event.payload, id: event.id, received_at: event.sentAt };
+  return {
+    name: event.name,
+    payload: event.payload,
+    id: event.id,
+    received_at: event.sentAt,
+    ...(event.actor ? { actor: event.actor } : {}),
+  };
 }
 
 /** What run/resume return for an execution as it is stored. */
