@@ -215,7 +215,7 @@ describe("docs/getting-started.md, run in a new project", () => {
       }, PACKAGE_TIMEOUT);
     } else if (block.attrs.server && first.includes("shipping-server.ts")) {
       test(`${first}: an event wakes the run it matches, an http step books, a later failure cancels the booking`, async () => {
-        const [started, flow, event, shipped, startedAQ, eventAQ, failed, booking] = (await serve(block)).map((output) =>
+        const [started, flow, event, shipped, startedAQ, eventAQ, failed, booking, digest] = (await serve(block)).map((output) =>
           JSON.parse(output)
         );
         expect([started, startedAQ]).toEqual([{ executionId: "ship-A-7", status: "halted" }, {
@@ -231,6 +231,10 @@ describe("docs/getting-started.md, run in a new project", () => {
         expect(eventAQ).toMatchObject({ id: "pay-A-8", delivered: 1 });
         expect(failed).toMatchObject({ status: "failed", compensated: true });
         expect(booking).toEqual({ id: "SHP-A-8", cancelled: true });
+        const [next] = digest.nextStarts;
+        expect(next).toMatchObject({ cron: "0 9 * * mon", timezone: "Europe/Paris" });
+        // 9:00 in Paris is 07:00 or 08:00 UTC, on a Monday.
+        expect([new Date(next.next).getUTCDay(), [7, 8].includes(new Date(next.next).getUTCHours())]).toEqual([1, true]);
       }, PACKAGE_TIMEOUT);
     } else if (block.attrs.server) {
       test(`${first} serves, and the requests succeed (a waiting run ends by itself)`, async () => {
