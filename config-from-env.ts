@@ -21,6 +21,7 @@
  * | DW_HTTP_ALLOW_PRIVATE | "true": URLs from references may target loopback and private addresses |
  * | DW_HTTP_MAX_BODY_BYTES | largest `http` response body kept in ctx (default 1 MiB) |
  * | DW_SECRET_<NAME> | the value of `$secrets.<NAME>` in `http` steps |
+ * | DW_LOG_LEVEL | lowest level of the JSON log lines written: debug, info (default), warn, error |
  *
  * A half-configured service (a Redis URL without its token, a QStash token without signing keys) is a
  * ConfigError, never a quiet fallback.
@@ -29,7 +30,8 @@ import { Client } from "@upstash/qstash";
 import type { AppOptions } from "./routes/context.ts";
 import type { WorkflowLookup } from "./src/config.ts";
 import type { WorkflowDefinition } from "./src/definition/workflow.ts";
-import { ConfigError } from "./src/errors.ts";
+import { ConfigError, StoreError } from "./src/errors.ts";
+import { errorText, Log, type LogLevel, parseLogLevel, STORE_UNAVAILABLE } from "./src/log.ts";
 import { checkHttpOptions } from "./src/steps/http.ts";
 import type { HttpOptions } from "./src/steps/step.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
@@ -58,26 +60,41 @@ export interface EnvExtras {
   Redis?: RedisConstructor;
   /** Builds the QStash client (default: `new Client(...)` from "@upstash/qstash"). */
   qstashClient?: (config: { token: string; baseUrl?: string }) => QStashClient;
-  /** Startup lines: one "info" line saying what was chosen, "warn" lines for what is unsafe. Default: console. */
+  /** Startup lines: one "info" line saying what was chosen, "warn" lines for what is unsafe. Default: the app's log. */
   log?: (level: "info" | "warn", line: string) => void;
 }
 
 type Env = Record<string, unknown>;
 
-const defaultLog = (level: "info" | "warn", line: string) => (level === "warn" ? console.warn(line) : console.log(line));
+/** The app's log: JSON lines on the console from DW_LOG_LEVEL on. */
+function logFromEnv(env: Env): Log {
+  const value = text(env, "DW_LOG_LEVEL");
+  let level: LogLevel | undefined;
+  try {
+    level = value === undefined ? undefined : parseLogLevel(value);
+  } catch (error) {
+    throw new ConfigError(`DW_LOG_LEVEL: ${(error as Error).message}`);
+  }
+  return new Log(level ? { level } : {});
+}
+
+function startupLines(log: Log) {
+  return (level: "info" | "warn", line: string) => log.write(level, line.replace(/^durable-workflow: /, ""));
+}
 
 /** Builds AppOptions from an env record (Workers bindings, or the process environment under Deno and Bun). Throws ConfigError. */
 export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   if (!env || typeof env !== "object") throw new ConfigError("appOptionsFromEnv needs an env record");
   if (!extras?.workflows) throw new ConfigError("appOptionsFromEnv needs extras.workflows");
-  const log = extras.log ?? defaultLog;
+  const appLog = logFromEnv(env);
+  const log = extras.log ?? startupLines(appLog);
   const production = flag(env, "DW_PRODUCTION");
   const token = text(env, "DW_API_TOKEN");
   if (production && !token) {
     throw new ConfigError("DW_PRODUCTION=true requires DW_API_TOKEN (the API would be open to anyone)");
   }
 
-  const { store, storeLine } = storeFromEnv(env, extras, production);
+  const { store, storeLine } = storeFromEnv(env, extras, production, log);
   const qstash = qstashFromEnv(env, extras);
   const leaseSeconds = number(env, "DW_LEASE_SECONDS");
   if (leaseSeconds !== undefined && !(leaseSeconds > 0)) {
@@ -102,8 +119,10 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
     ...engine,
     ...(ticker !== undefined ? { ticker } : {}),
     // Without QStash: the in-process queue on the same store, services and workflows (createApp's default, made explicit).
-    adapter: qstash?.adapter ?? new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...engine }),
+    adapter: qstash?.adapter ??
+      new InlineAdapter({ store, services: extras.services ?? {}, workflows: extras.workflows, ...engine, log: appLog }),
     ...(qstash ? { qstash: qstash.routeOptions } : {}),
+    logger: appLog,
   };
 
   if (!token) log("warn", "durable-workflow: DW_API_TOKEN is not set: the API is open to anyone who can reach it (fine on localhost only)");
@@ -139,7 +158,7 @@ function tickerFromEnv(env: Env): AppOptions["ticker"] {
   };
 }
 
-function storeFromEnv(env: Env, extras: EnvExtras, production: boolean) {
+function storeFromEnv(env: Env, extras: EnvExtras, production: boolean, log: NonNullable<EnvExtras["log"]>) {
   const url = text(env, "UPSTASH_REDIS_REST_URL");
   const restToken = text(env, "UPSTASH_REDIS_REST_TOKEN");
   if (!url && !restToken) {
@@ -150,7 +169,7 @@ function storeFromEnv(env: Env, extras: EnvExtras, production: boolean) {
     }
     const line =
       "MemoryStore — NOT DURABLE: every execution is lost when the process stops (set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN for Redis)";
-    (extras.log ?? defaultLog)("warn", `durable-workflow: WARNING: using the ${line}`);
+    log("warn", `durable-workflow: WARNING: using the ${line}`);
     return { store: new MemoryStore(), storeLine: "MemoryStore (not durable)" };
   }
   if (!url || !restToken) {
@@ -278,19 +297,28 @@ function httpUrl(value: string, name: string): string {
  * app's own ticker, `app.scheduled` and a QStash sweep schedule all run). Kept for code written before `app.tick()`.
  */
 export async function recoverOnce(
-  options: Pick<AppOptions, "store" | "adapter" | "clock" | "sweep"> & { workflows?: AppOptions["workflows"] },
+  options: Pick<AppOptions, "store" | "adapter" | "clock" | "sweep" | "logger"> & { workflows?: AppOptions["workflows"] },
 ): Promise<SweepReport> {
   const adapter = options.adapter;
   if (!adapter) throw new ConfigError("recoverOnce needs the app's adapter");
   const workflows = options.workflows;
-  const report = await tick({
-    store: options.store,
-    adapter,
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.sweep ? { sweep: options.sweep } : {}),
-    ...(workflows ? { triggers: () => workflowsOf(workflows) } : {}),
-  });
-  return report.sweep!;
+  const log = options.logger instanceof Log ? options.logger : undefined;
+  try {
+    const report = await tick({
+      store: options.store,
+      adapter,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.sweep ? { sweep: options.sweep } : {}),
+      ...(workflows ? { triggers: () => workflowsOf(workflows) } : {}),
+    });
+    log?.recovered(STORE_UNAVAILABLE);
+    return report.sweep!;
+  } catch (error) {
+    if (log && error instanceof StoreError) {
+      log.failure(STORE_UNAVAILABLE, "sweep failed: the execution store is unavailable", { error: errorText(error) });
+    }
+    throw error;
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ import { Redis } from "@upstash/redis";
 import { loadExamples } from "./examples/index.ts";
 import { ConfigError, createApp } from "./mod.ts";
 import { appOptionsFromEnv, syncCronSchedules, VERSION } from "./config-from-env.ts";
+import { errorText, Log } from "./src/log.ts";
 
 interface RuntimeGlobals {
   Deno?: {
@@ -62,19 +63,20 @@ const { port, examples, options, app } = configured(() => {
  * jobs and sweeps: the app's ticker (DW_TICK_SECONDS, DW_SWEEP_SECONDS), or with QStash its sweep schedule. On Deno
  * Deploy, where an idle isolate may be stopped, Deno.cron also ticks once a minute.
  */
+const log = options.logger instanceof Log ? options.logger : new Log();
 void app.start();
 const cron = (globalThis as RuntimeGlobals).Deno?.cron;
 if (cron && options.ticker !== false) {
   cron(
     "durable-workflow tick",
     "* * * * *",
-    () => app.tick().then(() => undefined, (error) => console.error(`durable-workflow: tick failed: ${error}`)),
+    () => app.tick().then(() => undefined, (error) => log.error("tick failed", { error: errorText(error) })),
   );
 }
 // With QStash: a schedule per cron trigger (created at start-up, removed with its trigger).
 syncCronSchedules(env, options).then(
-  (synced) => synced && console.log(JSON.stringify({ msg: "cron trigger schedules synced", ...synced })),
-  (error) => console.error(JSON.stringify({ msg: "cron trigger schedules could not be synced", error: String(error) })),
+  (synced) => synced && log.info("cron trigger schedules synced", { ...synced }),
+  (error) => log.error("cron trigger schedules could not be synced", { error: errorText(error) }),
 );
 
 /** How to try it: printed once the server listens. */

@@ -124,19 +124,33 @@ async function startApp(): Promise<void> {
   const proc = Bun.spawn([process.execPath, "main.ts"], {
     cwd: ROOT,
     env: appEnv,
-    stdout: values.verbose ? "inherit" : "ignore",
+    stdout: "pipe",
     stderr: "pipe",
   });
   app = proc;
-  void (async () => {
-    const text = await new Response(proc.stderr).text();
-    for (const line of text.split("\n").filter((l) => l && !l.includes("DW_API_TOKEN is not set"))) appErrors.push(line);
-  })();
+  void collectLines(proc.stdout, (line) => values.verbose && console.log(line));
+  void collectLines(proc.stderr, (line) => !line.includes("DW_API_TOKEN is not set") && appErrors.push(line));
   if (!(await waitHealthy(base, () => proc.exitCode === null && proc.signalCode === null))) {
     throw new Error("the app did not answer /health");
   }
 }
 const appErrors: string[] = [];
+/** Every line the app wrote (stdout and stderr), with when it arrived: the outage's share is reported. */
+const appLines: { at: number; bytes: number }[] = [];
+async function collectLines(stream: ReadableStream<Uint8Array>, each: (line: string) => unknown): Promise<void> {
+  let rest = "";
+  const decoder = new TextDecoder();
+  const reader = stream.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    const parts = (rest + decoder.decode(read.value, { stream: true })).split("\n");
+    rest = parts.pop()!;
+    for (const line of parts) {
+      appLines.push({ at: Date.now(), bytes: new TextEncoder().encode(line).length + 1 });
+      if (line) each(line);
+    }
+  }
+}
+let outage: { from: number; to: number } | undefined;
 
 async function stopEverything(): Promise<void> {
   if (app) await stopChild(app);
@@ -262,6 +276,7 @@ for (let k = 0; k < KILLS; k++) {
 if (OUTAGE_MS > 0) {
   await Bun.sleep(between(200, 1000));
   log(`fault ${faults.length + 1}: Redis unreachable for ${OUTAGE_MS / 1000} s (${MODE})`);
+  const from = Date.now();
   if (MODE === "stall") {
     process.kill(redis.pid, "SIGSTOP");
     await Bun.sleep(OUTAGE_MS);
@@ -274,6 +289,7 @@ if (OUTAGE_MS > 0) {
     redis = await startRedisServer({ binary, port: redisPort, dir });
   }
   log("Redis reachable again");
+  outage = { from, to: Date.now() };
   faults.push("outage");
 }
 const lastFault = Date.now();
@@ -347,6 +363,13 @@ console.log(
   } s)`,
 );
 console.log(`  qstash-dev                ${JSON.stringify(stats)}`);
+if (outage) {
+  // The outage and the 10 s after it (the recovery line comes with the first answer of the store).
+  const during = appLines.filter((line) => line.at >= outage!.from && line.at <= outage!.to + 10_000);
+  console.log(
+    `  app log during the outage (+10 s)  ${during.length} lines, ${during.reduce((sum, line) => sum + line.bytes, 0)} bytes`,
+  );
+}
 for (const id of ids.filter((id) => statuses.get(id)?.status === "failed").slice(0, 5)) {
   console.log(`  failed ${id}: ${statuses.get(id)?.error}`);
 }

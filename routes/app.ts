@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { requireToken } from "./auth.ts";
 import { bodyLimit } from "./body.ts";
+import { bulkRoutes } from "./bulk.ts";
 import { dashboardDataRoutes, dashboardRoutes } from "./dashboard/index.ts";
 import { type AppEnv, type AppOptionsInput, contextMiddleware, contextResolver } from "./context.ts";
 import { eventSendRoutes } from "./event-sends.ts";
@@ -71,6 +72,7 @@ export function createApp(options: AppOptionsInput): App {
   app.use("*", requireToken(), bodyLimit());
 
   app.route("/", workflowRoutes());
+  app.route("/", bulkRoutes());
   app.route("/", executionRoutes());
   app.route("/", lifecycleRoutes());
   app.route("/", eventRoutes());
@@ -85,7 +87,7 @@ export function createApp(options: AppOptionsInput): App {
       const context = await resolve(env);
       await time.start(context);
       const line = tickLine(await tickApp(context));
-      if (line) console.log(line);
+      if (line) context.log.info(line);
     })().catch((error) => console.error(`durable-workflow: scheduled tick failed: ${errorText(error)}`));
     ctx?.waitUntil(done);
     await done;

@@ -5,6 +5,7 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type * as client from "./client.ts";
+import type { BulkAnswer, BulkBody } from "./bulk.ts";
 import type * as schemas from "./schemas.ts";
 
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
@@ -30,3 +31,5 @@ same<Omit<z.input<typeof schemas.RunBody>, "mode">, client.StartOptions>(true);
 same<Omit<z.input<typeof schemas.ResumeBody>, "mode">, client.ResumeAnswer>(true);
 same<z.input<typeof schemas.CancelBody>, client.CancelOptions>(true);
 same<Omit<z.input<typeof schemas.SendEventBody>, "payload">, client.SendEventOptions>(true);
+same<z.input<typeof BulkBody>, client.BulkRequest>(true);
+same<z.output<typeof BulkAnswer>, client.BulkAnswer>(true);

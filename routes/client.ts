@@ -38,6 +38,7 @@ export type ExecutionSummary = Pick<
   | "revision"
   | "leaseUntil"
   | "wakeAt"
+  | "labels"
   | "compensating"
   | "compensated"
   | "flow"
@@ -64,6 +65,62 @@ export interface ListFilters {
   limit?: number;
   /** The `cursor` of the previous page. */
   cursor?: string;
+  /** Only executions created at or after this ISO time. */
+  createdFrom?: string;
+  /** Only executions created before this ISO time. */
+  createdTo?: string;
+  /** Only executions last changed at or after this ISO time. */
+  updatedFrom?: string;
+  /** Only executions last changed before this ISO time. */
+  updatedTo?: string;
+}
+
+/** The filters of `list` with labels: each becomes a `label.<name>=<value>` parameter. */
+export interface ListOptions extends ListFilters {
+  /** Only executions carrying every one of these labels. */
+  labels?: Record<string, string>;
+}
+
+/** Which executions a bulk cancel or retry acts on: the list's filters without paging. */
+export interface BulkFilter {
+  workflowId?: string;
+  status?: ExecutionStatus;
+  createdFrom?: string;
+  createdTo?: string;
+  updatedFrom?: string;
+  updatedTo?: string;
+  /** Only executions carrying every one of these labels. */
+  labels?: Record<string, string>;
+}
+
+/** A bulk cancel or retry (POST /executions/cancel, /retry). */
+export interface BulkRequest {
+  filter: BulkFilter;
+  /** Act on at most this many (1–100), newest first. */
+  max: number;
+  /** List what would be acted on, and do nothing. */
+  dryRun?: boolean;
+  /** cancel: why (kept as `Cancelled: <reason>`). */
+  reason?: string;
+}
+
+/** One execution a bulk action selected. */
+export interface BulkResult {
+  executionId: string;
+  workflowId: string;
+  ok: boolean;
+  /** ok: the status after the action (or now, with dryRun). */
+  status?: string;
+  /** not ok: the problem, as the single route would answer it. */
+  error?: { status: number; detail: string };
+}
+
+/** The answer of a bulk cancel or retry: one result per execution selected; `more` when more match. */
+export interface BulkAnswer {
+  action: "cancel" | "retry";
+  dryRun: boolean;
+  results: BulkResult[];
+  more: boolean;
 }
 
 /** RFC 9457 problem details (application/problem+json). */
@@ -166,6 +223,8 @@ export interface StartOptions {
   executionId?: string;
   /** Among runs waiting for a flow-control slot, the higher priority starts first. */
   priority?: number;
+  /** Labels of the new execution (over the definition's `labels:`); `list({ labels })` finds it. */
+  labels?: Record<string, string>;
 }
 
 /** The body of a resume, without `mode` (the method's overloads take it). */
@@ -360,14 +419,16 @@ export class DurableWorkflowClient {
   }
 
   /** One page of executions, newest first; pass the page's `cursor` for the next one. */
-  list(filters: ListFilters = {}): Promise<ExecutionPage> {
+  list(filters: ListOptions = {}): Promise<ExecutionPage> {
     const query = new URLSearchParams();
-    for (const [key, value] of Object.entries(filters)) if (value !== undefined) query.set(key, String(value));
+    const { labels, ...rest } = filters;
+    for (const [key, value] of Object.entries(rest)) if (value !== undefined) query.set(key, String(value));
+    for (const [name, value] of Object.entries(labels ?? {})) query.set(`label.${name}`, value);
     return this.#json("GET", `/executions${query.size ? `?${query}` : ""}`);
   }
 
   /** Every execution matching the filters, newest first, page after page. */
-  async *listAll(filters: Omit<ListFilters, "cursor"> = {}): AsyncGenerator<ExecutionSummary> {
+  async *listAll(filters: Omit<ListOptions, "cursor"> = {}): AsyncGenerator<ExecutionSummary> {
     let cursor: string | undefined;
     do {
       const page = await this.list({ ...filters, cursor });
@@ -386,6 +447,16 @@ export class DurableWorkflowClient {
   /** Cancels a pending, running or halted execution; the result is the execution, now `cancelled`. */
   cancel(id: string, options: CancelOptions = {}): Promise<ExecutionResult> {
     return this.#json("POST", `/executions/${encodeURIComponent(id)}/cancel`, options);
+  }
+
+  /** Cancels every pending, running or halted execution the filter selects (at most `max`): one result each. */
+  cancelMatching(request: BulkRequest): Promise<BulkAnswer> {
+    return this.#json("POST", "/executions/cancel", request);
+  }
+
+  /** Retries every failed execution the filter selects (at most `max`, async): one result each. */
+  retryMatching(request: BulkRequest): Promise<BulkAnswer> {
+    return this.#json("POST", "/executions/retry", request);
   }
 
   /** Runs a failed execution again from the step that failed: async (default) or `mode: "sync"`. */

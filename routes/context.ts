@@ -3,7 +3,8 @@ import type { WorkflowLookup } from "../src/config.ts";
 import { type Clock, toClock } from "../src/engine/clock.ts";
 import { Catalog } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
-import { ConfigError } from "../src/errors.ts";
+import { ConfigError, StoreError } from "../src/errors.ts";
+import { type Log, type Logger, type LogLevel, STORE_UNAVAILABLE, toLog } from "../src/log.ts";
 import { InlineAdapter } from "../src/runners/adapters/inline.ts";
 import type { QueueAdapter } from "../src/runners/jobs.ts";
 import type { SweepOptions } from "../src/runners/recovery.ts";
@@ -11,6 +12,7 @@ import { checkHttpOptions } from "../src/steps/http.ts";
 import type { HttpOptions } from "../src/steps/step.ts";
 import type { Store } from "../src/store/store.ts";
 import type { Services } from "../src/types.ts";
+import { type ApiToken, parseTokens } from "./auth.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { missingServices } from "./catalog.ts";
 
@@ -22,8 +24,10 @@ export interface AppOptions {
   /** Queue of the async mode (default: an InlineAdapter on the same store, services and workflows). */
   adapter?: QueueAdapter;
   /**
-   * Bearer token required on every route but GET /health and POST /qstash. Without one the API is open:
-   * fine on localhost, never in production — `production: true` refuses to start without a token.
+   * Bearer token required on every route but GET /health and POST /qstash: one secret, or `name:secret` pairs
+   * separated by commas (at most one unnamed); operator actions record the name of the token used as their actor.
+   * Without one the API is open: fine on localhost, never in production — `production: true` refuses to start
+   * without a token.
    */
   token?: string;
   /** Refuses to start (ConfigError) without a `token`. */
@@ -86,6 +90,10 @@ export interface AppOptions {
   ids?: () => string;
   /** Reported by GET /health (default "unknown"). */
   version?: string;
+  /** Where log lines go: any `{ debug, info, warn, error }` (default console), or a `Log` shared with other parts. */
+  logger?: Logger | Log;
+  /** Lines below this level are dropped (default "info"; ignored when `logger` is a `Log`). */
+  logLevel?: LogLevel;
 }
 
 /** Options, or a function of the Workers env bindings giving them (called once per env object). */
@@ -106,6 +114,10 @@ export interface AppContext {
   /** Every workflow that can be listed: those given in a list (not by a lookup function) and those in the store. */
   listWorkflows(): Promise<WorkflowDefinition[]>;
   readonly catalog: Catalog;
+  /** The API tokens (`token` parsed); empty when the API is open. */
+  readonly tokens: readonly ApiToken[];
+  /** The app's log (docs/deploy.md, "Logs"). */
+  readonly log: Log;
   /** Options for runners and engines: same store, services, workflows (for child steps), clock, ids and lease. */
   readonly runnerOptions: {
     store: Store;
@@ -118,17 +130,15 @@ export interface AppContext {
     leaseMs?: number;
     http?: HttpOptions;
     secrets?: Readonly<Record<string, string>>;
+    log: Log;
   };
 }
 
 /** The Hono env of the app and its sub-apps (events, qstash). */
 export interface AppEnv {
   Bindings: Record<string, unknown>;
-  Variables: { app: AppContext };
+  Variables: { app: AppContext; actor: string | undefined };
 }
-
-/** RFC 6750's b64token: what a client can send after `Bearer ` (and all that `hono/bearer-auth` accepts). */
-const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
 /** Throws ConfigError for options the app cannot start with. */
 function checkOptions(options: AppOptions): void {
@@ -138,9 +148,7 @@ function checkOptions(options: AppOptions): void {
   if (options.token !== undefined && (typeof options.token !== "string" || options.token.length === 0)) {
     throw new ConfigError("The API token must be a non-empty string");
   }
-  if (options.token !== undefined && !BEARER_TOKEN.test(options.token)) {
-    throw new ConfigError("The API token may hold only letters, digits and - . _ ~ + / (then = padding), as RFC 6750 bearer tokens do");
-  }
+  if (options.token !== undefined) parseTokens(options.token);
   if (options.production && !options.token) {
     throw new ConfigError("Production mode requires an API token: pass { token }");
   }
@@ -192,8 +200,35 @@ export function appNow(app: AppContext): Date {
   return toClock(app.options.clock).now();
 }
 
+/**
+ * The store, told to the log: any answer from it ends a "store-unavailable" incident (its "recovered" line), so
+ * the line is written when the store is back, not when some request that never touched it succeeds.
+ */
+function watchedStore(store: Store, log: Log): Store {
+  return new Proxy(store, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const result = value.apply(target, args);
+        if (!(result instanceof Promise) || !log.failing(STORE_UNAVAILABLE)) return result;
+        return result.then((answer) => {
+          log.recovered(STORE_UNAVAILABLE);
+          return answer;
+        }, (error) => {
+          if (!(error instanceof StoreError)) log.recovered(STORE_UNAVAILABLE);
+          throw error;
+        });
+      };
+    },
+  });
+}
+
 export function buildContext(options: AppOptions): AppContext {
   checkOptions(options);
+  const clock = options.clock === undefined ? undefined : toClock(options.clock);
+  const log = toLog(options.logger, options.logLevel, clock && (() => clock.now()));
+  options = { ...options, store: watchedStore(options.store, log) };
   const source = options.workflows;
   const services = options.services ?? {};
   const catalog = new Catalog(options.store, source, { clock: options.clock });
@@ -208,6 +243,7 @@ export function buildContext(options: AppOptions): AppContext {
     ...(options.ids ? { ids: options.ids } : {}),
     ...(options.http ? { http: options.http } : {}),
     ...(options.secrets ? { secrets: options.secrets } : {}),
+    log,
   };
   return {
     options,
@@ -219,6 +255,8 @@ export function buildContext(options: AppOptions): AppContext {
     workflow: (id) => catalog.current(id),
     listWorkflows: () => catalog.list(codeIds),
     catalog,
+    tokens: options.token === undefined ? [] : parseTokens(options.token),
+    log,
     runnerOptions,
   };
 }

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import { EVENT_NAME_PATTERN, EVENT_NAME_RULE } from "../src/expressions/events.ts";
 import { sendEvent } from "../src/runners/send-event.ts";
+import { actorOf, logAction } from "./auth.ts";
 import type { AppEnv } from "./context.ts";
 import { api, json, route } from "./route.ts";
 import { EventSent, SendEventBody } from "./schemas.ts";
@@ -27,17 +28,24 @@ export function eventSendRoutes(): OpenAPIHono<AppEnv> {
     const app = c.get("app");
     const { name } = c.req.valid("param");
     const { payload, id } = c.req.valid("json");
+    const actor = actorOf(c);
     const sent = await sendEvent(name, payload ?? null, {
       ...(id === undefined ? {} : { id }),
+      ...(actor ? { actor } : {}),
       store: app.store,
       adapter: app.adapter,
       workflows: await app.listWorkflows(),
       ...(app.runnerOptions.clock ? { clock: app.runnerOptions.clock } : {}),
       ...(app.options.events?.lookbackSeconds !== undefined ? { lookbackSeconds: app.options.events.lookbackSeconds } : {}),
     });
-    for (const refused of sent.refused) {
-      console.warn(JSON.stringify({ msg: "event trigger refused", event: name, eventId: sent.id, ...refused }));
-    }
+    for (const refused of sent.refused) app.log.warn("event trigger refused", { event: name, eventId: sent.id, ...refused });
+    logAction(c, "send event", {
+      event: name,
+      eventId: sent.id,
+      delivered: sent.delivered,
+      duplicate: sent.duplicate,
+      started: sent.started,
+    });
     return c.json({ id: sent.id, delivered: sent.delivered, duplicate: sent.duplicate, started: sent.started }, 202);
   });
   return routes;

@@ -5,6 +5,7 @@ import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import type { Execution as StoredExecution } from "../src/types.ts";
 import { rawJsonField } from "./body.ts";
+import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { continueWhenDue } from "./later.ts";
 import { HttpProblem } from "./problems.ts";
@@ -92,11 +93,22 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
   const routes = api();
 
   routes.openapi(listExecutions, async (c) => {
-    const { workflowId, status, limit, cursor } = c.req.valid("query");
+    const { workflowId, status, limit, cursor, ...times } = c.req.valid("query");
+    const labels = labelFilters(c.req.queries());
     let page;
     try {
-      page = await c.get("app").store.find({ workflowId, status: status as StoredExecution["status"] | undefined, limit, cursor });
+      page = await c.get("app").store.find({
+        workflowId,
+        status: status as StoredExecution["status"] | undefined,
+        limit,
+        cursor,
+        ...times,
+        ...(labels ? { labels } : {}),
+      });
     } catch (error) {
+      if (error instanceof ValidationError && error.issues.length) {
+        throw new HttpProblem(400, error.message, { errors: error.issues.map(({ path, message }) => ({ path, message })) });
+      }
       // The store checks the (opaque) cursor: a bad one is the client's mistake, not an input rule.
       if (error instanceof ValidationError) {
         throw new HttpProblem(400, error.message, { errors: [{ path: "cursor", message: "is not a cursor of this API" }] });
@@ -130,15 +142,21 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
     const answer = checkResumeAnswer({ response: await rawJsonField(c, "response"), approved: await rawJsonField(c, "approved") });
     const execution = await requireExecution(app, id);
     const workflow = await requireWorkflow(app, execution.workflowId);
+    const actor = actorOf(c);
     // The resume request's W3C trace context: the segment that applies the answer links to it (docs/observability.md).
     const traceparent = c.req.header("traceparent");
+    logAction(c, "resume", {
+      executionId: id,
+      workflowId: workflow.id,
+      ...(answer.approved !== undefined ? { approved: answer.approved } : {}),
+    });
     if (mode === "sync") {
-      const result = await new SyncRunner(workflow, { ...app.runnerOptions, traceparent }).resume(id, answer);
+      const result = await new SyncRunner(workflow, { ...app.runnerOptions, traceparent }).resume(id, { ...answer, actor });
       await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-    await runner.resume(id, { ...answer, traceparent });
+    await runner.resume(id, { ...answer, actor, traceparent });
     const status = await runner.status(id);
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
   });
@@ -150,4 +168,15 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
   });
 
   return routes;
+}
+
+/** The label filters of a query: `label.<name>=<value>` parameters, name → value (the first one of a name). */
+export function labelFilters(query: Record<string, string[]>): Record<string, string> | undefined {
+  const labels: Record<string, string> = {};
+  for (const [key, values] of Object.entries(query)) {
+    if (key.startsWith("label.") && values[0] !== undefined) {
+      Object.defineProperty(labels, key.slice("label.".length), { value: values[0], enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return Object.keys(labels).length ? labels : undefined;
 }

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Engine } from "../src/engine/engine.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
+import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { requireExecution } from "./executions.ts";
 import { continueWhenDue } from "./later.ts";
@@ -83,7 +84,9 @@ export function lifecycleRoutes(): OpenAPIHono<AppEnv> {
     const { id } = c.req.valid("param");
     const { reason } = c.req.valid("json");
     const workflow = await workflowOf(app, id);
-    const result = await new SyncRunner(workflow, app.runnerOptions).cancel(id, reason === undefined ? {} : { reason });
+    const actor = actorOf(c);
+    const result = await new SyncRunner(workflow, app.runnerOptions).cancel(id, { ...(reason === undefined ? {} : { reason }), actor });
+    logAction(c, "cancel", { executionId: id, workflowId: workflow.id, reason });
     await continueWhenDue(app, workflow.id, result); // the waiters a freed flow-control slot lets start
     return c.json(pick(ExecutionResult, result), 200);
   });
@@ -92,21 +95,26 @@ export function lifecycleRoutes(): OpenAPIHono<AppEnv> {
     const app = c.get("app");
     const { id } = c.req.valid("param");
     const workflow = await workflowOf(app, id);
+    const actor = actorOf(c);
     if (c.req.valid("json").mode === "sync") {
-      const result = await new SyncRunner(workflow, app.runnerOptions).retry(id);
+      const result = await new SyncRunner(workflow, app.runnerOptions).retry(id, { actor });
+      logAction(c, "retry", { executionId: id, workflowId: workflow.id });
       await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-    await runner.retry(id);
+    await runner.retry(id, { actor });
+    logAction(c, "retry", { executionId: id, workflowId: workflow.id });
     return c.json({ executionId: id, status: await statusOf(runner, id) }, 202);
   });
 
   routes.openapi(recoverExecution, async (c) => {
     const app = c.get("app");
     const { id } = c.req.valid("param");
-    const runner = new AsyncRunner(await workflowOf(app, id), { ...app.runnerOptions, adapter: app.adapter });
-    await runner.recover(id);
+    const workflow = await workflowOf(app, id);
+    const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
+    await runner.recover(id, { actor: actorOf(c) });
+    logAction(c, "recover", { executionId: id, workflowId: workflow.id });
     return c.json({ executionId: id, status: await statusOf(runner, id) }, 202);
   });
 
@@ -114,7 +122,8 @@ export function lifecycleRoutes(): OpenAPIHono<AppEnv> {
     const app = c.get("app");
     const { id } = c.req.valid("param");
     const current = await workflowOf(app, id);
-    const execution = await new Engine(current, app.runnerOptions).migrate(id, current);
+    const execution = await new Engine(current, app.runnerOptions).migrate(id, current, { actor: actorOf(c) });
+    logAction(c, "migrate", { executionId: id, workflowId: current.id, version: current.version, hash: current.hash });
     return c.json(pick(Execution, execution), 200);
   });
 

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError, ConflictError, NotFoundError, StoreError, ValidationError } from "../src/errors.ts";
+import { errorText, Log, STORE_UNAVAILABLE } from "../src/log.ts";
 
 /**
  * Every error answer is RFC 9457 `application/problem+json`. `type` is
@@ -109,6 +110,8 @@ export function problemResponse(status: ProblemStatus, detail: string, options: 
  * answered with a generic detail, never a stack trace.
  */
 export function errorToResponse(error: unknown, c?: Context): Response {
+  const log: Log = c?.get("app")?.log ?? fallbackLog;
+  const request = c ? { method: c.req.method, path: c.req.path } : {};
   if (error instanceof HttpProblem) return problemResponse(error.status, error.detail, error.options);
   if (error instanceof ValidationError) {
     return problemResponse(422, error.message, { errors: error.issues.map(({ path, message }) => ({ path, message })) });
@@ -116,11 +119,14 @@ export function errorToResponse(error: unknown, c?: Context): Response {
   if (error instanceof NotFoundError) return problemResponse(404, error.message);
   if (error instanceof ConflictError) return problemResponse(409, error.message);
   if (error instanceof StoreError) {
-    console.error("durable-workflow: store unavailable:", error);
+    log.failure(STORE_UNAVAILABLE, "the execution store is unavailable: requests are answered 503", {
+      error: errorText(error),
+      ...request,
+    });
     return problemResponse(503, "The execution store is unavailable; retry later.", { headers: RETRY_LATER });
   }
   if (error instanceof ConfigError) {
-    console.error("durable-workflow: configuration error:", error);
+    log.error("configuration error", { error: errorText(error), ...request });
     return problemResponse(500, "The server is not configured correctly.");
   }
   if (error instanceof HTTPException) {
@@ -129,11 +135,19 @@ export function errorToResponse(error: unknown, c?: Context): Response {
     // Hono's own (the validator's "Malformed JSON in request body", for one): its messages are safe.
     const status = isProblemStatus(error.status) ? error.status : 500;
     if (status >= 500) {
-      console.error("durable-workflow: request failed:", error);
+      log.error("request failed", { error: errorText(error), stack: stackOf(error), ...request });
       return problemResponse(status, "The request could not be processed.");
     }
     return problemResponse(status, error.message || KINDS[kindOf(status)][1]);
   }
-  console.error(`durable-workflow: unexpected error on ${c ? `${c.req.method} ${c.req.path}` : "a request"}:`, error);
+  log.error("unexpected error", { error: errorText(error), stack: stackOf(error), ...request });
   return problemResponse(500, "An unexpected error occurred.");
+}
+
+/** Used when the app's options could not be resolved (so there is no app log). */
+const fallbackLog = new Log();
+
+/** The stack of an unexpected error (one JSON field, so it stays one line). */
+export function stackOf(error: unknown): string | undefined {
+  return error instanceof Error ? error.stack : undefined;
 }

@@ -35,6 +35,9 @@ const RunFields = z.strictObject({
   input: z.record(z.string(), z.unknown()).optional().describe("The run input, checked against the workflow's input rules"),
   executionId: executionId.optional()
     .describe("Id of the new execution (default: a UUID). Starting an id that exists is idempotent: its current state is returned"),
+  labels: z.record(z.string(), z.string()).optional().describe(
+    "Labels of the new execution (over the definition's `labels:`): at most 16, names a letter or _ then up to 63 of A-Z a-z 0-9 _ - ., values 1 to 200 characters; `GET /executions?label.<name>=<value>` finds it",
+  ),
   mode,
   priority: z.number().finite().optional().describe("Among runs waiting for a flow-control slot, the higher priority starts first"),
 });
@@ -73,12 +76,21 @@ export const EventSent = z.object({
 
 export const RetryBody = z.strictObject({ mode }).describe("Retries a failed execution").openapi("RetryBody");
 
+const timeBound: z.ZodOptional<z.ZodString> = z.string().max(40).refine(
+  (value) => Number.isFinite(Date.parse(value)),
+  "must be an ISO 8601 time",
+).optional();
+
 export const ListQuery = z.object({
   workflowId: workflowId.optional().describe("Only executions of this workflow"),
   status: status.optional().describe("Only executions in this status"),
   limit: z.coerce.number().int().min(1).max(1000).optional().describe("Page size (default 50, at most 1000)"),
   cursor: z.string().min(1).max(1000).optional().describe("The `cursor` of the previous page"),
-});
+  createdFrom: timeBound.describe("Only executions created at or after this ISO time"),
+  createdTo: timeBound.describe("Only executions created before this ISO time"),
+  updatedFrom: timeBound.describe("Only executions last changed at or after this ISO time"),
+  updatedTo: timeBound.describe("Only executions last changed before this ISO time"),
+}).describe("Also `label.<name>=<value>` (repeatable): only executions carrying every such label");
 
 // ---- responses ----
 
@@ -140,6 +152,7 @@ export const WorkflowVersion = z.object({
   version: z.string(),
   hash: z.string(),
   storedAt: timestamp,
+  storedBy: z.string().optional().describe("Who stored it with PUT /workflows/:id (the API token's name)"),
   current: z.boolean().describe("New runs use this version"),
   halted: z.number().int().describe("Executions halted on this version now"),
   pending: z.number().int().describe("Executions pending on this version now"),
@@ -213,6 +226,7 @@ export const ExecutionSummary = ExecutionFields.pick({
   revision: true,
   leaseUntil: true,
   wakeAt: true,
+  labels: true,
   compensating: true,
   compensated: true,
   flow: true,

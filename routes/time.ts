@@ -35,7 +35,7 @@ export function tickLine(report: TickReport): string | undefined {
   const started = report.triggers?.started.length ?? 0;
   const notStarted = report.triggers?.failed ?? [];
   if (!report.timers && !handedBack && !failed && !started && !notStarted.length) return undefined;
-  return `durable-workflow: tick: ${report.timers} due job(s) run, ${handedBack} execution(s) handed back by the sweeper` +
+  return `tick: ${report.timers} due job(s) run, ${handedBack} execution(s) handed back by the sweeper` +
     (failed ? `, ${failed} could not be enqueued (retried after the claim time)` : "") +
     (started ? `, ${started} cron trigger run(s) started` : "") +
     notStarted.map((f) => `; cron trigger of ${f.workflowId} at ${f.occurrence} not started: ${f.error}`).join("");
@@ -77,21 +77,22 @@ export function appTime(): { start(app: AppContext): Promise<void> } {
       const adapter = app.adapter;
       entry.done = ensureSweepSchedule(adapter).then(
         ({ scheduleId, created }) =>
-          console.log(
-            `durable-workflow: QStash sweep schedule ${scheduleId} ${created ? "created" : "in place"}: ` +
-              `{"action":"sweep"} to ${adapter.callbackUrl} every minute`,
+          app.log.info(
+            `QStash sweep schedule ${scheduleId} ${
+              created ? "created" : "in place"
+            }: {"action":"sweep"} to ${adapter.callbackUrl} every minute`,
           ),
         (error) => {
           entry.failedAt = Date.now();
-          console.warn(`durable-workflow: the QStash sweep schedule could not be checked or created (retried later): ${errorText(error)}`);
+          app.log.warn("the QStash sweep schedule could not be checked or created (retried later)", { error: errorText(error) });
         },
       );
     } else if (wantsTicker(app)) {
       const option = typeof app.options.ticker === "object" ? app.options.ticker : {};
       startTicker(async (options) => {
         const line = tickLine(await tickApp(app, options));
-        if (line) console.log(line);
-      }, option);
+        if (line) app.log.info(line);
+      }, { ...option, log: (level, line) => app.log.write(level, line.replace(/^durable-workflow: /, "")) });
     }
     return entry.done;
   };

@@ -9,6 +9,7 @@ import { AsyncRunner } from "../src/runners/async.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import { rawJsonField } from "./body.ts";
 import { missingServices } from "./catalog.ts";
+import { actorOf, logAction } from "./auth.ts";
 import { type AppContext, type AppEnv, appNow } from "./context.ts";
 import { continueWhenDue } from "./later.ts";
 import { nextStarts } from "../src/runners/triggers.ts";
@@ -162,10 +163,11 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
         errors: missing.map((name) => ({ path: "steps", message: `service "${name}" is not provided by this app` })),
       });
     }
-    const { created } = await app.catalog.put(workflow, source).catch((error) => {
+    const { created } = await app.catalog.put(workflow, source, actorOf(c)).catch((error) => {
       if (error instanceof VersionTakenError) throw new HttpProblem(409, error.message, { errors: [error.issue] });
       throw error;
     });
+    if (created) logAction(c, "put workflow", { workflowId: workflow.id, version: workflow.version, hash: workflow.hash });
     return c.json({ id, version: workflow.version, hash: workflow.hash }, created ? 201 : 200);
   });
 
@@ -174,10 +176,11 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     const versions = await c.get("app").store.definitionVersions(id);
     if (!versions.length) throw new HttpProblem(404, `No version of workflow "${id}" is stored.`);
     return c.json({
-      versions: versions.map(({ version, hash, storedAt, current, halted, pending }) => ({
+      versions: versions.map(({ version, hash, storedAt, storedBy, current, halted, pending }) => ({
         version,
         hash,
         storedAt,
+        ...(storedBy ? { storedBy } : {}),
         current,
         halted,
         pending,
@@ -204,7 +207,7 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
   routes.openapi(startExecution, async (c) => {
     const app = c.get("app");
     const workflow = await requireWorkflow(app, c.req.valid("param").id);
-    const { executionId, mode, priority } = c.req.valid("json");
+    const { executionId, mode, priority, labels } = c.req.valid("json");
     // The start request's W3C trace context becomes the parent of the execution's trace (docs/observability.md).
     const traceparent = c.req.header("traceparent");
     const input = (await rawJsonField(c, "input")) ?? {};
@@ -216,12 +219,12 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
       }
     }
     if (mode === "sync") {
-      const result = await new SyncRunner(workflow, app.runnerOptions).run(input, { executionId, traceparent });
+      const result = await new SyncRunner(workflow, app.runnerOptions).run(input, { executionId, labels, traceparent });
       await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
-    const id = await runner.run(input, { executionId, priority, traceparent });
+    const id = await runner.run(input, { executionId, priority, labels, traceparent });
     const status = await runner.status(id);
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
   });

@@ -89,6 +89,10 @@ export {
 } from "./errors.ts";
 export type { ValidationIssue } from "./errors.ts";
 
+// logs
+export { Log, LOG_LEVELS, parseLogLevel } from "./log.ts";
+export type { LogFields, Logger, LogLevel, LogOptions } from "./log.ts";
+
 // data
 export { EXECUTION_STATUSES, isTerminal } from "./types.ts";
 export type {

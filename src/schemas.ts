@@ -64,6 +64,7 @@ export const RetryWaitSchema = z.object({
 export const PendingAnswerSchema = z.object({
   response: JsonSchema.optional(),
   approved: z.boolean().optional(),
+  actor: z.string().optional().describe("Who answered (an API token's name), recorded on the resume's event and entry when it is applied"),
 });
 
 /** A step's compensation as stored when the step completed (`compensate:`). */
@@ -136,6 +137,9 @@ export const ExecutionSchema = z.object({
     "Ended visits of top-level steps with side effects on a cycle of the definition: the idempotency keys count on from them",
   ),
   epoch: z.number().int().describe("Operator retries so far: each starts a new epoch of idempotency keys"),
+  labels: z.record(z.string(), z.string()).describe(
+    "Set at start (the start's `labels` over the definition's `labels:`), never changed: what `find` filters on",
+  ),
   pinned: JsonObjectSchema.nullable().describe(
     "What the running top-level step stored before a side effect (an http step's resolved request), by idempotency key",
   ),
@@ -173,6 +177,9 @@ export const EntrySchema = z.object({
   output: JsonSchema,
   error: z.string().nullable(),
   timestamp,
+  actor: z.string().optional().describe(
+    "Who resumed the run (an API token's name): on the first entry written after the resume",
+  ),
 });
 
 /**

@@ -72,6 +72,8 @@ export interface Execution {
   visits: Record<string, number>;
   /** Operator retries so far: each starts a new epoch of idempotency keys. */
   epoch: number;
+  /** Set at start (the start's own and the definition's `labels:`), never changed: what `find` filters on. */
+  labels: Record<string, string>;
   /**
    * What the running top-level step stored before a side effect (an `http` step's resolved request), by idempotency
    * key, so that an attempt after a wait, a re-delivery or a takeover repeats it exactly. Cleared when the step ends.
@@ -143,6 +145,8 @@ export interface FlowMark {
 export interface PendingAnswer {
   response?: Json;
   approved?: boolean;
+  /** Who answered (an API token's name), recorded on the resume's event and entry when it is applied. */
+  actor?: string;
 }
 
 /** The fields of an execution that stay small whatever the run does: stored whole with every checkpoint. */
@@ -152,14 +156,14 @@ export const EXECUTION_BODY_FIELDS = ["input", "ctx", "result", "haltData", "loo
 export type ExecutionBodyField = (typeof EXECUTION_BODY_FIELDS)[number];
 
 /** The fields a new execution is given; every other field starts empty (`newExecution`). */
-export type NewExecutionFields = Pick<
-  Execution,
-  "id" | "workflowId" | "workflowVersion" | "workflowHash" | "status" | "input" | "recoverTo" | "createdAt" | "deadline"
->;
+export type NewExecutionFields =
+  & Pick<Execution, "id" | "workflowId" | "workflowVersion" | "workflowHash" | "status" | "input" | "recoverTo" | "createdAt" | "deadline">
+  & Partial<Pick<Execution, "labels">>;
 
 /** A new execution record (revision 0, not stored yet): the given fields, the others null, 0 or empty. */
 export function newExecution(fields: NewExecutionFields): Execution {
   return {
+    labels: {},
     ...fields,
     ctx: {},
     currentStep: null,
@@ -244,6 +248,8 @@ export interface Entry {
   output: Json;
   error: string | null;
   timestamp: string;
+  /** Who resumed the run (an API token's name): on the first entry written after the resume (an approval's own, or the step after a halt). */
+  actor?: string;
 }
 
 /** A halt as run/resume report it. */
@@ -313,6 +319,8 @@ export const EVENT_TYPES = [
   "step.compensation_failed",
   "flow.queued",
   "flow.started",
+  "workflow.migrated",
+  "workflow.recovered",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -171,6 +171,18 @@ describe("durable-workflow-edge/client", () => {
     expect(new Set(all).size).toBe(all.length);
   });
 
+  test("list filters by label; cancelMatching cancels what a label selects, one result each", async () => {
+    for (const id of ["lb-1", "lb-2"]) {
+      await client.start("greeting", { input: { name: id }, executionId: id, mode: "sync", labels: { customer: "C-7" } });
+    }
+    await client.start("greeting", { input: { name: "x" }, executionId: "lb-3", mode: "sync", labels: { customer: "C-8" } });
+    const page = await client.list({ labels: { customer: "C-7" } });
+    expect(page.executions.map((e) => [e.id, e.labels])).toEqual([["lb-2", { customer: "C-7" }], ["lb-1", { customer: "C-7" }]]);
+    const answer = await client.cancelMatching({ filter: { labels: { customer: "C-7" } }, max: 10 });
+    expect(answer.results.map((r) => [r.executionId, r.ok, r.status])).toEqual([["lb-2", true, "cancelled"], ["lb-1", true, "cancelled"]]);
+    expect((await client.get("lb-3")).status).toBe("halted");
+  });
+
   test("sendEvent wakes the run waiting for the event once; the same id again is a duplicate", async () => {
     await client.start("shipping", { input: { order: "A-1" }, executionId: "c-parcel", mode: "sync" });
     const sent = await client.sendEvent("order:shipped", { order: "A-1", carrier: "DHL" }, { id: "ship-1" });

@@ -175,7 +175,12 @@ function gated(services: Services, opened: Promise<void>): Services {
   const pageErrors: string[] = [];
   let store: MemoryStore;
   /** Starts a run through the API: now, or two hours ago with its job lost or run in the background. */
-  let start: (workflowId: string, when: "now" | "earlier" | "earlier, job lost", input?: object) => Promise<string>;
+  let start: (
+    workflowId: string,
+    when: "now" | "earlier" | "earlier, job lost",
+    input?: object,
+    labels?: Record<string, string>,
+  ) => Promise<string>;
   let hangCalls = 0;
   let flakyCalls = 0;
 
@@ -228,12 +233,12 @@ function gated(services: Services, opened: Promise<void>): Services {
         },
       },
     });
-    start = async (workflowId, when, input = {}) => {
+    start = async (workflowId, when, input = {}, labels) => {
       lost = when === "earlier, job lost";
       const response = await (when === "now" ? app : earlier).request(`/workflows/${workflowId}/executions`, {
         method: "POST",
         headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-        body: JSON.stringify({ input, mode: "async" }),
+        body: JSON.stringify({ input, mode: "async", ...(labels ? { labels } : {}) }),
       });
       expect(response.status).toBe(202);
       return ((await response.json()) as { executionId: string }).executionId;
@@ -386,6 +391,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.locator(".status-slot .badge.status-completed").waitFor({ timeout: 15_000 });
     expect(await page.locator(".status-slot .stuck").count()).toBe(0);
     expect((await store.load(id))?.result).toEqual({ done: "chore done" });
+    await page.locator(".operator-actions li").waitFor();
+    expect(await page.locator(".operator-actions li").allTextContents()).toEqual([expect.stringMatching(/^recovered by api-token · /)]);
   }, 20_000);
 
   test("Recover while the lease is live shows the 409's detail; once the lease has expired, Recover takes the run over", async () => {
@@ -437,9 +444,34 @@ function gated(services: Services, opened: Promise<void>): Services {
     expect(await page.locator(".data-slot .failure").textContent()).toBe("Cancelled: asked twice");
     expect(await page.locator(".halt-slot").textContent()).toBe("");
     expect(await page.locator(".actions-slot").textContent()).toBe("");
+    await page.locator(".operator-actions li").waitFor();
+    expect(await page.locator(".operator-actions li").allTextContents()).toEqual([expect.stringMatching(/^cancelled by api-token · /)]);
     await page.goto(`${base}/dashboard#/executions?status=cancelled`);
     await page.locator(`table.executions a[href="#/executions/${encodeURIComponent(id)}"]`).waitFor();
     expect(await page.locator("table.executions tbody .badge.status-cancelled").count()).toBe(1);
+  }, 20_000);
+
+  test("the label filter finds a customer's runs; Cancel matching previews them, asks to confirm, and reports each", async () => {
+    const ids = [
+      await start("feedback", "now", { topic: "bulk 1" }, { customer: "C-7" }),
+      await start("feedback", "now", { topic: "bulk 2" }, { customer: "C-7" }),
+    ];
+    const other = await start("feedback", "now", { topic: "bulk 3" }, { customer: "C-8" });
+    await page.goto(`${base}/dashboard#/executions`);
+    await page.locator("#filter-labels").fill("customer=C-7");
+    await page.locator("#filter-labels").dispatchEvent("change");
+    await page.waitForURL(/labels=customer%3DC-7/);
+    await page.locator("table.executions tbody tr").nth(1).waitFor();
+    expect(await page.locator("table.executions tbody tr").count()).toBe(2);
+    expect(await page.locator("table.executions td[data-label=Labels]").allTextContents()).toEqual(["customer=C-7", "customer=C-7"]);
+    await page.locator("#bulk-cancel").click();
+    await page.locator("#bulk-preview").waitFor();
+    expect(await page.locator("#bulk-preview").textContent()).toBe("2 executions will be cancelled:");
+    expect((await store.load(ids[0]!))?.status).toBe("halted");
+    await page.locator("#bulk-confirm").click();
+    await page.locator(".bulk-results li").nth(1).waitFor();
+    expect(await page.locator(".bulk-results li").allTextContents()).toEqual([`${ids[1]} — cancelled`, `${ids[0]} — cancelled`]);
+    expect((await store.load(other))?.status).toBe("halted");
   }, 20_000);
 
   test("Retry runs a failed execution again from the failed step, and it now succeeds", async () => {
@@ -451,6 +483,8 @@ function gated(services: Services, opened: Promise<void>): Services {
     await page.locator("button.retry").click();
     await page.locator(".status-slot .badge.status-completed").waitFor({ timeout: 15_000 });
     expect(flakyCalls).toBe(2);
+    await page.locator(".operator-actions li").waitFor();
+    expect(await page.locator(".operator-actions li").allTextContents()).toEqual([expect.stringMatching(/^retried by api-token · /)]);
     const result = JSON.parse((await page.locator(".data-slot details[open] pre.json").first().textContent())!);
     expect(result).toEqual({ done: "worked" });
   }, 20_000);

@@ -32,6 +32,7 @@ describe("workflow JSON Schema", () => {
       "description",
       "timeout",
       "inputs",
+      "labels",
       "steps",
       "triggers",
       "concurrency",

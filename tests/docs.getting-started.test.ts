@@ -40,7 +40,7 @@ const blocks = blocksOf(DOC);
 const files = Object.fromEntries(blocks.filter((b) => typeof b.attrs.file === "string").map((b) => [b.attrs.file as string, b.text]));
 const commandsOf = (block: Block) => block.text.split("\n").filter((line) => line.trim() && !line.startsWith("#"));
 const ENV = { DENO_TLS_CA_STORE: "system" };
-const DEV_TOOLS = ["bun", "deno", "wrangler", "typescript", "durable-workflow-edge-dev"];
+const DEV_TOOLS = ["bun", "deno", "wrangler", "typescript", "durable-workflow-edge-dev", "@opentelemetry/sdk-trace-base"];
 /** An execution still on its way (`GET /executions/:id` is asked again until it is not). */
 const UNDER_WAY = ["pending", "running", "halted"];
 /** The bound of a run that waits and times out (3 s + 3 s): a failure bound, not a timing assertion. */
@@ -100,7 +100,8 @@ function listening(port: number): Promise<boolean> {
 async function start(block: Block) {
   const port = await freePort();
   const [first, ...requests] = commandsOf(block).map((line) => line.replaceAll(String(block.attrs.port), String(port)));
-  const command = first!.replace(/^npx (\S+)/, "exec node_modules/.bin/$1");
+  // Variables set on the line (`NAME=value npx …`) go to the command; exec, so killing it stops the server.
+  const command = first!.replace(/^((?:\w+=\S+ )*)npx (\S+)/, "exec env $1node_modules/.bin/$2");
   const proc = Bun.spawn(["sh", "-c", command], {
     cwd: project,
     stdout: "pipe",
@@ -143,7 +144,7 @@ const isExecutionGet = (line: string) => !line.includes("-X POST") && /\/executi
 /** A POST that starts a run async (the default mode): answered `pending` at once. */
 const isAsyncStart = (line: string) => line.includes("-X POST") && !line.includes('"mode":"sync"');
 
-/** A request line's JSON answer; an execution's is asked again until the run is over (at most RUN_BOUND_MS). */
+/** A request line's JSON answer (a command other than curl prints JSON too); an execution's is asked again until the run is over (at most RUN_BOUND_MS). */
 async function answerOf(line: string): Promise<any> {
   if (!isExecutionGet(line)) return JSON.parse(await runLine(line));
   return await pollLine(line, (answer) => !UNDER_WAY.includes(answer.status), RUN_BOUND_MS);
@@ -212,6 +213,29 @@ describe("docs/getting-started.md, run in a new project", () => {
       test.skipIf(!redisServerAvailable())(`${first} runs an async start through QStash, and Ctrl-C stops every part of it`, async () => {
         await runDevStack(block);
       }, PACKAGE_TIMEOUT);
+    } else if (block.attrs.server && first.includes("shipping-server.ts")) {
+      test(`${first}: an event wakes the run it matches, an http step books, a later failure cancels the booking`, async () => {
+        const [started, flow, event, shipped, startedAQ, eventAQ, failed, booking, digest] = (await serve(block)).map((output) =>
+          JSON.parse(output)
+        );
+        expect([started, startedAQ]).toEqual([{ executionId: "ship-A-7", status: "halted" }, {
+          executionId: "ship-A-8",
+          status: "halted",
+        }]);
+        expect(flow).toMatchObject({
+          concurrency: { limit: 1, key: "$input.order_id" },
+          keys: [{ kind: "concurrency", key: "A-7", limit: 1, holders: [], waiting: 0 }],
+        });
+        expect(event).toMatchObject({ id: "pay-A-7", delivered: 1, duplicate: false });
+        expect(shipped).toMatchObject({ status: "completed", result: { status: "shipped", shipment: "SHP-A-7", carrier: "PostNord" } });
+        expect(eventAQ).toMatchObject({ id: "pay-A-8", delivered: 1 });
+        expect(failed).toMatchObject({ status: "failed", compensated: true });
+        expect(booking).toEqual({ id: "SHP-A-8", cancelled: true });
+        const [next] = digest.nextStarts;
+        expect(next).toMatchObject({ cron: "0 9 * * mon", timezone: "Europe/Paris" });
+        // 9:00 in Paris is 07:00 or 08:00 UTC, on a Monday.
+        expect([new Date(next.next).getUTCDay(), [7, 8].includes(new Date(next.next).getUTCHours())]).toEqual([1, true]);
+      }, PACKAGE_TIMEOUT);
     } else if (block.attrs.server) {
       test(`${first} serves, and the requests succeed (a waiting run ends by itself)`, async () => {
         const requests = commandsOf(block).slice(1);
@@ -222,7 +246,15 @@ describe("docs/getting-started.md, run in a new project", () => {
       }, PACKAGE_TIMEOUT);
     } else {
       test(first, async () => {
-        for (const line of commandsOf(block)) await runLine(line);
+        const outputs: string[] = [];
+        for (const line of commandsOf(block)) outputs.push(await runLine(line));
+        if (first.includes("trace.ts")) {
+          const spans = outputs[0]!.trim().split("\n").map((line) => line.split(" "));
+          expect(spans.map(([kind, name]) => `${kind} ${name}`)).toEqual(
+            ["workflow.start order", "step check", "step charge", "step notify", "step done", "workflow.run order"],
+          );
+          expect(new Set(spans.map((span) => span[2])).size).toBe(1);
+        }
         if (first.includes("wrangler deploy")) expect(existsSync(join(project, "dist/worker.js"))).toBe(true);
       }, PACKAGE_TIMEOUT);
     }

@@ -253,3 +253,29 @@ describe("heartbeat", () => {
 test("ConflictError stays the parent of LeaseLostError (callers that handle a lost race handle a lost lease)", () => {
   expect(new LeaseLostError("x")).toBeInstanceOf(ConflictError);
 });
+
+describe("the log", () => {
+  test("a worker that loses its lease writes one warn line naming the execution and the step, without a stack", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const keep = (raw: string) => lines.push(JSON.parse(raw));
+    const log = { debug: keep, info: keep, warn: keep, error: keep };
+    const clock = new ManualClock(START);
+    const first = gate<number>();
+    const services = { work: (input: { n: number }) => (input.n === 1 ? first.promise : input.n) };
+    const run = new Engine(twoCalls, { store: new MemoryStore(), clock, services, leaseMs: LEASE_MS, log }).run({}, {
+      executionId: "lost",
+    });
+    await settle();
+    clock.jump(LEASE_MS);
+    first.open(1);
+    await run;
+    expect(lines.map(({ time: _time, error: _error, ...line }) => line)).toEqual([{
+      level: "warn",
+      msg: "worker lost its lease: it stops, the run goes on where the store has it",
+      executionId: "lost",
+      workflowId: twoCalls.id,
+      step: "first",
+    }]);
+    expect(String(lines[0]!.error)).toContain("lost its claim");
+  });
+});

@@ -41,6 +41,8 @@ const SPEC_ROUTES = [
   "get /openapi.json",
   "put /workflows/{id}",
   "get /workflows/{id}/versions",
+  "post /executions/cancel",
+  "post /executions/retry",
   "post /events/{name}",
   "get /workflows/{id}/flow",
   "post /executions/{id}/cancel",
@@ -174,6 +176,10 @@ describe("GET /openapi.json", () => {
       "query:status",
       "query:limit",
       "query:cursor",
+      "query:createdFrom",
+      "query:createdTo",
+      "query:updatedFrom",
+      "query:updatedTo",
     ]);
     expect(run.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(["path:id", "header:traceparent"]);
   });

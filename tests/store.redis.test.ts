@@ -233,6 +233,19 @@ describeRedis("UpstashRedisStore index cleanup", () => {
     expect(await stack.redis.zcard(keys.expiry)).toBe(0);
   });
 
+  test("a later commit removes the label index rows of an execution whose keys expired", async () => {
+    const time = manualClock();
+    const { store, keys } = fresh({ retention: 60, clock: time.clock });
+    const gone = makeExecution({ status: "completed", labels: { customer: "C-7" } });
+    await store.save(gone);
+    expect(await stack.redis.zscore(keys.byLabel("customer", "C-7"), gone.id)).not.toBeNull();
+    await expire(keys, gone.id);
+    time.advance(61_000);
+    await store.save(makeExecution());
+    expect(await stack.redis.zscore(keys.byLabel("customer", "C-7"), gone.id)).toBeNull();
+    expect(await stack.redis.exists(keys.labels(gone.id))).toBe(0);
+  });
+
   test("a commit before the retention has passed leaves the index rows alone", async () => {
     const time = manualClock();
     const { store, keys } = fresh({ retention: 60, clock: time.clock });

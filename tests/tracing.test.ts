@@ -281,7 +281,7 @@ describe("operator calls", () => {
       };
     });
     expect(operations).toEqual([
-      { name: "workflow.migrate quick", parent: true, events: [], status: "halted", requests: 1 },
+      { name: "workflow.migrate quick", parent: true, events: ["workflow.migrated"], status: "halted", requests: 1 },
       { name: "workflow.cancel quick", parent: true, events: ["workflow.cancelled"], status: "cancelled", requests: 1 },
       { name: "workflow.retry flaky", parent: true, events: ["workflow.resumed"], status: "pending", requests: 1 },
     ]);

@@ -141,6 +141,12 @@ async function cancelExecution(id, reason, signal) {
 async function retryExecution(id, signal) {
   await api(executionPath(id) + "/retry", { method: "POST", body: { mode: "async" }, signal });
 }
+async function bulkAction(action, body, signal) {
+  return (
+    /** @type {BulkAnswer} */
+    await api("/executions/" + action, { method: "POST", body, signal })
+  );
+}
 async function recoverExecution(id, signal) {
   await api(executionPath(id) + "/recover", { method: "POST", signal });
 }
@@ -462,6 +468,57 @@ async function readEvents(body, signal, onMessage) {
   }
 }
 
+// routes/dashboard/src/execution/operators.js
+var VERBS = {
+  "workflow.resumed": (data) => data.retry ? "retried" : "resumed",
+  "workflow.cancelled": () => "cancelled",
+  "workflow.compensating": () => "cancelled",
+  "workflow.migrated": (data) => "migrated to v" + String(data.version),
+  "workflow.recovered": () => "recovered",
+  "event.received": (data) => "sent the event " + String(data.event)
+};
+function noteOperator(screen, event) {
+  const data = (
+    /** @type {Record<string, unknown>} */
+    event.data && typeof event.data === "object" ? event.data : {}
+  );
+  const verb = typeof event.type === "string" ? VERBS[event.type] : void 0;
+  if (!verb || typeof data.actor !== "string" || typeof event.seq !== "number") return false;
+  if (screen.operators.some((o) => o.seq === event.seq)) return false;
+  screen.operators.push({ seq: event.seq, what: verb(data), actor: data.actor, timestamp: String(event.timestamp ?? "") });
+  return true;
+}
+async function readOperators(screen) {
+  let response;
+  try {
+    response = await openEvents(screen.id, null, screen.signal);
+  } catch (_) {
+    return;
+  }
+  if (!response.ok || !response.body || !(response.headers.get("content-type") || "").startsWith("text/event-stream")) {
+    if (response.body) response.body.cancel().catch(() => {
+    });
+    return;
+  }
+  let changed = false;
+  await readEvents(response.body, screen.signal, (message) => {
+    try {
+      if (noteOperator(screen, JSON.parse(message.data))) changed = true;
+    } catch (_) {
+    }
+  }).catch(() => {
+  });
+  if (changed && !screen.signal.aborted) screen.redraw();
+}
+function operatorsPanel(operators) {
+  if (!operators.length) return null;
+  return h(
+    "ul",
+    { class: "operator-actions" },
+    ...operators.map((o) => h("li", null, o.what + " by ", h("strong", null, o.actor), " · ", when(o.timestamp)))
+  );
+}
+
 // routes/dashboard/src/execution/live.js
 function setLive(screen, mode) {
   const live = screen.els.live;
@@ -499,6 +556,7 @@ function stillLive(screen) {
 }
 function onEvent(screen, event) {
   const data = event && event.data || {};
+  noteOperator(screen, event);
   if (event.type === "step.started") screen.running = typeof data.stepId === "string" ? data.stepId : null;
   else if (/^step\\./.test(event.type) || /^workflow\\.(completed|failed|halted)$/.test(event.type)) screen.running = null;
   scheduleRefresh(screen);
@@ -840,7 +898,18 @@ function timelineEntry(entry, longest, iteration) {
       h("span", { class: "badge action-" + action }, action),
       h("span", { class: "entry-duration" }, duration(entry.durationMs))
     ),
-    h("div", { class: "entry-meta" }, bar, h("span", null, when(entry.timestamp), entry.attempt > 1 ? " · attempt " + entry.attempt : "")),
+    h(
+      "div",
+      { class: "entry-meta" },
+      bar,
+      h(
+        "span",
+        null,
+        when(entry.timestamp),
+        entry.attempt > 1 ? " · attempt " + entry.attempt : "",
+        entry.actor ? h("span", { class: "entry-actor" }, " · resumed by " + entry.actor) : null
+      )
+    ),
     entry.error ? h("p", { class: "error" }, entry.error) : null,
     entry.output !== null && entry.output !== void 0 ? dataBlock("Output", entry.output, false) : null
   );
@@ -864,10 +933,12 @@ async function show({ params: [id = ""], root: root2, signal }) {
     actionsKey: null,
     highlightKey: null,
     refreshTimer: null,
+    operators: [],
     els: {
       status: h("span", { class: "status-slot" }),
       live: h("span", { class: "live", hidden: true }),
       meta: h("p", { class: "meta" }),
+      operators: h("div", { class: "operators-slot" }),
       halt: h("div", { class: "halt-slot" }),
       actions: h("div", { class: "actions-slot" }),
       timeline: h("div", { class: "timeline-slot" }),
@@ -882,6 +953,7 @@ async function show({ params: [id = ""], root: root2, signal }) {
     pageHead("Execution", els.status, els.live),
     h("p", { class: "exec-id" }, h("code", null, id)),
     els.meta,
+    els.operators,
     els.halt,
     els.actions,
     h(
@@ -903,6 +975,7 @@ async function show({ params: [id = ""], root: root2, signal }) {
   }, () => {
   });
   if (LIVE.includes(execution.status)) follow(screen);
+  else readOperators(screen);
 }
 function update(screen) {
   const e = screen.execution;
@@ -910,6 +983,7 @@ function update(screen) {
   document.title = e.status + " · " + e.workflowId + " · durable-workflow";
   fill(els.status, badge(e.status), compensationNote(e), stuckBadge(e));
   fill(els.meta, executionMeta(e));
+  fill(els.operators, operatorsPanel(screen.operators));
   const haltKey = e.status === "halted" ? e.revision + ":" + JSON.stringify(e.haltData) : "";
   if (haltKey !== screen.haltKey) {
     screen.haltKey = haltKey;
@@ -968,11 +1042,26 @@ var COLUMNS = {
   status: ["Status", (e) => h("span", { class: "status-cell" }, badge(e.status), compensationNote(e), stuckBadge(e), wakeNote(e))],
   execution: ["Execution", (e) => link(["executions", e.id], e.id, "mono")],
   workflow: ["Workflow", (e) => e.workflowId],
+  labels: ["Labels", (e) => labelChips(e.labels)],
   step: ["Step", (e) => h("code", null, e.currentStep || "—")],
   started: ["Started", (e) => when(e.createdAt)],
   updated: ["Updated", (e) => when(e.updatedAt)]
 };
-var ALL = ["status", "execution", "workflow", "step", "started", "updated"];
+var ALL = ["status", "execution", "workflow", "labels", "step", "started", "updated"];
+function labelChips(labels) {
+  const entries = Object.entries(labels || {});
+  if (!entries.length) return h("span", { class: "muted" }, "—");
+  return h("span", { class: "labels" }, entries.map(([name, value]) => h("code", { class: "label" }, name + "=" + value)));
+}
+function parseLabels(text) {
+  const labels = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const at = part.indexOf("=");
+    if (at < 1) return null;
+    labels[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return labels;
+}
 function executionTable(executions, columns) {
   if (!executions.length) return h("p", { class: "muted" }, "No executions.");
   return h(
@@ -988,12 +1077,15 @@ function rows(executions, columns) {
 async function show2({ query, root: root2, signal, rerender }) {
   const workflowId = query.get("workflow") || "";
   const status = query.get("status") || "";
+  const labelText = query.get("labels") || "";
+  const labels = parseLabels(labelText) || {};
   const limit = Math.min(100, Math.max(1, Number.parseInt(query.get("limit") || "", 10) || PAGE_SIZE));
   const list = await listWorkflows(signal);
   const filter = () => {
     const params = new URLSearchParams();
     if (workflowSelect.value) params.set("workflow", workflowSelect.value);
     if (statusSelect.value) params.set("status", statusSelect.value);
+    if (labelInput.value.trim()) params.set("labels", labelInput.value.trim());
     if (limit !== PAGE_SIZE) params.set("limit", String(limit));
     const text = params.toString();
     location.hash = "#/executions" + (text ? "?" + text : "");
@@ -1010,6 +1102,17 @@ async function show2({ query, root: root2, signal, rerender }) {
     h("option", { value: "" }, "Any status"),
     STATUSES.map((s) => h("option", { value: s, selected: s === status || void 0 }, s))
   );
+  const labelInput = h("input", {
+    id: "filter-labels",
+    type: "text",
+    value: labelText,
+    placeholder: "customer=C-7, team=payments",
+    autocomplete: "off",
+    onchange: () => {
+      labelInput.setCustomValidity(parseLabels(labelInput.value) ? "" : "Write name=value pairs, separated by commas");
+      if (labelInput.reportValidity()) filter();
+    }
+  });
   const results = h("div", { class: "results" }, loading());
   const more = h("button", { id: "load-more", type: "button", class: "secondary", hidden: true }, "Load more");
   fill(
@@ -1020,8 +1123,17 @@ async function show2({ query, root: root2, signal, rerender }) {
       { class: "filters card", onsubmit: (e) => e.preventDefault() },
       h("label", null, "Workflow", workflowSelect),
       h("label", null, "Status", statusSelect),
+      h("label", null, "Labels", labelInput),
       h("button", { type: "button", class: "secondary", onclick: rerender }, "Refresh")
     ),
+    workflowId || status || Object.keys(labels).length ? bulkPanel(
+      { ...workflowId ? { workflowId } : {}, ...status ? { status: (
+        /** @type {Status} */
+        status
+      ) } : {}, labels },
+      signal,
+      rerender
+    ) : null,
     h("section", { class: "card" }, results, h("div", { class: "actions" }, more))
   );
   let table = null;
@@ -1029,6 +1141,7 @@ async function show2({ query, root: root2, signal, rerender }) {
     const params = new URLSearchParams({ limit: String(limit) });
     if (workflowId) params.set("workflowId", workflowId);
     if (status) params.set("status", status);
+    for (const [name, value] of Object.entries(labels)) params.set("label." + name, value);
     if (cursor) params.set("cursor", cursor);
     const page = await listExecutions(params, signal);
     if (table) {
@@ -1052,6 +1165,73 @@ async function show2({ query, root: root2, signal, rerender }) {
     };
   };
   await load(null);
+}
+var BULK_MAX = 100;
+function bulkPanel(filter, signal, rerender) {
+  const out = h("div", { class: "bulk-out", "aria-live": "polite" });
+  const error = h("p", { class: "error", role: "alert" });
+  const preview = async (action) => {
+    error.textContent = "";
+    try {
+      const dry = await bulkAction(action, { filter, max: BULK_MAX, dryRun: true }, signal);
+      const verb = action === "cancel" ? "cancelled" : "retried";
+      if (!dry.results.length) return fill(out, h("p", { class: "muted" }, "Nothing here can be " + verb + "."));
+      const confirm = h(
+        "button",
+        { id: "bulk-confirm", type: "button", class: action === "cancel" ? "reject" : "" },
+        (action === "cancel" ? "Cancel " : "Retry ") + dry.results.length + " executions"
+      );
+      const back = h("button", { type: "button", class: "secondary", onclick: () => fill(out) }, "Back");
+      confirm.onclick = async () => {
+        confirm.disabled = true;
+        try {
+          const done = await bulkAction(action, { filter, max: BULK_MAX }, signal);
+          fill(out, resultList(done), h("button", { type: "button", class: "secondary", onclick: rerender }, "Refresh the list"));
+        } catch (e) {
+          error.textContent = describe(e);
+          confirm.disabled = false;
+        }
+      };
+      fill(
+        out,
+        h(
+          "p",
+          { id: "bulk-preview" },
+          dry.results.length + (dry.more ? "+" : "") + " executions will be " + verb + (dry.more ? " (the first " + BULK_MAX + " now)" : "") + ":"
+        ),
+        h("ul", { class: "bulk-ids" }, dry.results.map((r) => h("li", null, link(["executions", r.executionId], r.executionId, "mono")))),
+        h("div", { class: "actions" }, confirm, back)
+      );
+    } catch (e) {
+      error.textContent = describe(e);
+    }
+  };
+  return h(
+    "section",
+    { class: "card bulk", "aria-label": "Bulk actions" },
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { id: "bulk-cancel", type: "button", class: "secondary", onclick: () => preview("cancel") }, "Cancel matching…"),
+      h("button", { id: "bulk-retry", type: "button", class: "secondary", onclick: () => preview("retry") }, "Retry matching…")
+    ),
+    out,
+    error
+  );
+}
+function resultList(answer) {
+  return h(
+    "ul",
+    { class: "bulk-results" },
+    answer.results.map(
+      (r) => h(
+        "li",
+        { class: r.ok ? "ok" : "failed" },
+        link(["executions", r.executionId], r.executionId, "mono"),
+        r.ok ? " — " + r.status : " — " + (r.error ? r.error.status + ": " + r.error.detail : "failed")
+      )
+    )
+  );
 }
 
 // routes/dashboard/src/views/workflow.js
@@ -1168,7 +1348,7 @@ function versionTable(list) {
           { class: v.current ? "current" : null, "data-hash": v.hash },
           h("td", { "data-label": "Version" }, "v" + v.version),
           h("td", { "data-label": "Hash" }, h("code", { title: v.hash }, v.hash.slice(0, 12))),
-          h("td", { "data-label": "Stored" }, when(v.storedAt)),
+          h("td", { "data-label": "Stored" }, when(v.storedAt), v.storedBy ? h("span", { class: "stored-by" }, " by " + v.storedBy) : null),
           h("td", { "data-label": "Current" }, v.current ? h("span", { class: "badge status-completed" }, "current") : ""),
           h("td", { "data-label": "Halted" }, String(v.halted)),
           h("td", { "data-label": "Pending" }, String(v.pending))

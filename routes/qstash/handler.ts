@@ -18,9 +18,11 @@ import type { SweepOptions } from "../../src/runners/recovery.ts";
 import { tick } from "../../src/runners/ticker.ts";
 import type { WorkflowDefinition } from "../../src/definition/workflow.ts";
 import { requireStore } from "../../src/runners/runner.ts";
+import { isTerminal } from "../../src/types.ts";
 import { readBodyUpTo } from "../../src/json.ts";
+import { errorText, type Log, type Logger, type LogLevel, STORE_UNAVAILABLE, toLog } from "../../src/log.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../body.ts";
-import { type ProblemIssue, problemResponse, RETRY_LATER } from "../problems.ts";
+import { type ProblemIssue, problemResponse, RETRY_LATER, stackOf } from "../problems.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {
   /** QStash's signing keys (console → QStash → Signing keys). Both are accepted, for key rotation. */
@@ -47,10 +49,14 @@ export interface QStashHandlerOptions extends PerformOptions {
   sweep?: Pick<SweepOptions, "graceMs" | "claimMs" | "pageSize" | "maxPages">;
   /** The workflows whose cron triggers a sweep delivery fires (see fireDueTriggers). */
   triggers?: () => readonly WorkflowDefinition[] | Promise<readonly WorkflowDefinition[]>;
-  /** Told about unexpected errors (answered 500). Default: console.error. */
+  /** Told about unexpected errors (answered 500). Default: an "error" line in the log, with the stack. */
   onError?: (error: unknown, job?: Job) => void;
-  /** Told when QStash gave up on a job (its failure callback). Default: console.warn. */
+  /** Told when QStash gave up on a job (its failure callback). Default: a "warn" line saying what becomes of the execution. */
   onGiveUp?: (reason: string, job: Job) => void;
+  /** Where log lines go (default console); a `Log` shares its summaries with the app. */
+  log?: Log | Logger;
+  /** Lines below this level are dropped (default "info"; ignored when `log` is a `Log`). */
+  logLevel?: LogLevel;
 }
 
 /** `handler(request)` performs a delivery (`POST /qstash`); `handler.failure(request)` takes QStash's failure callback. */
@@ -102,11 +108,13 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     (options.client ? new QStashAdapter({ client: options.client, callbackUrl, failureCallbackUrl }) : undefined);
   if (!adapter) throw new ConfigError("createQStashHandler needs an adapter (a QStashAdapter) or a client, to enqueue continuations");
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const onGiveUp = options.onGiveUp ??
-    ((reason: string) => console.warn(`durable-workflow: ${reason}; the execution is left for the sweeper`));
-  const onError = options.onError ?? ((error: unknown) => console.error("durable-workflow: QStash callback failed:", error));
+  const log = toLog(options.log, options.logLevel);
+  const onError = options.onError ??
+    ((error: unknown, job?: Job) =>
+      log.error("QStash callback failed", { ...jobFields(job), error: errorText(error), stack: stackOf(error) }));
   const perform: PerformOptions = {
     ...options,
+    log,
     budgetMs: options.budgetMs ?? DEFAULT_CALLBACK_BUDGET_MS,
     scheduleRetriesOverMs: options.scheduleRetriesOverMs ?? DEFAULT_SCHEDULE_RETRIES_OVER_MS,
   };
@@ -146,10 +154,10 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
         ...(options.sweep ? { sweep: options.sweep } : {}),
         ...(options.triggers ? { triggers: options.triggers } : {}),
       });
-      for (const failure of triggers?.failed ?? []) console.warn(JSON.stringify({ msg: "cron trigger start failed", ...failure }));
+      for (const failure of triggers?.failed ?? []) log.warn("cron trigger start failed", { ...failure });
       return Response.json({ swept: report!.enqueued.length, failed: report!.failed.length, triggered: triggers?.started.length ?? 0 });
     } catch (error) {
-      return failed(error, undefined, onError);
+      return failed(error, undefined, onError, log);
     }
   };
 
@@ -176,19 +184,24 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
       outcome = await performJob(job, perform);
     } catch (error) {
       if (error instanceof PermanentJobError) return invalidJob([{ path: "", message: error.message }]);
-      return failed(error, job, onError);
+      return failed(error, job, onError, log);
     }
+    log.recovered(STORE_UNAVAILABLE);
     const { result } = outcome;
     let enqueued: string[];
     try {
       enqueued = await followUps(job, outcome, request.headers.get("upstash-message-id") ?? undefined);
     } catch (error) {
-      console.error("durable-workflow: QStash callback could not enqueue a follow-up job:", error);
+      log.failure("queue-unavailable", "a follow-up job could not be enqueued: deliveries are answered 503", {
+        ...jobFields(job),
+        error: errorText(error),
+      });
       return problemResponse(503, "The follow-up job could not be enqueued; the delivery will be retried.", {
         kind: "service-unavailable",
         headers: RETRY_LATER,
       });
     }
+    log.recovered("queue-unavailable");
     return Response.json({
       executionId: job.executionId,
       status: result.status,
@@ -216,8 +229,27 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
       return Response.json({ ignored: "the failed message is not a job" });
     }
     const answer = decodeBase64(payload.data.body ?? "") ?? "";
-    onGiveUp(giveUpReason(job, payload.data, answer), job);
-    return Response.json({ executionId: job.executionId, abandoned: false, recoveredBy: "sweeper" });
+    const fate = await fateOf(job);
+    const reason = `${giveUpReason(job, payload.data, answer)}; ${fate.line}`;
+    if (options.onGiveUp) options.onGiveUp(reason, job);
+    else log.warn(reason, { ...jobFields(job), status: fate.status });
+    return Response.json({ executionId: job.executionId, abandoned: false, recoveredBy: fate.sweeper ? "sweeper" : null });
+  };
+
+  /** What becomes of a job's execution after QStash gave up: gone (nothing to do), ended, or left for the sweeper. */
+  const fateOf = async (job: Job): Promise<{ status: string; line: string; sweeper: boolean }> => {
+    try {
+      const exec = await requireStore(options.store).load(job.executionId);
+      if (!exec) return { status: "gone", line: "the execution no longer exists: nothing to do", sweeper: false };
+      if (isTerminal(exec.status)) return { status: exec.status, line: `the execution is ${exec.status}: nothing to do`, sweeper: false };
+      return { status: exec.status, line: `the execution is ${exec.status} and left for the sweeper`, sweeper: true };
+    } catch (error) {
+      return {
+        status: "unknown",
+        line: `the store could not say what became of the execution (${errorText(error)}): it is left for the sweeper`,
+        sweeper: true,
+      };
+    }
   };
 
   return Object.assign(handler, { failure });
@@ -242,8 +274,17 @@ function isSweep(value: unknown): boolean {
   return typeof value === "object" && value !== null && (value as { action?: unknown }).action === "sweep";
 }
 
-function failed(error: unknown, job: Job | undefined, onError: (error: unknown, job?: Job) => void): Response {
+/** The fields of a log line about a job. */
+function jobFields(job: Job | undefined): Record<string, string | undefined> {
+  return job ? { executionId: job.executionId, workflowId: job.workflowId, action: job.action } : {};
+}
+
+function failed(error: unknown, job: Job | undefined, onError: (error: unknown, job?: Job) => void, log: Log): Response {
   if (error instanceof StoreError) {
+    log.failure(STORE_UNAVAILABLE, "the execution store is unavailable: deliveries are answered 503 and retried", {
+      ...jobFields(job),
+      error: errorText(error),
+    });
     return problemResponse(503, "The execution store is unavailable; the delivery will be retried.", { headers: RETRY_LATER });
   }
   if (error instanceof NotFoundError) return problemResponse(404, error.message);

@@ -99,5 +99,6 @@ function buildHandler(app: AppContext): QStashHandler {
     ...(app.options.sweep ? { sweep: app.options.sweep } : {}),
     triggers: () => app.listWorkflows(),
     maxBodyBytes: app.maxBodyBytes,
+    log: app.log,
   });
 }

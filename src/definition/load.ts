@@ -18,6 +18,7 @@ import { deepFreeze, isPlainObject } from "../json.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import type { StepDefinition } from "../steps/step.ts";
 import type { Json, JsonObject } from "../types.ts";
+import { findReferences, splitPath } from "../expressions/references.ts";
 import { contentHash } from "./hash.ts";
 import { inputTypeError } from "./inputs.ts";
 import { formatPath, fromZodIssues, type RawIssue } from "./issues.ts";
@@ -138,6 +139,7 @@ function analyse(source: unknown, registry: StepRegistry): Analysis {
   }
   checkRules({ top: topNodes, all: walk.all, inputs: declaredInputs, issues });
   checkFlowRules(top, walk.all, declaredInputs, issues);
+  const labels = parsed.success && parsed.data.labels ? normaliseLabels(parsed.data.labels, declaredInputs, issues) : undefined;
 
   const id = typeof top.id === "string" ? top.id : undefined;
   if (issues.length || !parsed.success) return { issues: finishIssues(issues, read.locate), id };
@@ -148,11 +150,42 @@ function analyse(source: unknown, registry: StepRegistry): Analysis {
   if (data.description !== undefined) content.description = data.description;
   if (data.timeout !== undefined) content.timeout = data.timeout;
   content.inputs = inputs;
+  if (labels) content.labels = labels;
   content.steps = steps;
   if (data.triggers?.length) content.triggers = data.triggers;
   for (const key of FLOW_KEYS) if (data[key] !== undefined) content[key] = data[key];
   const definition = { ...content, hash: contentHash(content) } as unknown as WorkflowDefinition;
   return { issues: [], definition: deepFreeze(definition), id };
+}
+
+/** Label values as text; a reference may only read a declared input (nothing else exists when a run starts). */
+function normaliseLabels(
+  labels: Record<string, string | number | boolean>,
+  inputs: string[] | null,
+  issues: RawIssue[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(labels)) {
+    const text = String(value);
+    for (const ref of findReferences(text)) {
+      const [root, input] = splitPath(ref.path);
+      if (root !== "input" || input === undefined) {
+        issues.push({
+          path: ["labels", name],
+          message: `label "${name}" references "$${ref.path}": a label may only reference $input.<name>`,
+        });
+      } else if (inputs && !inputs.includes(input)) {
+        issues.push({
+          path: ["labels", name],
+          message: `label "${name}" references "$${ref.path}" but the workflow declares no input "${input}" (declared: ${
+            inputs.join(", ") || "none"
+          })`,
+        });
+      }
+    }
+    out[name] = text;
+  }
+  return out;
 }
 
 function safeAnalyse(source: unknown, registry: StepRegistry): Analysis {

@@ -7,6 +7,7 @@ import { nestedStep } from "../steps/step.ts";
 import { checkTimeZone, parseCron } from "../expressions/cron.ts";
 import { eventMatchSchema, eventNameSchema } from "../expressions/events.ts";
 import { INPUT_TYPES } from "./workflow.ts";
+import { LABEL_NAME_PATTERN, LABEL_NAME_RULE, MAX_LABEL_VALUE_LENGTH, MAX_LABELS } from "../ids.ts";
 
 /** One declared input. A null spec (`order_id:`) means `{ required: true }`. */
 export const inputSpecSchema = z.strictObject({
@@ -51,6 +52,13 @@ export const workflowSchema = z.strictObject({
   /** Whole-execution limit in seconds. */
   timeout: z.number().positive().optional(),
   inputs: z.record(z.string().min(1).max(100), inputSpecSchema.nullable()).nullable().optional(),
+  /** Labels every execution gets: a literal or a reference to the input (`customer: $input.customer_id`). */
+  labels: z.record(
+    z.string().regex(LABEL_NAME_PATTERN, LABEL_NAME_RULE),
+    z.union([z.string().min(1).max(MAX_LABEL_VALUE_LENGTH), z.number(), z.boolean()]),
+  )
+    .refine((labels) => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
+    .optional(),
   steps: z.array(stepPlaceholder).min(1),
   triggers: z.array(z.union([cronTriggerSchema, eventTriggerSchema])).max(20).optional(),
   concurrency: concurrencySchema.optional(),

@@ -30,6 +30,8 @@ export interface WorkflowDefinition {
   readonly timeout?: number;
   /** Declared inputs, or null when the workflow declares none (then any input key may be referenced). */
   readonly inputs: Readonly<Record<string, InputSpec>> | null;
+  /** Labels of every execution (`labels:`): literal text or a `$input.…` reference, resolved at start. */
+  readonly labels?: Readonly<Record<string, string>>;
   /** Normalised steps (aliases resolved, `x-` keys removed, defaults applied by the step schemas). */
   readonly steps: readonly StepDefinition[];
   /** Schedules and events that start runs (absent when none is declared). */

@@ -7,6 +7,7 @@ import { currentConfig, type WorkflowLookup } from "../config.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { ConfigError, ConflictError, NotFoundError, WorkflowTimeoutError } from "../errors.ts";
 import { isPlainObject } from "../json.ts";
+import type { Log, Logger } from "../log.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import type { HttpOptions, StepDefinition } from "../steps/step.ts";
 import { assertExecutionId } from "../ids.ts";
@@ -43,6 +44,8 @@ export interface EngineOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Called for every event, live; events are also stored with the checkpoint that produced them. */
   onEvent?: EventHandler;
+  /** Where the engine writes its lines (a worker that lost its lease): default JSON lines on the console. */
+  log?: Log | Logger;
   limits?: EngineLimits;
   /**
    * Time budget of one run/resume/continue call in ms: when it is used up, the engine checkpoints the
@@ -210,7 +213,13 @@ export function eventWaitOf(data: JsonObject): EventWait | undefined {
 
 /** What a waiting run receives of an event (its `ctx.response` on resume, then the step's output). */
 export function receivedRecord(event: SentEvent): JsonObject {
-  return { name: event.name, payload: event.payload, id: event.id, received_at: event.sentAt };
+  return {
+    name: event.name,
+    payload: event.payload,
+    id: event.id,
+    received_at: event.sentAt,
+    ...(event.actor ? { actor: event.actor } : {}),
+  };
 }
 
 /** The answer of a call that ended at a checkpoint with the execution pending (a continuation is due, at `notBefore`). */

@@ -141,7 +141,7 @@ export class Catalog {
    * was the current version (nothing changed). A version string stored with another definition is a
    * VersionTakenError: one version, one definition, so the versions and the executions pinned to them stay unambiguous.
    */
-  async put(workflow: WorkflowDefinition, source: string): Promise<{ created: boolean }> {
+  async put(workflow: WorkflowDefinition, source: string, actor?: string): Promise<{ created: boolean }> {
     // The code's definition first, so that its first use after this PUT does not take it for a redeploy.
     const code = lookupWorkflow(this.#code, workflow.id);
     const current = code ? await this.#settle(code) : await this.#store.currentDefinition(workflow.id);
@@ -150,7 +150,8 @@ export class Catalog {
       v.version === workflow.version && v.hash !== workflow.hash
     );
     if (taken) throw new VersionTakenError(workflow, taken.hash);
-    await this.#store.putDefinition(storedDefinition(workflow, this.#clock.now(), source), { current: true });
+    const stored = storedDefinition(workflow, this.#clock.now(), source);
+    await this.#store.putDefinition(actor ? { ...stored, storedBy: actor } : stored, { current: true });
     markStored(this.#store, remember(workflow).hash);
     return { created: true };
   }

@@ -2,7 +2,8 @@
  * The drive loop: runs the steps of one claimed execution, each ending one way (execute-step.ts's StepEnd) that the
  * loop switches on, until the call ends — completed, failed, halted, or pending for a continuation.
  */
-import { ConflictError, errorText, ExecutionError, WorkflowTimeoutError } from "../errors.ts";
+import { ConflictError, errorText, ExecutionError, LeaseLostError, WorkflowTimeoutError } from "../errors.ts";
+import { toLog } from "../log.ts";
 import type { Condition } from "../expressions/conditions.ts";
 import { eventMatches, type SentEvent } from "../expressions/events.ts";
 import { FINISHED, type StepDefinition, type StepState } from "../steps/step.ts";
@@ -67,6 +68,14 @@ async function driveSteps(core: EngineCore, run: Run): Promise<ExecutionResult> 
     }
     return await complete(run);
   } catch (error) {
+    if (error instanceof LeaseLostError) {
+      toLog(core.options.log).warn("worker lost its lease: it stops, the run goes on where the store has it", {
+        executionId: exec.id,
+        workflowId: exec.workflowId,
+        step: exec.currentStep ?? undefined,
+        error: error.message,
+      });
+    }
     const joined = error instanceof ConflictError && run.claimed ? await joinCancel(core, run) : null;
     if (joined) return await drive(core, joined);
     throw error;
@@ -180,7 +189,7 @@ async function runTopLevel(core: EngineCore, run: Run, step: StepDefinition): Pr
       run.resumed = { stepId: step.id, haltData: exec.haltData };
       Object.assign(exec, { status: "running", haltData: null, wakeAt: null });
       run.setCtx({ ...exec.ctx, response: receivedRecord(event) }, ["response"]);
-      run.emit("event.received", { event: event.name, eventId: event.id, stepId: step.id });
+      run.emit("event.received", { event: event.name, eventId: event.id, stepId: step.id, ...(event.actor ? { actor: event.actor } : {}) });
       await run.checkpoint();
       return undefined;
     }

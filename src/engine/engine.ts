@@ -53,7 +53,10 @@ export class Engine {
    * is claimed and run; any other existing execution is returned as it is (idempotent start), unless it was
    * started with another input (ConflictError).
    */
-  run(input: unknown, options: { executionId?: string; deadline?: string | null; traceparent?: string } = {}): Promise<ExecutionResult> {
+  run(
+    input: unknown,
+    options: { executionId?: string; deadline?: string | null; traceparent?: string; labels?: Record<string, string> } = {},
+  ): Promise<ExecutionResult> {
     return startRun(this.#core, input, options);
   }
 
@@ -64,7 +67,7 @@ export class Engine {
    */
   prepare(
     input: unknown,
-    options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string } = {},
+    options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string; labels?: Record<string, string> } = {},
   ): Promise<Execution> {
     return prepare(this.#core, input, options);
   }
@@ -86,7 +89,7 @@ export class Engine {
    */
   resume(
     executionId: string,
-    options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution } = {},
+    options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution; actor?: string } = {},
   ): Promise<ExecutionResult> {
     return resume(this.#core, executionId, options);
   }
@@ -97,7 +100,7 @@ export class Engine {
    * wins: ConflictError when one is already waiting. Returns the execution as stored (its revision is the one the
    * resume job names).
    */
-  accept(executionId: string, options: { response?: unknown; approved?: unknown } = {}): Promise<Execution> {
+  accept(executionId: string, options: { response?: unknown; approved?: unknown; actor?: string } = {}): Promise<Execution> {
     return accept(this.#core, executionId, options);
   }
 
@@ -108,7 +111,7 @@ export class Engine {
    * run here, or, while a worker holds a live lease, in that worker once its next checkpoint loses (so a step it had in
    * flight is compensated too). ConflictError when it has already ended or is being compensated.
    */
-  cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
+  cancel(executionId: string, options: { reason?: string; actor?: string } = {}): Promise<ExecutionResult> {
     return cancel(this.#core, executionId, options);
   }
 
@@ -117,16 +120,16 @@ export class Engine {
    * definition it started with; the entries keep the first attempt's history. It is stored `pending` (a new
    * deadline, when the workflow has a timeout) for `continue` or a queued job to run. ConflictError unless failed.
    */
-  retry(executionId: string): Promise<Execution> {
-    return retry(this.#core, executionId);
+  retry(executionId: string, options: { actor?: string } = {}): Promise<Execution> {
+    return retry(this.#core, executionId, options);
   }
 
   /**
    * Moves a halted or pending execution onto `target` (another version of its workflow) when every step it
    * stands on exists there; ConflictError naming what is missing otherwise.
    */
-  migrate(executionId: string, target: WorkflowDefinition = this.workflow): Promise<Execution> {
-    return migrate(this.#core, executionId, target);
+  migrate(executionId: string, target: WorkflowDefinition = this.workflow, options: { actor?: string } = {}): Promise<Execution> {
+    return migrate(this.#core, executionId, target, options);
   }
 
   /** The result of an execution as it is stored. */

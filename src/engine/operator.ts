@@ -7,7 +7,7 @@ import type { WorkflowDefinition } from "../definition/workflow.ts";
 import { ConflictError } from "../errors.ts";
 import { deepEqual } from "../json.ts";
 import { FINISHED, type StepDefinition } from "../steps/step.ts";
-import { type Execution, type ExecutionResult, isTerminal } from "../types.ts";
+import { type Execution, type ExecutionResult, isTerminal, type JsonObject } from "../types.ts";
 import { hasCompensation } from "./compensation.ts";
 import { release } from "./admission.ts";
 import { type EngineCore, leaseExpiry, resultOf } from "./core.ts";
@@ -59,9 +59,9 @@ export async function changeHalt<T>(
 export async function accept(
   core: EngineCore,
   executionId: string,
-  options: { response?: unknown; approved?: unknown },
+  options: { response?: unknown; approved?: unknown; actor?: string },
 ): Promise<Execution> {
-  const answer = checkResumeAnswer(options);
+  const answer = { ...checkResumeAnswer(options), ...(options.actor ? { actor: options.actor } : {}) };
   const refuse = (exec: Execution) => {
     if (exec.answer) throw new ConflictError(`Execution "${executionId}" already has an answer waiting to be applied`);
   };
@@ -74,7 +74,11 @@ export async function accept(
 }
 
 /** Engine.cancel: cancelled at once, or compensating first (here, or in the worker holding a live lease). */
-export async function cancel(core: EngineCore, executionId: string, options: { reason?: string }): Promise<ExecutionResult> {
+export async function cancel(
+  core: EngineCore,
+  executionId: string,
+  options: { reason?: string; actor?: string },
+): Promise<ExecutionResult> {
   const exec = await core.loadOwn(executionId);
   if (isTerminal(exec.status)) {
     throw new ConflictError(
@@ -88,22 +92,23 @@ export async function cancel(core: EngineCore, executionId: string, options: { r
   const workflow = await core.pinned(exec);
   const run = core.newRun(exec, workflow, true);
   const error = `Cancelled: ${reason}`;
+  const actorField: JsonObject = options.actor ? { actor: options.actor } : {};
   if (hasCompensation(workflow)) {
     const inFlight = exec.status === "running" && leaseExpiry(exec, core.leaseMs) > core.clock.now().getTime();
     Object.assign(exec, { status: "running", error, wakeAt: null, retry: null, answer: null });
     exec.compensating = { status: "cancelled", error, reason, ok: true, cancelRevision: inFlight ? exec.revision + 1 : null };
-    run.emit("workflow.compensating", { status: "cancelled", error });
+    run.emit("workflow.compensating", { status: "cancelled", error, ...actorField });
     await run.checkpoint();
     return inFlight ? resultOf(exec) : await drive(core, run);
   }
   Object.assign(exec, { status: "cancelled", error, wakeAt: null, retry: null, answer: null });
-  run.emit("workflow.cancelled", { reason });
+  run.emit("workflow.cancelled", { reason, ...actorField });
   await operate(core, run, "cancel");
   return await release(core, run, resultOf(exec));
 }
 
 /** Engine.retry: a failed execution reopened `pending` at the step that failed. */
-export async function retry(core: EngineCore, executionId: string): Promise<Execution> {
+export async function retry(core: EngineCore, executionId: string, options: { actor?: string }): Promise<Execution> {
   const exec = await core.loadOwn(executionId);
   if (exec.status !== "failed") {
     throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a failed execution can be retried`);
@@ -124,12 +129,17 @@ export async function retry(core: EngineCore, executionId: string): Promise<Exec
     epoch: (exec.epoch ?? 0) + 1,
     pinned: null,
   });
-  run.emit("workflow.resumed", { retry: true });
+  run.emit("workflow.resumed", { retry: true, ...(options.actor ? { actor: options.actor } : {}) });
   return await operate(core, run, "retry");
 }
 
 /** Engine.migrate: a halted or pending execution moved onto `target` when every step it stands on exists there. */
-export async function migrate(core: EngineCore, executionId: string, target: WorkflowDefinition): Promise<Execution> {
+export async function migrate(
+  core: EngineCore,
+  executionId: string,
+  target: WorkflowDefinition,
+  options: { actor?: string },
+): Promise<Execution> {
   const exec = await core.loadOwn(executionId);
   if (exec.status !== "halted" && exec.status !== "pending") {
     throw new ConflictError(`Execution "${executionId}" is ${exec.status}: only a halted or pending execution can be migrated`);
@@ -150,6 +160,13 @@ export async function migrate(core: EngineCore, executionId: string, target: Wor
     );
   }
   const run = core.newRun(exec, target, true);
+  run.emit("workflow.migrated", {
+    fromVersion: exec.workflowVersion,
+    fromHash: exec.workflowHash,
+    version: target.version,
+    hash: target.hash,
+    ...(options.actor ? { actor: options.actor } : {}),
+  });
   Object.assign(exec, { workflowVersion: target.version, workflowHash: target.hash });
   return await operate(core, run, "migrate");
 }

@@ -50,6 +50,8 @@ export class Run {
   readonly abort = new AbortController();
   /** Set when a resume re-enters the halting step. */
   resumed?: { stepId: string; haltData: JsonObject | null };
+  /** Who resumed the run: the next entry written records it. */
+  actor?: string;
   /** The engine's cache of the tools of nested steps, per signal (see Engine #nestedTools). */
   readonly nestedTools = new Map<AbortSignal, { top: unknown; given: { ctx: JsonObject }; tools: StepTools }>();
   /** This segment's spans, when an SDK records them (see tracing.ts). */
@@ -170,7 +172,9 @@ export class Run {
       output: extra.output ?? null,
       error: extra.error ?? null,
       timestamp: this.#isoAt(endedAt),
+      ...(this.actor ? { actor: this.actor } : {}),
     });
+    this.actor = undefined;
   }
 
   /** Counts one executed step against the run limit. */

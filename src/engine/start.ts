@@ -11,6 +11,7 @@ import { type Execution, type ExecutionResult, isDue, type JsonObject, newExecut
 import { admit, debounce } from "./admission.ts";
 import { type EngineCore, eventWaitOf, leaseExpiry, resultOf } from "./core.ts";
 import { definitionToPin, markStored } from "./definitions.ts";
+import { startLabels } from "./labels.ts";
 import { drive, driveApplied } from "./drive.ts";
 import { changeHalt } from "./operator.ts";
 import { Run } from "./run.ts";
@@ -24,15 +25,19 @@ import { type SegmentTrace, startTrace } from "./tracing.ts";
 export async function startRun(
   core: EngineCore,
   input: unknown,
-  options: { executionId?: string; deadline?: string | null; traceparent?: string } = {},
+  options: { executionId?: string; deadline?: string | null; traceparent?: string; labels?: Record<string, string> } = {},
 ): Promise<ExecutionResult> {
   if (core.gated(core.workflow) || (core.options.flowControl !== false && core.workflow.debounce)) {
     // Admission (and debouncing) come before the claim: the run is stored pending first, like an async start.
-    const stored = await prepare(core, input, { executionId: options.executionId, traceparent: options.traceparent });
+    const stored = await prepare(core, input, {
+      executionId: options.executionId,
+      traceparent: options.traceparent,
+      labels: options.labels,
+    });
     return stored.status === "pending" ? await continueRun(core, stored.id, { loaded: stored }) : resultOf(stored);
   }
   const checked = applyInputRules(core.workflow, input ?? {});
-  const exec = freshExecution(core, checked, options.executionId ?? core.ids(), options.deadline, options.traceparent);
+  const exec = freshExecution(core, checked, options.executionId ?? core.ids(), options.deadline, options.traceparent, options.labels);
   const run = core.newRun(exec, core.workflow, false);
   run.emit("workflow.started", { workflowId: core.workflow.id, input: checked });
   run.trace = core.startSegment(exec, "run");
@@ -54,10 +59,10 @@ export async function startRun(
 export async function prepare(
   core: EngineCore,
   input: unknown,
-  options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string } = {},
+  options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string; labels?: Record<string, string> } = {},
 ): Promise<Execution> {
   const checked = applyInputRules(core.workflow, input ?? {});
-  const exec = freshExecution(core, checked, options.executionId ?? core.ids(), undefined, options.traceparent);
+  const exec = freshExecution(core, checked, options.executionId ?? core.ids(), undefined, options.traceparent, options.labels);
   exec.status = "pending";
   if (options.priority !== undefined) exec.flow = { priority: options.priority };
   if (core.options.flowControl !== false && core.workflow.debounce) return await debounce(core, exec, core.workflow.debounce);
@@ -101,7 +106,8 @@ function freshExecution(
   input: JsonObject,
   id: string,
   deadlineOverride: string | null | undefined,
-  traceparent?: string,
+  traceparent: string | undefined,
+  labels: Record<string, string> | undefined,
 ): Execution {
   assertExecutionId(id);
   const now = core.clock.now();
@@ -116,6 +122,7 @@ function freshExecution(
     recoverTo: core.workflow.steps[0]!.id,
     createdAt: now.toISOString(),
     deadline,
+    labels: startLabels(core.workflow, input, labels, now),
   });
   const trace = startTrace(exec, traceparent);
   if (trace) exec.trace = trace;
@@ -171,7 +178,7 @@ export async function continueRun(core: EngineCore, executionId: string, options
 export async function resume(
   core: EngineCore,
   executionId: string,
-  options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution } = {},
+  options: { response?: unknown; approved?: unknown; expectedRevision?: number; loaded?: Execution; actor?: string } = {},
 ): Promise<ExecutionResult> {
   const answer = checkResumeAnswer(options);
   // One span for the claim (retried or not) and the run that follows.
@@ -188,6 +195,7 @@ export async function resume(
     const run = core.newRun(exec, workflow, true);
     run.trace = segment ??= core.startSegment(exec, "resume");
     if (waited) run.emit("flow.started", {});
+    const actor = options.actor ?? exec.answer?.actor;
     const ctx = { ...exec.ctx };
     if (answer.response !== undefined) setOwn(ctx, "response", answer.response);
     if (answer.approved !== undefined) ctx.approved = answer.approved;
@@ -195,9 +203,16 @@ export async function resume(
     if (exec.currentStep) run.resumed = { stepId: exec.currentStep, haltData: exec.haltData };
     const eventWait = exec.haltData && eventWaitOf(exec.haltData);
     Object.assign(exec, { status: "running", haltData: null, wakeAt: null, answer: null });
-    run.emit("workflow.resumed", {});
+    run.actor = actor;
+    run.emit("workflow.resumed", actor ? { actor } : {});
     if (eventWait && isPlainObject(answer.response) && typeof answer.response.name === "string") {
-      run.emit("event.received", { event: answer.response.name, eventId: answer.response.id ?? null, stepId: exec.currentStep });
+      const { name, id, actor: sender } = answer.response;
+      run.emit("event.received", {
+        event: name,
+        eventId: id ?? null,
+        stepId: exec.currentStep,
+        ...(typeof sender === "string" ? { actor: sender } : {}),
+      });
     }
     await run.checkpoint();
     return run;

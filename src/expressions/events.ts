@@ -39,6 +39,8 @@ export interface SentEvent {
   payload: Json;
   /** ISO time it was sent: its lookback window counts from here. */
   sentAt: string;
+  /** Who sent it (an API token's name), when known. */
+  actor?: string;
 }
 
 function isScalar(value: Json): boolean {

@@ -33,12 +33,20 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
    */
   async run(
     input: unknown,
-    options: { executionId?: string; queue?: string; priority?: number; trigger?: JsonObject; traceparent?: string } = {},
+    options: {
+      executionId?: string;
+      queue?: string;
+      priority?: number;
+      trigger?: JsonObject;
+      traceparent?: string;
+      labels?: Record<string, string>;
+    } = {},
   ): Promise<string> {
     const workflow = await this.current();
     const exec = await this.engine({}, workflow).prepare(input, {
       executionId: options.executionId,
       priority: options.priority,
+      labels: options.labels,
       ...(options.trigger ? { trigger: options.trigger } : {}),
       traceparent: options.traceparent,
     });
@@ -64,15 +72,17 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
    * resume: an answer that would be refused is never queued, and one that is accepted is never lost. `traceparent`:
    * the resume request's trace context, which the segment applying the answer links to.
    */
-  async resume(executionId: string, options: HaltAnswer & { queue?: string; traceparent?: string } = {}): Promise<string> {
-    const exec = await this.engine().accept(executionId, { response: options.response, approved: options.approved });
+  async resume(executionId: string, options: HaltAnswer & { queue?: string; traceparent?: string; actor?: string } = {}): Promise<string> {
+    const exec = await this.engine().accept(executionId, { response: options.response, approved: options.approved, actor: options.actor });
+    // The actor stays on the stored answer (the job carries the answer only).
+    const { actor: _actor, ...answer } = exec.answer ?? {};
     await this.adapter.enqueue({
       workflowId: exec.workflowId,
       workflowVersion: exec.workflowVersion,
       executionId,
       action: "resume",
       revision: exec.revision,
-      ...exec.answer,
+      ...answer,
       ...(options.queue ? { queue: options.queue } : {}),
       ...(options.traceparent ? { traceparent: options.traceparent } : {}),
     });
@@ -80,20 +90,20 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
   }
 
   /** Cancels a pending, running or halted execution (see Engine.cancel); queued jobs then do nothing. */
-  cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
+  cancel(executionId: string, options: { reason?: string; actor?: string } = {}): Promise<ExecutionResult> {
     return this.engine().cancel(executionId, options);
   }
 
   /** Reopens a failed execution at the step that failed and enqueues it. */
-  async retry(executionId: string): Promise<string> {
-    const exec = await this.engine().retry(executionId);
+  async retry(executionId: string, options: { actor?: string } = {}): Promise<string> {
+    const exec = await this.engine().retry(executionId, options);
     await this.adapter.enqueue({ workflowId: exec.workflowId, executionId, action: "continue" }, { key: `retry-r${exec.revision}` });
     return executionId;
   }
 
   /** Hands a stuck execution (expired lease, lost job) back to the queue; ConflictError while its lease is live. */
-  async recover(executionId: string): Promise<string> {
-    await recover(this.store, this.adapter, executionId, { clock: this.options.clock, leaseMs: this.options.leaseMs });
+  async recover(executionId: string, options: { actor?: string } = {}): Promise<string> {
+    await recover(this.store, this.adapter, executionId, { clock: this.options.clock, leaseMs: this.options.leaseMs, ...options });
     return executionId;
   }
 

@@ -7,7 +7,7 @@ import { type Clock, toClock } from "../engine/clock.ts";
 import { DEFAULT_LEASE_MS, leaseExpiry } from "../engine/engine.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import type { Recoverable, Store } from "../store/store.ts";
-import { type Execution, isDue } from "../types.ts";
+import { type Execution, isDue, type StoredEvent } from "../types.ts";
 import type { Job, QueueAdapter } from "./jobs.ts";
 
 export interface SweepOptions {
@@ -75,7 +75,7 @@ export async function recover(
   store: Store,
   adapter: QueueAdapter,
   executionId: string,
-  options: { clock?: Clock | (() => Date); leaseMs?: number } = {},
+  options: { clock?: Clock | (() => Date); leaseMs?: number; actor?: string } = {},
 ): Promise<Execution> {
   const exec = await store.load(executionId);
   if (!exec) throw new NotFoundError(`Execution "${executionId}" not found`);
@@ -98,9 +98,18 @@ export async function recover(
       `Execution "${executionId}" is ${exec.status}: only a running execution whose lease has expired, or a pending one, can be recovered`,
     );
   }
+  // The operator's recovery is on the record (a `workflow.recovered` event), stored before the job is enqueued.
+  const event: StoredEvent = {
+    seq: exec.eventSeq + 1,
+    type: "workflow.recovered",
+    data: { executionId: exec.id, status: exec.status, ...(options.actor ? { actor: options.actor } : {}) },
+    timestamp: new Date(now).toISOString(),
+  };
+  const recorded = { ...exec, eventSeq: event.seq };
+  const { revision } = await store.commit({ execution: recorded, expectedRevision: exec.revision, events: [event] });
   await adapter.enqueue(
-    recoveryJob({ id: exec.id, workflowId: exec.workflowId, status: exec.status as Recoverable["status"], revision: exec.revision }),
+    recoveryJob({ id: exec.id, workflowId: exec.workflowId, status: exec.status as Recoverable["status"], revision }),
     { key: `recover-${now}` },
   );
-  return exec;
+  return { ...recorded, revision };
 }

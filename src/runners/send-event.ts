@@ -43,6 +43,8 @@ export interface SendEventOptions {
   clock?: Clock | (() => Date);
   /** How long the event is kept for runs that reach their wait later (default 300 s). */
   lookbackSeconds?: number;
+  /** Who sends it (an API token's name): on the `event.received` event of each woken run and in its `$response`. */
+  actor?: string;
 }
 
 export interface SendEventOutcome {
@@ -96,6 +98,7 @@ export async function sendEvent(name: string, payload: unknown, options: SendEve
     id: checked.id ?? crypto.randomUUID(),
     payload: checked.payload,
     sentAt: clock.now().toISOString(),
+    ...(options.actor ? { actor: options.actor } : {}),
   };
   const lookbackMs = (options.lookbackSeconds ?? DEFAULT_EVENT_LOOKBACK_SECONDS) * 1000;
   const sent = await store.sendEvent(event, { keys, lookbackMs, dedupMs: Math.max(lookbackMs, EVENT_DEDUP_MS) });

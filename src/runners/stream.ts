@@ -2,6 +2,7 @@ import type { WorkflowDefinition } from "../definition/workflow.ts";
 import type { Engine, EngineOptions } from "../engine/engine.ts";
 import type { WorkflowEvent } from "../engine/events.ts";
 import { ConfigError } from "../errors.ts";
+import { errorText, Log } from "../log.ts";
 import { EVENT_TYPES, type EventType } from "../types.ts";
 import type { RunnerOptions } from "./runner.ts";
 import { SyncRunner } from "./sync.ts";
@@ -13,7 +14,7 @@ interface Subscriber {
 }
 
 export interface StreamRunnerOptions extends RunnerOptions {
-  /** Told once per subscriber about its first error (default: console.error). */
+  /** Told once per subscriber about its first error (default: an "error" log line on the console). */
   onSubscriberError?: (error: unknown, event: WorkflowEvent) => void;
 }
 
@@ -58,7 +59,7 @@ export class StreamRunner extends SyncRunner {
         if (subscriber.failed) return;
         subscriber.failed = true;
         try {
-          (this.#options.onSubscriberError ?? ((e) => console.error("durable-workflow: a stream subscriber failed:", e)))(error, event);
+          (this.#options.onSubscriberError ?? reportToConsole)(error, event);
         } catch {
           // The reporter itself failed: nothing left to tell.
         }
@@ -71,4 +72,13 @@ export class StreamRunner extends SyncRunner {
       }
     }
   }
+}
+
+function reportToConsole(error: unknown, event: WorkflowEvent): void {
+  new Log().error("a stream subscriber failed", {
+    executionId: String(event.data.executionId),
+    event: event.type,
+    error: errorText(error),
+    stack: error instanceof Error ? error.stack : undefined,
+  });
 }

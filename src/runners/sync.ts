@@ -15,11 +15,14 @@ export class SyncRunner extends Runner {
    * Starts a run on the workflow's current version (see RunnerOptions.definitions). `traceparent`: the start
    * request's W3C trace context, the parent of the execution's trace.
    */
-  async run(input: unknown, options: { executionId?: string; traceparent?: string } = {}): Promise<ExecutionResult> {
+  async run(
+    input: unknown,
+    options: { executionId?: string; traceparent?: string; labels?: Record<string, string> } = {},
+  ): Promise<ExecutionResult> {
     return await this.engine({}, await this.current()).run(input, options);
   }
 
-  resume(executionId: string, options: HaltAnswer = {}): Promise<ExecutionResult> {
+  resume(executionId: string, options: HaltAnswer & { actor?: string } = {}): Promise<ExecutionResult> {
     return this.engine().resume(executionId, options);
   }
 
@@ -28,13 +31,13 @@ export class SyncRunner extends Runner {
     return this.engine().continue(executionId);
   }
 
-  cancel(executionId: string, options: { reason?: string } = {}): Promise<ExecutionResult> {
+  cancel(executionId: string, options: { reason?: string; actor?: string } = {}): Promise<ExecutionResult> {
     return this.engine().cancel(executionId, options);
   }
 
   /** Runs a failed execution again from the step that failed, with the ctx it had before that step. */
-  async retry(executionId: string): Promise<ExecutionResult> {
-    await this.engine().retry(executionId);
+  async retry(executionId: string, options: { actor?: string } = {}): Promise<ExecutionResult> {
+    await this.engine().retry(executionId, options);
     return await this.engine().continue(executionId);
   }
 

@@ -79,7 +79,7 @@ export function compactionDue(snapshotBytes: number, logBytes: number): boolean 
 
 /**
  * Fields that executions (whole records or heads) stored by earlier versions lack: `leaseUntil`, `wakeAt` (a scheduled retry kept its
- * time as `retry.notBefore`), `answer`, `visits`, `epoch`, `pinned`,
+ * time as `retry.notBefore`), `answer`, `visits`, `epoch`, `pinned`, `labels`,
  * `compensations`, `compensating`, `compensated`. Applied on every load, so old records run on unchanged.
  */
 export function upgradeHead<T extends Partial<Execution>>(record: T): T {
@@ -90,6 +90,7 @@ export function upgradeHead<T extends Partial<Execution>>(record: T): T {
   if (out.visits === undefined) out.visits = {};
   if (out.epoch === undefined) out.epoch = 0;
   if (out.pinned === undefined) out.pinned = null;
+  if (out.labels === undefined) out.labels = {};
   if (out.compensations === undefined) out.compensations = [];
   if (out.compensating === undefined) out.compensating = null;
   if (out.compensated === undefined) out.compensated = null;

@@ -11,20 +11,22 @@ import {
   assertDefinitionHash,
   assertExecutionId,
   assertLease,
-  assertStatus,
   type Commit,
   type CommitResult,
   conflictError,
   decodeCursor,
   type DefinitionVersion,
+  definitionVersion,
   encodeCursor,
   type EventDelivery,
+  findFilters,
   findLimit,
   type FindQuery,
   type FindResult,
   isAfterCursor,
   type Lease,
   liveLease,
+  matchesFilters,
   MAX_EVENTS_PER_EXECUTION,
   type Recoverable,
   type RecoverableQuery,
@@ -197,11 +199,11 @@ export class MemoryStore implements Store, FlowStore {
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
-    if (query.status !== undefined) assertStatus(query.status);
+    const filters = findFilters(query);
     const limit = findLimit(query.limit);
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const rows = this.#sorted(query.workflowId, query.status)
-      .filter((row) => !position || isAfterCursor(row.score, row.head.id, position));
+      .filter((row) => (!position || isAfterCursor(row.score, row.head.id, position)) && matchesFilters(row.head, row.score, filters));
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
@@ -276,9 +278,9 @@ export class MemoryStore implements Store, FlowStore {
   async definitionVersions(workflowId: string): Promise<DefinitionVersion[]> {
     const current = this.#current.get(workflowId);
     return (this.#versions.get(workflowId) ?? []).map((hash) => {
-      const { version, storedAt } = JSON.parse(this.#definitions.get(hash)!) as StoredDefinition;
+      const stored = JSON.parse(this.#definitions.get(hash)!) as StoredDefinition;
       const count = (status: ExecutionStatus) => this.#waiting.get(`${status} ${hash}`)?.size ?? 0;
-      return { workflowId, version, hash, storedAt, current: hash === current, halted: count("halted"), pending: count("pending") };
+      return definitionVersion({ ...stored, workflowId }, current, { halted: count("halted"), pending: count("pending") });
     });
   }
 

@@ -1,5 +1,5 @@
 import { ConflictError, ValidationError } from "../errors.ts";
-import { assertExecutionId, EXECUTION_ID_PATTERN } from "../ids.ts";
+import { assertExecutionId, checkLabels, EXECUTION_ID_PATTERN } from "../ids.ts";
 import type { SentEvent } from "../expressions/events.ts";
 export { EXECUTION_STATUSES } from "../types.ts";
 import {
@@ -114,6 +114,13 @@ export interface Lease {
 export interface FindQuery {
   workflowId?: string;
   status?: ExecutionStatus;
+  /** Executions carrying every one of these labels (name → value). */
+  labels?: Record<string, string>;
+  /** ISO times: `createdAt` / `updatedAt` at or after `…From` and before `…To`. */
+  createdFrom?: string;
+  createdTo?: string;
+  updatedFrom?: string;
+  updatedTo?: string;
   /** Default 50, at most 1000; applied after filtering. */
   limit?: number;
   /** Opaque cursor from a previous page. */
@@ -158,6 +165,8 @@ export interface StoredDefinition {
   source: string;
   /** ISO time it was first stored. */
   storedAt: string;
+  /** Who stored it with `PUT /workflows/:id` (an API token's name); absent for a definition given in code. */
+  storedBy?: string;
 }
 
 /** One stored version of a workflow, for `GET /workflows/:id/versions`. */
@@ -166,6 +175,7 @@ export interface DefinitionVersion {
   version: string;
   hash: string;
   storedAt: string;
+  storedBy?: string;
   current: boolean;
   /** Executions halted or pending on this version now. */
   halted: number;
@@ -290,6 +300,48 @@ export function isAfterCursor(score: number, id: string, position: CursorPositio
   return score < position.score || (score === position.score && id < position.id);
 }
 
+/** A find's filters, checked (ValidationError naming the bad one), with the time bounds in ms and as ISO text. */
+export interface FindFilters {
+  status?: ExecutionStatus;
+  labels: [string, string][];
+  /** createdAt bounds in ms: from inclusive, to exclusive (-Infinity / Infinity when absent). */
+  createdFrom: number;
+  createdTo: number;
+  /** updatedAt bounds as ISO text (toISOString: compared as text), "" when absent. */
+  updatedFrom: string;
+  updatedTo: string;
+}
+
+export function findFilters(query: FindQuery): FindFilters {
+  if (query.status !== undefined) assertStatus(query.status);
+  const time = (name: "createdFrom" | "createdTo" | "updatedFrom" | "updatedTo") => {
+    const value = query[name];
+    if (value === undefined) return undefined;
+    const ms = typeof value === "string" ? Date.parse(value) : NaN;
+    if (!Number.isFinite(ms)) {
+      throw new ValidationError(`Invalid ${name}`, [{ path: name, message: `must be an ISO 8601 time, got ${JSON.stringify(value)}` }]);
+    }
+    return ms;
+  };
+  const iso = (ms: number | undefined) => (ms === undefined ? "" : new Date(ms).toISOString());
+  return {
+    ...(query.status !== undefined ? { status: query.status } : {}),
+    labels: Object.entries(query.labels === undefined ? {} : checkLabels(query.labels, "label filter")),
+    createdFrom: time("createdFrom") ?? -Infinity,
+    createdTo: time("createdTo") ?? Infinity,
+    updatedFrom: iso(time("updatedFrom")),
+    updatedTo: iso(time("updatedTo")),
+  };
+}
+
+/** True when a head passes the filters other than workflow and status. */
+export function matchesFilters(head: ExecutionHead, score: number, filters: FindFilters): boolean {
+  return score >= filters.createdFrom && score < filters.createdTo &&
+    (!filters.updatedFrom || head.updatedAt >= filters.updatedFrom) &&
+    (!filters.updatedTo || head.updatedAt < filters.updatedTo) &&
+    filters.labels.every(([name, value]) => Object.hasOwn(head.labels ?? {}, name) && head.labels[name] === value);
+}
+
 export function assertStatus(status: unknown): asserts status is ExecutionStatus {
   if (!EXECUTION_STATUSES.includes(status as ExecutionStatus)) {
     throw new ValidationError(`Invalid execution status ${JSON.stringify(status)}: use one of ${EXECUTION_STATUSES.join(", ")}`);
@@ -317,6 +369,16 @@ export function assertDefinition(definition: StoredDefinition): void {
   if (typeof storedAt !== "string" || !Number.isFinite(Date.parse(storedAt))) {
     throw new ValidationError(`Definition ${hash} has an invalid storedAt ${JSON.stringify(storedAt)}`);
   }
+}
+
+/** One row of `definitionVersions`: the stored definition's facts, whether it is current, and the runs waiting on it. */
+export function definitionVersion(
+  stored: StoredDefinition,
+  currentHash: string | undefined,
+  waiting: { halted: number; pending: number },
+): DefinitionVersion {
+  const { workflowId, version, hash, storedAt, storedBy } = stored;
+  return { workflowId, version, hash, storedAt, ...(storedBy ? { storedBy } : {}), current: hash === currentHash, ...waiting };
 }
 
 /** Entries of a commit must belong to the committed execution. */

@@ -534,6 +534,97 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
         const store = await makeStore();
         expect(await store.find()).toEqual({ executions: [] });
       });
+
+      test("find by a label returns only the executions carrying it, with their labels", async () => {
+        const store = await makeStore();
+        const [mine] = await createMany(store, 1, () => ({ labels: { customer: "C-7", region: "eu" } }));
+        await createMany(store, 2, (i): Partial<Execution> => ({ labels: i ? { customer: "C-8" } : {} }));
+        const { executions } = await store.find({ labels: { customer: "C-7" } });
+        expect(executions.map((e) => [e.id, e.labels])).toEqual([[mine!.id, { customer: "C-7", region: "eu" }]]);
+        expect((await store.load(mine!.id))?.labels).toEqual({ customer: "C-7", region: "eu" });
+      });
+
+      test("find by two labels, a status and a workflow applies them all before the limit", async () => {
+        const store = await makeStore();
+        const wanted = await createMany(
+          store,
+          2,
+          () => ({ workflowId: "lb", status: "failed", labels: { customer: "C-7", tier: "gold" } }),
+        );
+        await createMany(store, 3, () => ({ workflowId: "lb", status: "completed", labels: { customer: "C-7", tier: "gold" } }));
+        await createMany(store, 3, () => ({ workflowId: "lb", status: "failed", labels: { customer: "C-7", tier: "silver" } }));
+        await createMany(store, 3, () => ({ workflowId: "other", status: "failed", labels: { customer: "C-7", tier: "gold" } }));
+        const { executions } = await store.find({
+          workflowId: "lb",
+          status: "failed",
+          labels: { customer: "C-7", tier: "gold" },
+          limit: 5,
+        });
+        expect(executions.map((e) => e.id)).toEqual(wanted.map((e) => e.id).reverse());
+      });
+
+      test("find by label follows a status change", async () => {
+        const store = await makeStore();
+        const [exec] = await createMany(store, 1, () => ({ status: "running", labels: { batch: "b1" } }));
+        await store.save({ ...exec!, status: "failed" }, { expectedRevision: 1 });
+        expect((await store.find({ labels: { batch: "b1" }, status: "running" })).executions).toEqual([]);
+        expect((await store.find({ labels: { batch: "b1" }, status: "failed" })).executions.map((e) => e.id)).toEqual([exec!.id]);
+      });
+
+      test("find by createdAt range keeps from inclusive and to exclusive", async () => {
+        const store = await makeStore();
+        const created = await createMany(store, 5, () => ({ workflowId: "range" }));
+        const { executions } = await store.find({
+          workflowId: "range",
+          createdFrom: created[1]!.createdAt,
+          createdTo: created[4]!.createdAt,
+        });
+        expect(executions.map((e) => e.id)).toEqual([created[3]!.id, created[2]!.id, created[1]!.id]);
+      });
+
+      test("find by updatedAt range reads the last checkpoint's time", async () => {
+        const store = await makeStore();
+        const created = await createMany(store, 3, () => ({ workflowId: "upd" }));
+        const later = "2030-01-01T00:00:00.000Z";
+        await store.save({ ...created[0]!, updatedAt: later }, { expectedRevision: 1 });
+        const recent = await store.find({ workflowId: "upd", updatedFrom: "2029-12-31T00:00:00Z" });
+        expect(recent.executions.map((e) => e.id)).toEqual([created[0]!.id]);
+        const old = await store.find({ workflowId: "upd", updatedTo: "2029-12-31T00:00:00Z" });
+        expect(old.executions.map((e) => e.id)).toEqual([created[2]!.id, created[1]!.id]);
+      });
+
+      test("paging a label filter while executions are written covers every earlier row once", async () => {
+        const store = await makeStore();
+        const before = await createMany(store, 7, (i) => ({ labels: { customer: "C-9" }, status: i % 2 ? "running" : "halted" }));
+        await createMany(store, 4, () => ({ labels: { customer: "C-1" } }));
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.find({ labels: { customer: "C-9" }, limit: 2, cursor });
+          seen.push(...page.executions.map((e) => e.id));
+          cursor = page.cursor;
+          // Meanwhile: new runs for the customer start, and one already seen moves on.
+          await createMany(store, 2, () => ({ labels: { customer: "C-9" } }));
+          const moved = before.find((e) => e.id === seen[0])!;
+          if (pages === 0) await store.save({ ...moved, status: "completed" }, { expectedRevision: 1 });
+          pages += 1;
+        } while (cursor && pages < 20);
+        expect(seen).toEqual(before.map((e) => e.id).reverse());
+      });
+
+      test("delete removes the label index rows", async () => {
+        const store = await makeStore();
+        const [exec] = await createMany(store, 1, () => ({ labels: { order: "A-1" } }));
+        await store.delete(exec!.id);
+        expect((await store.find({ labels: { order: "A-1" } })).executions).toEqual([]);
+      });
+
+      test("find rejects a bad label filter and a bad time, naming them", async () => {
+        const store = await makeStore();
+        await expect(store.find({ labels: { "bad name": "x" } })).rejects.toThrow("label filter.bad name");
+        await expect(store.find({ createdFrom: "yesterday" })).rejects.toThrow('createdFrom: must be an ISO 8601 time, got "yesterday"');
+      });
     });
 
     describe("executionIds", () => {

@@ -5,6 +5,8 @@
  */
 import { session } from "./session.js";
 
+/** @typedef {import("./types.js").BulkAnswer} BulkAnswer */
+/** @typedef {import("./types.js").BulkBody} BulkBody */
 /** @typedef {import("./types.js").Accepted} Accepted */
 /** @typedef {import("./types.js").Entry} Entry */
 /** @typedef {import("./types.js").EventSent} EventSent */
@@ -174,6 +176,16 @@ export async function cancelExecution(id, reason, signal) {
 /** @param {string} id @param {AbortSignal} signal */
 export async function retryExecution(id, signal) {
   await api(executionPath(id) + "/retry", { method: "POST", body: { mode: "async" }, signal });
+}
+
+/**
+ * Cancel or retry every execution a filter selects (at most `max`); `dryRun` only lists them.
+ * @param {"cancel" | "retry"} action
+ * @param {BulkBody} body
+ * @param {AbortSignal} signal
+ */
+export async function bulkAction(action, body, signal) {
+  return /** @type {BulkAnswer} */ (await api("/executions/" + action, { method: "POST", body, signal }));
 }
 
 /** @param {string} id @param {AbortSignal} signal */

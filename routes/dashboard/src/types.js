@@ -24,6 +24,8 @@
 /** @typedef {Out<Schemas["Problem"]>} Problem */
 /** @typedef {NonNullable<Problem["errors"]>[number]} ProblemError */
 /** @typedef {Out<Schemas["ResumeBody"]>} ResumeBody */
+/** @typedef {import("zod").input<typeof import("../../bulk.ts").BulkBody>} BulkBody */
+/** @typedef {Out<typeof import("../../bulk.ts").BulkAnswer>} BulkAnswer */
 /** @typedef {Out<Schemas["EventSent"]>} EventSent */
 
 /**
@@ -59,12 +61,14 @@
  *   running: string | null, lastEventId: string | null, following: boolean,
  *   waitPast: { revision: number, until: number } | null, gone: boolean,
  *   haltKey: string | null, actionsKey: string | null, highlightKey: string | null,
- *   refreshTimer: ReturnType<typeof setTimeout> | null,
- *   els: { status: HTMLElement, live: HTMLElement, meta: HTMLElement, halt: HTMLElement, actions: HTMLElement,
- *     timeline: HTMLElement, data: HTMLElement, diagram: HTMLElement },
+ *   refreshTimer: ReturnType<typeof setTimeout> | null, operators: OperatorEvent[],
+ *   els: { status: HTMLElement, live: HTMLElement, meta: HTMLElement, operators: HTMLElement, halt: HTMLElement,
+ *     actions: HTMLElement, timeline: HTMLElement, data: HTMLElement, diagram: HTMLElement },
  *   redraw: () => void,
  * }} Screen
  */
+
+/** An operator's action read from the event log: what, who (an API token's name), when. @typedef {{ seq: number, what: string, actor: string, timestamp: string }} OperatorEvent */
 
 /** An action's buttons (disabled while it is sent) and where its error goes. @typedef {{ buttons: HTMLButtonElement[], error: HTMLElement }} ActionUi */
 

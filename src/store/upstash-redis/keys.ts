@@ -14,6 +14,10 @@ const KEY_LAYOUT = {
   byWorkflow: "idx:wf:{workflowId}",
   byStatus: "idx:st:{status}",
   byStatusAndWorkflow: "idx:ws:{status}:{workflowId}",
+  /** Executions carrying the label name = value (written when the execution is created; names hold no ":"). */
+  byLabel: "idx:lb:{name}:{value}",
+  /** hash: an execution's labels (name → value); outlives the execution until the retention sweep removes its index rows. */
+  labels: "labels:{id}",
   /** halted and pending executions per definition hash, counted by definitionVersions. */
   byStatusAndHash: "idx:hs:{status}:{hash}",
   expiry: "expiry",

@@ -27,6 +27,12 @@ local function keep_definition(hash, wf, text)
   redis.call('ZADD', versions, redis.call('ZCARD', versions), hash)
   return 1
 end
+local function drop_labels(id)
+  local key = k_labels(id)
+  local labels = redis.call('HGETALL', key)
+  for i = 1, #labels, 2 do redis.call('ZREM', k_byLabel(labels[i], labels[i + 1]), id) end
+  if #labels > 0 then redis.call('DEL', key) end
+end
 local function sweep(now, max)
   local expiry = k_expiry()
   local due = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, max)
@@ -41,6 +47,7 @@ local function sweep(now, max)
         redis.call('ZREM', k_byWorkflow(w), id)
         redis.call('ZREM', k_byStatus(s), id)
         redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
+        drop_labels(id)
         redis.call('ZREM', expiry, m)
       elseif cur[1] ~= s or cur[2] ~= w then
         if cur[1] ~= s then redis.call('ZREM', k_byStatus(s), id) end
@@ -58,8 +65,9 @@ end
  * ms), now ms, retention ms, expire-at ms, event cap, head JSON without revision, mode ("snapshot" | "delta"),
  * the snapshot or delta JSON, recovery queue ("lease" | "wake" | ""), its score, its due time, definition hash
  * ("" = none), its workflowId, its JSON, entry count, lease ms ("" = none: the lease's end by the server's clock
- * is then forgotten), takeover ("1": refused while the stored lease is live by the server's clock), then the
- * entries' JSON, then the events' JSON.
+ * is then forgotten), takeover ("1": refused while the stored lease is live by the server's clock), label count,
+ * the labels (name, value, ...; read only when the record is new: labels never change), then the entries' JSON,
+ * then the events' JSON.
  * Returns {1, revision, snapshotBytes, logBytes}; {0, actual} on a lost compare-and-set; {2, actual} when a
  * delta was sent but the record has no snapshot to apply it to (new, or stored by an older version); {3, actual,
  * ms left} for a takeover of a live lease. Nothing is written in the last three cases.
@@ -75,7 +83,7 @@ local id, expected, status, wf, hash = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[
 local score, now, retention, expireAt, cap = ARGV[7], ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
 local head, mode, body = ARGV[12], ARGV[13], ARGV[14]
 local queue, queueScore, due = ARGV[15], ARGV[16], ARGV[17]
-local nEntries, leaseMs = tonumber(ARGV[21]), tonumber(ARGV[22])
+local nEntries, leaseMs, nLabels = tonumber(ARGV[21]), tonumber(ARGV[22]), tonumber(ARGV[24])
 local exec, log = k_execution(id), k_log(id)
 local cur = redis.call('HMGET', exec, 'revision', 'status', 'workflowId', 'hash', 'snapshotBytes', 'logBytes', 'queue', 'leaseEnd')
 local actual = tonumber(cur[1]) or 0
@@ -109,6 +117,13 @@ redis.call('ZADD', k_byWorkflow(wf), score, id)
 redis.call('ZADD', k_byStatus(status), score, id)
 redis.call('ZADD', k_byStatusAndWorkflow(status, wf), score, id)
 if waiting(status) then redis.call('ZADD', k_byStatusAndHash(status, hash), score, id) end
+if not cur[2] and nLabels > 0 then
+  drop_labels(id)
+  for i = 25, 24 + 2 * nLabels, 2 do
+    redis.call('HSET', k_labels(id), ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', k_byLabel(ARGV[i], ARGV[i + 1]), score, id)
+  end
+end
 if status == 'running' and leaseMs then
   redis.call('HSET', exec, 'leaseEnd', server_ms() + leaseMs)
 else
@@ -128,7 +143,7 @@ local function push(key, from, to)
     i = j + 1
   end
 end
-local first = 24
+local first = 25 + 2 * nLabels
 push(k_entries(id), first, first + nEntries - 1)
 if #ARGV >= first + nEntries then
   push(k_events(id), first + nEntries, #ARGV)
@@ -216,12 +231,15 @@ redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
 if terminal(s) then redis.call('ZREM', k_expiry(), s .. ' ' .. id .. ' ' .. w) end
 if cur[3] and waiting(s) then redis.call('ZREM', k_byStatusAndHash(s, cur[3]), id) end
 if cur[4] then redis.call('ZREM', queues[cur[4]], id) end
+drop_labels(id)
 return 1
 `;
 
 /**
  * KEYS: the index to walk. ARGV: prefix, limit, cursor score ("" = first page), cursor id, status filter
- * ("" = any), workflow filter flag ("1"/"0"), workflow filter, mode ("heads"/"ids"), now.
+ * ("" = any), workflow filter flag ("1"/"0"), workflow filter, mode ("heads"/"ids"), now, highest score (the
+ * cursor's or the createdTo bound, "(n" exclusive), lowest score, updatedAt from / to (ISO text, "" = none), then
+ * label filters (name, value, ...).
  * Walks the index newest first, skipping rows at or before the cursor and rows whose hash is gone or does
  * not match the filters (removed at the end), until limit + 1 live rows are seen.
  * Returns {more (0/1), last score, "#" .. last id, item...}: items are the heads' JSON ("heads"; the whole
@@ -232,6 +250,24 @@ local limit = tonumber(ARGV[2])
 local cursorScore, cursorId = tonumber(ARGV[3]), ARGV[4]
 local wantStatus, wantWf, wf = ARGV[5], ARGV[6] == '1', ARGV[7]
 local heads = ARGV[8] == 'heads'
+local updatedFrom, updatedTo = ARGV[12], ARGV[13]
+local labelNames, labelValues = {}, {}
+for i = 14, #ARGV, 2 do
+  labelNames[#labelNames + 1] = ARGV[i]
+  labelValues[#labelValues + 1] = ARGV[i + 1]
+end
+local function filtered(id, head)
+  if updatedFrom ~= '' or updatedTo ~= '' then
+    local u = head and string.match(head, '"updatedAt":"([^"]*)"')
+    if not u or (updatedFrom ~= '' and u < updatedFrom) or (updatedTo ~= '' and u >= updatedTo) then return true end
+  end
+  if #labelNames == 0 then return false end
+  local have = redis.call('HMGET', k_labels(id), unpack(labelNames))
+  for i = 1, #labelNames do
+    if have[i] ~= labelValues[i] then return true end
+  end
+  return false
+end
 sweep(ARGV[9], ${SWEEP_BATCH})
 local function less(a, b)
   local n = math.min(#a, #b)
@@ -244,11 +280,10 @@ end
 local out = {0, 0, '#'}
 local count, stale, offset = 0, {}, 0
 local batch = math.min(limit + 1, 500)
-local max = '+inf'
-if cursorScore then max = ARGV[3] end
+local max, min = ARGV[10], ARGV[11]
 local done = false
 while not done do
-  local rows = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'WITHSCORES', 'LIMIT', offset, batch)
+  local rows = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, min, 'WITHSCORES', 'LIMIT', offset, batch)
   for i = 1, #rows, 2 do
     local id, score = rows[i], tonumber(rows[i + 1])
     if not (cursorScore and score == cursorScore and not less(id, cursorId)) then
@@ -258,8 +293,13 @@ while not done do
       else
         meta = redis.call('HMGET', k_execution(id), 'status', 'workflowId')
       end
-      if not meta[1] or (wantStatus ~= '' and meta[1] ~= wantStatus) or (wantWf and meta[2] ~= wf) then
+      if not meta[1] then
         stale[#stale + 1] = id
+      elseif (wantStatus ~= '' and meta[1] ~= wantStatus) or (wantWf and meta[2] ~= wf) then
+        -- a status or workflow index holds only matching rows (so this one is stale); a label index holds every status
+        if #labelNames == 0 then stale[#stale + 1] = id end
+      elseif filtered(id, meta[3] or meta[4]) then
+        -- not a match, but the row is right: it stays in the index
       elseif count == limit then
         out[1] = 1
         done = true

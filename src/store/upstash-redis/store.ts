@@ -16,14 +16,16 @@ import {
   assertDefinitionHash,
   assertExecutionId,
   assertLease,
-  assertStatus,
   type Commit,
   type CommitResult,
   conflictError,
   decodeCursor,
   type DefinitionVersion,
+  definitionVersion,
   encodeCursor,
   type EventDelivery,
+  type FindFilters,
+  findFilters,
   findLimit,
   type FindQuery,
   type FindResult,
@@ -125,6 +127,9 @@ export class UpstashRedisStore implements Store, FlowStore {
       ? snapshot()
       : ["delta", deltaText];
     const now = this.#clock().getTime();
+    // Labels never change: sent only with a commit that may create the record.
+    const labels = expectedRevision === undefined || expectedRevision === 0 ? Object.entries(execution.labels ?? {}) : [];
+    const labelArgs = [String(labels.length), ...labels.flat()];
 
     const wait = commit.wait && execution.status === "halted"
       ? [
@@ -161,6 +166,7 @@ export class UpstashRedisStore implements Store, FlowStore {
           String(entries.length),
           execution.status === "running" && commit.leaseMs ? String(commit.leaseMs) : "",
           commit.takeover ? "1" : "",
+          ...labelArgs,
           ...entries,
           ...events,
         ]);
@@ -259,9 +265,9 @@ export class UpstashRedisStore implements Store, FlowStore {
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
-    if (query.status !== undefined) assertStatus(query.status);
+    const filters = findFilters(query);
     const limit = findLimit(query.limit);
-    const page = await this.#page("find", { ...query, limit, mode: "heads" });
+    const page = await this.#page("find", { ...query, limit, mode: "heads" }, filters);
     // A record stored by an older version comes back whole: its head is cut out of it.
     const executions = page.items.map((item) => headOf(upgradeHead(parseStored<Execution>(item, "a found execution"))));
     return page.cursor ? { executions, cursor: page.cursor } : { executions };
@@ -329,16 +335,8 @@ export class UpstashRedisStore implements Store, FlowStore {
     const current = unwrap(reply[0]);
     const versions: DefinitionVersion[] = [];
     for (let i = 1; i < reply.length; i += 3) {
-      const { version, hash, storedAt } = parseStored<StoredDefinition>(reply[i], `a definition of ${workflowId}`);
-      versions.push({
-        workflowId,
-        version,
-        hash,
-        storedAt,
-        current: hash === current,
-        halted: Number(reply[i + 1]),
-        pending: Number(reply[i + 2]),
-      });
+      const stored = parseStored<StoredDefinition>(reply[i], `a definition of ${workflowId}`);
+      versions.push(definitionVersion({ ...stored, workflowId }, current, { halted: Number(reply[i + 1]), pending: Number(reply[i + 2]) }));
     }
     return versions;
   }
@@ -352,11 +350,18 @@ export class UpstashRedisStore implements Store, FlowStore {
   async #page(
     what: string,
     query: { workflowId?: string; status?: ExecutionStatus; limit: number; cursor?: string; mode: "heads" | "ids" },
+    filters?: FindFilters,
   ): Promise<{ items: unknown[]; cursor?: string }> {
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const k = this.#keys;
     const { workflowId, status } = query;
-    const index = workflowId !== undefined && status !== undefined
+    const labels = filters?.labels ?? [];
+    const createdTo = filters?.createdTo ?? Infinity;
+    const max = position && position.score < createdTo ? String(position.score) : createdTo === Infinity ? "+inf" : `(${createdTo}`;
+    const min = filters && filters.createdFrom !== -Infinity ? String(filters.createdFrom) : "-inf";
+    const index = labels.length
+      ? k.byLabel(...labels[0]!)
+      : workflowId !== undefined && status !== undefined
       ? k.byStatusAndWorkflow(status, workflowId)
       : workflowId !== undefined
       ? k.byWorkflow(workflowId)
@@ -374,6 +379,11 @@ export class UpstashRedisStore implements Store, FlowStore {
         workflowId ?? "",
         query.mode,
         String(this.#clock().getTime()),
+        max,
+        min,
+        filters?.updatedFrom ?? "",
+        filters?.updatedTo ?? "",
+        ...labels.flat(),
       ]));
     if (!Array.isArray(reply) || reply.length < 3) throw new StoreError(`Redis store: unexpected ${what} reply`);
     const [more, score, lastId, ...items] = reply as [unknown, unknown, unknown, ...unknown[]];

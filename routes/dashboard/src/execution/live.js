@@ -5,6 +5,7 @@
  */
 import { ApiError, getEntries, getExecution, openEvents, unauthorized } from "../api.js";
 import { fill, h } from "../dom.js";
+import { noteOperator } from "./operators.js";
 import { readEvents } from "../sse.js";
 import { LIVE } from "../status.js";
 import { sleep } from "../time.js";
@@ -58,6 +59,7 @@ function stillLive(screen) {
 /** @param {Screen} screen @param {{ type: string, data?: { stepId?: unknown } }} event */
 function onEvent(screen, event) {
   const data = (event && event.data) || {};
+  noteOperator(screen, event);
   if (event.type === "step.started") screen.running = typeof data.stepId === "string" ? data.stepId : null;
   else if (/^step\./.test(event.type) || /^workflow\.(completed|failed|halted)$/.test(event.type)) screen.running = null;
   scheduleRefresh(screen);

@@ -109,7 +109,18 @@ function timelineEntry(entry, longest, iteration) {
       h("span", { class: "badge action-" + action }, action),
       h("span", { class: "entry-duration" }, duration(entry.durationMs)),
     ),
-    h("div", { class: "entry-meta" }, bar, h("span", null, when(entry.timestamp), entry.attempt > 1 ? " · attempt " + entry.attempt : "")),
+    h(
+      "div",
+      { class: "entry-meta" },
+      bar,
+      h(
+        "span",
+        null,
+        when(entry.timestamp),
+        entry.attempt > 1 ? " · attempt " + entry.attempt : "",
+        entry.actor ? h("span", { class: "entry-actor" }, " · resumed by " + entry.actor) : null,
+      ),
+    ),
     entry.error ? h("p", { class: "error" }, entry.error) : null,
     entry.output !== null && entry.output !== undefined ? dataBlock("Output", entry.output, false) : null,
   );

@@ -9,6 +9,7 @@ import { dataBlock, fill, h, link, pageHead } from "../dom.js";
 import { actionsPanel } from "../execution/actions.js";
 import { haltPanel } from "../execution/halt.js";
 import { follow } from "../execution/live.js";
+import { operatorsPanel, readOperators } from "../execution/operators.js";
 import { loopIds, timeline } from "../execution/timeline.js";
 import { badge, compensationNote, LIVE, stuckBadge, stuckSince, wakeNote } from "../status.js";
 import { duration, when } from "../time.js";
@@ -36,10 +37,12 @@ export async function show({ params: [id = ""], root, signal }) {
     actionsKey: null,
     highlightKey: null,
     refreshTimer: null,
+    operators: [],
     els: {
       status: h("span", { class: "status-slot" }),
       live: h("span", { class: "live", hidden: true }),
       meta: h("p", { class: "meta" }),
+      operators: h("div", { class: "operators-slot" }),
       halt: h("div", { class: "halt-slot" }),
       actions: h("div", { class: "actions-slot" }),
       timeline: h("div", { class: "timeline-slot" }),
@@ -54,6 +57,7 @@ export async function show({ params: [id = ""], root, signal }) {
     pageHead("Execution", els.status, els.live),
     h("p", { class: "exec-id" }, h("code", null, id)),
     els.meta,
+    els.operators,
     els.halt,
     els.actions,
     h(
@@ -75,6 +79,7 @@ export async function show({ params: [id = ""], root, signal }) {
     if (!signal.aborted && screen.loops.size) fill(els.timeline, timeline(screen));
   }, () => {});
   if (LIVE.includes(execution.status)) follow(screen);
+  else readOperators(screen);
 }
 
 /** Redraws every panel from `screen.execution` and `screen.entries`. @param {Screen} screen */
@@ -84,6 +89,7 @@ function update(screen) {
   document.title = e.status + " · " + e.workflowId + " · durable-workflow";
   fill(els.status, badge(e.status), compensationNote(e), stuckBadge(e));
   fill(els.meta, executionMeta(e));
+  fill(els.operators, operatorsPanel(screen.operators));
 
   const haltKey = e.status === "halted" ? e.revision + ":" + JSON.stringify(e.haltData) : "";
   if (haltKey !== screen.haltKey) {

@@ -143,7 +143,7 @@ function versionTable(list) {
           { class: v.current ? "current" : null, "data-hash": v.hash },
           h("td", { "data-label": "Version" }, "v" + v.version),
           h("td", { "data-label": "Hash" }, h("code", { title: v.hash }, v.hash.slice(0, 12))),
-          h("td", { "data-label": "Stored" }, when(v.storedAt)),
+          h("td", { "data-label": "Stored" }, when(v.storedAt), v.storedBy ? h("span", { class: "stored-by" }, " by " + v.storedBy) : null),
           h("td", { "data-label": "Current" }, v.current ? h("span", { class: "badge status-completed" }, "current") : ""),
           h("td", { "data-label": "Halted" }, String(v.halted)),
           h("td", { "data-label": "Pending" }, String(v.pending)),
