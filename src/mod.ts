@@ -19,7 +19,7 @@ export { renderWorkflowSvg } from "./diagram/svg.ts";
 export { z } from "zod";
 export { BUILT_IN_STEP_TYPES, defaultStepRegistry, registerStepType, StepRegistry } from "./steps/registry.ts";
 export type { CustomStepSpec } from "./steps/registry.ts";
-export { FINISHED, halt, proceed, waitUntil } from "./steps/step.ts";
+export { FINISHED, halt, proceed, runAgain, waitUntil } from "./steps/step.ts";
 export type { HttpOptions, StepDefinition, StepExecutor, StepOutcome, StepState, StepTools, StepType } from "./steps/step.ts";
 export { checkHttpOptions, DEFAULT_HTTP_MAX_BODY_BYTES } from "./steps/http.ts";
 

@@ -282,7 +282,12 @@ same<z.output<typeof RetryWaitSchema>, RetryWait>(true);
 same<z.output<typeof PendingAnswerSchema>, PendingAnswer>(true);
 same<z.output<typeof EntrySchema>, Entry>(true);
 same<z.output<typeof HaltSchema>, HaltInfo>(true);
-same<z.output<typeof ExecutionResultSchema>, ExecutionResult>(true);
+// ExecutionResult is a tagged union on `status`; on the wire it is this one object: every variant fits it, it has no
+// key that no variant has, and every status has its variant.
+type KeysOf<T> = T extends unknown ? keyof T : never;
+same<ExecutionResult extends z.output<typeof ExecutionResultSchema> ? true : false, true>(true);
+same<KeysOf<ExecutionResult>, keyof z.output<typeof ExecutionResultSchema>>(true);
+same<ExecutionResult["status"], z.output<typeof ExecutionResultSchema>["status"]>(true);
 same<z.output<typeof StoredEventSchema>, StoredEvent>(true);
 same<z.output<typeof JobSchema>, Job>(true);
 same<z.output<typeof CompensationSchema>, Compensation>(true);

@@ -122,7 +122,7 @@ export interface Compensating {
   reason: string | null;
   /**
    * A cancel that left the compensations to a worker holding a live lease: the revision its commit wrote. While the
-   * execution is still at it, that worker may join (engine.ts #joinCancel); null otherwise.
+   * execution is still at it, that worker may join (drive.ts joinCancel); null otherwise.
    */
   cancelRevision: number | null;
   /** False once a compensation failed after its retries (the others still run). */
@@ -262,24 +262,43 @@ export interface HaltInfo {
   wakeAt?: string;
 }
 
-/** What run/resume return. */
-export interface ExecutionResult {
-  status: ExecutionStatus;
+/** The fields every result may have; each status of ExecutionResult sets its own and leaves the others undefined. */
+interface ResultFields {
   executionId: string;
-  output?: Json;
-  halt?: HaltInfo;
-  error?: string;
-  /** The run used up its time budget and was checkpointed as `pending`: a continuation must be enqueued. */
-  yielded?: boolean;
-  /** With `yielded`: the continuation must not run before this ISO time (a scheduled call retry). */
-  notBefore?: string;
-  /** While compensations run: the status the run will end with. */
-  compensating?: "failed" | "cancelled";
-  /** Failed or cancelled after compensations ran: true when every one succeeded. */
-  compensated?: boolean;
+  output?: undefined;
+  halt?: undefined;
+  error?: undefined;
+  yielded?: undefined;
+  notBefore?: undefined;
+  compensating?: undefined;
+  compensated?: undefined;
   /** Flow control: executions waiting for the slot this call released, to be continued (the async runner enqueues them). */
   flowStart?: string[];
 }
+
+/** What run/resume return: a tagged union on `status`. */
+export type ExecutionResult =
+  | Omit<ResultFields, "output"> & { status: "completed"; output: Json }
+  | Omit<ResultFields, "halt"> & { status: "halted"; halt: HaltInfo }
+  | Omit<ResultFields, "error" | "compensated"> & {
+    status: "failed" | "cancelled";
+    error?: string;
+    /** After compensations ran: true when every one succeeded. */
+    compensated?: boolean;
+  }
+  | Omit<ResultFields, "yielded" | "notBefore"> & {
+    status: "pending";
+    /** Checkpointed as `pending` (budget, a wait, a scheduled retry): a continuation must be enqueued. */
+    yielded?: boolean;
+    /** The continuation must not run before this ISO time. */
+    notBefore?: string;
+  }
+  | Omit<ResultFields, "compensating" | "error"> & {
+    status: "running";
+    /** While compensations run: the status the run will end with. */
+    compensating?: "failed" | "cancelled";
+    error?: string;
+  };
 
 export const EVENT_TYPES = [
   "workflow.started",

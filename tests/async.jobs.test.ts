@@ -89,7 +89,7 @@ describe("performJob", () => {
   test("the wake timer a halt asks for names the halt by its wake time", async () => {
     const { options } = setup();
     const halted = await new Engine(approvals, options).run({}, { executionId: "t" });
-    const [timer] = followUpsOf(job("approvals", "t", "start"), { result: halted, duplicate: false, continueLater: false }, 0);
+    const [timer] = followUpsOf(job("approvals", "t", "start"), { kind: "done", result: halted }, 0);
     expect(timer).toEqual({
       job: { workflowId: "approvals", executionId: "t", action: "wake", wakeAt: "2026-01-01T00:01:00.000Z" },
       options: { delaySeconds: Date.parse("2026-01-01T00:01:00.000Z") / 1000, key: String(Date.parse("2026-01-01T00:01:00.000Z")) },
@@ -103,7 +103,7 @@ describe("performJob", () => {
     await engine.resume("w1", { approved: true }); // halts at the second approval, due at 00:10
     clock.advance(3_600_000);
     const stale = await performJob(job("approvals", "w1", "wake", { wakeAt: "2026-01-01T00:01:00.000Z" }), options);
-    expect([stale.duplicate, stale.result.halt?.prompt, (await store.load("w1"))!.status]).toEqual([true, "Second?", "halted"]);
+    expect([stale.kind, stale.result.halt?.prompt, (await store.load("w1"))!.status]).toEqual(["duplicate", "Second?", "halted"]);
   });
 
   test("a wake timer for the current halt takes its timeout path once due", async () => {
@@ -111,7 +111,7 @@ describe("performJob", () => {
     await new Engine(approvals, options).run({}, { executionId: "w2" });
     clock.advance(60_000);
     const woken = await performJob(job("approvals", "w2", "wake", { wakeAt: "2026-01-01T00:01:00.000Z" }), options);
-    expect([woken.duplicate, woken.result.output]).toEqual([false, "timed out"]);
+    expect([woken.kind, woken.result.output]).toEqual(["done", "timed out"]);
   });
 
   test("a wake timer queued by an older version (requested_at) acts on its halt once it is due", async () => {
@@ -129,7 +129,7 @@ describe("performJob", () => {
     await performJob(job("work", "w", "start"), options);
     const revision = (await store.load("w"))!.revision;
     const again = await performJob(job("work", "w", "start"), options);
-    expect([again.duplicate, again.result.status, (await store.load("w"))!.revision]).toEqual([true, "completed", revision]);
+    expect([again.kind, again.result.status, (await store.load("w"))!.revision]).toEqual(["duplicate", "completed", revision]);
     expect(calls).toEqual(["a", "b"]);
   });
 
@@ -140,7 +140,7 @@ describe("performJob", () => {
     const firstHalt = (await store.load("q"))!.revision;
     await engine.resume("q", { response: "one" }); // halts at the second question
     const stale = await performJob(job("two_questions", "q", "resume", { revision: firstHalt, response: "late" }), options);
-    expect([stale.duplicate, stale.result.status, stale.result.halt?.prompt]).toEqual([true, "halted", "Second?"]);
+    expect([stale.kind, stale.result.status, stale.result.halt?.prompt]).toEqual(["duplicate", "halted", "Second?"]);
   });
 
   test("a resume job for the current halt resumes it", async () => {
@@ -148,7 +148,7 @@ describe("performJob", () => {
     await new Engine(halting, options).run({}, { executionId: "q2" });
     const revision = (await store.load("q2"))!.revision;
     const outcome = await performJob(job("two_questions", "q2", "resume", { revision, response: "one" }), options);
-    expect([outcome.duplicate, outcome.result.halt?.prompt]).toEqual([false, "Second?"]);
+    expect([outcome.kind, outcome.result.halt?.prompt]).toEqual(["done", "Second?"]);
   });
 
   test("a job finding its execution running under a live lease is busy until the lease's expiry, then takes it over", async () => {
@@ -157,10 +157,13 @@ describe("performJob", () => {
     const leaseUntil = new Date(clock().getTime() + 1000).toISOString();
     await store.save({ ...pending, status: "running", leaseUntil }, { expectedRevision: pending.revision });
     const busy = await performJob(job("work", "r", "start"), options);
-    expect([busy.busyUntil, busy.result.status, calls]).toEqual([leaseUntil, "running", []]);
+    expect([busy.kind, busy.kind === "busy" && busy.busyUntil, busy.result.status, calls]).toEqual(["busy", leaseUntil, "running", []]);
     clock.advance(1000);
     const taken = await performJob(job("work", "r", "start"), options);
-    expect([taken.takenOver, taken.result.status, calls]).toEqual([true, "completed", ["a", "b"]]);
+    expect([taken.kind, taken.kind === "done" && taken.takenOver, taken.result.status, calls]).toEqual(["done", true, "completed", [
+      "a",
+      "b",
+    ]]);
   });
 
   test("an execution stored running before leases existed is leased until its last checkpoint + leaseMs", async () => {
@@ -170,9 +173,10 @@ describe("performJob", () => {
       expectedRevision: pending.revision,
     });
     clock.advance(1999);
-    expect((await performJob(job("work", "r3", "start"), { ...options, leaseMs: 2000 })).busyUntil).toBeDefined();
+    expect((await performJob(job("work", "r3", "start"), { ...options, leaseMs: 2000 })).kind).toBe("busy");
     clock.advance(1);
-    expect((await performJob(job("work", "r3", "start"), { ...options, leaseMs: 2000 })).takenOver).toBe(true);
+    const taken = await performJob(job("work", "r3", "start"), { ...options, leaseMs: 2000 });
+    expect(taken.kind !== "busy" && taken.kind !== "duplicate" && taken.takenOver).toBe(true);
   });
 
   test("a resume job with an answer that would be refused is permanent and leaves the execution halted", async () => {

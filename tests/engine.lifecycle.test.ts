@@ -108,7 +108,7 @@ steps:
       store,
       workflows: [approval],
     });
-    expect(late.duplicate).toBe(true);
+    expect(late.kind).toBe("duplicate");
     expect((await store.load("c1"))?.status).toBe("cancelled");
   });
 
@@ -118,7 +118,7 @@ steps:
     await engine.prepare({}, { executionId: "c2" });
     await engine.cancel("c2");
     const outcome = await performJob({ workflowId: "two_calls", executionId: "c2", action: "start" }, { store, workflows: [twoCalls] });
-    expect(outcome.duplicate).toBe(true);
+    expect(outcome.kind).toBe("duplicate");
     expect((await store.load("c2"))?.error).toBe("Cancelled: Cancelled by an operator");
   });
 
@@ -440,7 +440,7 @@ describe("races answer what happened", () => {
     await new AsyncRunner(v1, { store, adapter: { enqueue: async (job) => void jobs.push(job) } }).resume("rm3", { response: "yes" });
     await new Engine(v3, { store }).migrate("rm3");
     const outcome = await performJob(jobs[0]!, { store, workflows: [v1] });
-    expect(outcome).toMatchObject({ duplicate: false, result: { status: "completed", output: "v3" } });
+    expect(outcome).toMatchObject({ kind: "done", result: { status: "completed", output: "v3" } });
   });
 
   test("a resume racing an answer to the same halt is still refused (the halt was answered)", async () => {

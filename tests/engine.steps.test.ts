@@ -8,6 +8,7 @@ import {
   NonRetryableError,
   proceed,
   RetryAfterError,
+  runAgain,
   type Services,
   StepRegistry,
 } from "../mod.ts";
@@ -961,5 +962,70 @@ describe("custom step types", () => {
     const { engine } = setup(yaml, {}, { registry });
     expect((await engine.run({ name: "bo" })).output).toBe("HI BO");
     expect(() => loadWorkflow(yaml.replace("text:", "txt:"), { registry })).toThrow(/txt/);
+  });
+
+  const once = (type: string) =>
+    wf(`
+  - id: custom
+    type: ${type}
+    output: out
+    next: finish
+  - id: finish
+    type: end
+    result: $out
+`);
+
+  test("a custom step's retry wait is slept in process, even over scheduleRetriesOverMs", async () => {
+    const registry = new StepRegistry();
+    registry.register("patient", {
+      schema: z.object({ output: z.string() }),
+      execute: async (_step, state, tools) => {
+        const later = await tools.waitToRetry(60_000, 2, new Error("busy"));
+        return proceed({ ctx: { ...state.ctx, out: later ?? "slept" } });
+      },
+    });
+    const { engine, sleep } = setup(once("patient"), {}, { registry, scheduleRetriesOverMs: 1_000 });
+    expect(await engine.run({})).toMatchObject({ status: "completed", output: "slept" });
+    expect(sleep.waits).toEqual([60_000]);
+  });
+
+  test("a custom step returning runAgain ends the call pending and runs again in a continuation", async () => {
+    const registry = new StepRegistry();
+    let calls = 0;
+    registry.register("twice", {
+      schema: z.object({ output: z.string() }),
+      execute: (_step, state) =>
+        ++calls === 1 ? runAgain({ until: "2026-01-01T00:01:00.000Z" }) : proceed({ ctx: { ...state.ctx, out: calls } }),
+    });
+    const { engine, store, clock } = setup(once("twice"), {}, { registry });
+    const first = await engine.run({}, { executionId: "again-1" });
+    expect(first).toEqual({ status: "pending", executionId: "again-1", yielded: true, notBefore: "2026-01-01T00:01:00.000Z" });
+    expect((await store.load("again-1"))!.recoverTo).toBe("custom");
+    clock.advance(60_000);
+    expect(await engine.continue("again-1")).toMatchObject({ status: "completed", output: 2 });
+  });
+
+  test("runAgain inside a loop body fails the step: only a top-level step may end the call", async () => {
+    const registry = new StepRegistry();
+    registry.register("restless", { schema: z.object({}), execute: () => runAgain() });
+    const { engine } = setup(
+      wf(`
+  - id: each
+    type: loop
+    over: [1]
+    as: item
+    do:
+      - id: inner
+        type: restless
+    next: finish
+  - id: finish
+    type: end
+`),
+      {},
+      { registry },
+    );
+    const result = await engine.run({});
+    expect(result).toMatchObject({ status: "failed" });
+    expect(result.error).toContain('Step "inner" cannot end the call inside a loop body or a parallel branch');
   });
 });

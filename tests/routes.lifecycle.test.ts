@@ -51,7 +51,7 @@ describe("POST /executions/:id/cancel", () => {
     await start(app, {}, { executionId: "c-1" }, "charge");
     expect((await send(app, "POST", "/executions/c-1/cancel")).status).toBe(200);
     const outcome = await performJob(queue.jobs[0]!.job, { store, services: options.services, workflows: [chargeWorkflow] });
-    expect(outcome).toMatchObject({ duplicate: true, result: { status: "cancelled" } });
+    expect(outcome).toMatchObject({ kind: "duplicate", result: { status: "cancelled" } });
     expect((await store.load("c-1"))!.stepsExecuted).toBe(0);
   });
 

@@ -187,7 +187,7 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
       return failed(error, job, onError, log);
     }
     log.recovered(STORE_UNAVAILABLE);
-    const { result, duplicate } = outcome;
+    const { result } = outcome;
     let enqueued: string[];
     try {
       enqueued = await followUps(job, outcome, request.headers.get("upstash-message-id") ?? undefined);
@@ -205,9 +205,9 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     return Response.json({
       executionId: job.executionId,
       status: result.status,
-      duplicate,
-      ...(outcome.busyUntil ? { busyUntil: outcome.busyUntil } : {}),
-      ...(outcome.takenOver ? { takenOver: true } : {}),
+      duplicate: outcome.kind === "duplicate",
+      ...(outcome.kind === "busy" ? { busyUntil: outcome.busyUntil } : {}),
+      ...(outcome.kind !== "busy" && outcome.kind !== "duplicate" && outcome.takenOver ? { takenOver: true } : {}),
       ...(enqueued.length ? { enqueued } : {}),
     });
   };

@@ -9,7 +9,7 @@ import type { Store } from "../store/store.ts";
 import type { ExecutionResult } from "../types.ts";
 
 /** What a child run needs of an engine for the child workflow. */
-interface ChildEngine {
+export interface ChildEngine {
   run(input: unknown, options: { executionId: string; deadline: string | null; traceparent?: string }): Promise<ExecutionResult>;
   resume(id: string, answer: NonNullable<ChildRequest["resume"]>): Promise<ExecutionResult>;
   continue(id: string): Promise<ExecutionResult>;

@@ -5,7 +5,7 @@
  */
 import { errorText, ExecutionError } from "../errors.ts";
 import type { StepRegistry } from "../steps/registry.ts";
-import type { StepDefinition, StepOutcome, StepState, StepTools, StepType } from "../steps/step.ts";
+import type { StepDefinition, StepState, StepTools, StepType } from "../steps/step.ts";
 import type { Json, JsonObject } from "../types.ts";
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import type { Run } from "./run.ts";
@@ -18,7 +18,7 @@ export function recordCompensation(
   label: { id: string; type: string },
   state: StepState,
   tools: StepTools,
-  outcome: StepOutcome,
+  outcome: { ctx?: JsonObject },
 ): void {
   if (!type.compensation) return;
   const key = `${state.idempotencyKey}:compensate`;
@@ -61,7 +61,7 @@ export async function runCompensations(run: Run, registry: StepRegistry, tools: 
         compensate: true,
       });
       attempt = next;
-      return tools.sleep(ms, tools.signal);
+      return tools.sleep(ms, tools.signal).then(() => undefined);
     };
     const state: StepState = {
       executionId: exec.id,

@@ -61,20 +61,17 @@ export class PermanentJobError extends DurableWorkflowError {
   override name = "PermanentJobError";
 }
 
-/** What performing a job came to. */
-export interface JobOutcome {
-  result: ExecutionResult;
-  /** The job had already been done (a redelivery, a lost race, an answered halt, an ended execution): nothing changed. */
-  duplicate: boolean;
-  /** The call ended with the execution pending: enqueue a `continue` job (after `result.notBefore`, if set). */
-  continueLater: boolean;
-  /** Running under another worker's live lease, which ends at `busyUntil`: nothing was done; look again then. */
-  busyUntil?: string;
-  /** A running execution whose lease had expired was taken over and run on by this job. */
-  takenOver?: boolean;
-  /** W3C `traceparent` of the run segment that performed the job, when traced: follow-up jobs carry it. */
-  traceparent?: string;
-}
+/**
+ * What performing a job came to, tagged by what follows: `done` (nothing to enqueue but a halt's timer or the waiters
+ * a released slot lets start), `continue-later` (the call ended pending: a `continue` job, after `result.notBefore` if
+ * set), `duplicate` (the job had already been done — a redelivery, a lost race, an answered halt, an ended execution:
+ * nothing changed), `busy` (running under another worker's live lease until `busyUntil`: nothing done, look again then).
+ * `takenOver`: a running execution whose lease had expired was taken over and run on by this job.
+ */
+export type JobOutcome =
+  | { kind: "done" | "continue-later"; result: ExecutionResult; takenOver?: boolean; traceparent?: string }
+  | { kind: "duplicate"; result: ExecutionResult; traceparent?: string }
+  | { kind: "busy"; result: ExecutionResult; busyUntil: string; traceparent?: string };
 
 /** A job to enqueue, with its options. */
 export interface FollowUp {
@@ -99,18 +96,21 @@ export function followUpsOf(job: Job, outcome: JobOutcome, now: number, delivery
   const delaySeconds = (iso: string) => Math.max(0, (Date.parse(iso) - now) / 1000);
   const after = deliveryId ? `after-${deliveryId}` : undefined;
   const jobs: FollowUp[] = [];
-  if (outcome.busyUntil) {
-    jobs.push({
-      job: { ...base, action: "continue" },
-      options: { delaySeconds: delaySeconds(outcome.busyUntil), key: `lease-${Date.parse(outcome.busyUntil)}` },
-    });
-  }
-  if (outcome.continueLater) {
-    const notBefore = outcome.result.notBefore;
-    jobs.push({
-      job: { ...base, action: "continue", ...(job.queue ? { queue: job.queue } : {}) },
-      options: notBefore ? { delaySeconds: delaySeconds(notBefore), key: `at-${Date.parse(notBefore)}` } : { key: after },
-    });
+  switch (outcome.kind) {
+    case "busy":
+      jobs.push({
+        job: { ...base, action: "continue" },
+        options: { delaySeconds: delaySeconds(outcome.busyUntil), key: `lease-${Date.parse(outcome.busyUntil)}` },
+      });
+      break;
+    case "continue-later": {
+      const notBefore = outcome.result.notBefore;
+      jobs.push({
+        job: { ...base, action: "continue", ...(job.queue ? { queue: job.queue } : {}) },
+        options: notBefore ? { delaySeconds: delaySeconds(notBefore), key: `at-${Date.parse(notBefore)}` } : { key: after },
+      });
+      break;
+    }
   }
   // Flow control: the waiters a released slot lets start (keyed by the releasing execution and time: each release is new).
   for (const id of outcome.result.flowStart ?? []) {
@@ -154,20 +154,18 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
     const due = Date.parse(exec.wakeAt ?? exec.updatedAt);
     meter.queueLag.record(Math.max(0, engine.clock.now().getTime() - due), { "job.action": job.action });
   }
-  const outcome = (result: ExecutionResult, duplicate = false): JobOutcome => {
+  const outcome = (result: ExecutionResult, duplicate = false, takenOver = false): JobOutcome => {
     const traced = engine.lastTraceparent;
-    return {
-      result,
-      duplicate,
-      continueLater: result.status === "pending" && result.yielded === true,
-      ...(traced ? { traceparent: traced } : {}),
-    };
+    const kind = duplicate ? "duplicate" : result.status === "pending" && result.yielded === true ? "continue-later" : "done";
+    return { kind, result, ...(takenOver && kind !== "duplicate" ? { takenOver } : {}), ...(traced ? { traceparent: traced } : {}) };
   };
   try {
     if (exec.status === "running") {
       const expiry = leaseExpiry(exec, options.leaseMs ?? DEFAULT_LEASE_MS);
-      if (expiry > engine.clock.now().getTime()) return { ...outcome(resultOf(exec)), busyUntil: new Date(expiry).toISOString() };
-      return { ...outcome(await engine.continue(id, { loaded: exec })), takenOver: true };
+      if (expiry > engine.clock.now().getTime()) {
+        return { ...outcome(resultOf(exec)), kind: "busy", busyUntil: new Date(expiry).toISOString() };
+      }
+      return outcome(await engine.continue(id, { loaded: exec }), false, true);
     }
     if (isTerminal(exec.status)) return outcome(resultOf(exec), true);
     switch (job.action) {

@@ -29,21 +29,28 @@ export function delayBefore(step: AttemptPolicy, attempt: number, error: unknown
   return step.retry_delay * step.retry_backoff ** (attempt - 2) * 1000;
 }
 
+/** What the attempts came to: a value, or (the engine scheduled the wait) the attempt to run at `later`. */
+export type Attempted<T> = { value: T; attempt: number; later?: undefined } | { later: string; attempt: number };
+
 /**
  * Runs `attempt` until it succeeds, it throws a NonRetryableError, or the attempts are used up (then the last
- * error is thrown). A run continuing after a scheduled retry wait starts at `state.retryAttempt`.
+ * error is thrown); a wait the engine schedules ends them with `later`. A run continuing after a scheduled retry
+ * wait starts at `state.retryAttempt`.
  */
 export async function withAttempts<T>(
   step: AttemptPolicy,
   state: StepState,
   tools: StepTools,
   attempt: (n: number, signal: AbortSignal) => T | Promise<T>,
-): Promise<{ value: T; attempt: number }> {
+): Promise<Attempted<T>> {
   const attempts = 1 + step.retries;
   const first = state.retryAttempt ?? 1;
   let lastError: unknown;
   for (let n = first; n <= attempts; n++) {
-    if (n > first) await tools.waitToRetry(delayBefore(step, n, lastError), n, lastError);
+    if (n > first) {
+      const later = await tools.waitToRetry(delayBefore(step, n, lastError), n, lastError);
+      if (later !== undefined) return { later, attempt: n };
+    }
     if (tools.signal.aborted) throw tools.signal.reason;
     try {
       return { value: await bounded(step, n, tools, (signal) => attempt(n, signal)), attempt: n };
@@ -53,6 +60,12 @@ export async function withAttempts<T>(
     }
   }
   throw lastError;
+}
+
+/** The value of attempts whose waits are always slept (a compensation's tools never schedule one). */
+export function settled<T>(attempted: Attempted<T>): T {
+  if (attempted.later !== undefined) throw new ExecutionError(`A retry wait was scheduled where it must be slept`);
+  return attempted.value;
 }
 
 /** One attempt, raced against the step's signal and its `timeout`; its own signal aborts when either ends it. */

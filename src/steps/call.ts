@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
-import { attemptKeys, withAttempts } from "./attempts.ts";
+import { type Attempted, attemptKeys, settled, withAttempts } from "./attempts.ts";
 import { cloneJson, setOwn, toJson } from "../json.ts";
 import type { Json, ServiceMethod } from "../types.ts";
-import { proceed, type ReferenceSite, stepSchema, type StepState, type StepTools, type StepType } from "./step.ts";
+import { proceed, type ReferenceSite, runAgain, stepSchema, type StepState, type StepTools, type StepType } from "./step.ts";
 import { rateSchema } from "./flow.ts";
 
 const target = {
@@ -62,7 +62,9 @@ export const call: StepType<CallStep> = {
     return sites;
   },
   execute: async (step, state, tools) => {
-    const { output, attempt } = await callService(step, step.input === undefined ? null : tools.resolve(step.input), state, tools);
+    const called = await callService(step, step.input === undefined ? null : tools.resolve(step.input), state, tools);
+    if (called.later !== undefined) return runAgain({ until: called.later, attempt: called.attempt });
+    const { value: output, attempt } = called;
     if (!step.output) return proceed({ output, attempt });
     const ctx = { ...state.ctx };
     setOwn(ctx, step.output, output);
@@ -70,15 +72,15 @@ export const call: StepType<CallStep> = {
   },
   compensation: {
     resolve: (step, state, tools) => (step.compensate!.input === undefined ? null : tools.resolve(step.compensate!.input, state.ctx)),
-    run: async (step, input, state, tools) => (await callService({ ...step.compensate!, id: step.id }, input, state, tools)).output,
+    run: async (step, input, state, tools) => settled(await callService({ ...step.compensate!, id: step.id }, input, state, tools)),
   },
 };
 
 /** Calls the service with the target's attempts; its result as plain JSON. */
-async function callService(step: CallTarget, input: Json, state: StepState, tools: StepTools): Promise<{ output: Json; attempt: number }> {
+async function callService(step: CallTarget, input: Json, state: StepState, tools: StepTools): Promise<Attempted<Json>> {
   const method = findMethod(step, tools.services as Record<string, unknown>);
   const label = step.method ? `${step.service}.${step.method}` : step.service;
-  const { value: raw, attempt } = await withAttempts(
+  const attempted = await withAttempts(
     step,
     state,
     tools,
@@ -91,5 +93,7 @@ async function callService(step: CallTarget, input: Json, state: StepState, tool
         idempotencyKey: state.idempotencyKey,
       }),
   );
-  return { output: raw === undefined ? null : toJson(raw, `The result of ${label} (step "${step.id}")`), attempt };
+  if (attempted.later !== undefined) return attempted;
+  const raw = attempted.value;
+  return { value: raw === undefined ? null : toJson(raw, `The result of ${label} (step "${step.id}")`), attempt: attempted.attempt };
 }

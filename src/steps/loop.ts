@@ -4,7 +4,7 @@ import { truthy } from "../expressions/references.ts";
 import { ExecutionError } from "../errors.ts";
 import { setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
-import { nestedStep, proceed, stepSchema, type StepType, target } from "./step.ts";
+import { nestedStep, proceed, runAgain, stepSchema, type StepType, target } from "./step.ts";
 
 const DEFAULT_LOOP_MAX = 100;
 
@@ -68,16 +68,22 @@ export const loop: StepType<LoopStep> = {
     const fail = (message: string): never => {
       throw new ExecutionError(`Loop "${step.id}": ${message}`, { stepId: step.id });
     };
-    /** Runs iteration i; checkpoints after it when it had side effects and another iteration may follow. */
-    const iterate = async (i: number, last: boolean): Promise<boolean> => {
+    /**
+     * Runs iteration i; checkpoints after it when it had side effects and another iteration may follow. True: the loop
+     * stops (break_loop); "yield": the call's budget is used up, the cursor stored.
+     */
+    const iterate = async (i: number, last: boolean): Promise<boolean | "yield"> => {
       const run = await tools.runSteps(step.do as never, ctx, { parentId: step.id, scope: `${state.scope}[${i}]` });
       ctx = run.ctx;
       outputs.push(run.output);
       const stop = truthy(ctx.break_loop);
-      if (!stop && !last && run.sideEffects && tools.checkpointLoop) await tools.checkpointLoop({ index: i + 1, outputs, ctx });
+      if (!stop && !last && run.sideEffects && tools.checkpointLoop) {
+        if (await tools.checkpointLoop({ index: i + 1, outputs, ctx }) === "yield") return "yield";
+      }
       return stop;
     };
     let exhausted = false;
+    let stopped: boolean | "yield" = false;
     if (step.over !== undefined) {
       const items = tools.resolve(step.over, before);
       if (!Array.isArray(items)) fail(`\`over\` must resolve to a list, got ${items === null ? "null" : typeof items}`);
@@ -87,7 +93,8 @@ export const loop: StepType<LoopStep> = {
         ctx = { ...ctx };
         setOwn(ctx, step.as, list[index]!);
         setOwn(ctx, step.index_as, index);
-        if (await iterate(index, index + 1 === list.length)) break;
+        stopped = await iterate(index, index + 1 === list.length);
+        if (stopped) break;
       }
     } else {
       const scope = { input: state.input, now: tools.now };
@@ -99,9 +106,11 @@ export const loop: StepType<LoopStep> = {
           break;
         }
         ctx = probe;
-        if (await iterate(index, false)) break;
+        stopped = await iterate(index, false);
+        if (stopped) break;
       }
     }
+    if (stopped === "yield") return runAgain();
     ctx = withoutLoopVariables(ctx, before, [step.as, step.index_as, "iteration", "break_loop"]);
     if (step.output) setOwn(ctx, step.output, outputs);
     if (exhausted) {

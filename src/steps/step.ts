@@ -89,10 +89,11 @@ export interface StepTools {
   setTimer(ms: number, fn: () => void): () => void;
   /**
    * Waits before a call's next attempt (`attempt` failed with `error` before it; a `step.retrying` event tells):
-   * sleeps, or, when the engine schedules long waits (async adapters) and `ms` is over its threshold,
-   * checkpoints the execution and ends this run; the continuation runs `attempt` after the wait.
+   * sleeps and resolves to undefined; or, for a built-in step when the engine schedules long waits (async adapters) and
+   * `ms` is over its threshold, resolves to the ISO time of the attempt at once: the step then returns
+   * `runAgain({ until, attempt })`, and a continuation runs `attempt` after the wait.
    */
-  waitToRetry(ms: number, attempt: number, error: unknown): Promise<void>;
+  waitToRetry(ms: number, attempt: number, error: unknown): Promise<string | undefined>;
   /**
    * Stores the value `make` gives under `key` (an idempotency key) with a checkpoint, before a side effect that
    * must be repeated exactly; when the step is run again for the same key (an attempt after a scheduled wait, a
@@ -110,8 +111,11 @@ export interface StepTools {
   ): Promise<NestedRun>;
   /** Runs (or resumes, or reads the result of) the child workflow of a `workflow` step. */
   runChild(request: ChildRequest): Promise<ChildOutcome>;
-  /** Loop checkpoint hook: the engine persists the cursor after an iteration with side effects. */
-  checkpointLoop?(cursor: { index: number; outputs: Json[]; ctx: JsonObject }): Promise<void>;
+  /**
+   * Loop checkpoint hook: the engine persists the cursor after an iteration with side effects. Resolves to "yield" when
+   * the call's time budget is used up: the loop then returns `runAgain()` (a continuation goes on from the cursor).
+   */
+  checkpointLoop?(cursor: { index: number; outputs: Json[]; ctx: JsonObject }): Promise<"yield" | undefined>;
 }
 
 export interface NestedRun {
@@ -161,6 +165,15 @@ export type StepOutcome =
     attempt?: number;
   }
   | {
+    /**
+     * End this call at a checkpoint (top level only): a continuation runs the step again, not before `until` — a
+     * call at `attempt` after a scheduled retry wait, a loop from its stored cursor.
+     */
+    kind: "again";
+    until?: string;
+    attempt?: number;
+  }
+  | {
     kind: "halt";
     data: JsonObject;
     prompt?: string;
@@ -182,6 +195,10 @@ export function proceed(
 
 export function waitUntil(options: { until: string; next?: string; output?: Json }): StepOutcome {
   return { kind: "wait", ...options };
+}
+
+export function runAgain(options: { until?: string; attempt?: number } = {}): StepOutcome {
+  return { kind: "again", ...options };
 }
 
 export function halt(
