@@ -44,7 +44,7 @@ import { MemoryStore } from "./src/store/memory.ts";
 import { type UpstashRedisClient, UpstashRedisStore } from "./src/store/upstash-redis.ts";
 import type { Services } from "./src/types.ts";
 
-/** The version reported by GET /health. Kept equal to package.json's `version` (tests/deploy.config.test.ts checks). */
+/** The version reported by GET /health. Kept equal to package.json's `version` (tests/unit/entries/deploy.config.test.ts checks). */
 export const VERSION = "0.1.0";
 
 /**

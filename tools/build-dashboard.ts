@@ -2,7 +2,7 @@
  * Bundles the dashboard's browser modules (routes/dashboard/src/, entry main.js) into the one script the app
  * serves as `/dashboard/app.js`, and writes it into routes/dashboard/app.generated.ts (committed), so every
  * runtime serves it without a filesystem or a build step of its own (`npm run build:dashboard`; add `-- --watch`
- * to rebuild on every change while `npm start` runs). tests/dashboard.bundle.test.ts fails when that file is stale.
+ * to rebuild on every change while `npm start` runs). tests/unit/http/dashboard.bundle.test.ts fails when that file is stale.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";

@@ -1,4 +1,4 @@
-// A user's own app, as `durable-workflow dev --app` runs it (tests/cli.dev.test.ts): one workflow, configured from the environment.
+// A user's own app, as `durable-workflow dev --app` runs it (tests/e2e/cli.dev.test.ts): one workflow, configured from the environment.
 import { Redis } from "@upstash/redis";
 import { appOptionsFromEnv } from "../../config-from-env.ts";
 import { createApp, loadWorkflow } from "../../mod.ts";

@@ -1,6 +1,6 @@
 /**
  * Flow control (issue 20) through the engine and the async path, against any store: the MemoryStore and the
- * Redis store (tests/flow.memory.test.ts, tests/flow.redis.test.ts) run the same tests.
+ * Redis store (tests/unit/engine/flow.memory.test.ts, tests/unit/engine/flow.redis.test.ts) run the same tests.
  */
 import { describe, expect, test } from "bun:test";
 import { loadWorkflow } from "../../src/definition/load.ts";

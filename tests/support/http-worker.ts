@@ -1,6 +1,6 @@
 /**
  * A Worker whose only workflow calls `API_URL` (a binding) with an `http` step sending `$secrets.TOKEN`
- * (DW_SECRET_TOKEN): bundled by tests/deploy.worker-http.test.ts and run in workerd.
+ * (DW_SECRET_TOKEN): bundled by tests/e2e/deploy.worker-http.test.ts and run in workerd.
  */
 import { appOptionsFromEnv } from "../../config-from-env.ts";
 import { createApp } from "../../routes/app.ts";

@@ -1,7 +1,7 @@
 /**
  * A Worker with the OpenTelemetry trace SDK wired as docs/observability.md describes for Workers (a global tracer
  * provider; here with an exporter that POSTs each span as JSON with the Worker's `fetch` to `SPANS_URL`, a binding).
- * Its workflow calls `API_URL` with an `http` step. Bundled by tests/deploy.worker-tracing.test.ts and run in workerd.
+ * Its workflow calls `API_URL` with an `http` step. Bundled by tests/e2e/deploy.worker-tracing.test.ts and run in workerd.
  */
 import { trace } from "@opentelemetry/api";
 import { BasicTracerProvider, type ReadableSpan, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
