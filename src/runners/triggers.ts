@@ -1,5 +1,5 @@
 /**
- * Cron triggers: a tick (a timer, Deno.cron, the Workers Cron Trigger, a QStash schedule) calls `fireDueTriggers`,
+ * Cron triggers: a tick (a timer, Deno's cron, the Workers Cron Trigger, a QStash schedule) calls `fireDueTriggers`,
  * which starts each trigger's latest occurrence once, whatever the instances ticking: the trigger's cursor in the
  * store moves atomically, and the run's id `<workflow id>:cron:<yyyymmddhhmm>` (UTC, `:<n>` for the n-th of several
  * cron triggers) makes the start idempotent. After downtime only the most recent missed occurrence starts, late.
