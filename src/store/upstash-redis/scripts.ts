@@ -128,39 +128,45 @@ ${
   }
 local rev = actual + 1
 local snapshotBytes, logBytes
+-- One HSET and at most one HDEL of the execution's hash per commit: a script's time is mostly its commands.
+local fields = {'revision', rev, 'status', status, 'workflowId', wf, 'hash', hash, 'score', score,
+  'head', '{"revision":' .. rev .. ',' .. string.sub(head, 2)}
+local gone = {}
 if mode == 'delta' then
   snapshotBytes, logBytes = tonumber(cur[5]), tonumber(cur[6]) + string.len(body)
   redis.call('RPUSH', log, body)
 else
   snapshotBytes, logBytes = string.len(body), 0
   redis.call('DEL', log)
-  redis.call('HDEL', exec, 'json')
-  redis.call('HSET', exec, 'snapshot', body)
+  if not cur[5] then gone[#gone + 1] = 'json' end
+  fields[#fields + 1], fields[#fields + 2] = 'snapshot', body
 end
-redis.call('HSET', exec, 'revision', rev, 'status', status, 'workflowId', wf, 'hash', hash, 'score', score,
-  'head', '{"revision":' .. rev .. ',' .. string.sub(head, 2), 'snapshotBytes', snapshotBytes, 'logBytes', logBytes)
+for _, v in ipairs({'snapshotBytes', snapshotBytes, 'logBytes', logBytes}) do fields[#fields + 1] = v end
 if status == 'running' and leaseMs then
-  redis.call('HSET', exec, 'leaseEnd', server_ms() + leaseMs)
+  fields[#fields + 1], fields[#fields + 2] = 'leaseEnd', server_ms() + leaseMs
 elseif cur[8] then
-  redis.call('HDEL', exec, 'leaseEnd')
+  gone[#gone + 1] = 'leaseEnd'
 end
 if queue ~= '' then
-  redis.call('HSET', exec, 'queue', queue, 'due', due, 'dueMs', queueScore, 'qscore', qscore)
+  for _, v in ipairs({'queue', queue, 'due', due, 'dueMs', queueScore, 'qscore', qscore}) do fields[#fields + 1] = v end
 elseif oq ~= '' then
-  redis.call('HDEL', exec, 'queue', 'due', 'dueMs', 'qscore')
+  for _, v in ipairs({'queue', 'due', 'dueMs', 'qscore'}) do gone[#gone + 1] = v end
 end
+redis.call('HSET', exec, unpack(fields))
+if #gone > 0 then redis.call('HDEL', exec, unpack(gone)) end
+-- Appends ARGV[from..to] in chunks (unpack's limit); returns the list's length.
 local function push(key, from, to)
-  local i = from
+  local i, n = from, 0
   while i <= to do
     local j = math.min(i + 499, to)
-    redis.call('RPUSH', key, unpack(ARGV, i, j))
+    n = redis.call('RPUSH', key, unpack(ARGV, i, j))
     i = j + 1
   end
+  return n
 end
 local first = 25 + 2 * nLabels
 push(entriesKey, first, first + nEntries - 1)
-if #ARGV >= first + nEntries then
-  push(eventsKey, first + nEntries, #ARGV)
+if #ARGV >= first + nEntries and push(eventsKey, first + nEntries, #ARGV) > cap then
   redis.call('LTRIM', eventsKey, -cap, -1)
 end
 ${locked ? "" : sharedWrites()}
