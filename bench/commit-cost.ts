@@ -8,48 +8,41 @@
  */
 import { startRedisStack } from "../tests/support/redis.ts";
 import { checkouts, ratio } from "./support/checkouts.ts";
+import { type CommandStats, commandStats, resetStats, scriptStats } from "./support/redis-stats.ts";
 
 const RUNS = Number(process.env.RUNS ?? 100);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const TARGET_US = 50;
 
 const stack = await startRedisStack();
-const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-u", stack.redisUrl, ...args]).stdout.toString();
-const commandStats = () =>
-  Object.fromEntries(
-    cli("INFO", "commandstats").split("\n").filter((line) => line.startsWith("cmdstat_")).map((line) => {
-      const [name, fields] = line.trim().split(":");
-      const values = Object.fromEntries(fields!.split(",").map((pair) => pair.split("=")));
-      return [name!.slice(8), { calls: Number(values.calls), usec: Number(values.usec) }];
-    }),
-  );
 try {
   const measured = await Promise.all((await checkouts()).map(async (checkout) => {
     const { SyncRunner, UpstashRedisStore } = checkout.mod;
     const { linearWorkflow, work } = checkout.workflows;
     const store = new UpstashRedisStore({ redis: stack.redis, prefix: `cost-${checkout.label}` });
-    return { checkout, runner: new SyncRunner(linearWorkflow(20), { store, services: { work } }), totals: {} as Record<string, number> };
+    return { checkout, runner: new SyncRunner(linearWorkflow(20), { store, services: { work } }), totals: {} as CommandStats };
   }));
   let n = 0;
   for (const { runner } of measured) await runner.run({}, { executionId: `warm-up-${n++}` });
   for (let round = 0; round < ROUNDS; round++) {
     for (const { runner, totals } of measured) {
-      cli("CONFIG", "RESETSTAT");
+      resetStats(stack.redisUrl);
       for (let i = 0; i < RUNS; i++) await runner.run({}, { executionId: `cost-${round}-${i}` });
-      for (const [name, s] of Object.entries(commandStats())) {
-        totals[`${name} calls`] = (totals[`${name} calls`] ?? 0) + s.calls;
-        totals[`${name} usec`] = (totals[`${name} usec`] ?? 0) + s.usec;
+      for (const [name, s] of Object.entries(commandStats(stack.redisUrl))) {
+        const total = totals[name] ??= { calls: 0, usec: 0 };
+        total.calls += s.calls;
+        total.usec += s.usec;
       }
     }
   }
   console.log(`commit cost: ${ROUNDS} rounds × ${RUNS} runs of linear 20 per checkout, one redis-server`);
   const perCall = new Map<string, number>();
   for (const { checkout, totals } of measured) {
-    const scripts = totals["evalsha calls"]! + (totals["eval calls"] ?? 0);
-    const us = (totals["evalsha usec"]! + (totals["eval usec"] ?? 0)) / scripts;
+    const { calls: scripts, usec } = scriptStats(totals);
+    const us = usec / scripts;
     perCall.set(checkout.label, us);
-    const commands = Object.keys(totals).filter((key) => key.endsWith(" calls") && !/^(evalsha|eval|config\|resetstat) /.test(key))
-      .map((key) => `${key.slice(0, -6)} ${(totals[key]! / scripts).toFixed(2)}`).join(", ");
+    const commands = Object.entries(totals).filter(([name]) => !/^(evalsha|eval|config\|resetstat)$/.test(name))
+      .map(([name, s]) => `${name} ${(s.calls / scripts).toFixed(2)}`).join(", ");
     console.log(`  ${checkout.label.padEnd(6)} ${checkout.root}`);
     console.log(`         script calls ${scripts}, Redis µs per script call ${us.toFixed(2)}`);
     console.log(`         commands per script call: ${commands}`);
