@@ -77,10 +77,18 @@ export interface UpstashRedisStoreOptions {
   keyLocking?: boolean;
 }
 
-/** The scripts sent with `allow-key-locking`: each takes every key it touches in KEYS (no key built from the prefix). */
-export const KEY_LOCKED = ["CHECKPOINT", "LOAD", "FOOTPRINT", "RECORD", "EVENTS"] as const;
-type KeyLockedName = typeof KEY_LOCKED[number];
-const KEY_LOCKING_SHEBANG = "#!lua flags=allow-key-locking\n";
+/**
+ * The scripts sent with `allow-key-locking`, and their shebang's flags: each takes every key it touches in KEYS (no key
+ * built from the prefix). `no-writes` marks the readers, which Upstash then runs under shared read locks.
+ */
+export const KEY_LOCKED = {
+  CHECKPOINT: "allow-key-locking",
+  RECORD: "allow-key-locking",
+  LOAD: "no-writes,allow-key-locking",
+  FOOTPRINT: "no-writes,allow-key-locking",
+  EVENTS: "no-writes,allow-key-locking",
+} as const;
+type KeyLockedName = keyof typeof KEY_LOCKED;
 
 /** A registered waiter is kept this long past its timeout (then its index rows expire with it). */
 const WAITER_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -131,7 +139,9 @@ export class UpstashRedisStore implements Store, FlowStore {
       ScriptName,
       Script
     >;
-    this.#locked = Object.fromEntries(KEY_LOCKED.map((name) => [name, redis.createScript(KEY_LOCKING_SHEBANG + lua[name])])) as Record<
+    this.#locked = Object.fromEntries(
+      Object.entries(KEY_LOCKED).map(([name, flags]) => [name, redis.createScript(`#!lua flags=${flags}\n${lua[name as KeyLockedName]}`)]),
+    ) as Record<
       KeyLockedName,
       Script
     >;

@@ -165,14 +165,16 @@ describeRedis("UpstashRedisStore writes shared keys only when they change", () =
 
 describeRedis("UpstashRedisStore key locking", () => {
   test("the scripts declared for key locking build no key from the prefix: every key comes in KEYS", () => {
-    for (const name of KEY_LOCKED) {
+    for (const name of Object.keys(KEY_LOCKED) as (keyof typeof KEY_LOCKED)[]) {
       expect({ name, prefix: /\bprefix\b|\bk_\w+\(|ARGV\[1\]/.test(lua[name]) }).toEqual({ name, prefix: false });
     }
   });
 
-  test("redis-server refuses the allow-key-locking flag, and accepts the shebang without it", async () => {
-    await expect(stack.redis.eval("#!lua flags=allow-key-locking\nreturn 1", [], [])).rejects.toThrow(/Unexpected flag in script shebang/);
-    expect(await stack.redis.eval("#!lua\nreturn 1", [], [])).toBe(1);
+  test("redis-server refuses the allow-key-locking flag (alone or with no-writes), and accepts the shebang without it", async () => {
+    for (const flags of new Set(Object.values(KEY_LOCKED))) {
+      await expect(stack.redis.eval(`#!lua flags=${flags}\nreturn 1`, [], [])).rejects.toThrow(/Unexpected flag in script shebang/);
+    }
+    expect(await stack.redis.eval("#!lua flags=no-writes\nreturn 1", [], [])).toBe(1);
   });
 
   test("with keyLocking a store on redis-server finds out once, then sends the scripts without the flag", async () => {
