@@ -138,7 +138,7 @@ if mode == 'delta' then
 else
   snapshotBytes, logBytes = string.len(body), 0
   redis.call('DEL', log)
-  if not cur[5] then gone[#gone + 1] = 'json' end
+  if os and not cur[5] then gone[#gone + 1] = 'json' end -- a record stored by an older version: its whole JSON
   fields[#fields + 1], fields[#fields + 2] = 'snapshot', body
 end
 for _, v in ipairs({'snapshotBytes', snapshotBytes, 'logBytes', logBytes}) do fields[#fields + 1] = v end

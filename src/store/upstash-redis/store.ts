@@ -3,8 +3,10 @@
  * whole picture (stored form, compaction, recovery queues, retention) in docs/redis-keys.md.
  *
  * Every call is one HTTP request (one Lua script, EVALSHA; the first call after a SCRIPT FLUSH falls back to
- * EVAL), but for one case: a commit that sends a delta for a record without a snapshot (one stored by an
- * older version that this client has not loaded) is refused by the script and sent again as a snapshot.
+ * EVAL), but for two cases: a commit that sends a delta for a record without a snapshot (one stored by an
+ * older version that this client has not loaded) is refused by the script and sent again as a snapshot; a
+ * checkpoint sent to CHECKPOINT that would change a shared key after all (another writer moved its queue row) is
+ * refused and sent again to COMMIT.
  */
 import type { Redis } from "@upstash/redis";
 import { ConfigError, DurableWorkflowError, NotFoundError, StoreError } from "../../errors.ts";
@@ -187,8 +189,9 @@ export class UpstashRedisStore implements Store, FlowStore {
       ]
       : undefined;
     const shared = sharedState(execution.status, execution.workflowId, execution.workflowHash, score, recovery?.queue ?? "");
-    // The common checkpoint (nothing shared changes, as far as this client knows) goes to the key-locking script;
-    // when the server finds a shared key to write after all, it refuses and the commit is sent again as COMMIT.
+    // The common checkpoint (nothing shared changes, as far as this client's last commit tells) goes to CHECKPOINT,
+    // which touches only the execution's own keys (so under key locking it runs beside other executions'); when the
+    // server finds a shared key to write after all, it refuses and the commit is sent again to COMMIT.
     const checkpoint = !wait && !definition && !isTerminal(execution.status) && expectedRevision !== undefined &&
       known?.revision === expectedRevision && known.shared === shared &&
       (!recovery || (known.queueScore! <= recovery.score && recovery.score <= known.queueScore! + QUEUE_SLACK_MS));
