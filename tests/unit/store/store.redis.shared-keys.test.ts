@@ -147,6 +147,24 @@ describeRedis("UpstashRedisStore writes shared keys only when they change", () =
     expect(await stack.redis.zscore(keys.lease, exec.id)).toBe(T0 + 61_000);
   });
 
+  test("a record written by the previous version (no score, qscore, dueMs) is due on its queue score and fully written by its next commit", async () => {
+    const { store, keys } = fresh();
+    const exec = makeExecution();
+    await store.commit({ execution: leased(exec, T0 + 60_000, 0), expectedRevision: 0, leaseMs: 60_000 });
+    await stack.redis.hdel(keys.execution(exec.id), "score", "qscore", "dueMs");
+    expect((await store.recoverable({ now: new Date(T0 + 60_000), graceMs: 0, claimMs: 0 })).map((r) => r.id)).toEqual([exec.id]);
+    stack.resetBridgeStats();
+    await store.commit({ execution: leased(exec, T0 + 61_000, 1), expectedRevision: 1, leaseMs: 60_000 });
+    // CHECKPOINT (as this client predicts) refuses: the stored record does not say what its index rows hold.
+    expect(stack.bridgeStats().requests).toBe(2);
+    expect(await stack.redis.hmget(keys.execution(exec.id), "score", "qscore", "dueMs")).toEqual({
+      score: Date.parse(exec.createdAt),
+      qscore: T0 + 60_000, // the claim's score (claimMs 0): the new lease lies within the slack above it
+      dueMs: T0 + 61_000,
+    });
+    expect(await stack.redis.zscore(keys.lease, exec.id)).toBe(T0 + 60_000);
+  });
+
   test("a commit does not run the retention sweep; the sweeper's call does", async () => {
     let now = T0;
     const { store, keys } = fresh({ retention: 60, clock: () => new Date(now) });
