@@ -4,7 +4,7 @@
  * ids and hashes are always the last segment, after fixed segments, so no two keys can collide.
  */
 const KEY_LAYOUT = {
-  /** hash: revision, status, workflowId, hash, head, snapshot, snapshotBytes, logBytes, queue, due. */
+  /** hash: revision, status, workflowId, hash, score, head, snapshot, snapshotBytes, logBytes, leaseEnd, queue, due, dueMs, qscore. */
   execution: "exec:{id}",
   /** list: the deltas written after the snapshot, JSON text each. */
   log: "log:{id}",

@@ -1,5 +1,6 @@
 /**
- * The Lua scripts of the Redis store. ARGV[1] is always the prefix; every key is built by the k_* functions
+ * The Lua scripts of the Redis store. ARGV[1] is always the prefix. The scripts that may run under Upstash's key
+ * locking (KEY_LOCKED in store.ts) take every key they touch in KEYS; the others build keys with the k_* functions
  * generated from KEY_LAYOUT. Scripts never decode JSON (cjson would round floats): values travel and are
  * stored as text, and the head's `"revision":n` is spliced in as text.
  * Strings a script returns that are not JSON objects (ids, statuses, times) carry a leading "#", which keeps
@@ -7,20 +8,26 @@
  */
 import { EXECUTION_STATUSES, isTerminal } from "../../types.ts";
 import { luaKeyFunctions } from "./keys.ts";
+import { QUEUE_SLACK_MS } from "./sizes.ts";
 
 const SWEEP_BATCH = 20;
 const luaStatusTest = (statuses: readonly string[]) => statuses.map((s) => `s == '${s}'`).join(" or ");
 
-const PRELUDE = `
-local prefix = ARGV[1]
-${luaKeyFunctions()}
-local queues = { lease = k_lease(), wake = k_wake() }
+/** Lua helpers that touch no key by name: the only prelude of the key-locking scripts. */
+const HELPERS = `
 local function terminal(s) return ${luaStatusTest(EXECUTION_STATUSES.filter(isTerminal))} end
 local function waiting(s) return s == 'halted' or s == 'pending' end
 local function server_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+`;
+
+const PRELUDE = `
+local prefix = ARGV[1]
+${luaKeyFunctions()}
+local queues = { lease = k_lease(), wake = k_wake() }
+${HELPERS}
 local function keep_definition(hash, wf, text)
   if not redis.call('SET', k_definition(hash), text, 'NX') then return 0 end
   local versions = k_versions(wf)
@@ -68,96 +75,138 @@ end
  * is then forgotten), takeover ("1": refused while the stored lease is live by the server's clock), label count,
  * the labels (name, value, ...; read only when the record is new: labels never change), then the entries' JSON,
  * then the events' JSON.
- * Returns {1, revision, snapshotBytes, logBytes}; {0, actual} on a lost compare-and-set; {2, actual} when a
- * delta was sent but the record has no snapshot to apply it to (new, or stored by an older version); {3, actual,
- * ms left} for a takeover of a live lease. Nothing is written in the last three cases.
+ * Shared keys (indexes, recovery queues, expiry, definitions) are written only when they change: the indexes
+ * when the record is new or its status, workflow, hash or score changes; the queue when the execution changes
+ * queue or its score leaves [stored score, stored score + QUEUE_SLACK_MS] (a row early by at most the slack is
+ * re-scored by RECOVERABLE, never handed out early). The retention sweep runs in RECOVERABLE and FIND, not here.
+ * Returns {1, revision, snapshotBytes, logBytes, queue score (0 = none)}; {0, actual} on a lost compare-and-set;
+ * {2, actual} when a delta was sent but the record has no snapshot to apply it to (new, or stored by an older
+ * version); {3, actual, ms left} for a takeover of a live lease. Nothing is written in the last three cases.
  */
 export const COMMIT = `${PRELUDE}
-${commitBody()}
-return {1, rev, snapshotBytes, logBytes}
+${commitBody(false)}
+return reply
 `;
 
-function commitBody(): string {
+/**
+ * COMMIT for the common checkpoint, with key locking: KEYS are the execution's own keys (execution, log, entries,
+ * events), ARGV as COMMIT's. Writes only those keys; refuses with {4, actual} (writing nothing) when the commit
+ * would change a shared key (a new or terminal record, a status, workflow, hash or queue change, a definition):
+ * the client then sends COMMIT.
+ */
+export const CHECKPOINT = `${HELPERS}
+${commitBody(true)}
+return reply
+`;
+
+/** The commit script's Lua: `locked` takes the own keys from KEYS and refuses any shared write. */
+function commitBody(locked: boolean): string {
   return `
 local id, expected, status, wf, hash = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local score, now, retention, expireAt, cap = ARGV[7], ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
 local head, mode, body = ARGV[12], ARGV[13], ARGV[14]
-local queue, queueScore, due = ARGV[15], ARGV[16], ARGV[17]
+local queue, queueScore, due = ARGV[15], tonumber(ARGV[16]), ARGV[17]
 local nEntries, leaseMs, nLabels = tonumber(ARGV[21]), tonumber(ARGV[22]), tonumber(ARGV[24])
-local exec, log = k_execution(id), k_log(id)
-local cur = redis.call('HMGET', exec, 'revision', 'status', 'workflowId', 'hash', 'snapshotBytes', 'logBytes', 'queue', 'leaseEnd')
+local ${
+    locked
+      ? "exec, log, entriesKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]"
+      : "exec, log, entriesKey, eventsKey = k_execution(id), k_log(id), k_entries(id), k_events(id)"
+  }
+local cur = redis.call('HMGET', exec, 'revision', 'status', 'workflowId', 'hash', 'snapshotBytes', 'logBytes', 'queue', 'leaseEnd', 'qscore', 'score')
 local actual = tonumber(cur[1]) or 0
 if expected ~= '' and tonumber(expected) ~= actual then return {0, actual} end
 if mode == 'delta' and not cur[5] then return {2, actual} end
 if ARGV[23] == '1' and cur[8] and tonumber(cur[8]) > server_ms() then return {3, actual, tonumber(cur[8]) - server_ms()} end
+local os, ow, oh, oq, qscore = cur[2], cur[3], cur[4], cur[7] or '', tonumber(cur[9])
+local indexed = os == status and ow == wf and oh == hash and cur[10] == score
+local requeue = queue ~= '' and (oq ~= queue or not qscore or queueScore < qscore or queueScore > qscore + ${QUEUE_SLACK_MS})
+if requeue then qscore = queueScore elseif queue == '' then qscore = nil end
+${
+    locked
+      ? `if not indexed or requeue or (queue == '' and oq ~= '') or terminal(status) or terminal(os) or ARGV[18] ~= '' then return {4, actual} end`
+      : ""
+  }
 local rev = actual + 1
 local snapshotBytes, logBytes
+-- One HSET and at most one HDEL of the execution's hash per commit: a script's time is mostly its commands.
+local fields = {'revision', rev, 'status', status, 'workflowId', wf, 'hash', hash, 'score', score,
+  'head', '{"revision":' .. rev .. ',' .. string.sub(head, 2)}
+local gone = {}
 if mode == 'delta' then
   snapshotBytes, logBytes = tonumber(cur[5]), tonumber(cur[6]) + string.len(body)
   redis.call('RPUSH', log, body)
 else
   snapshotBytes, logBytes = string.len(body), 0
   redis.call('DEL', log)
-  redis.call('HDEL', exec, 'json')
-  redis.call('HSET', exec, 'snapshot', body)
+  if os and not cur[5] then gone[#gone + 1] = 'json' end -- a record stored by an older version: its whole JSON
+  fields[#fields + 1], fields[#fields + 2] = 'snapshot', body
 end
-if cur[2] then
-  local os, ow, oh = cur[2], cur[3], cur[4]
+for _, v in ipairs({'snapshotBytes', snapshotBytes, 'logBytes', logBytes}) do fields[#fields + 1] = v end
+if status == 'running' and leaseMs then
+  fields[#fields + 1], fields[#fields + 2] = 'leaseEnd', server_ms() + leaseMs
+elseif cur[8] then
+  gone[#gone + 1] = 'leaseEnd'
+end
+if queue ~= '' then
+  for _, v in ipairs({'queue', queue, 'due', due, 'dueMs', queueScore, 'qscore', qscore}) do fields[#fields + 1] = v end
+elseif oq ~= '' then
+  for _, v in ipairs({'queue', 'due', 'dueMs', 'qscore'}) do gone[#gone + 1] = v end
+end
+redis.call('HSET', exec, unpack(fields))
+if #gone > 0 then redis.call('HDEL', exec, unpack(gone)) end
+-- Appends ARGV[from..to] in chunks (unpack's limit); returns the list's length.
+local function push(key, from, to)
+  local i, n = from, 0
+  while i <= to do
+    local j = math.min(i + 499, to)
+    n = redis.call('RPUSH', key, unpack(ARGV, i, j))
+    i = j + 1
+  end
+  return n
+end
+local first = 25 + 2 * nLabels
+push(entriesKey, first, first + nEntries - 1)
+if #ARGV >= first + nEntries and push(eventsKey, first + nEntries, #ARGV) > cap then
+  redis.call('LTRIM', eventsKey, -cap, -1)
+end
+${locked ? "" : sharedWrites()}
+local reply = {1, rev, snapshotBytes, logBytes, qscore or 0}`;
+}
+
+/** COMMIT's writes of shared keys (and of the TTLs, which change only with a terminal status). */
+function sharedWrites(): string {
+  return `
+if os and not indexed then
   if os ~= status then redis.call('ZREM', k_byStatus(os), id) end
   if os ~= status or ow ~= wf then redis.call('ZREM', k_byStatusAndWorkflow(os, ow), id) end
   if ow ~= wf then redis.call('ZREM', k_byWorkflow(ow), id) end
   if terminal(os) then redis.call('ZREM', k_expiry(), os .. ' ' .. id .. ' ' .. ow) end
   if oh and waiting(os) then redis.call('ZREM', k_byStatusAndHash(os, oh), id) end
-  if cur[7] and cur[7] ~= queue then redis.call('ZREM', queues[cur[7]], id) end
 end
-redis.call('HSET', exec, 'revision', rev, 'status', status, 'workflowId', wf, 'hash', hash,
-  'head', '{"revision":' .. rev .. ',' .. string.sub(head, 2), 'snapshotBytes', snapshotBytes, 'logBytes', logBytes)
-redis.call('ZADD', k_all(), score, id)
-redis.call('ZADD', k_byWorkflow(wf), score, id)
-redis.call('ZADD', k_byStatus(status), score, id)
-redis.call('ZADD', k_byStatusAndWorkflow(status, wf), score, id)
-if waiting(status) then redis.call('ZADD', k_byStatusAndHash(status, hash), score, id) end
-if not cur[2] and nLabels > 0 then
+if not indexed then
+  redis.call('ZADD', k_all(), score, id)
+  redis.call('ZADD', k_byWorkflow(wf), score, id)
+  redis.call('ZADD', k_byStatus(status), score, id)
+  redis.call('ZADD', k_byStatusAndWorkflow(status, wf), score, id)
+  if waiting(status) then redis.call('ZADD', k_byStatusAndHash(status, hash), score, id) end
+end
+if not os and nLabels > 0 then
   drop_labels(id)
   for i = 25, 24 + 2 * nLabels, 2 do
     redis.call('HSET', k_labels(id), ARGV[i], ARGV[i + 1])
     redis.call('ZADD', k_byLabel(ARGV[i], ARGV[i + 1]), score, id)
   end
 end
-if status == 'running' and leaseMs then
-  redis.call('HSET', exec, 'leaseEnd', server_ms() + leaseMs)
-else
-  redis.call('HDEL', exec, 'leaseEnd')
-end
-if queue == '' then
-  redis.call('HDEL', exec, 'queue', 'due')
-else
-  redis.call('HSET', exec, 'queue', queue, 'due', due)
-  redis.call('ZADD', queues[queue], queueScore, id)
-end
-local function push(key, from, to)
-  local i = from
-  while i <= to do
-    local j = math.min(i + 499, to)
-    redis.call('RPUSH', key, unpack(ARGV, i, j))
-    i = j + 1
-  end
-end
-local first = 25 + 2 * nLabels
-push(k_entries(id), first, first + nEntries - 1)
-if #ARGV >= first + nEntries then
-  push(k_events(id), first + nEntries, #ARGV)
-  redis.call('LTRIM', k_events(id), -cap, -1)
-end
-local owned = { exec, log, k_entries(id), k_events(id) }
+if oq ~= '' and oq ~= queue then redis.call('ZREM', queues[oq], id) end
+if requeue then redis.call('ZADD', queues[queue], queueScore, id) end
+local owned = { exec, log, entriesKey, eventsKey }
 if terminal(status) then
   for _, key in ipairs(owned) do redis.call('PEXPIRE', key, retention) end
   redis.call('ZADD', k_expiry(), expireAt, status .. ' ' .. id .. ' ' .. wf)
-else
+elseif not os or terminal(os) then
   for _, key in ipairs(owned) do redis.call('PERSIST', key) end
 end
-if ARGV[18] ~= '' then keep_definition(ARGV[18], ARGV[19], ARGV[20]) end
-sweep(now, ${SWEEP_BATCH})`;
+if ARGV[18] ~= '' then keep_definition(ARGV[18], ARGV[19], ARGV[20]) end`;
 }
 
 /**
@@ -176,21 +225,21 @@ local head, n = string.gsub(cur[3], '"leaseUntil":"[^"]*"', field, 1)
 if n == 0 then head, n = string.gsub(cur[3], '"leaseUntil":null', field, 1) end
 if n == 0 then head = '{' .. field .. ',' .. string.sub(cur[3], 2) end
 if cur[4] == 'wake' then redis.call('ZREM', queues.wake, id) end
-redis.call('HSET', exec, 'head', head, 'queue', 'lease', 'due', lease, 'leaseEnd', server_ms() + tonumber(ARGV[6]))
+redis.call('HSET', exec, 'head', head, 'queue', 'lease', 'due', lease, 'dueMs', ARGV[5], 'qscore', ARGV[5],
+  'leaseEnd', server_ms() + tonumber(ARGV[6]))
 redis.call('ZADD', queues.lease, ARGV[5], id)
 return {1}
 `;
 
 /**
- * ARGV: prefix, id. Returns {"#new", snapshotBytes, logBytes, head, snapshot, delta...}, {"#old", json} for a
+ * KEYS: execution, log. Returns {"#new", snapshotBytes, logBytes, head, snapshot, delta...}, {"#old", json} for a
  * record stored by an older version (the whole execution in the `json` field), or {} when there is none.
  */
-export const LOAD = `${PRELUDE}
-local exec = k_execution(ARGV[2])
-local h = redis.call('HMGET', exec, 'head', 'snapshot', 'snapshotBytes', 'logBytes', 'json')
+export const LOAD = `
+local h = redis.call('HMGET', KEYS[1], 'head', 'snapshot', 'snapshotBytes', 'logBytes', 'json')
 if h[1] then
   local out = {'#new', tonumber(h[3]), tonumber(h[4]), h[1], h[2]}
-  local log = redis.call('LRANGE', k_log(ARGV[2]), 0, -1)
+  local log = redis.call('LRANGE', KEYS[2], 0, -1)
   for i = 1, #log do out[#out + 1] = log[i] end
   return out
 end
@@ -198,16 +247,16 @@ if h[5] then return {'#old', h[5]} end
 return {}
 `;
 
-/** ARGV: prefix, id. Returns {snapshotBytes, logBytes, deltas}, or {} when there is no such execution. */
-export const FOOTPRINT = `${PRELUDE}
-local h = redis.call('HMGET', k_execution(ARGV[2]), 'snapshotBytes', 'logBytes')
+/** KEYS: execution, log. Returns {snapshotBytes, logBytes, deltas}, or {} when there is no such execution. */
+export const FOOTPRINT = `
+local h = redis.call('HMGET', KEYS[1], 'snapshotBytes', 'logBytes')
 if not h[1] then return {} end
-return {tonumber(h[1]), tonumber(h[2]), redis.call('LLEN', k_log(ARGV[2]))}
+return {tonumber(h[1]), tonumber(h[2]), redis.call('LLEN', KEYS[2])}
 `;
 
-/** ARGV: prefix, entry JSON, id. Returns 0 when the execution does not exist. */
-export const RECORD = `${PRELUDE}
-local exec, entries = k_execution(ARGV[3]), k_entries(ARGV[3])
+/** KEYS: execution, entries. ARGV: prefix, entry JSON. Returns 0 when the execution does not exist. */
+export const RECORD = `
+local exec, entries = KEYS[1], KEYS[2]
 if redis.call('EXISTS', exec) == 0 then return 0 end
 redis.call('RPUSH', entries, ARGV[2])
 local ttl = redis.call('PTTL', exec)
@@ -344,12 +393,15 @@ return redis.call('LRANGE', key, after - first + 1, -1)
 `;
 
 /**
- * ARGV: prefix, lease bound, wake bound (the highest due score of each queue), claimMs, limit.
+ * ARGV: prefix, lease bound, wake bound (the highest due score of each queue), claimMs, limit, now ms (for the
+ * retention sweep, which runs here: the sweeper's tick, not every commit).
  * Takes up to `limit` due members of each queue (lowest score first), drops members whose execution is gone
- * or has left that queue, keeps the `limit` most overdue (bound - score) and claims them: their score moves
- * to bound + claimMs. Returns {"#" .. id, "#" .. workflowId, "#" .. status, revision, "#" .. due, ...}.
+ * or has left that queue, moves members queued early (a commit leaves a row up to QUEUE_SLACK_MS early) to their
+ * due time, keeps the `limit` most overdue (bound - score) and claims them: their score moves to bound + claimMs.
+ * Returns {"#" .. id, "#" .. workflowId, "#" .. status, revision, "#" .. due, ...}.
  */
 export const RECOVERABLE = `${PRELUDE}
+sweep(ARGV[6], ${SWEEP_BATCH})
 local bound = { lease = tonumber(ARGV[2]), wake = tonumber(ARGV[3]) }
 local claimMs, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
 local found = {}
@@ -357,13 +409,18 @@ for _, queue in ipairs({'lease', 'wake'}) do
   local key, offset, taken = queues[queue], 0, 0
   while taken < limit do
     local rows = redis.call('ZRANGEBYSCORE', key, '-inf', bound[queue], 'WITHSCORES', 'LIMIT', offset, limit)
-    local stale = {}
+    local stale, moved = {}, 0
     for i = 1, #rows, 2 do
       if taken == limit then break end
       local id = rows[i]
-      local h = redis.call('HMGET', k_execution(id), 'queue', 'workflowId', 'status', 'revision', 'due')
+      local h = redis.call('HMGET', k_execution(id), 'queue', 'workflowId', 'status', 'revision', 'due', 'dueMs')
+      local dueMs = tonumber(h[6])
       if h[1] ~= queue then
         stale[#stale + 1] = id
+      elseif dueMs and dueMs > bound[queue] then
+        moved = moved + 1
+        redis.call('ZADD', key, 'XX', dueMs, id)
+        redis.call('HSET', k_execution(id), 'qscore', dueMs)
       else
         taken = taken + 1
         found[#found + 1] = { id = id, overdue = bound[queue] - tonumber(rows[i + 1]), queue = queue,
@@ -372,7 +429,7 @@ for _, queue in ipairs({'lease', 'wake'}) do
     end
     for _, id in ipairs(stale) do redis.call('ZREM', key, id) end
     if #rows < 2 * limit then break end
-    offset = offset + #rows / 2 - #stale
+    offset = offset + #rows / 2 - #stale - moved
   end
 end
 table.sort(found, function(a, b)
@@ -383,6 +440,7 @@ local out = {}
 for i = 1, math.min(limit, #found) do
   local f = found[i]
   redis.call('ZADD', queues[f.queue], 'XX', bound[f.queue] + claimMs, f.id)
+  redis.call('HSET', k_execution(f.id), 'qscore', bound[f.queue] + claimMs)
   out[#out + 1] = '#' .. f.id
   out[#out + 1] = '#' .. f.workflowId
   out[#out + 1] = '#' .. f.status
@@ -461,7 +519,7 @@ local function deliver(xid, w, evid, body, now, nowIso, keepMs)
   redis.call('SET', k_eventDelivery(xid), w[1] .. '\\n' .. body)
   local due = redis.call('ZSCORE', k_wake(), xid)
   if not due or tonumber(due) > tonumber(now) then
-    redis.call('HSET', k_execution(xid), 'queue', 'wake', 'due', nowIso)
+    redis.call('HSET', k_execution(xid), 'queue', 'wake', 'due', nowIso, 'dueMs', now, 'qscore', now)
     redis.call('ZADD', k_wake(), now, xid)
   end
   return {'#' .. xid, '#' .. w[2], tonumber(w[3])}
@@ -476,8 +534,7 @@ end
  * registered) or "#wait", JSON... (registered; for an unindexed key the buffered events not received yet).
  */
 export const COMMIT_AND_WAIT = `${EVENTS_PRELUDE}
-${commitBody()}
-local reply = {1, rev, snapshotBytes, logBytes}
+${commitBody(false)}
 if status ~= 'halted' then return reply end
 local waitId, key, names, match, at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local function answer(kind, bodies)

@@ -3,12 +3,22 @@
  * whole picture (stored form, compaction, recovery queues, retention) in docs/redis-keys.md.
  *
  * Every call is one HTTP request (one Lua script, EVALSHA; the first call after a SCRIPT FLUSH falls back to
- * EVAL), but for one case: a commit that sends a delta for a record without a snapshot (one stored by an
- * older version that this client has not loaded) is refused by the script and sent again as a snapshot.
+ * EVAL), but for two cases: a commit that sends a delta for a record without a snapshot (one stored by an
+ * older version that this client has not loaded) is refused by the script and sent again as a snapshot; a
+ * checkpoint sent to CHECKPOINT that would change a shared key after all (another writer moved its queue row) is
+ * refused and sent again to COMMIT.
  */
 import type { Redis } from "@upstash/redis";
 import { ConfigError, DurableWorkflowError, NotFoundError, StoreError } from "../../errors.ts";
-import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../../types.ts";
+import {
+  type Entry,
+  type Execution,
+  type ExecutionDelta,
+  type ExecutionHead,
+  type ExecutionStatus,
+  isTerminal,
+  type StoredEvent,
+} from "../../types.ts";
 import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, upgradeHead, utf8Length } from "../format.ts";
 import { recoveryOf, sweepBounds } from "../recovery.ts";
 import {
@@ -46,7 +56,7 @@ import { type RedisKeys, redisKeys } from "./keys.ts";
 import type { FlowAcquire, FlowAdmission, FlowKeyState, FlowRelease, FlowStore } from "../flow.ts";
 import * as flowLua from "./flow-scripts.ts";
 import * as lua from "./scripts.ts";
-import { StoredSizesCache } from "./sizes.ts";
+import { QUEUE_SLACK_MS, StoredSizesCache } from "./sizes.ts";
 
 /** What the store needs of a client: `Redis` from "@upstash/redis" or "@upstash/redis/cloudflare". */
 export type UpstashRedisClient = Pick<Redis, "createScript" | "lrange">;
@@ -59,7 +69,28 @@ export interface UpstashRedisStoreOptions {
   retention?: number;
   /** Time source for expiry bookkeeping (tests inject one). */
   clock?: () => Date;
+  /**
+   * Declare `#!lua flags=allow-key-locking` on the scripts that pass every key they touch in KEYS (checkpoints,
+   * loads, entries, events), so Upstash runs those of different executions in parallel instead of under its global
+   * script lock. Default false: redis-server (7.x) refuses the flag, and finding that out costs a request per store.
+   * When true and the server refuses it, the store notices on the first such call and sends the scripts without it
+   * from then on, so one configuration serves Upstash and a local redis-server behind the bridge.
+   */
+  keyLocking?: boolean;
 }
+
+/**
+ * The scripts sent with `allow-key-locking`, and their shebang's flags: each takes every key it touches in KEYS (no key
+ * built from the prefix). `no-writes` marks the readers, which Upstash then runs under shared read locks.
+ */
+export const KEY_LOCKED = {
+  CHECKPOINT: "allow-key-locking",
+  RECORD: "allow-key-locking",
+  LOAD: "no-writes,allow-key-locking",
+  FOOTPRINT: "no-writes,allow-key-locking",
+  EVENTS: "no-writes,allow-key-locking",
+} as const;
+type KeyLockedName = keyof typeof KEY_LOCKED;
 
 /** A registered waiter is kept this long past its timeout (then its index rows expire with it). */
 const WAITER_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -70,6 +101,11 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_\-.]{1,64}$/;
 type Script = ReturnType<UpstashRedisClient["createScript"]>;
 type ScriptName = keyof typeof lua | keyof typeof flowLua;
 
+/** What a commit left in the shared keys (indexes, recovery queue name; its score apart): a checkpoint that keeps it needs none of them. */
+function sharedState(status: string, workflowId: string, hash: string, score: number, queue: string): string {
+  return [status, workflowId, hash, score, queue].join("\n");
+}
+
 export class UpstashRedisStore implements Store, FlowStore {
   readonly #prefix: string;
   readonly #keys: RedisKeys;
@@ -77,11 +113,14 @@ export class UpstashRedisStore implements Store, FlowStore {
   readonly #clock: () => Date;
   readonly #redis: UpstashRedisClient;
   readonly #scripts: Record<ScriptName, Script>;
+  /** The KEY_LOCKED scripts with the key-locking shebang, while the server accepts it. */
+  readonly #locked: Record<KeyLockedName, Script>;
+  #keyLocking: boolean;
   /** What this client last learned of each execution's stored form, to choose delta or snapshot. */
   readonly #sizes = new StoredSizesCache();
 
   constructor(options: UpstashRedisStoreOptions) {
-    const { redis, prefix = "dw", retention = DEFAULT_RETENTION_SECONDS, clock = () => new Date() } = options ?? {};
+    const { redis, prefix = "dw", retention = DEFAULT_RETENTION_SECONDS, clock = () => new Date(), keyLocking = false } = options ?? {};
     if (!redis || typeof redis.createScript !== "function") {
       throw new ConfigError("UpstashRedisStore needs { redis }: a Redis client from @upstash/redis");
     }
@@ -102,6 +141,13 @@ export class UpstashRedisStore implements Store, FlowStore {
       ScriptName,
       Script
     >;
+    this.#locked = Object.fromEntries(
+      Object.entries(KEY_LOCKED).map(([name, flags]) => [name, redis.createScript(`#!lua flags=${flags}\n${lua[name as KeyLockedName]}`)]),
+    ) as Record<
+      KeyLockedName,
+      Script
+    >;
+    this.#keyLocking = keyLocking;
   }
 
   async commit(commit: Commit): Promise<CommitResult> {
@@ -142,45 +188,59 @@ export class UpstashRedisStore implements Store, FlowStore {
         execution.wakeAt ? String(Math.max(0, Date.parse(execution.wakeAt) - Date.parse(execution.updatedAt)) + WAITER_GRACE_MS) : "",
       ]
       : undefined;
-    const send = ([mode, text]: string[]) =>
-      (wait
-        ? (args: string[]) => this.#run("commit", () => this.#scripts.COMMIT_AND_WAIT.exec(wait, [this.#prefix, ...args]))
-        : (args: string[]) => this.#exec("commit", "COMMIT", args))([
-          id,
-          expectedRevision === undefined ? "" : String(expectedRevision),
-          execution.status,
-          execution.workflowId,
-          execution.workflowHash,
-          String(score),
-          String(now),
-          String(this.#retentionMs),
-          String(now + this.#retentionMs),
-          String(MAX_EVENTS_PER_EXECUTION),
-          headText,
-          mode!,
-          text!,
-          recovery?.queue ?? "",
-          String(recovery?.score ?? ""),
-          recovery?.dueAt ?? "",
-          ...definitionArgs,
-          String(entries.length),
-          execution.status === "running" && commit.leaseMs ? String(commit.leaseMs) : "",
-          commit.takeover ? "1" : "",
-          ...labelArgs,
-          ...entries,
-          ...events,
-        ]);
+    const shared = sharedState(execution.status, execution.workflowId, execution.workflowHash, score, recovery?.queue ?? "");
+    // The common checkpoint (nothing shared changes, as far as this client's last commit tells) goes to CHECKPOINT,
+    // which touches only the execution's own keys (so under key locking it runs beside other executions'); when the
+    // server finds a shared key to write after all, it refuses and the commit is sent again to COMMIT.
+    const checkpoint = !wait && !definition && !isTerminal(execution.status) && expectedRevision !== undefined &&
+      known?.revision === expectedRevision && known.shared === shared &&
+      (!recovery || (known.queueScore! <= recovery.score && recovery.score <= known.queueScore! + QUEUE_SLACK_MS));
+    const k = this.#keys;
+    const send = async ([mode, text]: string[]) => {
+      const args = [
+        id,
+        expectedRevision === undefined ? "" : String(expectedRevision),
+        execution.status,
+        execution.workflowId,
+        execution.workflowHash,
+        String(score),
+        String(now),
+        String(this.#retentionMs),
+        String(now + this.#retentionMs),
+        String(MAX_EVENTS_PER_EXECUTION),
+        headText,
+        mode!,
+        text!,
+        recovery?.queue ?? "",
+        String(recovery?.score ?? ""),
+        recovery?.dueAt ?? "",
+        ...definitionArgs,
+        String(entries.length),
+        execution.status === "running" && commit.leaseMs ? String(commit.leaseMs) : "",
+        commit.takeover ? "1" : "",
+        ...labelArgs,
+        ...entries,
+        ...events,
+      ];
+      if (checkpoint) {
+        const raw = await this.#keyed("commit", "CHECKPOINT", [k.execution(id), k.log(id), k.entries(id), k.events(id)], args);
+        if (!Array.isArray(raw) || raw[0] !== 4) return raw;
+      }
+      return wait
+        ? this.#run("commit", () => this.#scripts.COMMIT_AND_WAIT.exec(wait, [this.#prefix, ...args]))
+        : this.#exec("commit", "COMMIT", args);
+    };
     let raw = await send(body);
-    let reply = numbers(Array.isArray(raw) ? raw.slice(0, 4) : raw, "commit");
-    if (reply[0] === 2) reply = numbers(Array.isArray(raw = await send(snapshot())) ? raw.slice(0, 4) : raw, "commit");
+    let reply = numbers(Array.isArray(raw) ? raw.slice(0, 5) : raw, "commit");
+    if (reply[0] === 2) reply = numbers(Array.isArray(raw = await send(snapshot())) ? raw.slice(0, 5) : raw, "commit");
     if (reply[0] === 3) throw liveLease(id, reply[2]!);
     if (reply[0] !== 1) {
       this.#sizes.delete(id);
       throw conflictError(id, expectedRevision ?? 0, reply[1]!);
     }
-    const [, revision, snapshotBytes, logBytes] = reply as [number, number, number, number];
-    this.#sizes.set(id, { revision, snapshotBytes, logBytes });
-    const [kind, ...bodies] = (raw as unknown[]).slice(4);
+    const [, revision, snapshotBytes, logBytes, queueScore] = reply as [number, number, number, number, number];
+    this.#sizes.set(id, { revision, snapshotBytes, logBytes, shared, queueScore });
+    const [kind, ...bodies] = (raw as unknown[]).slice(5);
     if (kind === "#event") return { revision, event: parseStored<SentEvent>(bodies[0], "an event") };
     if (kind === "#wait" && commit.wait?.key === UNINDEXED) {
       return { revision, candidates: bodies.map((b) => parseStored<SentEvent>(b, "an event")) };
@@ -211,7 +271,7 @@ export class UpstashRedisStore implements Store, FlowStore {
 
   async load(id: string): Promise<Execution | null> {
     assertExecutionId(id);
-    const reply = await this.#exec("load", "LOAD", [id]);
+    const reply = await this.#keyed("load", "LOAD", [this.#keys.execution(id), this.#keys.log(id)], []);
     if (!Array.isArray(reply) || reply.length === 0) return null;
     const what = `execution ${id}`;
     if (reply[0] === "#old") {
@@ -229,7 +289,7 @@ export class UpstashRedisStore implements Store, FlowStore {
   /** How the execution's body is stored now, or null when it does not exist (or has no snapshot yet). */
   async footprint(id: string): Promise<StoreFootprint | null> {
     assertExecutionId(id);
-    const reply = await this.#exec("read the footprint", "FOOTPRINT", [id]);
+    const reply = await this.#keyed("read the footprint", "FOOTPRINT", [this.#keys.execution(id), this.#keys.log(id)], []);
     if (!Array.isArray(reply) || reply.length !== 3) return null;
     const [snapshotBytes, logBytes, deltas] = reply as number[];
     return { snapshotBytes: snapshotBytes!, logBytes: logBytes!, deltas: deltas! };
@@ -238,7 +298,7 @@ export class UpstashRedisStore implements Store, FlowStore {
   async record(entry: Entry): Promise<void> {
     assertExecutionId(entry?.executionId);
     const id = entry.executionId;
-    const reply = await this.#exec("record", "RECORD", [serialize(entry, "An entry"), id]);
+    const reply = await this.#keyed("record", "RECORD", [this.#keys.execution(id), this.#keys.entries(id)], [serialize(entry, "An entry")]);
     if (reply !== 1) throw new NotFoundError(`Execution ${JSON.stringify(id)} not found: cannot record an entry`);
   }
 
@@ -254,10 +314,9 @@ export class UpstashRedisStore implements Store, FlowStore {
     // seq > after is seq > floor(after); an `after` that is not a safe integer (NaN, ±Infinity, 1e300) reads
     // the whole list and leaves it to the filter below, which keeps the same answer in every case.
     const from = Math.floor(after);
-    const reply = await this.#run(
-      "read events",
-      () => this.#scripts.EVENTS.exec([this.#keys.events(executionId)], [this.#prefix, Number.isSafeInteger(from) ? String(from) : ""]),
-    );
+    const reply = await this.#keyed("read events", "EVENTS", [this.#keys.events(executionId)], [
+      Number.isSafeInteger(from) ? String(from) : "",
+    ]);
     if (!Array.isArray(reply)) throw new StoreError(`Redis store: unexpected events reply ${JSON.stringify(reply)}`);
     return (reply as unknown[]).map((item) => parseStored<StoredEvent>(item, `an event of ${executionId}`)).filter((event) =>
       event.seq > after
@@ -292,6 +351,7 @@ export class UpstashRedisStore implements Store, FlowStore {
       String(due.wake),
       String(claimMs),
       String(limit),
+      String(query.now.getTime()),
     ]);
     if (!Array.isArray(reply) || reply.length % 5 !== 0) throw new StoreError("Redis store: unexpected recoverable reply");
     const found: Recoverable[] = [];
@@ -497,8 +557,23 @@ export class UpstashRedisStore implements Store, FlowStore {
   }
 
   /** Runs one of the scripts that take only ARGV (the prefix first). */
-  #exec(what: string, script: Exclude<ScriptName, "FIND" | "EVENTS" | "COMMIT_AND_WAIT">, args: string[]): Promise<unknown> {
+  #exec(what: string, script: Exclude<ScriptName, "FIND" | "COMMIT_AND_WAIT" | KeyLockedName>, args: string[]): Promise<unknown> {
     return this.#run(what, () => this.#scripts[script].exec([], [this.#prefix, ...args]));
+  }
+
+  /** Runs a KEY_LOCKED script (ARGV: the prefix, then args), with the key-locking shebang while the server takes it. */
+  async #keyed(what: string, script: KeyLockedName, keys: string[], args: string[]): Promise<unknown> {
+    const argv = [this.#prefix, ...args];
+    if (this.#keyLocking) {
+      try {
+        return await this.#run(what, () => this.#locked[script].exec(keys, argv));
+      } catch (error) {
+        if (!(error instanceof StoreError && error.message.includes("Unexpected flag in script shebang"))) throw error;
+        // redis-server (7.x) knows no allow-key-locking flag; it runs every script alone anyway.
+        this.#keyLocking = false;
+      }
+    }
+    return this.#run(what, () => this.#scripts[script].exec(keys, argv));
   }
 
   /** Runs one request; anything that is not one of our own errors becomes a StoreError with the cause. */

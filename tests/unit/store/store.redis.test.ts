@@ -215,13 +215,16 @@ describeRedis("UpstashRedisStore retention", () => {
 });
 
 describeRedis("UpstashRedisStore index cleanup", () => {
+  /** What the sweeper's tick asks of the store (the retention sweep runs with it). */
+  const sweep = (store: UpstashRedisStore, time: ReturnType<typeof manualClock>) =>
+    store.recoverable({ now: time.clock(), graceMs: 0, claimMs: 0 });
   /** What Redis does when the TTL fires: the execution's keys vanish, the index rows stay. */
   const expire = (keys: ReturnType<typeof redisKeys>, id: string) => stack.redis.del(keys.execution(id), keys.entries(id), keys.events(id));
   const indexScores = (keys: ReturnType<typeof redisKeys>, id: string, status: "completed" | "running", wf: string) =>
     Promise.all([keys.all, keys.byWorkflow(wf), keys.byStatus(status), keys.byStatusAndWorkflow(status, wf)]
       .map((key) => stack.redis.zscore(key, id)));
 
-  test("a later commit removes the index rows of an execution whose keys expired", async () => {
+  test("the sweeper (not a commit) removes the index rows of an execution whose keys expired", async () => {
     const time = manualClock();
     const { store, keys } = fresh({ retention: 60, clock: time.clock });
     const gone = makeExecution({ status: "completed", workflowId: "wf-x" });
@@ -229,11 +232,13 @@ describeRedis("UpstashRedisStore index cleanup", () => {
     await expire(keys, gone.id);
     time.advance(61_000);
     await store.save(makeExecution());
+    expect((await indexScores(keys, gone.id, "completed", "wf-x")).every((score) => score !== null)).toBe(true);
+    await sweep(store, time);
     expect(await indexScores(keys, gone.id, "completed", "wf-x")).toEqual([null, null, null, null]);
     expect(await stack.redis.zcard(keys.expiry)).toBe(0);
   });
 
-  test("a later commit removes the label index rows of an execution whose keys expired", async () => {
+  test("the sweeper removes the label index rows of an execution whose keys expired", async () => {
     const time = manualClock();
     const { store, keys } = fresh({ retention: 60, clock: time.clock });
     const gone = makeExecution({ status: "completed", labels: { customer: "C-7" } });
@@ -241,18 +246,19 @@ describeRedis("UpstashRedisStore index cleanup", () => {
     expect(await stack.redis.zscore(keys.byLabel("customer", "C-7"), gone.id)).not.toBeNull();
     await expire(keys, gone.id);
     time.advance(61_000);
-    await store.save(makeExecution());
+    await sweep(store, time);
     expect(await stack.redis.zscore(keys.byLabel("customer", "C-7"), gone.id)).toBeNull();
     expect(await stack.redis.exists(keys.labels(gone.id))).toBe(0);
   });
 
-  test("a commit before the retention has passed leaves the index rows alone", async () => {
+  test("a sweep before the retention has passed leaves the index rows alone", async () => {
     const time = manualClock();
     const { store, keys } = fresh({ retention: 60, clock: time.clock });
     const exec = makeExecution({ status: "completed", workflowId: "wf-x" });
     await store.save(exec);
+    await expire(keys, exec.id);
     time.advance(30_000);
-    await store.save(makeExecution());
+    await sweep(store, time);
     expect((await indexScores(keys, exec.id, "completed", "wf-x")).every((score) => score !== null)).toBe(true);
   });
 
@@ -262,7 +268,7 @@ describeRedis("UpstashRedisStore index cleanup", () => {
     const exec = makeExecution({ status: "completed", workflowId: "wf-x" });
     await store.save(exec);
     time.advance(DAY_MS);
-    await store.save(makeExecution());
+    await sweep(store, time);
     expect((await store.find({ status: "completed" })).executions.map((e) => e.id)).toEqual([exec.id]);
     expect(await stack.redis.zcard(keys.expiry)).toBe(1);
   });
@@ -304,7 +310,7 @@ describeRedis("UpstashRedisStore index cleanup", () => {
     await expire(keys, exec.id);
     await store.save({ ...exec, status: "running" }, { expectedRevision: 0 });
     time.advance(61_000);
-    await store.save(makeExecution());
+    await sweep(store, time);
     expect(await indexScores(keys, exec.id, "completed", "wf-r")).toEqual([expect.any(Number), expect.any(Number), null, null]);
     expect((await indexScores(keys, exec.id, "running", "wf-r")).every((score) => score !== null)).toBe(true);
   });
