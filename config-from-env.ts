@@ -6,6 +6,7 @@
  * |---|---|
  * | UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN | the store (UpstashRedisStore); without them, a MemoryStore (never in production) |
  * | DW_REDIS_PREFIX | first segment of every Redis key (default "dw") |
+ * | DW_REDIS_KEY_LOCKING | declare `allow-key-locking` on the scripts that touch only their KEYS (default: true for *.upstash.io hosts) |
  * | DW_RETENTION_DAYS | days a completed or failed execution is kept in Redis (default 30) |
  * | DW_EVENT_LOOKBACK_SECONDS | how long POST /events/:name keeps an event for runs that reach their wait later (default 300) |
  * | DW_LEASE_SECONDS | how long a run's claim lasts without a checkpoint before another worker takes it over (default 60) |
@@ -186,12 +187,22 @@ function storeFromEnv(env: Env, extras: EnvExtras, production: boolean, log: Non
   const days = number(env, "DW_RETENTION_DAYS");
   if (days !== undefined && !(days > 0)) throw new ConfigError(`DW_RETENTION_DAYS must be a positive number of days, got ${days}`);
   const prefix = text(env, "DW_REDIS_PREFIX");
+  // Upstash runs a script under a global lock unless it declares key locking (docs/redis-keys.md); elsewhere the flag is refused.
+  const keyLocking = text(env, "DW_REDIS_KEY_LOCKING") === undefined
+    ? new URL(url).hostname.endsWith(".upstash.io")
+    : flag(env, "DW_REDIS_KEY_LOCKING");
   const store = new UpstashRedisStore({
     redis: new extras.Redis({ url, token: restToken }),
+    keyLocking,
     ...(prefix ? { prefix } : {}),
     ...(days !== undefined ? { retention: Math.round(days * 86_400) } : {}),
   });
-  return { store, storeLine: `UpstashRedisStore (${new URL(url).host}, prefix ${prefix ?? "dw"}, retention ${days ?? 30} days)` };
+  return {
+    store,
+    storeLine: `UpstashRedisStore (${new URL(url).host}, prefix ${prefix ?? "dw"}, retention ${days ?? 30} days${
+      keyLocking ? ", key locking" : ""
+    })`,
+  };
 }
 
 /** Options of `http` steps (`DW_HTTP_*`) and the secrets they may name (`DW_SECRET_<NAME>`); ConfigError for a bad one. */

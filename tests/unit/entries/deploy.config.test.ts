@@ -83,12 +83,21 @@ describe("Redis", () => {
     expect(options.store).toBeInstanceOf(UpstashRedisStore);
     expect(made).toEqual([{ url: REDIS.UPSTASH_REDIS_REST_URL, token: REDIS.UPSTASH_REDIS_REST_TOKEN }]);
     expect(warnings.some((line) => line.includes("MemoryStore"))).toBe(false);
-    expect(lines.at(-1)?.line).toContain("UpstashRedisStore (eu1-example.upstash.io, prefix dw, retention 30 days)");
+    expect(lines.at(-1)?.line).toContain("UpstashRedisStore (eu1-example.upstash.io, prefix dw, retention 30 days, key locking)");
   });
 
   test("DW_RETENTION_DAYS and DW_REDIS_PREFIX reach the store", () => {
     const { lines } = build({ ...REDIS, DW_RETENTION_DAYS: "7", DW_REDIS_PREFIX: "orders" });
     expect(lines.at(-1)?.line).toContain("prefix orders, retention 7 days");
+  });
+
+  test("key locking is on for Upstash hosts, off elsewhere, and DW_REDIS_KEY_LOCKING decides when set", () => {
+    const line = (env: Record<string, string>) => build({ ...REDIS, ...env }).lines.at(-1)?.line ?? "";
+    expect(line({})).toContain("key locking");
+    expect(line({ UPSTASH_REDIS_REST_URL: "http://127.0.0.1:8079" })).not.toContain("key locking");
+    expect(line({ UPSTASH_REDIS_REST_URL: "http://127.0.0.1:8079", DW_REDIS_KEY_LOCKING: "true" })).toContain("key locking");
+    expect(line({ DW_REDIS_KEY_LOCKING: "false" })).not.toContain("key locking");
+    expect(() => build({ ...REDIS, DW_REDIS_KEY_LOCKING: "maybe" })).toThrow(/DW_REDIS_KEY_LOCKING must be true or false/);
   });
 
   test("a URL without its token (or the reverse) is a ConfigError, not a MemoryStore", () => {
