@@ -26,7 +26,6 @@ import {
   freePort,
   REDIS_MISSING,
   redisBinary,
-  stackEnv,
   startRedisServer,
   stopChild,
   waitHealthy,
@@ -35,6 +34,8 @@ import { table } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 200);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+/** App processes per stack, sharing one port (reusePort): 1 is the local stack as `durable-workflow dev` runs it. */
+const APPS = Number(process.env.APPS ?? 1);
 const STEPS_PER_RUN = 10;
 const TARGET = 1.5;
 const HERE = join(import.meta.dir, "..");
@@ -44,11 +45,13 @@ const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
 const binary = redisBinary();
 if (!binary) throw new Error(REDIS_MISSING);
 
-/** utime + stime of a process and all its threads, in ms. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the name may hold spaces
-  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+/** utime + stime of processes and all their threads, in ms. */
+function cpuMs(procs: Bun.Subprocess[]): number {
+  return procs.reduce((sum, { pid }) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the name may hold spaces
+    return sum + (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+  }, 0);
 }
 
 /** One RESP command on a fresh connection: the bench's own probe, kept off the bridge so it costs the stack nothing. */
@@ -82,7 +85,8 @@ interface Stack {
   appUrl: string;
   bridgeUrl: string;
   redisPort: number;
-  procs: Record<string, Bun.Subprocess>;
+  /** Per component, its processes (APPS app processes share the app's port). */
+  procs: Record<string, Bun.Subprocess[]>;
   stop(): Promise<void>;
 }
 
@@ -108,13 +112,16 @@ async function startStack(name: string, root: string): Promise<Stack> {
   const appUrl = `http://127.0.0.1:${appPort}`;
   const bridgeUrl = `http://127.0.0.1:${bridgePort}`;
   const profile = process.env.PROFILE && name === "after" ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.env.PROFILE}`] : [];
-  const app = spawn([...profile, join(HERE, "bench/support/concurrency-app.ts")], {
-    ...stackEnv(bridgeUrl, `http://127.0.0.1:${qstashPort}`, appUrl),
-    ROOT: root,
-    ...(name === "after" && process.env.AFTER_REDIS_OPTIONS ? { REDIS_OPTIONS: process.env.AFTER_REDIS_OPTIONS } : {}),
-    PORT: String(appPort),
-  });
-  const procs = { app, qstash, bridge, redis } as Record<string, Bun.Subprocess>;
+  // The app's environment as that checkout's local stack gives it (`durable-workflow dev`, `npm run dev:stack`).
+  const { stackEnv } = await import(`${root}/packages/dev/local-stack.ts`);
+  const apps = Array.from({ length: APPS }, () =>
+    spawn([...profile, join(HERE, "bench/support/concurrency-app.ts")], {
+      ...stackEnv(bridgeUrl, `http://127.0.0.1:${qstashPort}`, appUrl),
+      ROOT: root,
+      ...(name === "after" && process.env.AFTER_REDIS_OPTIONS ? { REDIS_OPTIONS: process.env.AFTER_REDIS_OPTIONS } : {}),
+      PORT: String(appPort),
+    }));
+  const procs: Record<string, Bun.Subprocess[]> = { app: apps, qstash: [qstash], bridge: [bridge], redis: [redis] };
   const stack: Stack = {
     name,
     root,
@@ -124,11 +131,11 @@ async function startStack(name: string, root: string): Promise<Stack> {
     redisPort,
     procs,
     async stop() {
-      for (const proc of Object.values(procs)) await stopChild(proc);
+      for (const proc of Object.values(procs).flat()) await stopChild(proc);
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  const alive = () => Object.values(procs).every((p) => p.exitCode === null);
+  const alive = () => Object.values(procs).flat().every((p) => p.exitCode === null);
   if (!(await waitHealthy(appUrl, alive))) {
     await stack.stop();
     throw new Error(`${name}: the app did not answer /health`);
@@ -163,7 +170,7 @@ async function round(stack: Stack, tally: Tally): Promise<void> {
   const completedKey = "dw:idx:st:completed";
   const before = await redisInteger(stack.redisPort, ["ZCARD", completedKey]);
   const statsBefore = await bridgeStats(stack);
-  const cpuBefore = Object.fromEntries(Object.entries(stack.procs).map(([n, p]) => [n, cpuMs(p.pid)]));
+  const cpuBefore = Object.fromEntries(Object.entries(stack.procs).map(([n, p]) => [n, cpuMs(p)]));
   const started = performance.now();
   const driverBefore = process.cpuUsage();
   const answers = await Promise.all(
@@ -184,7 +191,7 @@ async function round(stack: Stack, tally: Tally): Promise<void> {
   tally.wallMs += performance.now() - started;
   const driver = process.cpuUsage(driverBefore);
   tally.driverCpuMs += (driver.user + driver.system) / 1000;
-  for (const [n, p] of Object.entries(stack.procs)) tally.cpu[n] = (tally.cpu[n] ?? 0) + cpuMs(p.pid) - cpuBefore[n]!;
+  for (const [n, p] of Object.entries(stack.procs)) tally.cpu[n] = (tally.cpu[n] ?? 0) + cpuMs(p) - cpuBefore[n]!;
   const statsAfter = await bridgeStats(stack);
   tally.bridgeRequests += statsAfter.requests - statsBefore.requests - 1; // less our own /__stats read
   tally.redisCommands += statsAfter.commands - statsBefore.commands;
@@ -213,7 +220,7 @@ try {
     for (const [n, ms] of Object.entries(t.cpu)) row[`${n} CPU ms/step`] = ms / steps;
     row["total CPU ms/step"] = totalCpu / steps;
     row[`CPU-s/wall-s (of ${cores})`] = totalCpu / t.wallMs;
-    row["app CPU-s/wall-s (of 1)"] = t.cpu.app! / t.wallMs;
+    row[`app CPU-s/wall-s (of ${APPS})`] = t.cpu.app! / t.wallMs;
     row["driver CPU ms/step"] = t.driverCpuMs / steps;
     row["bridge req/step"] = t.bridgeRequests / steps;
     row["Redis cmd/step"] = t.redisCommands / steps;

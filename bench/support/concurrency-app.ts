@@ -19,6 +19,7 @@ class TunedRedis extends Redis {
 }
 const work = async (input: unknown) => input;
 const app = createApp(appOptionsFromEnv(process.env, { workflows: [linearWorkflow(8)], services: { work }, Redis: TunedRedis }));
-Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), idleTimeout: 0, fetch: app.fetch });
+// reusePort: with APPS > 1, the app processes share the port and the kernel spreads the connections.
+Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), reusePort: true, idleTimeout: 0, fetch: app.fetch });
 process.on("SIGTERM", () => process.exit(0)); // so that --cpu-prof writes its profile
 console.log("ready");
