@@ -249,7 +249,7 @@ try {
   console.log(table(rows));
   for (const stack of stacks) {
     const t = tallies.get(stack)!;
-    const perRun = Object.entries(t.byCommand).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${(n / t.runs).toFixed(2)}`);
+    const perRun = Object.entries(t.byCommand).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${+(n / t.runs).toFixed(3)}`);
     console.log(`${stack.name}: Redis commands per run: ${perRun.join(", ")}`);
   }
   // Rounds of the two stacks alternate: each pair ran under about the same load from the rest of the machine, so the
