@@ -33,7 +33,7 @@ import {
   startRedisServer,
   stopChild,
   waitHealthy,
-} from "../packages/dev/local-stack.ts";
+} from "durable-workflow-edge-dev/stack";
 import { table } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 200);
