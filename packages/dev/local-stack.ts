@@ -115,7 +115,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Bun
 /**
  * Bun's fetch keeps at most 64 idle connections per host: with more requests in flight (200 concurrent runs each
  * waiting on a commit), every response past the 64th closes its connection and the next request opens a new one
- * (bench/concurrency.ts: about 1 bridge request in 4). Capping fetch's requests in flight at the pool's size keeps
+ * (bench/concurrency.ts: one bridge request in four to six). Capping fetch's requests in flight at the pool's size keeps
  * every connection alive; the requests past it wait in Bun's queue instead of paying a TCP handshake.
  */
 export const BUN_FETCH_LIMIT = { BUN_CONFIG_MAX_HTTP_REQUESTS: "64" };
