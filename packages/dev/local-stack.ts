@@ -112,9 +112,21 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Bun
   throw new Error(`redis-server did not answer PING on port ${options.port}`);
 }
 
-/** The environment that points an app at the bridge and qstash-dev (the variables a deployment sets). */
+/**
+ * Bun's fetch keeps at most 64 idle connections per host: with more requests in flight (200 concurrent runs each
+ * waiting on a commit), every response past the 64th closes its connection and the next request opens a new one
+ * (bench/concurrency.ts: one bridge request in four to six). Capping fetch's requests in flight at the pool's size keeps
+ * every connection alive; the requests past it wait in Bun's queue instead of paying a TCP handshake.
+ */
+export const BUN_FETCH_LIMIT = { BUN_CONFIG_MAX_HTTP_REQUESTS: "64" };
+
+/**
+ * The environment that points an app at the bridge and qstash-dev (the variables a deployment sets), plus
+ * BUN_FETCH_LIMIT for a Bun app (other runtimes ignore it).
+ */
 export function stackEnv(bridgeUrl: string, qstashUrl: string, appUrl: string): Record<string, string> {
   return {
+    ...BUN_FETCH_LIMIT,
     UPSTASH_REDIS_REST_URL: bridgeUrl,
     UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
     QSTASH_URL: qstashUrl,

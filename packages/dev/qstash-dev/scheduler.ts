@@ -23,8 +23,6 @@ export interface Entry {
   retryDelay?: (retried: number) => number;
   onSuccess?: CallbackSettings;
   onFailure?: CallbackSettings;
-  /** Holds one of its queue's parallelism slots from its first attempt until it settles. */
-  holdsQueueSlot: boolean;
 }
 
 interface NewEntry {
@@ -79,6 +77,10 @@ export class Scheduler {
   private readonly sources: TimedSource[] = [];
   private readonly settledListeners: ((entry: Entry) => void)[] = [];
   private readonly idleWaiters = new Set<() => void>();
+  /** The entries a pump looks at (CREATED or RETRY), so that a pump costs what is pending, not every message seen. */
+  private readonly waiting = new Set<Entry>();
+  /** The entries holding one of their queue's parallelism slots: from their first attempt until they settle. */
+  private readonly slotHolders = new Set<Entry>();
   private readonly stopping = new AbortController();
   private skippedMs = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -139,9 +141,9 @@ export class Scheduler {
       retryDelay: m.retryDelay,
       onSuccess: m.onSuccess,
       onFailure: m.onFailure,
-      holdsQueueSlot: false,
     };
     this.entries.set(info.messageId, entry);
+    this.waiting.add(entry);
     if (m.queueName) this.queue(m.queueName);
     return entry;
   }
@@ -163,7 +165,8 @@ export class Scheduler {
       if (!entry || isSettled(entry.info.state)) continue;
       entry.info.state = "CANCELLED";
       entry.info.nextDeliveryAt = undefined;
-      entry.holdsQueueSlot = false;
+      this.waiting.delete(entry);
+      this.holdSlot(entry, false);
       cancelled++;
       this.options.log(`cancel ${id}`);
     }
@@ -207,15 +210,12 @@ export class Scheduler {
     const clock = this.clock();
     for (const source of this.sources) source.fireDue(clock);
     const slotsInUse = new Map<string, number>();
-    for (const e of this.entries.values()) {
-      if (e.holdsQueueSlot && e.info.queueName) {
-        slotsInUse.set(e.info.queueName, (slotsInUse.get(e.info.queueName) ?? 0) + 1);
-      }
+    for (const e of this.slotHolders) {
+      if (e.info.queueName) slotsInUse.set(e.info.queueName, (slotsInUse.get(e.info.queueName) ?? 0) + 1);
     }
     let next = Math.min(Infinity, ...this.sources.map((s) => s.nextDue()));
-    for (const e of this.entries.values()) {
+    for (const e of this.waiting) {
       const state = e.info.state;
-      if (state !== "CREATED" && state !== "RETRY") continue;
       if (e.dueAt > clock) {
         next = Math.min(next, e.dueAt);
         continue;
@@ -225,12 +225,13 @@ export class Scheduler {
         const used = slotsInUse.get(queue.name) ?? 0;
         if (queue.paused || used >= queue.parallelism) continue;
         slotsInUse.set(queue.name, used + 1);
-        e.holdsQueueSlot = true;
+        this.holdSlot(e, true);
       }
+      this.waiting.delete(e);
       this.deliver(e).catch((error: unknown) => {
         // Only a bug or an unusable signing key gets here: settle the message rather than lose it.
         e.info.state = "FAILED";
-        e.holdsQueueSlot = false;
+        this.holdSlot(e, false);
         this.options.log(`deliver ${e.info.messageId}: ${error instanceof Error ? error.message : String(error)}`);
         this.settled(e);
       });
@@ -285,22 +286,28 @@ export class Scheduler {
     const nonRetryable = response?.status === 489 && response.headers.get("upstash-nonretryable-error") === "true";
     if (ok) {
       m.state = "DELIVERED";
-      e.holdsQueueSlot = false;
+      this.holdSlot(e, false);
     } else if (retried < m.maxRetries && !nonRetryable) {
       m.state = "RETRY";
+      this.waiting.add(e);
       m.retried = retried + 1;
       const backoff = e.retryDelay ? e.retryDelay(retried) : this.options.retryDelayMs * 2 ** retried;
       e.dueAt = this.clock() + Math.min(Math.max(backoff, 0), MAX_RETRY_DELAY_MS);
       m.nextDeliveryAt = e.dueAt;
     } else {
       m.state = "FAILED";
-      e.holdsQueueSlot = false;
+      this.holdSlot(e, false);
       if (e.onFailure) this.addCallback(e, "failure-callback", e.onFailure, response, retried, attempt.error);
     }
     const outcome = m.state === "RETRY" ? `RETRY in ${e.dueAt - this.clock()} ms` : m.state;
     this.options.log(`deliver ${m.messageId} → ${m.method} ${m.url} (retried ${retried}): ${attempt.status ?? attempt.error} → ${outcome}`);
     if (m.state === "RETRY") this.pump();
     else this.settled(e);
+  }
+
+  private holdSlot(e: Entry, holds: boolean): void {
+    if (holds) this.slotHolders.add(e);
+    else this.slotHolders.delete(e);
   }
 
   private settled(e: Entry): void {

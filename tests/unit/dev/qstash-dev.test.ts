@@ -293,6 +293,21 @@ describe("queues and messages", () => {
     expect(mostInFlight).toBe(1);
   });
 
+  test("a queued message keeps its slot while it is retried: the next one waits until it is delivered", async () => {
+    const order: string[] = [];
+    app.handle("/retry-first", (req, nth) => {
+      order.push(`${req.headers.get("upstash-retried")}`);
+      return new Response("", { status: nth === 1 ? 500 : 200 });
+    });
+    app.handle("/second", () => (order.push("second"), new Response("ok")));
+    const queue = client.queue({ queueName: "retrying" });
+    await queue.enqueueJSON({ url: `${app.url}/retry-first`, body: {} });
+    await queue.enqueueJSON({ url: `${app.url}/second`, body: {} });
+    await qstash.waitIdle();
+
+    expect(order).toEqual(["0", "1", "second"]);
+  });
+
   test("a paused queue holds its messages until it is resumed", async () => {
     const queue = client.queue({ queueName: "held" });
     await queue.upsert({ parallelism: 1, paused: true });

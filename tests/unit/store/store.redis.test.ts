@@ -681,6 +681,19 @@ describeRedis("Upstash REST bridge protocol", () => {
     for (const [incr, get] of results) expect(String(incr!.result)).toBe(get!.result as string);
   });
 
+  test("concurrent requests, whose commands reach Redis in shared writes, each get their own replies", async () => {
+    const values = Array.from({ length: 50 }, (_, i) => `v${i} ${"😀".repeat(i % 5)}`);
+    const answers = await Promise.all(
+      values.map((value, i) =>
+        post("/pipeline", [["SET", `proto:many:${i}`, value], ["GET", `proto:many:${i}`], ["STRLEN", `proto:many:${i}`]])
+          .then((r) => r.json())
+      ),
+    );
+    expect(answers).toEqual(
+      values.map((value) => [{ result: "OK" }, { result: value }, { result: new TextEncoder().encode(value).length }]),
+    );
+  });
+
   test("a wrong or missing token is 401 {error: Unauthorized}", async () => {
     const wrong = await post("/", ["PING"], { authorization: "Bearer nope" });
     expect(wrong.status).toBe(401);
