@@ -56,7 +56,7 @@ async function load(name: string, root: string): Promise<Impl> {
     services,
     adapter,
     qstash: { currentSigningKey: stack.qstash.currentSigningKey, nextSigningKey: stack.qstash.nextSigningKey },
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    log: { write() {} },
   });
   const runners = Object.fromEntries(SHAPES.map((s) => [s.name, new mod.AsyncRunner(workflows[s.name], { store, adapter })]));
   return { name, app, runners: runners as Impl["runners"] };

@@ -1,4 +1,4 @@
-import type { Receiver } from "@upstash/qstash";
+import { Receiver } from "@upstash/qstash";
 import { toClock } from "../../src/engine/clock.ts";
 import { z } from "zod";
 import { ConfigError, NotFoundError, StoreError, ValidationError } from "../../src/errors.ts";
@@ -22,7 +22,6 @@ import { isTerminal } from "../../src/types.ts";
 import { readBodyUpTo } from "../../src/json.ts";
 import { errorText, type Log, type Logger, type LogLevel, STORE_UNAVAILABLE, toLog } from "../../src/log.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../body.ts";
-import { SignatureVerifier } from "./signature.ts";
 import { type ProblemIssue, problemResponse, RETRY_LATER, stackOf } from "../problems.ts";
 
 export interface QStashHandlerOptions extends PerformOptions {
@@ -59,9 +58,6 @@ export interface QStashHandlerOptions extends PerformOptions {
   /** Lines below this level are dropped (default "info"; ignored when `log` is a `Log`). */
   logLevel?: LogLevel;
 }
-
-/** What checks a delivery's signature: a `Receiver`, or the built-in SignatureVerifier (which does not await). */
-type Verifier = { verify(request: { signature: string; body: string; url: string; clockTolerance?: number }): boolean | Promise<boolean> };
 
 /** `handler(request)` performs a delivery (`POST /qstash`); `handler.failure(request)` takes QStash's failure callback. */
 export type QStashHandler = ((request: Request) => Promise<Response>) & {
@@ -107,7 +103,7 @@ export function createQStashHandler(options: QStashHandlerOptions): QStashHandle
     options.failureCallbackUrl ?? failureUrlOf(callbackUrl),
     "createQStashHandler failureCallbackUrl",
   );
-  const receiver: Verifier = options.receiver ?? receiverOf(options);
+  const receiver = options.receiver ?? receiverOf(options);
   const adapter = options.adapter ??
     (options.client ? new QStashAdapter({ client: options.client, callbackUrl, failureCallbackUrl }) : undefined);
   if (!adapter) throw new ConfigError("createQStashHandler needs an adapter (a QStashAdapter) or a client, to enqueue continuations");
@@ -296,12 +292,12 @@ function failed(error: unknown, job: Job | undefined, onError: (error: unknown, 
   return problemResponse(500, "The job could not be performed; the delivery will be retried.");
 }
 
-function receiverOf(options: QStashHandlerOptions): SignatureVerifier {
+function receiverOf(options: QStashHandlerOptions): Receiver {
   const { currentSigningKey, nextSigningKey } = options;
   if (typeof currentSigningKey !== "string" || !currentSigningKey || typeof nextSigningKey !== "string" || !nextSigningKey) {
     throw new ConfigError("createQStashHandler needs currentSigningKey and nextSigningKey (or a receiver)");
   }
-  return new SignatureVerifier(currentSigningKey, nextSigningKey);
+  return new Receiver({ currentSigningKey, nextSigningKey });
 }
 
 function parseJson(text: string): unknown {
