@@ -5,7 +5,7 @@
  * outside the code under test (bench/support/hops.ts: the bridge, qstash-dev, the app server and a store wrapper mark
  * each request), and the timeline of the median marks is printed: from the start to the first step, and from the last
  * step to `completed`. In the same run: the unavoidable round trips (one bare Redis REST request through the bridge,
- * one bare publish → delivery of an empty message to a trivial endpoint), and the same runs on the code of ROOT
+ * one bare publish → delivery of an empty message to a trivial endpoint, after each run), and the same runs on the code of ROOT
  * (default /work/base, the starting commit: "before"), so every ratio comes from one run.
  *   npx bun bench/async.ts [--latency redis=2,qstash=20]        (RUNS=30 for more runs; ROOT=<checkout> for "before")
  */
@@ -15,7 +15,6 @@ import { type Mark, markedStore, startHopStack } from "./support/hops.ts";
 import { table } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 15);
-const BARE_RUNS = 30;
 /** The target of issue 22, item 1: a 1-step async run within 3× the sum of its unavoidable round trips. */
 const TARGET = 3;
 /** Redis round trips no async run can avoid: save the pending execution (before the publish), claim it, commit its end. */
@@ -118,25 +117,21 @@ try {
 
   // Warm-up: code compiled, Lua scripts loaded, definitions stored.
   for (const impl of impls) for (const { name } of SHAPES) for (let i = 0; i < 3; i++) await runOnce(impl, name);
+  // The runs of each checkout alternate, so that a busy moment of the machine hits both; a bare Redis request and a
+  // bare publish → delivery follow each run, so that they are measured under the same conditions as the runs.
   const bareRedis: number[] = [];
   const barePublish: number[] = [];
-  const bare = async () => {
-    for (let i = 0; i < BARE_RUNS; i++) bareRedis.push(await stack.bareRedis());
-    for (let i = 0; i < BARE_RUNS; i++) barePublish.push(await stack.barePublish());
-  };
-  await bare();
-
-  // The runs of each checkout alternate, so that a busy moment of the machine hits both.
   const samples = new Map<string, { marks: Mark[]; redis: number; ms: number }[]>();
   for (let i = 0; i < RUNS; i++) {
     for (const impl of impls) {
       for (const { name } of SHAPES) {
         const key = `${impl.name}|${name}`;
         samples.set(key, [...(samples.get(key) ?? []), await runOnce(impl, name)]);
+        bareRedis.push(await stack.bareRedis());
+        barePublish.push(await stack.barePublish());
       }
     }
   }
-  await bare();
   const redisMs = median(bareRedis);
   const publishMs = median(barePublish);
   const unavoidable = publishMs + UNAVOIDABLE_REDIS * redisMs;
@@ -145,7 +140,9 @@ try {
     `Async runs through qstash-dev + Hono app + Redis bridge, median of ${RUNS} runs (${navigator.userAgent}, ${latencyLabel(latency)})\n`,
   );
   console.log(
-    `Unavoidable round trips, median of ${2 * BARE_RUNS}: a bare Redis REST request ${redisMs.toFixed(2)} ms, a bare publish → delivery ${
+    `Unavoidable round trips, median of ${bareRedis.length} (one after each run): a bare Redis REST request ${
+      redisMs.toFixed(2)
+    } ms, a bare publish → delivery ${
       publishMs.toFixed(2)
     } ms; a run needs ${UNAVOIDABLE_REDIS} Redis requests (save pending, claim, commit the end) and 1 publish → delivery: ${
       unavoidable.toFixed(2)
