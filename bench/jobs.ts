@@ -3,13 +3,13 @@
  * (this checkout): `performJob` of `continue` jobs with `budgetMs: 0` (each job runs one step and yields) on a
  * MemoryStore, for linear workflows of 20, 100 and 500 steps, in the same run. The difference is what an Engine and
  * its step map cost per job.
- *   npx bun bench/jobs.ts            (JOBS=2000 for more jobs per size)
+ *   npx bun bench/jobs.ts            (JOBS=2000 for more jobs per round; rounds alternate before and after)
  */
 import { existsSync } from "node:fs";
 import { table } from "./workflows.ts";
 
-const JOBS = Number(process.env.JOBS ?? 1000);
-const ROUNDS = 5;
+const JOBS = Number(process.env.JOBS ?? 500);
+const ROUNDS = 11;
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const baseRoot = process.env.ROOT ?? "/work/base";
 const roots = [...(existsSync(`${baseRoot}/mod.ts`) && baseRoot !== here ? [["before", baseRoot]] : []), ["after", here]];
