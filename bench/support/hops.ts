@@ -72,22 +72,27 @@ export interface HopStack {
   stop(): Promise<void>;
 }
 
+/** A loopback server for `handler` that marks each request when it arrives and when it is answered. */
+function markedServer(timeline: Timeline, [arrived, answered]: [string, string], handler: Fetch) {
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    async fetch(request) {
+      timeline.mark(arrived);
+      const response = await handler(request);
+      timeline.mark(answered);
+      return response;
+    },
+  });
+}
+
 export async function startHopStack(latency: Latency): Promise<HopStack> {
   const timeline = new Timeline();
   const redisStack = await startRedisStack();
   const connection = new RespConnection(redisStack.redisUrl);
   const bridgeHandler = createBridgeHandler({ redis: connection, token: redisStack.token, latencyMs: latency.redisMs });
-  const bridge = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 0,
-    async fetch(request) {
-      timeline.mark("→ redis");
-      const response = await bridgeHandler.handler(request);
-      timeline.mark("← redis");
-      return response;
-    },
-  });
+  const bridge = markedServer(timeline, ["→ redis", "← redis"], bridgeHandler.handler);
   const redis = new Redis({ url: `http://127.0.0.1:${bridge.port}`, token: redisStack.token, retry: false, enableTelemetry: false });
 
   const qstash = new QStashDev({
@@ -98,17 +103,7 @@ export async function startHopStack(latency: Latency): Promise<HopStack> {
       return await fetch(url, init);
     },
   });
-  const qstashServer = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 0,
-    async fetch(request) {
-      timeline.mark("→ qstash-dev publish");
-      const response = await qstash.fetch(request);
-      timeline.mark("← qstash-dev accepted");
-      return response;
-    },
-  });
+  const qstashServer = markedServer(timeline, ["→ qstash-dev publish", "← qstash-dev accepted"], (request) => qstash.fetch(request));
   const client = new Client({
     baseUrl: `http://127.0.0.1:${qstashServer.port}`,
     token: DEV_QSTASH_TOKEN,
