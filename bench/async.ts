@@ -19,7 +19,12 @@ const RUNS = Number(process.env.RUNS ?? 15);
 const TARGET = 3;
 /** Redis round trips no async run can avoid: save the pending execution (before the publish), claim it, commit its end. */
 const UNAVOIDABLE_REDIS = 3;
-const SHAPES = [{ name: "1 step", calls: 1 }, { name: "20 steps", calls: 18 }] as const;
+/** Runs measured: start + `calls` call steps + end, on an app with the default time budget or with `budgetMs` (0: one step per delivery). */
+const SHAPES = [
+  { name: "1 step", calls: 1 },
+  { name: "20 steps", calls: 18 },
+  { name: "20 steps, budgetMs 0", calls: 18, budgetMs: 0 },
+] as const;
 type Shape = (typeof SHAPES)[number]["name"];
 
 const latency: Latency = parseLatency(Bun.argv);
@@ -35,7 +40,7 @@ const { timeline } = stack;
 
 interface Impl {
   name: string;
-  app: { fetch: (request: Request) => Response | Promise<Response> };
+  apps: Record<Shape, { fetch: (request: Request) => Response | Promise<Response> }>;
   runners: Record<Shape, { run(input: unknown, options: { executionId: string }): Promise<string> }>;
 }
 
@@ -48,24 +53,30 @@ async function load(name: string, root: string): Promise<Impl> {
   const store = markedStore(new mod.UpstashRedisStore({ redis: stack.redis, prefix }), timeline);
   const adapter = new mod.QStashAdapter({ client: stack.client, callbackUrl: stack.callbackUrl });
   const services = { work: (input: unknown) => (timeline.mark("step runs"), Promise.resolve(input)) };
-  const workflows = Object.fromEntries(SHAPES.map((s) => [s.name, linearWorkflow(s.calls)]));
-  const app = createApp({
-    store,
-    workflows: Object.values(workflows),
-    services,
-    adapter,
-    qstash: { currentSigningKey: stack.qstash.currentSigningKey, nextSigningKey: stack.qstash.nextSigningKey },
-    log: { write() {} },
-  });
-  const runners = Object.fromEntries(SHAPES.map((s) => [s.name, new mod.AsyncRunner(workflows[s.name], { store, adapter })]));
-  return { name, app, runners: runners as Impl["runners"] };
+  const workflows = new Map(SHAPES.map((s) => [s.calls, linearWorkflow(s.calls)]));
+  const appOf = (budgetMs?: number) =>
+    createApp({
+      store,
+      workflows: [...workflows.values()],
+      services,
+      adapter,
+      qstash: { currentSigningKey: stack.qstash.currentSigningKey, nextSigningKey: stack.qstash.nextSigningKey, budgetMs },
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+  const apps = { default: appOf(), budget0: appOf(0) };
+  const of = <T>(value: (shape: (typeof SHAPES)[number]) => T) => Object.fromEntries(SHAPES.map((s) => [s.name, value(s)]));
+  return {
+    name,
+    apps: of((s) => ("budgetMs" in s ? apps.budget0 : apps.default)) as Impl["apps"],
+    runners: of((s) => new mod.AsyncRunner(workflows.get(s.calls), { store, adapter })) as Impl["runners"],
+  };
 }
 
 let ids = 0;
 /** One run, start to `completed`: its marks (up to the completing answer), its Redis requests and its time. */
 async function runOnce(impl: Impl, shape: Shape): Promise<{ marks: Mark[]; redis: number; ms: number }> {
   const id = `${impl.name}-${++ids}`;
-  stack.serve(impl.app.fetch);
+  stack.serve(impl.apps[shape].fetch);
   const done = stack.completed(id);
   stack.resetCounts();
   timeline.take();
@@ -92,9 +103,10 @@ function collapseSteps(marks: Mark[]): Mark[] {
   const middle = marks.slice(first + 1, last + 1);
   const steps = middle.filter((m) => m.what === "step runs").length;
   const requests = middle.filter((m) => m.what === "→ redis").length;
+  const deliveries = middle.filter((m) => m.what === "app receives the delivery").length;
   return [
     ...marks.slice(0, first + 1),
-    { t: marks[last]!.t, what: `… ${steps} more steps, ${requests} Redis requests: last step runs` },
+    { t: marks[last]!.t, what: `… ${steps} more steps, ${requests} Redis requests, ${deliveries} deliveries: last step runs` },
     ...marks.slice(last + 1),
   ];
 }
