@@ -6,6 +6,7 @@ import type { WorkflowDefinition } from "../../../mod.ts";
 import { currentConfig } from "../../../src/config.ts";
 import { type Job, performJob, type PerformOptions } from "../../../src/queue.ts";
 import { Engines } from "../../../src/runners/engines.ts";
+import { wireTelemetry } from "../../support/telemetry.ts";
 
 const oneStep = loadWorkflow({
   id: "one_step",
@@ -76,28 +77,48 @@ describe("runners and performJob", () => {
     expect(runner.probe()).toBe(engine);
   });
 
-  test("performJob makes one engine for untraced jobs of the same options, and one of its own for a traced job", async () => {
+  /** Options whose engines are counted (every engine is made from a copy of them: reading `limits` counts one). */
+  function countedOptions() {
     const store = new MemoryStore();
-    let made = 0;
-    // Every engine is made from a copy of the options: reading `limits` counts the engines made.
+    const counter = { made: 0 };
     const options: PerformOptions = {
       store,
       services: { work: async (input) => input },
       workflows: () => oneStep,
       get limits() {
-        made++;
+        counter.made++;
         return undefined;
       },
     };
-    const start = async (id: string, traceparent?: string) => {
+    const perform = async (id: string, traceparent?: string) => {
       await new Engine(oneStep, { store }).prepare({}, { executionId: id });
       const job: Job = { workflowId: oneStep.id, executionId: id, action: "start", ...(traceparent ? { traceparent } : {}) };
-      return (await performJob(job, options)).result.status;
+      return await performJob(job, options);
     };
-    expect(await start("a")).toBe("completed");
-    expect(await start("b")).toBe("completed");
-    expect(made).toBe(1);
-    expect(await start("c", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")).toBe("completed");
-    expect(made).toBe(2);
+    return { counter, perform };
+  }
+
+  test("while a tracing SDK records, an engine whose job left its trace context is not kept: each job reports its own", async () => {
+    const telemetry = wireTelemetry({ metrics: false });
+    try {
+      const { counter, perform } = countedOptions();
+      const first = await perform("a");
+      const second = await perform("b");
+      expect(first.traceparent).toBeDefined();
+      expect(second.traceparent).toBeDefined();
+      expect(second.traceparent).not.toBe(first.traceparent);
+      expect(counter.made).toBe(2);
+    } finally {
+      await telemetry.unwire();
+    }
+  });
+
+  test("performJob makes one engine for untraced jobs of the same options, and one of its own for a traced job", async () => {
+    const { counter, perform } = countedOptions();
+    expect((await perform("a")).result.status).toBe("completed");
+    expect((await perform("b")).result.status).toBe("completed");
+    expect(counter.made).toBe(1);
+    expect((await perform("c", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")).result.status).toBe("completed");
+    expect(counter.made).toBe(2);
   });
 });
