@@ -5,7 +5,10 @@
  * Per system: deliveries to the endpoint, requests to QStash, requests to Redis, bytes over the wire (QStash
  * delivered + received, Redis request bodies), wall and CPU ms per step, and their figures over ours. Our engine runs as
  * many steps per delivery as its time budget allows (the default), theirs one step per delivery.
+ * `--latency redis=MS,qstash=MS` adds MS to every Redis request (the bridge) and to every publish and delivery
+ * (qstash-dev), as an edge deployment sees them: the table then shows what a user sees in production.
  *   npx bun bench/vs-upstash-workflow.ts            (RUNS=5 for more runs: 3 × RUNS below N = 500; SIZES=20,100 to skip N = 500)
+ *   SIZES=20,100 npx bun bench/vs-upstash-workflow.ts --latency redis=2,qstash=20
  */
 import { Client as QStashClient, Receiver } from "@upstash/qstash";
 import { Client as WorkflowClient } from "@upstash/workflow";
@@ -16,6 +19,7 @@ import { createApp } from "../routes/app.ts";
 import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_QSTASH_TOKEN, startQStashDev } from "durable-workflow-edge-dev/qstash";
 import { freePort } from "../tests/support/redis.ts";
 import { startCountedRedis } from "./support/counted-redis.ts";
+import { latencyLabel, parseLatency } from "./support/latency.ts";
 import { medianOf, timed, type Timing } from "./support/timing.ts";
 import { linearWorkflow, table } from "./workflows.ts";
 
@@ -28,13 +32,15 @@ const stepResult = (i: number, size: ResultSize) => ({ i, ...RESULTS[size]() });
 const TIMEOUT_MS = 600_000;
 const WARM_UP_RUNS = 3;
 
-const redis = await startCountedRedis();
+const latency = parseLatency(Bun.argv);
+const redis = await startCountedRedis({ latencyMs: latency.redisMs });
 const QSTASH_PORT = freePort();
-let qstash = startQStashDev({ port: QSTASH_PORT, retryDelayMs: 1 });
+const startQStash = () => startQStashDev({ port: QSTASH_PORT, retryDelayMs: 1, latencyMs: latency.qstashMs });
+let qstash = startQStash();
 /** qstash-dev keeps every message it delivered: a new one (same URL) for each measurement keeps the heap, and GC, small. */
 async function freshQStash(): Promise<void> {
   await qstash.stop();
-  qstash = startQStashDev({ port: QSTASH_PORT, retryDelayMs: 1 });
+  qstash = startQStash();
   Bun.gc(true);
 }
 const qstashClient = () => new QStashClient({ baseUrl: qstash.url, token: DEV_QSTASH_TOKEN, retry: false, enableTelemetry: false });
@@ -165,6 +171,7 @@ try {
           "Redis req": s.redisRequests,
           "KB on wire": kb(s.bytes),
           "bytes/step": Math.round(s.bytes / n),
+          "ms/run": s.wallMs,
           "ms/step": s.wallMs / n,
           "CPU ms/step": s.cpuMs / n,
         });
@@ -180,6 +187,7 @@ try {
         "Redis req": "",
         "KB on wire": theirs.bytes / ours.bytes,
         "bytes/step": "",
+        "ms/run": speedup,
         "ms/step": speedup,
         "CPU ms/step": cpuSpeedup,
       });
@@ -196,7 +204,7 @@ try {
   console.log(
     `@upstash/workflow 1.3.3 vs this engine, sequential N-step workflow through qstash-dev, median of ${
       3 * RUNS
-    } runs (${RUNS} at N ≥ 500) (${navigator.userAgent}, loopback)\n`,
+    } runs (${RUNS} at N ≥ 500) (${navigator.userAgent}, ${latencyLabel(latency)})\n`,
   );
   console.log(table(rows));
   console.log(`\n${verdicts.join("\n")}`);

@@ -25,10 +25,11 @@ export interface CountedRedis {
   stop(): Promise<void>;
 }
 
-export async function startCountedRedis(): Promise<CountedRedis> {
+/** `latencyMs`: added by the bridge to every request (see `--latency` of the QStash benches). */
+export async function startCountedRedis(options: { latencyMs?: number } = {}): Promise<CountedRedis> {
   const stack = await startRedisStack();
   const connection = new RespConnection(stack.redisUrl);
-  const { handler, stats } = createBridgeHandler({ redis: connection, token: stack.token });
+  const { handler, stats } = createBridgeHandler({ redis: connection, token: stack.token, latencyMs: options.latencyMs });
   let bytes = 0;
   const server = Bun.serve({
     hostname: "127.0.0.1",

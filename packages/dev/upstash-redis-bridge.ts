@@ -1,7 +1,7 @@
 /**
  * A local Upstash-REST endpoint over a real redis-server, for tests, benchmarks and local dev.
  *
- *   bun packages/dev/upstash-redis-bridge.ts --port 8079 --redis redis://127.0.0.1:6379 --token dev-token
+ *   bun packages/dev/upstash-redis-bridge.ts --port 8079 --redis redis://127.0.0.1:6379 --token dev-token [--latency-ms 2]
  *
  * Speaks what @upstash/redis 1.39 needs (see shared notes/toolchain.md):
  * - every request is POST with `Authorization: Bearer <token>` (else 401 `{"error":"Unauthorized"}`);
@@ -12,6 +12,8 @@
  * - with `Upstash-Encoding: base64`, every string in a result is base64 of the raw bytes (arrays
  *   recursively; integers and null as they are).
  * - `GET /__stats` counts HTTP requests and Redis commands (no auth, not counted); `POST /__stats/reset`.
+ * - `latencyMs` (CLI `--latency-ms`): every request waits that long before it is handled, as a REST request
+ *   from an edge isolate to a Redis region would (benchmarks of production-like latency).
  *
  * Redis is reached through one RESP2 connection: each HTTP request queues all its commands in one piece, the
  * pieces queued in one turn of the event loop go out in one write, and replies are matched in order, so a
@@ -261,7 +263,13 @@ export interface BridgeHandlerOptions {
   redis: RespConnection;
   token: string;
   stats?: BridgeStats;
+  /** Added to every request (not /__stats) before it is handled (default 0). */
+  latencyMs?: number;
+  /** How the latency is waited (default setTimeout; tests inject their own). */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+const timeout = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The Web-standard handler: `(request) => Promise<Response>`. */
 export function createBridgeHandler(options: BridgeHandlerOptions) {
@@ -283,6 +291,7 @@ export function createBridgeHandler(options: BridgeHandlerOptions) {
     }
     stats.requests += 1;
     stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
+    if (options.latencyMs) await (options.sleep ?? timeout)(options.latencyMs);
 
     if (request.headers.get("authorization") !== `Bearer ${options.token}`) return json({ error: "Unauthorized" }, 401);
     if (request.method !== "POST") return json({ error: "ERR only POST is supported" }, 405);
@@ -334,9 +343,11 @@ export interface Bridge {
 }
 
 /** Starts the bridge on 127.0.0.1 (`port: 0` picks a free port). */
-export function startBridge(options: { port?: number; redisUrl: string; token: string; hostname?: string }): Bridge {
+export function startBridge(
+  options: { port?: number; redisUrl: string; token: string; hostname?: string; latencyMs?: number },
+): Bridge {
   const redis = new RespConnection(options.redisUrl);
-  const { handler, stats } = createBridgeHandler({ redis, token: options.token });
+  const { handler, stats } = createBridgeHandler({ redis, token: options.token, latencyMs: options.latencyMs });
   const server = Bun.serve({ hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0, fetch: handler });
   return {
     url: `http://${server.hostname}:${server.port}`,
@@ -359,6 +370,7 @@ if (import.meta.main) {
     port: Number(arg("port", "8079")),
     redisUrl: arg("redis", "redis://127.0.0.1:6379"),
     token: arg("token", "dev-token"),
+    latencyMs: Number(arg("latency-ms", "0")),
   });
   console.log(`Upstash REST bridge listening on ${bridge.url} → ${arg("redis", "redis://127.0.0.1:6379")}`);
 }

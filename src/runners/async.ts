@@ -43,7 +43,7 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
     } = {},
   ): Promise<string> {
     const workflow = await this.current();
-    const exec = await this.engine({}, workflow).prepare(input, {
+    const exec = await this.engine(workflow).prepare(input, {
       executionId: options.executionId,
       priority: options.priority,
       labels: options.labels,

@@ -3,11 +3,12 @@ import { checkResumeAnswer } from "../definition/answer.ts";
 import { formatPath } from "../definition/issues.ts";
 import { pinnedDefinition } from "../engine/definitions.ts";
 import { DEFAULT_LEASE_MS, Engine, type EngineOptions, eventWaitOf, leaseExpiry, resultOf } from "../engine/engine.ts";
-import { instruments, timed } from "../engine/tracing.ts";
+import { type Instruments, instruments, timed } from "../engine/tracing.ts";
 import { ConflictError, DurableWorkflowError, NotFoundError, ValidationError } from "../errors.ts";
 import { deepEqual } from "../json.ts";
 import { JobSchema } from "../schemas.ts";
 import { type Execution, type ExecutionResult, isDue, isTerminal, type Job, JOB_ACTIONS } from "../types.ts";
+import { Engines } from "./engines.ts";
 import { requireStore } from "./runner.ts";
 
 export type { Job, JobAction } from "../types.ts";
@@ -148,7 +149,36 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
       `Workflow "${exec.workflowId}" is not served here and its definition ${exec.workflowHash.slice(0, 12)} is not stored`,
     );
   }
-  const engine = new Engine(workflow, { ...options, store, ...(job.traceparent ? { traceparent: job.traceparent } : {}) });
+  // An untraced job runs on an engine kept for these options and this definition; a traced one links its own trace.
+  const engines = job.traceparent ? undefined : enginesOf(options);
+  const engine = engines?.take(workflow) ?? new Engine(workflow, { ...options, store, traceparent: job.traceparent });
+  try {
+    return await perform(engine, exec, job, options, meter);
+  } finally {
+    engines?.release(workflow, engine);
+  }
+}
+
+const keptEngines = new WeakMap<PerformOptions, Engines>();
+
+/** The engines kept for one PerformOptions object (a handler's or an adapter's, the same for each of its jobs). */
+function enginesOf(options: PerformOptions): Engines {
+  let engines = keptEngines.get(options);
+  if (!engines) {
+    keptEngines.set(options, engines = new Engines((workflow) => new Engine(workflow, { ...options, store: requireStore(options.store) })));
+  }
+  return engines;
+}
+
+/** performJob on the execution as loaded, with an engine on its definition. */
+async function perform(
+  engine: Engine,
+  exec: Execution,
+  job: Job,
+  options: PerformOptions,
+  meter: Instruments | undefined,
+): Promise<JobOutcome> {
+  const id = exec.id;
   if (meter && exec.status !== "running" && !isTerminal(exec.status)) {
     // When the job was due: the time its execution waits for, else its last checkpoint (the yield, the answer, the start).
     const due = Date.parse(exec.wakeAt ?? exec.updatedAt);

@@ -5,6 +5,7 @@ import { Catalog } from "../engine/definitions.ts";
 import { Engine, type EngineOptions } from "../engine/engine.ts";
 import { ConfigError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
+import { Engines } from "./engines.ts";
 
 export type RunnerOptions = Omit<EngineOptions, "store"> & {
   store?: Store;
@@ -29,6 +30,7 @@ export abstract class Runner<O extends RunnerOptions = RunnerOptions> {
   readonly store: Store;
   protected readonly options: O;
   readonly #definitions: Catalog | "as-given";
+  #engines: Engines | undefined;
 
   constructor(workflow: WorkflowDefinition, options: O = {} as O) {
     this.workflow = workflow;
@@ -45,8 +47,17 @@ export abstract class Runner<O extends RunnerOptions = RunnerOptions> {
     return (await this.#definitions.current(this.workflow.id)) ?? this.workflow;
   }
 
-  /** An engine with this runner's options, on `workflow` (default: the runner's; resumes run on the pinned one anyway). */
-  protected engine(extra: Partial<EngineOptions> = {}, workflow: WorkflowDefinition = this.workflow): Engine {
-    return new Engine(workflow, { ...this.options, ...extra, store: this.store });
+  /**
+   * The engine with this runner's options, on `workflow` (default: the runner's; resumes run on the pinned one anyway):
+   * one per definition, shared by the runner's calls (a runner reads nothing an engine keeps between calls).
+   */
+  protected engine(workflow: WorkflowDefinition = this.workflow): Engine {
+    this.#engines ??= new Engines((definition) => new Engine(definition, this.engineOptions()));
+    return this.#engines.shared(workflow);
+  }
+
+  /** The options of this runner's engines. */
+  protected engineOptions(): EngineOptions {
+    return { ...this.options, store: this.store };
   }
 }

@@ -1,5 +1,5 @@
 import type { WorkflowDefinition } from "../definition/workflow.ts";
-import type { Engine, EngineOptions } from "../engine/engine.ts";
+import type { EngineOptions } from "../engine/engine.ts";
 import type { WorkflowEvent } from "../engine/events.ts";
 import { ConfigError } from "../errors.ts";
 import { errorText, Log } from "../log.ts";
@@ -40,15 +40,15 @@ export class StreamRunner extends SyncRunner {
     return this;
   }
 
-  protected override engine(extra: Partial<EngineOptions> = {}, workflow?: WorkflowDefinition): Engine {
+  protected override engineOptions(): EngineOptions {
     const user = this.#options.onEvent;
-    return super.engine({
-      ...extra,
+    return {
+      ...super.engineOptions(),
       onEvent: (event) => {
         this.#dispatch(event);
         user?.(event);
       },
-    }, workflow);
+    };
   }
 
   /** A throwing, rejecting or slow subscriber never breaks or stalls the run: nothing is awaited. */

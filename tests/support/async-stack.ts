@@ -1,7 +1,7 @@
 /**
  * Everything an async run goes through, on loopback: a real redis-server behind the Upstash REST bridge,
  * qstash-dev, and one HTTP server for the app (the app it serves can be swapped per test). Every request
- * the app answers is recorded. Used by tests/unit/runners/async.qstash.test.ts and bench/async.ts.
+ * the app answers is recorded. Used by tests/unit/runners/async.qstash.test.ts.
  */
 import { Client } from "@upstash/qstash";
 import { base64url, SignJWT } from "jose";

@@ -77,6 +77,7 @@ if (import.meta.main) {
       "current-signing-key": { type: "string" },
       "next-signing-key": { type: "string" },
       "retry-delay-ms": { type: "string" },
+      "latency-ms": { type: "string" },
       quiet: { type: "boolean" },
     },
   });
@@ -87,6 +88,7 @@ if (import.meta.main) {
     currentSigningKey: values["current-signing-key"],
     nextSigningKey: values["next-signing-key"],
     retryDelayMs: values["retry-delay-ms"] === undefined ? undefined : Number(values["retry-delay-ms"]),
+    latencyMs: values["latency-ms"] === undefined ? undefined : Number(values["latency-ms"]),
     log: values.quiet ? undefined : (line) => console.log(`[qstash-dev] ${line}`),
   });
   console.log(

@@ -18,14 +18,25 @@ export class QStashDev {
   private readonly scheduleList: Schedules;
   private readonly counter = new StatsCounter();
   private readonly app: ReturnType<typeof createQStashApp>;
+  /** Waits `latencyMs` (undefined when there is none). */
+  readonly #delay: (() => Promise<void>) | undefined;
 
   constructor(options: QStashDevOptions = {}) {
     this.token = options.token ?? DEV_QSTASH_TOKEN;
     this.currentSigningKey = options.currentSigningKey ?? DEV_CURRENT_SIGNING_KEY;
     this.nextSigningKey = options.nextSigningKey ?? DEV_NEXT_SIGNING_KEY;
     const log = options.log ?? (() => {});
+    const send = options.fetch ?? ((url, init) => fetch(url, init));
+    const latencyMs = options.latencyMs ?? 0;
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const delay = this.#delay = latencyMs > 0 ? () => sleep(latencyMs) : undefined;
     this.scheduler = new Scheduler({
-      send: options.fetch ?? ((url, init) => fetch(url, init)),
+      send: delay
+        ? async (url, init) => {
+          await delay();
+          return await send(url, init);
+        }
+        : send,
       now: options.now ?? Date.now,
       retryDelayMs: options.retryDelayMs ?? 1000,
       signingKey: this.currentSigningKey,
@@ -52,8 +63,9 @@ export class QStashDev {
   }
 
   /** The HTTP API. `info.remoteAddress`, when given, limits the `/_dev` routes to loopback callers. */
-  fetch(req: Request, info?: ConnectionInfo): Promise<Response> {
-    return Promise.resolve(this.app.fetch(req, info));
+  async fetch(req: Request, info?: ConnectionInfo): Promise<Response> {
+    if (this.#delay && new URL(req.url).pathname.startsWith("/v2/")) await this.#delay();
+    return await this.app.fetch(req, info);
   }
 
   /** The scheduling clock: `now()` plus everything `advanceTime` skipped. */

@@ -17,6 +17,13 @@ export interface QStashDevOptions {
   retryDelayMs?: number;
   /** How long a deduplication id is remembered (default 90 days, as QStash documents). */
   deduplicationWindowMs?: number;
+  /**
+   * Added to every QStash API request (`/v2/...`: publish, enqueue, batch, ...) before it is handled, and to every
+   * delivery before it is sent (default 0): the round trips an edge app sees to QStash and from it.
+   */
+  latencyMs?: number;
+  /** How `latencyMs` is waited (default setTimeout; tests inject their own). */
+  sleep?: (ms: number) => Promise<void>;
   /** Called with one line per publish and delivery attempt (default: silent). */
   log?: (line: string) => void;
 }

@@ -4,7 +4,7 @@ import type { EngineOptions } from "../../engine/engine.ts";
 import type { StepRegistry } from "../../steps/registry.ts";
 import type { Store } from "../../store/store.ts";
 import type { Services } from "../../types.ts";
-import { type EnqueueOptions, followUpsOf, type Job, performJob, type QueueAdapter } from "../jobs.ts";
+import { type EnqueueOptions, followUpsOf, type Job, performJob, type PerformOptions, type QueueAdapter } from "../jobs.ts";
 import { requireStore } from "../runner.ts";
 
 export interface InlineAdapterOptions extends Omit<EngineOptions, "workflows" | "store"> {
@@ -24,6 +24,7 @@ export class InlineAdapter implements QueueAdapter {
   readonly #options: InlineAdapterOptions;
   readonly #clock: Clock;
   readonly #timers: { job: Job; at: number }[] = [];
+  #performOptions: PerformOptions | undefined;
 
   constructor(options: InlineAdapterOptions = {}) {
     this.#options = options;
@@ -44,11 +45,18 @@ export class InlineAdapter implements QueueAdapter {
       this.#timers.push({ job, at: this.#now() + options.delaySeconds * 1000 });
       return;
     }
-    const outcome = await performJob(job, { ...this.#options, store: this.store });
+    const outcome = await performJob(job, this.#perform());
     for (const { job: next, options } of followUpsOf(job, outcome, this.#now())) {
       // A follow-up with a time waits for runDueTimers even when that time is now; a plain continuation runs now.
       await this.enqueue(next, options.delaySeconds === undefined ? {} : { delaySeconds: Math.max(0.001, options.delaySeconds) });
     }
+  }
+
+  /** The options of performJob: the same object while the store is (performJob keeps engines per options object). */
+  #perform(): PerformOptions {
+    const store = this.store;
+    if (this.#performOptions?.store !== store) this.#performOptions = { ...this.#options, store };
+    return this.#performOptions;
   }
 
   /** Runs the timer jobs that are due by the clock. */
