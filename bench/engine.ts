@@ -1,7 +1,10 @@
 /**
  * Engine overhead on the MemoryStore: steps per second for a 1 000-iteration loop and a 20-step linear
- * workflow, and the ratio of engine time to the same service calls made as plain awaited calls.
- *   npx bun bench/engine.ts
+ * workflow, and the ratio of engine time to the same service calls made as plain awaited calls; then pure
+ * `assign` steps (issue 22): a 1 000-iteration loop and a 900-step chain as whole runs, on the MemoryStore and on
+ * the engine alone (a store that discards), before (the code at BASE, default /work/base) and after (this
+ * checkout) in one process, the runs of every variant interleaved so that a busy machine slows them alike.
+ *   npx bun bench/engine.ts            (BASE=<checkout> to compare another; BASE= to skip the before)
  */
 import { Engine, loadWorkflow, MemoryStore } from "../mod.ts";
 import { linearWorkflow, loopWorkflow, medianMs, table, work } from "./workflows.ts";
@@ -76,26 +79,6 @@ for (
   });
 }
 
-/** The engine alone: a store whose commit keeps nothing (what the MemoryStore's copy of the history costs is the difference). */
-class DiscardingStore extends MemoryStore {
-  override async commit(commit: Parameters<MemoryStore["commit"]>[0]): Promise<{ revision: number }> {
-    return { revision: (commit.expectedRevision ?? 0) + 1 };
-  }
-}
-{
-  const ms = await medianMs(RUNS, async () => {
-    const result = await new Engine(pureWorkflow, { store: new DiscardingStore() }).run({});
-    if (result.status !== "completed") throw new Error(`pure loop: ${result.status} ${result.error ?? ""}`);
-  });
-  const perSecond = Math.round(((PURE + 3) / ms) * 1000);
-  pureRows.push({
-    "loop of assign steps": `${PURE}, engine alone (store discards)`,
-    "engine ms": ms,
-    "steps/s": perSecond,
-    "target ≥ 200 000": perSecond >= 200_000 ? "PASS" : "MISS",
-  });
-}
-
 const items = Array.from({ length: 1000 }, (_, i) => i);
 // loop: start + 1 000 body steps + the loop step + end
 await measure("loop of 1 000", loopWorkflow(1000), { items, count: 1000 }, 1003, items);
@@ -105,3 +88,118 @@ console.log(`Engine on MemoryStore, median of ${RUNS} runs (${navigator.userAgen
 console.log(table(rows));
 console.log(`\nPure steps (the whole run, its one checkpoint included)\n`);
 console.log(table(pureRows));
+await pureShapes();
+
+/**
+ * Issue 22, item 3: whole runs of pure `assign` steps (two store calls each: the commit of the first step that needs
+ * one and the final one) on the MemoryStore and on a store that discards commits; targets ≥ 200 000 steps/s and
+ * MemoryStore / engine alone ≤ 1.5.
+ */
+async function pureShapes(): Promise<void> {
+  const base = process.env.BASE ?? "/work/base";
+  const here = new URL("..", import.meta.url).pathname;
+  type Mod = typeof import("../mod.ts");
+  const roots: [string, Mod][] = [["after", await import(`${here}/mod.ts`) as Mod]];
+  if (base) roots.unshift(["before", await import(`${base}/mod.ts`) as Mod]);
+  const yamlOf = {
+    "assign loop of 1 000": `
+id: assign_loop
+name: Assign loop
+steps:
+  - { id: start, type: start, next: each }
+  - id: each
+    type: loop
+    while: { field: iteration, op: lte, value: 1000 }
+    max: 1000
+    do:
+      - { id: bump, type: assign, set: { counter: $iteration } }
+    next: finish
+  - { id: finish, type: end, result: $counter }
+`,
+    "assign chain of 900": `
+id: assign_chain
+name: Assign chain
+steps:
+  - { id: start, type: start, next: a0 }
+${
+      Array.from({ length: 900 }, (_, i) =>
+        `  - { id: a${i}, type: assign, set: { v${i % 10}: ${i} }, next: ${i < 899 ? `a${i + 1}` : "finish"} }`).join("\n")
+    }
+  - { id: finish, type: end, result: $v9 }
+`,
+  };
+  interface Variant {
+    shape: string;
+    root: string;
+    store: string;
+    steps: number;
+    run(): Promise<unknown>;
+    times: number[];
+  }
+  const variants: Variant[] = [];
+  for (const [shape, yaml] of Object.entries(yamlOf)) {
+    for (const [root, mod] of roots) {
+      const workflow = mod.loadWorkflow(yaml);
+      /** The engine alone: a store whose commit keeps nothing (the MemoryStore's handling of the history is the difference). */
+      class Discarding extends mod.MemoryStore {
+        override async commit(commit: Parameters<MemoryStore["commit"]>[0]): Promise<{ revision: number }> {
+          return { revision: (commit.expectedRevision ?? 0) + 1 };
+        }
+      }
+      const probe = new mod.MemoryStore();
+      const done = await new mod.Engine(workflow, { store: probe }).run({}, { executionId: "probe" });
+      if (done.status !== "completed") throw new Error(`${shape}: ${done.status}`);
+      const steps = (await probe.entries("probe")).length;
+      for (const [store, make] of [["MemoryStore", () => new mod.MemoryStore()], ["engine alone", () => new Discarding()]] as const) {
+        variants.push({
+          shape,
+          root,
+          store,
+          steps,
+          times: [],
+          run: async () => {
+            const result = await new mod.Engine(workflow, { store: make() }).run({});
+            if (result.status !== "completed") throw new Error(`${shape}: ${result.status} ${result.error ?? ""}`);
+          },
+        });
+      }
+    }
+  }
+  const rounds = Math.max(RUNS, 31);
+  for (const variant of variants) for (let i = 0; i < 5; i++) await variant.run(); // warm-up
+  for (let i = 0; i < rounds; i++) {
+    for (const variant of variants) {
+      const started = performance.now();
+      await variant.run();
+      variant.times.push(performance.now() - started);
+    }
+  }
+  const perSecond = (variant: Variant) => {
+    const sorted = [...variant.times].sort((a, b) => a - b);
+    return Math.round((variant.steps / sorted[Math.floor(sorted.length / 2)]!) * 1000);
+  };
+  const find = (shape: string, root: string, store: string) =>
+    variants.find((v) => v.shape === shape && v.root === root && v.store === store)!;
+  const rows: Record<string, string | number>[] = [];
+  for (const shape of Object.keys(yamlOf)) {
+    const cells: Record<string, string | number> = {};
+    for (const [root] of roots) {
+      const memory = perSecond(find(shape, root, "MemoryStore"));
+      const alone = perSecond(find(shape, root, "engine alone"));
+      const ratio = alone / memory;
+      cells[`${root}: MemoryStore steps/s`] = memory;
+      cells[`${root}: engine alone`] = alone;
+      cells[`${root}: ratio`] = ratio;
+      if (root === "after") {
+        cells["≥ 200 000"] = memory >= 200_000 ? "PASS" : "MISS";
+        cells["ratio ≤ 1.5"] = ratio <= 1.5 ? "PASS" : "MISS";
+      }
+    }
+    if (roots.length === 2) {
+      cells["after / before"] = perSecond(find(shape, "after", "MemoryStore")) / perSecond(find(shape, "before", "MemoryStore"));
+    }
+    rows.push({ shape, steps: find(shape, "after", "MemoryStore").steps, ...cells });
+  }
+  console.log(`\nPure assign steps, whole runs, median of ${rounds} interleaved runs${base ? ` (before: ${base})` : ""}\n`);
+  console.log(table(rows));
+}

@@ -49,7 +49,8 @@ interface Row {
   logBytes: number;
   /** History as JSON text, one array per commit (parsed when read: a copy either way, made once). */
   entries: string[];
-  events: StoredEvent[];
+  /** The newest events as JSON text, one batch per commit; `skip` of the oldest batch's are gone (over the cap). */
+  events: { batches: { text: string; count: number }[]; count: number; skip: number };
   recovery: RecoveryRow | null;
 }
 
@@ -116,12 +117,24 @@ export class MemoryStore implements Store, FlowStore {
       ? serialize(bodyOf(execution), what)
       : undefined;
     const entries = commit.entries?.length ? serialize(commit.entries, "The entries") : undefined;
-    const events = cloneJson((commit.events ?? []).slice(-MAX_EVENTS_PER_EXECUTION));
+    const events = (commit.events ?? []).slice(-MAX_EVENTS_PER_EXECUTION);
+    const eventsText = events.length ? serialize(events, "The events") : undefined;
     const recovery = recoveryOf(head);
     if (commit.definition) assertDefinition(commit.definition);
     const definition = commit.definition && serialize(commit.definition, "A definition");
 
-    const next: Row = row ?? { head, score, snapshot: "", snapshotBytes: 0, log: [], logBytes: 0, entries: [], events: [], recovery };
+    const next: Row = row ??
+      {
+        head,
+        score,
+        snapshot: "",
+        snapshotBytes: 0,
+        log: [],
+        logBytes: 0,
+        entries: [],
+        events: { batches: [], count: 0, skip: 0 },
+        recovery,
+      };
     if (row) this.#moveWaiting(row.head, false);
     next.head = head;
     next.score = score;
@@ -136,10 +149,7 @@ export class MemoryStore implements Store, FlowStore {
       next.logBytes += deltaBytes;
     }
     if (entries) next.entries.push(entries);
-    next.events.push(...events);
-    if (next.events.length > MAX_EVENTS_PER_EXECUTION) {
-      next.events.splice(0, next.events.length - MAX_EVENTS_PER_EXECUTION);
-    }
+    if (eventsText) keepEvents(next.events, eventsText, events.length);
     this.#rows.set(execution.id, next);
     this.#moveWaiting(head, true);
     if (definition) this.#keepDefinition(commit.definition!, definition);
@@ -194,8 +204,10 @@ export class MemoryStore implements Store, FlowStore {
   async events(executionId: string, options: { after?: number } = {}): Promise<StoredEvent[]> {
     assertExecutionId(executionId);
     const after = options.after ?? 0;
-    const events = this.#rows.get(executionId)?.events ?? [];
-    return cloneJson(events.filter((event) => event.seq > after));
+    const kept = this.#rows.get(executionId)?.events;
+    if (!kept) return [];
+    const events = kept.batches.flatMap((batch) => JSON.parse(batch.text) as StoredEvent[]).slice(kept.skip);
+    return events.filter((event) => event.seq > after);
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
@@ -318,4 +330,12 @@ export class MemoryStore implements Store, FlowStore {
       )
       .sort((a, b) => b.score - a.score || (a.head.id < b.head.id ? 1 : a.head.id > b.head.id ? -1 : 0));
   }
+}
+
+/** Appends a commit's events (`count` of them, as JSON text) and drops what falls beyond the newest MAX_EVENTS_PER_EXECUTION. */
+function keepEvents(kept: Row["events"], text: string, count: number): void {
+  kept.batches.push({ text, count });
+  kept.count += count;
+  while (kept.count - kept.batches[0]!.count >= MAX_EVENTS_PER_EXECUTION) kept.count -= kept.batches.shift()!.count;
+  kept.skip = Math.max(0, kept.count - MAX_EVENTS_PER_EXECUTION);
 }
