@@ -11,6 +11,7 @@ import { type CommitResult, type EventWait, MAX_EVENTS_PER_EXECUTION, type Store
 import type { Entry, EntryAction, EventType, Execution, ExecutionDelta, Json, JsonObject, LoopCursor, StoredEvent } from "../types.ts";
 import type { Clock } from "./clock.ts";
 import { type EventHandler, WorkflowEvent } from "./events.ts";
+import type { ToolPlace } from "./tools.ts";
 import { type Instruments, instruments, type SegmentTrace, timed } from "./tracing.ts";
 
 /** What a run needs of its engine. */
@@ -52,8 +53,8 @@ export class Run {
   resumed?: { stepId: string; haltData: JsonObject | null };
   /** Who resumed the run: the next entry written records it. */
   actor?: string;
-  /** The engine's cache of the tools of nested steps, per signal (see Engine #nestedTools). */
-  readonly nestedTools = new Map<AbortSignal, { top: unknown; given: { ctx: JsonObject }; tools: StepTools }>();
+  /** The tools of this run's steps, per signal (the run itself for top-level steps), with where they point (tools.ts toolsAt). */
+  readonly tools = new Map<object, { place: ToolPlace; tools: StepTools }>();
   /** This segment's spans, when an SDK records them (see tracing.ts). */
   trace: SegmentTrace | undefined;
   /** The metric instruments, when a meter provider is registered. */

@@ -14,21 +14,24 @@ import { executeStep, lastError, stepTypeOf } from "./execute-step.ts";
 import type { Run } from "./run.ts";
 import { visitOf } from "./visits.ts";
 
-/** The tools of one step; `given.ctx` is the ctx the step was given (references resolve against it). */
-export function stepTools(
-  core: EngineCore,
-  run: Run,
-  signal: AbortSignal,
-  top: StepDefinition,
-  ctxBefore: JsonObject,
-  given: { ctx: Readonly<JsonObject> },
-): StepTools {
+/**
+ * Where a step's tools point: its top-level step, the ctx before that step, and the ctx the step was given (references
+ * resolve against it). The tools read it at each call, so one set of tools serves every step of a run on one signal.
+ */
+export interface ToolPlace {
+  top: StepDefinition;
+  ctxBefore: JsonObject;
+  ctx: Readonly<JsonObject>;
+}
+
+/** The tools of the steps at `place` (made once per run and signal: see toolsAt). */
+export function stepTools(core: EngineCore, run: Run, signal: AbortSignal, place: ToolPlace): StepTools {
   const exec = run.exec;
   const clock = core.clock;
   const options = core.options;
   const nested = signal !== run.signal;
   return {
-    resolve: (value, ctx) => resolveValue(value, { input: exec.input, ctx: ctx ?? given.ctx, now: () => clock.now() }),
+    resolve: (value, ctx) => resolveValue(value, { input: exec.input, ctx: ctx ?? place.ctx, now: () => clock.now() }),
     now: () => clock.now(),
     services: core.services,
     signal,
@@ -36,13 +39,14 @@ export function stepTools(
     setTimer: (ms, fn) => clock.setTimer(ms, fn),
     waitToRetry: async (ms) => {
       const threshold = options.scheduleRetriesOverMs;
-      if (threshold === undefined || ms <= threshold || nested || !run.claimed || exec.currentStep !== top.id) {
+      if (threshold === undefined || ms <= threshold || nested || !run.claimed || exec.currentStep !== place.top.id) {
         await clock.sleep(ms, signal);
         return undefined;
       }
       return new Date(clock.now().getTime() + ms).toISOString();
     },
     pin: async (key, make) => {
+      const top = place.top;
       const stored = exec.pinned && Object.hasOwn(exec.pinned, key) ? exec.pinned[key] : undefined;
       const value = stored === undefined ? make() : stored as ReturnType<typeof make>;
       if (stored === undefined) exec.pinned = { ...exec.pinned, [key]: value };
@@ -56,7 +60,7 @@ export function stepTools(
     },
     http: options.http ?? {},
     secrets: options.secrets ?? {},
-    runSteps: (steps, ctx, nestedOptions) => runNested(core, run, steps, ctx, nestedOptions, top, ctxBefore),
+    runSteps: (steps, ctx, nestedOptions) => runNested(core, run, steps, ctx, nestedOptions, place.top, place.ctxBefore),
     runChild: (request) =>
       runChild(
         core.store,
@@ -79,7 +83,7 @@ export function stepTools(
       ),
     checkpointLoop: async ({ index, outputs, ctx }) => {
       run.setCtx(ctx);
-      exec.loop = { stepId: top.id, index, outputs, before: ctxBefore };
+      exec.loop = { stepId: place.top.id, index, outputs, before: place.ctxBefore };
       exec.pinned = null;
       if (core.budgetUsed(run)) return "yield";
       await run.checkpoint();
@@ -88,22 +92,32 @@ export function stepTools(
   };
 }
 
-/** The tools of nested steps, made once per top-level step and signal (a hot loop body asks for them every step). */
-function nestedTools(
+/**
+ * The tools of a step on `signal` (the run's own signal: a top-level step, or a loop body at the top level; a branch's
+ * signal: a parallel branch), made once per run and signal and moved to the step (a hot loop or chain asks every step).
+ * Only top-level steps checkpoint a loop.
+ */
+export function toolsAt(
   core: EngineCore,
   run: Run,
   signal: AbortSignal,
   top: StepDefinition,
   ctxBefore: JsonObject,
   ctx: JsonObject,
+  level: "top" | "nested",
 ): StepTools {
-  let cached = run.nestedTools.get(signal);
-  if (!cached || cached.top !== top) {
-    const given = { ctx };
-    cached = { top, given, tools: { ...stepTools(core, run, signal, top, ctxBefore, given), checkpointLoop: undefined } };
-    run.nestedTools.set(signal, cached);
+  const key = level === "top" ? run : signal;
+  let cached = run.tools.get(key);
+  if (!cached) {
+    const place = { top, ctxBefore, ctx };
+    const tools = stepTools(core, run, signal, place);
+    cached = { place, tools: level === "top" ? tools : { ...tools, checkpointLoop: undefined } };
+    run.tools.set(key, cached);
   }
-  cached.given.ctx = ctx;
+  const place = cached.place;
+  place.top = top;
+  place.ctxBefore = ctxBefore;
+  place.ctx = ctx;
   return cached.tools;
 }
 
@@ -142,7 +156,7 @@ async function runNested(
       idempotencyKey: `${options.scope}:${step.id}:${visitOf(run.exec, top.id)}`,
       nested: true,
     };
-    const tools = nestedTools(core, run, signal, top, ctxBefore, ctx);
+    const tools = toolsAt(core, run, signal, top, ctxBefore, ctx, "nested");
     if (step.rate) await stepRate(core, run, step, state.scope, false, signal);
     const end = await executeStep(run, step, type, nestedLabel(options.parentId, step), state, tools);
     let next: string | undefined;
