@@ -64,8 +64,8 @@ const WAITING: readonly ExecutionStatus[] = ["halted", "pending"];
  */
 export class MemoryStore implements Store, FlowStore {
   readonly #rows = new Map<string, Row>();
-  /** hash → the definition's JSON text. */
-  readonly #definitions = new Map<string, string>();
+  /** hash → the store's copy of the definition (its fields are strings: a shallow copy is a copy). */
+  readonly #definitions = new Map<string, StoredDefinition>();
   /** workflowId → its hashes, in the order they were stored. */
   readonly #versions = new Map<string, string[]>();
   readonly #current = new Map<string, string>();
@@ -121,7 +121,6 @@ export class MemoryStore implements Store, FlowStore {
     const eventsText = events.length ? serialize(events, "The events") : undefined;
     const recovery = recoveryOf(head);
     if (commit.definition) assertDefinition(commit.definition);
-    const definition = commit.definition && serialize(commit.definition, "A definition");
 
     const next: Row = row ??
       {
@@ -152,7 +151,7 @@ export class MemoryStore implements Store, FlowStore {
     if (eventsText) keepEvents(next.events, eventsText, events.length);
     this.#rows.set(execution.id, next);
     this.#moveWaiting(head, true);
-    if (definition) this.#keepDefinition(commit.definition!, definition);
+    if (commit.definition) this.#keepDefinition(commit.definition);
     if (commit.wait && head.status === "halted") {
       const found = this.#events.wait(head.id, head.workflowId, head.revision, commit.wait, Date.parse(head.updatedAt));
       return { revision: head.revision, ...found };
@@ -271,15 +270,15 @@ export class MemoryStore implements Store, FlowStore {
 
   async putDefinition(definition: StoredDefinition, options: { current?: boolean } = {}): Promise<{ stored: boolean; current: boolean }> {
     assertDefinition(definition);
-    const stored = this.#keepDefinition(definition, serialize(definition, "A definition"));
+    const stored = this.#keepDefinition(definition);
     if (options.current) this.#current.set(definition.workflowId, definition.hash);
     return { stored, current: this.#current.get(definition.workflowId) === definition.hash };
   }
 
   async definition(hash: string): Promise<StoredDefinition | null> {
     assertDefinitionHash(hash);
-    const text = this.#definitions.get(hash);
-    return text === undefined ? null : JSON.parse(text);
+    const stored = this.#definitions.get(hash);
+    return stored === undefined ? null : { ...stored };
   }
 
   async currentDefinition(workflowId: string): Promise<StoredDefinition | null> {
@@ -290,7 +289,7 @@ export class MemoryStore implements Store, FlowStore {
   async definitionVersions(workflowId: string): Promise<DefinitionVersion[]> {
     const current = this.#current.get(workflowId);
     return (this.#versions.get(workflowId) ?? []).map((hash) => {
-      const stored = JSON.parse(this.#definitions.get(hash)!) as StoredDefinition;
+      const stored = this.#definitions.get(hash)!;
       const count = (status: ExecutionStatus) => this.#waiting.get(`${status} ${hash}`)?.size ?? 0;
       return definitionVersion({ ...stored, workflowId }, current, { halted: count("halted"), pending: count("pending") });
     });
@@ -300,10 +299,10 @@ export class MemoryStore implements Store, FlowStore {
     return [...this.#current.keys()].sort();
   }
 
-  /** Stores the definition's text under its hash unless that hash is stored already; true when it was new. */
-  #keepDefinition(definition: StoredDefinition, text: string): boolean {
+  /** Stores a copy of the definition under its hash unless that hash is stored already; true when it was new. */
+  #keepDefinition(definition: StoredDefinition): boolean {
     if (this.#definitions.has(definition.hash)) return false;
-    this.#definitions.set(definition.hash, text);
+    this.#definitions.set(definition.hash, { ...definition });
     const versions = this.#versions.get(definition.workflowId) ?? [];
     versions.push(definition.hash);
     this.#versions.set(definition.workflowId, versions);
