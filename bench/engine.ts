@@ -101,8 +101,22 @@ async function pureShapes(): Promise<void> {
   type Mod = typeof import("../mod.ts");
   const roots: [string, Mod][] = [["after", await import(`${here}/mod.ts`) as Mod]];
   if (base) roots.unshift(["before", await import(`${base}/mod.ts`) as Mod]);
-  const yamlOf = {
-    "assign loop of 1 000": `
+  const chain = (header = "") => `
+id: assign_chain
+name: Assign chain
+${header}
+steps:
+  - { id: start, type: start, next: a0 }
+${
+    Array.from({ length: 900 }, (_, i) =>
+      `  - { id: a${i}, type: assign, set: { v${i % 10}: ${i} }, next: ${i < 899 ? `a${i + 1}` : "finish"} }`).join("\n")
+  }
+  - { id: finish, type: end, result: $v9 }
+`;
+  /** Each shape's definition and engine options (the last one: a deadline and a time budget, checked at every step). */
+  const shapes: Record<string, { yaml: string; budgetMs?: number }> = {
+    "assign loop of 1 000": {
+      yaml: `
 id: assign_loop
 name: Assign loop
 steps:
@@ -116,17 +130,9 @@ steps:
     next: finish
   - { id: finish, type: end, result: $counter }
 `,
-    "assign chain of 900": `
-id: assign_chain
-name: Assign chain
-steps:
-  - { id: start, type: start, next: a0 }
-${
-      Array.from({ length: 900 }, (_, i) =>
-        `  - { id: a${i}, type: assign, set: { v${i % 10}: ${i} }, next: ${i < 899 ? `a${i + 1}` : "finish"} }`).join("\n")
-    }
-  - { id: finish, type: end, result: $v9 }
-`,
+    },
+    "assign chain of 900": { yaml: chain() },
+    "… with timeout and budgetMs": { yaml: chain("timeout: 3600"), budgetMs: 600_000 },
   };
   interface Variant {
     shape: string;
@@ -137,7 +143,7 @@ ${
     times: number[];
   }
   const variants: Variant[] = [];
-  for (const [shape, yaml] of Object.entries(yamlOf)) {
+  for (const [shape, { yaml, budgetMs }] of Object.entries(shapes)) {
     for (const [root, mod] of roots) {
       const workflow = mod.loadWorkflow(yaml);
       /** The engine alone: a store whose commit keeps nothing (the MemoryStore's handling of the history is the difference). */
@@ -147,7 +153,7 @@ ${
         }
       }
       const probe = new mod.MemoryStore();
-      const done = await new mod.Engine(workflow, { store: probe }).run({}, { executionId: "probe" });
+      const done = await new mod.Engine(workflow, { store: probe, budgetMs }).run({}, { executionId: "probe" });
       if (done.status !== "completed") throw new Error(`${shape}: ${done.status}`);
       const steps = (await probe.entries("probe")).length;
       for (const [store, make] of [["MemoryStore", () => new mod.MemoryStore()], ["engine alone", () => new Discarding()]] as const) {
@@ -158,7 +164,7 @@ ${
           steps,
           times: [],
           run: async () => {
-            const result = await new mod.Engine(workflow, { store: make() }).run({});
+            const result = await new mod.Engine(workflow, { store: make(), budgetMs }).run({});
             if (result.status !== "completed") throw new Error(`${shape}: ${result.status} ${result.error ?? ""}`);
           },
         });
@@ -181,7 +187,7 @@ ${
   const find = (shape: string, root: string, store: string) =>
     variants.find((v) => v.shape === shape && v.root === root && v.store === store)!;
   const rows: Record<string, string | number>[] = [];
-  for (const shape of Object.keys(yamlOf)) {
+  for (const shape of Object.keys(shapes)) {
     const cells: Record<string, string | number> = {};
     for (const [root] of roots) {
       const memory = perSecond(find(shape, root, "MemoryStore"));

@@ -166,7 +166,7 @@ export class EngineCore {
   /** The call's time budget (`budgetMs`) is used up. */
   budgetUsed(run: Run): boolean {
     const budget = this.options.budgetMs;
-    return budget !== undefined && this.clock.now().getTime() - run.startedAt >= budget;
+    return budget !== undefined && run.nowMs() - run.startedAt >= budget;
   }
 
   /** The span of one run segment (`kind`: run, continue, resume, or an operator's cancel, retry, migrate), when an SDK records. */

@@ -50,7 +50,7 @@ async function driveSteps(core: EngineCore, run: Run): Promise<ExecutionResult> 
   try {
     if (exec.compensating) return await compensate(core, run);
     while (exec.recoverTo && exec.recoverTo !== FINISHED) {
-      if (exec.deadline && core.clock.now().getTime() >= Date.parse(exec.deadline)) {
+      if (run.pastDeadline()) {
         return await fail(core, run, timeoutError(run));
       }
       if (core.budgetUsed(run) && run.claimed && run.stepsRun > 0) return await pause(run);

@@ -128,6 +128,16 @@ export class Run {
     return clock.nowMs ? clock.nowMs() : clock.now().getTime();
   }
 
+  #deadline = { text: "", ms: NaN };
+
+  /** The workflow deadline has passed by the clock (the deadline is parsed once, not at every step that asks). */
+  pastDeadline(): boolean {
+    const text = this.exec.deadline;
+    if (!text) return false;
+    if (text !== this.#deadline.text) this.#deadline = { text, ms: Date.parse(text) };
+    return this.nowMs() >= this.#deadline.ms;
+  }
+
   #isoAt(ms = this.nowMs()): string {
     if (ms !== this.#iso.ms) this.#iso = { ms, text: new Date(ms).toISOString() };
     return this.#iso.text;
@@ -162,7 +172,7 @@ export class Run {
     extra: { output?: Json; error?: string; attempt?: number },
     endedAt = this.nowMs(),
   ): void {
-    this.#entries.push({
+    const entry: Entry = {
       id: this.#context.ids?.() ?? this.#nextEntryId(),
       executionId: this.exec.id,
       stepId: step.id,
@@ -173,8 +183,10 @@ export class Run {
       output: extra.output ?? null,
       error: extra.error ?? null,
       timestamp: this.#isoAt(endedAt),
-      ...(this.actor ? { actor: this.actor } : {}),
-    });
+    };
+    // Set after the literal (not spread into it): every entry keeps the literal's shape, which JSON.stringify is fastest on.
+    if (this.actor) entry.actor = this.actor;
+    this.#entries.push(entry);
     this.actor = undefined;
   }
 

@@ -140,7 +140,7 @@ async function runNested(
   for (let i = 0; i < steps.length;) {
     const step = steps[i]!;
     if (signal.aborted) throw signal.reason;
-    if (run.exec.deadline && core.clock.now().getTime() >= Date.parse(run.exec.deadline)) throw timeoutError(run);
+    if (run.pastDeadline()) throw timeoutError(run);
     run.countStep();
     const type = stepTypeOf(core.registry, step);
     if (!type.pure) {
