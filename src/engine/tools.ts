@@ -81,8 +81,8 @@ export function stepTools(core: EngineCore, run: Run, signal: AbortSignal, place
         { parent: exec.deadline, now: clock.now().getTime() },
         resultOf,
       ),
-    checkpointLoop: async ({ index, outputs, ctx }) => {
-      run.setCtx(ctx);
+    checkpointLoop: async ({ index, outputs, ctx, changed }) => {
+      run.setCtx(ctx, changed);
       exec.loop = { stepId: place.top.id, index, outputs, before: place.ctxBefore };
       exec.pinned = null;
       if (core.budgetUsed(run)) return "yield";
@@ -132,6 +132,8 @@ async function runNested(
   ctxBefore: JsonObject,
 ): Promise<NestedRun> {
   let ctx = ctxIn;
+  /** The keys the steps changed, or null once one changed ctx without saying which. */
+  let changed: Set<string> | null = new Set();
   let output: NestedRun["output"] = null;
   let sideEffects = false;
   /** A step failed and its `on_error` took over: the body's output is null, whatever the handler returns. */
@@ -164,12 +166,17 @@ async function runNested(
       const error = end.error;
       if (!step.on_error || signal.aborted || error instanceof ConflictError) throw error;
       ctx = { ...ctx, _last_error: lastError(step.id, error) };
+      changed?.add("_last_error");
       handled = true;
       next = step.on_error;
     } else {
       // execute-step.ts fails a nested halt or `again`; a `wait` inside a body goes on at once.
       const outcome = end.kind === "done" || "outcome" in end && end.kind === "wait-until" ? end.outcome : undefined;
-      ctx = outcome?.ctx ?? ctx;
+      if (outcome?.ctx && outcome.ctx !== ctx) {
+        if (!outcome.changed) changed = null;
+        for (const key of outcome.changed ?? []) changed?.add(key);
+        ctx = outcome.ctx;
+      }
       output = outcome?.output ?? null;
       next = outcome?.next ?? step.next;
     }
@@ -177,7 +184,7 @@ async function runNested(
     i = next ? steps.findIndex((s) => s.id === next) : i + 1;
     if (i < 0) break;
   }
-  return { ctx, output: handled ? null : output, sideEffects };
+  return { ctx, output: handled ? null : output, sideEffects, ...(changed ? { changed: [...changed] } : {}) };
 }
 
 const labels = new WeakMap<StepDefinition, { id: string; type: string }>();

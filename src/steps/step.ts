@@ -115,7 +115,7 @@ export interface StepTools {
    * Loop checkpoint hook: the engine persists the cursor after an iteration with side effects. Resolves to "yield" when
    * the call's time budget is used up: the loop then returns `runAgain()` (a continuation goes on from the cursor).
    */
-  checkpointLoop?(cursor: { index: number; outputs: Json[]; ctx: JsonObject }): Promise<"yield" | undefined>;
+  checkpointLoop?(cursor: { index: number; outputs: Json[]; ctx: JsonObject; changed?: string[] }): Promise<"yield" | undefined>;
 }
 
 export interface NestedRun {
@@ -123,6 +123,8 @@ export interface NestedRun {
   output: Json;
   /** True when a body step had side effects (call, workflow, custom non-pure step). */
   sideEffects: boolean;
+  /** The keys the steps changed in `ctx`, when every step that changed it said which (a checkpoint then compares only those). */
+  changed?: string[];
 }
 
 export interface ChildRequest {
