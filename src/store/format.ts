@@ -5,7 +5,7 @@
  * stay linear in what the run produced.
  */
 import { ValidationError } from "../errors.ts";
-import { isPlainObject, setOwn } from "../json.ts";
+import { setOwn } from "../json.ts";
 export { utf8Length } from "../json.ts";
 import {
   type Entry,
@@ -49,7 +49,7 @@ const ACTIONS: ReadonlySet<unknown> = new Set(ENTRY_ACTIONS);
  * goes through the schema, for its error. (`executionId` was compared with the execution's, already checked.)
  */
 function plainEntry(entry: Entry): boolean {
-  return isPlainObject(entry) && typeof entry.id === "string" && typeof entry.stepId === "string" &&
+  return typeof entry === "object" && !Array.isArray(entry) && typeof entry.id === "string" && typeof entry.stepId === "string" &&
     typeof entry.stepType === "string" && ACTIONS.has(entry.action) && Number.isSafeInteger(entry.attempt) &&
     Number.isFinite(entry.durationMs) && entry.output !== undefined && (entry.error === null || typeof entry.error === "string") &&
     typeof entry.timestamp === "string" && (entry.actor === undefined || typeof entry.actor === "string");
