@@ -64,6 +64,8 @@ const WAITING: readonly ExecutionStatus[] = ["halted", "pending"];
  */
 export class MemoryStore implements Store, FlowStore {
   readonly #rows = new Map<string, Row>();
+  /** The rows oldest first (createdAt, then id), kept in order as they come: a find reads from the end, sorting nothing. */
+  readonly #order: Row[] = [];
   /** hash → the store's copy of the definition (its fields are strings: a shallow copy is a copy). */
   readonly #definitions = new Map<string, StoredDefinition>();
   /** workflowId → its hashes, in the order they were stored. */
@@ -135,7 +137,9 @@ export class MemoryStore implements Store, FlowStore {
         recovery,
       };
     if (row) this.#moveWaiting(row.head, false);
+    if (row && row.score !== score) this.#unorder(row);
     next.head = head;
+    if (!row || row.score !== score) this.#place(next, score);
     next.score = score;
     next.recovery = recovery;
     if (snapshot !== undefined) {
@@ -213,27 +217,35 @@ export class MemoryStore implements Store, FlowStore {
     const filters = findFilters(query);
     const limit = findLimit(query.limit);
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const rows = this.#sorted(query.workflowId, query.status)
-      .filter((row) => (!position || isAfterCursor(row.score, row.head.id, position)) && matchesFilters(row.head, row.score, filters));
-    const page = rows.slice(0, limit);
+    const page = this.#newest(
+      query.workflowId,
+      query.status,
+      limit + 1,
+      (row) => (!position || isAfterCursor(row.score, row.head.id, position)) && matchesFilters(row.head, row.score, filters),
+    );
+    const more = page.length > limit;
+    if (more) page.pop();
     const last = page.at(-1);
     return {
       executions: page.map((row) => cloneJson(row.head)),
-      ...(rows.length > limit && last ? { cursor: encodeCursor({ score: last.score, id: last.head.id }) } : {}),
+      ...(more && last ? { cursor: encodeCursor({ score: last.score, id: last.head.id }) } : {}),
     };
   }
 
   async delete(id: string): Promise<boolean> {
     assertExecutionId(id);
     const row = this.#rows.get(id);
-    if (row) this.#moveWaiting(row.head, false);
+    if (row) {
+      this.#moveWaiting(row.head, false);
+      this.#unorder(row);
+    }
     this.#events.forget(id);
     return this.#rows.delete(id);
   }
 
   async executionIds(query: { workflowId?: string; limit?: number } = {}): Promise<string[]> {
     const limit = query.limit === undefined ? Infinity : findLimit(query.limit);
-    return this.#sorted(query.workflowId, undefined).slice(0, limit).map((row) => row.head.id);
+    return this.#newest(query.workflowId, undefined, limit, () => true).map((row) => row.head.id);
   }
 
   async recoverable(query: RecoverableQuery): Promise<Recoverable[]> {
@@ -320,14 +332,41 @@ export class MemoryStore implements Store, FlowStore {
     else this.#waiting.delete(key);
   }
 
-  /** Rows matching the filters, newest first (createdAt desc, then id desc). */
-  #sorted(workflowId: string | undefined, status: ExecutionStatus | undefined): Row[] {
-    return [...this.#rows.values()]
-      .filter((row) =>
-        (workflowId === undefined || row.head.workflowId === workflowId) &&
-        (status === undefined || row.head.status === status)
-      )
-      .sort((a, b) => b.score - a.score || (a.head.id < b.head.id ? 1 : a.head.id > b.head.id ? -1 : 0));
+  /** Up to `limit` rows of the workflow and status that `accept` takes, newest first (createdAt desc, then id desc). */
+  #newest(workflowId: string | undefined, status: ExecutionStatus | undefined, limit: number, accept: (row: Row) => boolean): Row[] {
+    const found: Row[] = [];
+    for (let i = this.#order.length - 1; i >= 0 && found.length < limit; i--) {
+      const row = this.#order[i]!;
+      if (
+        (workflowId === undefined || row.head.workflowId === workflowId) && (status === undefined || row.head.status === status) &&
+        accept(row)
+      ) {
+        found.push(row);
+      }
+    }
+    return found;
+  }
+
+  /** Where a row with this score goes in #order: after every row older than it (most often the end: a new execution is the newest). */
+  #indexOf(score: number, id: string): number {
+    let low = 0;
+    let high = this.#order.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const row = this.#order[middle]!;
+      if (row.score < score || (row.score === score && row.head.id < id)) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  #place(row: Row, score: number): void {
+    this.#order.splice(this.#indexOf(score, row.head.id), 0, row);
+  }
+
+  #unorder(row: Row): void {
+    const at = this.#indexOf(row.score, row.head.id);
+    if (this.#order[at] === row) this.#order.splice(at, 1);
   }
 }
 
