@@ -102,9 +102,8 @@ export class Run {
     this.#stored = claimed ? storedOf(exec) : null;
   }
 
-  get signal(): AbortSignal {
-    return this.abort.signal;
-  }
+  /** The abort signal, read once (a getter of the platform's that every step asks for). */
+  readonly signal: AbortSignal = this.abort.signal;
 
   /** Entries not checkpointed yet. */
   get unsaved(): number {

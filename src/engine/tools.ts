@@ -132,8 +132,8 @@ async function runNested(
   ctxBefore: JsonObject,
 ): Promise<NestedRun> {
   let ctx = ctxIn;
-  /** The keys the steps changed, or null once one changed ctx without saying which. */
-  let changed: Set<string> | null = new Set();
+  /** The keys the steps changed (a key may repeat), or null once one changed ctx without saying which. */
+  let changed: string[] | null = [];
   let output: NestedRun["output"] = null;
   let sideEffects = false;
   /** A step failed and its `on_error` took over: the body's output is null, whatever the handler returns. */
@@ -166,15 +166,15 @@ async function runNested(
       const error = end.error;
       if (!step.on_error || signal.aborted || error instanceof ConflictError) throw error;
       ctx = { ...ctx, _last_error: lastError(step.id, error) };
-      changed?.add("_last_error");
+      changed = changed && [...changed, "_last_error"];
       handled = true;
       next = step.on_error;
     } else {
       // execute-step.ts fails a nested halt or `again`; a `wait` inside a body goes on at once.
       const outcome = end.kind === "done" || "outcome" in end && end.kind === "wait-until" ? end.outcome : undefined;
       if (outcome?.ctx && outcome.ctx !== ctx) {
-        if (!outcome.changed) changed = null;
-        for (const key of outcome.changed ?? []) changed?.add(key);
+        // Most bodies are one step: its own list is the body's.
+        changed = !outcome.changed || !changed ? null : changed.length ? [...changed, ...outcome.changed] : outcome.changed;
         ctx = outcome.ctx;
       }
       output = outcome?.output ?? null;
@@ -184,7 +184,7 @@ async function runNested(
     i = next ? steps.findIndex((s) => s.id === next) : i + 1;
     if (i < 0) break;
   }
-  return { ctx, output: handled ? null : output, sideEffects, ...(changed ? { changed: [...changed] } : {}) };
+  return { ctx, output: handled ? null : output, sideEffects, changed: changed ?? undefined };
 }
 
 const labels = new WeakMap<StepDefinition, { id: string; type: string }>();
