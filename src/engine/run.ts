@@ -204,20 +204,29 @@ export class Run {
    */
   checkCtxSize(ctx: JsonObject, stepId: string, known?: { from: Readonly<JsonObject>; changed: string[] }): void {
     if (ctx === this.#measuredCtx) return;
+    this.#measure(ctx, known);
+    if (this.#ctxBytes > this.#context.maxCtxBytes) {
+      throw new ExecutionError(`ctx is ${this.#ctxBytes} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, {
+        stepId,
+      });
+    }
+  }
+
+  /**
+   * `ctx` is `from` with the `changed` keys set (a loop's variables): when `from` is the ctx measured last, measures those
+   * keys now, so that the next step's check measures only its own (the limit is checked by that step, as before).
+   */
+  rebaseCtx(ctx: JsonObject, from: Readonly<JsonObject>, changed: string[]): void {
+    if (from === this.#measuredCtx && ctx !== from) this.#measure(ctx, { from, changed });
+  }
+
+  #measure(ctx: JsonObject, known?: { from: Readonly<JsonObject>; changed: string[] }): void {
     const sizes = this.#sizes;
-    const measure = (key: string) => {
-      const value = ctx[key]!;
-      const entry = sizes.get(key);
-      if (entry && entry.value === value) return entry.size;
-      const size = jsonSize(value) + key.length + 4;
-      sizes.set(key, { value, size });
-      return size;
-    };
     if (known && known.from === this.#measuredCtx) {
       // Only the keys the step changed: the cost of a step does not grow with the size of ctx.
       for (const key of known.changed) {
         this.#ctxBytes -= sizes.get(key)?.size ?? 0;
-        if (Object.hasOwn(ctx, key)) this.#ctxBytes += measure(key);
+        if (Object.hasOwn(ctx, key)) this.#ctxBytes += this.#sizeOf(ctx, key);
         else sizes.delete(key);
       }
     } else {
@@ -226,17 +235,22 @@ export class Run {
       for (const key in ctx) {
         if (!Object.hasOwn(ctx, key)) continue;
         keys += 1;
-        total += measure(key);
+        total += this.#sizeOf(ctx, key);
       }
       if (sizes.size > keys) { for (const key of [...sizes.keys()]) if (!Object.hasOwn(ctx, key)) sizes.delete(key); }
       this.#ctxBytes = total;
     }
     this.#measuredCtx = ctx;
-    if (this.#ctxBytes > this.#context.maxCtxBytes) {
-      throw new ExecutionError(`ctx is ${this.#ctxBytes} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, {
-        stepId,
-      });
-    }
+  }
+
+  /** The size of one key of ctx as JSON, from the cache while its value is the one measured. */
+  #sizeOf(ctx: JsonObject, key: string): number {
+    const value = ctx[key]!;
+    const entry = this.#sizes.get(key);
+    if (entry && entry.value === value) return entry.size;
+    const size = jsonSize(value) + key.length + 4;
+    this.#sizes.set(key, { value, size });
+    return size;
   }
 
   /**

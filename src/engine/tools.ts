@@ -127,11 +127,12 @@ async function runNested(
   run: Run,
   steps: StepDefinition[],
   ctxIn: JsonObject,
-  options: { parentId: string; scope: string; signal?: AbortSignal },
+  options: Parameters<StepTools["runSteps"]>[2],
   top: StepDefinition,
   ctxBefore: JsonObject,
 ): Promise<NestedRun> {
   let ctx = ctxIn;
+  if (options.base) run.rebaseCtx(ctx, options.base.ctx, options.base.changed);
   /** The keys the steps changed (a key may repeat), or null once one changed ctx without saying which. */
   let changed: string[] | null = [];
   let output: NestedRun["output"] = null;

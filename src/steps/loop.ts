@@ -83,8 +83,9 @@ export const loop: StepType<LoopStep> = {
      * iteration may follow, with the keys changed since the last one. True: the loop stops (break_loop); "yield": the
      * call's budget is used up, the cursor stored.
      */
-    const iterate = async (i: number, last: boolean, vars: string[]): Promise<boolean | "yield"> => {
-      const run = await tools.runSteps(step.do as never, ctx, { parentId: step.id, scope: `${state.scope}[${i}]` });
+    const iterate = async (i: number, last: boolean, from: JsonObject, vars: string[]): Promise<boolean | "yield"> => {
+      const base = { ctx: from, changed: vars };
+      const run = await tools.runSteps(step.do as never, ctx, { parentId: step.id, scope: `${state.scope}[${i}]`, base });
       ctx = run.ctx;
       outputs.push(run.output);
       note(vars);
@@ -105,10 +106,11 @@ export const loop: StepType<LoopStep> = {
       const list = items as Json[];
       if (list.length > step.max) fail(`${list.length} items is more than max ${step.max}`);
       for (; index < list.length; index++) {
+        const from = ctx;
         ctx = { ...ctx };
         setOwn(ctx, step.as, list[index]!);
         setOwn(ctx, step.index_as, index);
-        stopped = await iterate(index, index + 1 === list.length, [step.as, step.index_as]);
+        stopped = await iterate(index, index + 1 === list.length, from, [step.as, step.index_as]);
         if (stopped) break;
       }
     } else {
@@ -120,8 +122,9 @@ export const loop: StepType<LoopStep> = {
           exhausted = true;
           break;
         }
+        const from = ctx;
         ctx = probe;
-        stopped = await iterate(index, false, ["iteration"]);
+        stopped = await iterate(index, false, from, ["iteration"]);
         if (stopped) break;
       }
     }

@@ -107,7 +107,13 @@ export interface StepTools {
   runSteps(
     steps: StepDefinition[],
     ctx: JsonObject,
-    options: { parentId: string; scope: string; signal?: AbortSignal },
+    options: {
+      parentId: string;
+      scope: string;
+      signal?: AbortSignal;
+      /** `ctx` is `base.ctx` with the `base.changed` keys set (a loop's variables): the engine then measures only those. */
+      base?: { ctx: Readonly<JsonObject>; changed: string[] };
+    },
   ): Promise<NestedRun>;
   /** Runs (or resumes, or reads the result of) the child workflow of a `workflow` step. */
   runChild(request: ChildRequest): Promise<ChildOutcome>;

@@ -240,6 +240,30 @@ steps:
     const result = await engine.run({}, { executionId: "big" });
     expect(result.error).toMatch(/^ExecutionError: ctx is \d+ bytes after step "s0", over the limit of 1000$/);
   });
+
+  test("in a loop, the body step whose iteration grows ctx over the limit fails, with the loop's variables counted", async () => {
+    const { store } = engineFor();
+    const grows = loadWorkflow(`
+id: grows
+name: Grows
+steps:
+  - { id: start, type: start, next: each }
+  - id: each
+    type: loop
+    over: $input.sizes
+    do:
+      - { id: grow, type: call, service: pad, input: $item, output: blob }
+    next: finish
+  - { id: finish, type: end }
+`);
+    const seen: number[] = [];
+    const services = { pad: (n: number) => (seen.push(n), "x".repeat(n)) };
+    // ctx: {"input":{"sizes":[…]},"item":…,"index":…,"blob":"…"}: about 90 bytes besides the blob.
+    const engine = new Engine(grows, { store, services, limits: { maxCtxBytes: 1000 } });
+    const result = await engine.run({ sizes: [100, 850, 950] }, { executionId: "grows" });
+    expect(seen).toEqual([100, 850, 950]);
+    expect(result.error).toMatch(/^ExecutionError: ctx is \d+ bytes after step "grow", over the limit of 1000$/);
+  });
 });
 
 describe("durable loops and continuations", () => {
