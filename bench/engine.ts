@@ -3,13 +3,22 @@
  * workflow, and the ratio of engine time to the same service calls made as plain awaited calls; then pure
  * `assign` steps (issue 22): a 1 000-iteration loop and a 900-step chain as whole runs, on the MemoryStore and on
  * the engine alone (a store that discards), before (the code at BASE, default /work/base) and after (this
- * checkout) in one process, the runs of every variant interleaved so that a busy machine slows them alike.
+ * checkout) in one process, the runs of every variant interleaved so that a busy machine slows them alike (also
+ * with a timeout and budgetMs, and a call loop with a 500-key ctx); then, before and after, the MemoryStore's `find`
+ * with 10 000 executions stored and a live event's way to 1 and 10 SSE streams.
  *   npx bun bench/engine.ts            (BASE=<checkout> to compare another; BASE= to skip the before)
  */
 import { Engine, loadWorkflow, MemoryStore } from "../mod.ts";
 import { linearWorkflow, loopWorkflow, medianMs, table, work } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 15);
+/** The code before (BASE, default /work/base; BASE= to skip it) and after (this checkout), for the sections that compare. */
+const BASE = process.env.BASE ?? "/work/base";
+type Mod = typeof import("../mod.ts");
+const roots: [string, Mod][] = [
+  ...(BASE ? [["before", await import(`${BASE}/mod.ts`) as Mod] as [string, Mod]] : []),
+  ["after", await import("../mod.ts")],
+];
 const rows: Record<string, string | number>[] = [];
 
 async function measure(name: string, workflow: ReturnType<typeof linearWorkflow>, input: unknown, steps: number, calls: unknown[]) {
@@ -98,8 +107,6 @@ await liveEvents();
  * streams, with a ~200-byte output.
  */
 async function liveEvents(): Promise<void> {
-  const base = process.env.BASE ?? "/work/base";
-  const here = new URL("..", import.meta.url).pathname;
   const stored = Array.from({ length: 1000 }, (_, i) => ({
     seq: i + 1,
     type: "step.completed" as const,
@@ -107,8 +114,7 @@ async function liveEvents(): Promise<void> {
     timestamp: "2026-01-01T00:00:00.000Z",
   }));
   const rows: Record<string, string | number>[] = [];
-  for (const [root, path] of [...(base ? [["before", base]] : []), ["after", here]] as const) {
-    const { WorkflowEvent } = await import(`${path}/mod.ts`) as typeof import("../mod.ts");
+  for (const [root, { WorkflowEvent }] of roots) {
     const frame = (event: InstanceType<typeof WorkflowEvent>) => typeof event.json === "function" ? event.json() : JSON.stringify(event);
     const row: Record<string, string | number> = { code: root };
     for (const streams of [1, 10]) {
@@ -128,11 +134,8 @@ async function liveEvents(): Promise<void> {
 
 /** The MemoryStore's `find` (a page of 20) with 10 000 executions stored, before and after, µs per call. */
 async function finds(): Promise<void> {
-  const base = process.env.BASE ?? "/work/base";
-  const here = new URL("..", import.meta.url).pathname;
   const rows: Record<string, string | number>[] = [];
-  for (const [root, path] of [...(base ? [["before", base]] : []), ["after", here]] as const) {
-    const mod = await import(`${path}/mod.ts`) as typeof import("../mod.ts");
+  for (const [root, mod] of roots) {
     const store = new mod.MemoryStore();
     const tiny = mod.loadWorkflow(
       `id: tiny\nname: Tiny\nsteps:\n  - { id: start, type: start, next: finish }\n  - { id: finish, type: end }\n`,
@@ -159,11 +162,6 @@ async function finds(): Promise<void> {
  * MemoryStore / engine alone ≤ 1.5.
  */
 async function pureShapes(): Promise<void> {
-  const base = process.env.BASE ?? "/work/base";
-  const here = new URL("..", import.meta.url).pathname;
-  type Mod = typeof import("../mod.ts");
-  const roots: [string, Mod][] = [["after", await import(`${here}/mod.ts`) as Mod]];
-  if (base) roots.unshift(["before", await import(`${base}/mod.ts`) as Mod]);
   const chain = (header = "") => `
 id: assign_chain
 name: Assign chain
@@ -291,7 +289,7 @@ steps:
     rows.push({ shape, steps: find(shape, "after", "MemoryStore").steps, ...cells });
   }
   console.log(
-    `\nWhole runs (steps/s), median of ${rounds} interleaved runs${base ? ` (before: ${base})` : ""}; targets for assign steps\n`,
+    `\nWhole runs (steps/s), median of ${rounds} interleaved runs${BASE ? ` (before: ${BASE})` : ""}; targets for assign steps\n`,
   );
   console.log(table(rows));
 }
