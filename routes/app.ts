@@ -61,17 +61,7 @@ export function createApp(options: AppOptionsInput): App {
   app.onError((error, c) => errorToResponse(error, c));
   app.notFound((c) => errorToResponse(new HttpProblem(404, `No route for ${c.req.method} ${c.req.path}.`), c));
 
-  // Only a start still under way needs keeping alive: Hono's executionCtx throws where there is none (Bun, Deno,
-  // Node), and building that error on every request cost ~9 % of the app's CPU under load (bench/concurrency.ts).
-  const settled = new WeakSet<Promise<void>>();
-  app.use(
-    "*",
-    contextMiddleware(resolve, (context, c) => {
-      const started = time.start(context);
-      if (settled.has(started)) return;
-      keepAlive(c, started.then(() => void settled.add(started)));
-    }),
-  );
+  app.use("*", contextMiddleware(resolve, (context, c) => keepAlive(c, time.start(context))));
 
   // Public: GET /health; POST /qstash (QStash signs its deliveries: the handler checks them and the body
   // limit); the dashboard's page, script and style, which hold no data (docs/dashboard.md).

@@ -151,19 +151,6 @@ describe("app.tick()", () => {
   });
 });
 
-describe("what the app keeps alive after its answer", () => {
-  test("the start of its time is handed to waitUntil while under way, not on requests after it settled", async () => {
-    const { app } = appWith();
-    const kept: Promise<unknown>[] = [];
-    const context = { waitUntil: (promise: Promise<unknown>) => kept.push(promise), passThroughOnException() {} };
-    await app.fetch(new Request("http://localhost/health"), {}, context);
-    expect(kept).toHaveLength(1);
-    await Promise.all(kept);
-    await app.fetch(new Request("http://localhost/health"), {}, context);
-    expect(kept).toHaveLength(1);
-  });
-});
-
 describe("the ticker", () => {
   const base = { store: new MemoryStore(), workflows: [pause] };
 
