@@ -6,7 +6,6 @@
  */
 import { ValidationError } from "../errors.ts";
 import { isPlainObject, setOwn } from "../json.ts";
-import { WORKFLOW_ID_PATTERN } from "../ids.ts";
 export { utf8Length } from "../json.ts";
 import {
   type Entry,
@@ -21,6 +20,7 @@ import {
 } from "../types.ts";
 import { assertEntryOf, assertExecutionId, type Commit, createdAtScore } from "./store.ts";
 import { checkShape, EntrySchema, ExecutionHeadSchema } from "../schemas.ts";
+import { WORKFLOW_ID_PATTERN } from "../ids.ts";
 
 export type ExecutionBody = Pick<Execution, ExecutionBodyField>;
 
@@ -57,6 +57,23 @@ function plainEntry(entry: Entry): boolean {
     typeof entry.timestamp === "string" && (entry.actor === undefined || typeof entry.actor === "string");
 }
 
+/** The head of an execution (every field but the body's), as a new object. */
+export function headOf(execution: Execution, omit?: keyof ExecutionHead): ExecutionHead {
+  // Built field by field, without `omit` (the Redis store leaves `revision` to its script): deleting from a copy
+  // leaves an object that is slower to serialize, once per commit.
+  const head: Record<string, unknown> = {};
+  for (const key of Object.keys(execution)) {
+    if (!BODY_FIELDS.has(key) && key !== omit) head[key] = execution[key as keyof Execution];
+  }
+  return head as unknown as ExecutionHead;
+}
+
+export function bodyOf(execution: Execution): ExecutionBody {
+  return Object.fromEntries(EXECUTION_BODY_FIELDS.map((field) => [field, execution[field]])) as ExecutionBody;
+}
+
+const BODY_FIELDS: ReadonlySet<string> = new Set(EXECUTION_BODY_FIELDS);
+
 const STATUSES: ReadonlySet<unknown> = new Set(EXECUTION_STATUSES);
 const stringOrNull = (value: unknown) => value === null || typeof value === "string";
 const recordOf = (value: unknown, ok: (item: unknown) => boolean) => isPlainObject(value) && Object.values(value).every(ok);
@@ -77,24 +94,6 @@ function plainHead(head: Execution): boolean {
     recordOf(head.labels, (value) => typeof value === "string") && head.pinned === null && Array.isArray(head.compensations) &&
     head.compensations.length === 0 && head.compensating === null && (head.compensated === null || typeof head.compensated === "boolean") &&
     head.flow == null && head.trace == null;
-}
-
-const BODY_FIELDS: ReadonlySet<string> = new Set(EXECUTION_BODY_FIELDS);
-
-/**
- * The head of an execution (every field but the body's and `omit`), as a new object: built field by field, since
- * deleting from a copy leaves an object that is slower to serialize, once per commit.
- */
-export function headOf(execution: Execution, omit?: keyof ExecutionHead): ExecutionHead {
-  const head: Record<string, unknown> = {};
-  for (const key of Object.keys(execution)) {
-    if (!BODY_FIELDS.has(key) && key !== omit) head[key] = execution[key as keyof Execution];
-  }
-  return head as unknown as ExecutionHead;
-}
-
-export function bodyOf(execution: Execution): ExecutionBody {
-  return Object.fromEntries(EXECUTION_BODY_FIELDS.map((field) => [field, execution[field]])) as ExecutionBody;
 }
 
 /** Applies one delta to a body in place (the body is the loader's own copy). */
