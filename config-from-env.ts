@@ -52,7 +52,7 @@ export const VERSION = "0.1.0";
  * The `Redis` class of the runtime: `Redis` from "@upstash/redis" (Bun, Deno, Node) or from
  * "@upstash/redis/cloudflare" (Workers). The entry file imports it, so this module pulls in neither.
  */
-export type RedisConstructor = new (config: { url: string; token: string }) => UpstashRedisClient;
+export type RedisConstructor = new (config: { url: string; token: string; enableAutoPipelining?: boolean }) => UpstashRedisClient;
 
 export interface EnvExtras {
   workflows: WorkflowDefinition[] | WorkflowLookup;
@@ -192,7 +192,9 @@ function storeFromEnv(env: Env, extras: EnvExtras, production: boolean, log: Non
     ? new URL(url).hostname.endsWith(".upstash.io")
     : flag(env, "DW_REDIS_KEY_LOCKING");
   const store = new UpstashRedisStore({
-    redis: new extras.Redis({ url, token: restToken }),
+    // Auto-pipelining (the client's default) batches nothing here (a run's store calls are sequential) and costs the
+    // app ~17 % of its CPU under load (bench/concurrency.ts; docs/deploy.md).
+    redis: new extras.Redis({ url, token: restToken, enableAutoPipelining: false }),
     keyLocking,
     ...(prefix ? { prefix } : {}),
     ...(days !== undefined ? { retention: Math.round(days * 86_400) } : {}),

@@ -18,7 +18,7 @@
  * and total CPU per step before / after.
  *   npx bun bench/concurrency.ts            (RUNS=200 ROUNDS=5 APPS=1 BASE=/work/base)
  *
- * Diagnostics: APPS=2 runs two app processes per stack on one port (reusePort); AFTER_REDIS_OPTIONS='{"enableAutoPipelining":false}'
+ * Diagnostics: APPS=2 runs two app processes per stack on one port (reusePort); AFTER_REDIS_OPTIONS='{"enableAutoPipelining":true}'
  * gives the app of this checkout's stack those @upstash/redis options (what they cost or save, in the same run);
  * PROFILE=<dir> runs that app under `bun --cpu-prof --cpu-prof-md` and leaves the profile in <dir>.
  */

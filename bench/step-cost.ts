@@ -6,6 +6,10 @@
  * see the same machine. Also printed, to say where a step's time goes: the Redis server time per script call (INFO
  * commandstats) and the time of the checkpoint requests inside a run (this checkout's store through a client that
  * times each script call; the rest of a step is the engine and the store's client-side work).
+ * Where the rest goes: the same run per checkout through an instant client (a fake that answers every script at once:
+ * the engine and the store's client-side work alone), and the bare EVALSHA's request sent with fetch itself (the same
+ * JSON body and headers, no @upstash/redis: what the client library adds). The bridge runs in this process, so its
+ * CPU is part of every request's time, the bare ones included.
  * With ROOT=<checkout> that checkout's code runs the same workflow in the same rounds (before / after).
  * Target: time per step ≤ 1.3 × the bare EVALSHA.
  *   ROOT=/work/base npx bun bench/step-cost.ts
@@ -58,20 +62,54 @@ try {
   const checkpoint = bySize[Math.floor(bySize.length / 2)]!;
   commits.length = 0;
 
+  // Answers every script at once: a commit (ARGV of 24 and more) with [1, revision, sizes, queue score], the reads of
+  // the current definition (ARGV: prefix, workflow id) with none, a definition's storage with [stored, current].
+  const instant = {
+    lrange: async () => [],
+    createScript: () => ({
+      exec: async (_keys: string[], argv: string[]) =>
+        argv.length >= 24 ? [1, Number(argv[2] || 0) + 1, 1000, 10, Number(argv[15] || 0)] : argv.length === 2 ? null : [1, 1],
+    }),
+  };
   const runners = loaded.map((checkout) => {
     const { SyncRunner, UpstashRedisStore } = checkout.mod;
     const { linearWorkflow, work } = checkout.workflows;
-    const store = new UpstashRedisStore({ redis: stack.redis, prefix: `step-${checkout.label}` });
-    const runner = new SyncRunner(linearWorkflow(STEPS), { store, services: { work } });
-    return { checkout, runner, perStep: [] as number[], server: { calls: 0, usec: 0 } };
+    const runnerOn = (redis: unknown) =>
+      new SyncRunner(linearWorkflow(STEPS), {
+        store: new UpstashRedisStore({ redis, prefix: `step-${checkout.label}` }),
+        services: { work },
+      });
+    return {
+      checkout,
+      runner: runnerOn(stack.redis),
+      alone: runnerOn(instant),
+      perStep: [] as number[],
+      alonePerStep: [] as number[],
+      server: { calls: 0, usec: 0 },
+    };
   });
+  // The bare EVALSHA as fetch sends it, without the client library.
+  const sha = await stack.redis.scriptLoad("return 1");
+  const fetchBody = JSON.stringify(["EVALSHA", sha, checkpoint.keys.length, ...checkpoint.keys, ...checkpoint.args]);
+  const fetchHeaders = { authorization: `Bearer ${stack.token}`, "content-type": "application/json", "upstash-encoding": "base64" };
+  const bareFetch = async () => {
+    const response = await fetch(stack.restUrl, { method: "POST", headers: fetchHeaders, body: fetchBody });
+    if ((await response.json()).result !== 1) throw new Error("the bare fetch did not answer 1");
+  };
   const bareMs: number[] = [];
+  const fetchMs: number[] = [];
   let n = 0;
-  for (const { runner } of runners) await runner.run({}, { executionId: `warm-up-${n++}` });
+  for (const { runner, alone } of runners) {
+    await runner.run({}, { executionId: `warm-up-${n++}` });
+    for (let i = 0; i < 20; i++) await alone.run({}, { executionId: `warm-up-${n++}` });
+  }
   for (let round = 0; round < ROUNDS; round++) {
-    for (const { runner, perStep, server } of runners) {
+    for (const { runner, alone, perStep, alonePerStep, server } of runners) {
+      let started = performance.now();
+      for (let i = 0; i < 5; i++) await alone.run({}, { executionId: `alone-${round}-${i}` });
+      alonePerStep.push((performance.now() - started) / STEPS / 5);
       resetStats(stack.redisUrl);
-      const started = performance.now();
+      started = performance.now();
       const result = await runner.run({}, { executionId: `step-${round}` });
       perStep.push((performance.now() - started) / STEPS);
       if (result.status !== "completed") throw new Error(`run ended ${result.status}`);
@@ -80,9 +118,12 @@ try {
       server.usec += scripts.usec;
     }
     for (let i = 0; i < BARE_PER_ROUND; i++) {
-      const started = performance.now();
+      let started = performance.now();
       await bare.exec(checkpoint.keys, checkpoint.args);
       bareMs.push(performance.now() - started);
+      started = performance.now();
+      await bareFetch();
+      fetchMs.push(performance.now() - started);
     }
     await timed.run({}, { executionId: `timed-${round}` });
   }
@@ -92,15 +133,20 @@ try {
   console.log(
     `  bare EVALSHA (return 1) with a checkpoint's KEYS + ARGV (${checkpoint.args.length} args, ${size} chars): ${us(bareMedian)}`,
   );
+  console.log(`  the same request by fetch itself (no @upstash/redis): ${us(median(fetchMs))}`);
   const perStep = new Map<string, number>();
-  for (const { checkout, perStep: times, server } of runners) {
+  const alonePerStep = new Map<string, number>();
+  for (const { checkout, perStep: times, alonePerStep: aloneTimes, server } of runners) {
     const ms = median(times);
     perStep.set(checkout.label, ms);
+    alonePerStep.set(checkout.label, median(aloneTimes));
     const serverUs = (server.usec / server.calls).toFixed(1);
     console.log(
       `  ${checkout.label.padEnd(6)} ${us(ms)} per step = ${
         (ms / bareMedian).toFixed(2)
-      } × bare; Redis ${serverUs} µs per script call  (${checkout.root})`,
+      } × bare; Redis ${serverUs} µs per script call; engine + store client alone (instant client) ${
+        us(median(aloneTimes))
+      } per step  (${checkout.root})`,
     );
   }
   const after = perStep.get("after")!;
@@ -111,7 +157,11 @@ try {
       (inRun / bareInRun).toFixed(2)
     } × that bare; the rest of a step (engine, store client) ${us(after - inRun)}`,
   );
-  console.log(`  per step: ${ratio(after, perStep.get("before"))}`);
+  console.log(
+    `  per step: ${ratio(after, perStep.get("before"))}; engine + store client alone: ${
+      ratio(alonePerStep.get("after")!, alonePerStep.get("before"))
+    }`,
+  );
   console.log(
     `  target per step ≤ ${TARGET} × bare EVALSHA: ${(after / bareMedian).toFixed(2)} ${after / bareMedian <= TARGET ? "PASS" : "MISS"}`,
   );

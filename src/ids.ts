@@ -6,7 +6,7 @@ import { z } from "zod";
 import { ValidationError } from "./errors.ts";
 
 /** Workflow ids: 1 to 100 letters, digits, `_` or `-`. */
-const WORKFLOW_ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
+export const WORKFLOW_ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
 const WORKFLOW_ID_RULE = "must be 1 to 100 letters, digits, _ or -";
 
 /** Execution ids: 1 to 200 letters, digits and `_ - . : [ ]` (child and loop ids use `:` and `[i]`). */

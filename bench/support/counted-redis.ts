@@ -45,7 +45,13 @@ export async function startCountedRedis(options: { latencyMs?: number } = {}): P
       return handler(new Request(request.url, { method: request.method, headers: request.headers, body }));
     },
   });
-  const redis = new Redis({ url: `http://127.0.0.1:${server.port}`, token: stack.token, retry: false, enableTelemetry: false });
+  const redis = new Redis({
+    url: `http://127.0.0.1:${server.port}`,
+    token: stack.token,
+    retry: false,
+    enableTelemetry: false,
+    enableAutoPipelining: false,
+  });
   return {
     redis,
     counts: () => ({ requests: stats.requests, commands: stats.commands, bytes }),

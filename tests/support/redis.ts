@@ -24,7 +24,7 @@ export interface RedisStack {
   redisUrl: string;
   restUrl: string;
   token: string;
-  /** An @upstash/redis client talking to the bridge (retries off, so failures show at once). */
+  /** An @upstash/redis client talking to the bridge (retries off, so failures show at once; no auto-pipelining, as config-from-env.ts builds it). */
   redis: Redis;
   bridgeStats(): BridgeStats;
   resetBridgeStats(): void;
@@ -90,7 +90,7 @@ export async function startRedisStack(options: { token?: string } = {}): Promise
   }
   const redisUrl = `redis://127.0.0.1:${port}`;
   const bridge = startBridge({ port: 0, redisUrl, token });
-  const redis = new Redis({ url: bridge.url, token, retry: false, enableTelemetry: false });
+  const redis = new Redis({ url: bridge.url, token, retry: false, enableTelemetry: false, enableAutoPipelining: false });
   return {
     redisUrl,
     restUrl: bridge.url,

@@ -57,13 +57,16 @@ const VARIABLE = /\{\w+\}/g;
 export function redisKeys(prefix: string): RedisKeys {
   const keys: Record<string, string | ((...args: string[]) => string)> = {};
   for (const [name, layout] of Object.entries(KEY_LAYOUT)) {
-    const key = `${prefix}:${layout}`;
-    keys[name] = layout.includes("{")
+    // The fixed parts around the variables, split once: a checkpoint builds four keys, and a regex replace each
+    // time was ~6 % of a commit's client-side work.
+    const parts = `${prefix}:${layout}`.split(VARIABLE);
+    keys[name] = parts.length > 1
       ? (...args: string[]) => {
-        let i = 0;
-        return key.replace(VARIABLE, () => args[i++]!);
+        let key = parts[0]!;
+        for (let i = 1; i < parts.length; i++) key += args[i - 1]! + parts[i]!;
+        return key;
       }
-      : key;
+      : parts[0]!;
   }
   return keys as RedisKeys;
 }

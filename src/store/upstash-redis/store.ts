@@ -103,7 +103,7 @@ type ScriptName = keyof typeof lua | keyof typeof flowLua;
 
 /** What a commit left in the shared keys (indexes, recovery queue name; its score apart): a checkpoint that keeps it needs none of them. */
 function sharedState(status: string, workflowId: string, hash: string, score: number, queue: string): string {
-  return [status, workflowId, hash, score, queue].join("\n");
+  return `${status}\n${workflowId}\n${hash}\n${score}\n${queue}`;
 }
 
 export class UpstashRedisStore implements Store, FlowStore {
@@ -155,10 +155,9 @@ export class UpstashRedisStore implements Store, FlowStore {
     const { execution, expectedRevision, delta } = commit;
     const id = execution.id;
     const what = `Execution ${JSON.stringify(id)}`;
-    const head = headOf(execution);
-    const recovery = recoveryOf(head);
-    const { revision: _written, ...headFields } = head;
-    const headText = serialize(headFields, what);
+    const recovery = recoveryOf(execution);
+    // The script keeps the revision: the head is stored without it.
+    const headText = serialize(headOf(execution, "revision"), what);
     const deltaText = delta && expectedRevision !== 0 ? serialize(delta, `The delta of ${what}`) : undefined;
     const entries = (commit.entries ?? []).map((entry) => serialize(entry, "An entry"));
     const events = (commit.events ?? []).map((event) => serialize(event, "An event"));

@@ -1,6 +1,17 @@
 import { describe, expect, test } from "bun:test";
 import { ExecutionError } from "../../../src/errors.ts";
-import { cloneJson, deepEqual, deepFreeze, FORBIDDEN_KEYS, getOwn, isPlainObject, jsonSize, setOwn, toJson } from "../../../src/json.ts";
+import {
+  cloneJson,
+  deepEqual,
+  deepFreeze,
+  FORBIDDEN_KEYS,
+  getOwn,
+  isPlainObject,
+  jsonSize,
+  readBodyUpTo,
+  setOwn,
+  toJson,
+} from "../../../src/json.ts";
 import type { Json, JsonObject } from "../../../src/types.ts";
 
 const polluted = () => (({}) as Record<string, unknown>).polluted;
@@ -233,5 +244,36 @@ describe("deepFreeze", () => {
   });
   test("leaves primitives and null as they are", () => {
     expect([deepFreeze(1), deepFreeze("s"), deepFreeze(null)]).toEqual([1, "s", null]);
+  });
+});
+
+describe("readBodyUpTo", () => {
+  const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+    new Request("http://localhost/", { method: "POST", body, headers, duplex: "half" } as RequestInit);
+  /** A stream of `chunks` chunks of 60 bytes that counts what was pulled. */
+  const counted = (chunks: number) => {
+    const pulled = { count: 0 };
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled.count++ < chunks) controller.enqueue(new TextEncoder().encode("x".repeat(60)));
+        else controller.close();
+      },
+    });
+    return { stream, pulled };
+  };
+
+  test("a body with its Content-Length within the limit comes back whole", async () => {
+    const bytes = await readBodyUpTo(post("hello", { "content-length": "5" }), 10);
+    expect(new TextDecoder().decode(bytes)).toBe("hello");
+  });
+
+  test("a Content-Length within the limit that lies (a message built in-process) is still refused past the limit", async () => {
+    expect(await readBodyUpTo(post("x".repeat(200), { "content-length": "10" }), 100)).toBeUndefined();
+  });
+
+  test("an encoded body is read by chunks: refused once past the limit, without reading the rest", async () => {
+    const { stream, pulled } = counted(100);
+    expect(await readBodyUpTo(post(stream, { "content-length": "50", "content-encoding": "gzip" }), 100)).toBeUndefined();
+    expect(pulled.count).toBeLessThan(10);
   });
 });

@@ -3,7 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import * as http from "../../../routes/schemas.ts";
 import { Engine, loadWorkflow, MemoryStore, ValidationError } from "../../../mod.ts";
-import { EntrySchema, ExecutionResultSchema, ExecutionSchema, HaltSchema, JobSchema } from "../../../src/schemas.ts";
+import { EntrySchema, ExecutionHeadSchema, ExecutionResultSchema, ExecutionSchema, HaltSchema, JobSchema } from "../../../src/schemas.ts";
+import { checkCommit } from "../../../src/store/format.ts";
 import { dueAt, type Execution, isDue } from "../../../src/types.ts";
 import { manualClock } from "../../support/engine.ts";
 import { makeEntry, makeExecution } from "../../support/store-contract.ts";
@@ -44,6 +45,36 @@ describe("the store checks a commit against the shapes", () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).issues.map((issue) => issue.path)).toEqual(["status"]);
     expect(await store.load("bad-status")).toBeNull();
+  });
+
+  test("checkCommit accepts a head exactly when the head schema does (its fast check for plain heads changes no answer)", () => {
+    const heads: Record<string, Partial<Execution> | Record<string, unknown>> = {
+      plain: {},
+      "with visits and labels": { visits: { s: 2 }, labels: { region: "eu" } },
+      "waiting to retry": { status: "pending", retry: { stepId: "s", attempt: 2 }, wakeAt: "2026-01-01T00:00:00.000Z" },
+      "compensated": { compensated: true },
+      "bad workflow id": { workflowId: "a b" },
+      "negative revision": { revision: -1 },
+      "fractional visit count": { visits: { s: 1.5 } },
+      "label that is not a string": { labels: { n: 1 } },
+      "visits not an object": { visits: [] },
+      "retry without a step": { retry: { attempt: 1 } },
+      "no updatedAt": { updatedAt: undefined },
+      "compensated not a boolean": { compensated: "yes" },
+    };
+    for (const [name, overrides] of Object.entries(heads)) {
+      const execution = { ...makeExecution(), ...overrides } as Execution;
+      const valid = ExecutionHeadSchema.safeParse(execution).success;
+      let accepted = true;
+      try {
+        checkCommit({ execution });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        accepted = false;
+      }
+      expect({ name, accepted }).toEqual({ name, accepted: valid });
+      expect(valid).toBe(name === "plain" || name === "with visits and labels" || name === "waiting to retry" || name === "compensated");
+    }
   });
 
   test("an entry that breaks the entry schema is refused naming the field", async () => {
