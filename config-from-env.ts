@@ -173,17 +173,27 @@ function storeFromEnv(env: Env, extras: EnvExtras, production: boolean, log: Non
     log("warn", `durable-workflow: WARNING: using the ${line}`);
     return { store: new MemoryStore(), storeLine: "MemoryStore (not durable)" };
   }
+  if (!extras.Redis) {
+    throw new ConfigError(
+      'UPSTASH_REDIS_REST_URL is set but no Redis class was given: pass extras.Redis (Redis from "@upstash/redis", or "@upstash/redis/cloudflare" on Workers)',
+    );
+  }
+  return redisStoreFromEnv(env, extras.Redis);
+}
+
+/**
+ * The UpstashRedisStore the environment describes (UPSTASH_REDIS_REST_URL and _TOKEN, DW_REDIS_PREFIX, DW_RETENTION_DAYS,
+ * DW_REDIS_KEY_LOCKING), built with `Redis`; ConfigError for a bad variable. The app's entries and the CLI share it.
+ */
+export function redisStoreFromEnv(env: Env, Redis: RedisConstructor): { store: UpstashRedisStore; storeLine: string } {
+  const url = text(env, "UPSTASH_REDIS_REST_URL");
+  const restToken = text(env, "UPSTASH_REDIS_REST_TOKEN");
   if (!url || !restToken) {
     throw new ConfigError(
       `Redis needs both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN; ${url ? "the token" : "the URL"} is missing`,
     );
   }
   httpUrl(url, "UPSTASH_REDIS_REST_URL");
-  if (!extras.Redis) {
-    throw new ConfigError(
-      'UPSTASH_REDIS_REST_URL is set but no Redis class was given: pass extras.Redis (Redis from "@upstash/redis", or "@upstash/redis/cloudflare" on Workers)',
-    );
-  }
   const days = number(env, "DW_RETENTION_DAYS");
   if (days !== undefined && !(days > 0)) throw new ConfigError(`DW_RETENTION_DAYS must be a positive number of days, got ${days}`);
   const prefix = text(env, "DW_REDIS_PREFIX");
@@ -194,7 +204,7 @@ function storeFromEnv(env: Env, extras: EnvExtras, production: boolean, log: Non
   const store = new UpstashRedisStore({
     // Auto-pipelining (the client's default) batches nothing here (a run's store calls are sequential) and costs the
     // app ~17 % of its CPU under load (bench/concurrency.ts; docs/deploy.md).
-    redis: new extras.Redis({ url, token: restToken, enableAutoPipelining: false }),
+    redis: new Redis({ url, token: restToken, enableAutoPipelining: false }),
     keyLocking,
     ...(prefix ? { prefix } : {}),
     ...(days !== undefined ? { retention: Math.round(days * 86_400) } : {}),

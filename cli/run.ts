@@ -1,5 +1,5 @@
-import { httpFromEnv } from "../config-from-env.ts";
-import { type Json, MemoryStore, type Store, StreamRunner, UpstashRedisStore } from "../src/mod.ts";
+import { httpFromEnv, redisStoreFromEnv } from "../config-from-env.ts";
+import { type Json, MemoryStore, type Store, StreamRunner } from "../src/mod.ts";
 import { askForAnswer, LineReader } from "./answers.ts";
 import { CliError, type Command, UsageError } from "./command.ts";
 import { CONFIG_HELP, CONFIG_OPTION, loadConfig } from "./config.ts";
@@ -17,11 +17,11 @@ function parseInput(text: string | boolean | undefined): Json {
 }
 
 async function redisStore(env: Record<string, string | undefined>): Promise<Store> {
-  const url = env.UPSTASH_REDIS_REST_URL;
-  const token = env.UPSTASH_REDIS_REST_TOKEN;
-  if (!url || !token) throw new CliError("--redis needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN in the environment");
+  if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN) {
+    throw new CliError("--redis needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN in the environment");
+  }
   const { Redis } = await import("@upstash/redis");
-  return new UpstashRedisStore({ redis: new Redis({ url, token }), prefix: env.DW_REDIS_PREFIX || undefined });
+  return redisStoreFromEnv(env, Redis).store;
 }
 
 export const run: Command = {
