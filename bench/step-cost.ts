@@ -11,12 +11,14 @@
  * JSON body and headers, no @upstash/redis: what the client library adds). The bridge runs in this process, so its
  * CPU is part of every request's time, the bare ones included.
  * With ROOT=<checkout> that checkout's code runs the same workflow in the same rounds (before / after).
- * Target: time per step ≤ 1.3 × the bare EVALSHA.
- *   ROOT=/work/base npx bun bench/step-cost.ts
+ * Target: time per step ≤ 1.3 × the bare EVALSHA. `--latency redis=MS` makes the bridge add MS to every request (the
+ * bare one too), as a REST request from an edge isolate to its Upstash region pays it.
+ *   npx bun bench/step-cost.ts [--latency redis=2]        (ROOT=<checkout> for "before")
  */
 import { startRedisStack } from "../tests/support/redis.ts";
 import { checkouts, ratio } from "./support/checkouts.ts";
 import { commandStats, resetStats, scriptStats } from "./support/redis-stats.ts";
+import { latencyLabel, parseLatency } from "./support/latency.ts";
 
 const STEPS = 100;
 const ROUNDS = Number(process.env.ROUNDS ?? 30);
@@ -25,7 +27,8 @@ const TARGET = 1.3;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
-const stack = await startRedisStack();
+const latency = parseLatency(Bun.argv);
+const stack = await startRedisStack({ latencyMs: latency.redisMs });
 try {
   const loaded = await checkouts();
   // This checkout's store through a client that keeps every commit's KEYS, ARGV and request time.
@@ -129,7 +132,11 @@ try {
   }
   const bareMedian = median(bareMs);
   const size = checkpoint.args.join("").length;
-  console.log(`step cost: ${ROUNDS} rounds of one ${STEPS}-step linear run per checkout and ${BARE_PER_ROUND} bare EVALSHAs`);
+  console.log(
+    `step cost: ${ROUNDS} rounds of one ${STEPS}-step linear run per checkout and ${BARE_PER_ROUND} bare EVALSHAs (${
+      latencyLabel(latency)
+    })`,
+  );
   console.log(
     `  bare EVALSHA (return 1) with a checkpoint's KEYS + ARGV (${checkpoint.args.length} args, ${size} chars): ${us(bareMedian)}`,
   );

@@ -69,7 +69,8 @@ async function waitForRedis(port: number, proc: Bun.Subprocess): Promise<void> {
   throw new Error(`redis-server did not answer PING on port ${port}`);
 }
 
-export async function startRedisStack(options: { token?: string } = {}): Promise<RedisStack> {
+/** `latencyMs`: what the bridge adds to every request (benches: production's round trip). */
+export async function startRedisStack(options: { token?: string; latencyMs?: number } = {}): Promise<RedisStack> {
   const token = options.token ?? "test-token";
   let proc: Bun.Subprocess | undefined;
   let port = 0;
@@ -89,7 +90,7 @@ export async function startRedisStack(options: { token?: string } = {}): Promise
     }
   }
   const redisUrl = `redis://127.0.0.1:${port}`;
-  const bridge = startBridge({ port: 0, redisUrl, token });
+  const bridge = startBridge({ port: 0, redisUrl, token, ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}) });
   const redis = new Redis({ url: bridge.url, token, retry: false, enableTelemetry: false, enableAutoPipelining: false });
   return {
     redisUrl,
