@@ -164,7 +164,11 @@ export async function continueRun(core: EngineCore, executionId: string, options
   if (waited) run.emit("flow.started", {});
   run.trace = core.startSegment(exec, "continue");
   return await core.within(run.trace, async () => {
-    await run.checkpoint();
+    // The claim travels with the first checkpoint, made before the first side effect (drive.ts): the pure steps run
+    // before it (a run that loses the race discards them) and their entries share its request. Compensations are
+    // side effects from the start: claimed first.
+    if (exec.compensating) await run.checkpoint();
+    else run.claimed = false;
     return await drive(core, run);
   });
 }
