@@ -129,6 +129,11 @@ export class Catalog {
     return this.#latest.get(id) ?? lookupWorkflow(this.#code, id);
   }
 
+  /** The definition `current(id)` last returned in this catalog (no store request), or undefined before its first call. */
+  lastCurrent(id: string): WorkflowDefinition | undefined {
+    return this.#latest.get(id);
+  }
+
   /** The current definition of every workflow given in code (`codeIds`, first, in their order) or stored with a current version. */
   async list(codeIds: readonly string[]): Promise<WorkflowDefinition[]> {
     const ids = [...new Set([...codeIds, ...(await this.#store.workflowIds())])];

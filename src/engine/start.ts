@@ -15,6 +15,7 @@ import { startLabels } from "./labels.ts";
 import { drive, driveApplied } from "./drive.ts";
 import { changeHalt } from "./operator.ts";
 import { Run } from "./run.ts";
+import { CurrentVersionChangedError } from "../store/store.ts";
 import { type SegmentTrace, startTrace } from "./tracing.ts";
 
 /**
@@ -56,16 +57,31 @@ export async function startRun(
  * already exists with the same input is left alone (idempotent). Returns the execution as stored. `traceparent`:
  * the start request's, the parent of the execution's trace.
  */
-export async function prepare(
-  core: EngineCore,
-  input: unknown,
-  options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string; labels?: Record<string, string> } = {},
-): Promise<Execution> {
+export interface PrepareOptions {
+  executionId?: string;
+  trigger?: JsonObject;
+  priority?: number;
+  traceparent?: string;
+  labels?: Record<string, string>;
+  /**
+   * Saves only while this engine's definition is the workflow's current version in the store (else a
+   * CurrentVersionChangedError, nothing saved): the caller's check that it starts new runs on the current version,
+   * in the save's own request.
+   */
+  checkCurrent?: boolean;
+}
+
+export async function prepare(core: EngineCore, input: unknown, options: PrepareOptions = {}): Promise<Execution> {
   const checked = applyInputRules(core.workflow, input ?? {});
   const exec = freshExecution(core, checked, options.executionId ?? core.ids(), undefined, options.traceparent, options.labels);
   exec.status = "pending";
   if (options.priority !== undefined) exec.flow = { priority: options.priority };
-  if (core.options.flowControl !== false && core.workflow.debounce) return await debounce(core, exec, core.workflow.debounce);
+  if (core.options.flowControl !== false && core.workflow.debounce) {
+    if (options.checkCurrent && (await core.store.currentDefinition(exec.workflowId))?.hash !== core.workflow.hash) {
+      throw new CurrentVersionChangedError(exec.workflowId, core.workflow.hash);
+    }
+    return await debounce(core, exec, core.workflow.debounce);
+  }
   const definition = definitionToPin(core.store, core.workflow, core.clock.now());
   // A run started by a trigger tells which one in its first event.
   const events = options.trigger
@@ -77,11 +93,17 @@ export async function prepare(
     }]
     : [];
   try {
-    const { revision } = await core.store.commit({ execution: exec, expectedRevision: 0, events, ...(definition ? { definition } : {}) });
+    const { revision } = await core.store.commit({
+      execution: exec,
+      expectedRevision: 0,
+      events,
+      ...(definition ? { definition } : {}),
+      ...(options.checkCurrent ? { currentHash: core.workflow.hash } : {}),
+    });
     markStored(core.store, core.workflow.hash);
     return { ...exec, revision };
   } catch (error) {
-    if (!(error instanceof ConflictError)) throw error;
+    if (!(error instanceof ConflictError) || error instanceof CurrentVersionChangedError) throw error;
     return await existingFor(core, exec, error);
   }
 }
