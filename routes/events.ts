@@ -79,7 +79,7 @@ class Feed {
   }
 
   async send(event: WorkflowEvent): Promise<void> {
-    if (!this.signal.aborted) await this.#stream.writeSSE({ id: event.id, event: event.type, data: JSON.stringify(event) });
+    if (!this.signal.aborted) await this.#stream.writeSSE({ id: event.id, event: event.type, data: event.json() });
   }
 
   /**

@@ -100,7 +100,6 @@ export class EngineCore {
   readonly maxInlineWaitMs: number;
   readonly #maxSteps: number;
   readonly #maxCtxBytes: number;
-  readonly #steps = new WeakMap<WorkflowDefinition, Map<string, StepDefinition>>();
   /** W3C traceparent of the last run segment this engine traced (follow-up jobs carry it); undefined untraced. */
   lastTraceparent: string | undefined;
 
@@ -143,9 +142,7 @@ export class EngineCore {
   }
 
   newRun(exec: Execution, workflow: WorkflowDefinition, claimed: boolean): Run {
-    let steps = this.#steps.get(workflow);
-    if (!steps) this.#steps.set(workflow, steps = new Map(workflow.steps.map((step) => [step.id, step])));
-    return new Run(exec, workflow, steps, claimed, {
+    return new Run(exec, workflow, stepsOf(workflow), claimed, {
       store: this.store,
       clock: this.clock,
       ids: this.options.ids,
@@ -169,7 +166,7 @@ export class EngineCore {
   /** The call's time budget (`budgetMs`) is used up. */
   budgetUsed(run: Run): boolean {
     const budget = this.options.budgetMs;
-    return budget !== undefined && this.clock.now().getTime() - run.startedAt >= budget;
+    return budget !== undefined && run.nowMs() - run.startedAt >= budget;
   }
 
   /** The span of one run segment (`kind`: run, continue, resume, or an operator's cancel, retry, migrate), when an SDK records. */
@@ -191,6 +188,15 @@ export class EngineCore {
       throw error;
     }
   }
+}
+
+/** Each definition's steps by id, made once per definition (definitions are frozen), whichever engine asks: runners make an engine per call. */
+const stepMaps = new WeakMap<WorkflowDefinition, Map<string, StepDefinition>>();
+
+function stepsOf(workflow: WorkflowDefinition): ReadonlyMap<string, StepDefinition> {
+  let steps = stepMaps.get(workflow);
+  if (!steps) stepMaps.set(workflow, steps = new Map(workflow.steps.map((step) => [step.id, step])));
+  return steps;
 }
 
 export function timeoutError(run: Run): WorkflowTimeoutError {

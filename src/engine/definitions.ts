@@ -22,10 +22,17 @@ const storedHashes = new WeakMap<Store, Set<string>>();
 const loadedByHash = new Map<string, WorkflowDefinition>();
 const MAX_CACHED = 500;
 
+/** Sources made so far (a definition is frozen: its source never changes). */
+const sources = new WeakMap<WorkflowDefinition, string>();
+
 /** The source kept for a definition given in code: its normalised content as JSON (loads back to the same hash). */
 function sourceOf(workflow: WorkflowDefinition): string {
-  const { hash: _hash, ...content } = workflow;
-  return JSON.stringify(content);
+  let source = sources.get(workflow);
+  if (source === undefined) {
+    const { hash: _hash, ...content } = workflow;
+    sources.set(workflow, source = JSON.stringify(content));
+  }
+  return source;
 }
 
 export function storedDefinition(workflow: WorkflowDefinition, storedAt: Date, source = sourceOf(workflow)): StoredDefinition {

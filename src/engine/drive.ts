@@ -15,7 +15,7 @@ import { type EngineCore, eventWaitOf, receivedRecord, resultOf, timeoutError, y
 import { markStored } from "./definitions.ts";
 import { executeStep, lastError, type StepEnd, stepTypeOf } from "./execute-step.ts";
 import type { Run } from "./run.ts";
-import { stepTools } from "./tools.ts";
+import { stepTools, toolsAt } from "./tools.ts";
 import { stepsOnCycles, visitOf } from "./visits.ts";
 
 /**
@@ -50,7 +50,7 @@ async function driveSteps(core: EngineCore, run: Run): Promise<ExecutionResult> 
   try {
     if (exec.compensating) return await compensate(core, run);
     while (exec.recoverTo && exec.recoverTo !== FINISHED) {
-      if (exec.deadline && core.clock.now().getTime() >= Date.parse(exec.deadline)) {
+      if (run.pastDeadline()) {
         return await fail(core, run, timeoutError(run));
       }
       const step = run.steps.get(exec.recoverTo);
@@ -142,7 +142,7 @@ async function runTopLevel(core: EngineCore, run: Run, step: StepDefinition): Pr
   const stopHeartbeat = type.pure ? undefined : run.heartbeat();
   let end: StepEnd;
   try {
-    end = await executeStep(run, step, type, step, state, stepTools(core, run, run.signal, step, ctxBefore, { ctx: exec.ctx }));
+    end = await executeStep(run, step, type, step, state, toolsAt(core, run, run.signal, step, ctxBefore, exec.ctx, "top"));
   } finally {
     stopHeartbeat?.();
   }
@@ -270,7 +270,7 @@ async function fail(core: EngineCore, run: Run, error: unknown): Promise<Executi
 /** Runs the compensations of a failed or cancelled run (compensation.ts), on a signal the workflow deadline does not abort. */
 async function compensate(core: EngineCore, run: Run): Promise<ExecutionResult> {
   const ctx = run.exec.ctx;
-  const tools = stepTools(core, run, new AbortController().signal, { id: "", type: "" }, ctx, { ctx });
+  const tools = stepTools(core, run, new AbortController().signal, { top: { id: "", type: "" }, ctxBefore: ctx, ctx });
   await runCompensations(run, core.registry, tools);
   return resultOf(run.exec);
 }

@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.ts";
-import { cloneJson, deepFreeze } from "../json.ts";
+import { deepFreeze } from "../json.ts";
 import { EVENT_TYPES, type EventType, type JsonObject, type StoredEvent } from "../types.ts";
 
 /**
@@ -28,10 +28,15 @@ export class WorkflowEvent {
       throw new ValidationError('An event\'s executionId must not contain "\\r" or "\\n"');
     }
     this.type = type;
-    this.data = deepFreeze(cloneJson(data));
+    // The copy is made through JSON text, kept for json(): an event is serialized once, however many streams send it.
+    this.#dataText = JSON.stringify(data);
+    this.data = deepFreeze(this.#dataText === undefined ? data : JSON.parse(this.#dataText));
     this.timestamp = typeof timestamp === "string" ? timestamp : timestamp.toISOString();
     this.seq = seq;
   }
+
+  readonly #dataText: string | undefined;
+  #json: string | undefined;
 
   static fromStored(event: StoredEvent): WorkflowEvent {
     return new WorkflowEvent(event.type, event.data, event.timestamp, event.seq);
@@ -50,6 +55,15 @@ export class WorkflowEvent {
     return { type: this.type, data: this.data, timestamp: this.timestamp, ...(this.seq === undefined ? {} : { seq: this.seq }) };
   }
 
+  /** `JSON.stringify(this)`, made once (the event is frozen): what each SSE `data:` line sends. */
+  json(): string {
+    if (this.#dataText === undefined) return JSON.stringify(this);
+    this.#json ??= `{"type":${JSON.stringify(this.type)},"data":${this.#dataText},"timestamp":${JSON.stringify(this.timestamp)}${
+      this.seq === undefined ? "" : `,"seq":${this.seq}`
+    }}`;
+    return this.#json;
+  }
+
   toStored(): StoredEvent {
     return { seq: this.seq ?? 0, type: this.type, data: this.data as JsonObject, timestamp: this.timestamp };
   }
@@ -61,7 +75,7 @@ export class WorkflowEvent {
    */
   toSSE(): string {
     const id = this.id;
-    return `${id === undefined ? "" : `id: ${id}\n`}event: ${this.type}\ndata: ${JSON.stringify(this.toJSON())}\n\n`;
+    return `${id === undefined ? "" : `id: ${id}\n`}event: ${this.type}\ndata: ${this.json()}\n\n`;
   }
 }
 

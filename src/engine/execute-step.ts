@@ -61,7 +61,7 @@ export async function executeStep(
   const span = run.trace?.startStep(label, state.nested);
   if (span) state = { ...state, traceparent: span.traceparent };
   // The step's own view of the tools: the same object underneath, with its retries counted and announced.
-  const counted: StepTools = Object.create(tools);
+  const counted: StepTools = { ...tools };
   counted.waitToRetry = (ms, next, error) => {
     const data = { stepId: label.id, stepType: label.type, attempt: next, error: errorText(error), delayMs: ms };
     run.emit("step.retrying", data);

@@ -11,6 +11,7 @@ import { type CommitResult, type EventWait, MAX_EVENTS_PER_EXECUTION, type Store
 import type { Entry, EntryAction, EventType, Execution, ExecutionDelta, Json, JsonObject, LoopCursor, StoredEvent } from "../types.ts";
 import type { Clock } from "./clock.ts";
 import { type EventHandler, WorkflowEvent } from "./events.ts";
+import type { ToolPlace } from "./tools.ts";
 import { type Instruments, instruments, type SegmentTrace, timed } from "./tracing.ts";
 
 /** What a run needs of its engine. */
@@ -52,8 +53,8 @@ export class Run {
   resumed?: { stepId: string; haltData: JsonObject | null };
   /** Who resumed the run: the next entry written records it. */
   actor?: string;
-  /** The engine's cache of the tools of nested steps, per signal (see Engine #nestedTools). */
-  readonly nestedTools = new Map<AbortSignal, { top: unknown; given: { ctx: JsonObject }; tools: StepTools }>();
+  /** The tools of this run's steps, per signal (the run itself for top-level steps), with where they point (tools.ts toolsAt). */
+  readonly tools = new Map<object, { place: ToolPlace; tools: StepTools }>();
   /** This segment's spans, when an SDK records them (see tracing.ts). */
   trace: SegmentTrace | undefined;
   /** The metric instruments, when a meter provider is registered. */
@@ -101,9 +102,8 @@ export class Run {
     this.#stored = claimed ? storedOf(exec) : null;
   }
 
-  get signal(): AbortSignal {
-    return this.abort.signal;
-  }
+  /** The abort signal, read once (a getter of the platform's that every step asks for). */
+  readonly signal: AbortSignal = this.abort.signal;
 
   /** Entries not checkpointed yet. */
   get unsaved(): number {
@@ -125,6 +125,16 @@ export class Run {
   nowMs(): number {
     const clock = this.#context.clock;
     return clock.nowMs ? clock.nowMs() : clock.now().getTime();
+  }
+
+  #deadline = { text: "", ms: NaN };
+
+  /** The workflow deadline has passed by the clock (the deadline is parsed once, not at every step that asks). */
+  pastDeadline(): boolean {
+    const text = this.exec.deadline;
+    if (!text) return false;
+    if (text !== this.#deadline.text) this.#deadline = { text, ms: Date.parse(text) };
+    return this.nowMs() >= this.#deadline.ms;
   }
 
   #isoAt(ms = this.nowMs()): string {
@@ -161,7 +171,7 @@ export class Run {
     extra: { output?: Json; error?: string; attempt?: number },
     endedAt = this.nowMs(),
   ): void {
-    this.#entries.push({
+    const entry: Entry = {
       id: this.#context.ids?.() ?? this.#nextEntryId(),
       executionId: this.exec.id,
       stepId: step.id,
@@ -172,8 +182,10 @@ export class Run {
       output: extra.output ?? null,
       error: extra.error ?? null,
       timestamp: this.#isoAt(endedAt),
-      ...(this.actor ? { actor: this.actor } : {}),
-    });
+    };
+    // Set after the literal (not spread into it): every entry keeps the literal's shape, which JSON.stringify is fastest on.
+    if (this.actor) entry.actor = this.actor;
+    this.#entries.push(entry);
     this.actor = undefined;
   }
 
@@ -192,20 +204,29 @@ export class Run {
    */
   checkCtxSize(ctx: JsonObject, stepId: string, known?: { from: Readonly<JsonObject>; changed: string[] }): void {
     if (ctx === this.#measuredCtx) return;
+    this.#measure(ctx, known);
+    if (this.#ctxBytes > this.#context.maxCtxBytes) {
+      throw new ExecutionError(`ctx is ${this.#ctxBytes} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, {
+        stepId,
+      });
+    }
+  }
+
+  /**
+   * `ctx` is `from` with the `changed` keys set (a loop's variables): when `from` is the ctx measured last, measures those
+   * keys now, so that the next step's check measures only its own (the limit is checked by that step, as before).
+   */
+  rebaseCtx(ctx: JsonObject, from: Readonly<JsonObject>, changed: string[]): void {
+    if (from === this.#measuredCtx && ctx !== from) this.#measure(ctx, { from, changed });
+  }
+
+  #measure(ctx: JsonObject, known?: { from: Readonly<JsonObject>; changed: string[] }): void {
     const sizes = this.#sizes;
-    const measure = (key: string) => {
-      const value = ctx[key]!;
-      const entry = sizes.get(key);
-      if (entry && entry.value === value) return entry.size;
-      const size = jsonSize(value) + key.length + 4;
-      sizes.set(key, { value, size });
-      return size;
-    };
     if (known && known.from === this.#measuredCtx) {
       // Only the keys the step changed: the cost of a step does not grow with the size of ctx.
       for (const key of known.changed) {
         this.#ctxBytes -= sizes.get(key)?.size ?? 0;
-        if (Object.hasOwn(ctx, key)) this.#ctxBytes += measure(key);
+        if (Object.hasOwn(ctx, key)) this.#ctxBytes += this.#sizeOf(ctx, key);
         else sizes.delete(key);
       }
     } else {
@@ -214,17 +235,22 @@ export class Run {
       for (const key in ctx) {
         if (!Object.hasOwn(ctx, key)) continue;
         keys += 1;
-        total += measure(key);
+        total += this.#sizeOf(ctx, key);
       }
       if (sizes.size > keys) { for (const key of [...sizes.keys()]) if (!Object.hasOwn(ctx, key)) sizes.delete(key); }
       this.#ctxBytes = total;
     }
     this.#measuredCtx = ctx;
-    if (this.#ctxBytes > this.#context.maxCtxBytes) {
-      throw new ExecutionError(`ctx is ${this.#ctxBytes} bytes after step "${stepId}", over the limit of ${this.#context.maxCtxBytes}`, {
-        stepId,
-      });
-    }
+  }
+
+  /** The size of one key of ctx as JSON, from the cache while its value is the one measured. */
+  #sizeOf(ctx: JsonObject, key: string): number {
+    const value = ctx[key]!;
+    const entry = this.#sizes.get(key);
+    if (entry && entry.value === value) return entry.size;
+    const size = jsonSize(value) + key.length + 4;
+    this.#sizes.set(key, { value, size });
+    return size;
   }
 
   /**

@@ -15,6 +15,19 @@ export interface ReferenceScope {
 }
 
 const splitCache = new Map<string, string[]>();
+/** A value string → the path segments when it is exactly one reference, else null (cached like splitCache: a loop resolves the same strings each step). */
+const wholeCache = new Map<string, readonly string[] | null>();
+
+function wholeReference(value: string): readonly string[] | null {
+  let segments = wholeCache.get(value);
+  if (segments === undefined) {
+    const whole = WHOLE_REF.exec(value);
+    segments = whole ? splitPath(whole[1]!) : null;
+    if (wholeCache.size >= 10_000) wholeCache.clear();
+    wholeCache.set(value, segments);
+  }
+  return segments;
+}
 
 /** Splits `a.b.0` into segments (cached: paths come from definitions, so there are few of them). */
 export function splitPath(path: string): string[] {
@@ -47,7 +60,10 @@ export function getPath(value: Json | undefined, segments: readonly string[], fr
 
 /** The value of a path without `$` (`order.items.0`), from the same roots as a reference. */
 export function lookup(path: string, scope: ReferenceScope): Json {
-  const segments = splitPath(path);
+  return lookupSegments(splitPath(path), scope);
+}
+
+function lookupSegments(segments: readonly string[], scope: ReferenceScope): Json {
   const root = segments[0];
   if (root === undefined) return null;
   let base: Json | undefined;
@@ -71,8 +87,8 @@ function interpolated(value: Json): string {
 export function resolveValue(value: unknown, scope: ReferenceScope): Json {
   if (typeof value === "string") {
     if (!value.includes("$")) return value;
-    const whole = WHOLE_REF.exec(value);
-    if (whole) return cloneJson(lookup(whole[1]!, scope));
+    const whole = wholeReference(value);
+    if (whole) return cloneJson(lookupSegments(whole, scope));
     return value.replace(EMBEDDED_REF, (_m, path: string) => interpolated(lookup(path, scope)));
   }
   if (Array.isArray(value)) return value.map((item) => resolveValue(item, scope));

@@ -68,17 +68,33 @@ export const loop: StepType<LoopStep> = {
     const fail = (message: string): never => {
       throw new ExecutionError(`Loop "${step.id}": ${message}`, { stepId: step.id });
     };
+    /** Keys the loop changed since the step began and since its last checkpoint; null once a body step did not say which. */
+    let changed: Set<string> | null = new Set();
+    let unsaved: Set<string> | null = new Set();
+    const note = (keys: readonly string[] | undefined) => {
+      if (!keys) changed = unsaved = null;
+      for (const key of keys ?? []) {
+        changed?.add(key);
+        unsaved?.add(key);
+      }
+    };
     /**
-     * Runs iteration i; checkpoints after it when it had side effects and another iteration may follow. True: the loop
-     * stops (break_loop); "yield": the call's budget is used up, the cursor stored.
+     * Runs iteration i (`vars`: the loop variables it set); checkpoints after it when it had side effects and another
+     * iteration may follow, with the keys changed since the last one. True: the loop stops (break_loop); "yield": the
+     * call's budget is used up, the cursor stored.
      */
-    const iterate = async (i: number, last: boolean): Promise<boolean | "yield"> => {
-      const run = await tools.runSteps(step.do as never, ctx, { parentId: step.id, scope: `${state.scope}[${i}]` });
+    const iterate = async (i: number, last: boolean, from: JsonObject, vars: string[]): Promise<boolean | "yield"> => {
+      const base = { ctx: from, changed: vars };
+      const run = await tools.runSteps(step.do as never, ctx, { parentId: step.id, scope: `${state.scope}[${i}]`, base });
       ctx = run.ctx;
       outputs.push(run.output);
+      note(vars);
+      note(run.changed);
       const stop = truthy(ctx.break_loop);
       if (!stop && !last && run.sideEffects && tools.checkpointLoop) {
-        if (await tools.checkpointLoop({ index: i + 1, outputs, ctx }) === "yield") return "yield";
+        const keys = unsaved ? [...unsaved] : undefined;
+        unsaved = new Set();
+        if (await tools.checkpointLoop({ index: i + 1, outputs, ctx, changed: keys }) === "yield") return "yield";
       }
       return stop;
     };
@@ -90,10 +106,11 @@ export const loop: StepType<LoopStep> = {
       const list = items as Json[];
       if (list.length > step.max) fail(`${list.length} items is more than max ${step.max}`);
       for (; index < list.length; index++) {
+        const from = ctx;
         ctx = { ...ctx };
         setOwn(ctx, step.as, list[index]!);
         setOwn(ctx, step.index_as, index);
-        stopped = await iterate(index, index + 1 === list.length);
+        stopped = await iterate(index, index + 1 === list.length, from, [step.as, step.index_as]);
         if (stopped) break;
       }
     } else {
@@ -105,18 +122,22 @@ export const loop: StepType<LoopStep> = {
           exhausted = true;
           break;
         }
+        const from = ctx;
         ctx = probe;
-        stopped = await iterate(index, false);
+        stopped = await iterate(index, false, from, ["iteration"]);
         if (stopped) break;
       }
     }
     if (stopped === "yield") return runAgain();
-    ctx = withoutLoopVariables(ctx, before, [step.as, step.index_as, "iteration", "break_loop"]);
+    const variables = [step.as, step.index_as, "iteration", "break_loop"];
+    ctx = withoutLoopVariables(ctx, before, variables);
+    note(variables);
     if (step.output) setOwn(ctx, step.output, outputs);
+    const keys = changed ? [...changed as Set<string>, ...(step.output ? [step.output] : [])] : undefined;
     if (exhausted) {
       if (!step.on_exhausted) fail(`more than max ${step.max} iterations`);
-      return proceed({ next: step.on_exhausted, ctx, output: outputs });
+      return proceed({ next: step.on_exhausted, ctx, output: outputs, changed: keys });
     }
-    return proceed({ ctx, output: outputs });
+    return proceed({ ctx, output: outputs, changed: keys });
   },
 };

@@ -107,7 +107,13 @@ export interface StepTools {
   runSteps(
     steps: StepDefinition[],
     ctx: JsonObject,
-    options: { parentId: string; scope: string; signal?: AbortSignal },
+    options: {
+      parentId: string;
+      scope: string;
+      signal?: AbortSignal;
+      /** `ctx` is `base.ctx` with the `base.changed` keys set (a loop's variables): the engine then measures only those. */
+      base?: { ctx: Readonly<JsonObject>; changed: string[] };
+    },
   ): Promise<NestedRun>;
   /** Runs (or resumes, or reads the result of) the child workflow of a `workflow` step. */
   runChild(request: ChildRequest): Promise<ChildOutcome>;
@@ -115,7 +121,7 @@ export interface StepTools {
    * Loop checkpoint hook: the engine persists the cursor after an iteration with side effects. Resolves to "yield" when
    * the call's time budget is used up: the loop then returns `runAgain()` (a continuation goes on from the cursor).
    */
-  checkpointLoop?(cursor: { index: number; outputs: Json[]; ctx: JsonObject }): Promise<"yield" | undefined>;
+  checkpointLoop?(cursor: { index: number; outputs: Json[]; ctx: JsonObject; changed?: string[] }): Promise<"yield" | undefined>;
 }
 
 export interface NestedRun {
@@ -123,6 +129,8 @@ export interface NestedRun {
   output: Json;
   /** True when a body step had side effects (call, workflow, custom non-pure step). */
   sideEffects: boolean;
+  /** The keys the steps changed in `ctx`, when every step that changed it said which (a checkpoint then compares only those). */
+  changed?: string[];
 }
 
 export interface ChildRequest {

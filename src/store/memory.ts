@@ -50,7 +50,8 @@ interface Row {
   logBytes: number;
   /** History as JSON text, one array per commit (parsed when read: a copy either way, made once). */
   entries: string[];
-  events: StoredEvent[];
+  /** The newest events as JSON text, one batch per commit; `skip` of the oldest batch's are gone (over the cap). */
+  events: { batches: { text: string; count: number }[]; count: number; skip: number };
   recovery: RecoveryRow | null;
 }
 
@@ -64,8 +65,10 @@ const WAITING: readonly ExecutionStatus[] = ["halted", "pending"];
  */
 export class MemoryStore implements Store, FlowStore {
   readonly #rows = new Map<string, Row>();
-  /** hash → the definition's JSON text. */
-  readonly #definitions = new Map<string, string>();
+  /** The rows oldest first (createdAt, then id), kept in order as they come: a find reads from the end, sorting nothing. */
+  readonly #order: Row[] = [];
+  /** hash → the store's copy of the definition (its fields are strings: a shallow copy is a copy). */
+  readonly #definitions = new Map<string, StoredDefinition>();
   /** workflowId → its hashes, in the order they were stored. */
   readonly #versions = new Map<string, string[]>();
   readonly #current = new Map<string, string>();
@@ -120,14 +123,27 @@ export class MemoryStore implements Store, FlowStore {
       ? serialize(bodyOf(execution), what)
       : undefined;
     const entries = commit.entries?.length ? serialize(commit.entries, "The entries") : undefined;
-    const events = cloneJson((commit.events ?? []).slice(-MAX_EVENTS_PER_EXECUTION));
+    const events = (commit.events ?? []).slice(-MAX_EVENTS_PER_EXECUTION);
+    const eventsText = events.length ? serialize(events, "The events") : undefined;
     const recovery = recoveryOf(head);
     if (commit.definition) assertDefinition(commit.definition);
-    const definition = commit.definition && serialize(commit.definition, "A definition");
 
-    const next: Row = row ?? { head, score, snapshot: "", snapshotBytes: 0, log: [], logBytes: 0, entries: [], events: [], recovery };
+    const next: Row = row ??
+      {
+        head,
+        score,
+        snapshot: "",
+        snapshotBytes: 0,
+        log: [],
+        logBytes: 0,
+        entries: [],
+        events: { batches: [], count: 0, skip: 0 },
+        recovery,
+      };
     if (row) this.#moveWaiting(row.head, false);
+    if (row && row.score !== score) this.#unorder(row);
     next.head = head;
+    if (!row || row.score !== score) this.#place(next, score);
     next.score = score;
     next.recovery = recovery;
     if (snapshot !== undefined) {
@@ -140,13 +156,10 @@ export class MemoryStore implements Store, FlowStore {
       next.logBytes += deltaBytes;
     }
     if (entries) next.entries.push(entries);
-    next.events.push(...events);
-    if (next.events.length > MAX_EVENTS_PER_EXECUTION) {
-      next.events.splice(0, next.events.length - MAX_EVENTS_PER_EXECUTION);
-    }
+    if (eventsText) keepEvents(next.events, eventsText, events.length);
     this.#rows.set(execution.id, next);
     this.#moveWaiting(head, true);
-    if (definition) this.#keepDefinition(commit.definition!, definition);
+    if (commit.definition) this.#keepDefinition(commit.definition);
     if (commit.wait && head.status === "halted") {
       const found = this.#events.wait(head.id, head.workflowId, head.revision, commit.wait, Date.parse(head.updatedAt));
       return { revision: head.revision, ...found };
@@ -198,35 +211,45 @@ export class MemoryStore implements Store, FlowStore {
   async events(executionId: string, options: { after?: number } = {}): Promise<StoredEvent[]> {
     assertExecutionId(executionId);
     const after = options.after ?? 0;
-    const events = this.#rows.get(executionId)?.events ?? [];
-    return cloneJson(events.filter((event) => event.seq > after));
+    const kept = this.#rows.get(executionId)?.events;
+    if (!kept) return [];
+    const events = kept.batches.flatMap((batch) => JSON.parse(batch.text) as StoredEvent[]).slice(kept.skip);
+    return events.filter((event) => event.seq > after);
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
     const filters = findFilters(query);
     const limit = findLimit(query.limit);
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const rows = this.#sorted(query.workflowId, query.status)
-      .filter((row) => (!position || isAfterCursor(row.score, row.head.id, position)) && matchesFilters(row.head, row.score, filters));
-    const page = rows.slice(0, limit);
+    const page = this.#newest(
+      query.workflowId,
+      query.status,
+      limit + 1,
+      (row) => (!position || isAfterCursor(row.score, row.head.id, position)) && matchesFilters(row.head, row.score, filters),
+    );
+    const more = page.length > limit;
+    if (more) page.pop();
     const last = page.at(-1);
     return {
       executions: page.map((row) => cloneJson(row.head)),
-      ...(rows.length > limit && last ? { cursor: encodeCursor({ score: last.score, id: last.head.id }) } : {}),
+      ...(more && last ? { cursor: encodeCursor({ score: last.score, id: last.head.id }) } : {}),
     };
   }
 
   async delete(id: string): Promise<boolean> {
     assertExecutionId(id);
     const row = this.#rows.get(id);
-    if (row) this.#moveWaiting(row.head, false);
+    if (row) {
+      this.#moveWaiting(row.head, false);
+      this.#unorder(row);
+    }
     this.#events.forget(id);
     return this.#rows.delete(id);
   }
 
   async executionIds(query: { workflowId?: string; limit?: number } = {}): Promise<string[]> {
     const limit = query.limit === undefined ? Infinity : findLimit(query.limit);
-    return this.#sorted(query.workflowId, undefined).slice(0, limit).map((row) => row.head.id);
+    return this.#newest(query.workflowId, undefined, limit, () => true).map((row) => row.head.id);
   }
 
   async recoverable(query: RecoverableQuery): Promise<Recoverable[]> {
@@ -263,15 +286,15 @@ export class MemoryStore implements Store, FlowStore {
 
   async putDefinition(definition: StoredDefinition, options: { current?: boolean } = {}): Promise<{ stored: boolean; current: boolean }> {
     assertDefinition(definition);
-    const stored = this.#keepDefinition(definition, serialize(definition, "A definition"));
+    const stored = this.#keepDefinition(definition);
     if (options.current) this.#current.set(definition.workflowId, definition.hash);
     return { stored, current: this.#current.get(definition.workflowId) === definition.hash };
   }
 
   async definition(hash: string): Promise<StoredDefinition | null> {
     assertDefinitionHash(hash);
-    const text = this.#definitions.get(hash);
-    return text === undefined ? null : JSON.parse(text);
+    const stored = this.#definitions.get(hash);
+    return stored === undefined ? null : { ...stored };
   }
 
   async currentDefinition(workflowId: string): Promise<StoredDefinition | null> {
@@ -282,7 +305,7 @@ export class MemoryStore implements Store, FlowStore {
   async definitionVersions(workflowId: string): Promise<DefinitionVersion[]> {
     const current = this.#current.get(workflowId);
     return (this.#versions.get(workflowId) ?? []).map((hash) => {
-      const stored = JSON.parse(this.#definitions.get(hash)!) as StoredDefinition;
+      const stored = this.#definitions.get(hash)!;
       const count = (status: ExecutionStatus) => this.#waiting.get(`${status} ${hash}`)?.size ?? 0;
       return definitionVersion({ ...stored, workflowId }, current, { halted: count("halted"), pending: count("pending") });
     });
@@ -292,10 +315,10 @@ export class MemoryStore implements Store, FlowStore {
     return [...this.#current.keys()].sort();
   }
 
-  /** Stores the definition's text under its hash unless that hash is stored already; true when it was new. */
-  #keepDefinition(definition: StoredDefinition, text: string): boolean {
+  /** Stores a copy of the definition under its hash unless that hash is stored already; true when it was new. */
+  #keepDefinition(definition: StoredDefinition): boolean {
     if (this.#definitions.has(definition.hash)) return false;
-    this.#definitions.set(definition.hash, text);
+    this.#definitions.set(definition.hash, { ...definition });
     const versions = this.#versions.get(definition.workflowId) ?? [];
     versions.push(definition.hash);
     this.#versions.set(definition.workflowId, versions);
@@ -313,13 +336,48 @@ export class MemoryStore implements Store, FlowStore {
     else this.#waiting.delete(key);
   }
 
-  /** Rows matching the filters, newest first (createdAt desc, then id desc). */
-  #sorted(workflowId: string | undefined, status: ExecutionStatus | undefined): Row[] {
-    return [...this.#rows.values()]
-      .filter((row) =>
-        (workflowId === undefined || row.head.workflowId === workflowId) &&
-        (status === undefined || row.head.status === status)
-      )
-      .sort((a, b) => b.score - a.score || (a.head.id < b.head.id ? 1 : a.head.id > b.head.id ? -1 : 0));
+  /** Up to `limit` rows of the workflow and status that `accept` takes, newest first (createdAt desc, then id desc). */
+  #newest(workflowId: string | undefined, status: ExecutionStatus | undefined, limit: number, accept: (row: Row) => boolean): Row[] {
+    const found: Row[] = [];
+    for (let i = this.#order.length - 1; i >= 0 && found.length < limit; i--) {
+      const row = this.#order[i]!;
+      if (
+        (workflowId === undefined || row.head.workflowId === workflowId) && (status === undefined || row.head.status === status) &&
+        accept(row)
+      ) {
+        found.push(row);
+      }
+    }
+    return found;
   }
+
+  /** Where a row with this score goes in #order: after every row older than it (most often the end: a new execution is the newest). */
+  #indexOf(score: number, id: string): number {
+    let low = 0;
+    let high = this.#order.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const row = this.#order[middle]!;
+      if (row.score < score || (row.score === score && row.head.id < id)) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  #place(row: Row, score: number): void {
+    this.#order.splice(this.#indexOf(score, row.head.id), 0, row);
+  }
+
+  #unorder(row: Row): void {
+    const at = this.#indexOf(row.score, row.head.id);
+    if (this.#order[at] === row) this.#order.splice(at, 1);
+  }
+}
+
+/** Appends a commit's events (`count` of them, as JSON text) and drops what falls beyond the newest MAX_EVENTS_PER_EXECUTION. */
+function keepEvents(kept: Row["events"], text: string, count: number): void {
+  kept.batches.push({ text, count });
+  kept.count += count;
+  while (kept.count - kept.batches[0]!.count >= MAX_EVENTS_PER_EXECUTION) kept.count -= kept.batches.shift()!.count;
+  kept.skip = Math.max(0, kept.count - MAX_EVENTS_PER_EXECUTION);
 }

@@ -464,6 +464,15 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
         expect((await store.find()).executions.map((e) => e.id)).toEqual(created.map((e) => e.id).reverse());
       });
 
+      test("find and executionIds order executions saved out of createdAt order, newest first", async () => {
+        const store = await makeStore();
+        for (const [id, day] of [["late", 9], ["early", 1], ["middle", 5]] as const) {
+          await store.save(makeExecution({ id, workflowId: "wf-order", createdAt: `2026-03-0${day}T00:00:00.000Z` }));
+        }
+        expect((await store.find({ workflowId: "wf-order" })).executions.map((e) => e.id)).toEqual(["late", "middle", "early"]);
+        expect(await store.executionIds({ workflowId: "wf-order" })).toEqual(["late", "middle", "early"]);
+      });
+
       test("find breaks createdAt ties by id, descending", async () => {
         const store = await makeStore();
         const createdAt = "2026-02-01T00:00:00.000Z";

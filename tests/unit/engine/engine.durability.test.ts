@@ -273,6 +273,30 @@ steps:
     const result = await engine.run({}, { executionId: "big" });
     expect(result.error).toMatch(/^ExecutionError: ctx is \d+ bytes after step "s0", over the limit of 1000$/);
   });
+
+  test("in a loop, the body step whose iteration grows ctx over the limit fails, with the loop's variables counted", async () => {
+    const { store } = engineFor();
+    const grows = loadWorkflow(`
+id: grows
+name: Grows
+steps:
+  - { id: start, type: start, next: each }
+  - id: each
+    type: loop
+    over: $input.sizes
+    do:
+      - { id: grow, type: call, service: pad, input: $item, output: blob }
+    next: finish
+  - { id: finish, type: end }
+`);
+    const seen: number[] = [];
+    const services = { pad: (n: number) => (seen.push(n), "x".repeat(n)) };
+    // ctx: {"input":{"sizes":[…]},"item":…,"index":…,"blob":"…"}: about 90 bytes besides the blob.
+    const engine = new Engine(grows, { store, services, limits: { maxCtxBytes: 1000 } });
+    const result = await engine.run({ sizes: [100, 850, 950] }, { executionId: "grows" });
+    expect(seen).toEqual([100, 850, 950]);
+    expect(result.error).toMatch(/^ExecutionError: ctx is \d+ bytes after step "grow", over the limit of 1000$/);
+  });
 });
 
 describe("durable loops and continuations", () => {
@@ -313,6 +337,50 @@ steps:
     expect(result.output).toEqual([10, 20, 30, 40]);
     expect(handled).toEqual([1, 2, 3, 4]);
     expect(continuations).toBeGreaterThanOrEqual(3);
+  });
+
+  test("ctx keys a loop body sets reach the store through each iteration's checkpoint (continuations load them back)", async () => {
+    const store = new MemoryStore();
+    const sums = loadWorkflow(`
+id: sums
+name: Sums
+steps:
+  - { id: start, type: start, next: init }
+  - { id: init, type: assign, set: { sum: 0, untouched: kept }, next: each }
+  - id: each
+    type: loop
+    over: $input.items
+    do:
+      - { id: handle, type: call, service: handle, input: $item, output: last }
+      - { id: add, type: call, service: add, input: { sum: $sum, last: $last }, output: sum }
+    next: finish
+  - { id: finish, type: end, result: { sum: $sum, last: $last, untouched: $untouched } }
+`);
+    const services = { handle: (n: number) => n * 10, add: ({ sum, last }: { sum: number; last: number }) => sum + last };
+    const engine = new Engine(sums, { store, services, budgetMs: 0 });
+    let result = await engine.run({ items: [1, 2, 3] }, { executionId: "sums" });
+    while (result.status === "pending") result = await engine.continue("sums");
+    expect(result.output).toEqual({ sum: 60, last: 30, untouched: "kept" });
+  });
+
+  test("a loop's checkpoint names the keys changed since the last one: its variables and what the body steps said", async () => {
+    const { loop } = await import("../../../src/steps/loop.ts");
+    const seen: (string[] | undefined)[] = [];
+    const tools = {
+      resolve: (value: unknown) => value,
+      now: () => new Date(0),
+      runSteps: async (_steps: unknown, ctx: Record<string, unknown>) => ({
+        ctx: { ...ctx, total: 1 },
+        output: null,
+        sideEffects: true,
+        changed: ["total"],
+      }),
+      checkpointLoop: async (cursor: { changed?: string[] }) => void seen.push(cursor.changed?.toSorted()),
+    };
+    const step = loop.schema.parse({ id: "each", type: "loop", over: [1, 2, 3], do: [{ id: "x", type: "assign", set: { a: 1 } }] });
+    const outcome = await loop.execute(step, { ctx: {}, input: {}, scope: "e:each" } as never, tools as never);
+    expect(seen).toEqual([["index", "item", "total"], ["index", "item", "total"]]);
+    expect((outcome as { changed?: string[] }).changed?.toSorted()).toEqual(["break_loop", "index", "item", "iteration", "total"]);
   });
 
   test("a loop with side effects stores its cursor after each iteration", async () => {

@@ -322,6 +322,20 @@ describe("WorkflowEvent", () => {
     );
   });
 
+  test("json() is JSON.stringify of the event, made once, for events with and without a seq and with awkward data", () => {
+    const awkward = { executionId: "e-1", output: { "2": "two", "1": ["a\nb", -0, 1e21, null, "\u2028"], z: { "": true } } };
+    for (
+      const made of [
+        event,
+        new WorkflowEvent("step.completed", awkward, "2026-01-01T00:00:00.000Z", 9),
+        new WorkflowEvent("workflow.resumed", awkward, new Date(0)),
+      ]
+    ) {
+      expect(made.json()).toBe(JSON.stringify(made));
+      expect(made.json()).toBe(made.json());
+    }
+  });
+
   test("toSSE has no id line when the event has no seq", () => {
     const bare = new WorkflowEvent("workflow.resumed", { executionId: "e-1" }, new Date("2026-01-01T00:00:00Z"));
     expect(bare.toSSE()).toBe(
