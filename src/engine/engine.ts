@@ -5,7 +5,7 @@ import type { Execution, ExecutionResult, Services } from "../types.ts";
 import type { Clock } from "./clock.ts";
 import { EngineCore, type EngineOptions, resultOf } from "./core.ts";
 import { accept, cancel, migrate, retry } from "./operator.ts";
-import { continueRun, prepare, type PrepareOptions, resume, startRun } from "./start.ts";
+import { continueRun, prepare, type PrepareOptions, resume, type RunOptions, startRun } from "./start.ts";
 
 export {
   DEFAULT_LEASE_MS,
@@ -53,10 +53,7 @@ export class Engine {
    * is claimed and run; any other existing execution is returned as it is (idempotent start), unless it was
    * started with another input (ConflictError).
    */
-  run(
-    input: unknown,
-    options: { executionId?: string; deadline?: string | null; traceparent?: string; labels?: Record<string, string> } = {},
-  ): Promise<ExecutionResult> {
+  run(input: unknown, options: RunOptions = {}): Promise<ExecutionResult> {
     return startRun(this.#core, input, options);
   }
 

@@ -23,29 +23,35 @@ import { type SegmentTrace, startTrace } from "./tracing.ts";
  * is claimed and run; any other existing execution is returned as it is (idempotent start), unless it was
  * started with another input (ConflictError).
  */
-export async function startRun(
-  core: EngineCore,
-  input: unknown,
-  options: { executionId?: string; deadline?: string | null; traceparent?: string; labels?: Record<string, string> } = {},
-): Promise<ExecutionResult> {
+export interface RunOptions {
+  executionId?: string;
+  deadline?: string | null;
+  traceparent?: string;
+  labels?: Record<string, string>;
+  /** As PrepareOptions.checkCurrent: the run's first commit checks that this engine's definition is the current version. */
+  checkCurrent?: boolean;
+}
+
+export async function startRun(core: EngineCore, input: unknown, options: RunOptions = {}): Promise<ExecutionResult> {
   if (core.gated(core.workflow) || (core.options.flowControl !== false && core.workflow.debounce)) {
     // Admission (and debouncing) come before the claim: the run is stored pending first, like an async start.
     const stored = await prepare(core, input, {
       executionId: options.executionId,
       traceparent: options.traceparent,
       labels: options.labels,
+      checkCurrent: options.checkCurrent,
     });
     return stored.status === "pending" ? await continueRun(core, stored.id, { loaded: stored }) : resultOf(stored);
   }
   const checked = applyInputRules(core.workflow, input ?? {});
   const exec = freshExecution(core, checked, options.executionId ?? core.ids(), options.deadline, options.traceparent, options.labels);
-  const run = core.newRun(exec, core.workflow, false);
+  const run = core.newRun(exec, core.workflow, false, options.checkCurrent);
   run.emit("workflow.started", { workflowId: core.workflow.id, input: checked });
   run.trace = core.startSegment(exec, "run");
   try {
     return await core.within(run.trace, () => driveApplied(core, run));
   } catch (error) {
-    if (!(error instanceof ConflictError) || run.claimed) throw error;
+    if (!(error instanceof ConflictError) || error instanceof CurrentVersionChangedError || run.claimed) throw error;
     const existing = await existingFor(core, exec, error);
     if (existing.status === "pending") return await continueRun(core, exec.id);
     return resultOf(existing);

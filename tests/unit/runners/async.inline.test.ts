@@ -1,19 +1,9 @@
 // AsyncRunner with the InlineAdapter: jobs are performed in the same process, awaited.
 import { describe, expect, test } from "bun:test";
 import { createOrderServices } from "../../../examples/order-fulfillment/services.ts";
-import {
-  AsyncRunner,
-  Catalog,
-  ConflictError,
-  Engine,
-  InlineAdapter,
-  type Job,
-  loadWorkflow,
-  MemoryStore,
-  NotFoundError,
-} from "../../../mod.ts";
+import { AsyncRunner, ConflictError, Engine, InlineAdapter, type Job, loadWorkflow, MemoryStore, NotFoundError } from "../../../mod.ts";
 import { performJob, PermanentJobError } from "../../../src/queue.ts";
-import { countingStore, manualClock } from "../../support/engine.ts";
+import { manualClock } from "../../support/engine.ts";
 import { happyOrder, largeOrder, orderWorkflow } from "../../support/order-fulfillment.ts";
 
 const ORDER_OUTPUT = {
@@ -143,45 +133,5 @@ describe("AsyncRunner with the InlineAdapter", () => {
     const runner = new AsyncRunner(orderWorkflow, { store, adapter });
     const id = await runner.run(happyOrder);
     expect((await runner.wait(id))?.output).toEqual(ORDER_OUTPUT);
-  });
-});
-
-describe("AsyncRunner: the current version, checked in the save", () => {
-  const define = (version: string) =>
-    loadWorkflow({
-      id: "versioned",
-      name: "Versioned",
-      version,
-      steps: [{ id: "start", type: "start", next: "finish" }, { id: "finish", type: "end", result: { version } }],
-    });
-  const v1 = define("1");
-  const v2 = define("2");
-
-  function setupVersioned() {
-    const counted = countingStore(new MemoryStore());
-    const jobs: Job[] = [];
-    const runner = new AsyncRunner(v1, { store: counted.store, adapter: { enqueue: async (job) => void jobs.push(job) } });
-    return { counted, jobs, runner };
-  }
-
-  test("once the runner knows the current version, a run is one store request: the save, which checks the version", async () => {
-    const { counted, jobs, runner } = setupVersioned();
-    await runner.run({}, { executionId: "first" });
-    counted.reset();
-    await runner.run({}, { executionId: "second" });
-    expect(counted.counts).toEqual({ commit: 1 });
-    expect(counted.commits[0]!.currentHash).toBe(v1.hash);
-    expect(jobs.map((job) => job.workflowVersion)).toEqual(["1", "1"]);
-  });
-
-  test("a version made current meanwhile by another app is the one the next run starts on", async () => {
-    const { counted, jobs, runner } = setupVersioned();
-    await runner.run({}, { executionId: "before" });
-    await new Catalog(counted.store, []).put(v2, JSON.stringify(v2));
-    await runner.run({}, { executionId: "after" });
-    expect((await counted.store.load("after"))!.workflowHash).toBe(v2.hash);
-    expect(jobs.map((job) => job.workflowVersion)).toEqual(["1", "2"]);
-    // The refused save wrote nothing: the run was saved once, on v2.
-    expect(counted.commits.filter((c) => c.execution.id === "after").map((c) => c.execution.workflowHash)).toEqual([v1.hash, v2.hash]);
   });
 });
