@@ -141,7 +141,8 @@ export class EngineCore {
     return (await pinnedDefinition(this.store, exec.workflowHash, this.workflow, this.registry)) ?? this.workflow;
   }
 
-  newRun(exec: Execution, workflow: WorkflowDefinition, claimed: boolean): Run {
+  /** `checkCurrent`: a new execution's first commit is refused unless `workflow` is the current version (Commit.currentHash). */
+  newRun(exec: Execution, workflow: WorkflowDefinition, claimed: boolean, checkCurrent = false): Run {
     return new Run(exec, workflow, stepsOf(workflow), claimed, {
       store: this.store,
       clock: this.clock,
@@ -151,6 +152,7 @@ export class EngineCore {
       maxSteps: this.#maxSteps,
       maxCtxBytes: this.#maxCtxBytes,
       definition: claimed ? undefined : definitionToPin(this.store, workflow, this.clock.now()),
+      ...(checkCurrent && !claimed ? { currentHash: workflow.hash } : {}),
     });
   }
 

@@ -103,7 +103,8 @@ const settled = new WeakMap<Store, Map<string, Promise<StoredDefinition | null>>
  * A definition given in code is stored at its first use in this isolate and made current when the store has no
  * current version of that workflow or never saw the code's hash: a redeploy with a changed definition becomes
  * current, an older code definition never overrides a newer PUT. After that first use, resolving a workflow is
- * one store request (`currentDefinition`); loaded definitions are cached by hash.
+ * one store request (`currentDefinition`), or none where the caller saves the run with the version it last resolved
+ * and the save checks it (`lastCurrent`, `Commit.currentHash`); loaded definitions are cached by hash.
  */
 export class Catalog {
   readonly #store: Store;
@@ -134,6 +135,11 @@ export class Catalog {
    */
   known(id: string): WorkflowDefinition | undefined {
     return this.#latest.get(id) ?? lookupWorkflow(this.#code, id);
+  }
+
+  /** The definition `current(id)` last returned in this catalog (no store request), or undefined before its first call. */
+  lastCurrent(id: string): WorkflowDefinition | undefined {
+    return this.#latest.get(id);
   }
 
   /** The current definition of every workflow given in code (`codeIds`, first, in their order) or stored with a current version. */

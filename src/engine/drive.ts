@@ -53,8 +53,11 @@ async function driveSteps(core: EngineCore, run: Run): Promise<ExecutionResult> 
       if (run.pastDeadline()) {
         return await fail(core, run, timeoutError(run));
       }
-      if (core.budgetUsed(run) && run.claimed && run.stepsRun > 0) return await pause(run);
       const step = run.steps.get(exec.recoverTo);
+      // The budget bounds the time spent in side effects: a pure step (start, assign, end) never takes a delivery of its own.
+      if (core.budgetUsed(run) && run.claimed && run.stepsRun > 0 && !(step && core.registry.get(step.type)?.pure)) {
+        return await pause(run);
+      }
       if (!step) {
         return await fail(core, run, new ExecutionError(`Step "${exec.recoverTo}" does not exist in workflow "${exec.workflowId}"`));
       }

@@ -1,11 +1,11 @@
 import type { WorkflowDefinition } from "../definition/workflow.ts";
 import type { StepRegistry } from "../steps/registry.ts";
 import type { Store } from "../store/store.ts";
-import type { Execution, ExecutionResult, JsonObject, Services } from "../types.ts";
+import type { Execution, ExecutionResult, Services } from "../types.ts";
 import type { Clock } from "./clock.ts";
 import { EngineCore, type EngineOptions, resultOf } from "./core.ts";
 import { accept, cancel, migrate, retry } from "./operator.ts";
-import { continueRun, prepare, resume, startRun } from "./start.ts";
+import { continueRun, prepare, type PrepareOptions, resume, type RunOptions, startRun } from "./start.ts";
 
 export {
   DEFAULT_LEASE_MS,
@@ -53,10 +53,7 @@ export class Engine {
    * is claimed and run; any other existing execution is returned as it is (idempotent start), unless it was
    * started with another input (ConflictError).
    */
-  run(
-    input: unknown,
-    options: { executionId?: string; deadline?: string | null; traceparent?: string; labels?: Record<string, string> } = {},
-  ): Promise<ExecutionResult> {
+  run(input: unknown, options: RunOptions = {}): Promise<ExecutionResult> {
     return startRun(this.#core, input, options);
   }
 
@@ -65,10 +62,7 @@ export class Engine {
    * already exists with the same input is left alone (idempotent). Returns the execution as stored. `traceparent`:
    * the start request's, the parent of the execution's trace.
    */
-  prepare(
-    input: unknown,
-    options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string; labels?: Record<string, string> } = {},
-  ): Promise<Execution> {
+  prepare(input: unknown, options: PrepareOptions = {}): Promise<Execution> {
     return prepare(this.#core, input, options);
   }
 

@@ -26,6 +26,8 @@ export interface RunContext {
   maxCtxBytes: number;
   /** Given on the first commit of a new execution whose definition this isolate has not stored yet. */
   definition?: StoredDefinition;
+  /** Given with `definition`'s place: the first commit of a new execution is refused unless this is the current version (Commit.currentHash). */
+  currentHash?: string;
 }
 
 /** What the store holds of the body, as of the last checkpoint (references: values are never mutated). */
@@ -284,6 +286,7 @@ export class Run {
       entries: this.#entries,
       events: this.#events,
       ...(definition ? { definition } : {}),
+      ...(!stored && this.#context.currentHash ? { currentHash: this.#context.currentHash } : {}),
       ...(wait ? { wait } : {}),
       ...(exec.status === "running" ? { leaseMs: this.#context.leaseMs } : {}),
       ...(this.takeover ? { takeover: true } : {}),

@@ -15,6 +15,7 @@ import { startLabels } from "./labels.ts";
 import { drive, driveApplied } from "./drive.ts";
 import { changeHalt } from "./operator.ts";
 import { Run } from "./run.ts";
+import { CurrentVersionChangedError } from "../store/store.ts";
 import { type SegmentTrace, startTrace } from "./tracing.ts";
 
 /**
@@ -22,29 +23,35 @@ import { type SegmentTrace, startTrace } from "./tracing.ts";
  * is claimed and run; any other existing execution is returned as it is (idempotent start), unless it was
  * started with another input (ConflictError).
  */
-export async function startRun(
-  core: EngineCore,
-  input: unknown,
-  options: { executionId?: string; deadline?: string | null; traceparent?: string; labels?: Record<string, string> } = {},
-): Promise<ExecutionResult> {
+export interface RunOptions {
+  executionId?: string;
+  deadline?: string | null;
+  traceparent?: string;
+  labels?: Record<string, string>;
+  /** As PrepareOptions.checkCurrent: the run's first commit checks that this engine's definition is the current version. */
+  checkCurrent?: boolean;
+}
+
+export async function startRun(core: EngineCore, input: unknown, options: RunOptions = {}): Promise<ExecutionResult> {
   if (core.gated(core.workflow) || (core.options.flowControl !== false && core.workflow.debounce)) {
     // Admission (and debouncing) come before the claim: the run is stored pending first, like an async start.
     const stored = await prepare(core, input, {
       executionId: options.executionId,
       traceparent: options.traceparent,
       labels: options.labels,
+      checkCurrent: options.checkCurrent,
     });
     return stored.status === "pending" ? await continueRun(core, stored.id, { loaded: stored }) : resultOf(stored);
   }
   const checked = applyInputRules(core.workflow, input ?? {});
   const exec = freshExecution(core, checked, options.executionId ?? core.ids(), options.deadline, options.traceparent, options.labels);
-  const run = core.newRun(exec, core.workflow, false);
+  const run = core.newRun(exec, core.workflow, false, options.checkCurrent);
   run.emit("workflow.started", { workflowId: core.workflow.id, input: checked });
   run.trace = core.startSegment(exec, "run");
   try {
     return await core.within(run.trace, () => driveApplied(core, run));
   } catch (error) {
-    if (!(error instanceof ConflictError) || run.claimed) throw error;
+    if (!(error instanceof ConflictError) || error instanceof CurrentVersionChangedError || run.claimed) throw error;
     const existing = await existingFor(core, exec, error);
     if (existing.status === "pending") return await continueRun(core, exec.id);
     return resultOf(existing);
@@ -56,16 +63,31 @@ export async function startRun(
  * already exists with the same input is left alone (idempotent). Returns the execution as stored. `traceparent`:
  * the start request's, the parent of the execution's trace.
  */
-export async function prepare(
-  core: EngineCore,
-  input: unknown,
-  options: { executionId?: string; trigger?: JsonObject; priority?: number; traceparent?: string; labels?: Record<string, string> } = {},
-): Promise<Execution> {
+export interface PrepareOptions {
+  executionId?: string;
+  trigger?: JsonObject;
+  priority?: number;
+  traceparent?: string;
+  labels?: Record<string, string>;
+  /**
+   * Saves only while this engine's definition is the workflow's current version in the store (else a
+   * CurrentVersionChangedError, nothing saved): the caller's check that it starts new runs on the current version,
+   * in the save's own request.
+   */
+  checkCurrent?: boolean;
+}
+
+export async function prepare(core: EngineCore, input: unknown, options: PrepareOptions = {}): Promise<Execution> {
   const checked = applyInputRules(core.workflow, input ?? {});
   const exec = freshExecution(core, checked, options.executionId ?? core.ids(), undefined, options.traceparent, options.labels);
   exec.status = "pending";
   if (options.priority !== undefined) exec.flow = { priority: options.priority };
-  if (core.options.flowControl !== false && core.workflow.debounce) return await debounce(core, exec, core.workflow.debounce);
+  if (core.options.flowControl !== false && core.workflow.debounce) {
+    if (options.checkCurrent && (await core.store.currentDefinition(exec.workflowId))?.hash !== core.workflow.hash) {
+      throw new CurrentVersionChangedError(exec.workflowId, core.workflow.hash);
+    }
+    return await debounce(core, exec, core.workflow.debounce);
+  }
   const definition = definitionToPin(core.store, core.workflow, core.clock.now());
   // A run started by a trigger tells which one in its first event.
   const events = options.trigger
@@ -77,11 +99,17 @@ export async function prepare(
     }]
     : [];
   try {
-    const { revision } = await core.store.commit({ execution: exec, expectedRevision: 0, events, ...(definition ? { definition } : {}) });
+    const { revision } = await core.store.commit({
+      execution: exec,
+      expectedRevision: 0,
+      events,
+      ...(definition ? { definition } : {}),
+      ...(options.checkCurrent ? { currentHash: core.workflow.hash } : {}),
+    });
     markStored(core.store, core.workflow.hash);
     return { ...exec, revision };
   } catch (error) {
-    if (!(error instanceof ConflictError)) throw error;
+    if (!(error instanceof ConflictError) || error instanceof CurrentVersionChangedError) throw error;
     return await existingFor(core, exec, error);
   }
 }
@@ -164,7 +192,11 @@ export async function continueRun(core: EngineCore, executionId: string, options
   if (waited) run.emit("flow.started", {});
   run.trace = core.startSegment(exec, "continue");
   return await core.within(run.trace, async () => {
-    await run.checkpoint();
+    // The claim travels with the first checkpoint, made before the first side effect (drive.ts): the pure steps run
+    // before it (a run that loses the race discards them) and their entries share its request. Compensations are
+    // side effects from the start: claimed first.
+    if (exec.compensating) await run.checkpoint();
+    else run.claimed = false;
     return await drive(core, run);
   });
 }

@@ -42,14 +42,19 @@ export class AsyncRunner extends Runner<AsyncRunnerOptions> {
       labels?: Record<string, string>;
     } = {},
   ): Promise<string> {
-    const workflow = await this.current();
-    const exec = await this.engine(workflow).prepare(input, {
-      executionId: options.executionId,
-      priority: options.priority,
-      labels: options.labels,
-      ...(options.trigger ? { trigger: options.trigger } : {}),
-      traceparent: options.traceparent,
-    });
+    const [workflow, exec] = await this.onCurrent(async (workflow, checkCurrent) =>
+      [
+        workflow,
+        await this.engine(workflow).prepare(input, {
+          executionId: options.executionId,
+          priority: options.priority,
+          labels: options.labels,
+          ...(options.trigger ? { trigger: options.trigger } : {}),
+          traceparent: options.traceparent,
+          checkCurrent,
+        }),
+      ] as const
+    );
     if (exec.status === "pending") {
       await this.adapter.enqueue({
         workflowId: workflow.id,

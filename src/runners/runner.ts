@@ -4,7 +4,7 @@ import { toClock } from "../engine/clock.ts";
 import { Catalog } from "../engine/definitions.ts";
 import { Engine, type EngineOptions } from "../engine/engine.ts";
 import { ConfigError } from "../errors.ts";
-import type { Store } from "../store/store.ts";
+import { CurrentVersionChangedError, type Store } from "../store/store.ts";
 import { Engines } from "./engines.ts";
 
 export type RunnerOptions = Omit<EngineOptions, "store"> & {
@@ -45,6 +45,23 @@ export abstract class Runner<O extends RunnerOptions = RunnerOptions> {
   protected async current(): Promise<WorkflowDefinition> {
     if (this.#definitions === "as-given") return this.workflow;
     return (await this.#definitions.current(this.workflow.id)) ?? this.workflow;
+  }
+
+  /**
+   * `start(workflow, checkCurrent)` on the definition new runs use, without a store request of its own once this runner
+   * has resolved it: `start` saves the run with `checkCurrent` (the version is checked in the save's request), and only
+   * when another version has become current meanwhile is it resolved again and `start` called on that one.
+   */
+  protected async onCurrent<T>(start: (workflow: WorkflowDefinition, checkCurrent: boolean) => Promise<T>): Promise<T> {
+    const last = this.#definitions === "as-given" ? undefined : this.#definitions.lastCurrent(this.workflow.id);
+    if (last) {
+      try {
+        return await start(last, true);
+      } catch (error) {
+        if (!(error instanceof CurrentVersionChangedError)) throw error;
+      }
+    }
+    return await start(await this.current(), false);
   }
 
   /**

@@ -19,7 +19,7 @@ export class SyncRunner extends Runner {
     input: unknown,
     options: { executionId?: string; traceparent?: string; labels?: Record<string, string> } = {},
   ): Promise<ExecutionResult> {
-    return await this.engine(await this.current()).run(input, options);
+    return await this.onCurrent((workflow, checkCurrent) => this.engine(workflow).run(input, { ...options, checkCurrent }));
   }
 
   resume(executionId: string, options: HaltAnswer & { actor?: string } = {}): Promise<ExecutionResult> {

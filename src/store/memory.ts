@@ -14,6 +14,7 @@ import {
   type Commit,
   type CommitResult,
   conflictError,
+  CurrentVersionChangedError,
   decodeCursor,
   type DefinitionVersion,
   definitionVersion,
@@ -110,6 +111,9 @@ export class MemoryStore implements Store, FlowStore {
       ? Date.parse(row.head.leaseUntil) - Date.parse(execution.updatedAt)
       : 0;
     if (commit.takeover && leaseLeft > 0) throw liveLease(execution.id, leaseLeft);
+    if (commit.currentHash !== undefined && this.#current.get(execution.workflowId) !== commit.currentHash) {
+      throw new CurrentVersionChangedError(execution.workflowId, commit.currentHash);
+    }
     // Everything is copied before anything is written, so a value that is not JSON writes nothing.
     const what = `Execution ${JSON.stringify(execution.id)}`;
     const head = cloneJson({ ...headOf(execution), revision: actual + 1 });

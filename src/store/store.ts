@@ -34,6 +34,12 @@ export interface Commit {
   /** A definition to keep under its hash (pinning), written only if that hash is not stored yet. */
   definition?: StoredDefinition;
   /**
+   * Compare-and-set on the workflow's current version: the commit is refused (CurrentVersionChangedError, nothing
+   * written) unless the hash the store has as the current version of `execution.workflowId` is this one. So a new run
+   * is saved on the version its caller last knew to be current without reading it first.
+   */
+  currentHash?: string;
+  /**
    * The lease a `running` execution is claimed for (ms): the store keeps when it ends by its own clock (Redis: the
    * server's time), for `takeover`. Omitted: no lease by the store's clock (only `leaseUntil`).
    */
@@ -49,6 +55,14 @@ export interface Commit {
    * its lookback, not received by this execution yet) and, finding none, registers the execution as a waiter.
    */
   wait?: EventWait;
+}
+
+/** A commit refused by its `currentHash`: another version of the workflow is current now (nothing was written). */
+export class CurrentVersionChangedError extends ConflictError {
+  override name = "CurrentVersionChangedError";
+  constructor(workflowId: string, expected: string) {
+    super(`The current version of workflow "${workflowId}" is no longer ${expected.slice(0, 12)}`);
+  }
 }
 
 /** A run waiting for events (a `wait_for_event` halt). */

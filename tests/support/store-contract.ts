@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { ConflictError, NotFoundError, ValidationError } from "../../src/errors.ts";
 import { headOf } from "../../src/store/format.ts";
 import { type ContractStore, storedFormContract } from "./store-contract-form.ts";
-import { MAX_EVENTS_PER_EXECUTION, type Store } from "../../src/store/store.ts";
+import { CurrentVersionChangedError, MAX_EVENTS_PER_EXECUTION, type Store } from "../../src/store/store.ts";
 import { type Entry, type Execution, type Json, type JsonObject, newExecution, type StoredEvent } from "../../src/types.ts";
 
 // ---- factories -------------------------------------------------------------------------------
@@ -299,6 +299,26 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
         expect((await store.load(exec.id))?.currentStep).toBe("first");
         expect((await store.entries(exec.id)).map((e) => e.stepId)).toEqual(["step"]);
         expect((await store.events(exec.id)).map((e) => e.seq)).toEqual([1]);
+      });
+
+      test("a commit with currentHash is refused, writing nothing, unless that hash is the workflow's current version", async () => {
+        const store = await makeStore();
+        const storedAt = new Date(BASE_TIME).toISOString();
+        const define = (hash: string) =>
+          store.putDefinition({ workflowId: "wf", version: hash, hash, source: "{}", storedAt }, { current: true });
+        const exec = makeExecution({ workflowId: "wf" });
+        const refused = () => store.commit({ execution: exec, expectedRevision: 0, events: [makeEvent(1)], currentHash: "hash-1" });
+        // No current version yet, then another one.
+        await expect(refused()).rejects.toBeInstanceOf(CurrentVersionChangedError);
+        await define("hash-2");
+        const error = await refused().catch((e) => e);
+        expect(error).toBeInstanceOf(CurrentVersionChangedError);
+        expect(error).toBeInstanceOf(ConflictError);
+        expect(await store.load(exec.id)).toBeNull();
+        expect(await store.events(exec.id)).toEqual([]);
+        await define("hash-1");
+        expect(await refused()).toEqual({ revision: 1 });
+        expect(await store.load(exec.id)).toEqual({ ...exec, revision: 1 });
       });
 
       test("a commit with an entry of another execution is rejected and writes nothing", async () => {

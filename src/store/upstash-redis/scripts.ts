@@ -72,7 +72,8 @@ end
  * ms), now ms, retention ms, expire-at ms, event cap, head JSON without revision, mode ("snapshot" | "delta"),
  * the snapshot or delta JSON, recovery queue ("lease" | "wake" | ""), its score, its due time, definition hash
  * ("" = none), its workflowId, its JSON, entry count, lease ms ("" = none: the lease's end by the server's clock
- * is then forgotten), takeover ("1": refused while the stored lease is live by the server's clock), label count,
+ * is then forgotten), takeover ("1": refused while the stored lease is live by the server's clock), the
+ * workflow's expected current definition hash ("" = not checked), label count,
  * the labels (name, value, ...; read only when the record is new: labels never change), then the entries' JSON,
  * then the events' JSON.
  * Shared keys (indexes, recovery queues, expiry, definitions) are written only when they change: the indexes
@@ -81,7 +82,8 @@ end
  * re-scored by RECOVERABLE, never handed out early). The retention sweep runs in RECOVERABLE and FIND, not here.
  * Returns {1, revision, snapshotBytes, logBytes, queue score (0 = none)}; {0, actual} on a lost compare-and-set;
  * {2, actual} when a delta was sent but the record has no snapshot to apply it to (new, or stored by an older
- * version); {3, actual, ms left} for a takeover of a live lease. Nothing is written in the last three cases.
+ * version); {3, actual, ms left} for a takeover of a live lease; {5, actual} when the workflow's current version is not
+ * the expected one. Nothing is written in the last four cases.
  */
 export const COMMIT = `${PRELUDE}
 ${commitBody(false)}
@@ -106,7 +108,7 @@ local id, expected, status, wf, hash = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[
 local score, now, retention, expireAt, cap = ARGV[7], ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
 local head, mode, body = ARGV[12], ARGV[13], ARGV[14]
 local queue, queueScore, due = ARGV[15], tonumber(ARGV[16]), ARGV[17]
-local nEntries, leaseMs, nLabels = tonumber(ARGV[21]), tonumber(ARGV[22]), tonumber(ARGV[24])
+local nEntries, leaseMs, nLabels = tonumber(ARGV[21]), tonumber(ARGV[22]), tonumber(ARGV[25])
 local ${
     locked
       ? "exec, log, entriesKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]"
@@ -117,6 +119,11 @@ local actual = tonumber(cur[1]) or 0
 if expected ~= '' and tonumber(expected) ~= actual then return {0, actual} end
 if mode == 'delta' and not cur[5] then return {2, actual} end
 if ARGV[23] == '1' and cur[8] and tonumber(cur[8]) > server_ms() then return {3, actual, tonumber(cur[8]) - server_ms()} end
+${
+    locked
+      ? "if ARGV[24] ~= '' then return {4, actual} end"
+      : "if ARGV[24] ~= '' and redis.call('HGET', k_current(), wf) ~= ARGV[24] then return {5, actual} end"
+  }
 local os, ow, oh, oq, qscore = cur[2], cur[3], cur[4], cur[7] or '', tonumber(cur[9])
 local indexed = os == status and ow == wf and oh == hash and cur[10] == score
 local requeue = queue ~= '' and (oq ~= queue or not qscore or queueScore < qscore or queueScore > qscore + ${QUEUE_SLACK_MS})
@@ -164,7 +171,7 @@ local function push(key, from, to)
   end
   return n
 end
-local first = 25 + 2 * nLabels
+local first = 26 + 2 * nLabels
 push(entriesKey, first, first + nEntries - 1)
 if #ARGV >= first + nEntries and push(eventsKey, first + nEntries, #ARGV) > cap then
   redis.call('LTRIM', eventsKey, -cap, -1)
@@ -192,7 +199,7 @@ if not indexed then
 end
 if not os and nLabels > 0 then
   drop_labels(id)
-  for i = 25, 24 + 2 * nLabels, 2 do
+  for i = 26, 25 + 2 * nLabels, 2 do
     redis.call('HSET', k_labels(id), ARGV[i], ARGV[i + 1])
     redis.call('ZADD', k_byLabel(ARGV[i], ARGV[i + 1]), score, id)
   end

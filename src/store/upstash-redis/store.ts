@@ -29,6 +29,7 @@ import {
   type Commit,
   type CommitResult,
   conflictError,
+  CurrentVersionChangedError,
   decodeCursor,
   type DefinitionVersion,
   definitionVersion,
@@ -191,7 +192,8 @@ export class UpstashRedisStore implements Store, FlowStore {
     // The common checkpoint (nothing shared changes, as far as this client's last commit tells) goes to CHECKPOINT,
     // which touches only the execution's own keys (so under key locking it runs beside other executions'); when the
     // server finds a shared key to write after all, it refuses and the commit is sent again to COMMIT.
-    const checkpoint = !wait && !definition && !isTerminal(execution.status) && expectedRevision !== undefined &&
+    const checkpoint = !wait && !definition && commit.currentHash === undefined && !isTerminal(execution.status) &&
+      expectedRevision !== undefined &&
       known?.revision === expectedRevision && known.shared === shared &&
       (!recovery || (known.queueScore! <= recovery.score && recovery.score <= known.queueScore! + QUEUE_SLACK_MS));
     const k = this.#keys;
@@ -217,6 +219,7 @@ export class UpstashRedisStore implements Store, FlowStore {
         String(entries.length),
         execution.status === "running" && commit.leaseMs ? String(commit.leaseMs) : "",
         commit.takeover ? "1" : "",
+        commit.currentHash ?? "",
         ...labelArgs,
         ...entries,
         ...events,
@@ -233,6 +236,7 @@ export class UpstashRedisStore implements Store, FlowStore {
     let reply = numbers(Array.isArray(raw) ? raw.slice(0, 5) : raw, "commit");
     if (reply[0] === 2) reply = numbers(Array.isArray(raw = await send(snapshot())) ? raw.slice(0, 5) : raw, "commit");
     if (reply[0] === 3) throw liveLease(id, reply[2]!);
+    if (reply[0] === 5) throw new CurrentVersionChangedError(execution.workflowId, commit.currentHash!);
     if (reply[0] !== 1) {
       this.#sizes.delete(id);
       throw conflictError(id, expectedRevision ?? 0, reply[1]!);

@@ -63,6 +63,39 @@ describe("checkpoints", () => {
     ]);
   });
 
+  test("continuing a pending execution claims it with the first checkpoint, which carries the pure steps run before it", async () => {
+    const counted = countingStore(new MemoryStore());
+    const engine = new Engine(linearWorkflow(1), { store: counted.store, services: { work: (x: unknown) => x } });
+    const pending = await engine.prepare({}, { executionId: "p" });
+    expect(pending.status).toBe("pending");
+    expect((await engine.continue("p")).status).toBe("completed");
+    // prepare's save; the claim with start's entry, before the call; the end.
+    expect(counted.commits.map((c) => [c.expectedRevision, c.execution.status, (c.entries ?? []).map((e) => e.stepId)])).toEqual([
+      [0, "pending", []],
+      [1, "running", ["start"]],
+      [2, "completed", ["s0", "finish"]],
+    ]);
+    expect(counted.commits[1]!.events!.map((e) => e.type)).toEqual(["workflow.started", "step.started", "step.completed"]);
+  });
+
+  test("a continue that loses the claim to another worker ran only pure steps: nothing of it is stored or emitted", async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const events: string[] = [];
+    const engine = new Engine(linearWorkflow(1), {
+      store,
+      services: { work: (x: unknown) => (calls.push("work"), x) },
+      onEvent: (event) => events.push(event.type),
+    });
+    await engine.prepare({}, { executionId: "race" });
+    const loaded = (await store.load("race"))!;
+    // Another worker claims it first (its own continue).
+    await new Engine(linearWorkflow(1), { store, services: { work: (x: unknown) => x } }).continue("race");
+    await expect(engine.continue("race", { loaded })).rejects.toBeInstanceOf(ConflictError);
+    expect(calls).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
   test("revision increases by one on every checkpoint", async () => {
     const counted = countingStore(new MemoryStore());
     await new Engine(linearWorkflow(3), { store: counted.store, services: { work: () => 1 } }).run({}, { executionId: "r" });
