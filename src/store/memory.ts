@@ -1,6 +1,6 @@
 import { NotFoundError } from "../errors.ts";
-import { cloneJson } from "../json.ts";
-import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../types.ts";
+import { cloneJson, copyPlain, isPlainObject } from "../json.ts";
+import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, Json, JsonObject, StoredEvent } from "../types.ts";
 import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, utf8Length } from "./format.ts";
 import { assertSentEvent, type SentEvent } from "../expressions/events.ts";
 import { MemoryEvents } from "./memory-events.ts";
@@ -47,10 +47,10 @@ interface Row {
   snapshotBytes: number;
   log: string[];
   logBytes: number;
-  /** History as JSON text, one array per commit (parsed when read: a copy either way, made once). */
-  entries: string[];
-  /** The newest events as JSON text, one batch per commit; `skip` of the oldest batch's are gone (over the cap). */
-  events: { batches: { text: string; count: number }[]; count: number; skip: number };
+  /** History: the store's own copies (copied again when read), oldest first. */
+  entries: Entry[];
+  /** The newest MAX_EVENTS_PER_EXECUTION events, copies as the entries are, oldest first. */
+  events: StoredEvent[];
   recovery: RecoveryRow | null;
 }
 
@@ -60,7 +60,8 @@ const WAITING: readonly ExecutionStatus[] = ["halted", "pending"];
 /**
  * Keeps everything in Maps, for tests and zero-setup local runs. Same semantics and the same stored form as the
  * Redis store: a head, a JSON snapshot plus a log of JSON deltas, compare-and-set on the revision, atomic commits,
- * copies in and out. Nothing survives the process.
+ * copies in and out (history and events are kept as copies, not as JSON text: a run's final commit carries one entry
+ * per step, and copying them costs a fraction of serializing them). Nothing survives the process.
  */
 export class MemoryStore implements Store, FlowStore {
   readonly #rows = new Map<string, Row>();
@@ -118,9 +119,9 @@ export class MemoryStore implements Store, FlowStore {
     const snapshot = !row || deltaText === undefined || compactionDue(row.snapshotBytes, row.logBytes + deltaBytes)
       ? serialize(bodyOf(execution), what)
       : undefined;
-    const entries = commit.entries?.length ? serialize(commit.entries, "The entries") : undefined;
-    const events = (commit.events ?? []).slice(-MAX_EVENTS_PER_EXECUTION);
-    const eventsText = events.length ? serialize(events, "The events") : undefined;
+    const copy = copier();
+    const entries = commit.entries?.length ? copyEntries(commit.entries, copy) : undefined;
+    const events = commit.events?.length ? copyEvents(commit.events, copy) : undefined;
     const recovery = recoveryOf(head);
     if (commit.definition) assertDefinition(commit.definition);
 
@@ -133,7 +134,7 @@ export class MemoryStore implements Store, FlowStore {
         log: [],
         logBytes: 0,
         entries: [],
-        events: { batches: [], count: 0, skip: 0 },
+        events: [],
         recovery,
       };
     if (row) this.#moveWaiting(row.head, false);
@@ -151,8 +152,8 @@ export class MemoryStore implements Store, FlowStore {
       next.log.push(deltaText!);
       next.logBytes += deltaBytes;
     }
-    if (entries) next.entries.push(entries);
-    if (eventsText) keepEvents(next.events, eventsText, events.length);
+    if (entries) next.entries = next.entries.length ? next.entries.concat(entries) : entries;
+    if (events) keepEvents(next, events);
     this.#rows.set(execution.id, next);
     this.#moveWaiting(head, true);
     if (commit.definition) this.#keepDefinition(commit.definition);
@@ -196,21 +197,19 @@ export class MemoryStore implements Store, FlowStore {
     assertExecutionId(entry?.executionId);
     const row = this.#rows.get(entry.executionId);
     if (!row) throw new NotFoundError(`Execution ${JSON.stringify(entry.executionId)} not found: cannot record an entry`);
-    row.entries.push(serialize([entry], "An entry"));
+    row.entries.push(...copyOf([entry], "An entry"));
   }
 
   async entries(executionId: string): Promise<Entry[]> {
     assertExecutionId(executionId);
-    return (this.#rows.get(executionId)?.entries ?? []).flatMap((batch) => JSON.parse(batch) as Entry[]);
+    return copyOf(this.#rows.get(executionId)?.entries ?? [], "The entries");
   }
 
   async events(executionId: string, options: { after?: number } = {}): Promise<StoredEvent[]> {
     assertExecutionId(executionId);
     const after = options.after ?? 0;
-    const kept = this.#rows.get(executionId)?.events;
-    if (!kept) return [];
-    const events = kept.batches.flatMap((batch) => JSON.parse(batch.text) as StoredEvent[]).slice(kept.skip);
-    return events.filter((event) => event.seq > after);
+    const kept = this.#rows.get(executionId)?.events ?? [];
+    return copyOf(kept.filter((event) => event.seq > after), "The events");
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
@@ -370,10 +369,107 @@ export class MemoryStore implements Store, FlowStore {
   }
 }
 
-/** Appends a commit's events (`count` of them, as JSON text) and drops what falls beyond the newest MAX_EVENTS_PER_EXECUTION. */
-function keepEvents(kept: Row["events"], text: string, count: number): void {
-  kept.batches.push({ text, count });
-  kept.count += count;
-  while (kept.count - kept.batches[0]!.count >= MAX_EVENTS_PER_EXECUTION) kept.count -= kept.batches.shift()!.count;
-  kept.skip = Math.max(0, kept.count - MAX_EVENTS_PER_EXECUTION);
+/** Appends a commit's events and drops what falls beyond the newest MAX_EVENTS_PER_EXECUTION. */
+function keepEvents(row: Row, events: StoredEvent[]): void {
+  const kept = row.events.length ? row.events.concat(events) : events;
+  row.events = kept.length > MAX_EVENTS_PER_EXECUTION ? kept.slice(-MAX_EVENTS_PER_EXECUTION) : kept;
+}
+
+/** The store's copies of the newest MAX_EVENTS_PER_EXECUTION of a commit's events (field by field, as copyEntries does). */
+function copyEvents(events: StoredEvent[], copy: Copier): StoredEvent[] {
+  const copies: StoredEvent[] = [];
+  for (let i = Math.max(0, events.length - MAX_EVENTS_PER_EXECUTION); i < events.length; i++) {
+    const event = events[i]!;
+    const data = copyData(event.data, copy);
+    const { seq, type, timestamp } = event;
+    if (
+      data === undefined || !Number.isFinite(seq) || typeof type !== "string" || typeof timestamp !== "string" ||
+      !sameKeys(Object.keys(event), EVENT_KEYS)
+    ) {
+      return copyOf(events.slice(-MAX_EVENTS_PER_EXECUTION), "The events");
+    }
+    copies.push({ seq: seq + 0, type, data, timestamp });
+  }
+  return copies;
+}
+
+/** A copy of JSON values: copyPlain's when they are plain data, else the JSON round trip's (its rules, its errors). */
+function copyOf<T>(values: T[], what: string): T[] {
+  return (copyPlain(values) ?? JSON.parse(serialize(values, what))) as T[];
+}
+
+/** The fields of an entry, in the order a run writes them (then `actor`, when set). */
+const ENTRY_KEYS = ["id", "executionId", "stepId", "stepType", "action", "attempt", "durationMs", "output", "error", "timestamp", "actor"];
+/** The fields of an event, in the order a run writes them. */
+const EVENT_KEYS = ["seq", "type", "data", "timestamp"];
+
+/**
+ * The store's copies of a commit's entries (checkCommit has checked their fields). An entry with the run's keys in the
+ * run's order is copied field by field (one object shape: several times faster than a copy key by key); any other,
+ * by copyOf.
+ */
+function copyEntries(entries: Entry[], copy: Copier): Entry[] {
+  const copies: Entry[] = [];
+  for (const entry of entries) {
+    const output = copy(entry.output);
+    const { id, executionId, stepId, stepType, action, attempt, durationMs, error, timestamp, actor } = entry;
+    if (output === undefined || !Number.isFinite(attempt + durationMs) || !sameKeys(Object.keys(entry), ENTRY_KEYS, 1)) {
+      return copyOf(entries, "The entries");
+    }
+    // `+ 0`: -0 becomes 0, as through JSON.
+    const kept: Entry = {
+      id,
+      executionId,
+      stepId,
+      stepType,
+      action,
+      attempt: attempt + 0,
+      durationMs: durationMs + 0,
+      output,
+      error,
+      timestamp,
+    };
+    if (actor !== undefined) kept.actor = actor;
+    copies.push(kept);
+  }
+  return copies;
+}
+
+/** `keys` are `expected` in order, or all but the last `optional` of them. */
+function sameKeys(keys: string[], expected: readonly string[], optional = 0): boolean {
+  if (keys.length < expected.length - optional || keys.length > expected.length) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== expected[i]) return false;
+  return true;
+}
+
+type Copier = (value: unknown) => Json | undefined;
+
+/** copyPlain, once per object: a step's output is in its entry and in its step.completed event (the store shares the copy). */
+function copier(): Copier {
+  const made = new Map<object, Json>();
+  return (value) => {
+    if (value === null || typeof value !== "object") return copyPlain(value);
+    let copy = made.get(value);
+    if (copy === undefined) {
+      copy = copyPlain(value);
+      if (copy !== undefined) made.set(value, copy);
+    }
+    return copy;
+  };
+}
+
+const STEP_DATA = ["executionId", "stepId", "stepType", "output"];
+
+/** An event's data: a step's (its output's copy shared with the entry's) field by field, any other by copyPlain. */
+function copyData(data: JsonObject, copy: Copier): JsonObject | undefined {
+  const keys = isPlainObject(data) ? Object.keys(data) : [];
+  const { executionId, stepId, stepType } = data ?? {};
+  if (
+    !sameKeys(keys, STEP_DATA, 1) || typeof executionId !== "string" || typeof stepId !== "string" || typeof stepType !== "string"
+  ) {
+    return copyPlain(data) as JsonObject | undefined;
+  }
+  if (keys.length === 3) return { executionId, stepId, stepType };
+  const output = copy(data.output);
+  return output === undefined ? undefined : { executionId, stepId, stepType, output };
 }

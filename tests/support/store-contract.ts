@@ -377,6 +377,22 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
         expect(await store.events(exec.id)).toEqual([event]);
       });
 
+      test("mutating the entries and events given to commit, after it, does not change the store", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const output = { a: 1, list: [1] };
+        const entry = makeEntry(exec.id, { output });
+        const event = makeEvent(1, { data: { executionId: exec.id, stepId: "s", stepType: "call", output } });
+        const expected = structuredClone({ entry, event });
+        await store.commit({ execution: exec, expectedRevision: 0, entries: [entry], events: [event] });
+        output.a = 2;
+        output.list.push(2);
+        entry.stepId = "changed";
+        event.data.stepId = "changed";
+        expect(await store.entries(exec.id)).toEqual([expected.entry]);
+        expect(await store.events(exec.id)).toEqual([expected.event]);
+      });
+
       test("mutating a found head does not change the store", async () => {
         const store = await makeStore();
         const exec = makeExecution({ retry: { stepId: "a", attempt: 2 } });
