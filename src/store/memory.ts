@@ -119,9 +119,8 @@ export class MemoryStore implements Store, FlowStore {
     const snapshot = !row || deltaText === undefined || compactionDue(row.snapshotBytes, row.logBytes + deltaBytes)
       ? serialize(bodyOf(execution), what)
       : undefined;
-    const copy = copier();
-    const entries = commit.entries?.length ? copyEntries(commit.entries, copy) : undefined;
-    const events = commit.events?.length ? copyEvents(commit.events, copy) : undefined;
+    const entries = commit.entries?.length ? copyEntries(commit.entries) : undefined;
+    const events = commit.events?.length ? copyEvents(commit.events, { given: commit.entries ?? [], copies: entries ?? [] }) : undefined;
     const recovery = recoveryOf(head);
     if (commit.definition) assertDefinition(commit.definition);
 
@@ -375,20 +374,26 @@ function keepEvents(row: Row, events: StoredEvent[]): void {
   row.events = kept.length > MAX_EVENTS_PER_EXECUTION ? kept.slice(-MAX_EVENTS_PER_EXECUTION) : kept;
 }
 
-/** The store's copies of the newest MAX_EVENTS_PER_EXECUTION of a commit's events (field by field, as copyEntries does). */
-function copyEvents(events: StoredEvent[], copy: Copier): StoredEvent[] {
-  const copies: StoredEvent[] = [];
-  for (let i = Math.max(0, events.length - MAX_EVENTS_PER_EXECUTION); i < events.length; i++) {
+/**
+ * The store's copies of the newest MAX_EVENTS_PER_EXECUTION of a commit's events (field by field, as copyEntries does).
+ * A step's output is in its entry and in its step.completed event, in the same order: walking both from the end, an
+ * event's output that is the entry's (a few entries back at most from the last one found) shares the entry's copy.
+ */
+function copyEvents(events: StoredEvent[], entries: { given: Entry[]; copies: Entry[] }): StoredEvent[] {
+  const start = Math.max(0, events.length - MAX_EVENTS_PER_EXECUTION);
+  const copies = new Array<StoredEvent>(events.length - start);
+  const shared = { ...entries, at: entries.given.length - 1 };
+  for (let i = events.length - 1; i >= start; i--) {
     const event = events[i]!;
-    const data = copyData(event.data, copy);
+    const data = copyData(event.data, shared);
     const { seq, type, timestamp } = event;
     if (
       data === undefined || !Number.isFinite(seq) || typeof type !== "string" || typeof timestamp !== "string" ||
       !sameKeys(Object.keys(event), EVENT_KEYS)
     ) {
-      return copyOf(events.slice(-MAX_EVENTS_PER_EXECUTION), "The events");
+      return copyOf(events.slice(start), "The events");
     }
-    copies.push({ seq: seq + 0, type, data, timestamp });
+    copies[i - start] = { seq: seq + 0, type, data, timestamp };
   }
   return copies;
 }
@@ -408,10 +413,10 @@ const EVENT_KEYS = ["seq", "type", "data", "timestamp"];
  * run's order is copied field by field (one object shape: several times faster than a copy key by key); any other,
  * by copyOf.
  */
-function copyEntries(entries: Entry[], copy: Copier): Entry[] {
+function copyEntries(entries: Entry[]): Entry[] {
   const copies: Entry[] = [];
   for (const entry of entries) {
-    const output = copy(entry.output);
+    const output = copyPlain(entry.output);
     const { id, executionId, stepId, stepType, action, attempt, durationMs, error, timestamp, actor } = entry;
     if (output === undefined || !Number.isFinite(attempt + durationMs) || !sameKeys(Object.keys(entry), ENTRY_KEYS, 1)) {
       return copyOf(entries, "The entries");
@@ -442,26 +447,22 @@ function sameKeys(keys: string[], expected: readonly string[], optional = 0): bo
   return true;
 }
 
-type Copier = (value: unknown) => Json | undefined;
-
-/** copyPlain, once per object: a step's output is in its entry and in its step.completed event (the store shares the copy). */
-function copier(): Copier {
-  const made = new Map<object, Json>();
-  return (value) => {
-    if (value === null || typeof value !== "object") return copyPlain(value);
-    let copy = made.get(value);
-    if (copy === undefined) {
-      copy = copyPlain(value);
-      if (copy !== undefined) made.set(value, copy);
+/** The copy of `value`: the entry's, when it is the output of one of the few entries before `at` (which then moves past it). */
+function sharedCopy(value: unknown, shared: { given: Entry[]; copies: Entry[]; at: number }): Json | undefined {
+  if (value === null || typeof value !== "object") return copyPlain(value);
+  for (let i = shared.at; i >= 0 && i > shared.at - 4; i--) {
+    if (shared.given[i]!.output === value) {
+      shared.at = i - 1;
+      return shared.copies[i]!.output;
     }
-    return copy;
-  };
+  }
+  return copyPlain(value);
 }
 
 const STEP_DATA = ["executionId", "stepId", "stepType", "output"];
 
 /** An event's data: a step's (its output's copy shared with the entry's) field by field, any other by copyPlain. */
-function copyData(data: JsonObject, copy: Copier): JsonObject | undefined {
+function copyData(data: JsonObject, shared: Parameters<typeof sharedCopy>[1]): JsonObject | undefined {
   const keys = isPlainObject(data) ? Object.keys(data) : [];
   const { executionId, stepId, stepType } = data ?? {};
   if (
@@ -470,6 +471,6 @@ function copyData(data: JsonObject, copy: Copier): JsonObject | undefined {
     return copyPlain(data) as JsonObject | undefined;
   }
   if (keys.length === 3) return { executionId, stepId, stepType };
-  const output = copy(data.output);
+  const output = sharedCopy(data.output, shared);
   return output === undefined ? undefined : { executionId, stepId, stepType, output };
 }
