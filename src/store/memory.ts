@@ -389,7 +389,7 @@ function copyEvents(events: StoredEvent[], entries: { given: Entry[]; copies: En
     const { seq, type, timestamp } = event;
     if (
       data === undefined || !Number.isFinite(seq) || typeof type !== "string" || typeof timestamp !== "string" ||
-      !sameKeys(Object.keys(event), EVENT_KEYS)
+      keyCount(event, EVENT_KEYS) !== EVENT_KEYS.length
     ) {
       return copyOf(events.slice(start), "The events");
     }
@@ -418,7 +418,7 @@ function copyEntries(entries: Entry[]): Entry[] {
   for (const entry of entries) {
     const output = copyPlain(entry.output);
     const { id, executionId, stepId, stepType, action, attempt, durationMs, error, timestamp, actor } = entry;
-    if (output === undefined || !Number.isFinite(attempt + durationMs) || !sameKeys(Object.keys(entry), ENTRY_KEYS, 1)) {
+    if (output === undefined || !Number.isFinite(attempt + durationMs) || keyCount(entry, ENTRY_KEYS) < ENTRY_KEYS.length - 1) {
       return copyOf(entries, "The entries");
     }
     // `+ 0`: -0 becomes 0, as through JSON.
@@ -440,11 +440,14 @@ function copyEntries(entries: Entry[]): Entry[] {
   return copies;
 }
 
-/** `keys` are `expected` in order, or all but the last `optional` of them. */
-function sameKeys(keys: string[], expected: readonly string[], optional = 0): boolean {
-  if (keys.length < expected.length - optional || keys.length > expected.length) return false;
-  for (let i = 0; i < keys.length; i++) if (keys[i] !== expected[i]) return false;
-  return true;
+/**
+ * How many keys of `value` are the first of `expected`, in order; -1 when it has another (for...in, which walks a
+ * cached list of an object shape's keys: Object.keys would allocate one per object).
+ */
+function keyCount(value: object, expected: readonly string[]): number {
+  let count = 0;
+  for (const key in value) if (key !== expected[count++]) return -1;
+  return count;
 }
 
 /** The copy of `value`: the entry's, when it is the output of one of the few entries before `at` (which then moves past it). */
@@ -463,14 +466,12 @@ const STEP_DATA = ["executionId", "stepId", "stepType", "output"];
 
 /** An event's data: a step's (its output's copy shared with the entry's) field by field, any other by copyPlain. */
 function copyData(data: JsonObject, shared: Parameters<typeof sharedCopy>[1]): JsonObject | undefined {
-  const keys = isPlainObject(data) ? Object.keys(data) : [];
+  const keys = isPlainObject(data) ? keyCount(data, STEP_DATA) : -1;
   const { executionId, stepId, stepType } = data ?? {};
-  if (
-    !sameKeys(keys, STEP_DATA, 1) || typeof executionId !== "string" || typeof stepId !== "string" || typeof stepType !== "string"
-  ) {
+  if (keys < STEP_DATA.length - 1 || typeof executionId !== "string" || typeof stepId !== "string" || typeof stepType !== "string") {
     return copyPlain(data) as JsonObject | undefined;
   }
-  if (keys.length === 3) return { executionId, stepId, stepType };
+  if (keys === 3) return { executionId, stepId, stepType };
   const output = sharedCopy(data.output, shared);
   return output === undefined ? undefined : { executionId, stepId, stepType, output };
 }
