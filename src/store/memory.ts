@@ -49,7 +49,7 @@ interface Row {
   logBytes: number;
   /** History: the store's own copies (copied again when read), oldest first. */
   entries: Entry[];
-  /** The newest MAX_EVENTS_PER_EXECUTION events, copies as the entries are, oldest first. */
+  /** The newest events (the newest MAX_EVENTS_PER_EXECUTION are read), copies as the entries are, oldest first. */
   events: StoredEvent[];
   recovery: RecoveryRow | null;
 }
@@ -151,8 +151,12 @@ export class MemoryStore implements Store, FlowStore {
       next.log.push(deltaText!);
       next.logBytes += deltaBytes;
     }
-    if (entries) next.entries = next.entries.length ? next.entries.concat(entries) : entries;
-    if (events) keepEvents(next, events);
+    if (entries) next.entries = append(next.entries, entries);
+    if (events) {
+      next.events = append(next.events, events);
+      // Trimmed once it holds twice the cap, not at every commit: a commit does not move the whole list.
+      if (next.events.length >= 2 * MAX_EVENTS_PER_EXECUTION) next.events.splice(0, next.events.length - MAX_EVENTS_PER_EXECUTION);
+    }
     this.#rows.set(execution.id, next);
     this.#moveWaiting(head, true);
     if (commit.definition) this.#keepDefinition(commit.definition);
@@ -196,7 +200,7 @@ export class MemoryStore implements Store, FlowStore {
     assertExecutionId(entry?.executionId);
     const row = this.#rows.get(entry.executionId);
     if (!row) throw new NotFoundError(`Execution ${JSON.stringify(entry.executionId)} not found: cannot record an entry`);
-    row.entries.push(...copyOf([entry], "An entry"));
+    row.entries = append(row.entries, copyOf([entry], "An entry"));
   }
 
   async entries(executionId: string): Promise<Entry[]> {
@@ -207,7 +211,7 @@ export class MemoryStore implements Store, FlowStore {
   async events(executionId: string, options: { after?: number } = {}): Promise<StoredEvent[]> {
     assertExecutionId(executionId);
     const after = options.after ?? 0;
-    const kept = this.#rows.get(executionId)?.events ?? [];
+    const kept = (this.#rows.get(executionId)?.events ?? []).slice(-MAX_EVENTS_PER_EXECUTION);
     return copyOf(kept.filter((event) => event.seq > after), "The events");
   }
 
@@ -368,10 +372,11 @@ export class MemoryStore implements Store, FlowStore {
   }
 }
 
-/** Appends a commit's events and drops what falls beyond the newest MAX_EVENTS_PER_EXECUTION. */
-function keepEvents(row: Row, events: StoredEvent[]): void {
-  const kept = row.events.length ? row.events.concat(events) : events;
-  row.events = kept.length > MAX_EVENTS_PER_EXECUTION ? kept.slice(-MAX_EVENTS_PER_EXECUTION) : kept;
+/** `list` with `added` at its end (in place: `added` itself when `list` is empty). */
+function append<T>(list: T[], added: T[]): T[] {
+  if (!list.length) return added;
+  for (const item of added) list.push(item);
+  return list;
 }
 
 /**

@@ -702,6 +702,19 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
         expect(stored.at(-1)!.seq).toBe(MAX_EVENTS_PER_EXECUTION + 3);
       });
 
+      test(`over many commits, events keep the newest ${MAX_EVENTS_PER_EXECUTION} in order, and after n reads among them`, async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const batch = 300;
+        for (let commit = 0; commit < 8; commit++) {
+          const events = Array.from({ length: batch }, (_, i) => makeEvent(commit * batch + i + 1));
+          await store.commit({ execution: exec, expectedRevision: commit, events });
+        }
+        const newest = Array.from({ length: MAX_EVENTS_PER_EXECUTION }, (_, i) => 8 * batch - MAX_EVENTS_PER_EXECUTION + i + 1);
+        expect((await store.events(exec.id)).map((event) => event.seq)).toEqual(newest);
+        expect((await store.events(exec.id, { after: 8 * batch - 3 })).map((event) => event.seq)).toEqual(newest.slice(-3));
+      });
+
       test("events of an unknown execution are empty", async () => {
         const store = await makeStore();
         expect(await store.events("nobody-here")).toEqual([]);
