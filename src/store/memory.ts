@@ -421,7 +421,9 @@ const EVENT_KEYS = ["seq", "type", "data", "timestamp"];
 function copyEntries(entries: Entry[]): Entry[] {
   const copies: Entry[] = [];
   for (const entry of entries) {
-    const output = copyPlain(entry.output);
+    const output = Array.isArray(entry.output)
+      ? copyItems(entry.output, { given: entries, copies, at: copies.length - 1 })
+      : copyPlain(entry.output);
     const { id, executionId, stepId, stepType, action, attempt, durationMs, error, timestamp, actor } = entry;
     if (output === undefined || !Number.isFinite(attempt + durationMs) || keyCount(entry, ENTRY_KEYS) < ENTRY_KEYS.length - 1) {
       return copyOf(entries, "The entries");
@@ -465,6 +467,17 @@ function sharedCopy(value: unknown, shared: { given: Entry[]; copies: Entry[]; a
     }
   }
   return copyPlain(value);
+}
+
+/** An array output's copy, its items that are the outputs of the entries before (a loop's, its body's) sharing their copies. */
+function copyItems(items: Json[], shared: Parameters<typeof sharedCopy>[1]): Json[] | undefined {
+  const copy = new Array<Json>(items.length);
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = sharedCopy(items[i], shared);
+    if (item === undefined) return undefined;
+    copy[i] = item;
+  }
+  return copy;
 }
 
 const STEP_DATA = ["executionId", "stepId", "stepType", "output"];

@@ -42,4 +42,21 @@ describe("MemoryStore: entries and events not in a run's form", () => {
     await expect(store.commit({ execution: exec, expectedRevision: 0, events: [event] })).rejects.toBeInstanceOf(ValidationError);
     expect(await store.load(exec.id)).toBeNull();
   });
+
+  test("values shared by entries and events (a loop's outputs, its body's) are read back as separate copies", async () => {
+    const store = new MemoryStore();
+    const exec = makeExecution();
+    const outputs = [{ counter: 1 }, { counter: 2 }];
+    const body = outputs.map((output) => makeEntry(exec.id, { stepId: "each:bump", output }));
+    const loop = makeEntry(exec.id, { stepId: "each", output: outputs });
+    const event = makeEvent(1, { data: { executionId: exec.id, stepId: "each", stepType: "loop", output: outputs } });
+    const expected = structuredClone([...body, loop]);
+    await store.commit({ execution: exec, expectedRevision: 0, entries: [...body, loop], events: [event] });
+    outputs[0]!.counter = 9;
+    const entries = await store.entries(exec.id);
+    expect(entries).toEqual(expected);
+    (entries[0]!.output as { counter: number }).counter = 5;
+    expect(entries[2]!.output).toEqual([{ counter: 1 }, { counter: 2 }]);
+    expect((await store.events(exec.id))[0]!.data.output).toEqual([{ counter: 1 }, { counter: 2 }]);
+  });
 });
