@@ -120,7 +120,7 @@ export class MemoryStore implements Store, FlowStore {
       ? serialize(bodyOf(execution), what)
       : undefined;
     const entries = commit.entries?.length ? copyEntries(commit.entries) : undefined;
-    const events = commit.events?.length ? copyEvents(commit.events, { given: commit.entries ?? [], copies: entries ?? [] }) : undefined;
+    const events = commit.events?.length ? copyEvents(commit.events, commit.entries ?? [], entries ?? []) : undefined;
     const recovery = recoveryOf(head);
     if (commit.definition) assertDefinition(commit.definition);
 
@@ -384,10 +384,10 @@ function append<T>(list: T[], added: T[]): T[] {
  * A step's output is in its entry and in its step.completed event, in the same order: walking both from the end, an
  * event's output that is the entry's (a few entries back at most from the last one found) shares the entry's copy.
  */
-function copyEvents(events: StoredEvent[], entries: { given: Entry[]; copies: Entry[] }): StoredEvent[] {
+function copyEvents(events: StoredEvent[], given: Entry[], copied: Entry[]): StoredEvent[] {
   const start = Math.max(0, events.length - MAX_EVENTS_PER_EXECUTION);
   const copies = new Array<StoredEvent>(events.length - start);
-  const shared = { ...entries, at: entries.given.length - 1 };
+  const shared = { given, copies: copied, at: given.length - 1 };
   for (let i = events.length - 1; i >= start; i--) {
     const event = events[i]!;
     const data = copyData(event.data, shared);
