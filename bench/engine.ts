@@ -3,8 +3,8 @@
  * workflow, and the ratio of engine time to the same service calls made as plain awaited calls; then pure
  * `assign` steps (issue 22): a 1 000-iteration loop and a 900-step chain as whole runs, on the MemoryStore and on
  * the engine alone (a store that discards), before (the code at BASE, default /work/base) and after (this
- * checkout) in one process, the runs of every variant interleaved so that a busy machine slows them alike (also
- * with a timeout and budgetMs, and a call loop with a 500-key ctx); then, before and after, the MemoryStore's `find`
+ * checkout) in one process, one shape at a time with the runs of its variants interleaved so that a busy machine slows
+ * them alike (also with a timeout and budgetMs, and a call loop with a 500-key ctx); then, before and after, the MemoryStore's `find`
  * with 10 000 executions stored and a live event's way to 1 and 10 SSE streams.
  *   npx bun bench/engine.ts            (BASE=<checkout> to compare another; BASE= to skip the before)
  */
@@ -251,12 +251,21 @@ steps:
     }
   }
   const rounds = Math.max(RUNS, 31);
-  for (const variant of variants) for (let i = 0; i < 5; i++) await variant.run(); // warm-up
-  for (let i = 0; i < rounds; i++) {
-    for (const variant of variants) {
-      const started = performance.now();
-      await variant.run();
-      variant.times.push(performance.now() - started);
+  // One shape at a time, its variants interleaved (a busy spell slows them alike), after a full collection: interleaved
+  // with the others, a shape's runs would pay for collecting their garbage (the call loop's most), which lands on
+  // whichever run allocates when it is due — most often the MemoryStore's, whose commit allocates its copies at once.
+  for (const shape of Object.keys(shapes)) {
+    const block = variants.filter((variant) => variant.shape === shape);
+    for (const variant of block) for (let i = 0; i < 5; i++) await variant.run(); // warm-up
+    Bun.gc(true);
+    for (let i = 0; i < rounds; i++) {
+      // Each round starts one variant later: each follows every other equally often (and pays its garbage alike).
+      for (let j = 0; j < block.length; j++) {
+        const variant = block[(i + j) % block.length]!;
+        const started = performance.now();
+        await variant.run();
+        variant.times.push(performance.now() - started);
+      }
     }
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -289,7 +298,9 @@ steps:
     rows.push({ shape, steps: find(shape, "after", "MemoryStore").steps, ...cells });
   }
   console.log(
-    `\nWhole runs (steps/s), median of ${rounds} interleaved runs${BASE ? ` (before: ${BASE})` : ""}; targets for assign steps\n`,
+    `\nWhole runs (steps/s), median of ${rounds} runs, each shape's variants interleaved${
+      BASE ? ` (before: ${BASE})` : ""
+    }; targets for assign steps\n`,
   );
   console.log(table(rows));
 }

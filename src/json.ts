@@ -86,6 +86,44 @@ export function cloneJson<T>(value: T): T {
   return value === null || typeof value !== "object" ? value : JSON.parse(JSON.stringify(value));
 }
 
+/**
+ * A deep copy of `value` when it is plain JSON data (strings, finite numbers, booleans, null, arrays without holes,
+ * plain objects without a "__proto__" key, nested at most 64 deep), else undefined: the caller then takes the JSON round
+ * trip, whose rules (toJSON, undefined dropped, NaN as null, errors on cycles) this does not repeat. For plain data it
+ * is what that round trip gives (-0 included), several times faster on the small fresh objects of a run's history.
+ */
+export function copyPlain(value: unknown, depth = 0): Json | undefined {
+  if (typeof value !== "object") {
+    if (typeof value === "string" || typeof value === "boolean") return value;
+    if (typeof value === "number" && Number.isFinite(value)) return value === 0 ? 0 : value;
+    return undefined;
+  }
+  if (value === null) return null;
+  if (depth >= 64) return undefined;
+  if (Array.isArray(value)) {
+    const out: Json[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = copyPlain(value[i], depth + 1);
+      if (item === undefined) return undefined;
+      out[i] = item;
+    }
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const out: JsonObject = {};
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    // Assigned, "__proto__" would set the copy's prototype.
+    if (key === "__proto__") return undefined;
+    const item = copyPlain((value as JsonObject)[key], depth + 1);
+    if (item === undefined) return undefined;
+    out[key] = item;
+  }
+  return out;
+}
+
 /** Freezes `value` and everything inside it; an object already frozen is taken as frozen all through. */
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {

@@ -1,6 +1,6 @@
 import { NotFoundError } from "../errors.ts";
-import { cloneJson } from "../json.ts";
-import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, StoredEvent } from "../types.ts";
+import { cloneJson, copyPlain, isPlainObject } from "../json.ts";
+import type { Entry, Execution, ExecutionDelta, ExecutionHead, ExecutionStatus, Json, JsonObject, StoredEvent } from "../types.ts";
 import { bodyOf, checkCommit, compactionDue, foldExecution, headOf, serialize, utf8Length } from "./format.ts";
 import { assertSentEvent, type SentEvent } from "../expressions/events.ts";
 import { MemoryEvents } from "./memory-events.ts";
@@ -48,10 +48,10 @@ interface Row {
   snapshotBytes: number;
   log: string[];
   logBytes: number;
-  /** History as JSON text, one array per commit (parsed when read: a copy either way, made once). */
-  entries: string[];
-  /** The newest events as JSON text, one batch per commit; `skip` of the oldest batch's are gone (over the cap). */
-  events: { batches: { text: string; count: number }[]; count: number; skip: number };
+  /** History: the store's own copies (copied again when read), oldest first. */
+  entries: Entry[];
+  /** The newest events (the newest MAX_EVENTS_PER_EXECUTION are read), copies as the entries are, oldest first. */
+  events: StoredEvent[];
   recovery: RecoveryRow | null;
 }
 
@@ -61,7 +61,8 @@ const WAITING: readonly ExecutionStatus[] = ["halted", "pending"];
 /**
  * Keeps everything in Maps, for tests and zero-setup local runs. Same semantics and the same stored form as the
  * Redis store: a head, a JSON snapshot plus a log of JSON deltas, compare-and-set on the revision, atomic commits,
- * copies in and out. Nothing survives the process.
+ * copies in and out (history and events are kept as copies, not as JSON text: a run's final commit carries one entry
+ * per step, and copying them costs a fraction of serializing them). Nothing survives the process.
  */
 export class MemoryStore implements Store, FlowStore {
   readonly #rows = new Map<string, Row>();
@@ -122,9 +123,8 @@ export class MemoryStore implements Store, FlowStore {
     const snapshot = !row || deltaText === undefined || compactionDue(row.snapshotBytes, row.logBytes + deltaBytes)
       ? serialize(bodyOf(execution), what)
       : undefined;
-    const entries = commit.entries?.length ? serialize(commit.entries, "The entries") : undefined;
-    const events = (commit.events ?? []).slice(-MAX_EVENTS_PER_EXECUTION);
-    const eventsText = events.length ? serialize(events, "The events") : undefined;
+    const entries = commit.entries?.length ? copyEntries(commit.entries) : undefined;
+    const events = commit.events?.length ? copyEvents(commit.events, commit.entries ?? [], entries ?? []) : undefined;
     const recovery = recoveryOf(head);
     if (commit.definition) assertDefinition(commit.definition);
 
@@ -137,7 +137,7 @@ export class MemoryStore implements Store, FlowStore {
         log: [],
         logBytes: 0,
         entries: [],
-        events: { batches: [], count: 0, skip: 0 },
+        events: [],
         recovery,
       };
     if (row) this.#moveWaiting(row.head, false);
@@ -155,8 +155,12 @@ export class MemoryStore implements Store, FlowStore {
       next.log.push(deltaText!);
       next.logBytes += deltaBytes;
     }
-    if (entries) next.entries.push(entries);
-    if (eventsText) keepEvents(next.events, eventsText, events.length);
+    if (entries) next.entries = append(next.entries, entries);
+    if (events) {
+      next.events = append(next.events, events);
+      // Trimmed once it holds twice the cap, not at every commit: a commit does not move the whole list.
+      if (next.events.length >= 2 * MAX_EVENTS_PER_EXECUTION) next.events.splice(0, next.events.length - MAX_EVENTS_PER_EXECUTION);
+    }
     this.#rows.set(execution.id, next);
     this.#moveWaiting(head, true);
     if (commit.definition) this.#keepDefinition(commit.definition);
@@ -200,21 +204,19 @@ export class MemoryStore implements Store, FlowStore {
     assertExecutionId(entry?.executionId);
     const row = this.#rows.get(entry.executionId);
     if (!row) throw new NotFoundError(`Execution ${JSON.stringify(entry.executionId)} not found: cannot record an entry`);
-    row.entries.push(serialize([entry], "An entry"));
+    row.entries = append(row.entries, copyOf([entry], "An entry"));
   }
 
   async entries(executionId: string): Promise<Entry[]> {
     assertExecutionId(executionId);
-    return (this.#rows.get(executionId)?.entries ?? []).flatMap((batch) => JSON.parse(batch) as Entry[]);
+    return copyOf(this.#rows.get(executionId)?.entries ?? [], "The entries");
   }
 
   async events(executionId: string, options: { after?: number } = {}): Promise<StoredEvent[]> {
     assertExecutionId(executionId);
     const after = options.after ?? 0;
-    const kept = this.#rows.get(executionId)?.events;
-    if (!kept) return [];
-    const events = kept.batches.flatMap((batch) => JSON.parse(batch.text) as StoredEvent[]).slice(kept.skip);
-    return events.filter((event) => event.seq > after);
+    const kept = (this.#rows.get(executionId)?.events ?? []).slice(-MAX_EVENTS_PER_EXECUTION);
+    return copyOf(kept.filter((event) => event.seq > after), "The events");
   }
 
   async find(query: FindQuery = {}): Promise<FindResult> {
@@ -374,10 +376,124 @@ export class MemoryStore implements Store, FlowStore {
   }
 }
 
-/** Appends a commit's events (`count` of them, as JSON text) and drops what falls beyond the newest MAX_EVENTS_PER_EXECUTION. */
-function keepEvents(kept: Row["events"], text: string, count: number): void {
-  kept.batches.push({ text, count });
-  kept.count += count;
-  while (kept.count - kept.batches[0]!.count >= MAX_EVENTS_PER_EXECUTION) kept.count -= kept.batches.shift()!.count;
-  kept.skip = Math.max(0, kept.count - MAX_EVENTS_PER_EXECUTION);
+/** `list` with `added` at its end (in place: `added` itself when `list` is empty). */
+function append<T>(list: T[], added: T[]): T[] {
+  if (!list.length) return added;
+  for (const item of added) list.push(item);
+  return list;
+}
+
+/**
+ * The store's copies of the newest MAX_EVENTS_PER_EXECUTION of a commit's events (field by field, as copyEntries does).
+ * A step's output is in its entry and in its step.completed event, in the same order: walking both from the end, an
+ * event's output that is the entry's (a few entries back at most from the last one found) shares the entry's copy.
+ */
+function copyEvents(events: StoredEvent[], given: Entry[], copied: Entry[]): StoredEvent[] {
+  const start = Math.max(0, events.length - MAX_EVENTS_PER_EXECUTION);
+  const copies = new Array<StoredEvent>(events.length - start);
+  const shared = { given, copies: copied, at: given.length - 1 };
+  for (let i = events.length - 1; i >= start; i--) {
+    const event = events[i]!;
+    const data = copyData(event.data, shared);
+    const { seq, type, timestamp } = event;
+    if (
+      data === undefined || !Number.isFinite(seq) || typeof type !== "string" || typeof timestamp !== "string" ||
+      keyCount(event, EVENT_KEYS) !== EVENT_KEYS.length
+    ) {
+      return copyOf(events.slice(start), "The events");
+    }
+    copies[i - start] = { seq: seq + 0, type, data, timestamp };
+  }
+  return copies;
+}
+
+/** A copy of JSON values: copyPlain's when they are plain data, else the JSON round trip's (its rules, its errors). */
+function copyOf<T>(values: T[], what: string): T[] {
+  return (copyPlain(values) ?? JSON.parse(serialize(values, what))) as T[];
+}
+
+/** The fields of an entry, in the order a run writes them (then `actor`, when set). */
+const ENTRY_KEYS = ["id", "executionId", "stepId", "stepType", "action", "attempt", "durationMs", "output", "error", "timestamp", "actor"];
+/** The fields of an event, in the order a run writes them. */
+const EVENT_KEYS = ["seq", "type", "data", "timestamp"];
+
+/**
+ * The store's copies of a commit's entries (checkCommit has checked their fields). An entry with the run's keys in the
+ * run's order is copied field by field (one object shape: several times faster than a copy key by key); any other,
+ * by copyOf.
+ */
+function copyEntries(entries: Entry[]): Entry[] {
+  const copies: Entry[] = [];
+  for (const entry of entries) {
+    const output = Array.isArray(entry.output)
+      ? copyItems(entry.output, { given: entries, copies, at: copies.length - 1 })
+      : copyPlain(entry.output);
+    const { id, executionId, stepId, stepType, action, attempt, durationMs, error, timestamp, actor } = entry;
+    if (output === undefined || !Number.isFinite(attempt + durationMs) || keyCount(entry, ENTRY_KEYS) < ENTRY_KEYS.length - 1) {
+      return copyOf(entries, "The entries");
+    }
+    // `+ 0`: -0 becomes 0, as through JSON.
+    const kept: Entry = {
+      id,
+      executionId,
+      stepId,
+      stepType,
+      action,
+      attempt: attempt + 0,
+      durationMs: durationMs + 0,
+      output,
+      error,
+      timestamp,
+    };
+    if (actor !== undefined) kept.actor = actor;
+    copies.push(kept);
+  }
+  return copies;
+}
+
+/**
+ * How many keys of `value` are the first of `expected`, in order; -1 when it has another (for...in, which walks a
+ * cached list of an object shape's keys: Object.keys would allocate one per object).
+ */
+function keyCount(value: object, expected: readonly string[]): number {
+  let count = 0;
+  for (const key in value) if (key !== expected[count++]) return -1;
+  return count;
+}
+
+/** The copy of `value`: the entry's, when it is the output of one of the few entries before `at` (which then moves past it). */
+function sharedCopy(value: unknown, shared: { given: Entry[]; copies: Entry[]; at: number }): Json | undefined {
+  if (value === null || typeof value !== "object") return copyPlain(value);
+  for (let i = shared.at; i >= 0 && i > shared.at - 4; i--) {
+    if (shared.given[i]!.output === value) {
+      shared.at = i - 1;
+      return shared.copies[i]!.output;
+    }
+  }
+  return copyPlain(value);
+}
+
+/** An array output's copy, its items that are the outputs of the entries before (a loop's, its body's) sharing their copies. */
+function copyItems(items: Json[], shared: Parameters<typeof sharedCopy>[1]): Json[] | undefined {
+  const copy = new Array<Json>(items.length);
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = sharedCopy(items[i], shared);
+    if (item === undefined) return undefined;
+    copy[i] = item;
+  }
+  return copy;
+}
+
+const STEP_DATA = ["executionId", "stepId", "stepType", "output"];
+
+/** An event's data: a step's (its output's copy shared with the entry's) field by field, any other by copyPlain. */
+function copyData(data: JsonObject, shared: Parameters<typeof sharedCopy>[1]): JsonObject | undefined {
+  const keys = isPlainObject(data) ? keyCount(data, STEP_DATA) : -1;
+  const { executionId, stepId, stepType } = data ?? {};
+  if (keys < STEP_DATA.length - 1 || typeof executionId !== "string" || typeof stepId !== "string" || typeof stepType !== "string") {
+    return copyPlain(data) as JsonObject | undefined;
+  }
+  if (keys === 3) return { executionId, stepId, stepType };
+  const output = sharedCopy(data.output, shared);
+  return output === undefined ? undefined : { executionId, stepId, stepType, output };
 }

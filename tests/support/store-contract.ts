@@ -397,6 +397,22 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
         expect(await store.events(exec.id)).toEqual([event]);
       });
 
+      test("mutating the entries and events given to commit, after it, does not change the store", async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const output = { a: 1, list: [1] };
+        const entry = makeEntry(exec.id, { output });
+        const event = makeEvent(1, { data: { executionId: exec.id, stepId: "s", stepType: "call", output } });
+        const expected = structuredClone({ entry, event });
+        await store.commit({ execution: exec, expectedRevision: 0, entries: [entry], events: [event] });
+        output.a = 2;
+        output.list.push(2);
+        entry.stepId = "changed";
+        event.data.stepId = "changed";
+        expect(await store.entries(exec.id)).toEqual([expected.entry]);
+        expect(await store.events(exec.id)).toEqual([expected.event]);
+      });
+
       test("mutating a found head does not change the store", async () => {
         const store = await makeStore();
         const exec = makeExecution({ retry: { stepId: "a", attempt: 2 } });
@@ -704,6 +720,19 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
         expect(stored.length).toBe(MAX_EVENTS_PER_EXECUTION);
         expect(stored[0]!.seq).toBe(4);
         expect(stored.at(-1)!.seq).toBe(MAX_EVENTS_PER_EXECUTION + 3);
+      });
+
+      test(`over many commits, events keep the newest ${MAX_EVENTS_PER_EXECUTION} in order, and after n reads among them`, async () => {
+        const store = await makeStore();
+        const exec = makeExecution();
+        const batch = 300;
+        for (let commit = 0; commit < 8; commit++) {
+          const events = Array.from({ length: batch }, (_, i) => makeEvent(commit * batch + i + 1));
+          await store.commit({ execution: exec, expectedRevision: commit, events });
+        }
+        const newest = Array.from({ length: MAX_EVENTS_PER_EXECUTION }, (_, i) => 8 * batch - MAX_EVENTS_PER_EXECUTION + i + 1);
+        expect((await store.events(exec.id)).map((event) => event.seq)).toEqual(newest);
+        expect((await store.events(exec.id, { after: 8 * batch - 3 })).map((event) => event.seq)).toEqual(newest.slice(-3));
       });
 
       test("events of an unknown execution are empty", async () => {

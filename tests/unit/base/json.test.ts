@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { ExecutionError } from "../../../src/errors.ts";
 import {
   cloneJson,
+  copyPlain,
   deepEqual,
   deepFreeze,
   FORBIDDEN_KEYS,
@@ -275,5 +276,59 @@ describe("readBodyUpTo", () => {
     const { stream, pulled } = counted(100);
     expect(await readBodyUpTo(post(stream, { "content-length": "50", "content-encoding": "gzip" }), 100)).toBeUndefined();
     expect(pulled.count).toBeLessThan(10);
+  });
+});
+
+describe("copyPlain", () => {
+  test("plain JSON comes back as the JSON round trip gives it, sharing nothing", () => {
+    const value = { s: "é😀", n: 1.5, t: true, z: null, list: [1, { a: [] }], nested: { b: { c: "d" } } };
+    const copy = copyPlain(value) as JsonObject;
+    expect(copy).toStrictEqual(JSON.parse(JSON.stringify(value)));
+    expect(copy.list).not.toBe(value.list);
+    expect((copy.nested as JsonObject).b).not.toBe(value.nested.b);
+    expect(Object.keys(copy)).toEqual(Object.keys(value));
+  });
+
+  test("-0 becomes 0 and a null-prototype object a plain one, as through JSON", () => {
+    expect(Object.is(copyPlain(-0), 0)).toBe(true);
+    const bare = Object.assign(Object.create(null), { a: 1 });
+    const copy = copyPlain({ bare }) as JsonObject;
+    expect(Object.getPrototypeOf(copy.bare)).toBe(Object.prototype);
+    expect(copy).toStrictEqual({ bare: { a: 1 } });
+  });
+
+  test("anything the JSON round trip would change or refuse gives undefined", () => {
+    class Point {
+      x = 1;
+    }
+    const deep: JsonObject = {};
+    let at = deep;
+    for (let i = 0; i < 70; i++) at = (at.next = {}) as JsonObject;
+    for (
+      const value of [
+        undefined,
+        NaN,
+        Infinity,
+        10n,
+        Symbol("s"),
+        () => 1,
+        new Date(0),
+        new Map(),
+        new Point(),
+        [1, , 3],
+        { a: undefined },
+        { toJSON: () => 1 },
+        JSON.parse('{"__proto__": {"x": 1}}'),
+        deep,
+      ]
+    ) {
+      expect(copyPlain({ inside: [value] })).toBeUndefined();
+    }
+  });
+
+  test("a cycle gives undefined instead of overflowing the stack", () => {
+    const cycle: JsonObject = {};
+    cycle.self = cycle;
+    expect(copyPlain(cycle)).toBeUndefined();
   });
 });
