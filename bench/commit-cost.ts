@@ -1,10 +1,10 @@
 /**
  * Redis server time per commit: RUNS runs of the 20-step linear workflow (SyncRunner on UpstashRedisStore, a private
  * redis-server behind the Upstash-REST bridge), then `INFO commandstats`: the server's µs per script call (the runs
- * make only commits, but for one definition lookup per run) and per command the scripts ran. With ROOT=<checkout>
+ * make only commits, but for one definition lookup per run) and per command the scripts ran. With BASE=<checkout> (bench/base.sh)
  * that checkout's code is measured too, in the same run, on the same redis-server, in alternating rounds (before /
  * after). Target (issue 22): ≤ 50 µs of server time per script call.
- *   ROOT=/work/base npx bun bench/commit-cost.ts
+ *   npx bun bench/commit-cost.ts        (BASE=$(bash bench/base.sh <commit>) for "before")
  */
 import { startRedisStack } from "../tests/support/redis.ts";
 import { checkouts, ratio } from "./support/checkouts.ts";

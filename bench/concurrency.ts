@@ -4,7 +4,7 @@
  * app (createApp from the environment, on Bun.serve; bench/support/concurrency-app.ts) — so the CPU each one uses
  * is read from /proc/<pid>/stat (utime + stime, every thread) before and after a round.
  *
- * Two stacks run side by side: one from BASE (default /work/base: its packages/dev, its stackEnv and its app code)
+ * Two stacks run side by side: one from BASE (when set, made by bench/base.sh: its packages/dev, its stackEnv and its app code)
  * and one from this checkout. After a warm-up round each, rounds alternate between them (ROUNDS each, default 5), so
  * a busy machine slows both alike. A round POSTs RUNS starts to the app at once (`POST /workflows/linear_8/executions`,
  * async) and ends when Redis counts RUNS more completed executions (ZCARD of the completed index, polled every 5 ms
@@ -16,7 +16,7 @@
  * run, and the TCP connections closed during the bench per server (TIME_WAIT: connections that keep-alive did not
  * keep). Then steps/s after / before: the median of the paired rounds' ratios, PASS/MISS against the issue's ≥ 1.5×,
  * and total CPU per step before / after.
- *   npx bun bench/concurrency.ts            (RUNS=200 ROUNDS=5 APPS=1 BASE=/work/base)
+ *   npx bun bench/concurrency.ts            (RUNS=200 ROUNDS=5 APPS=1 BASE=$(bash bench/base.sh <commit>))
  *
  * Diagnostics: APPS=2 runs two app processes per stack on one port (reusePort); AFTER_REDIS_OPTIONS='{"enableAutoPipelining":true}'
  * gives the app of this checkout's stack those @upstash/redis options (what they cost or save, in the same run);
@@ -35,6 +35,7 @@ import {
   waitHealthy,
 } from "durable-workflow-edge-dev/stack";
 import { table } from "./workflows.ts";
+import { baseCheckout } from "./support/checkouts.ts";
 
 const RUNS = Number(process.env.RUNS ?? 200);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -43,7 +44,7 @@ const APPS = Number(process.env.APPS ?? 1);
 const STEPS_PER_RUN = 10;
 const TARGET = 1.5;
 const HERE = join(import.meta.dir, "..");
-const BASE = process.env.BASE ?? "/work/base";
+const BASE = baseCheckout();
 const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
 
 const binary = redisBinary();
@@ -217,7 +218,7 @@ async function round(stack: Stack, tally: Tally): Promise<void> {
   tally.runs += RUNS;
 }
 
-const stacks = [await startStack("before", BASE), await startStack("after", HERE)];
+const stacks = [...(BASE ? [await startStack("before", BASE)] : []), await startStack("after", HERE)];
 try {
   const tallies = new Map<Stack, Tally>(stacks.map((s) => [s, newTally()]));
   for (const stack of stacks) await round(stack, newTally()); // warm-up
@@ -244,7 +245,7 @@ try {
   });
   console.log(
     `${RUNS} concurrent ${STEPS_PER_RUN}-step async runs, ${ROUNDS} rounds per stack (alternating), each process on its own; ${navigator.userAgent}\n` +
-      `  before = ${BASE}\n  after  = ${HERE}\n`,
+      `${BASE ? `  before = ${BASE}\n` : ""}  after  = ${HERE}\n`,
   );
   console.log(table(rows));
   for (const stack of stacks) {
@@ -252,13 +253,6 @@ try {
     const perRun = Object.entries(t.byCommand).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${+(n / t.runs).toFixed(3)}`);
     console.log(`${stack.name}: Redis commands per run: ${perRun.join(", ")}`);
   }
-  // Rounds of the two stacks alternate: each pair ran under about the same load from the rest of the machine, so the
-  // median of the pairs' ratios is the figure (the ratio of the totals is printed too).
-  const [before, after] = stacks.map((stack) => tallies.get(stack)!.roundMs);
-  const pairs = before!.map((ms, i) => ms / after![i]!).sort((a, b) => a - b);
-  const ratio = pairs[Math.floor(pairs.length / 2)]!;
-  const totals = (rows[1]!["steps/s"] as number) / (rows[0]!["steps/s"] as number);
-  const cpuRatio = (rows[0]!["total CPU ms/step"] as number) / (rows[1]!["total CPU ms/step"] as number);
   // A TCP connection closed in the last 60 s stays in TIME_WAIT: their count per server is the connections opened
   // and closed again during the bench (keep-alive that did not keep the connection).
   for (const stack of stacks) {
@@ -268,12 +262,21 @@ try {
     });
     console.log(`${stack.name}: connections closed during the bench (TIME_WAIT) per server: ${closed.join(", ")}`);
   }
-  console.log(
-    `\nsteps/s after / before: ${ratio.toFixed(2)}× (median of ${pairs.length} paired rounds: ${
-      pairs.map((r) => r.toFixed(2)).join(" ")
-    }; totals ${totals.toFixed(2)}×) (target ≥ ${TARGET}×) ${ratio >= TARGET ? "PASS" : "MISS"}`,
-  );
-  console.log(`CPU per step before / after: ${cpuRatio.toFixed(2)}×`);
+  if (stacks.length === 2) {
+    // Rounds of the two stacks alternate: each pair ran under about the same load from the rest of the machine, so the
+    // median of the pairs' ratios is the figure (the ratio of the totals is printed too).
+    const [before, after] = stacks.map((stack) => tallies.get(stack)!.roundMs);
+    const pairs = before!.map((ms, i) => ms / after![i]!).sort((a, b) => a - b);
+    const ratio = pairs[Math.floor(pairs.length / 2)]!;
+    const totals = (rows[1]!["steps/s"] as number) / (rows[0]!["steps/s"] as number);
+    const cpuRatio = (rows[0]!["total CPU ms/step"] as number) / (rows[1]!["total CPU ms/step"] as number);
+    console.log(
+      `\nsteps/s after / before: ${ratio.toFixed(2)}× (median of ${pairs.length} paired rounds: ${
+        pairs.map((r) => r.toFixed(2)).join(" ")
+      }; totals ${totals.toFixed(2)}×) (target ≥ ${TARGET}×) ${ratio >= TARGET ? "PASS" : "MISS"}`,
+    );
+    console.log(`CPU per step before / after: ${cpuRatio.toFixed(2)}×`);
+  }
 } finally {
   for (const stack of stacks) await stack.stop();
 }

@@ -2,18 +2,19 @@
  * Engine overhead on the MemoryStore: steps per second for a 1 000-iteration loop and a 20-step linear
  * workflow, and the ratio of engine time to the same service calls made as plain awaited calls; then pure
  * `assign` steps (issue 22): a 1 000-iteration loop and a 900-step chain as whole runs, on the MemoryStore and on
- * the engine alone (a store that discards), before (the code at BASE, default /work/base) and after (this
+ * the engine alone (a store that discards), before (the code at BASE, when set: bench/base.sh) and after (this
  * checkout) in one process, one shape at a time with the runs of its variants interleaved so that a busy machine slows
  * them alike (also with a timeout and budgetMs, and a call loop with a 500-key ctx); then, before and after, the MemoryStore's `find`
  * with 10 000 executions stored and a live event's way to 1 and 10 SSE streams.
- *   npx bun bench/engine.ts            (BASE=<checkout> to compare another; BASE= to skip the before)
+ *   npx bun bench/engine.ts            (BASE=$(bash bench/base.sh <commit>) for "before")
  */
 import { Engine, loadWorkflow, MemoryStore } from "../mod.ts";
 import { linearWorkflow, loopWorkflow, medianMs, table, work } from "./workflows.ts";
+import { baseCheckout } from "./support/checkouts.ts";
 
 const RUNS = Number(process.env.RUNS ?? 15);
-/** The code before (BASE, default /work/base; BASE= to skip it) and after (this checkout), for the sections that compare. */
-const BASE = process.env.BASE ?? "/work/base";
+/** The code before (BASE, when set) and after (this checkout), for the sections that compare. */
+const BASE = baseCheckout();
 type Mod = typeof import("../mod.ts");
 const roots: [string, Mod][] = [
   ...(BASE ? [["before", await import(`${BASE}/mod.ts`) as Mod] as [string, Mod]] : []),

@@ -1,18 +1,18 @@
 /**
- * The cost of one job with an engine made per job (ROOT, default /work/base: the starting commit) or kept between jobs
+ * The cost of one job with an engine made per job (BASE, when set: bench/base.sh) or kept between jobs
  * (this checkout): `performJob` of `continue` jobs with `budgetMs: 0` (each job runs one step and yields) on a
  * MemoryStore, for linear workflows of 20, 100 and 500 steps, in the same run. The difference is what an Engine and
  * its step map cost per job.
  *   npx bun bench/jobs.ts            (JOBS=2000 for more jobs per round; rounds alternate before and after)
  */
-import { existsSync } from "node:fs";
+import { baseCheckout } from "./support/checkouts.ts";
 import { table } from "./workflows.ts";
 
 const JOBS = Number(process.env.JOBS ?? 500);
 const ROUNDS = 11;
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const baseRoot = process.env.ROOT ?? "/work/base";
-const roots = [...(existsSync(`${baseRoot}/mod.ts`) && baseRoot !== here ? [["before", baseRoot]] : []), ["after", here]];
+const baseRoot = baseCheckout();
+const roots = [...(baseRoot ? [["before", baseRoot]] : []), ["after", here]];
 
 /** µs per job: JOBS jobs, one step each, spread over as many executions as needed. */
 async function perJob(root: string, calls: number): Promise<number> {

@@ -10,10 +10,10 @@
  * the engine and the store's client-side work alone), and the bare EVALSHA's request sent with fetch itself (the same
  * JSON body and headers, no @upstash/redis: what the client library adds). The bridge runs in this process, so its
  * CPU is part of every request's time, the bare ones included.
- * With ROOT=<checkout> that checkout's code runs the same workflow in the same rounds (before / after).
+ * With BASE=<checkout> (bench/base.sh) that checkout's code runs the same workflow in the same rounds (before / after).
  * Target: time per step ≤ 1.3 × the bare EVALSHA. `--latency redis=MS` makes the bridge add MS to every request (the
  * bare one too), as a REST request from an edge isolate to its Upstash region pays it.
- *   npx bun bench/step-cost.ts [--latency redis=2]        (ROOT=<checkout> for "before")
+ *   npx bun bench/step-cost.ts [--latency redis=2]        (BASE=<checkout> for "before": bench/base.sh)
  */
 import { startRedisStack } from "../tests/support/redis.ts";
 import { checkouts, ratio } from "./support/checkouts.ts";
