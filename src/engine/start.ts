@@ -164,8 +164,8 @@ function freshExecution(
  */
 export async function continueRun(core: EngineCore, executionId: string, options: ContinueOptions = {}): Promise<ExecutionResult> {
   const claim = options.claimed;
-  if (claim && options.loaded) {
-    return await continueClaimed(core, await core.loadOwn(executionId, claimedAs(options.loaded, claim.request, claim.revision)), claim);
+  if (claim) {
+    return await continueClaimed(core, await core.loadOwn(executionId, claimedAs(claim.execution, claim.request, claim.revision)), claim);
   }
   const exec = await core.loadOwn(executionId, options.loaded);
   const now = core.clock.now().getTime();
@@ -199,14 +199,18 @@ export async function continueRun(core: EngineCore, executionId: string, options
   });
 }
 
-/** Continue's options: `loaded`, the execution as the caller read it; `claimed`, the claim the store made with that read. */
+/** Continue's options: `loaded`, the execution as the caller read it; `claimed`, a claim the store made with its read. */
 export interface ContinueOptions {
   loaded?: Execution;
   claimed?: StoreClaim;
 }
 
-/** A claim made by the store with its load (Store.claim): the request and the revision, and when it was sent (monotonicMs). */
+/**
+ * A claim made by the store with its load (Store.claim): the execution as it was read, the request and the revision,
+ * and when it was sent (monotonicMs).
+ */
 export interface StoreClaim {
+  execution: Execution;
   request: ClaimRequest;
   revision: number;
   sentAt: number;

@@ -159,7 +159,7 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
       const sentAt = monotonicMs(engine.clock);
       const read = await timed(meter, "load", () => store.claim!(id, request));
       exec = read?.execution ?? null;
-      if (read?.revision !== undefined) claimed = { request, revision: read.revision, sentAt };
+      if (read?.revision !== undefined) claimed = { execution: read.execution, request, revision: read.revision, sentAt };
     } else {
       exec = await timed(meter, "load", () => store.load(id));
     }
