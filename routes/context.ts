@@ -122,7 +122,10 @@ export interface AppContext {
   readonly runnerOptions: {
     store: Store;
     services: Services;
-    /** The routes resolve the current version themselves (`app.workflow`), once per request. */
+    /**
+     * The routes resolve the current version themselves (`app.workflow`), once per request; the start route passes
+     * `catalog` instead, which saves new runs on the version last resolved (checked in the save).
+     */
     definitions: "as-given";
     workflows: WorkflowLookup;
     clock?: Clock | (() => Date);

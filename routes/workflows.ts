@@ -206,7 +206,11 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
 
   routes.openapi(startExecution, async (c) => {
     const app = c.get("app");
-    const workflow = await requireWorkflow(app, c.req.valid("param").id);
+    const workflowId = c.req.valid("param").id;
+    // Read once: after that the run is saved on the version last resolved, and the save checks that it is still current
+    // (a version PUT meanwhile, by any app, is read then and started on: Runner.onCurrent).
+    const workflow = app.catalog.lastCurrent(workflowId) ?? await requireWorkflow(app, workflowId);
+    const runnerOptions = { ...app.runnerOptions, definitions: app.catalog };
     const { executionId, mode, priority, labels } = c.req.valid("json");
     // The start request's W3C trace context becomes the parent of the execution's trace (docs/observability.md).
     const traceparent = c.req.header("traceparent");
@@ -219,11 +223,11 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
       }
     }
     if (mode === "sync") {
-      const result = await new SyncRunner(workflow, app.runnerOptions).run(input, { executionId, labels, traceparent });
+      const result = await new SyncRunner(workflow, runnerOptions).run(input, { executionId, labels, traceparent });
       await continueWhenDue(app, workflow.id, result);
       return c.json(pick(ExecutionResult, result), 200);
     }
-    const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
+    const runner = new AsyncRunner(workflow, { ...runnerOptions, adapter: app.adapter });
     const id = await runner.run(input, { executionId, priority, labels, traceparent });
     const status = await runner.status(id);
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);

@@ -55,7 +55,7 @@ async function driveSteps(core: EngineCore, run: Run): Promise<ExecutionResult> 
       }
       const step = run.steps.get(exec.recoverTo);
       // The budget bounds the time spent in side effects: a pure step (start, assign, end) never takes a delivery of its own.
-      if (core.budgetUsed(run) && run.claimed && run.stepsRun > 0 && !(step && core.registry.get(step.type)?.pure)) {
+      if (core.budgetUsed(run) && run.claimed && !run.storeClaimed && run.stepsRun > 0 && !(step && core.registry.get(step.type)?.pure)) {
         return await pause(run);
       }
       if (!step) {
@@ -114,13 +114,14 @@ async function runTopLevel(core: EngineCore, run: Run, step: StepDefinition): Pr
   // Before a side effect: the claim must be live by this worker's clock, and stored with every step run since
   // the last checkpoint (a step that pins a value stores it with its own checkpoint, and fences after it).
   if (!type.pure) {
-    const checkpointDue = !type.pins && (!run.claimed || run.unsaved > 0);
+    const checkpointDue = !type.pins && (!run.claimed || run.unsaved > run.replayed);
     await run.fence(step.id, checkpointDue);
     if (checkpointDue) {
       await run.checkpoint();
       // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
       await run.fence(step.id, true);
     }
+    run.storeClaimed = false;
   }
   exec.currentStep = step.id;
   const cursor = exec.loop && exec.loop.stepId === step.id ? exec.loop : null;
@@ -140,12 +141,14 @@ async function runTopLevel(core: EngineCore, run: Run, step: StepDefinition): Pr
     retryAttempt: exec.retry && exec.retry.stepId === step.id ? exec.retry.attempt : undefined,
   };
   const stopHeartbeat = type.pure ? undefined : run.heartbeat();
+  const unsaved = run.unsaved;
   let end: StepEnd;
   try {
     end = await executeStep(run, step, type, step, state, toolsAt(core, run, run.signal, step, ctxBefore, exec.ctx, "top"));
   } finally {
     stopHeartbeat?.();
   }
+  if (type.replayable) run.replayed += run.unsaved - unsaved;
   if (end.kind === "wait-until" && "again" in end) {
     // The step runs again in a continuation: its loop cursor and pinned values stay, a call goes on at its attempt.
     try {

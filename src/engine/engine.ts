@@ -5,7 +5,7 @@ import type { Execution, ExecutionResult, Services } from "../types.ts";
 import type { Clock } from "./clock.ts";
 import { EngineCore, type EngineOptions, resultOf } from "./core.ts";
 import { accept, cancel, migrate, retry } from "./operator.ts";
-import { continueRun, prepare, type PrepareOptions, resume, type RunOptions, startRun } from "./start.ts";
+import { type ContinueOptions, continueRun, prepare, type PrepareOptions, resume, type RunOptions, startRun } from "./start.ts";
 
 export {
   DEFAULT_LEASE_MS,
@@ -71,7 +71,7 @@ export class Engine {
    * over a `running` one whose lease has expired. A pending execution whose `wakeAt` is still ahead is left
    * alone: `{ status: "pending", yielded: true, notBefore }`.
    */
-  continue(executionId: string, options: { loaded?: Execution } = {}): Promise<ExecutionResult> {
+  continue(executionId: string, options: ContinueOptions = {}): Promise<ExecutionResult> {
     return continueRun(this.#core, executionId, options);
   }
 

@@ -46,6 +46,13 @@ export class Run {
   readonly steps: ReadonlyMap<string, StepDefinition>;
   /** False until the execution exists in the store with this run's claim. */
   claimed: boolean;
+  /**
+   * Claimed by the store with its load (claimedByStore), and no checkpoint or side effect since: the time budget lets
+   * the first side effect run, as for a run whose claim travels with the checkpoint before it (each call makes progress).
+   */
+  storeClaimed = false;
+  /** Entries not checkpointed yet of `replayable` steps: they need not be stored before a side effect. */
+  replayed = 0;
   /** Steps executed by this call: a budget yield needs one, so every continuation makes progress. */
   stepsRun = 0;
   readonly startedAt: number;
@@ -298,6 +305,8 @@ export class Run {
     this.#lease = exec.status === "running" ? this.#leaseFrom(sentAt) : { end: -Infinity, sentAt: -Infinity };
     this.#entries = [];
     this.#events = [];
+    this.replayed = 0;
+    this.storeClaimed = false;
     this.#stored = storedOf(exec);
     this.#dirty = new Set();
     this.claimed = true;
@@ -346,8 +355,14 @@ export class Run {
   }
 
   #monotonic(): number {
-    const clock = this.#context.clock;
-    return clock.monotonicMs ? clock.monotonicMs() : performance.now();
+    return monotonicMs(this.#context.clock);
+  }
+
+  /** The store made this run's claim with its load (Store.claim), sent at `sentAt` (monotonicMs): the lease counts from then. */
+  claimedByStore(sentAt: number): void {
+    this.#lease = this.#leaseFrom(sentAt);
+    this.#delivering = true;
+    this.storeClaimed = true;
   }
 
   #leaseFrom(sentAt: number): { end: number; sentAt: number } {
@@ -467,6 +482,11 @@ export class Run {
 }
 
 /** How much of a lease a holder does not count on (clock drift, the request's way back): 10%, at least 2 s, at most half. */
+/** The clock's monotonic time in ms (performance.now() for a clock without one): what leases are measured by. */
+export function monotonicMs(clock: Clock): number {
+  return clock.monotonicMs ? clock.monotonicMs() : performance.now();
+}
+
 export function leaseMargin(leaseMs: number): number {
   return Math.min(leaseMs / 2, Math.max(leaseMs / 10, 2_000));
 }

@@ -15,7 +15,7 @@ import { startLabels } from "./labels.ts";
 import { drive, driveApplied } from "./drive.ts";
 import { changeHalt } from "./operator.ts";
 import { Run } from "./run.ts";
-import { CurrentVersionChangedError } from "../store/store.ts";
+import { claimedAs, type ClaimRequest, CurrentVersionChangedError } from "../store/store.ts";
 import { type SegmentTrace, startTrace } from "./tracing.ts";
 
 /**
@@ -162,7 +162,11 @@ function freshExecution(
  * over a `running` one whose lease has expired. A pending execution whose `wakeAt` is still ahead is left
  * alone: `{ status: "pending", yielded: true, notBefore }`.
  */
-export async function continueRun(core: EngineCore, executionId: string, options: { loaded?: Execution } = {}): Promise<ExecutionResult> {
+export async function continueRun(core: EngineCore, executionId: string, options: ContinueOptions = {}): Promise<ExecutionResult> {
+  const claim = options.claimed;
+  if (claim) {
+    return await continueClaimed(core, await core.loadOwn(executionId, claimedAs(claim.execution, claim.request, claim.revision)), claim);
+  }
   const exec = await core.loadOwn(executionId, options.loaded);
   const now = core.clock.now().getTime();
   if (exec.status === "running") {
@@ -185,13 +189,7 @@ export async function continueRun(core: EngineCore, executionId: string, options
   run.takeover = exec.status === "running";
   exec.status = "running";
   exec.wakeAt = null;
-  // Never started before: its only events can be `workflow.triggered` (a trigger started it) and `flow.queued`.
-  if (exec.stepsExecuted === 0 && exec.eventSeq <= 1 + (waited ? 1 : 0)) {
-    run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
-  }
-  if (waited) run.emit("flow.started", {});
-  run.trace = core.startSegment(exec, "continue");
-  return await core.within(run.trace, async () => {
+  return await goOn(core, run, waited, async () => {
     // The claim travels with the first checkpoint, made before the first side effect (drive.ts): the pure steps run
     // before it (a run that loses the race discards them) and their entries share its request. Compensations are
     // side effects from the start: claimed first.
@@ -199,6 +197,42 @@ export async function continueRun(core: EngineCore, executionId: string, options
     else run.claimed = false;
     return await drive(core, run);
   });
+}
+
+/** Continue's options: `loaded`, the execution as the caller read it; `claimed`, a claim the store made with its read. */
+export interface ContinueOptions {
+  loaded?: Execution;
+  claimed?: StoreClaim;
+}
+
+/**
+ * A claim made by the store with its load (Store.claim): the execution as it was read, the request and the revision,
+ * and when it was sent (monotonicMs).
+ */
+export interface StoreClaim {
+  execution: Execution;
+  request: ClaimRequest;
+  revision: number;
+  sentAt: number;
+}
+
+/** Continues an execution the store claimed with its load: pending, due, outside flow control (Store.claim's rule). */
+async function continueClaimed(core: EngineCore, exec: Execution, claim: StoreClaim): Promise<ExecutionResult> {
+  const run = core.newRun(exec, await core.pinned(exec), true);
+  run.claimedByStore(claim.sentAt);
+  return await goOn(core, run, false, () => drive(core, run));
+}
+
+/** The events and the segment of a continued run, then `work` (its claim and drive). */
+function goOn(core: EngineCore, run: Run, waited: boolean, work: () => Promise<ExecutionResult>): Promise<ExecutionResult> {
+  const exec = run.exec;
+  // Never started before: its only events can be `workflow.triggered` (a trigger started it) and `flow.queued`.
+  if (exec.stepsExecuted === 0 && exec.eventSeq <= 1 + (waited ? 1 : 0)) {
+    run.emit("workflow.started", { workflowId: exec.workflowId, input: exec.input });
+  }
+  if (waited) run.emit("flow.started", {});
+  run.trace = core.startSegment(exec, "continue");
+  return core.within(run.trace, work);
 }
 
 /**

@@ -9,6 +9,11 @@ import { deepEqual } from "../json.ts";
 import { JobSchema } from "../schemas.ts";
 import { type Execution, type ExecutionResult, isDue, isTerminal, type Job, JOB_ACTIONS } from "../types.ts";
 import { Engines } from "./engines.ts";
+import type { WorkflowDefinition } from "../definition/workflow.ts";
+import { isGated } from "../engine/flow.ts";
+import { monotonicMs } from "../engine/run.ts";
+import type { StoreClaim } from "../engine/start.ts";
+import type { ClaimRequest } from "../store/store.ts";
 import { requireStore } from "./runner.ts";
 
 export type { Job, JobAction } from "../types.ts";
@@ -137,26 +142,56 @@ export async function performJob(job: Job, options: PerformOptions): Promise<Job
   const store = requireStore(options.store);
   const id = job.executionId;
   const meter = instruments();
-  const exec = await timed(meter, "load", () => store.load(id));
-  if (!exec) throw new NotFoundError(`Execution "${id}" not found`);
-  if (exec.workflowId !== job.workflowId) {
-    throw new PermanentJobError(`Execution "${id}" belongs to workflow "${exec.workflowId}", not "${job.workflowId}" as the job says`);
-  }
-  const served = lookupWorkflow(options.workflows, exec.workflowId);
-  const workflow = await pinnedDefinition(store, exec.workflowHash, served, options.registry);
-  if (!workflow) {
-    throw new PermanentJobError(
-      `Workflow "${exec.workflowId}" is not served here and its definition ${exec.workflowHash.slice(0, 12)} is not stored`,
-    );
-  }
+  const served = lookupWorkflow(options.workflows, job.workflowId);
   // An untraced job runs on an engine kept for these options and this definition; a traced one links its own trace.
   const engines = job.traceparent ? undefined : enginesOf(options);
-  const engine = engines?.take(workflow) ?? new Engine(workflow, { ...options, store, traceparent: job.traceparent });
+  const engineOf = (workflow: WorkflowDefinition) =>
+    engines?.take(workflow) ?? new Engine(workflow, { ...options, store, traceparent: job.traceparent });
+  // A job that may start a run of a served definition outside flow control claims it with its load: one request.
+  let engine = store.claim && served && job.action !== "resume" && !(options.flowControl !== false && isGated(served))
+    ? engineOf(served)
+    : undefined;
   try {
-    return await perform(engine, exec, job, options, meter);
+    let exec: Execution | null;
+    let claimed: StoreClaim | undefined;
+    if (engine) {
+      const request = claimRequest(engine, options.leaseMs ?? DEFAULT_LEASE_MS);
+      const sentAt = monotonicMs(engine.clock);
+      const read = await timed(meter, "load", () => store.claim!(id, request));
+      exec = read?.execution ?? null;
+      if (read?.revision !== undefined) claimed = { execution: read.execution, request, revision: read.revision, sentAt };
+    } else {
+      exec = await timed(meter, "load", () => store.load(id));
+    }
+    if (!exec) throw new NotFoundError(`Execution "${id}" not found`);
+    if (exec.workflowId !== job.workflowId) {
+      throw new PermanentJobError(`Execution "${id}" belongs to workflow "${exec.workflowId}", not "${job.workflowId}" as the job says`);
+    }
+    const workflow = await pinnedDefinition(store, exec.workflowHash, served, options.registry);
+    if (!workflow) {
+      throw new PermanentJobError(
+        `Workflow "${exec.workflowId}" is not served here and its definition ${exec.workflowHash.slice(0, 12)} is not stored`,
+      );
+    }
+    if (engine?.workflow !== workflow) {
+      if (engine) engines?.release(engine.workflow, engine);
+      engine = engineOf(workflow);
+    }
+    return await perform(engine, exec, job, options, meter, claimed);
   } finally {
-    engines?.release(workflow, engine);
+    if (engine) engines?.release(engine.workflow, engine);
   }
+}
+
+/** What Store.claim is asked: the engine's time now and its lease from now. */
+function claimRequest(engine: Engine, leaseMs: number): ClaimRequest {
+  const now = engine.clock.now();
+  return {
+    workflowHash: engine.workflow.hash,
+    at: now.toISOString(),
+    leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+    leaseMs,
+  };
 }
 
 const keptEngines = new WeakMap<PerformOptions, Engines>();
@@ -170,13 +205,14 @@ function enginesOf(options: PerformOptions): Engines {
   return engines;
 }
 
-/** performJob on the execution as loaded, with an engine on its definition. */
+/** performJob on the execution as loaded (and claimed with its load, when `claimed`), with an engine on its definition. */
 async function perform(
   engine: Engine,
   exec: Execution,
   job: Job,
   options: PerformOptions,
   meter: Instruments | undefined,
+  claimed: StoreClaim | undefined,
 ): Promise<JobOutcome> {
   const id = exec.id;
   if (meter && exec.status !== "running" && !isTerminal(exec.status)) {
@@ -206,7 +242,7 @@ async function perform(
           return outcome(await engine.resume(id, { ...exec.answer, expectedRevision: exec.revision, loaded: exec }));
         }
         if (exec.status !== "pending") return outcome(resultOf(exec), true);
-        return outcome(await engine.continue(id, { loaded: exec }));
+        return outcome(await engine.continue(id, { loaded: exec, claimed }));
       case "resume": {
         let answer;
         try {
@@ -223,7 +259,7 @@ async function perform(
         return outcome(await engine.resume(id, { ...answer, expectedRevision: job.revision, loaded: exec }));
       }
       case "wake":
-        return outcome(...await wake(engine, exec, job));
+        return outcome(...await wake(engine, exec, job, claimed));
     }
   } catch (error) {
     if (error instanceof ConflictError) return outcome(await engine.result(id), true);
@@ -237,8 +273,8 @@ async function perform(
  * was lost), or resumes a halt whose own wake time has passed (an approval takes `on_timeout`).
  * A timer names its halt by the halt's wake time (the sweeper's by the revision); one for another halt does nothing.
  */
-async function wake(engine: Engine, exec: Execution, job: Job): Promise<[ExecutionResult, boolean?]> {
-  if (exec.status === "pending") return [await engine.continue(exec.id, { loaded: exec })];
+async function wake(engine: Engine, exec: Execution, job: Job, claimed?: StoreClaim): Promise<[ExecutionResult, boolean?]> {
+  if (exec.status === "pending") return [await engine.continue(exec.id, { loaded: exec, claimed })];
   const forThisHalt = job.revision !== undefined ? job.revision === exec.revision : job.wakeAt === undefined || job.wakeAt === exec.wakeAt;
   if (exec.status !== "halted" || !forThisHalt) return [resultOf(exec), true];
   // An event wait: its halt is stored again (the step times it), which applies an event handed to it whose resume job was lost.

@@ -8,6 +8,7 @@ export const start: StepType<typeof schema._output> = {
   type: "start",
   schema,
   pure: true,
+  replayable: true,
   outputs: () => ["input"],
   execute: (_step, state) => proceed({ ctx: { ...state.ctx, input: cloneJson(state.input) }, changed: ["input"] }),
 };

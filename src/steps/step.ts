@@ -251,6 +251,11 @@ export interface StepType<S extends StepDefinition = StepDefinition> {
   /** No side effects: batched into the next checkpoint instead of costing a store round trip. */
   pure?: boolean;
   /**
+   * Pure, and what it does depends on the stored execution alone (not the time, not an id): a worker that takes the
+   * run over does the same, so its entry need not be stored before the next side effect (it goes with the checkpoint after).
+   */
+  replayable?: boolean;
+  /**
    * Stores what it is about to do with `tools.pin` before its side effect: that checkpoint replaces the one the engine
    * makes before a step with side effects, so the step costs no extra commit.
    */

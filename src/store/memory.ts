@@ -11,6 +11,10 @@ import {
   assertDefinitionHash,
   assertExecutionId,
   assertLease,
+  claimable,
+  type Claimed,
+  claimedAs,
+  type ClaimRequest,
   type Commit,
   type CommitResult,
   conflictError,
@@ -187,11 +191,25 @@ export class MemoryStore implements Store, FlowStore {
     return cloneJson({ ...execution, revision });
   }
 
+  // deno-lint-ignore require-await
   async load(id: string): Promise<Execution | null> {
+    return this.#load(id);
+  }
+
+  #load(id: string): Execution | null {
     assertExecutionId(id);
     const row = this.#rows.get(id);
     if (!row) return null;
     return foldExecution(cloneJson(row.head), JSON.parse(row.snapshot), row.log.map((text) => JSON.parse(text) as ExecutionDelta));
+  }
+
+  async claim(id: string, request: ClaimRequest): Promise<Claimed | null> {
+    const execution = this.#load(id);
+    if (!execution || !claimable(execution, request)) return execution && { execution };
+    // Started before any other turn of the event loop: the read and the compare-and-set are one atomic step.
+    const claimed = claimedAs(execution, request, execution.revision);
+    const { revision } = await this.commit({ execution: claimed, expectedRevision: execution.revision, leaseMs: request.leaseMs });
+    return { execution, revision };
   }
 
   /** How the execution's body is stored now, or null when it does not exist. */

@@ -116,6 +116,38 @@ export interface SendEventResult {
   candidates: EventCandidate[];
 }
 
+/**
+ * A claim made with the load (Store.claim): taken only when the execution is `pending` with nothing to wait for
+ * (no `wakeAt`, no flow-control mark, no compensation) and runs on `workflowHash`, a definition the caller knows to
+ * need no admission; the claim is then what a first checkpoint's would be: `running` at the next revision, `updatedAt`
+ * = `at`, `leaseUntil`, and the lease's end by the store's clock (`leaseMs`).
+ */
+export interface ClaimRequest {
+  workflowHash: string;
+  /** ISO-8601: the caller's time now. */
+  at: string;
+  /** ISO-8601: `at` + `leaseMs`. */
+  leaseUntil: string;
+  leaseMs: number;
+}
+
+/** What Store.claim read: the execution as it was before the claim, and the revision of the claim when it was taken. */
+export interface Claimed {
+  execution: Execution;
+  revision?: number;
+}
+
+/** `execution`, as claimed by the store with `request` (the fields Store.claim writes, its revision `revision`). */
+export function claimedAs(execution: Execution, request: ClaimRequest, revision: number): Execution {
+  return { ...execution, status: "running", revision, updatedAt: request.at, leaseUntil: request.leaseUntil, wakeAt: null };
+}
+
+/** Store.claim's rule: the execution may be claimed with its load (see ClaimRequest). */
+export function claimable(execution: Execution, request: ClaimRequest): boolean {
+  return execution.status === "pending" && execution.workflowHash === request.workflowHash && !execution.wakeAt &&
+    !execution.compensating && !execution.flow;
+}
+
 /** What a heartbeat renews: the claim (the revision it was made at) and the lease's new end. */
 export interface Lease {
   revision: number;
@@ -213,6 +245,12 @@ export interface Store {
   save(execution: Execution, options?: { expectedRevision?: number }): Promise<Execution>;
   /** One request: the snapshot and the deltas after it, folded. Executions stored by older versions load too. */
   load(id: string): Promise<Execution | null>;
+  /**
+   * `load`, and in the same atomic request the claim of a `pending` execution that `request` allows (see ClaimRequest):
+   * a compare-and-set on what it reads. Null when there is no such execution. Optional: without it, a worker loads,
+   * then claims with its first checkpoint.
+   */
+  claim?(id: string, request: ClaimRequest): Promise<Claimed | null>;
   /** Appends one history entry (no revision check). */
   record(entry: Entry): Promise<void>;
   entries(executionId: string): Promise<Entry[]>;

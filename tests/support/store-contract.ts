@@ -184,6 +184,67 @@ export function storeContract(name: string, makeStore: () => Promise<ContractSto
       });
     });
 
+    describe("claim with the load", () => {
+      const AT = "2026-02-01T00:00:00.000Z";
+      const request = { workflowHash: "hash-1", at: AT, leaseUntil: "2026-02-01T00:01:00.000Z", leaseMs: 60_000 };
+      const pending = (overrides: Partial<Execution> = {}) => makeExecution({ status: "pending", leaseUntil: null, ...overrides });
+      const claim = (store: Store, id: string, overrides: Partial<typeof request> = {}) => store.claim!(id, { ...request, ...overrides });
+
+      test("claims a pending execution: returns it as it was, stores it running at the next revision with the lease", async () => {
+        const store = await makeStore();
+        const saved = await store.save(pending({ labels: { status: "pending", leaseUntil: "soon", updatedAt: "2026-01-01" } }), {
+          expectedRevision: 0,
+        });
+        const claimed = await claim(store, saved.id);
+        expect(claimed).toEqual({ execution: saved, revision: saved.revision + 1 });
+        const loaded = await store.load(saved.id);
+        expect(loaded).toEqual({
+          ...saved,
+          status: "running",
+          revision: saved.revision + 1,
+          updatedAt: AT,
+          leaseUntil: request.leaseUntil,
+        });
+        expect((await store.find({ status: "running" })).executions.map((head) => head.id)).toEqual([saved.id]);
+        expect((await store.find({ status: "pending" })).executions).toEqual([]);
+        expect((await store.find({ workflowId: "wf", status: "running" })).executions.map((head) => head.id)).toEqual([saved.id]);
+        // The lease is the store's: a takeover is refused while it is live, and a sweep finds it only at its end.
+        const takeover = store.commit({ execution: { ...loaded!, updatedAt: AT }, expectedRevision: loaded!.revision, takeover: true });
+        await expect(takeover).rejects.toThrow(/live lease/);
+        const sweep = (now: string) => store.recoverable({ now: new Date(now), graceMs: 0, claimMs: 0 });
+        expect(await sweep("2026-02-01T00:00:59.000Z")).toEqual([]);
+        expect((await sweep(request.leaseUntil)).map((item) => item.id)).toEqual([saved.id]);
+      });
+
+      test("a second claim of the same execution only loads it: one claim wins", async () => {
+        const store = await makeStore();
+        const saved = await store.save(pending(), { expectedRevision: 0 });
+        const [first, second] = await Promise.all([claim(store, saved.id), claim(store, saved.id)]);
+        expect([first?.revision, second?.revision].filter((r) => r !== undefined)).toEqual([saved.revision + 1]);
+        const lost = first?.revision ? second : first;
+        expect(lost?.execution.status).toBe("running");
+        expect(lost?.revision).toBeUndefined();
+      });
+
+      test("only loads what it may not claim: another hash, a wake time, a flow mark, a compensation, not pending", async () => {
+        const store = await makeStore();
+        const cases = [
+          [pending(), { workflowHash: "hash-2" }],
+          [pending({ wakeAt: "2026-01-01T00:00:00.000Z" }), {}],
+          [pending({ flow: { waiting: "for a slot" } }), {}],
+          [pending({ compensating: { status: "cancelled", error: "x", reason: null, cancelRevision: null, ok: true } }), {}],
+          [makeExecution({ status: "halted" }), {}],
+          [makeExecution({ status: "running" }), {}],
+        ] as const;
+        for (const [execution, overrides] of cases) {
+          const saved = await store.save(execution, { expectedRevision: 0 });
+          expect(await claim(store, saved.id, overrides)).toEqual({ execution: saved });
+          expect(await store.load(saved.id)).toEqual(saved);
+        }
+        expect(await claim(store, "nobody")).toBeNull();
+      });
+    });
+
     describe("revisions", () => {
       test("save with expectedRevision 0 creates the execution with revision 1", async () => {
         const store = await makeStore();

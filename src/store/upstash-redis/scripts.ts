@@ -254,6 +254,62 @@ if h[5] then return {'#old', h[5]} end
 return {}
 `;
 
+/**
+ * ARGV: prefix, id, workflow hash, at (ISO), leaseUntil (ISO), its ms, lease ms. LOAD, and the claim of a pending
+ * execution on that hash with nothing to wait for (no wakeAt, flow mark or compensation): the head's revision, status,
+ * leaseUntil and updatedAt spliced (and the result decoded to check that the top-level fields were the ones
+ * changed, else no claim), the status indexes and the recovery queue moved, the lease's end by the server's clock.
+ * Returns {claimed revision or 0, ...LOAD's reply}: the execution as it was before the claim.
+ */
+export const CLAIM = `${PRELUDE}
+local id, expectedHash, at, leaseUntil, leaseScore = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local exec = k_execution(id)
+local h = redis.call('HMGET', exec, 'head', 'snapshot', 'snapshotBytes', 'logBytes', 'json', 'revision', 'status', 'hash', 'workflowId', 'score', 'queue')
+if not h[1] then
+  if h[5] then return {0, '#old', h[5]} end
+  return {}
+end
+local out = {0, '#new', tonumber(h[3]), tonumber(h[4]), h[1], h[2]}
+local log = redis.call('LRANGE', k_log(id), 0, -1)
+for i = 1, #log do out[#out + 1] = log[i] end
+if h[7] ~= 'pending' or h[8] ~= expectedHash or not h[2] then return out end
+local function none(v) return v == nil or v == cjson.null end
+local ok, cur = pcall(cjson.decode, h[1])
+if not ok or not none(cur.wakeAt) or not none(cur.flow) or not none(cur.compensating) then return out end
+local rev = tonumber(h[6]) + 1
+-- Sets a top-level key to a string: of the places the key is found (a label may share its name), the one that the
+-- decoded head shows at the top level; nil when none is (a head stored without it: no claim, the caller claims itself).
+local function set(text, key, value)
+  if not text or cur[key] == value then return text end
+  local field = '"' .. key .. '":"' .. value .. '"'
+  local from = 1
+  while true do
+    local s, e = string.find(text, '"' .. key .. '":"[^"]*"', from)
+    if not s then s, e = string.find(text, '"' .. key .. '":null', from) end
+    if not s then return nil end
+    local spliced = string.sub(text, 1, s - 1) .. field .. string.sub(text, e + 1)
+    local ok, decoded = pcall(cjson.decode, spliced)
+    if ok and decoded[key] == value then return spliced end
+    from = e + 1
+  end
+end
+local head, n = string.gsub(h[1], '^{"revision":%d+,', '{"revision":' .. rev .. ',', 1)
+head = set(set(set(n == 1 and head or nil, 'status', 'running'), 'leaseUntil', leaseUntil), 'updatedAt', at)
+if not head then return out end
+redis.call('HSET', exec, 'revision', rev, 'status', 'running', 'head', head, 'leaseEnd', server_ms() + tonumber(ARGV[7]),
+  'queue', 'lease', 'due', leaseUntil, 'dueMs', leaseScore, 'qscore', leaseScore)
+local wf, score, oq = h[9], h[10], h[11] or ''
+if oq ~= '' and oq ~= 'lease' then redis.call('ZREM', queues[oq], id) end
+redis.call('ZADD', queues.lease, leaseScore, id)
+redis.call('ZREM', k_byStatus('pending'), id)
+redis.call('ZREM', k_byStatusAndWorkflow('pending', wf), id)
+redis.call('ZREM', k_byStatusAndHash('pending', h[8]), id)
+redis.call('ZADD', k_byStatus('running'), score, id)
+redis.call('ZADD', k_byStatusAndWorkflow('running', wf), score, id)
+out[1] = rev
+return out
+`;
+
 /** KEYS: execution, log. Returns {snapshotBytes, logBytes, deltas}, or {} when there is no such execution. */
 export const FOOTPRINT = `
 local h = redis.call('HMGET', KEYS[1], 'snapshotBytes', 'logBytes')

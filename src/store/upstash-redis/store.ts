@@ -9,7 +9,7 @@
  * refused and sent again to COMMIT.
  */
 import type { Redis } from "@upstash/redis";
-import { ConfigError, DurableWorkflowError, NotFoundError, StoreError } from "../../errors.ts";
+import { ConfigError, DurableWorkflowError, NotFoundError, StoreError, ValidationError } from "../../errors.ts";
 import {
   type Entry,
   type Execution,
@@ -26,9 +26,13 @@ import {
   assertDefinitionHash,
   assertExecutionId,
   assertLease,
+  type Claimed,
+  claimedAs,
+  type ClaimRequest,
   type Commit,
   type CommitResult,
   conflictError,
+  createdAtScore,
   CurrentVersionChangedError,
   decodeCursor,
   type DefinitionVersion,
@@ -274,7 +278,41 @@ export class UpstashRedisStore implements Store, FlowStore {
 
   async load(id: string): Promise<Execution | null> {
     assertExecutionId(id);
-    const reply = await this.#keyed("load", "LOAD", [this.#keys.execution(id), this.#keys.log(id)], []);
+    return this.#loaded(id, await this.#keyed("load", "LOAD", [this.#keys.execution(id), this.#keys.log(id)], []));
+  }
+
+  async claim(id: string, request: ClaimRequest): Promise<Claimed | null> {
+    assertExecutionId(id);
+    const leaseScore = Date.parse(request.leaseUntil);
+    if (!Number.isFinite(leaseScore) || !Number.isFinite(Date.parse(request.at)) || !(request.leaseMs > 0)) {
+      throw new ValidationError(`Invalid claim of execution ${JSON.stringify(id)}: at, leaseUntil (ISO-8601) and leaseMs > 0`);
+    }
+    const reply = await this.#exec("claim", "CLAIM", [
+      id,
+      request.workflowHash,
+      request.at,
+      request.leaseUntil,
+      String(leaseScore),
+      String(request.leaseMs),
+    ]);
+    if (!Array.isArray(reply) || reply.length === 0) return null;
+    const execution = this.#loaded(id, reply.slice(1))!;
+    const revision = Number(reply[0]);
+    if (!revision) return { execution };
+    const claimed = claimedAs(execution, request, revision);
+    const known = this.#sizes.get(id)!;
+    // What the claim left in the shared keys: the next checkpoint needs none of them (CHECKPOINT, key-locked).
+    this.#sizes.set(id, {
+      ...known,
+      revision,
+      shared: sharedState("running", claimed.workflowId, claimed.workflowHash, createdAtScore(claimed), "lease"),
+      queueScore: leaseScore,
+    });
+    return { execution, revision };
+  }
+
+  /** An execution from LOAD's reply (CLAIM's, after its first item). */
+  #loaded(id: string, reply: unknown): Execution | null {
     if (!Array.isArray(reply) || reply.length === 0) return null;
     const what = `execution ${id}`;
     if (reply[0] === "#old") {

@@ -224,14 +224,27 @@ describe("the current version", () => {
     expect(both.workflows.map((w) => w.id)).toEqual(["order_fulfillment", "greeting"]);
   });
 
-  test("after its first use, resolving the workflow of a run start is one store request", async () => {
+  test("after its first use, a run start reads no definition: its save checks the version (Commit.currentHash)", async () => {
     const counted = countingStore(new MemoryStore());
     const { app } = setup({ store: counted.store });
     await haltedGreeting(app, "warm");
     counted.reset();
     await haltedGreeting(app, "second");
-    expect(counted.counts).toMatchObject({ currentDefinition: 1 });
-    expect(Object.keys(counted.counts).filter((name) => /definition|workflowIds/i.test(name))).toEqual(["currentDefinition"]);
+    expect(Object.keys(counted.counts).filter((name) => /definition|workflowIds/i.test(name))).toEqual([]);
+    expect(counted.commits[0]!.currentHash).toBe(greetingWorkflow.hash);
+  });
+
+  test("a version PUT by another app on the same store is the one the next start runs on, sync or async", async () => {
+    const store = new MemoryStore();
+    const { app } = setup({ store });
+    const other = setup({ store }).app;
+    await haltedGreeting(app, "warm");
+    expect((await put(other, GREETING_V2)).status).toBe(201);
+    expect(await (await start(app, { name: "Ada" }, { executionId: "sync", mode: "sync" }, "greeting")).json())
+      .toMatchObject({ status: "halted", halt: { prompt: "Say hey?" } });
+    expect((await start(app, { name: "Ada" }, { executionId: "async" }, "greeting")).status).toBe(202);
+    expect((await store.load("sync"))!.workflowVersion).toBe("2");
+    expect((await store.load("async"))!.workflowVersion).toBe("2");
   });
 });
 

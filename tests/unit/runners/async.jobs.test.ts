@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { Engine, type Job, loadWorkflow, MemoryStore } from "../../../mod.ts";
 import { followUpsOf, performJob, PermanentJobError } from "../../../src/queue.ts";
 import { deduplicationIdOf } from "../../../src/runners/adapters/qstash.ts";
-import { manualClock } from "../../support/engine.ts";
+import { countingStore, manualClock } from "../../support/engine.ts";
 
 const halting = loadWorkflow({
   id: "two_questions",
@@ -193,6 +193,61 @@ describe("performJob", () => {
     await new Engine(work, options).prepare({}, { executionId: "mix" });
     await expect(performJob(job("two_questions", "mix", "start"), options)).rejects.toBeInstanceOf(PermanentJobError);
     expect((await store.load("mix"))?.status).toBe("pending");
+  });
+});
+
+describe("performJob: the claim made with the load (Store.claim)", () => {
+  test("a start job claims with its load: no load of its own, the start step's entry stored with the call's checkpoint", async () => {
+    const { options, store } = setup();
+    await new Engine(work, options).prepare({}, { executionId: "c1" });
+    const counted = countingStore(store);
+    const outcome = await performJob(job("work", "c1", "start"), { ...options, store: counted.store });
+    expect([outcome.kind, outcome.result.status]).toEqual(["done", "completed"]);
+    // The claim, the checkpoint before the second call (the start and first call's entries), the final commit.
+    expect(counted.counts).toEqual({ claim: 1, commit: 2 });
+    expect(counted.commits[0]!.entries!.map((entry) => entry.stepId)).toEqual(["start", "a"]);
+    expect((await store.entries("c1")).map((entry) => entry.stepId)).toEqual(["start", "a", "b", "finish"]);
+    expect((await store.events("c1")).map((event) => event.type).slice(0, 2)).toEqual(["workflow.started", "step.started"]);
+  });
+
+  test("two deliveries of one start job at once: one claims and runs every call once, the other does nothing", async () => {
+    const { options, store, calls } = setup();
+    await new Engine(work, options).prepare({}, { executionId: "c2" });
+    const outcomes = await Promise.all([performJob(job("work", "c2", "start"), options), performJob(job("work", "c2", "start"), options)]);
+    expect(outcomes.map((o) => o.kind).sort()).toEqual(["busy", "done"]);
+    expect(calls).toEqual(["a", "b"]);
+    expect((await store.entries("c2")).map((entry) => entry.stepId)).toEqual(["start", "a", "b", "finish"]);
+  });
+
+  test("a worker that died after the claim (nothing stored since) is taken over once its lease ends: each step stored once", async () => {
+    const { options, store, clock, calls } = setup();
+    await new Engine(work, options).prepare({}, { executionId: "c3" });
+    const at = clock();
+    const leaseUntil = new Date(at.getTime() + 60_000).toISOString();
+    await store.claim("c3", { workflowHash: work.hash, at: at.toISOString(), leaseUntil, leaseMs: 60_000 });
+    const busy = await performJob(job("work", "c3", "continue"), options);
+    expect([busy.kind, calls]).toEqual(["busy", []]);
+    clock.advance(60_000);
+    const taken = await performJob(job("work", "c3", "continue"), options);
+    expect([taken.kind, taken.kind === "done" && taken.takenOver, taken.result.status, calls]).toEqual(["done", true, "completed", [
+      "a",
+      "b",
+    ]]);
+    expect((await store.entries("c3")).map((entry) => entry.stepId)).toEqual(["start", "a", "b", "finish"]);
+    expect((await store.events("c3")).filter((event) => event.type === "workflow.started")).toHaveLength(1);
+  });
+
+  test("a resume job, and a job for a definition this app does not serve, load without claiming", async () => {
+    const { options, store } = setup();
+    await new Engine(halting, options).run({}, { executionId: "c4" });
+    const revision = (await store.load("c4"))!.revision;
+    const counted = countingStore(store);
+    await performJob(job("two_questions", "c4", "resume", { revision, response: "one" }), { ...options, store: counted.store });
+    expect([counted.counts.load, "claim" in counted.counts]).toEqual([1, false]);
+    await new Engine(work, options).prepare({}, { executionId: "c5" });
+    counted.reset();
+    const outcome = await performJob(job("work", "c5", "start"), { ...options, store: counted.store, workflows: [] });
+    expect([outcome.result.status, counted.counts.load, "claim" in counted.counts]).toEqual(["completed", 1, false]);
   });
 });
 
