@@ -5,11 +5,11 @@
  * outside the code under test (bench/support/hops.ts: the bridge, qstash-dev, the app server and a store wrapper mark
  * each request), and the timeline of the median marks is printed: from the start to the first step, and from the last
  * step to `completed`. In the same run: the unavoidable round trips (one bare Redis REST request through the bridge,
- * one bare publish → delivery of an empty message to a trivial endpoint, after each run), and the same runs on the code of ROOT
- * (default /work/base, the starting commit: "before"), so every ratio comes from one run.
- *   npx bun bench/async.ts [--latency redis=2,qstash=20]        (RUNS=30 for more runs; ROOT=<checkout> for "before")
+ * one bare publish → delivery of an empty message to a trivial endpoint, after each run), and, with BASE set
+ * (bench/base.sh), the same runs on that checkout's code ("before"), so every ratio comes from one run.
+ *   npx bun bench/async.ts [--latency redis=2,qstash=20]        (RUNS=30 for more runs; BASE=<checkout> for "before")
  */
-import { existsSync } from "node:fs";
+import { baseCheckout } from "./support/checkouts.ts";
 import { type Latency, latencyLabel, parseLatency } from "./support/latency.ts";
 import { type Mark, markedStore, startHopStack } from "./support/hops.ts";
 import { table } from "./workflows.ts";
@@ -29,8 +29,8 @@ type Shape = (typeof SHAPES)[number]["name"];
 
 const latency: Latency = parseLatency(Bun.argv);
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const baseRoot = process.env.ROOT ?? "/work/base";
-const roots = [...(existsSync(`${baseRoot}/mod.ts`) && baseRoot !== here ? [{ name: "before", root: baseRoot }] : []), {
+const baseRoot = baseCheckout();
+const roots = [...(baseRoot ? [{ name: "before", root: baseRoot }] : []), {
   name: "after",
   root: here,
 }];
