@@ -177,7 +177,9 @@ export const ExecutionResult = ExecutionResultSchema.omit({ yielded: true, flowS
 
 export const Accepted = z.object({
   executionId: z.string(),
-  status: status.describe("The status when the answer was sent (an inline queue may already have finished the run)"),
+  status: status.describe(
+    "The status when the answer was sent: `pending` for a new run handed to QStash; an inline queue may already have finished the run, and an existing id is answered with its status",
+  ),
 }).openapi("Accepted");
 
 /** The record as GET /executions/:id shows it: without the engine's bookkeeping (event sequence, loop cursor, retry, answer, visits). */

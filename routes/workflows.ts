@@ -6,6 +6,7 @@ import { VersionTakenError } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
 import { flowStoreOf, isGated } from "../src/engine/flow.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
+import { QStashAdapter } from "../src/runners/adapters/qstash.ts";
 import { SyncRunner } from "../src/runners/sync.ts";
 import { rawJsonField } from "./body.ts";
 import { missingServices } from "./catalog.ts";
@@ -215,12 +216,10 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     // The start request's W3C trace context becomes the parent of the execution's trace (docs/observability.md).
     const traceparent = c.req.header("traceparent");
     const input = (await rawJsonField(c, "input")) ?? {};
-    if (executionId !== undefined) {
-      // Starting an existing id is idempotent, but only for the same workflow.
-      const existing = await app.store.load(executionId);
-      if (existing && existing.workflowId !== workflow.id) {
-        throw new HttpProblem(409, `Execution "${executionId}" already exists and belongs to workflow "${existing.workflowId}".`);
-      }
+    // Starting an existing id is idempotent, but only for the same workflow.
+    const existing = executionId === undefined ? null : await app.store.load(executionId);
+    if (existing && existing.workflowId !== workflow.id) {
+      throw new HttpProblem(409, `Execution "${executionId}" already exists and belongs to workflow "${existing.workflowId}".`);
     }
     if (mode === "sync") {
       const result = await new SyncRunner(workflow, runnerOptions).run(input, { executionId, labels, traceparent });
@@ -229,7 +228,9 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     }
     const runner = new AsyncRunner(workflow, { ...runnerOptions, adapter: app.adapter });
     const id = await runner.run(input, { executionId, priority, labels, traceparent });
-    const status = await runner.status(id);
+    // A new run handed to QStash is pending when the answer is sent (a request saved: issue 22); an inline queue may
+    // have run it already, and an existing id may be further along, so those are read.
+    const status = !existing && app.adapter instanceof QStashAdapter ? "pending" : await runner.status(id);
     return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
   });
 

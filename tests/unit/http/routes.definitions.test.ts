@@ -3,6 +3,7 @@ import { createApp } from "../../../routes/app.ts";
 import { StoredWorkflow, WorkflowList, WorkflowVersionList } from "../../../routes/schemas.ts";
 import { loadWorkflow } from "../../../src/definition/load.ts";
 import { ConfigError } from "../../../src/errors.ts";
+import { QStashAdapter } from "../../../src/runners/adapters/qstash.ts";
 import { AsyncRunner } from "../../../src/runners/async.ts";
 import { SyncRunner } from "../../../src/runners/sync.ts";
 import { MemoryStore } from "../../../src/store/memory.ts";
@@ -232,6 +233,24 @@ describe("the current version", () => {
     await haltedGreeting(app, "second");
     expect(Object.keys(counted.counts).filter((name) => /definition|workflowIds/i.test(name))).toEqual([]);
     expect(counted.commits[0]!.currentHash).toBe(greetingWorkflow.hash);
+  });
+
+  test("an async start handed to QStash answers pending without reading the execution back; an existing id is read", async () => {
+    const counted = countingStore(new MemoryStore());
+    const published: unknown[] = [];
+    const client = { publishJSON: (request: unknown) => (published.push(request), Promise.resolve({ messageId: "m", url: "" })) };
+    const adapter = new QStashAdapter({ client: client as never, callbackUrl: "https://app.example/qstash" });
+    const { app } = setup({ store: counted.store, adapter });
+    await start(app, { name: "Ada" }, {}, "greeting"); // warm: the current version is known
+    counted.reset();
+    const answer = await start(app, { name: "Ada" }, {}, "greeting");
+    expect(answer.status).toBe(202);
+    expect(await answer.json()).toMatchObject({ status: "pending" });
+    expect(counted.counts).toEqual({ commit: 1 });
+    expect(published).toHaveLength(2);
+    const { executionId } = await (await start(app, { name: "Ada" }, { executionId: "known" }, "greeting")).json();
+    await counted.store.commit({ execution: { ...(await counted.store.load(executionId))!, status: "cancelled" } });
+    expect(await (await start(app, { name: "Ada" }, { executionId: "known" }, "greeting")).json()).toMatchObject({ status: "cancelled" });
   });
 
   test("a version PUT by another app on the same store is the one the next start runs on, sync or async", async () => {
