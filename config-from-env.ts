@@ -52,7 +52,9 @@ export const VERSION = "0.1.0";
  * The `Redis` class of the runtime: `Redis` from "@upstash/redis" (Bun, Deno, Node) or from
  * "@upstash/redis/cloudflare" (Workers). The entry file imports it, so this module pulls in neither.
  */
-export type RedisConstructor = new (config: { url: string; token: string; enableAutoPipelining?: boolean }) => UpstashRedisClient;
+export type RedisConstructor = new (
+  config: { url: string; token: string; enableAutoPipelining?: boolean; responseEncoding?: false | "base64" },
+) => UpstashRedisClient;
 
 export interface EnvExtras {
   workflows: WorkflowDefinition[] | WorkflowLookup;
@@ -203,8 +205,9 @@ export function redisStoreFromEnv(env: Env, Redis: RedisConstructor): { store: U
     : flag(env, "DW_REDIS_KEY_LOCKING");
   const store = new UpstashRedisStore({
     // Auto-pipelining (the client's default) batches nothing here (a run's store calls are sequential) and costs the
-    // app ~17 % of its CPU under load (bench/concurrency.ts; docs/deploy.md).
-    redis: new Redis({ url, token: restToken, enableAutoPipelining: false }),
+    // app ~17 % of its CPU under load; base64 replies (its default, for values that are not UTF-8) cost a decode of
+    // every string, and the store only ever stores JSON text (bench/concurrency.ts; docs/deploy.md).
+    redis: new Redis({ url, token: restToken, enableAutoPipelining: false, responseEncoding: false }),
     keyLocking,
     ...(prefix ? { prefix } : {}),
     ...(days !== undefined ? { retention: Math.round(days * 86_400) } : {}),

@@ -51,6 +51,7 @@ export async function startCountedRedis(options: { latencyMs?: number } = {}): P
     retry: false,
     enableTelemetry: false,
     enableAutoPipelining: false,
+    responseEncoding: false,
   });
   return {
     redis,

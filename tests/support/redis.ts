@@ -91,7 +91,14 @@ export async function startRedisStack(options: { token?: string; latencyMs?: num
   }
   const redisUrl = `redis://127.0.0.1:${port}`;
   const bridge = startBridge({ port: 0, redisUrl, token, ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}) });
-  const redis = new Redis({ url: bridge.url, token, retry: false, enableTelemetry: false, enableAutoPipelining: false });
+  const redis = new Redis({
+    url: bridge.url,
+    token,
+    retry: false,
+    enableTelemetry: false,
+    enableAutoPipelining: false,
+    responseEncoding: false,
+  });
   return {
     redisUrl,
     restUrl: bridge.url,

@@ -74,14 +74,19 @@ describe("Redis", () => {
   test("URL and token give an UpstashRedisStore built with the Redis class passed in, auto-pipelining off", () => {
     const made: unknown[] = [];
     class FakeRedis extends Redis {
-      constructor(config: { url: string; token: string; enableAutoPipelining?: boolean }) {
+      constructor(config: { url: string; token: string; enableAutoPipelining?: boolean; responseEncoding?: false | "base64" }) {
         super({ ...config, enableTelemetry: false });
         made.push(config);
       }
     }
     const { options, warnings, lines } = build(REDIS, { Redis: FakeRedis });
     expect(options.store).toBeInstanceOf(UpstashRedisStore);
-    expect(made).toEqual([{ url: REDIS.UPSTASH_REDIS_REST_URL, token: REDIS.UPSTASH_REDIS_REST_TOKEN, enableAutoPipelining: false }]);
+    expect(made).toEqual([{
+      url: REDIS.UPSTASH_REDIS_REST_URL,
+      token: REDIS.UPSTASH_REDIS_REST_TOKEN,
+      enableAutoPipelining: false,
+      responseEncoding: false,
+    }]);
     expect(warnings.some((line) => line.includes("MemoryStore"))).toBe(false);
     expect(lines.at(-1)?.line).toContain("UpstashRedisStore (eu1-example.upstash.io, prefix dw, retention 30 days, key locking)");
   });
