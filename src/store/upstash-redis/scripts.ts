@@ -40,6 +40,14 @@ local function drop_labels(id)
   for i = 1, #labels, 2 do redis.call('ZREM', k_byLabel(labels[i], labels[i + 1]), id) end
   if #labels > 0 then redis.call('DEL', key) end
 end
+-- Removes an execution (status s, workflow w) from the indexes every execution is in, and its labels with their rows.
+local function unindex(id, s, w)
+  redis.call('ZREM', k_all(), id)
+  redis.call('ZREM', k_byWorkflow(w), id)
+  redis.call('ZREM', k_byStatus(s), id)
+  redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
+  drop_labels(id)
+end
 local function sweep(now, max)
   local expiry = k_expiry()
   local due = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, max)
@@ -50,11 +58,7 @@ local function sweep(now, max)
     else
       local cur = redis.call('HMGET', k_execution(id), 'status', 'workflowId')
       if not cur[1] then
-        redis.call('ZREM', k_all(), id)
-        redis.call('ZREM', k_byWorkflow(w), id)
-        redis.call('ZREM', k_byStatus(s), id)
-        redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
-        drop_labels(id)
+        unindex(id, s, w)
         redis.call('ZREM', expiry, m)
       elseif cur[1] ~= s or cur[2] ~= w then
         if cur[1] ~= s then redis.call('ZREM', k_byStatus(s), id) end
@@ -338,14 +342,10 @@ redis.call('DEL', k_log(id), k_entries(id), k_events(id))
 if not cur[1] then return 0 end
 local s, w = cur[1], cur[2]
 redis.call('DEL', exec)
-redis.call('ZREM', k_all(), id)
-redis.call('ZREM', k_byWorkflow(w), id)
-redis.call('ZREM', k_byStatus(s), id)
-redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
+unindex(id, s, w)
 if terminal(s) then redis.call('ZREM', k_expiry(), s .. ' ' .. id .. ' ' .. w) end
 if cur[3] and waiting(s) then redis.call('ZREM', k_byStatusAndHash(s, cur[3]), id) end
 if cur[4] then redis.call('ZREM', queues[cur[4]], id) end
-drop_labels(id)
 return 1
 `;
 
