@@ -6,6 +6,7 @@
 import type { Client } from "@upstash/qstash";
 import type { WorkflowDefinition } from "../../definition/workflow.ts";
 import { cronTriggersOf } from "../triggers.ts";
+import { createSweepSchedule } from "./qstash.ts";
 
 export type QStashSchedulesClient = { schedules: Pick<Client["schedules"], "create" | "list" | "delete"> };
 
@@ -30,13 +31,7 @@ export async function syncTriggerSchedules(
   }
   const created: string[] = [];
   for (const [scheduleId, cron] of wanted) {
-    await client.schedules.create({
-      scheduleId,
-      destination: options.callbackUrl,
-      cron,
-      body: JSON.stringify({ action: "sweep" }),
-      headers: { "content-type": "application/json" },
-    });
+    await createSweepSchedule(client.schedules, { scheduleId, destination: options.callbackUrl, cron });
     created.push(scheduleId);
   }
   const removed: string[] = [];
