@@ -10,10 +10,10 @@ import { createSweepSchedule } from "./qstash.ts";
 
 export type QStashSchedulesClient = { schedules: Pick<Client["schedules"], "create" | "list" | "delete"> };
 
-export const TRIGGER_SCHEDULE_PREFIX = "dw-cron-";
+const TRIGGER_SCHEDULE_PREFIX = "dw-cron-";
 
 /** The fixed schedule id of a workflow's n-th cron trigger. */
-export function triggerScheduleId(workflowId: string, index: number): string {
+function triggerScheduleId(workflowId: string, index: number): string {
   return `${TRIGGER_SCHEDULE_PREFIX}${workflowId}-${index}`;
 }
 

@@ -8,7 +8,7 @@ import { type EnqueueOptions, type Job, jobBody, type QueueAdapter } from "../jo
 export type QStashClient = Pick<Client, "publishJSON" | "queue"> & Partial<Pick<Client, "schedules">>;
 
 /** The sweep schedule's cron: once a minute, QStash's finest. */
-export const SWEEP_CRON = "* * * * *";
+const SWEEP_CRON = "* * * * *";
 const SWEEP_BODY = JSON.stringify({ action: "sweep" });
 
 export interface QStashAdapterOptions {
