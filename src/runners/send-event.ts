@@ -28,8 +28,8 @@ import { requireStore } from "./runner.ts";
 
 export const DEFAULT_EVENT_LOOKBACK_SECONDS = 300;
 /** An event id is remembered at least this long (or its lookback, when longer). */
-export const EVENT_DEDUP_MS = 24 * 60 * 60 * 1000;
-export const MAX_EVENT_PAYLOAD_BYTES = 256 * 1024;
+const EVENT_DEDUP_MS = 24 * 60 * 60 * 1000;
+const MAX_EVENT_PAYLOAD_BYTES = 256 * 1024;
 
 export interface SendEventOptions {
   /** Deduplication id: an event sent twice with one id is delivered once (default: a new UUID). */

@@ -36,7 +36,7 @@ export interface TickReport {
  * the same tick), a pending execution past its wake time is one whose timer lived elsewhere (another isolate, a process
  * that restarted), so the sweeper hands it back after a short grace instead of QStash's 60 s.
  */
-export const IN_PROCESS_SWEEP_GRACE_MS = 1_000;
+const IN_PROCESS_SWEEP_GRACE_MS = 1_000;
 
 /** One tick: the in-process queue's due timers, then (unless `sweep: false`) the sweeper and the due cron triggers. */
 export async function tick(options: TickOptions, { sweep: sweeping = true }: { sweep?: boolean } = {}): Promise<TickReport> {
@@ -65,8 +65,8 @@ export interface TickerOptions {
   log?: (level: "info" | "warn", line: string) => void;
 }
 
-export const DEFAULT_TICK_MS = 1_000;
-export const DEFAULT_SWEEP_EVERY_MS = 15_000;
+const DEFAULT_TICK_MS = 1_000;
+const DEFAULT_SWEEP_EVERY_MS = 15_000;
 
 export interface Ticker {
   stop(): void;

@@ -42,7 +42,7 @@ export function nextStarts(workflow: WorkflowDefinition, now: Date): { cron: str
 export interface FireOptions {
   store?: Store;
   /** The workflows served (a lookup function cannot list its triggers: pass a list, map or record). */
-  workflows: WorkflowLookup | readonly WorkflowDefinition[];
+  workflows: WorkflowLookup;
   /** Where started runs are queued (default: an InlineAdapter, which runs them now). */
   adapter?: QueueAdapter;
   services?: Services;
@@ -65,7 +65,8 @@ export async function fireDueTriggers(options: FireOptions): Promise<FireReport>
   const clock = toClock(options.clock);
   const now = (options.now ?? clock.now()).getTime();
   const report: FireReport = { started: [], failed: [] };
-  for (const workflow of workflowsOf(options.workflows as WorkflowLookup)) {
+  const adapter = options.adapter ?? new InlineAdapter({ store, workflows: options.workflows, services: options.services, clock });
+  for (const workflow of workflowsOf(options.workflows)) {
     for (const { trigger, index, suffix } of cronTriggersOf(workflow)) {
       const occurrence = previousOccurrence(parseCron(trigger.cron), trigger.timezone ?? "UTC", now);
       if (occurrence === null) continue;
@@ -74,8 +75,6 @@ export async function fireDueTriggers(options: FireOptions): Promise<FireReport>
       const executionId = cronExecutionId(workflow.id, occurrence, suffix);
       const at = new Date(occurrence).toISOString();
       try {
-        const adapter = options.adapter ??
-          new InlineAdapter({ store, workflows: options.workflows as WorkflowLookup, services: options.services, clock });
         await new AsyncRunner(workflow, { store, adapter, clock }).run((trigger.input ?? {}) as JsonObject, {
           executionId,
           trigger: { cron: trigger.cron, timezone: trigger.timezone ?? "UTC", occurrence: at },

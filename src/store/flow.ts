@@ -4,7 +4,7 @@
  * slot), the waiters (ordered: lowest `order` first), and, per rate key, the starts of the current window.
  * `FlowBook` is the in-process implementation (MemoryStore); the Redis store runs the same rules in Lua.
  */
-import type { ExecutionStatus } from "../types.ts";
+import { type ExecutionStatus, isTerminal } from "../types.ts";
 
 export interface FlowAcquire {
   workflowId: string;
@@ -61,16 +61,14 @@ export interface FlowStore {
   flowState(workflowId: string, now: number): Promise<FlowKeyState[]>;
 }
 
-const TERMINAL: ReadonlySet<string> = new Set(["completed", "failed", "cancelled"]);
-
 /** A holder that holds no slot any more: gone, ended, or halted (and not resuming) since long. */
-export function staleHolder(status: ExecutionStatus | undefined, acquiredAt: number, now: number, staleMs: number): boolean {
-  return !status || TERMINAL.has(status) || (status === "halted" && acquiredAt < now - staleMs);
+function staleHolder(status: ExecutionStatus | undefined, acquiredAt: number, now: number, staleMs: number): boolean {
+  return !status || isTerminal(status) || (status === "halted" && acquiredAt < now - staleMs);
 }
 
 /** A waiter that waits no more: gone or ended. */
-export function staleWaiter(status: ExecutionStatus | undefined): boolean {
-  return !status || TERMINAL.has(status);
+function staleWaiter(status: ExecutionStatus | undefined): boolean {
+  return !status || isTerminal(status);
 }
 
 interface Slots {

@@ -6,13 +6,14 @@
 import type { Client } from "@upstash/qstash";
 import type { WorkflowDefinition } from "../../definition/workflow.ts";
 import { cronTriggersOf } from "../triggers.ts";
+import { createSweepSchedule } from "./qstash.ts";
 
 export type QStashSchedulesClient = { schedules: Pick<Client["schedules"], "create" | "list" | "delete"> };
 
-export const TRIGGER_SCHEDULE_PREFIX = "dw-cron-";
+const TRIGGER_SCHEDULE_PREFIX = "dw-cron-";
 
 /** The fixed schedule id of a workflow's n-th cron trigger. */
-export function triggerScheduleId(workflowId: string, index: number): string {
+function triggerScheduleId(workflowId: string, index: number): string {
   return `${TRIGGER_SCHEDULE_PREFIX}${workflowId}-${index}`;
 }
 
@@ -30,13 +31,7 @@ export async function syncTriggerSchedules(
   }
   const created: string[] = [];
   for (const [scheduleId, cron] of wanted) {
-    await client.schedules.create({
-      scheduleId,
-      destination: options.callbackUrl,
-      cron,
-      body: JSON.stringify({ action: "sweep" }),
-      headers: { "content-type": "application/json" },
-    });
+    await createSweepSchedule(client.schedules, { scheduleId, destination: options.callbackUrl, cron });
     created.push(scheduleId);
   }
   const removed: string[] = [];

@@ -8,7 +8,7 @@ import { type EnqueueOptions, type Job, jobBody, type QueueAdapter } from "../jo
 export type QStashClient = Pick<Client, "publishJSON" | "queue"> & Partial<Pick<Client, "schedules">>;
 
 /** The sweep schedule's cron: once a minute, QStash's finest. */
-export const SWEEP_CRON = "* * * * *";
+const SWEEP_CRON = "* * * * *";
 const SWEEP_BODY = JSON.stringify({ action: "sweep" });
 
 export interface QStashAdapterOptions {
@@ -108,14 +108,16 @@ export async function ensureSweepSchedule(adapter: QStashAdapter): Promise<{ sch
   if (existing && existing.destination === adapter.callbackUrl && existing.cron === SWEEP_CRON && existing.body === SWEEP_BODY) {
     return { scheduleId, created: false };
   }
-  await schedules.create({
-    scheduleId,
-    destination: adapter.callbackUrl,
-    cron: SWEEP_CRON,
-    body: SWEEP_BODY,
-    headers: { "content-type": "application/json" },
-  });
+  await createSweepSchedule(schedules, { scheduleId, destination: adapter.callbackUrl, cron: SWEEP_CRON });
   return { scheduleId, created: true };
+}
+
+/** Creates (or replaces) the schedule `scheduleId` that posts `{"action":"sweep"}` to `destination` at `cron`. */
+export async function createSweepSchedule(
+  schedules: Pick<Client["schedules"], "create">,
+  schedule: { scheduleId: string; destination: string; cron: string },
+): Promise<void> {
+  await schedules.create({ ...schedule, body: SWEEP_BODY, headers: { "content-type": "application/json" } });
 }
 
 /** `<callbackUrl>/failure`, query string kept: where the app mounts the failure callback. */

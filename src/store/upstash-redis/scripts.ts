@@ -40,6 +40,14 @@ local function drop_labels(id)
   for i = 1, #labels, 2 do redis.call('ZREM', k_byLabel(labels[i], labels[i + 1]), id) end
   if #labels > 0 then redis.call('DEL', key) end
 end
+-- Removes an execution (status s, workflow w) from the indexes every execution is in, and its labels with their rows.
+local function unindex(id, s, w)
+  redis.call('ZREM', k_all(), id)
+  redis.call('ZREM', k_byWorkflow(w), id)
+  redis.call('ZREM', k_byStatus(s), id)
+  redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
+  drop_labels(id)
+end
 local function sweep(now, max)
   local expiry = k_expiry()
   local due = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, max)
@@ -50,11 +58,7 @@ local function sweep(now, max)
     else
       local cur = redis.call('HMGET', k_execution(id), 'status', 'workflowId')
       if not cur[1] then
-        redis.call('ZREM', k_all(), id)
-        redis.call('ZREM', k_byWorkflow(w), id)
-        redis.call('ZREM', k_byStatus(s), id)
-        redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
-        drop_labels(id)
+        unindex(id, s, w)
         redis.call('ZREM', expiry, m)
       elseif cur[1] ~= s or cur[2] ~= w then
         if cur[1] ~= s then redis.call('ZREM', k_byStatus(s), id) end
@@ -242,17 +246,26 @@ return {1}
  * KEYS: execution, log. Returns {"#new", snapshotBytes, logBytes, head, snapshot, delta...}, {"#old", json} for a
  * record stored by an older version (the whole execution in the `json` field), or {} when there is none.
  */
-export const LOAD = `
-local h = redis.call('HMGET', KEYS[1], 'head', 'snapshot', 'snapshotBytes', 'logBytes', 'json')
-if h[1] then
-  local out = {'#new', tonumber(h[3]), tonumber(h[4]), h[1], h[2]}
-  local log = redis.call('LRANGE', KEYS[2], 0, -1)
-  for i = 1, #log do out[#out + 1] = log[i] end
-  return out
-end
-if h[5] then return {'#old', h[5]} end
-return {}
+export const LOAD = `${loadRead("KEYS[1]", "KEYS[2]", "")}
+return out
 `;
+
+/**
+ * LOAD's read of the hash `exec` and the list `log` (Lua expressions): `h` is the hash's head, snapshot,
+ * snapshotBytes, logBytes, json, then the `more` fields; with no head the script returns `{lead, "#old", json}` or {},
+ * else `out` is `{lead, "#new", snapshotBytes, logBytes, head, snapshot, delta...}` (`lead`: items before LOAD's reply).
+ */
+function loadRead(exec: string, log: string, lead: string, more = ""): string {
+  return `
+local h = redis.call('HMGET', ${exec}, 'head', 'snapshot', 'snapshotBytes', 'logBytes', 'json'${more})
+if not h[1] then
+  if h[5] then return {${lead}'#old', h[5]} end
+  return {}
+end
+local out = {${lead}'#new', tonumber(h[3]), tonumber(h[4]), h[1], h[2]}
+local log = redis.call('LRANGE', ${log}, 0, -1)
+for i = 1, #log do out[#out + 1] = log[i] end`;
+}
 
 /**
  * ARGV: prefix, id, workflow hash, at (ISO), leaseUntil (ISO), its ms, lease ms. LOAD, and the claim of a pending
@@ -264,14 +277,7 @@ return {}
 export const CLAIM = `${PRELUDE}
 local id, expectedHash, at, leaseUntil, leaseScore = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local exec = k_execution(id)
-local h = redis.call('HMGET', exec, 'head', 'snapshot', 'snapshotBytes', 'logBytes', 'json', 'revision', 'status', 'hash', 'workflowId', 'score', 'queue')
-if not h[1] then
-  if h[5] then return {0, '#old', h[5]} end
-  return {}
-end
-local out = {0, '#new', tonumber(h[3]), tonumber(h[4]), h[1], h[2]}
-local log = redis.call('LRANGE', k_log(id), 0, -1)
-for i = 1, #log do out[#out + 1] = log[i] end
+${loadRead("exec", "k_log(id)", "0, ", ", 'revision', 'status', 'hash', 'workflowId', 'score', 'queue'")}
 if h[7] ~= 'pending' or h[8] ~= expectedHash or not h[2] then return out end
 local function none(v) return v == nil or v == cjson.null end
 local ok, cur = pcall(cjson.decode, h[1])
@@ -336,14 +342,10 @@ redis.call('DEL', k_log(id), k_entries(id), k_events(id))
 if not cur[1] then return 0 end
 local s, w = cur[1], cur[2]
 redis.call('DEL', exec)
-redis.call('ZREM', k_all(), id)
-redis.call('ZREM', k_byWorkflow(w), id)
-redis.call('ZREM', k_byStatus(s), id)
-redis.call('ZREM', k_byStatusAndWorkflow(s, w), id)
+unindex(id, s, w)
 if terminal(s) then redis.call('ZREM', k_expiry(), s .. ' ' .. id .. ' ' .. w) end
 if cur[3] and waiting(s) then redis.call('ZREM', k_byStatusAndHash(s, cur[3]), id) end
 if cur[4] then redis.call('ZREM', queues[cur[4]], id) end
-drop_labels(id)
 return 1
 `;
 
