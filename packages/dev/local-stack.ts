@@ -118,7 +118,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Bun
  * (bench/concurrency.ts: one bridge request in four to six). Capping fetch's requests in flight at the pool's size keeps
  * every connection alive; the requests past it wait in Bun's queue instead of paying a TCP handshake.
  */
-export const BUN_FETCH_LIMIT = { BUN_CONFIG_MAX_HTTP_REQUESTS: "64" };
+const BUN_FETCH_LIMIT = { BUN_CONFIG_MAX_HTTP_REQUESTS: "64" };
 
 /**
  * The environment that points an app at the bridge and qstash-dev (the variables a deployment sets), plus
