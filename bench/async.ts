@@ -12,6 +12,7 @@
 import { baseCheckout } from "./support/checkouts.ts";
 import { type Latency, latencyLabel, parseLatency } from "./support/latency.ts";
 import { type Mark, markedStore, startHopStack } from "./support/hops.ts";
+import { median } from "./support/timing.ts";
 import { table } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 15);
@@ -110,8 +111,6 @@ function collapseSteps(marks: Mark[]): Mark[] {
     ...marks.slice(last + 1),
   ];
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Per mark of the most common sequence of marks: the median time since the start. */
 function medianTimeline(runs: Mark[][]): { what: string; at: number }[] {

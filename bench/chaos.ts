@@ -34,6 +34,7 @@ import { startQStashDev } from "durable-workflow-edge-dev/qstash";
 import {
   BRIDGE_TOKEN,
   createSweepSchedule,
+  eachLine,
   freePort,
   REDIS_MISSING,
   redisBinary,
@@ -137,18 +138,11 @@ async function startApp(): Promise<void> {
 const appErrors: string[] = [];
 /** Every line the app wrote (stdout and stderr), with when it arrived: the outage's share is reported. */
 const appLines: { at: number; bytes: number }[] = [];
-async function collectLines(stream: ReadableStream<Uint8Array>, each: (line: string) => unknown): Promise<void> {
-  let rest = "";
-  const decoder = new TextDecoder();
-  const reader = stream.getReader();
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    const parts = (rest + decoder.decode(read.value, { stream: true })).split("\n");
-    rest = parts.pop()!;
-    for (const line of parts) {
-      appLines.push({ at: Date.now(), bytes: new TextEncoder().encode(line).length + 1 });
-      if (line) each(line);
-    }
-  }
+function collectLines(stream: ReadableStream<Uint8Array>, each: (line: string) => unknown): Promise<void> {
+  return eachLine(stream, (line) => {
+    appLines.push({ at: Date.now(), bytes: new TextEncoder().encode(line).length + 1 });
+    if (line) each(line);
+  });
 }
 let outage: { from: number; to: number } | undefined;
 

@@ -34,6 +34,7 @@ import {
   stopChild,
   waitHealthy,
 } from "durable-workflow-edge-dev/stack";
+import type { BridgeStats } from "durable-workflow-edge-dev/bridge";
 import { table } from "./workflows.ts";
 import { baseCheckout } from "./support/checkouts.ts";
 
@@ -171,14 +172,8 @@ const newTally = (): Tally => ({
   driverCpuMs: 0,
 });
 
-interface BridgeCounts {
-  requests: number;
-  commands: number;
-  byCommand: Record<string, number>;
-}
-
-async function bridgeStats(stack: Stack): Promise<BridgeCounts> {
-  return (await fetch(`${stack.bridgeUrl}/__stats`)).json() as Promise<BridgeCounts>;
+async function bridgeStats(stack: Stack): Promise<BridgeStats> {
+  return (await fetch(`${stack.bridgeUrl}/__stats`)).json() as Promise<BridgeStats>;
 }
 
 /** RUNS concurrent starts, then waits for RUNS more completed executions. */

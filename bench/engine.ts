@@ -11,6 +11,7 @@
 import { Engine, loadWorkflow, MemoryStore } from "../mod.ts";
 import { linearWorkflow, loopWorkflow, medianMs, table, work } from "./workflows.ts";
 import { baseCheckout } from "./support/checkouts.ts";
+import { median } from "./support/timing.ts";
 
 const RUNS = Number(process.env.RUNS ?? 15);
 /** The code before (BASE, when set) and after (this checkout), for the sections that compare. */
@@ -269,7 +270,6 @@ steps:
       }
     }
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const perSecond = (variant: Variant) => Math.round((variant.steps / median(variant.times)) * 1000);
   /** The median of each round's own ratio: the two runs of a round are next to each other, so a busy spell slows both. */
   const ratioOf = (slow: Variant, fast: Variant) => median(slow.times.map((time, i) => time / fast.times[i]!));

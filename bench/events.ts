@@ -6,8 +6,10 @@
  * Then Redis server µs per commit (INFO commandstats) for plain commits and for the halting commit of a wait.
  *   npx bun bench/events.ts            (WAITERS=1000 OTHERS=5000)
  */
-import { InlineAdapter, loadWorkflow, sendEvent, type Store, SyncRunner, UpstashRedisStore } from "../mod.ts";
+import { InlineAdapter, loadWorkflow, sendEvent, SyncRunner, UpstashRedisStore } from "../mod.ts";
+import { countingStore } from "../tests/support/engine.ts";
 import { startRedisStack } from "../tests/support/redis.ts";
+import { commandStats, resetStats } from "./support/redis-stats.ts";
 
 const WAITERS = Number(process.env.WAITERS ?? 1000);
 const OTHERS = Number(process.env.OTHERS ?? 5000);
@@ -31,22 +33,6 @@ const workflow = loadWorkflow({
   ],
 });
 
-/** The store with a count of its calls by method (each is one request to Redis). */
-function counted(store: Store) {
-  const calls: Record<string, number> = {};
-  const proxy = new Proxy(store, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        calls[String(key)] = (calls[String(key)] ?? 0) + 1;
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: proxy, calls, reset: () => Object.keys(calls).forEach((k) => delete calls[k]) };
-}
-
 async function pool<T>(items: T[], size: number, work: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: size }, async () => {
@@ -55,24 +41,11 @@ async function pool<T>(items: T[], size: number, work: (item: T) => Promise<unkn
 }
 
 const stack = await startRedisStack();
-const raw = async (...command: string[]) => {
-  const response = await fetch(stack.restUrl, {
-    method: "POST",
-    headers: { authorization: `Bearer ${stack.token}` },
-    body: JSON.stringify(command),
-  });
-  return (await response.json() as { result: unknown }).result;
-};
 /** usec and calls of EVALSHA since the last reset. */
-async function evalStats(): Promise<{ calls: number; usec: number }> {
-  const text = String(await raw("INFO", "commandstats"));
-  const line = text.split("\n").find((l) => l.startsWith("cmdstat_evalsha:")) ?? "";
-  const field = (name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(line)?.[1] ?? 0);
-  return { calls: field("calls"), usec: field("usec") };
-}
+const evalStats = () => commandStats(stack.redisUrl).evalsha ?? { calls: 0, usec: 0 };
 
 try {
-  const { store, calls, reset } = counted(new UpstashRedisStore({ redis: stack.redis, prefix: "bench" }));
+  const { store, counts: calls, reset } = countingStore(new UpstashRedisStore({ redis: stack.redis, prefix: "bench" }));
   const adapter = new InlineAdapter({ store, workflows: [workflow] });
   const runner = new SyncRunner(workflow, { store });
   const wait = async (prefix: string, n: number) => {
@@ -89,21 +62,21 @@ try {
     name: "Plain halt",
     steps: [{ id: "start", type: "start", next: "h" }, { id: "h", type: "halt", next: "done" }, { id: "done", type: "end" }],
   });
-  await raw("CONFIG", "RESETSTAT");
+  resetStats(stack.redisUrl);
   await pool(
     Array.from({ length: WAITERS }, (_, i) => i),
     CONCURRENCY,
     (i) => new SyncRunner(halting, { store }).run({}, { executionId: `h-${i}` }),
   );
-  const haltStats = await evalStats();
-  await raw("CONFIG", "RESETSTAT");
+  const haltStats = evalStats();
+  resetStats(stack.redisUrl);
   await wait("o", WAITERS);
-  const waitStats = await evalStats();
+  const waitStats = evalStats();
 
   const rows: Record<string, string | number>[] = [];
   const deliver = async (label: string, prefix: string, n: number) => {
     reset();
-    await raw("CONFIG", "RESETSTAT");
+    resetStats(stack.redisUrl);
     const started = performance.now();
     await pool(Array.from({ length: n }, (_, i) => i), CONCURRENCY, async (i) => {
       const sent = await sendEvent("payment.received", { order_id: `${prefix}-${i}`, amount: i }, {
@@ -115,7 +88,7 @@ try {
     });
     const seconds = (performance.now() - started) / 1000;
     const total = Object.values(calls).reduce((a, b) => a + b, 0);
-    const redis = await evalStats();
+    const redis = evalStats();
     rows.push({
       case: label,
       "events/s": Math.round(n / seconds),

@@ -11,13 +11,12 @@ import { AsyncRunner } from "../src/runners/async.ts";
 import { followUpsOf, type Job, performJob, type QueueAdapter } from "../src/runners/jobs.ts";
 import { UpstashRedisStore } from "../src/store/upstash-redis.ts";
 import { startRedisStack } from "../tests/support/redis.ts";
-import { RespConnection } from "durable-workflow-edge-dev/bridge";
 import { limited } from "../tests/support/flow-contract.ts";
+import { commandStats, resetStats } from "./support/redis-stats.ts";
 import { table } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 200);
 const stack = await startRedisStack();
-const resp = new RespConnection(stack.redisUrl);
 
 /** A queue the bench drains itself: `workers` jobs at a time. */
 class Queue implements QueueAdapter {
@@ -40,14 +39,7 @@ async function drain(queue: Queue, store: UpstashRedisStore, workflows: ReturnTy
   await Promise.all(Array.from({ length: workers }, worker));
 }
 
-async function evalshaStats(): Promise<{ calls: number; usec: number }> {
-  const [reply] = await resp.send([["INFO", "commandstats"]]);
-  const text = String(reply instanceof Uint8Array ? new TextDecoder().decode(reply) : reply);
-  const line = text.split("\n").find((l) => l.startsWith("cmdstat_evalsha:"));
-  const calls = Number(/calls=(\d+)/.exec(line ?? "")?.[1] ?? 0);
-  const usec = Number(/usec=(\d+)/.exec(line ?? "")?.[1] ?? 0);
-  return { calls, usec };
-}
+const evalshaStats = () => commandStats(stack.redisUrl).evalsha ?? { calls: 0, usec: 0 };
 
 const rows: Record<string, string | number>[] = [];
 try {
@@ -69,7 +61,7 @@ try {
     await runner.run({ key: "warm", n: 0 });
     await drain(queue, store, [workflow], 1);
     stack.resetBridgeStats();
-    await resp.send([["CONFIG", "RESETSTAT"]]);
+    resetStats(stack.redisUrl);
     const started = performance.now();
     for (let n = 0; n < RUNS; n++) {
       await runner.run({ key: `k${n % 10}`, n });
@@ -77,7 +69,7 @@ try {
     }
     const elapsed = performance.now() - started;
     const requests = stack.bridgeStats().requests / RUNS;
-    const { usec } = await evalshaStats();
+    const { usec } = evalshaStats();
     const perRun = usec / RUNS;
     if (pass === 0) continue;
     base ??= { requests, usec: perRun };
@@ -100,12 +92,12 @@ try {
     // The ids name no stored execution: the purge drops them as holders, so this is a key with no other holder.
     const concurrency = { key: "k", limit: 100_000 };
     await store.flowAcquire({ ...request(-1), order: 0, concurrency }); // loads the script
-    await resp.send([["CONFIG", "RESETSTAT"]]);
+    resetStats(stack.redisUrl);
     for (let n = 0; n < RUNS; n++) {
       await store.flowAcquire({ ...request(n), order: n, concurrency });
       await store.flowRelease({ ...request(n), concurrency });
     }
-    const { calls, usec } = await evalshaStats();
+    const { calls, usec } = evalshaStats();
     console.log(`\nFlow scripts alone (${RUNS} acquire + release pairs)`);
     console.log(table([{ "EVALSHA calls": calls, "Redis µs per call": (usec / calls).toFixed(1) }]));
   }
@@ -130,6 +122,5 @@ try {
     "waiting left": state[0]?.waiting ?? 0,
   }]));
 } finally {
-  resp.close();
   await stack.stop();
 }

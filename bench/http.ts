@@ -62,13 +62,12 @@ for (const [shape, make] of [["linear chain", linear], ["loop", loop]] as const)
     const samples: { ms: number; requests: number; bytes: number; usec: number; commits: number }[] = [];
     for (let r = 0; r < RUNS; r++) {
       redis.reset();
-      await Bun.sleep(5);
       const started = performance.now();
       const result = await runner.run(input, { executionId: `run-${runs}-${r}` });
       const ms = performance.now() - started;
       if (result.status !== "completed") throw new Error(`${shape} ${kind}: ${result.status} ${result.error ?? ""}`);
       const counts = redis.counts();
-      const evalsha = (await redis.commandStats()).evalsha ?? { calls: 0, usecPerCall: 0 };
+      const evalsha = redis.commandStats().evalsha ?? { calls: 0, usecPerCall: 0 };
       samples.push({ ms, requests: counts.requests, bytes: counts.bytes, usec: evalsha.usecPerCall, commits: evalsha.calls });
     }
     samples.sort((a, b) => a.ms - b.ms);

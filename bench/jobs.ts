@@ -6,6 +6,7 @@
  *   npx bun bench/jobs.ts            (JOBS=2000 for more jobs per round; rounds alternate before and after)
  */
 import { baseCheckout } from "./support/checkouts.ts";
+import { median } from "./support/timing.ts";
 import { table } from "./workflows.ts";
 
 const JOBS = Number(process.env.JOBS ?? 500);
@@ -43,9 +44,8 @@ for (const calls of [18, 98, 498]) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, root] of roots) times.set(name!, [...(times.get(name!) ?? []), await perJob(root!, calls)]);
   }
-  const median = (name: string) => times.get(name)!.sort((a, b) => a - b)[Math.floor(ROUNDS / 2)]!;
-  const before = times.has("before") ? median("before") : undefined;
-  const after = median("after");
+  const before = times.has("before") ? median(times.get("before")!) : undefined;
+  const after = median(times.get("after")!);
   rows.push({
     steps: calls + 2,
     "µs/job before": before ?? "",

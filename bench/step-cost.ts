@@ -19,13 +19,13 @@ import { startRedisStack } from "../tests/support/redis.ts";
 import { checkouts, ratio } from "./support/checkouts.ts";
 import { commandStats, resetStats, scriptStats } from "./support/redis-stats.ts";
 import { latencyLabel, parseLatency } from "./support/latency.ts";
+import { median } from "./support/timing.ts";
 
 const STEPS = 100;
 const ROUNDS = Number(process.env.ROUNDS ?? 30);
 const BARE_PER_ROUND = 20;
 const TARGET = 1.3;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
 const latency = parseLatency(Bun.argv);
 const stack = await startRedisStack({ latencyMs: latency.redisMs });

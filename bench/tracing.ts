@@ -11,6 +11,7 @@ import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSp
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { Engine, MemoryStore, type Store, UpstashRedisStore } from "../mod.ts";
 import { startRedisStack } from "../tests/support/redis.ts";
+import { median } from "./support/timing.ts";
 import { linearWorkflow, loopWorkflow, table, work } from "./workflows.ts";
 
 const RUNS = Number(process.env.RUNS ?? 41);
@@ -55,7 +56,6 @@ async function once(c: (typeof cases)[number]): Promise<number> {
   return ms;
 }
 
-const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const rows: Record<string, string | number>[] = [];
 for (const c of cases) {
   const times = Object.fromEntries(Object.keys(modes).map((mode) => [mode, [] as number[]])) as Record<Mode, number[]>;

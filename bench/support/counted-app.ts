@@ -12,7 +12,7 @@ export const STEPS = 5;
 const env = process.env;
 const STEP_MS = Number(env.STEP_MS ?? 150);
 
-export const countedWorkflow = loadWorkflow({
+const countedWorkflow = loadWorkflow({
   id: "counted",
   name: "Counted side effects",
   steps: [

@@ -5,6 +5,7 @@
 import { Redis } from "@upstash/redis";
 import { createBridgeHandler, RespConnection } from "durable-workflow-edge-dev/bridge";
 import { startRedisStack } from "../../tests/support/redis.ts";
+import { commandStats, resetStats } from "./redis-stats.ts";
 
 export interface RedisCounts {
   /** HTTP requests the bridge answered. */
@@ -19,9 +20,10 @@ export interface CountedRedis {
   /** An @upstash/redis client talking to the counting bridge. */
   redis: Redis;
   counts(): RedisCounts;
+  /** The counts and Redis's own command stats back to 0 (done when it returns). */
   reset(): void;
   /** Redis's own `INFO commandstats`: per command, calls and server µs per call (since the last reset). */
-  commandStats(): Promise<Record<string, { calls: number; usecPerCall: number }>>;
+  commandStats(): Record<string, { calls: number; usecPerCall: number }>;
   stop(): Promise<void>;
 }
 
@@ -59,16 +61,11 @@ export async function startCountedRedis(options: { latencyMs?: number } = {}): P
     reset() {
       Object.assign(stats, { requests: 0, commands: 0, byPath: {}, byCommand: {} });
       bytes = 0;
-      void connection.send([["CONFIG", "RESETSTAT"]]);
+      resetStats(stack.redisUrl);
     },
-    async commandStats() {
-      const [reply] = await connection.send([["INFO", "commandstats"]]);
-      const text = reply instanceof Uint8Array ? new TextDecoder().decode(reply) : String(reply);
-      const out: Record<string, { calls: number; usecPerCall: number }> = {};
-      for (const match of text.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=\d+,usec_per_call=([\d.]+)/gm)) {
-        out[match[1]!] = { calls: Number(match[2]), usecPerCall: Number(match[3]) };
-      }
-      return out;
+    commandStats() {
+      const stats = Object.entries(commandStats(stack.redisUrl));
+      return Object.fromEntries(stats.map(([name, { calls, usec }]) => [name, { calls, usecPerCall: usec / calls }]));
     },
     async stop() {
       await server.stop(true);

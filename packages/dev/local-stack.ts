@@ -19,8 +19,8 @@ export async function stopChild(proc: Bun.Subprocess): Promise<void> {
   await proc.exited;
 }
 
-/** Copies a child's output line by line, each prefixed with its name. */
-export async function relay(stream: ReadableStream<Uint8Array>, prefix: string, write: (line: string) => void): Promise<void> {
+/** Calls `each` with every line of a child's output as it arrives (without its newline; a last unterminated one too). */
+export async function eachLine(stream: ReadableStream<Uint8Array>, each: (line: string) => void): Promise<void> {
   const decoder = new TextDecoder();
   let pending = "";
   const reader = stream.getReader();
@@ -28,9 +28,14 @@ export async function relay(stream: ReadableStream<Uint8Array>, prefix: string, 
     pending += decoder.decode(read.value, { stream: true });
     const lines = pending.split("\n");
     pending = lines.pop()!;
-    for (const line of lines) write(`${prefix} ${line}`);
+    for (const line of lines) each(line);
   }
-  if (pending) write(`${prefix} ${pending}`);
+  if (pending) each(pending);
+}
+
+/** Copies a child's output line by line, each prefixed with its name. */
+export function relay(stream: ReadableStream<Uint8Array>, prefix: string, write: (line: string) => void): Promise<void> {
+  return eachLine(stream, (line) => write(`${prefix} ${line}`));
 }
 
 /** A loopback port that was free a moment ago. */
@@ -118,7 +123,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Bun
  * (bench/concurrency.ts: one bridge request in four to six). Capping fetch's requests in flight at the pool's size keeps
  * every connection alive; the requests past it wait in Bun's queue instead of paying a TCP handshake.
  */
-export const BUN_FETCH_LIMIT = { BUN_CONFIG_MAX_HTTP_REQUESTS: "64" };
+const BUN_FETCH_LIMIT = { BUN_CONFIG_MAX_HTTP_REQUESTS: "64" };
 
 /**
  * The environment that points an app at the bridge and qstash-dev (the variables a deployment sets), plus

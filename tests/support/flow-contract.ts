@@ -19,7 +19,7 @@ export type FlowTestStore = Store & FlowStore;
 const START = "2026-05-01T00:00:00.000Z";
 
 /** A queue the test drives: due jobs are performed in parallel batches, delayed ones wait for the clock. */
-export class TestQueue implements QueueAdapter {
+class TestQueue implements QueueAdapter {
   readonly due: Job[] = [];
   readonly later: { job: Job; at: number }[] = [];
   constructor(readonly store: Store, readonly clock: ManualClock, readonly services: Services, readonly workflows: WorkflowDefinition[]) {}

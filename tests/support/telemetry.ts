@@ -1,7 +1,7 @@
 /**
  * The OpenTelemetry SDK wired as an app would, with in-memory exporters: a global tracer provider (every span kept
  * in `spans()`) and a global meter provider (metrics read on demand). `unwire()` puts the no-op API back, so other
- * tests in the same process see no SDK. Used by tests/unit/engine/tracing.test.ts, tests/unit/runners/engines.test.ts and bench/tracing.ts.
+ * tests in the same process see no SDK. Used by tests/unit/engine/tracing.test.ts and tests/unit/runners/engines.test.ts.
  */
 import { metrics, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
