@@ -285,11 +285,8 @@ async function compensate(core: EngineCore, run: Run): Promise<ExecutionResult> 
  * ConflictError stands).
  */
 async function joinCancel(core: EngineCore, run: Run): Promise<Run | null> {
-  const stored = await core.store.load(run.exec.id);
-  const cancel = stored?.compensating?.cancelRevision;
-  if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== run.exec.revision + 1) return null;
-  const known = new Set(stored.compensations.map((item) => item.key));
-  stored.compensations = [...stored.compensations, ...run.exec.compensations.filter((item) => !known.has(item.key))];
+  const stored = await run.cancelToJoin();
+  if (!stored) return null;
   const joined = core.newRun(stored, run.workflow, true);
   joined.adopt(run);
   // The claim is stored before any compensation runs: a worker that took the run over meanwhile wins here.

@@ -324,14 +324,26 @@ export class Run {
    */
   async #takeCancel(): Promise<boolean> {
     const exec = this.exec;
-    const stored = await this.#context.store.load(exec.id);
-    const cancel = stored?.compensating?.cancelRevision;
-    if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== exec.revision + 1) return false;
-    const known = new Set(stored.compensations.map((item) => item.key));
-    exec.compensations = [...stored.compensations, ...exec.compensations.filter((item) => !known.has(item.key))];
-    Object.assign(exec, { revision: stored.revision, compensating: stored.compensating, error: stored.error, eventSeq: stored.eventSeq });
+    const stored = await this.cancelToJoin();
+    if (!stored) return false;
+    const { compensations, revision, compensating, error, eventSeq } = stored;
+    Object.assign(exec, { compensations, revision, compensating, error, eventSeq });
     for (const event of this.#events) event.seq = ++exec.eventSeq;
     return true;
+  }
+
+  /**
+   * The execution as stored when the only commit since this run's last one is a cancel that left the compensations to
+   * the lease holder, with the compensations of the steps this run completed meanwhile added; null otherwise.
+   */
+  async cancelToJoin(): Promise<Execution | null> {
+    const exec = this.exec;
+    const stored = await this.#context.store.load(exec.id);
+    const cancel = stored?.compensating?.cancelRevision;
+    if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== exec.revision + 1) return null;
+    const known = new Set(stored.compensations.map((item) => item.key));
+    stored.compensations = [...stored.compensations, ...exec.compensations.filter((item) => !known.has(item.key))];
+    return stored;
   }
 
   /**
