@@ -163,6 +163,13 @@ export class Run {
     this.#push(type, data, at);
   }
 
+  /** A step's `step.retrying` event (`extra`: more fields, as `compensate: true`); returns its data (without executionId). */
+  emitRetrying(step: { id: string; type: string }, delayMs: number, attempt: number, error: unknown, extra?: JsonObject): JsonObject {
+    const data: JsonObject = { stepId: step.id, stepType: step.type, attempt, error: errorText(error), delayMs, ...extra };
+    this.emit("step.retrying", data);
+    return data;
+  }
+
   #push(type: EventType, data: JsonObject, at?: number): void {
     const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data, timestamp: this.#isoAt(at) };
     this.#events.push(event);
