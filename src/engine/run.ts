@@ -500,13 +500,13 @@ export class Run {
   }
 }
 
-/** How much of a lease a holder does not count on (clock drift, the request's way back): 10%, at least 2 s, at most half. */
 /** The clock's monotonic time in ms (performance.now() for a clock without one): what leases are measured by. */
 export function monotonicMs(clock: Clock): number {
   return clock.monotonicMs ? clock.monotonicMs() : performance.now();
 }
 
-export function leaseMargin(leaseMs: number): number {
+/** How much of a lease a holder does not count on (clock drift, the request's way back): 10%, at least 2 s, at most half. */
+function leaseMargin(leaseMs: number): number {
   return Math.min(leaseMs / 2, Math.max(leaseMs / 10, 2_000));
 }
 

@@ -26,7 +26,7 @@ export interface AttemptPolicy {
 }
 
 /** Milliseconds to wait before `attempt` (the 2nd or later), after `error` ended the one before it. */
-export function delayBefore(step: AttemptPolicy, attempt: number, error: unknown): number {
+function delayBefore(step: AttemptPolicy, attempt: number, error: unknown): number {
   if (error instanceof RetryAfterError) return error.seconds * 1000;
   return step.retry_delay * step.retry_backoff ** (attempt - 2) * 1000;
 }
