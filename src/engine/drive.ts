@@ -115,12 +115,8 @@ async function runTopLevel(core: EngineCore, run: Run, step: StepDefinition): Pr
   // the last checkpoint (a step that pins a value stores it with its own checkpoint, and fences after it).
   if (!type.pure) {
     const checkpointDue = !type.pins && (!run.claimed || run.unsaved > run.replayed);
-    await run.fence(step.id, checkpointDue);
-    if (checkpointDue) {
-      await run.checkpoint();
-      // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
-      await run.fence(step.id, true);
-    }
+    if (checkpointDue) await run.checkpointBefore(step.id);
+    else await run.fence(step.id);
     run.storeClaimed = false;
   }
   exec.currentStep = step.id;

@@ -373,6 +373,14 @@ export class Run {
     return next;
   }
 
+  /** Before a side effect of `stepId`: a checkpoint (in turn) with the fence before it and again after it. */
+  async checkpointBefore(stepId: string): Promise<void> {
+    await this.fence(stepId, true);
+    await this.checkpointInTurn();
+    // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
+    await this.fence(stepId, true);
+  }
+
   #monotonic(): number {
     return monotonicMs(this.#context.clock);
   }
