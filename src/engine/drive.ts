@@ -195,17 +195,12 @@ async function runTopLevel(core: EngineCore, run: Run, step: StepDefinition): Pr
       await run.checkpoint();
       return undefined;
     }
-    case "wait-until": {
-      const outcome = end.outcome;
-      if (outcome.ctx) run.setCtx(outcome.ctx, outcome.changed);
-      exec.recoverTo = outcome.next ?? step.next ?? FINISHED;
-      return await wait(core, run, end.until);
-    }
+    case "wait-until":
     case "done": {
       const outcome = end.outcome;
       if (outcome.ctx) run.setCtx(outcome.ctx, outcome.changed);
       exec.recoverTo = outcome.next ?? step.next ?? FINISHED;
-      return undefined;
+      return end.kind === "wait-until" ? await wait(core, run, end.until) : undefined;
     }
   }
 }
