@@ -8,7 +8,6 @@ import type { DebounceSpec, RateSpec } from "../steps/flow.ts";
 import type { StepDefinition } from "../steps/step.ts";
 import type { Execution, ExecutionResult } from "../types.ts";
 import { type EngineCore, resultOf } from "./core.ts";
-import { definitionToPin, markStored } from "./definitions.ts";
 import { acquireRequest, flowKey, flowStoreOf, waitingText } from "./flow.ts";
 import type { Run } from "./run.ts";
 
@@ -27,10 +26,7 @@ export async function debounce(core: EngineCore, exec: Execution, debounce: Debo
       const latest = now + (debounce.max ?? Infinity) * 1000;
       exec.wakeAt = new Date(Math.min(now + debounce.period * 1000, latest)).toISOString();
       if (Number.isFinite(latest)) exec.flow = { ...exec.flow, latest: new Date(latest).toISOString() };
-      const definition = definitionToPin(core.store, core.workflow, core.clock.now());
-      const { revision } = await core.store.commit({ execution: exec, expectedRevision: 0, ...(definition ? { definition } : {}) });
-      markStored(core.store, core.workflow.hash);
-      return { ...exec, revision };
+      return await core.createPending(exec);
     }
     const gathering = current ? await core.store.load(current) : null;
     if (gathering && gathering.status === "pending" && gathering.stepsExecuted === 0 && gathering.workflowId === exec.workflowId) {

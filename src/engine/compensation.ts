@@ -52,14 +52,7 @@ export async function runCompensations(run: Run, registry: StepRegistry, tools: 
     let attempt = 1;
     const own: StepTools = Object.create(tools);
     own.waitToRetry = (ms, next, error) => {
-      run.emit("step.retrying", {
-        stepId: label.id,
-        stepType: label.type,
-        attempt: next,
-        error: errorText(error),
-        delayMs: ms,
-        compensate: true,
-      });
+      run.emitRetrying(label, ms, next, error, { compensate: true });
       attempt = next;
       return tools.sleep(ms, tools.signal).then(() => undefined);
     };

@@ -11,12 +11,12 @@ import type { Log, Logger } from "../log.ts";
 import { defaultStepRegistry, type StepRegistry } from "../steps/registry.ts";
 import type { HttpOptions, StepDefinition } from "../steps/step.ts";
 import { assertExecutionId } from "../ids.ts";
-import type { EventWait, Store } from "../store/store.ts";
+import type { Commit, EventWait, Store } from "../store/store.ts";
 import type { Condition } from "../expressions/conditions.ts";
 import { matchKey, type SentEvent } from "../expressions/events.ts";
 import type { Execution, ExecutionResult, JsonObject, Services } from "../types.ts";
 import { type Clock, toClock } from "./clock.ts";
-import { definitionToPin, pinnedDefinition } from "./definitions.ts";
+import { definitionToPin, markStored, pinnedDefinition } from "./definitions.ts";
 import type { ChildEngine } from "./child.ts";
 import type { EventHandler } from "./events.ts";
 import { isGated } from "./flow.ts";
@@ -154,6 +154,17 @@ export class EngineCore {
       definition: claimed ? undefined : definitionToPin(this.store, workflow, this.clock.now()),
       ...(checkCurrent && !claimed ? { currentHash: workflow.hash } : {}),
     });
+  }
+
+  /**
+   * Creates a new `pending` execution of this engine's workflow (expected revision 0), its definition stored with it
+   * when this isolate has not stored it yet; `extra`: more of the commit (events, currentHash). The execution as stored.
+   */
+  async createPending(exec: Execution, extra: Pick<Commit, "events" | "currentHash"> = {}): Promise<Execution> {
+    const definition = definitionToPin(this.store, this.workflow, this.clock.now());
+    const { revision } = await this.store.commit({ execution: exec, expectedRevision: 0, ...extra, ...(definition ? { definition } : {}) });
+    markStored(this.store, this.workflow.hash);
+    return { ...exec, revision };
   }
 
   deadlineFrom(now: Date, workflow: WorkflowDefinition): string | null {

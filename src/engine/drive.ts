@@ -115,12 +115,8 @@ async function runTopLevel(core: EngineCore, run: Run, step: StepDefinition): Pr
   // the last checkpoint (a step that pins a value stores it with its own checkpoint, and fences after it).
   if (!type.pure) {
     const checkpointDue = !type.pins && (!run.claimed || run.unsaved > run.replayed);
-    await run.fence(step.id, checkpointDue);
-    if (checkpointDue) {
-      await run.checkpoint();
-      // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
-      await run.fence(step.id, true);
-    }
+    if (checkpointDue) await run.checkpointBefore(step.id);
+    else await run.fence(step.id);
     run.storeClaimed = false;
   }
   exec.currentStep = step.id;
@@ -199,17 +195,12 @@ async function runTopLevel(core: EngineCore, run: Run, step: StepDefinition): Pr
       await run.checkpoint();
       return undefined;
     }
-    case "wait-until": {
-      const outcome = end.outcome;
-      if (outcome.ctx) run.setCtx(outcome.ctx, outcome.changed);
-      exec.recoverTo = outcome.next ?? step.next ?? FINISHED;
-      return await wait(core, run, end.until);
-    }
+    case "wait-until":
     case "done": {
       const outcome = end.outcome;
       if (outcome.ctx) run.setCtx(outcome.ctx, outcome.changed);
       exec.recoverTo = outcome.next ?? step.next ?? FINISHED;
-      return undefined;
+      return end.kind === "wait-until" ? await wait(core, run, end.until) : undefined;
     }
   }
 }
@@ -285,11 +276,8 @@ async function compensate(core: EngineCore, run: Run): Promise<ExecutionResult> 
  * ConflictError stands).
  */
 async function joinCancel(core: EngineCore, run: Run): Promise<Run | null> {
-  const stored = await core.store.load(run.exec.id);
-  const cancel = stored?.compensating?.cancelRevision;
-  if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== run.exec.revision + 1) return null;
-  const known = new Set(stored.compensations.map((item) => item.key));
-  stored.compensations = [...stored.compensations, ...run.exec.compensations.filter((item) => !known.has(item.key))];
+  const stored = await run.cancelToJoin();
+  if (!stored) return null;
   const joined = core.newRun(stored, run.workflow, true);
   joined.adopt(run);
   // The claim is stored before any compensation runs: a worker that took the run over meanwhile wins here.

@@ -63,8 +63,7 @@ export async function executeStep(
   // The step's own view of the tools: the same object underneath, with its retries counted and announced.
   const counted: StepTools = { ...tools };
   counted.waitToRetry = (ms, next, error) => {
-    const data = { stepId: label.id, stepType: label.type, attempt: next, error: errorText(error), delayMs: ms };
-    run.emit("step.retrying", data);
+    const data = run.emitRetrying(label, ms, next, error);
     span?.event("step.retrying", data);
     attempt = next;
     return BUILT_IN.has(type) ? tools.waitToRetry(ms, next, error) : tools.sleep(ms, tools.signal).then(() => undefined);

@@ -15,7 +15,7 @@ export const PRIORITY_AGING_MS = 60_000;
 /** A run that already ran (resumed, woken) waits ahead of every new start: its order gets this much credit. */
 const RESUME_CREDIT_MS = 1e13;
 /** The key of a limit declared without `key`: one limit for the whole workflow. */
-export const WHOLE_WORKFLOW_KEY = "*";
+const WHOLE_WORKFLOW_KEY = "*";
 
 /** True when starts of this workflow are admitted by the store (it declares `concurrency` or `rate`). */
 export function isGated(workflow: WorkflowDefinition): boolean {
@@ -30,7 +30,7 @@ export function flowKey(reference: string | undefined, input: JsonObject): strin
 }
 
 /** The run's priority: the runner's option (kept on the execution), else the definition's (a number or an input reference), else 0. */
-export function priorityOf(workflow: WorkflowDefinition, exec: Execution): number {
+function priorityOf(workflow: WorkflowDefinition, exec: Execution): number {
   if (typeof exec.flow?.priority === "number") return exec.flow.priority;
   const declared = workflow.priority;
   if (typeof declared === "number") return declared;

@@ -163,6 +163,13 @@ export class Run {
     this.#push(type, data, at);
   }
 
+  /** A step's `step.retrying` event (`extra`: more fields, as `compensate: true`); returns its data (without executionId). */
+  emitRetrying(step: { id: string; type: string }, delayMs: number, attempt: number, error: unknown, extra?: JsonObject): JsonObject {
+    const data: JsonObject = { stepId: step.id, stepType: step.type, attempt, error: errorText(error), delayMs, ...extra };
+    this.emit("step.retrying", data);
+    return data;
+  }
+
   #push(type: EventType, data: JsonObject, at?: number): void {
     const event: StoredEvent = { seq: ++this.exec.eventSeq, type, data, timestamp: this.#isoAt(at) };
     this.#events.push(event);
@@ -324,14 +331,26 @@ export class Run {
    */
   async #takeCancel(): Promise<boolean> {
     const exec = this.exec;
-    const stored = await this.#context.store.load(exec.id);
-    const cancel = stored?.compensating?.cancelRevision;
-    if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== exec.revision + 1) return false;
-    const known = new Set(stored.compensations.map((item) => item.key));
-    exec.compensations = [...stored.compensations, ...exec.compensations.filter((item) => !known.has(item.key))];
-    Object.assign(exec, { revision: stored.revision, compensating: stored.compensating, error: stored.error, eventSeq: stored.eventSeq });
+    const stored = await this.cancelToJoin();
+    if (!stored) return false;
+    const { compensations, revision, compensating, error, eventSeq } = stored;
+    Object.assign(exec, { compensations, revision, compensating, error, eventSeq });
     for (const event of this.#events) event.seq = ++exec.eventSeq;
     return true;
+  }
+
+  /**
+   * The execution as stored when the only commit since this run's last one is a cancel that left the compensations to
+   * the lease holder, with the compensations of the steps this run completed meanwhile added; null otherwise.
+   */
+  async cancelToJoin(): Promise<Execution | null> {
+    const exec = this.exec;
+    const stored = await this.#context.store.load(exec.id);
+    const cancel = stored?.compensating?.cancelRevision;
+    if (!stored || stored.status !== "running" || cancel !== stored.revision || cancel !== exec.revision + 1) return null;
+    const known = new Set(stored.compensations.map((item) => item.key));
+    stored.compensations = [...stored.compensations, ...exec.compensations.filter((item) => !known.has(item.key))];
+    return stored;
   }
 
   /**
@@ -352,6 +371,14 @@ export class Run {
     });
     this.#chain = next.catch(() => undefined);
     return next;
+  }
+
+  /** Before a side effect of `stepId`: a checkpoint (in turn) with the fence before it and again after it. */
+  async checkpointBefore(stepId: string): Promise<void> {
+    await this.fence(stepId, true);
+    await this.checkpointInTurn();
+    // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
+    await this.fence(stepId, true);
   }
 
   #monotonic(): number {
@@ -481,13 +508,13 @@ export class Run {
   }
 }
 
-/** How much of a lease a holder does not count on (clock drift, the request's way back): 10%, at least 2 s, at most half. */
 /** The clock's monotonic time in ms (performance.now() for a clock without one): what leases are measured by. */
 export function monotonicMs(clock: Clock): number {
   return clock.monotonicMs ? clock.monotonicMs() : performance.now();
 }
 
-export function leaseMargin(leaseMs: number): number {
+/** How much of a lease a holder does not count on (clock drift, the request's way back): 10%, at least 2 s, at most half. */
+function leaseMargin(leaseMs: number): number {
   return Math.min(leaseMs / 2, Math.max(leaseMs / 10, 2_000));
 }
 

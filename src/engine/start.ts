@@ -10,7 +10,6 @@ import { deepEqual, isPlainObject, setOwn } from "../json.ts";
 import { type Execution, type ExecutionResult, isDue, type JsonObject, newExecution } from "../types.ts";
 import { admit, debounce } from "./admission.ts";
 import { type EngineCore, eventWaitOf, leaseExpiry, resultOf } from "./core.ts";
-import { definitionToPin, markStored } from "./definitions.ts";
 import { startLabels } from "./labels.ts";
 import { drive, driveApplied } from "./drive.ts";
 import { changeHalt } from "./operator.ts";
@@ -88,7 +87,6 @@ export async function prepare(core: EngineCore, input: unknown, options: Prepare
     }
     return await debounce(core, exec, core.workflow.debounce);
   }
-  const definition = definitionToPin(core.store, core.workflow, core.clock.now());
   // A run started by a trigger tells which one in its first event.
   const events = options.trigger
     ? [{
@@ -99,15 +97,7 @@ export async function prepare(core: EngineCore, input: unknown, options: Prepare
     }]
     : [];
   try {
-    const { revision } = await core.store.commit({
-      execution: exec,
-      expectedRevision: 0,
-      events,
-      ...(definition ? { definition } : {}),
-      ...(options.checkCurrent ? { currentHash: core.workflow.hash } : {}),
-    });
-    markStored(core.store, core.workflow.hash);
-    return { ...exec, revision };
+    return await core.createPending(exec, { events, ...(options.checkCurrent ? { currentHash: core.workflow.hash } : {}) });
   } catch (error) {
     if (!(error instanceof ConflictError) || error instanceof CurrentVersionChangedError) throw error;
     return await existingFor(core, exec, error);

@@ -50,12 +50,7 @@ export function stepTools(core: EngineCore, run: Run, signal: AbortSignal, place
       const stored = exec.pinned && Object.hasOwn(exec.pinned, key) ? exec.pinned[key] : undefined;
       const value = stored === undefined ? make() : stored as ReturnType<typeof make>;
       if (stored === undefined) exec.pinned = { ...exec.pinned, [key]: value };
-      if (stored === undefined || !run.claimed || run.unsaved > 0) {
-        await run.fence(top.id, true);
-        await run.checkpointInTurn();
-        // The commit may have been stored long ago (a worker paused while it waited for the answer): look again.
-        await run.fence(top.id, true);
-      }
+      if (stored === undefined || !run.claimed || run.unsaved > 0) await run.checkpointBefore(top.id);
       return value;
     },
     http: options.http ?? {},

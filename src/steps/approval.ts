@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
 import type { Json, JsonObject } from "../types.ts";
-import { halt, proceed, stepSchema, type StepType, target } from "./step.ts";
+import { halt, proceed, stepSchema, type StepType, target, wakeAtOf } from "./step.ts";
 
 const schema = stepSchema("approval", {
   prompt: z.string().min(1),
@@ -57,7 +57,7 @@ export const approval: StepType<typeof schema._output> = {
         data: previous,
         prompt: String(previous.prompt ?? step.prompt),
         resumeStep: step.id,
-        ...(Number.isNaN(expiresAt) ? {} : { wakeAt: previous.expires_at as string }),
+        ...wakeAtOf(previous),
         ctx,
         changed: DECISION,
       });
@@ -77,7 +77,7 @@ export const approval: StepType<typeof schema._output> = {
       data,
       prompt: data.prompt as string,
       resumeStep: step.id,
-      ...(data.expires_at ? { wakeAt: data.expires_at as string } : {}),
+      ...wakeAtOf(data),
       ctx: withoutDecision(state.ctx),
       changed: DECISION,
     });

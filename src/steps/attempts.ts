@@ -5,7 +5,9 @@
  */
 import { z } from "zod";
 import { ExecutionError, NonRetryableError, RetryAfterError, TimeoutError } from "../errors.ts";
-import type { StepState, StepTools } from "./step.ts";
+import { setOwn } from "../json.ts";
+import type { Json } from "../types.ts";
+import { proceed, runAgain, type StepOutcome, type StepState, type StepTools } from "./step.ts";
 
 /** The keys of a step's attempts, shared by the schemas of `call` and `http`. */
 export const attemptKeys = {
@@ -24,7 +26,7 @@ export interface AttemptPolicy {
 }
 
 /** Milliseconds to wait before `attempt` (the 2nd or later), after `error` ended the one before it. */
-export function delayBefore(step: AttemptPolicy, attempt: number, error: unknown): number {
+function delayBefore(step: AttemptPolicy, attempt: number, error: unknown): number {
   if (error instanceof RetryAfterError) return error.seconds * 1000;
   return step.retry_delay * step.retry_backoff ** (attempt - 2) * 1000;
 }
@@ -60,6 +62,19 @@ export async function withAttempts<T>(
     }
   }
   throw lastError;
+}
+
+/**
+ * The outcome of a step whose attempts came to `attempted`: run again after a scheduled wait, or go on with the value
+ * as the step's output (also set at `ctx[output]` when the step names one).
+ */
+export function attemptedOutcome(attempted: Attempted<Json>, output: string | undefined, state: StepState): StepOutcome {
+  if (attempted.later !== undefined) return runAgain({ until: attempted.later, attempt: attempted.attempt });
+  const { value, attempt } = attempted;
+  if (!output) return proceed({ output: value, attempt });
+  const ctx = { ...state.ctx };
+  setOwn(ctx, output, value);
+  return proceed({ output: value, ctx, changed: [output], attempt });
 }
 
 /** The value of attempts whose waits are always slept (a compensation's tools never schedule one). */

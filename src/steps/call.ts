@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { ExecutionError } from "../errors.ts";
-import { type Attempted, attemptKeys, settled, withAttempts } from "./attempts.ts";
-import { cloneJson, setOwn, toJson } from "../json.ts";
+import { type Attempted, attemptedOutcome, attemptKeys, settled, withAttempts } from "./attempts.ts";
+import { cloneJson, toJson } from "../json.ts";
 import type { Json, ServiceMethod } from "../types.ts";
-import { proceed, type ReferenceSite, runAgain, stepSchema, type StepState, type StepTools, type StepType } from "./step.ts";
+import { type ReferenceSite, stepSchema, type StepState, type StepTools, type StepType } from "./step.ts";
 import { rateSchema } from "./flow.ts";
 
 const target = {
@@ -62,13 +62,8 @@ export const call: StepType<CallStep> = {
     return sites;
   },
   execute: async (step, state, tools) => {
-    const called = await callService(step, step.input === undefined ? null : tools.resolve(step.input), state, tools);
-    if (called.later !== undefined) return runAgain({ until: called.later, attempt: called.attempt });
-    const { value: output, attempt } = called;
-    if (!step.output) return proceed({ output, attempt });
-    const ctx = { ...state.ctx };
-    setOwn(ctx, step.output, output);
-    return proceed({ output, ctx, changed: [step.output], attempt });
+    const input = step.input === undefined ? null : tools.resolve(step.input);
+    return attemptedOutcome(await callService(step, input, state, tools), step.output, state);
   },
   compensation: {
     resolve: (step, state, tools) => (step.compensate!.input === undefined ? null : tools.resolve(step.compensate!.input, state.ctx)),

@@ -3,18 +3,9 @@ import { ConfigError, ExecutionError, NonRetryableError, RetryAfterError } from 
 import { findReferences } from "../expressions/references.ts";
 import { isPlainObject, readBodyUpTo, setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
-import { attemptKeys, settled, withAttempts } from "./attempts.ts";
+import { attemptedOutcome, attemptKeys, settled, withAttempts } from "./attempts.ts";
 import { rateSchema } from "./flow.ts";
-import {
-  type HttpOptions,
-  proceed,
-  type ReferenceSite,
-  runAgain,
-  stepSchema,
-  type StepState,
-  type StepTools,
-  type StepType,
-} from "./step.ts";
+import { type HttpOptions, type ReferenceSite, stepSchema, type StepState, type StepTools, type StepType } from "./step.ts";
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -107,13 +98,7 @@ export const http: StepType<HttpStep> = {
   },
   execute: async (step, state, tools) => {
     const request = await tools.pin(state.idempotencyKey, () => buildRequest(step, state, tools, settingsOf(tools.http)));
-    const sent = await sendWithAttempts(step, request, state, tools);
-    if (sent.later !== undefined) return runAgain({ until: sent.later, attempt: sent.attempt });
-    const { value: output, attempt } = sent;
-    if (!step.output) return proceed({ output, attempt });
-    const ctx = { ...state.ctx };
-    setOwn(ctx, step.output, output);
-    return proceed({ output, ctx, changed: [step.output], attempt });
+    return attemptedOutcome(await sendWithAttempts(step, request, state, tools), step.output, state);
   },
   compensation: {
     resolve: (step, state, tools) => buildRequest(compensationOf(step), state, tools, settingsOf(tools.http)),

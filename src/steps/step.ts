@@ -205,6 +205,12 @@ export function waitUntil(options: { until: string; next?: string; output?: Json
   return { kind: "wait", ...options };
 }
 
+/** A halt whose data has an `expires_at` time (approval, wait_for_event) wakes then: `{ wakeAt }`, else nothing. */
+export function wakeAtOf(data: JsonObject): { wakeAt?: string } {
+  const at = data.expires_at;
+  return typeof at === "string" && !Number.isNaN(Date.parse(at)) ? { wakeAt: at } : {};
+}
+
 export function runAgain(options: { until?: string; attempt?: number } = {}): StepOutcome {
   return { kind: "again", ...options };
 }

@@ -3,7 +3,7 @@ import { ExecutionError } from "../errors.ts";
 import { eventMatchSchema, eventNameSchema } from "../expressions/events.ts";
 import { isPlainObject, setOwn } from "../json.ts";
 import type { Json, JsonObject } from "../types.ts";
-import { halt, proceed, stepSchema, type StepType, target } from "./step.ts";
+import { halt, proceed, stepSchema, type StepType, target, wakeAtOf } from "./step.ts";
 
 const schema = stepSchema("wait_for_event", {
   event: z.union([eventNameSchema, z.array(eventNameSchema).min(1).max(20)]),
@@ -63,7 +63,7 @@ export const waitForEvent: StepType<WaitForEventStep> = {
       return halt({
         data: previous,
         resumeStep: step.id,
-        ...(Number.isNaN(expiresAt) ? {} : { wakeAt: previous.expires_at as string }),
+        ...wakeAtOf(previous),
         ctx,
         changed: ["response"],
       });
@@ -80,6 +80,6 @@ export const waitForEvent: StepType<WaitForEventStep> = {
       expires_at: step.timeout ? new Date(requestedAt.getTime() + step.timeout * 1000).toISOString() : null,
       wait_id: `${step.id}@${requestedAt.getTime()}`,
     };
-    return halt({ data, resumeStep: step.id, ...(data.expires_at ? { wakeAt: data.expires_at as string } : {}) });
+    return halt({ data, resumeStep: step.id, ...wakeAtOf(data) });
   },
 };
