@@ -7,7 +7,7 @@ import type { Execution as StoredExecution } from "../src/types.ts";
 import { rawJsonField } from "./body.ts";
 import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
-import { continueWhenDue } from "./later.ts";
+import { continueWhenDue, statusOf } from "./later.ts";
 import { HttpProblem } from "./problems.ts";
 import { api, json, problem, route } from "./route.ts";
 import {
@@ -157,8 +157,7 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
     await runner.resume(id, { ...answer, actor, traceparent });
-    const status = await runner.status(id);
-    return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
+    return c.json({ executionId: id, status: await statusOf(runner, id) }, 202);
   });
 
   routes.openapi(deleteExecution, async (c) => {
