@@ -105,10 +105,7 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   }
   const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
   const engine = { ...lease, ...httpFromEnv(env) };
-  const lookbackSeconds = number(env, "DW_EVENT_LOOKBACK_SECONDS");
-  if (lookbackSeconds !== undefined && !(lookbackSeconds >= 0)) {
-    throw new ConfigError(`DW_EVENT_LOOKBACK_SECONDS must be a number of seconds ≥ 0, got ${lookbackSeconds}`);
-  }
+  const lookbackSeconds = seconds(env, "DW_EVENT_LOOKBACK_SECONDS");
   const ticker = tickerFromEnv(env);
 
   const options: AppOptions = {
@@ -146,13 +143,8 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
 }
 
 function tickerFromEnv(env: Env): AppOptions["ticker"] {
-  const seconds = (name: string) => {
-    const value = number(env, name);
-    if (value !== undefined && !(value >= 0)) throw new ConfigError(`${name} must be a number of seconds ≥ 0, got ${value}`);
-    return value;
-  };
-  const tick = seconds("DW_TICK_SECONDS");
-  const sweep = seconds("DW_SWEEP_SECONDS");
+  const tick = seconds(env, "DW_TICK_SECONDS");
+  const sweep = seconds(env, "DW_SWEEP_SECONDS");
   if (tick === 0) return false;
   if (tick === undefined && sweep === undefined) return undefined;
   return {
@@ -303,6 +295,13 @@ function number(env: Env, name: string): number | undefined {
   const parsed = Number(value);
   if (!Number.isFinite(parsed)) throw new ConfigError(`${name} must be a number, got ${JSON.stringify(value)}`);
   return parsed;
+}
+
+/** A number of seconds ≥ 0, or undefined when the variable is not set. */
+function seconds(env: Env, name: string): number | undefined {
+  const value = number(env, name);
+  if (value !== undefined && !(value >= 0)) throw new ConfigError(`${name} must be a number of seconds ≥ 0, got ${value}`);
+  return value;
 }
 
 function httpUrl(value: string, name: string): string {
