@@ -28,8 +28,16 @@ export async function tickApp(app: AppContext, options: { sweep?: boolean } = {}
   return report;
 }
 
+/** One tick of an app (`tickApp`), with its line in the app's log when it did something. */
+export async function tickAndLog(app: AppContext, options: { sweep?: boolean } = {}): Promise<TickReport> {
+  const report = await tickApp(app, options);
+  const line = tickLine(report);
+  if (line) app.log.info(line);
+  return report;
+}
+
 /** The line an operator reads when a tick did something; undefined when it did nothing. */
-export function tickLine(report: TickReport): string | undefined {
+function tickLine(report: TickReport): string | undefined {
   const handedBack = report.sweep?.enqueued.length ?? 0;
   const failed = report.sweep?.failed.length ?? 0;
   const started = report.triggers?.started.length ?? 0;
@@ -89,10 +97,10 @@ export function appTime(): { start(app: AppContext): Promise<void> } {
       );
     } else if (wantsTicker(app)) {
       const option = typeof app.options.ticker === "object" ? app.options.ticker : {};
-      startTicker(async (options) => {
-        const line = tickLine(await tickApp(app, options));
-        if (line) app.log.info(line);
-      }, { ...option, log: (level, line) => app.log.write(level, line.replace(/^durable-workflow: /, "")) });
+      startTicker((options) => tickAndLog(app, options), {
+        ...option,
+        log: (level, line) => app.log.write(level, line.replace(/^durable-workflow: /, "")),
+      });
     }
     return entry.done;
   };
