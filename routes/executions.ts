@@ -106,14 +106,13 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
         ...(labels ? { labels } : {}),
       });
     } catch (error) {
-      if (error instanceof ValidationError && error.issues.length) {
-        throw new HttpProblem(400, error.message, { errors: error.issues.map(({ path, message }) => ({ path, message })) });
-      }
-      // The store checks the (opaque) cursor: a bad one is the client's mistake, not an input rule.
-      if (error instanceof ValidationError) {
-        throw new HttpProblem(400, error.message, { errors: [{ path: "cursor", message: "is not a cursor of this API" }] });
-      }
-      throw error;
+      if (!(error instanceof ValidationError)) throw error;
+      // The store checks the filters (its issues name them) and the (opaque) cursor (no issue: a bad one is the
+      // client's mistake, not an input rule).
+      const errors = error.issues.length
+        ? error.issues.map(({ path, message }) => ({ path, message }))
+        : [{ path: "cursor", message: "is not a cursor of this API" }];
+      throw new HttpProblem(400, error.message, { errors });
     }
     return c.json({
       executions: page.executions.map((execution) => pick(ExecutionSummary, execution)),
