@@ -169,7 +169,7 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
 }
 
 /** The label filters of a query: `label.<name>=<value>` parameters, name → value (the first one of a name). */
-export function labelFilters(query: Record<string, string[]>): Record<string, string> | undefined {
+function labelFilters(query: Record<string, string[]>): Record<string, string> | undefined {
   const labels: Record<string, string> = {};
   for (const [key, values] of Object.entries(query)) {
     if (key.startsWith("label.") && values[0] !== undefined) {
