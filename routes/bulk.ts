@@ -17,7 +17,7 @@ import { ListQuery } from "./schemas.ts";
 import { requireWorkflow } from "./workflows.ts";
 
 /** Most executions one bulk request acts on. */
-export const MAX_BULK = 100;
+const MAX_BULK = 100;
 /** Rows read while looking for executions to act on, at most (a filter that matches few of many stops here). */
 const MAX_SCANNED = 2000;
 

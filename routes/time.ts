@@ -63,7 +63,7 @@ export function wantsTicker(app: AppContext): boolean {
 }
 
 /** Whether an app makes sure of its QStash sweep schedule (AppOptions.qstash.sweepSchedule). */
-export function wantsSweepSchedule(app: AppContext): app is AppContext & { adapter: QStashAdapter } {
+function wantsSweepSchedule(app: AppContext): app is AppContext & { adapter: QStashAdapter } {
   const option = app.options.qstash?.sweepSchedule;
   if (!(app.adapter instanceof QStashAdapter) || !app.options.qstash || option === false) return false;
   return option === true || !app.options.clock;

@@ -28,14 +28,14 @@ function checkedString(check: (text: string) => unknown) {
 }
 
 /** A cron trigger: `cron` (5 fields), `timezone` (IANA, default UTC), `input` of the runs it starts. */
-export const cronTriggerSchema = z.strictObject({
+const cronTriggerSchema = z.strictObject({
   cron: checkedString(parseCron),
   timezone: checkedString(checkTimeZone).optional(),
   input: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** An event trigger: a matching event starts a run with its payload as input. */
-export const eventTriggerSchema = z.strictObject({ event: eventNameSchema, match: eventMatchSchema.optional() });
+const eventTriggerSchema = z.strictObject({ event: eventNameSchema, match: eventMatchSchema.optional() });
 
 /** Stands for one step in the workflow schema: steps are checked one by one with their own type's schema. */
 const stepPlaceholder = z.unknown();
