@@ -32,7 +32,7 @@ import type { AppOptions } from "./routes/context.ts";
 import type { WorkflowLookup } from "./src/config.ts";
 import type { WorkflowDefinition } from "./src/definition/workflow.ts";
 import { ConfigError, StoreError } from "./src/errors.ts";
-import { errorText, Log, type LogLevel, parseLogLevel, STORE_UNAVAILABLE } from "./src/log.ts";
+import { errorText, lineWriter, Log, type LogLevel, parseLogLevel, STORE_UNAVAILABLE } from "./src/log.ts";
 import { checkHttpOptions } from "./src/steps/http.ts";
 import type { HttpOptions } from "./src/steps/step.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
@@ -81,16 +81,12 @@ function logFromEnv(env: Env): Log {
   return new Log(level ? { level } : {});
 }
 
-function startupLines(log: Log) {
-  return (level: "info" | "warn", line: string) => log.write(level, line.replace(/^durable-workflow: /, ""));
-}
-
 /** Builds AppOptions from an env record (Workers bindings, or the process environment under Deno and Bun). Throws ConfigError. */
 export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   if (!env || typeof env !== "object") throw new ConfigError("appOptionsFromEnv needs an env record");
   if (!extras?.workflows) throw new ConfigError("appOptionsFromEnv needs extras.workflows");
   const appLog = logFromEnv(env);
-  const log = extras.log ?? startupLines(appLog);
+  const log = extras.log ?? lineWriter(appLog);
   const production = flag(env, "DW_PRODUCTION");
   const token = text(env, "DW_API_TOKEN");
   if (production && !token) {

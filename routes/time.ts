@@ -1,4 +1,5 @@
 import { errorText } from "../src/errors.ts";
+import { lineWriter } from "../src/log.ts";
 import { ensureSweepSchedule, QStashAdapter } from "../src/runners/adapters/qstash.ts";
 import { startTicker, tick, type TickReport } from "../src/runners/ticker.ts";
 import { type AppContext, appNow } from "./context.ts";
@@ -97,10 +98,7 @@ export function appTime(): { start(app: AppContext): Promise<void> } {
       );
     } else if (wantsTicker(app)) {
       const option = typeof app.options.ticker === "object" ? app.options.ticker : {};
-      startTicker((options) => tickAndLog(app, options), {
-        ...option,
-        log: (level, line) => app.log.write(level, line.replace(/^durable-workflow: /, "")),
-      });
+      startTicker((options) => tickAndLog(app, options), { ...option, log: lineWriter(app.log) });
     }
     return entry.done;
   };
