@@ -32,7 +32,7 @@ import type { AppOptions } from "./routes/context.ts";
 import type { WorkflowLookup } from "./src/config.ts";
 import type { WorkflowDefinition } from "./src/definition/workflow.ts";
 import { ConfigError, StoreError } from "./src/errors.ts";
-import { errorText, Log, type LogLevel, parseLogLevel, STORE_UNAVAILABLE } from "./src/log.ts";
+import { errorText, lineWriter, Log, type LogLevel, parseLogLevel, STORE_UNAVAILABLE } from "./src/log.ts";
 import { checkHttpOptions } from "./src/steps/http.ts";
 import type { HttpOptions } from "./src/steps/step.ts";
 import { InlineAdapter } from "./src/runners/adapters/inline.ts";
@@ -81,16 +81,12 @@ function logFromEnv(env: Env): Log {
   return new Log(level ? { level } : {});
 }
 
-function startupLines(log: Log) {
-  return (level: "info" | "warn", line: string) => log.write(level, line.replace(/^durable-workflow: /, ""));
-}
-
 /** Builds AppOptions from an env record (Workers bindings, or the process environment under Deno and Bun). Throws ConfigError. */
 export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   if (!env || typeof env !== "object") throw new ConfigError("appOptionsFromEnv needs an env record");
   if (!extras?.workflows) throw new ConfigError("appOptionsFromEnv needs extras.workflows");
   const appLog = logFromEnv(env);
-  const log = extras.log ?? startupLines(appLog);
+  const log = extras.log ?? lineWriter(appLog);
   const production = flag(env, "DW_PRODUCTION");
   const token = text(env, "DW_API_TOKEN");
   if (production && !token) {
@@ -105,10 +101,7 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
   }
   const lease = leaseSeconds !== undefined ? { leaseMs: Math.round(leaseSeconds * 1000) } : {};
   const engine = { ...lease, ...httpFromEnv(env) };
-  const lookbackSeconds = number(env, "DW_EVENT_LOOKBACK_SECONDS");
-  if (lookbackSeconds !== undefined && !(lookbackSeconds >= 0)) {
-    throw new ConfigError(`DW_EVENT_LOOKBACK_SECONDS must be a number of seconds ≥ 0, got ${lookbackSeconds}`);
-  }
+  const lookbackSeconds = seconds(env, "DW_EVENT_LOOKBACK_SECONDS");
   const ticker = tickerFromEnv(env);
 
   const options: AppOptions = {
@@ -146,13 +139,8 @@ export function appOptionsFromEnv(env: Env, extras: EnvExtras): AppOptions {
 }
 
 function tickerFromEnv(env: Env): AppOptions["ticker"] {
-  const seconds = (name: string) => {
-    const value = number(env, name);
-    if (value !== undefined && !(value >= 0)) throw new ConfigError(`${name} must be a number of seconds ≥ 0, got ${value}`);
-    return value;
-  };
-  const tick = seconds("DW_TICK_SECONDS");
-  const sweep = seconds("DW_SWEEP_SECONDS");
+  const tick = seconds(env, "DW_TICK_SECONDS");
+  const sweep = seconds(env, "DW_SWEEP_SECONDS");
   if (tick === 0) return false;
   if (tick === undefined && sweep === undefined) return undefined;
   return {
@@ -303,6 +291,13 @@ function number(env: Env, name: string): number | undefined {
   const parsed = Number(value);
   if (!Number.isFinite(parsed)) throw new ConfigError(`${name} must be a number, got ${JSON.stringify(value)}`);
   return parsed;
+}
+
+/** A number of seconds ≥ 0, or undefined when the variable is not set. */
+function seconds(env: Env, name: string): number | undefined {
+  const value = number(env, name);
+  if (value !== undefined && !(value >= 0)) throw new ConfigError(`${name} must be a number of seconds ≥ 0, got ${value}`);
+  return value;
 }
 
 function httpUrl(value: string, name: string): string {

@@ -14,7 +14,7 @@ export interface CliConfig {
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Looked for in the working directory, in this order, when `--config` is not given. */
-export const CONFIG_FILES = [
+const CONFIG_FILES = [
   "durable-workflow.config.ts",
   "durable-workflow.config.mts",
   "durable-workflow.config.js",

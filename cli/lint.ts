@@ -1,4 +1,4 @@
-import { DEFAULT_LEASE_MS, leaseWarnings, loadWorkflow, validateWorkflow, type ValidationIssue } from "../src/mod.ts";
+import { DEFAULT_LEASE_MS, leaseWarnings, loadWorkflow, ValidationError, type ValidationIssue } from "../src/mod.ts";
 import { choice, type Command, UsageError } from "./command.ts";
 import { CONFIG_HELP, CONFIG_OPTION, loadConfig } from "./config.ts";
 import { readText, UnreadableFile } from "./files.ts";
@@ -13,11 +13,11 @@ interface FileReport {
 
 async function lintFile(file: string, leaseMs: number): Promise<FileReport> {
   try {
-    const text = await readText(file);
-    const { valid, issues } = validateWorkflow(text);
-    const warnings = valid ? leaseWarnings(loadWorkflow(text), leaseMs) : [];
-    return { file, valid, issues, ...(warnings.length ? { warnings } : {}) };
+    // Read and checked once: loadWorkflow's ValidationError holds the issues validateWorkflow would list.
+    const warnings = leaseWarnings(loadWorkflow(await readText(file)), leaseMs);
+    return { file, valid: true, issues: [], ...(warnings.length ? { warnings } : {}) };
   } catch (error) {
+    if (error instanceof ValidationError) return { file, valid: false, issues: error.issues };
     if (!(error instanceof UnreadableFile)) throw error;
     return { file, valid: false, issues: [{ path: "", message: error.reason }] };
   }

@@ -13,7 +13,7 @@ import { serveOpenApi } from "./openapi.ts";
 import { errorToResponse, HttpProblem } from "./problems.ts";
 import { qstashRoutes } from "./qstash/routes.ts";
 import { api } from "./route.ts";
-import { appTime, tickApp, tickLine } from "./time.ts";
+import { appTime, tickAndLog, tickApp } from "./time.ts";
 import { workflowRoutes } from "./workflows.ts";
 import type { TickReport } from "../src/runners/ticker.ts";
 import { errorText } from "../src/errors.ts";
@@ -86,8 +86,7 @@ export function createApp(options: AppOptionsInput): App {
     const done = (async () => {
       const context = await resolve(env);
       await time.start(context);
-      const line = tickLine(await tickApp(context));
-      if (line) context.log.info(line);
+      await tickAndLog(context);
     })().catch((error) => console.error(`durable-workflow: scheduled tick failed: ${errorText(error)}`));
     ctx?.waitUntil(done);
     await done;

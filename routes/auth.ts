@@ -40,7 +40,7 @@ export interface ApiToken {
 }
 
 /** The actor recorded for the unnamed token. */
-export const UNNAMED_TOKEN_ACTOR = "api-token";
+const UNNAMED_TOKEN_ACTOR = "api-token";
 
 /**
  * The app's tokens from its `token` option: one secret, or `name:secret` pairs separated by commas (at most one

@@ -10,13 +10,14 @@ import type { FindQuery } from "../src/store/store.ts";
 import { type ExecutionHead, type ExecutionStatus, isTerminal } from "../src/types.ts";
 import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
+import { statusOf } from "./later.ts";
 import { errorToResponse, HttpProblem } from "./problems.ts";
 import { api, json, route } from "./route.ts";
 import { ListQuery } from "./schemas.ts";
 import { requireWorkflow } from "./workflows.ts";
 
 /** Most executions one bulk request acts on. */
-export const MAX_BULK = 100;
+const MAX_BULK = 100;
 /** Rows read while looking for executions to act on, at most (a filter that matches few of many stops here). */
 const MAX_SCANNED = 2000;
 
@@ -108,8 +109,7 @@ async function perform(
   }
   const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
   await runner.retry(head.id, { actor });
-  const status = await runner.status(head.id);
-  return status === "unknown" ? "pending" : status;
+  return await statusOf(runner, head.id);
 }
 
 /** POST /executions/cancel and POST /executions/retry. */

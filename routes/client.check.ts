@@ -7,9 +7,8 @@ import type { z } from "@hono/zod-openapi";
 import type * as client from "./client.ts";
 import type { BulkAnswer, BulkBody } from "./bulk.ts";
 import type * as schemas from "./schemas.ts";
+import { same } from "../src/schemas.ts";
 
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
-const same = <A, B>(proof: Same<A, B>): Same<A, B> => proof;
 same<z.output<typeof schemas.Accepted>, client.Accepted>(true);
 same<z.output<typeof schemas.Entry>, client.Entry>(true);
 same<z.output<typeof schemas.EventSent>, client.EventSent>(true);

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
-import { EVENT_NAME_PATTERN, EVENT_NAME_RULE } from "../src/expressions/events.ts";
+import { eventNameSchema } from "../src/expressions/events.ts";
 import { sendEvent } from "../src/runners/send-event.ts";
 import { actorOf, logAction } from "./auth.ts";
 import type { AppEnv } from "./context.ts";
@@ -8,7 +8,7 @@ import { api, json, route } from "./route.ts";
 import { EventSent, SendEventBody } from "./schemas.ts";
 
 const EventParams = z.object({
-  name: z.string().regex(EVENT_NAME_PATTERN, EVENT_NAME_RULE).describe("Event name, e.g. `payment.received`"),
+  name: eventNameSchema.describe("Event name, e.g. `payment.received`"),
 });
 
 const postEvent = route({

@@ -7,7 +7,7 @@ import type { Execution as StoredExecution } from "../src/types.ts";
 import { rawJsonField } from "./body.ts";
 import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
-import { continueWhenDue } from "./later.ts";
+import { continueWhenDue, statusOf } from "./later.ts";
 import { HttpProblem } from "./problems.ts";
 import { api, json, problem, route } from "./route.ts";
 import {
@@ -106,14 +106,13 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
         ...(labels ? { labels } : {}),
       });
     } catch (error) {
-      if (error instanceof ValidationError && error.issues.length) {
-        throw new HttpProblem(400, error.message, { errors: error.issues.map(({ path, message }) => ({ path, message })) });
-      }
-      // The store checks the (opaque) cursor: a bad one is the client's mistake, not an input rule.
-      if (error instanceof ValidationError) {
-        throw new HttpProblem(400, error.message, { errors: [{ path: "cursor", message: "is not a cursor of this API" }] });
-      }
-      throw error;
+      if (!(error instanceof ValidationError)) throw error;
+      // The store checks the filters (its issues name them) and the (opaque) cursor (no issue: a bad one is the
+      // client's mistake, not an input rule).
+      const errors = error.issues.length
+        ? error.issues.map(({ path, message }) => ({ path, message }))
+        : [{ path: "cursor", message: "is not a cursor of this API" }];
+      throw new HttpProblem(400, error.message, { errors });
     }
     return c.json({
       executions: page.executions.map((execution) => pick(ExecutionSummary, execution)),
@@ -157,8 +156,7 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
     }
     const runner = new AsyncRunner(workflow, { ...app.runnerOptions, adapter: app.adapter });
     await runner.resume(id, { ...answer, actor, traceparent });
-    const status = await runner.status(id);
-    return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
+    return c.json({ executionId: id, status: await statusOf(runner, id) }, 202);
   });
 
   routes.openapi(deleteExecution, async (c) => {
@@ -171,7 +169,7 @@ export function executionRoutes(): OpenAPIHono<AppEnv> {
 }
 
 /** The label filters of a query: `label.<name>=<value>` parameters, name → value (the first one of a name). */
-export function labelFilters(query: Record<string, string[]>): Record<string, string> | undefined {
+function labelFilters(query: Record<string, string[]>): Record<string, string> | undefined {
   const labels: Record<string, string> = {};
   for (const [key, values] of Object.entries(query)) {
     if (key.startsWith("label.") && values[0] !== undefined) {

@@ -1,3 +1,4 @@
+import type { AsyncRunner } from "../src/runners/async.ts";
 import type { ExecutionResult } from "../src/types.ts";
 import { type AppContext, appNow } from "./context.ts";
 
@@ -24,4 +25,10 @@ export async function continueWhenDue(app: AppContext, workflowId: string, resul
     const at = Date.parse(wakeAt);
     await app.adapter.enqueue({ ...base, action: "wake", wakeAt }, { delaySeconds: delaySeconds(at), key: String(at) });
   }
+}
+
+/** The status a 202 answer reports: the execution's now, `pending` while the queue has not saved it yet. */
+export async function statusOf(runner: AsyncRunner, id: string) {
+  const status = await runner.status(id);
+  return status === "unknown" ? "pending" : status;
 }

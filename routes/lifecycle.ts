@@ -5,7 +5,7 @@ import { SyncRunner } from "../src/runners/sync.ts";
 import { actorOf, logAction } from "./auth.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { requireExecution } from "./executions.ts";
-import { continueWhenDue } from "./later.ts";
+import { continueWhenDue, statusOf } from "./later.ts";
 import { api, json, problem, route } from "./route.ts";
 import { Accepted, CancelBody, Execution, ExecutionParams, ExecutionResult, pick, RetryBody } from "./schemas.ts";
 import { requireWorkflow } from "./workflows.ts";
@@ -128,9 +128,4 @@ export function lifecycleRoutes(): OpenAPIHono<AppEnv> {
   });
 
   return routes;
-}
-
-async function statusOf(runner: AsyncRunner, id: string) {
-  const status = await runner.status(id);
-  return status === "unknown" ? "pending" : status;
 }

@@ -1,4 +1,5 @@
 import { errorText } from "../src/errors.ts";
+import { lineWriter } from "../src/log.ts";
 import { ensureSweepSchedule, QStashAdapter } from "../src/runners/adapters/qstash.ts";
 import { startTicker, tick, type TickReport } from "../src/runners/ticker.ts";
 import { type AppContext, appNow } from "./context.ts";
@@ -28,8 +29,16 @@ export async function tickApp(app: AppContext, options: { sweep?: boolean } = {}
   return report;
 }
 
+/** One tick of an app (`tickApp`), with its line in the app's log when it did something. */
+export async function tickAndLog(app: AppContext, options: { sweep?: boolean } = {}): Promise<TickReport> {
+  const report = await tickApp(app, options);
+  const line = tickLine(report);
+  if (line) app.log.info(line);
+  return report;
+}
+
 /** The line an operator reads when a tick did something; undefined when it did nothing. */
-export function tickLine(report: TickReport): string | undefined {
+function tickLine(report: TickReport): string | undefined {
   const handedBack = report.sweep?.enqueued.length ?? 0;
   const failed = report.sweep?.failed.length ?? 0;
   const started = report.triggers?.started.length ?? 0;
@@ -55,7 +64,7 @@ export function wantsTicker(app: AppContext): boolean {
 }
 
 /** Whether an app makes sure of its QStash sweep schedule (AppOptions.qstash.sweepSchedule). */
-export function wantsSweepSchedule(app: AppContext): app is AppContext & { adapter: QStashAdapter } {
+function wantsSweepSchedule(app: AppContext): app is AppContext & { adapter: QStashAdapter } {
   const option = app.options.qstash?.sweepSchedule;
   if (!(app.adapter instanceof QStashAdapter) || !app.options.qstash || option === false) return false;
   return option === true || !app.options.clock;
@@ -89,10 +98,7 @@ export function appTime(): { start(app: AppContext): Promise<void> } {
       );
     } else if (wantsTicker(app)) {
       const option = typeof app.options.ticker === "object" ? app.options.ticker : {};
-      startTicker(async (options) => {
-        const line = tickLine(await tickApp(app, options));
-        if (line) app.log.info(line);
-      }, { ...option, log: (level, line) => app.log.write(level, line.replace(/^durable-workflow: /, "")) });
+      startTicker((options) => tickAndLog(app, options), { ...option, log: lineWriter(app.log) });
     }
     return entry.done;
   };

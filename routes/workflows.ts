@@ -12,7 +12,7 @@ import { rawJsonField } from "./body.ts";
 import { missingServices } from "./catalog.ts";
 import { actorOf, logAction } from "./auth.ts";
 import { type AppContext, type AppEnv, appNow } from "./context.ts";
-import { continueWhenDue } from "./later.ts";
+import { continueWhenDue, statusOf } from "./later.ts";
 import { nextStarts } from "../src/runners/triggers.ts";
 import { HttpProblem } from "./problems.ts";
 import { api, json, problem, route } from "./route.ts";
@@ -230,8 +230,8 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     const id = await runner.run(input, { executionId, priority, labels, traceparent });
     // A new run handed to QStash is pending when the answer is sent (a request saved: issue 22); an inline queue may
     // have run it already, and an existing id may be further along, so those are read.
-    const status = !existing && app.adapter instanceof QStashAdapter ? "pending" : await runner.status(id);
-    return c.json({ executionId: id, status: status === "unknown" ? "pending" : status }, 202);
+    const status = !existing && app.adapter instanceof QStashAdapter ? "pending" : await statusOf(runner, id);
+    return c.json({ executionId: id, status }, 202);
   });
 
   return routes;

@@ -24,7 +24,7 @@ export const MAX_LABELS = 16;
 export const MAX_LABEL_VALUE_LENGTH = 200;
 
 /** The problem with a label value, or undefined when it is fine: 1 to 200 characters, no control characters. */
-export function labelValueProblem(value: unknown): string | undefined {
+function labelValueProblem(value: unknown): string | undefined {
   if (typeof value !== "string") return `must be a string, got ${value === null ? "null" : typeof value}`;
   if (value.length === 0 || value.length > MAX_LABEL_VALUE_LENGTH) return `must be 1 to ${MAX_LABEL_VALUE_LENGTH} characters`;
   // deno-lint-ignore no-control-regex

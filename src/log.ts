@@ -158,3 +158,8 @@ export function toLog(log: Log | Logger | undefined, level?: LogLevel, clock?: (
   if (log instanceof Log) return log;
   return new Log({ ...(log ? { logger: log } : {}), ...(level ? { level } : {}), ...(clock ? { now: () => clock().getTime() } : {}) });
 }
+
+/** A `(level, line)` callback (the older startup and ticker lines) writing to `log`, without their `durable-workflow: ` prefix. */
+export function lineWriter(log: Log): (level: LogLevel, line: string) => void {
+  return (level, line) => log.write(level, line.replace(/^durable-workflow: /, ""));
+}

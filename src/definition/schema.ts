@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { workflowIdSchema } from "../ids.ts";
 import { deepFreeze } from "../json.ts";
 import { defaultStepRegistry, StepRegistry } from "../steps/registry.ts";
 import { concurrencySchema, debounceSchema, prioritySchema, rateSchema } from "../steps/flow.ts";
@@ -7,7 +6,7 @@ import { nestedStep } from "../steps/step.ts";
 import { checkTimeZone, parseCron } from "../expressions/cron.ts";
 import { eventMatchSchema, eventNameSchema } from "../expressions/events.ts";
 import { INPUT_TYPES } from "./workflow.ts";
-import { LABEL_NAME_PATTERN, LABEL_NAME_RULE, MAX_LABEL_VALUE_LENGTH, MAX_LABELS } from "../ids.ts";
+import { LABEL_NAME_PATTERN, LABEL_NAME_RULE, MAX_LABEL_VALUE_LENGTH, MAX_LABELS, workflowIdSchema } from "../ids.ts";
 
 /** One declared input. A null spec (`order_id:`) means `{ required: true }`. */
 export const inputSpecSchema = z.strictObject({
@@ -17,27 +16,26 @@ export const inputSpecSchema = z.strictObject({
   description: z.string().optional(),
 });
 
+/** A string that `check` accepts; what it throws is the issue. */
+function checkedString(check: (text: string) => unknown) {
+  return z.string().superRefine((text, ctx) => {
+    try {
+      check(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  });
+}
+
 /** A cron trigger: `cron` (5 fields), `timezone` (IANA, default UTC), `input` of the runs it starts. */
-export const cronTriggerSchema = z.strictObject({
-  cron: z.string().superRefine((text, ctx) => {
-    try {
-      parseCron(text);
-    } catch (error) {
-      ctx.addIssue({ code: "custom", message: (error as Error).message });
-    }
-  }),
-  timezone: z.string().superRefine((zone, ctx) => {
-    try {
-      checkTimeZone(zone);
-    } catch (error) {
-      ctx.addIssue({ code: "custom", message: (error as Error).message });
-    }
-  }).optional(),
+const cronTriggerSchema = z.strictObject({
+  cron: checkedString(parseCron),
+  timezone: checkedString(checkTimeZone).optional(),
   input: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** An event trigger: a matching event starts a run with its payload as input. */
-export const eventTriggerSchema = z.strictObject({ event: eventNameSchema, match: eventMatchSchema.optional() });
+const eventTriggerSchema = z.strictObject({ event: eventNameSchema, match: eventMatchSchema.optional() });
 
 /** Stands for one step in the workflow schema: steps are checked one by one with their own type's schema. */
 const stepPlaceholder = z.unknown();

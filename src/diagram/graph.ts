@@ -90,14 +90,11 @@ export function workflowGraph(workflow: GraphSource, options: { registry?: StepR
     steps.forEach((step, index) => {
       const type = registry.get(step.type);
       const nested = parent !== null;
-      const detail = parent === null && index === 0 && workflow.triggers?.length
-        ? [detailOf(step), ...workflow.triggers.map(triggerLabel)].join(" · ")
-        : detailOf(step);
       const compensate = step.compensate && typeof step.compensate === "object" ? step.compensate : undefined;
       nodes.push({
         id: step.id,
         type: step.type,
-        detail,
+        detail: detailOf(step),
         parent,
         ...(bodyKey === null ? {} : { body: bodyKey }),
         ...(compensate ? { compensation: detailOf({ ...compensate, id: step.id, type: step.type }) } : {}),
@@ -145,12 +142,14 @@ export function workflowGraph(workflow: GraphSource, options: { registry?: StepR
 
   visit(workflow.steps, null, null);
   if (usesFinished) nodes.push({ id: FINISHED, type: "finished", detail: "end of run", parent: null });
+  // The run's entry (the first step) shows what starts runs and the workflow's limits.
   const entry = nodes.find((node) => node.parent === null);
-  const limits = [
+  const notes = [
+    ...(workflow.triggers ?? []).map(triggerLabel),
     workflow.concurrency ? `≤ ${workflow.concurrency.limit} running${perKey(workflow.concurrency.key)}` : "",
     workflow.rate ? rateLabel(workflow.rate) : "",
   ].filter(Boolean);
-  if (entry && limits.length) entry.detail = `${entry.detail} · ${limits.join(" · ")}`;
+  if (entry && notes.length) entry.detail = [entry.detail, ...notes].join(" · ");
   return { nodes, edges };
 }
 

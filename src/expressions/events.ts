@@ -26,11 +26,11 @@ export const eventMatchSchema = conditionSchema.refine((c) => c.field === "event
 /** The key of waiters whose match is not indexed (evaluated when an event of their name arrives). */
 export const UNINDEXED = "*";
 /** Payload leaves deeper than this are not indexed (a match on one is evaluated instead). */
-export const MAX_INDEXED_DEPTH = 4;
+const MAX_INDEXED_DEPTH = 4;
 /** A value whose JSON is longer is not indexed. */
-export const MAX_INDEXED_VALUE = 200;
+const MAX_INDEXED_VALUE = 200;
 /** Most scalar leaves (up to MAX_INDEXED_DEPTH) an event payload may have. */
-export const MAX_PAYLOAD_LEAVES = 1000;
+const MAX_PAYLOAD_LEAVES = 1000;
 
 /** An event as the store keeps it and a waiting run receives it. */
 export interface SentEvent {
