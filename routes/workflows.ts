@@ -1,9 +1,10 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { loadWorkflow, validateWorkflow } from "../src/definition/load.ts";
+import { loadWorkflow } from "../src/definition/load.ts";
 import { workflowDiagram } from "../src/diagram/mermaid.ts";
 import { VersionTakenError } from "../src/engine/definitions.ts";
 import type { WorkflowDefinition } from "../src/definition/workflow.ts";
+import { ValidationError } from "../src/errors.ts";
 import { flowStoreOf, isGated } from "../src/engine/flow.ts";
 import { AsyncRunner } from "../src/runners/async.ts";
 import { QStashAdapter } from "../src/runners/adapters/qstash.ts";
@@ -150,13 +151,8 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
     const app = c.get("app");
     const { id } = c.req.valid("param");
     const source = await c.req.text();
-    const { issues } = validateWorkflow(source);
-    if (issues.length) {
-      throw new HttpProblem(422, `Invalid workflow definition (${issues.length} problem${issues.length === 1 ? "" : "s"})`, {
-        errors: issues,
-      });
-    }
-    const workflow = loadWorkflow(source);
+    // Read and checked once: loadWorkflow's ValidationError holds the issues validateWorkflow would list.
+    const workflow = loadOrProblem(source);
     if (workflow.id !== id) throw new HttpProblem(409, `The definition's id is "${workflow.id}", not "${id}" as in the path.`);
     const missing = missingServices(workflow, app.services);
     if (missing.length) {
@@ -235,4 +231,17 @@ export function workflowRoutes(): OpenAPIHono<AppEnv> {
   });
 
   return routes;
+}
+
+/** The definition `source` holds, or a 422 listing every problem found in it. */
+function loadOrProblem(source: string): WorkflowDefinition {
+  try {
+    return loadWorkflow(source);
+  } catch (error) {
+    if (!(error instanceof ValidationError) || error.issues.length === 0) throw error;
+    const { issues } = error;
+    throw new HttpProblem(422, `Invalid workflow definition (${issues.length} problem${issues.length === 1 ? "" : "s"})`, {
+      errors: issues,
+    });
+  }
 }
